@@ -1,0 +1,298 @@
+// Package archiver turns files, directories and streams into a snapshot: it
+// walks the sources, reuses unchanged files from a parent snapshot, chunks
+// and stores new content through a repo.Writer on all cores, and writes the
+// directory trees bottom-up.
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/chunker"
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+// Options configure one snapshot.
+type Options struct {
+	Paths     []string  // files or directories
+	Stdin     io.Reader // if set, snapshot this stream instead of Paths
+	StdinName string    // file name for the stream (default "stdin")
+	Parent    *repo.Snapshot
+	Workers   int
+	Progress  *Progress // optional; updated while running
+}
+
+// Progress is updated atomically while a snapshot runs.
+type Progress struct {
+	TotalFiles, TotalBytes atomic.Int64 // known after the scan
+	Files, Bytes           atomic.Int64 // processed so far
+	Scanned                atomic.Bool
+}
+
+// FileError is a source that could not be read; the snapshot goes on without it.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+func (e FileError) Error() string { return fmt.Sprintf("%s: %v", e.Path, e.Err) }
+
+// Result is the outcome of a run: the tree to put in a manifest, and stats.
+type Result struct {
+	Tree       repo.ID
+	Stats      repo.SnapshotStats
+	Skipped    []FileError
+	Paths      []string
+	Incomplete bool
+	// Root is the metadata of the source directory itself when a single
+	// directory was snapshotted (its contents form the root tree).
+	Root *repo.Node
+}
+
+type entry struct {
+	path     string
+	node     repo.Node
+	children []*entry
+	old      *repo.Node // matching node of the parent snapshot
+}
+
+type arch struct {
+	d      *repo.Dataset
+	w      *repo.Writer
+	o      Options
+	table  *chunker.Table
+	params chunker.Params
+
+	mu      sync.Mutex
+	skipped []FileError
+	stats   repo.SnapshotStats
+	unchg   atomic.Int64
+}
+
+// Run snapshots the sources into d through a new writer, flushes it and
+// returns the root tree. The caller writes the manifest.
+func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
+	start := time.Now()
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0) + 1
+	}
+	if o.Progress == nil {
+		o.Progress = &Progress{}
+	}
+	desc := d.Repo().Descriptor()
+	a := &arch{d: d, o: o,
+		table:  chunker.NewTable(d.Keys.CurrentKey().GearKey),
+		params: chunker.Params{Min: desc.ChunkMin, Avg: desc.ChunkAvg, Max: desc.ChunkMax}}
+	if err := a.params.Validate(); err != nil {
+		return nil, fmt.Errorf("repository chunker parameters: %w", err)
+	}
+	orphans, err := d.RecoverOrphans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.w = d.NewWriter(ctx)
+	a.w.AdoptPacks(orphans)
+	root, err := a.scan(ctx)
+	if err != nil {
+		a.w.Abort()
+		return nil, err
+	}
+	if err := a.storeFiles(ctx, root); err != nil {
+		a.w.Abort()
+		return nil, err
+	}
+	treeID, err := a.storeTrees(root)
+	if err != nil {
+		a.w.Abort()
+		return nil, err
+	}
+	if err := a.w.Flush(); err != nil {
+		return nil, err
+	}
+	res := &Result{Tree: treeID, Skipped: a.skipped, Paths: o.Paths}
+	if root.path != "" && root.path != "-" {
+		n := root.node
+		n.Name, n.Subtree = "", nil
+		res.Root = &n
+	}
+	res.Stats = a.stats
+	res.Stats.NewBlobs = a.w.Stats.NewBlobs.Load()
+	res.Stats.NewRaw = a.w.Stats.NewRaw.Load()
+	res.Stats.NewStored = a.w.Stats.NewStored.Load()
+	res.Stats.Unchanged = a.unchg.Load()
+	res.Stats.DurationSec = time.Since(start).Seconds()
+	res.Incomplete = len(a.skipped) > 0
+	return res, nil
+}
+
+func (a *arch) skip(path string, err error) {
+	a.mu.Lock()
+	a.skipped = append(a.skipped, FileError{Path: path, Err: err})
+	a.mu.Unlock()
+}
+
+// scan builds the in-memory tree of the sources (metadata only).
+func (a *arch) scan(ctx context.Context) (*entry, error) {
+	root := &entry{node: repo.Node{Type: repo.NodeDir, Mode: 0o755, ModTime: time.Now().UTC()}}
+	var parentRoot *repo.Tree
+	if a.o.Parent != nil {
+		t, err := a.d.LoadTree(ctx, a.o.Parent.Tree)
+		if err == nil {
+			parentRoot = t
+		}
+	}
+	if a.o.Stdin != nil {
+		name := a.o.StdinName
+		if name == "" {
+			name = "stdin"
+		}
+		root.children = []*entry{{path: "-", node: repo.Node{Name: name, Type: repo.NodeFile, Mode: 0o644, ModTime: time.Now().UTC()}}}
+		return root, nil
+	}
+	if len(a.o.Paths) == 0 {
+		return nil, hint.WithCode(errors.New("nothing to snapshot"), hint.CodeUsage)
+	}
+	// One directory: its contents become the root. Otherwise each path is
+	// an entry of the root, by base name.
+	if len(a.o.Paths) == 1 {
+		fi, err := os.Lstat(a.o.Paths[0])
+		if err != nil {
+			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("source %v", err), "check the path"), hint.CodeUsage)
+		}
+		if fi.IsDir() {
+			e, err := a.scanPath(ctx, a.o.Paths[0], fi, parentRoot, true)
+			if err != nil {
+				return nil, err
+			}
+			return e, nil
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range a.o.Paths {
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("source %v", err), "check the path"), hint.CodeUsage)
+		}
+		base := filepath.Base(filepath.Clean(p))
+		if seen[base] {
+			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("two sources are named %q", base), "snapshot them as separate datasets or from their common parent"), hint.CodeUsage)
+		}
+		seen[base] = true
+		e, err := a.scanPath(ctx, p, fi, parentRoot, false)
+		if err != nil {
+			return nil, err
+		}
+		if e != nil {
+			root.children = append(root.children, e)
+		}
+	}
+	return root, nil
+}
+
+func findNode(t *repo.Tree, name string) *repo.Node {
+	if t == nil {
+		return nil
+	}
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == name {
+		return &t.Nodes[i]
+	}
+	return nil
+}
+
+func (a *arch) scanPath(ctx context.Context, path string, fi fs.FileInfo, parent *repo.Tree, isRoot bool) (*entry, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	e := &entry{path: path, node: nodeFromInfo(fi)}
+	if !isRoot {
+		e.old = findNode(parent, e.node.Name)
+	}
+	switch e.node.Type {
+	case repo.NodeSymlink:
+		t, err := os.Readlink(path)
+		if err != nil {
+			a.skip(path, err)
+			return nil, nil
+		}
+		e.node.Target = t
+	case repo.NodeFile:
+		a.o.Progress.TotalFiles.Add(1)
+		a.o.Progress.TotalBytes.Add(fi.Size())
+	case repo.NodeDir:
+		var sub *repo.Tree
+		if isRoot {
+			sub = parent
+		} else if e.old != nil && e.old.Type == repo.NodeDir && e.old.Subtree != nil {
+			if t, err := a.d.LoadTree(ctx, *e.old.Subtree); err == nil {
+				sub = t
+			}
+		}
+		ents, err := os.ReadDir(path)
+		if err != nil {
+			if isRoot {
+				return nil, fmt.Errorf("read source directory: %w", err)
+			}
+			a.skip(path, err)
+			return nil, nil
+		}
+		for _, de := range ents {
+			cp := filepath.Join(path, de.Name())
+			cfi, err := os.Lstat(cp)
+			if err != nil {
+				a.skip(cp, err)
+				continue
+			}
+			c, err := a.scanPath(ctx, cp, cfi, sub, false)
+			if err != nil {
+				return nil, err
+			}
+			if c != nil {
+				e.children = append(e.children, c)
+			}
+		}
+	default:
+		a.skip(path, fmt.Errorf("unsupported file type %s", fi.Mode().Type()))
+		return nil, nil
+	}
+	return e, nil
+}
+
+func nodeFromInfo(fi fs.FileInfo) repo.Node {
+	n := repo.Node{Name: fi.Name(), ModTime: fi.ModTime().UTC(),
+		Mode: uint32(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))}
+	switch {
+	case fi.Mode().IsRegular():
+		n.Type = repo.NodeFile
+		n.Size = fi.Size()
+	case fi.IsDir():
+		n.Type = repo.NodeDir
+	case fi.Mode()&fs.ModeSymlink != 0:
+		n.Type = repo.NodeSymlink
+	default:
+		n.Type = "other"
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		n.UID, n.GID, n.Inode = st.Uid, st.Gid, st.Ino
+		n.CTime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
+	}
+	return n
+}
+
+// unchanged reports whether a file can reuse its parent's content.
+func unchanged(n *repo.Node, old *repo.Node) bool {
+	return old != nil && old.Type == repo.NodeFile && old.Size == n.Size && old.ModTime.Equal(n.ModTime) &&
+		old.Inode == n.Inode && old.CTime.Equal(n.CTime) && (old.Size == 0 || len(old.Content) > 0)
+}

@@ -1,0 +1,220 @@
+// Package cli implements the embassy command line: one file per command,
+// each a thin layer over the internal packages. Main is the whole program;
+// tests run it in-process.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+)
+
+// Exit codes, documented in 'embassy help exit-codes' and docs/CLI.md.
+const (
+	ExitOK          = 0
+	ExitError       = 1
+	ExitUsage       = 2
+	ExitDamaged     = 3
+	ExitKey         = 4
+	ExitLocked      = 5
+	ExitInterrupted = 130
+)
+
+// env is everything a command needs from the outside world.
+type env struct {
+	ctx    context.Context
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+
+	homeDir  string
+	json     bool
+	quiet    bool
+	progress string // auto, always, never
+	logLevel string
+	log      *slog.Logger
+	warned   bool // a partial failure was reported: exit 3
+}
+
+// Main runs the CLI with args and returns the exit code.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		if e.warned {
+			return ExitDamaged
+		}
+		return ExitOK
+	}
+	return e.fail(err)
+}
+
+func (e *env) fail(err error) int {
+	if errors.Is(err, context.Canceled) || e.ctx.Err() != nil {
+		fmt.Fprintln(e.stderr, "embassy: interrupted; everything committed before the interruption is intact")
+		return ExitInterrupted
+	}
+	code := ExitError
+	var ue usageError
+	if errors.As(err, &ue) {
+		code = ExitUsage
+	} else {
+		switch hint.CodeOf(err) {
+		case hint.CodeUsage:
+			code = ExitUsage
+		case hint.CodeDamaged:
+			code = ExitDamaged
+		case hint.CodeKey:
+			code = ExitKey
+		case hint.CodeLocked:
+			code = ExitLocked
+		}
+	}
+	if e.json {
+		out := map[string]any{"error": err.Error(), "exit_code": code}
+		if h := hint.Of(err); h != "" {
+			out["hint"] = h
+		}
+		b, _ := json.Marshal(out)
+		fmt.Fprintln(e.stderr, string(b))
+		return code
+	}
+	fmt.Fprintf(e.stderr, "embassy: error: %s\n", lowerFirst(err.Error()))
+	if h := hint.Of(err); h != "" {
+		fmt.Fprintf(e.stderr, "embassy: hint: %s\n", h)
+	} else if code == ExitUsage {
+		fmt.Fprintln(e.stderr, "embassy: hint: see 'embassy help' or add --help to the command")
+	}
+	return code
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
+}
+
+type usageError struct{ error }
+
+func (u usageError) Unwrap() error { return u.error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func newRoot(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "embassy",
+		Short: "Digital Embassy: a sovereign, encrypted vault for a state's critical data abroad",
+		Long: `embassy keeps a sending state's critical datasets (registries, document stores,
+database dumps, model weights) encrypted at storage sites in other jurisdictions,
+under keys only the sending state holds.
+
+Data is chunked, deduplicated, compressed and sealed with AES-256-GCM under
+per-dataset keys; those are wrapped with hybrid post-quantum HPKE
+(ML-KEM-768 + X25519) under a root key split k-of-n among custodians. Every
+site holds a complete, self-describing copy: one site plus k custodians is
+enough to rebuild everything on a fresh machine.
+
+Start with 'embassy quickstart' to see the whole cycle on local folders.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			return e.setup(cmd)
+		},
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	pf := root.PersistentFlags()
+	pf.StringVar(&e.homeDir, "home", "", "home folder holding configuration, keys and caches (env EMBASSY_HOME; default: the user's config dir)")
+	pf.BoolVar(&e.json, "json", false, "print machine-readable JSON (env EMBASSY_JSON)")
+	pf.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors (env EMBASSY_QUIET)")
+	pf.StringVar(&e.progress, "progress", "auto", "progress bars: auto (only on a terminal), always, never (env EMBASSY_PROGRESS)")
+	pf.StringVar(&e.logLevel, "log-level", "warn", "diagnostic log level on stderr: debug, info, warn, error (env EMBASSY_LOG_LEVEL)")
+	root.AddGroup(&cobra.Group{ID: "vault", Title: "Vault:"}, &cobra.Group{ID: "keys", Title: "Keys and custody:"}, &cobra.Group{ID: "sites", Title: "Sites:"})
+	for _, c := range []*cobra.Command{
+		cmdQuickstart(e), cmdInit(e), cmdSnapshot(e), cmdSnapshots(e), cmdLs(e), cmdRestore(e), cmdForget(e), cmdPrune(e), cmdVerify(e),
+	} {
+		c.GroupID = "vault"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{cmdCustodian(e), cmdKey(e), cmdRecover(e)} {
+		c.GroupID = "keys"
+		root.AddCommand(c)
+	}
+	for _, c := range []*cobra.Command{cmdSite(e)} {
+		c.GroupID = "sites"
+		root.AddCommand(c)
+	}
+	root.AddCommand(cmdVersion(e), helpExitCodes(), helpConfig())
+	return root
+}
+
+// setup applies EMBASSY_* environment defaults for flags not given.
+func (e *env) setup(cmd *cobra.Command) error {
+	fl := cmd.Flags()
+	envDefault := func(name, key string) error {
+		f := fl.Lookup(name)
+		if f == nil || f.Changed {
+			return nil
+		}
+		if v, ok := os.LookupEnv(key); ok && v != "" {
+			if err := f.Value.Set(v); err != nil {
+				return usagef("%s=%q: %v", key, v, err)
+			}
+		}
+		return nil
+	}
+	for name, key := range map[string]string{"home": "EMBASSY_HOME", "json": "EMBASSY_JSON", "quiet": "EMBASSY_QUIET", "progress": "EMBASSY_PROGRESS", "log-level": "EMBASSY_LOG_LEVEL"} {
+		if err := envDefault(name, key); err != nil {
+			return err
+		}
+	}
+	switch e.progress {
+	case "auto", "always", "never":
+	default:
+		return usagef("--progress %q: use auto, always or never", e.progress)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(e.logLevel)); err != nil {
+		return usagef("--log-level %q: use debug, info, warn or error", e.logLevel)
+	}
+	e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	return nil
+}
+
+// printf writes human output unless --quiet or --json.
+func (e *env) printf(format string, a ...any) {
+	if e.quiet || e.json {
+		return
+	}
+	fmt.Fprintf(e.stdout, format, a...)
+}
+
+// warnf reports a problem that does not stop the command (exit code 3).
+func (e *env) warnf(format string, a ...any) {
+	e.warned = true
+	fmt.Fprintf(e.stderr, "embassy: warning: "+format+"\n", a...)
+}
+
+// emitJSON prints v as indented JSON on stdout.
+func (e *env) emitJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+var _ = pflag.ContinueOnError

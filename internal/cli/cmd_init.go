@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+func cmdInit(e *env) *cobra.Command {
+	var custodians []string
+	var threshold int
+	var description string
+	c := &cobra.Command{
+		Use:   "init --custodian R1 --custodian R2 ... --threshold K",
+		Short: "Create the home: a root key split k-of-n among custodians, and a signing key",
+		Long: `Create a new home in --home (or EMBASSY_HOME). A fresh root key is split with
+Shamir's scheme (k of n, Feldman-verifiable) and each share is encrypted to one
+custodian's age recipient. The encrypted shares are stored with the vault at
+every site, so a site's copy plus k custodians can rebuild the home anywhere
+('embassy recover'). Add storage sites afterwards with 'embassy site add'.
+
+A --custodian value may be a recipient string or a file holding one (for
+example an identity file written by 'embassy custodian keygen').`,
+		Example: `  embassy init --custodian age1pq1... --custodian age1pq1... --custodian age1pq1... --threshold 2
+  embassy --home /srv/embassy init --custodian alice.pub --custodian bob.pub --threshold 2`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := e.homePath()
+			if err != nil {
+				return err
+			}
+			if home.Exists(dir) {
+				return hint.Wrap(fmt.Errorf("a home already exists at %s", dir), "use another --home, or 'embassy key rotate' to change custodians")
+			}
+			var cs []repo.Custodian
+			for _, c := range custodians {
+				rec, err := readRecipient(c)
+				if err != nil {
+					return err
+				}
+				cs = append(cs, repo.Custodian{Recipient: rec})
+			}
+			if threshold == 0 {
+				return usagef("missing --threshold K: how many custodians must come together to recover the root key")
+			}
+			h, err := home.Create(dir, home.Default())
+			if err != nil {
+				return err
+			}
+			ok := false
+			defer func() {
+				if !ok {
+					os.RemoveAll(dir)
+				}
+			}()
+			meta, err := e.metaSite(h)
+			if err != nil {
+				return err
+			}
+			root, homeID, err := repo.Init(e.ctx, repo.InitOptions{Custodians: cs, Threshold: threshold, Sites: []*repo.Site{meta}, Description: description})
+			if err != nil {
+				return err
+			}
+			h.Config.Home = homeID
+			h.Config.Description = description
+			if err := h.SaveRoot(homeID, root); err != nil {
+				return err
+			}
+			if err := h.Save(); err != nil {
+				return err
+			}
+			ok = true
+			if e.json {
+				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": root.Fingerprint()})
+			}
+			e.printf("Created home %s in %s\n", homeID, dir)
+			e.printf("Root key epoch 1 (%s) split %d-of-%d among the custodians.\n", root.Fingerprint(), threshold, len(cs))
+			e.printf("Next: add a storage site, e.g.\n  embassy site add lu-1 --url /path/to/site --jurisdiction LU\n")
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&custodians, "custodian", nil, "a custodian's age recipient, or a file holding it (repeat for each custodian)")
+	c.Flags().IntVar(&threshold, "threshold", 0, "number of custodians needed to recover the root key (k)")
+	c.Flags().StringVar(&description, "description", "", "free text describing this home")
+	return c
+}
+
+// readRecipient accepts a recipient string or a file containing one (a
+// recipient line or an identity file's "# public key:" comment).
+func readRecipient(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "age1") {
+		return v, nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return "", hint.WithCode(hint.Wrap(fmt.Errorf("--custodian %q is neither an age recipient nor a readable file", v),
+			"pass the recipient printed by 'embassy custodian keygen' (age1pq1...)"), hint.CodeUsage)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		line = strings.TrimPrefix(line, "# public key: ")
+		if strings.HasPrefix(line, "age1") {
+			return line, nil
+		}
+	}
+	return "", hint.WithCode(fmt.Errorf("%s holds no age recipient", v), hint.CodeUsage)
+}

@@ -1,0 +1,204 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/keys"
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+func cmdKey(e *env) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "key",
+		Short: "Rotate the root key, crypto-shred datasets, inspect key epochs",
+	}
+	c.AddCommand(cmdKeyRotate(e), cmdKeyShred(e), cmdKeyStatus(e))
+	return c
+}
+
+// persistRoot returns a callback that saves a new root in the home.
+func persistRoot(h *home.Home) func(*keys.Root) error {
+	return func(r *keys.Root) error { return h.SaveRoot(h.Config.Home, r) }
+}
+
+// retireRoots deletes the home's root keys older than the current epoch.
+func retireRoots(h *home.Home, current uint32) {
+	for _, ep := range h.Roots() {
+		if ep < current {
+			_ = h.DeleteRoot(ep)
+		}
+	}
+}
+
+func cmdKeyStatus(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the key epochs, custodians and datasets",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			ep := r.CurrentEpoch()
+			all, err := r.Datasets(e.ctx)
+			if err != nil {
+				return err
+			}
+			type ds struct {
+				Name     string `json:"name"`
+				ID       string `json:"id"`
+				Versions int    `json:"key_versions"`
+				Current  uint32 `json:"current_version"`
+			}
+			var dss []ds
+			for _, d := range all {
+				dss = append(dss, ds{d.Name, d.ID, len(d.Keys), d.Current})
+			}
+			if e.json {
+				return e.emitJSON(map[string]any{"home": r.Home(), "epoch": ep.Epoch, "fingerprint": ep.Fingerprint, "threshold": ep.Threshold, "custodians": ep.Custodians, "created": ep.Created, "datasets": dss})
+			}
+			e.printf("home %s, root key epoch %d (%s) since %s\n", r.Home(), ep.Epoch, ep.Fingerprint, ep.Created.Format("2006-01-02 15:04"))
+			e.printf("custodians: %d of %d needed to recover\n", ep.Threshold, len(ep.Custodians))
+			for _, c := range ep.Custodians {
+				rec := c.Recipient
+				if len(rec) > 24 {
+					rec = rec[:16] + "..." + rec[len(rec)-6:]
+				}
+				e.printf("  %d  %s\n", c.Index, rec)
+			}
+			for _, d := range dss {
+				e.printf("dataset %s: key version %d (%d versions readable)\n", d.Name, d.Current, d.Versions)
+			}
+			return nil
+		},
+	}
+}
+
+func cmdKeyRotate(e *env) *cobra.Command {
+	var custodians []string
+	var threshold int
+	c := &cobra.Command{
+		Use:   "rotate [--custodian R ... --threshold K]",
+		Short: "Move to a new root key and new data keys; re-issue custodian shares",
+		Long: `Rotate the home's keys: a new root key epoch with freshly issued custodian
+shares (optionally to a new set of custodians or a new threshold), and a new
+key version for every dataset so that new writes use new keys. Every old key
+version is re-wrapped under the new root so old snapshots stay readable.
+
+The new shares are checked to reconstruct the new root (every k-subset)
+before anything is written, and the old epoch's shares and wrapped keys are
+deleted only after the new epoch is committed at every site. Every site
+must be reachable.`,
+		Example: `  embassy key rotate
+  embassy key rotate --custodian alice.pub --custodian bob.pub --custodian carol.pub --custodian dan.pub --threshold 3`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			unlock, err := h.Lock("keys", true)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			o := repo.RotateOptions{Threshold: threshold, Persist: persistRoot(h)}
+			for _, c := range custodians {
+				rec, err := readRecipient(c)
+				if err != nil {
+					return err
+				}
+				o.Custodians = append(o.Custodians, repo.Custodian{Recipient: rec})
+			}
+			rep, err := r.Rotate(e.ctx, o)
+			if err != nil {
+				return err
+			}
+			retireRoots(h, rep.NewEpoch)
+			for _, w := range rep.Warnings {
+				e.warnf("%s", w)
+			}
+			if e.json {
+				return e.emitJSON(rep)
+			}
+			ep := r.CurrentEpoch()
+			e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %d datasets moved to new key versions; %d old key objects retired\n",
+				rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), rep.Datasets, rep.Retired)
+			return nil
+		},
+	}
+	c.Flags().StringArrayVar(&custodians, "custodian", nil, "new custodian recipients (default: keep the current custodians)")
+	c.Flags().IntVar(&threshold, "threshold", 0, "new threshold (default: keep)")
+	return c
+}
+
+func cmdKeyShred(e *env) *cobra.Command {
+	var yes bool
+	c := &cobra.Command{
+		Use:   "shred DATASET --yes",
+		Short: "Crypto-shred a dataset: make every copy anywhere undecryptable",
+		Long: `Destroy a dataset's keys: every wrapped copy of them is deleted at every
+site and in the home, and the root key moves to a new epoch, so that a copy
+a hostile host may have kept is wrapped under a retired root whose custodian
+shares no longer exist. The dataset's ciphertext is then deleted where the
+sites allow it. This cannot be undone.`,
+		Example: "  embassy key shred old-census --yes",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !yes {
+				return usagef("shredding %s cannot be undone; add --yes to confirm", args[0])
+			}
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			unlock, err := h.Lock("keys", true)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			dk, err := r.Dataset(e.ctx, args[0])
+			if err != nil {
+				return err
+			}
+			unlockDS, err := h.Lock("dataset-"+dk.ID, true)
+			if err != nil {
+				return err
+			}
+			defer unlockDS()
+			rep, err := r.Shred(e.ctx, args[0], persistRoot(h))
+			if err != nil {
+				return err
+			}
+			retireRoots(h, rep.NewEpoch)
+			for _, w := range rep.Warnings {
+				e.warnf("%s", w)
+			}
+			if e.json {
+				return e.emitJSON(rep)
+			}
+			e.printf("shredded dataset %s (%s): %d wrapped key objects and %d data objects deleted; root key moved to epoch %d\n",
+				rep.Dataset, rep.DatasetID, rep.KeysDeleted, rep.Objects, rep.NewEpoch)
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&yes, "yes", false, "confirm that the dataset is to be destroyed")
+	return c
+}

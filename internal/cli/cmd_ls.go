@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"fmt"
+	"io/fs"
+	"path"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+func cmdLs(e *env) *cobra.Command {
+	var recursive bool
+	c := &cobra.Command{
+		Use:     "ls DATASET[@ID] [PATH]",
+		Short:   "List the files in a snapshot",
+		Example: "  embassy ls population-register@latest documents --recursive",
+		Args:    cobra.RangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, d, s, err := e.openSnapshot(args[0])
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			t, err := d.LoadTree(e.ctx, s.Tree)
+			if err != nil {
+				return err
+			}
+			prefix := ""
+			if len(args) == 2 && args[1] != "" && args[1] != "/" {
+				for _, part := range splitPath(args[1]) {
+					var next *repo.Node
+					for i := range t.Nodes {
+						if t.Nodes[i].Name == part {
+							next = &t.Nodes[i]
+						}
+					}
+					if next == nil || next.Type != repo.NodeDir {
+						return fmt.Errorf("no directory %q in snapshot %s", args[1], s.ID.Short())
+					}
+					if t, err = d.LoadTree(e.ctx, *next.Subtree); err != nil {
+						return err
+					}
+					prefix = path.Join(prefix, part)
+				}
+			}
+			type row struct {
+				Path  string `json:"path"`
+				Type  string `json:"type"`
+				Mode  string `json:"mode"`
+				Size  int64  `json:"size"`
+				MTime string `json:"mtime"`
+			}
+			var rows []row
+			var walk func(dir string, t *repo.Tree) error
+			walk = func(dir string, t *repo.Tree) error {
+				for _, n := range t.Nodes {
+					p := path.Join(dir, n.Name)
+					rows = append(rows, row{p, n.Type, fs.FileMode(n.Mode).String(), n.Size, n.ModTime.Format("2006-01-02 15:04:05")})
+					if recursive && n.Type == repo.NodeDir {
+						sub, err := d.LoadTree(e.ctx, *n.Subtree)
+						if err != nil {
+							return err
+						}
+						if err := walk(p, sub); err != nil {
+							return err
+						}
+					}
+				}
+				return nil
+			}
+			if err := walk(prefix, t); err != nil {
+				return err
+			}
+			if e.json {
+				if rows == nil {
+					rows = []row{}
+				}
+				return e.emitJSON(rows)
+			}
+			for _, r := range rows {
+				fmt.Fprintf(e.stdout, "%-8s %-11s %12d  %s  %s\n", r.Type, r.Mode, r.Size, r.MTime, r.Path)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVarP(&recursive, "recursive", "r", false, "list subdirectories too")
+	return c
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for _, s := range splitSlash(path.Clean("/" + p)) {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func splitSlash(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			out = append(out, p[start:i])
+			start = i + 1
+		}
+	}
+	return out
+}

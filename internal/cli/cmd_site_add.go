@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/location"
+)
+
+func cmdSiteAdd(e *env) *cobra.Command {
+	var sc home.SiteConfig
+	var location_ string
+	var noCopy bool
+	c := &cobra.Command{
+		Use:   "add NAME --url URL --jurisdiction CC",
+		Short: "Register a site and copy the vault to it",
+		Long: `Register a storage site and bring it up to date: the vault's key records,
+custodian shares and every pack, index and snapshot are copied to it from
+the sites that already hold them (or, for a new home, from the home's mirror).
+A local folder is created if it does not exist.`,
+		Example: `  embassy site add lu-1 --url /mnt/embassy-lu --jurisdiction LU --operator "LU Government IT Centre"
+  embassy site add ch-1 --url s3://10.0.0.5:9000/embassy --jurisdiction CH --location 46.2,6.1`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			sc.Name = args[0]
+			sc.Jurisdiction = strings.ToUpper(sc.Jurisdiction)
+			if err := home.ValidSiteName(sc.Name); err != nil {
+				return usageError{err}
+			}
+			if s, _ := h.Site(sc.Name); s != nil {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("site %q already exists", sc.Name), "choose another name, or remove it first with 'embassy site remove'"), hint.CodeUsage)
+			}
+			if sc.URL == "" {
+				return usagef("missing --url: where the site stores objects (a folder, file:///path or s3://host/bucket)")
+			}
+			if err := home.ValidJurisdiction(sc.Jurisdiction); err != nil {
+				return usageError{err}
+			}
+			if location_ != "" {
+				if _, _, err := parseLatLon(location_); err != nil {
+					return usageError{err}
+				}
+				sc.Location = location_
+			}
+			b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{Create: true})
+			if err != nil {
+				return hint.Wrap(fmt.Errorf("site %s: %w", sc.Name, err), "check the URL and that the storage is reachable")
+			}
+			defer b.Close()
+			target := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Backend: b}
+			r, err := e.openRepo(h, false)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			var st repo.CopyStats
+			if !noCopy {
+				st, err = r.Backfill(e.ctx, target, e.copyProgress())
+				if err != nil {
+					if errors.Is(err, repo.ErrForeignHome) {
+						return hint.Wrap(err, "a site can hold only one home's vault; use an empty location")
+					}
+					return fmt.Errorf("copy vault to %s: %w", sc.Name, err)
+				}
+			}
+			h.Config.Sites = append(h.Config.Sites, sc)
+			if err := h.Save(); err != nil {
+				return err
+			}
+			if e.json {
+				return e.emitJSON(map[string]any{"site": sc, "copied_objects": st.Objects, "copied_bytes": st.Bytes, "already_present": st.Present})
+			}
+			e.printf("Added site %s (%s) at %s\n", sc.Name, sc.Jurisdiction, b.Properties().Location)
+			e.printf("Copied %d objects (%s); %d were already there.\n", st.Objects, humanBytes(st.Bytes), st.Present)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&sc.URL, "url", "", "where the site stores objects: a folder, file:///path, or s3://host:port/bucket[/prefix]")
+	f.StringVar(&sc.Jurisdiction, "jurisdiction", "", "ISO 3166-1 alpha-2 code of the site's country (LU, EE, CH, ...)")
+	f.StringVar(&sc.Operator, "operator", "", "organisation operating the site")
+	f.StringVar(&sc.Agreement, "agreement", "", "identifier of the agreement covering the site")
+	f.StringVar(&location_, "location", "", "site coordinates as LAT,LON (for distance rules)")
+	f.IntVar(&sc.Tier, "tier", 0, "facility tier rating (1-4)")
+	f.BoolVar(&noCopy, "no-copy", false, "register only; do not copy the vault now")
+	return c
+}
+
+func parseLatLon(s string) (float64, float64, error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 {
+		return 0, 0, fmt.Errorf("--location %q: use LAT,LON such as 49.61,6.13", s)
+	}
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
+	lon, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
+	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, fmt.Errorf("--location %q: use LAT,LON in degrees such as 49.61,6.13", s)
+	}
+	return lat, lon, nil
+}

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/location"
+)
+
+func cmdSiteList(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "list",
+		Aliases: []string{"ls"},
+		Short:   "List the registered sites and whether they are reachable",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			type row struct {
+				Name         string `json:"name"`
+				Jurisdiction string `json:"jurisdiction"`
+				Operator     string `json:"operator,omitempty"`
+				Agreement    string `json:"agreement,omitempty"`
+				URL          string `json:"url"`
+				Status       string `json:"status"`
+			}
+			var rows []row
+			for _, sc := range h.Config.Sites {
+				st := "ok"
+				b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{})
+				loc := sc.URL
+				if err != nil {
+					st = "unreachable: " + err.Error()
+					e.warned = true
+				} else {
+					loc = b.Properties().Location
+					if _, err := b.Stat(e.ctx, site.Handle{Kind: site.KindConfig, Name: "repo"}); err != nil {
+						st = "no vault: " + err.Error()
+						e.warned = true
+					}
+					b.Close()
+				}
+				rows = append(rows, row{sc.Name, sc.Jurisdiction, sc.Operator, sc.Agreement, loc, st})
+			}
+			if e.json {
+				if rows == nil {
+					rows = []row{}
+				}
+				return e.emitJSON(rows)
+			}
+			if len(rows) == 0 {
+				e.printf("No sites yet. Add one with 'embassy site add NAME --url DIR --jurisdiction CC'.\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tJURISDICTION\tOPERATOR\tLOCATION\tSTATUS")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Jurisdiction, r.Operator, r.URL, r.Status)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,131 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+type snapRow struct {
+	ID      string    `json:"id"`
+	Dataset string    `json:"dataset"`
+	Time    time.Time `json:"time"`
+	Host    string    `json:"host"`
+	Class   string    `json:"class"`
+	Paths   []string  `json:"paths"`
+	Tags    []string  `json:"tags,omitempty"`
+	Files   int64     `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Epoch   uint32    `json:"key_epoch"`
+	KeyVer  uint32    `json:"key_version"`
+}
+
+func cmdSnapshots(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:     "snapshots [DATASET...]",
+		Aliases: []string{"list"},
+		Short:   "List snapshots, oldest first",
+		Example: `  embassy snapshots
+  embassy snapshots population-register --json`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			all, err := r.Datasets(e.ctx)
+			if err != nil {
+				return err
+			}
+			names := args
+			if len(names) == 0 {
+				for n := range all {
+					names = append(names, n)
+				}
+				sort.Strings(names)
+			}
+			rows := []snapRow{}
+			for _, n := range names {
+				dk, err := r.Dataset(e.ctx, n)
+				if err != nil {
+					return err
+				}
+				d, err := r.OpenDataset(e.ctx, dk)
+				if err != nil {
+					return err
+				}
+				snaps, bad, err := d.Snapshots(e.ctx)
+				if err != nil {
+					return err
+				}
+				for id, err := range bad {
+					e.warnf("snapshot %s of %s is damaged: %v", id.Short(), n, err)
+				}
+				for _, s := range snaps {
+					rows = append(rows, snapRow{s.ID.String(), n, s.Time, s.Host, s.Class, s.Paths, s.Tags, s.Stats.Files, s.Stats.Bytes, s.Epoch, s.KeyVersion})
+				}
+			}
+			e.reportSites(r)
+			if e.json {
+				return e.emitJSON(rows)
+			}
+			if len(rows) == 0 {
+				e.printf("No snapshots yet. Take one with 'embassy snapshot DATASET PATH'.\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tDATASET\tTIME\tCLASS\tFILES\tSIZE\tPATHS")
+			for _, s := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ID[:8], s.Dataset, s.Time.Local().Format("2006-01-02 15:04:05"), s.Class, s.Files, humanBytes(s.Bytes), strings.Join(s.Paths, " "))
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+// splitRef splits DATASET[@ID].
+func splitRef(ref string) (string, string) {
+	if i := strings.IndexByte(ref, '@'); i >= 0 {
+		return ref[:i], ref[i+1:]
+	}
+	return ref, "latest"
+}
+
+// openSnapshot opens the repo with keys and resolves DATASET[@ID].
+func (e *env) openSnapshot(ref string) (*repo.Repo, *repo.Dataset, *repo.Snapshot, error) {
+	name, sid := splitRef(ref)
+	h, err := e.openHome()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r, err := e.openRepo(h, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	dk, err := r.Dataset(e.ctx, name)
+	if err != nil {
+		e.closeRepo(r)
+		return nil, nil, nil, err
+	}
+	d, err := r.OpenDataset(e.ctx, dk)
+	if err != nil {
+		e.closeRepo(r)
+		return nil, nil, nil, err
+	}
+	s, err := d.FindSnapshot(e.ctx, sid)
+	if err != nil {
+		e.closeRepo(r)
+		return nil, nil, nil, err
+	}
+	return r, d, s, nil
+}

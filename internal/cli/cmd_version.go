@@ -1,0 +1,84 @@
+package cli
+
+import (
+	"fmt"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+)
+
+func cmdVersion(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := "(devel)"
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				v = bi.Main.Version
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+						v += " " + s.Value[:12]
+					}
+				}
+			}
+			if e.json {
+				return e.emitJSON(map[string]string{"version": v, "repository_format": "embassy.repo.v1"})
+			}
+			fmt.Fprintf(e.stdout, "embassy %s (repository format embassy.repo.v1)\n", v)
+			return nil
+		},
+	}
+}
+
+func helpExitCodes() *cobra.Command {
+	return &cobra.Command{
+		Use:   "exit-codes",
+		Short: "Exit codes and what they mean",
+		Long: `embassy exits with:
+
+  0    success
+  1    an error (the message says what and how to fix it)
+  2    bad flags or arguments
+  3    damage found by verify, or some sites failed while others succeeded
+       (the command did its work on the healthy sites and reported the others)
+  4    a missing, wrong or insufficient key, identity or set of custodian shares
+  5    another embassy process holds a conflicting lock
+  130  interrupted (Ctrl-C or SIGTERM); everything committed before is intact`,
+	}
+}
+
+func helpConfig() *cobra.Command {
+	return &cobra.Command{
+		Use:   "config",
+		Short: "The home folder and its configuration file",
+		Long: `A home is one folder (--home DIR, or EMBASSY_HOME, default: the user's config
+directory + /embassy) holding everything the sending state keeps locally:
+
+  embassy.yaml        the configuration (below)
+  keys/root-N.key     the root key of epoch N (mode 0600; the sending state's secret)
+  meta/               a mirror of the vault's small key and config objects
+  locks/              advisory locks between embassy processes
+
+Nothing is written outside the home and the sites.
+
+embassy.yaml:
+
+  home: h0123...            # the home's id (set by init; do not edit)
+  description: text
+  compression: auto         # auto (per chunk, only where it shrinks), off, max
+  pack-size-mib: 16         # target size of pack files at the sites
+  sites:
+    - name: lu-1
+      url: /mnt/embassy-lu  # a folder, file:///path, or s3://host:port/bucket/prefix
+      jurisdiction: LU      # ISO 3166-1 alpha-2
+      operator: LU Government IT Centre
+      agreement: EE-LU-2017
+      location: 49.61,6.13
+      tier: 4
+
+Environment variables: EMBASSY_HOME, EMBASSY_JSON, EMBASSY_QUIET,
+EMBASSY_PROGRESS, EMBASSY_LOG_LEVEL set the flags of the same name; S3 sites
+read AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`,
+	}
+}

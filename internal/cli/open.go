@@ -1,0 +1,106 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/fs"
+	"github.com/digital-embassy/embassy/internal/site/location"
+)
+
+func (e *env) homePath() (string, error) {
+	if e.homeDir != "" {
+		return e.homeDir, nil
+	}
+	return home.DefaultDir()
+}
+
+func (e *env) openHome() (*home.Home, error) {
+	dir, err := e.homePath()
+	if err != nil {
+		return nil, err
+	}
+	return home.Open(dir)
+}
+
+// openSite opens one configured site; failures are returned in the Site.
+func (e *env) openSite(sc home.SiteConfig) *repo.Site {
+	s := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction}
+	b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{})
+	if err != nil {
+		s.Fail(err)
+		return s
+	}
+	s.Backend = b
+	return s
+}
+
+// metaSite is the home's mirror of key and config objects.
+func (e *env) metaSite(h *home.Home) (*repo.Site, error) {
+	b, err := fs.New(e.ctx, fs.Config{Path: h.MetaDir(), Name: "home", Create: true})
+	if err != nil {
+		return nil, fmt.Errorf("home mirror: %w", err)
+	}
+	return &repo.Site{Name: "home", Backend: b, MetaOnly: true}, nil
+}
+
+func compressionMode(s string) codec.Mode {
+	switch s {
+	case "off":
+		return codec.Off
+	case "max":
+		return codec.Max
+	}
+	return codec.Auto
+}
+
+// openRepo opens the home's vault. With keys, the root key is loaded too.
+// Unreachable sites are reported and skipped.
+func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
+	var sites []*repo.Site
+	for _, sc := range h.Config.Sites {
+		s := e.openSite(sc)
+		if err := s.Err(); err != nil {
+			e.warnf("site %s is unavailable: %v", s.Name, err)
+		}
+		sites = append(sites, s)
+	}
+	meta, err := e.metaSite(h)
+	if err != nil {
+		return nil, err
+	}
+	sites = append(sites, meta)
+	r, err := repo.Open(e.ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: e.log,
+		PackSize: h.Config.PackSizeMiB << 20, Compression: compressionMode(h.Config.Compression)})
+	if err != nil {
+		return nil, err
+	}
+	if keys {
+		root, err := h.LoadRoot(r.CurrentEpoch().Epoch)
+		if err != nil {
+			return nil, err
+		}
+		if err := r.SetRoot(root); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// reportSites warns about sites that failed during the command.
+func (e *env) reportSites(r *repo.Repo) {
+	for name, err := range r.SiteErrors() {
+		e.warnf("site %s failed and was skipped: %v", name, err)
+	}
+}
+
+func (e *env) closeRepo(r *repo.Repo) {
+	for _, s := range r.Sites() {
+		if s.Backend != nil {
+			s.Backend.Close()
+		}
+	}
+}

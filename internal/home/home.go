@@ -1,0 +1,293 @@
+// Package home manages the sending state's home: the one folder that holds
+// its configuration, its root keys and its caches. Nothing else is written
+// outside it and the sites.
+package home
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/keys"
+)
+
+// ConfigFile is the name of the configuration file inside a home.
+const ConfigFile = "embassy.yaml"
+
+// Config is the home's single configuration file.
+type Config struct {
+	Home        string       `yaml:"home"`                  // home id, set by init
+	Description string       `yaml:"description,omitempty"` // free text
+	Compression string       `yaml:"compression,omitempty"` // auto (default), off, max
+	PackSizeMiB int          `yaml:"pack-size-mib,omitempty"`
+	Sites       []SiteConfig `yaml:"sites"`
+}
+
+// SiteConfig is one storage site in the registry.
+type SiteConfig struct {
+	Name         string `yaml:"name"`
+	URL          string `yaml:"url"`
+	Jurisdiction string `yaml:"jurisdiction"`
+	Operator     string `yaml:"operator,omitempty"`
+	Agreement    string `yaml:"agreement,omitempty"`
+	Location     string `yaml:"location,omitempty"` // "lat,lon"
+	Tier         int    `yaml:"tier,omitempty"`
+}
+
+// Default returns the configuration of a new home.
+func Default() Config { return Config{Compression: "auto", PackSizeMiB: 16} }
+
+// Parse reads a configuration strictly (unknown keys are errors).
+func Parse(r io.Reader) (Config, error) {
+	c := Default()
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the configuration and names the offending field.
+func (c *Config) Validate() error {
+	switch c.Compression {
+	case "", "auto", "off", "max":
+	default:
+		return fmt.Errorf("compression: %q is not one of auto, off, max", c.Compression)
+	}
+	if c.PackSizeMiB < 0 || c.PackSizeMiB > 512 {
+		return fmt.Errorf("pack-size-mib: %d is outside 1..512", c.PackSizeMiB)
+	}
+	seen := map[string]bool{}
+	for i, s := range c.Sites {
+		if err := ValidSiteName(s.Name); err != nil {
+			return fmt.Errorf("sites[%d].name: %w", i, err)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("sites[%d].name: %q is used twice", i, s.Name)
+		}
+		seen[s.Name] = true
+		if s.URL == "" {
+			return fmt.Errorf("sites[%d].url: missing", i)
+		}
+		if err := ValidJurisdiction(s.Jurisdiction); err != nil {
+			return fmt.Errorf("sites[%d].jurisdiction: %w", i, err)
+		}
+	}
+	return nil
+}
+
+// ValidSiteName checks a site name.
+func ValidSiteName(n string) error {
+	if n == "" || len(n) > 63 || n == "home" {
+		return fmt.Errorf("invalid site name %q: use 1-63 letters, digits or '-' (not \"home\")", n)
+	}
+	for _, c := range n {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("invalid site name %q: use letters, digits, '-' or '_'", n)
+		}
+	}
+	return nil
+}
+
+// ValidJurisdiction checks an ISO 3166-1 alpha-2 code (upper case).
+func ValidJurisdiction(cc string) error {
+	if len(cc) != 2 || cc[0] < 'A' || cc[0] > 'Z' || cc[1] < 'A' || cc[1] > 'Z' {
+		return fmt.Errorf("invalid jurisdiction %q: use an ISO 3166-1 alpha-2 code such as LU, EE or CH", cc)
+	}
+	return nil
+}
+
+// Home is an open home folder.
+type Home struct {
+	Dir    string
+	Config Config
+}
+
+// DefaultDir returns EMBASSY_HOME, or the user's config directory.
+func DefaultDir() (string, error) {
+	if d := os.Getenv("EMBASSY_HOME"); d != "" {
+		return d, nil
+	}
+	d, err := os.UserConfigDir()
+	if err != nil {
+		return "", hint.Wrap(fmt.Errorf("no home folder: %w", err), "pass --home DIR or set EMBASSY_HOME")
+	}
+	return filepath.Join(d, "embassy"), nil
+}
+
+// Exists reports whether dir holds an initialised home.
+func Exists(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ConfigFile))
+	return err == nil
+}
+
+// Open reads the home at dir.
+func Open(dir string) (*Home, error) {
+	f, err := os.Open(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, hint.Wrap(fmt.Errorf("no home at %s", dir),
+				"create one with 'embassy init --custodian R1 ... --threshold K', rebuild one with 'embassy recover', or point --home / EMBASSY_HOME at an existing home")
+		}
+		return nil, err
+	}
+	defer f.Close()
+	c, err := Parse(f)
+	if err != nil {
+		return nil, hint.Wrap(fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err), "fix the configuration file")
+	}
+	return &Home{Dir: dir, Config: c}, nil
+}
+
+// Create makes a new home folder with cfg. It refuses an existing home.
+func Create(dir string, cfg Config) (*Home, error) {
+	if Exists(dir) {
+		return nil, hint.Wrap(fmt.Errorf("a home already exists at %s", dir), "use another --home, or remove that folder if it is no longer needed")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create home: %w", err)
+	}
+	h := &Home{Dir: dir, Config: cfg}
+	return h, h.Save()
+}
+
+// Save writes the configuration atomically.
+func (h *Home) Save() error {
+	if err := h.Config.Validate(); err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.WriteString("# Digital Embassy home configuration. See 'embassy help config'.\n")
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(h.Config); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(h.Dir, ConfigFile), buf.Bytes(), 0o600)
+}
+
+// Site returns the named site's configuration.
+func (h *Home) Site(name string) (*SiteConfig, int) {
+	for i := range h.Config.Sites {
+		if h.Config.Sites[i].Name == name {
+			return &h.Config.Sites[i], i
+		}
+	}
+	return nil, -1
+}
+
+// MetaDir is the home's mirror of the vault's key and config objects.
+func (h *Home) MetaDir() string { return filepath.Join(h.Dir, "meta") }
+
+// CacheDir is where caches live.
+func (h *Home) CacheDir() string { return filepath.Join(h.Dir, "cache") }
+
+type rootFile struct {
+	Format string `json:"format"`
+	Home   string `json:"home"`
+	Epoch  uint32 `json:"epoch"`
+	Secret string `json:"secret"`
+}
+
+func (h *Home) rootPath(epoch uint32) string {
+	return filepath.Join(h.Dir, "keys", fmt.Sprintf("root-%08d.key", epoch))
+}
+
+// SaveRoot stores a root key (mode 0600, atomically).
+func (h *Home) SaveRoot(homeID string, r *keys.Root) error {
+	if err := os.MkdirAll(filepath.Join(h.Dir, "keys"), 0o700); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(rootFile{Format: "embassy.rootkey.v1", Home: homeID, Epoch: r.Epoch, Secret: base64.StdEncoding.EncodeToString(r.Secret[:])}, "", " ")
+	return WriteFileAtomic(h.rootPath(r.Epoch), append(b, '\n'), 0o600)
+}
+
+// Roots returns the epochs of the root keys this home holds, ascending.
+func (h *Home) Roots() []uint32 {
+	ents, _ := os.ReadDir(filepath.Join(h.Dir, "keys"))
+	var out []uint32
+	for _, e := range ents {
+		var ep uint32
+		if n, _ := fmt.Sscanf(e.Name(), "root-%08d.key", &ep); n == 1 {
+			out = append(out, ep)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// LoadRoot reads the root key of epoch.
+func (h *Home) LoadRoot(epoch uint32) (*keys.Root, error) {
+	b, err := os.ReadFile(h.rootPath(epoch))
+	if err != nil {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("home has no root key for epoch %d: %w", epoch, err),
+			"rebuild the home's keys from the custodians with 'embassy recover'"), hint.CodeKey)
+	}
+	var rf rootFile
+	if err := json.Unmarshal(b, &rf); err != nil || rf.Format != "embassy.rootkey.v1" {
+		return nil, hint.WithCode(fmt.Errorf("root key file %s is malformed", h.rootPath(epoch)), hint.CodeKey)
+	}
+	if rf.Home != h.Config.Home {
+		return nil, hint.WithCode(fmt.Errorf("root key file %s belongs to home %s, not %s", h.rootPath(epoch), rf.Home, h.Config.Home), hint.CodeKey)
+	}
+	sec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rf.Secret))
+	if err != nil {
+		return nil, hint.WithCode(fmt.Errorf("root key file %s: bad secret encoding", h.rootPath(epoch)), hint.CodeKey)
+	}
+	return keys.RootFromSecret(rf.Epoch, sec)
+}
+
+// DeleteRoot removes the root key of epoch (after a rotation retired it).
+func (h *Home) DeleteRoot(epoch uint32) error {
+	err := os.Remove(h.rootPath(epoch))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+// WriteFileAtomic writes data to path via a synced temporary file and rename.
+func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,189 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// CopyStats count what Backfill copied.
+type CopyStats struct {
+	Objects int64
+	Bytes   int64
+	Present int64
+}
+
+// Backfill copies every object the repository's sites hold to target,
+// skipping objects target already has. Objects are immutable and named by
+// content, so an interrupted backfill is simply run again.
+func (r *Repo) Backfill(ctx context.Context, target *Site, progress func(done, total int64)) (CopyStats, error) {
+	var st CopyStats
+	if b, err := site.ReadAll(ctx, target.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}); err == nil {
+		if _, _, err := verifyRepoBody(b, r.home); err != nil {
+			return st, fmt.Errorf("site %s: %w", target.Name, err)
+		}
+	} else if !errors.Is(err, site.ErrNotFound) {
+		return st, fmt.Errorf("site %s: %w", target.Name, err)
+	}
+	have := map[site.Handle]int64{}
+	for _, k := range site.Kinds {
+		if k == site.KindLock || !target.holds(k) {
+			continue
+		}
+		if err := target.Backend.List(ctx, k, func(fi site.Info) error {
+			have[fi.Handle] = fi.Size
+			return nil
+		}); err != nil {
+			return st, fmt.Errorf("site %s: list %s: %w", target.Name, k, err)
+		}
+	}
+	var todo []site.Info
+	var total int64
+	// config/repo last: its presence marks a complete site.
+	kinds := []site.Kind{site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot, site.KindConfig}
+	for _, k := range kinds {
+		if !target.holds(k) {
+			continue
+		}
+		var repoObj *site.Info
+		err := r.listUnion(ctx, k, func(fi site.Info) error {
+			if sz, ok := have[fi.Handle]; ok && sz == fi.Size {
+				st.Present++
+				return nil
+			}
+			if fi.Handle.Kind == site.KindConfig && fi.Handle.Name == "repo" {
+				c := fi
+				repoObj = &c
+				return nil
+			}
+			todo = append(todo, fi)
+			total += fi.Size
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		if repoObj != nil {
+			todo = append(todo, *repoObj)
+			total += repoObj.Size
+		}
+	}
+	for _, fi := range todo {
+		var data []byte
+		err := r.readFirst(ctx, fi.Handle, 0, 0, func(_ *Site, b []byte) error {
+			if fi.Handle.Kind == site.KindPack || fi.Handle.Kind == site.KindIndex || fi.Handle.Kind == site.KindSnapshot {
+				id, err := ParseID(lastComponent(fi.Handle.Name))
+				if err == nil && Hash(b) != id {
+					return fmt.Errorf("%s does not match its name", fi.Handle)
+				}
+			}
+			data = b
+			return nil
+		})
+		if err != nil {
+			return st, err
+		}
+		err = target.Backend.Put(ctx, fi.Handle, site.Bytes(data), site.PutOptions{IfAbsent: true})
+		if errors.Is(err, site.ErrExists) {
+			err = nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("site %s: %w", target.Name, err)
+		}
+		st.Objects++
+		st.Bytes += int64(len(data))
+		if progress != nil {
+			progress(st.Bytes, total)
+		}
+	}
+	return st, nil
+}
+
+func lastComponent(name string) string {
+	for i := len(name) - 1; i >= 0; i-- {
+		if name[i] == '/' {
+			return name[i+1:]
+		}
+	}
+	return name
+}
+
+// SyncDataset brings every usable site up to date with the others for one
+// dataset: an object (pack, index, manifest or wrapped key) present at some
+// site but missing at another is copied there. This heals the replica gap
+// an interrupted write leaves (a pack stored at one site when the process
+// died) and catches up a site that was unreachable. It errs on the side of
+// keeping data: an object deleted at one site only (an interrupted forget)
+// is copied back, and the next forget or prune removes it again.
+func (r *Repo) SyncDataset(ctx context.Context, dsid string) (CopyStats, error) {
+	var st CopyStats
+	var sites []*Site
+	for _, s := range r.Sites() {
+		if s.usable() {
+			sites = append(sites, s)
+		}
+	}
+	if len(sites) < 2 {
+		return st, nil
+	}
+	for _, k := range []site.Kind{site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot} {
+		prefix := dsid + "/"
+		if k == site.KindKey {
+			prefix = "datasets/" + dsid + "/"
+		}
+		where := map[string]map[*Site]int64{}
+		for _, s := range sites {
+			err := s.Backend.List(ctx, k, func(fi site.Info) error {
+				if len(fi.Handle.Name) > len(prefix) && fi.Handle.Name[:len(prefix)] == prefix {
+					if where[fi.Handle.Name] == nil {
+						where[fi.Handle.Name] = map[*Site]int64{}
+					}
+					where[fi.Handle.Name][s] = fi.Size
+				}
+				return nil
+			})
+			if err != nil {
+				s.Fail(fmt.Errorf("list %s: %w", k, err))
+				return st, nil
+			}
+		}
+		for name, at := range where {
+			if len(at) == len(sites) {
+				continue
+			}
+			h := site.Handle{Kind: k, Name: name}
+			var data []byte
+			for s := range at {
+				b, err := site.ReadAll(ctx, s.Backend, h)
+				if err != nil {
+					continue
+				}
+				if k != site.KindKey {
+					if id, err := ParseID(lastComponent(name)); err != nil || Hash(b) != id {
+						continue // damaged copy: verify reports it
+					}
+				}
+				data = b
+				break
+			}
+			if data == nil {
+				continue
+			}
+			for _, s := range sites {
+				if _, ok := at[s]; ok {
+					continue
+				}
+				err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true})
+				if err != nil && !errors.Is(err, site.ErrExists) {
+					s.Fail(fmt.Errorf("catch up %s: %w", h, err))
+					continue
+				}
+				st.Objects++
+				st.Bytes += int64(len(data))
+			}
+		}
+	}
+	return st, nil
+}

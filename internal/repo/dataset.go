@@ -1,0 +1,329 @@
+package repo
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/seal"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/zeebo/blake3"
+)
+
+// MaxBlobSize bounds a blob's plaintext (the chunker's maximum and the
+// largest tree accepted).
+const MaxBlobSize = 64 << 20
+
+// Dataset is an open dataset: its keys and its loaded index.
+type Dataset struct {
+	r    *Repo
+	Keys *DatasetKeys
+	Idx  *Index
+
+	hashers sync.Pool
+}
+
+// OpenDataset loads the dataset's index from the sites.
+func (r *Repo) OpenDataset(ctx context.Context, k *DatasetKeys) (*Dataset, error) {
+	d := &Dataset{r: r, Keys: k, Idx: newIndex()}
+	if err := d.LoadIndex(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// Repo returns the repository.
+func (d *Dataset) Repo() *Repo { return d.r }
+
+func packHandle(dsid string, id ID) site.Handle {
+	s := id.String()
+	return site.Handle{Kind: site.KindPack, Name: dsid + "/" + s[:2] + "/" + s}
+}
+
+func indexHandle(dsid string, id ID) site.Handle {
+	return site.Handle{Kind: site.KindIndex, Name: dsid + "/" + id.String()}
+}
+
+func snapshotHandle(dsid string, id ID) site.Handle {
+	return site.Handle{Kind: site.KindSnapshot, Name: dsid + "/" + id.String()}
+}
+
+// parseObjectName returns the ID of an object name "<dsid>/[xx/]<id>" of this dataset.
+func parseObjectName(dsid, name string) (ID, bool) {
+	if !strings.HasPrefix(name, dsid+"/") {
+		return ID{}, false
+	}
+	rest := name[len(dsid)+1:]
+	if i := strings.LastIndexByte(rest, '/'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	id, err := ParseID(rest)
+	return id, err == nil
+}
+
+// PackHandle is the handle of a pack of this dataset.
+func (d *Dataset) PackHandle(id ID) site.Handle { return packHandle(d.Keys.ID, id) }
+
+// IndexHandle is the handle of an index object of this dataset.
+func (d *Dataset) IndexHandle(id ID) site.Handle { return indexHandle(d.Keys.ID, id) }
+
+// SnapshotHandle is the handle of a snapshot manifest of this dataset.
+func (d *Dataset) SnapshotHandle(id ID) site.Handle { return snapshotHandle(d.Keys.ID, id) }
+
+// openIndexObject authenticates and decodes an index object.
+func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
+	if Hash(b) != id {
+		return nil, fmt.Errorf("index %s: content does not match its name: %w", id.Short(), seal.ErrAuth)
+	}
+	ver, err := objectKeyVersion(b, objIndex)
+	if err != nil {
+		return nil, err
+	}
+	k, err := d.Keys.Key(ver)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := openObject(k.Enc, objIndex, d.Keys.ID, b)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeIndex(plain)
+}
+
+// LoadIndex reads every index object of the dataset from the sites,
+// honouring supersession by prune.
+func (d *Dataset) LoadIndex(ctx context.Context) error {
+	var ids []ID
+	err := d.r.listUnion(ctx, site.KindIndex, func(fi site.Info) error {
+		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	files := make(map[ID]*IndexFile, len(ids))
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(id ID) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			var f *IndexFile
+			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(_ *Site, b []byte) error {
+				var err error
+				f, err = d.openIndexObject(id, b)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = hint.WithCode(hint.Wrap(fmt.Errorf("index %s of dataset %s: %w", id.Short(), d.Keys.Name, err),
+						"run 'embassy verify' to see which site is damaged"), hint.CodeDamaged)
+				}
+				return
+			}
+			files[id] = f
+		}(id)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	superseded := map[ID]bool{}
+	for _, f := range files {
+		for _, s := range f.Supersedes {
+			superseded[s] = true
+		}
+	}
+	x := newIndex()
+	for id, f := range files {
+		if superseded[id] {
+			continue
+		}
+		x.files[id] = f
+		for _, p := range f.Packs {
+			x.addPack(p)
+		}
+	}
+	d.Idx = x
+	return nil
+}
+
+func (d *Dataset) hasher(k *DataKey) *blake3.Hasher {
+	if h, ok := d.hashers.Get().(*blake3.Hasher); ok {
+		return h
+	}
+	h, err := blake3.NewKeyed(k.IDKey[:])
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
+
+// BlobID computes the keyed ID of a plaintext blob.
+func (d *Dataset) BlobID(plain []byte) ID {
+	k := d.Keys.CurrentKey()
+	h := d.hasher(k)
+	h.Reset()
+	h.Write(plain)
+	var id ID
+	h.Sum(id[:0])
+	d.hashers.Put(h)
+	return id
+}
+
+// ErrBlobMissing means the index does not know a blob a tree refers to.
+var ErrBlobMissing = errors.New("blob not in index")
+
+// LoadBlob returns the plaintext of blob id, trying each site until one
+// returns an authentic copy. buf is reused if large enough.
+func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, error) {
+	loc, ok := d.Idx.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobMissing)
+	}
+	k, err := d.Keys.Key(loc.KeyVersion)
+	if err != nil {
+		return nil, err
+	}
+	var out []byte
+	err = d.r.readFirst(ctx, d.PackHandle(loc.Pack), int64(loc.Offset), int64(loc.Length), func(s *Site, box []byte) error {
+		plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, id))
+		if err != nil {
+			return fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
+		}
+		if len(plain) < 1 {
+			return fmt.Errorf("blob %s empty: %w", id.Short(), errFormat)
+		}
+		out, err = codec.Decompress(buf[:0], plain[1:], codec.ID(plain[0]), int(loc.Raw))
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", id.Short(), err)
+		}
+		if len(out) != int(loc.Raw) {
+			return fmt.Errorf("blob %s has %d bytes, index says %d: %w", id.Short(), len(out), loc.Raw, errFormat)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// LoadTree loads and decodes a tree blob.
+func (d *Dataset) LoadTree(ctx context.Context, id ID) (*Tree, error) {
+	b, err := d.LoadBlob(ctx, id, nil)
+	if err != nil {
+		return nil, err
+	}
+	return DecodeTree(b)
+}
+
+// Snapshots lists the dataset's snapshots, oldest first. Manifests that do
+// not authenticate are returned in bad, by name.
+func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]error, err error) {
+	var ids []ID
+	err = d.r.listUnion(ctx, site.KindSnapshot, func(fi site.Info) error {
+		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
+			ids = append(ids, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	bad = map[ID]error{}
+	for _, id := range ids {
+		s, err := d.LoadSnapshot(ctx, id)
+		if err != nil {
+			bad[id] = err
+			continue
+		}
+		good = append(good, s)
+	}
+	sort.Slice(good, func(i, j int) bool { return good[i].Time.Before(good[j].Time) })
+	return good, bad, nil
+}
+
+// LoadSnapshot loads and verifies one manifest.
+func (d *Dataset) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error) {
+	var snap *Snapshot
+	err := d.r.readFirst(ctx, d.SnapshotHandle(id), 0, 0, func(_ *Site, b []byte) error {
+		var err error
+		snap, err = d.openSnapshot(id, b)
+		return err
+	})
+	return snap, err
+}
+
+func (d *Dataset) openSnapshot(id ID, b []byte) (*Snapshot, error) {
+	if Hash(b) != id {
+		return nil, fmt.Errorf("snapshot %s: content does not match its name: %w", id.Short(), seal.ErrAuth)
+	}
+	ver, err := objectKeyVersion(b, objSnapshot)
+	if err != nil {
+		return nil, err
+	}
+	k, err := d.Keys.Key(ver)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := openObject(k.Enc, objSnapshot, d.Keys.ID, b)
+	if err != nil {
+		return nil, err
+	}
+	s, epoch, err := decodeManifest(plain, d.r.signKey)
+	if err != nil {
+		return nil, err
+	}
+	if s.Home != d.r.home || s.DatasetID != d.Keys.ID {
+		return nil, fmt.Errorf("snapshot %s belongs to home %s dataset %s: %w", id.Short(), s.Home, s.DatasetID, ErrForeignHome)
+	}
+	s.ID, s.Epoch = id, epoch
+	return s, nil
+}
+
+func (r *Repo) signKey(epoch uint32) (ed25519.PublicKey, error) {
+	ep, ok := r.epochs[epoch]
+	if !ok {
+		return nil, fmt.Errorf("unknown key epoch %d: %w", epoch, ErrSignature)
+	}
+	return ep.sign, nil
+}
+
+// FindSnapshot resolves "latest", a full ID or a unique ID prefix.
+func (d *Dataset) FindSnapshot(ctx context.Context, ref string) (*Snapshot, error) {
+	snaps, _, err := d.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(snaps) == 0 {
+		return nil, hint.Wrap(fmt.Errorf("dataset %s has no snapshots", d.Keys.Name), "take one with 'embassy snapshot "+d.Keys.Name+" PATH'")
+	}
+	if ref == "" || ref == "latest" {
+		return snaps[len(snaps)-1], nil
+	}
+	var found *Snapshot
+	for _, s := range snaps {
+		if strings.HasPrefix(s.ID.String(), strings.ToLower(ref)) {
+			if found != nil {
+				return nil, hint.WithCode(hint.Wrap(fmt.Errorf("snapshot prefix %q is ambiguous", ref), "give more digits of the ID"), hint.CodeUsage)
+			}
+			found = s
+		}
+	}
+	if found == nil {
+		return nil, hint.Wrap(fmt.Errorf("no snapshot %q in dataset %s", ref, d.Keys.Name), "list them with 'embassy snapshots "+d.Keys.Name+"'")
+	}
+	return found, nil
+}

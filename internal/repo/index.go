@@ -1,0 +1,193 @@
+package repo
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+)
+
+// IndexPack lists the blobs of one pack, as recorded in an index object.
+type IndexPack struct {
+	ID         ID
+	KeyVersion uint32
+	Size       int64
+	Entries    []PackEntry
+}
+
+// IndexFile is the plaintext of an index object: which blobs live in which
+// packs, and which older index objects it replaces (written by prune).
+type IndexFile struct {
+	Supersedes []ID
+	Packs      []IndexPack
+}
+
+const indexMagic = "EMBIDX01"
+
+// Encode serialises f (binary, big-endian; see docs/FORMAT.md).
+func (f *IndexFile) Encode() []byte {
+	n := 8 + 4 + 32*len(f.Supersedes) + 4
+	for _, p := range f.Packs {
+		n += 32 + 4 + 8 + 4 + len(p.Entries)*packEntryLen
+	}
+	b := make([]byte, 0, n)
+	b = append(b, indexMagic...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(f.Supersedes)))
+	for _, id := range f.Supersedes {
+		b = append(b, id[:]...)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(f.Packs)))
+	for _, p := range f.Packs {
+		b = append(b, p.ID[:]...)
+		b = binary.BigEndian.AppendUint32(b, p.KeyVersion)
+		b = binary.BigEndian.AppendUint64(b, uint64(p.Size))
+		b = append(b, encodePackHeader(p.Entries)...)
+	}
+	return b
+}
+
+// DecodeIndex parses an index plaintext strictly.
+func DecodeIndex(b []byte) (*IndexFile, error) {
+	bad := func(what string) (*IndexFile, error) {
+		return nil, fmt.Errorf("index: %s: %w", what, errFormat)
+	}
+	if len(b) < 16 || string(b[:8]) != indexMagic {
+		return bad("bad magic")
+	}
+	p := b[8:]
+	ns := binary.BigEndian.Uint32(p)
+	p = p[4:]
+	if uint64(ns)*32 > uint64(len(p)) {
+		return bad("supersedes list truncated")
+	}
+	f := &IndexFile{}
+	for i := uint32(0); i < ns; i++ {
+		var id ID
+		copy(id[:], p)
+		f.Supersedes = append(f.Supersedes, id)
+		p = p[32:]
+	}
+	if len(p) < 4 {
+		return bad("pack count missing")
+	}
+	np := binary.BigEndian.Uint32(p)
+	p = p[4:]
+	if uint64(np)*(32+4+8+4) > uint64(len(p)) {
+		return bad("pack list truncated")
+	}
+	f.Packs = make([]IndexPack, 0, np)
+	for i := uint32(0); i < np; i++ {
+		if len(p) < 48 {
+			return bad("pack entry truncated")
+		}
+		var ip IndexPack
+		copy(ip.ID[:], p)
+		ip.KeyVersion = binary.BigEndian.Uint32(p[32:])
+		ip.Size = int64(binary.BigEndian.Uint64(p[36:]))
+		ne := binary.BigEndian.Uint32(p[44:])
+		if ip.Size < packPrefixLen || ip.Size > 1<<32 {
+			return bad("pack size out of range")
+		}
+		if uint64(ne) > maxPackEntries || uint64(ne)*packEntryLen > uint64(len(p)-44-4) {
+			return bad("blob list truncated")
+		}
+		l := 4 + int(ne)*packEntryLen
+		ents, err := DecodePackHeader(p[44:44+l], ip.Size)
+		if err != nil {
+			return nil, fmt.Errorf("index pack %s: %w", ip.ID.Short(), err)
+		}
+		ip.Entries = ents
+		f.Packs = append(f.Packs, ip)
+		p = p[44+l:]
+	}
+	if len(p) != 0 {
+		return bad("trailing bytes")
+	}
+	return f, nil
+}
+
+// BlobLoc is where a blob lives.
+type BlobLoc struct {
+	Pack       ID
+	KeyVersion uint32
+	Type       BlobType
+	Offset     uint32
+	Length     uint32
+	Raw        uint32
+}
+
+// Index is the in-memory union of a dataset's index objects.
+type Index struct {
+	mu    sync.RWMutex
+	blobs map[ID]BlobLoc
+	packs map[ID]int64 // pack -> size
+	files map[ID]*IndexFile
+}
+
+func newIndex() *Index {
+	return &Index{blobs: make(map[ID]BlobLoc), packs: make(map[ID]int64), files: make(map[ID]*IndexFile)}
+}
+
+// addPack records the blobs of one pack.
+func (x *Index) addPack(p IndexPack) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.packs[p.ID] = p.Size
+	for _, e := range p.Entries {
+		if _, ok := x.blobs[e.ID]; ok {
+			continue
+		}
+		x.blobs[e.ID] = BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Offset: e.Offset, Length: e.Length, Raw: e.Raw}
+	}
+}
+
+// Lookup returns where blob id lives.
+func (x *Index) Lookup(id ID) (BlobLoc, bool) {
+	x.mu.RLock()
+	l, ok := x.blobs[id]
+	x.mu.RUnlock()
+	return l, ok
+}
+
+// Has reports whether id is stored.
+func (x *Index) Has(id ID) bool {
+	_, ok := x.Lookup(id)
+	return ok
+}
+
+// Len returns the number of blobs.
+func (x *Index) Len() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return len(x.blobs)
+}
+
+// Packs returns a copy of the known packs and their sizes.
+func (x *Index) Packs() map[ID]int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make(map[ID]int64, len(x.packs))
+	for k, v := range x.packs {
+		out[k] = v
+	}
+	return out
+}
+
+// Files returns the index objects loaded, by name.
+func (x *Index) Files() map[ID]*IndexFile {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make(map[ID]*IndexFile, len(x.files))
+	for k, v := range x.files {
+		out[k] = v
+	}
+	return out
+}
+
+// Each calls fn for every blob.
+func (x *Index) Each(fn func(ID, BlobLoc)) {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	for id, l := range x.blobs {
+		fn(id, l)
+	}
+}

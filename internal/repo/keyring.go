@@ -1,0 +1,260 @@
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/keys"
+	"github.com/digital-embassy/embassy/internal/seal"
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+const dataKeyFormat = "embassy.datakey.v1"
+
+// DataKey is one version of a dataset's keys.
+type DataKey struct {
+	Version uint32
+	Enc     *seal.Key // seals blobs, indexes and manifests
+	IDKey   [32]byte  // keys the BLAKE3 hash that names blobs; stable across versions
+	GearKey [32]byte  // keys the chunker; stable across versions
+
+	rec *dataKeyRecord
+}
+
+// DatasetKeys are all key versions of a dataset.
+type DatasetKeys struct {
+	Name    string
+	ID      string
+	Created time.Time
+	Keys    map[uint32]*DataKey
+	Current uint32
+}
+
+// Key returns version v, or an error naming the problem.
+func (d *DatasetKeys) Key(v uint32) (*DataKey, error) {
+	k, ok := d.Keys[v]
+	if !ok {
+		return nil, hint.WithCode(fmt.Errorf("dataset %s has no key version %d (shredded or never issued)", d.Name, v), hint.CodeKey)
+	}
+	return k, nil
+}
+
+// CurrentKey returns the key new writes use.
+func (d *DatasetKeys) CurrentKey() *DataKey { return d.Keys[d.Current] }
+
+type dataKeyRecord struct {
+	Format  string    `json:"format"`
+	Home    string    `json:"home"`
+	Dataset string    `json:"dataset"`
+	ID      string    `json:"dataset_id"`
+	Version uint32    `json:"version"`
+	Created time.Time `json:"created"`
+	Enc     []byte    `json:"enc"`
+	IDKey   []byte    `json:"id_key"`
+	GearKey []byte    `json:"gear_key"`
+}
+
+var datasetNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+
+// ValidDatasetName checks a dataset name.
+func ValidDatasetName(name string) error {
+	if !datasetNameRE.MatchString(name) {
+		return hint.WithCode(hint.Wrap(fmt.Errorf("invalid dataset name %q", name),
+			"use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"), hint.CodeUsage)
+	}
+	return nil
+}
+
+func dataKeyHandle(dsid string, version, epoch uint32) site.Handle {
+	return site.Handle{Kind: site.KindKey, Name: fmt.Sprintf("datasets/%s/v%06d.e%08d", dsid, version, epoch)}
+}
+
+func parseDataKeyName(name string) (dsid string, version, epoch uint32, ok bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 || parts[0] != "datasets" || len(parts[1]) != 32 {
+		return "", 0, 0, false
+	}
+	if n, err := fmt.Sscanf(parts[2], "v%06d.e%08d", &version, &epoch); err != nil || n != 2 {
+		return "", 0, 0, false
+	}
+	return parts[1], version, epoch, dataKeyHandle(parts[1], version, epoch).Name == name
+}
+
+func dataKeyInfo(home, dsid string, version, epoch uint32) []byte {
+	return fmt.Appendf(nil, "embassy.v1 datakey %s %s %d %d", home, dsid, version, epoch)
+}
+
+// Datasets returns every dataset whose keys the home can unwrap, by name.
+func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
+	if err := r.needRoot(); err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	type ref struct {
+		dsid string
+		ver  uint32
+	}
+	var refs []ref
+	err := r.listUnion(ctx, site.KindKey, func(fi site.Info) error {
+		dsid, v, e, ok := parseDataKeyName(fi.Handle.Name)
+		if ok && e == r.current {
+			refs = append(refs, ref{dsid, v})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(refs, func(i, j int) bool {
+		return refs[i].dsid < refs[j].dsid || refs[i].dsid == refs[j].dsid && refs[i].ver < refs[j].ver
+	})
+	for _, rf := range refs {
+		d := r.datasets[rf.dsid]
+		if d != nil && d.Keys[rf.ver] != nil {
+			continue
+		}
+		rec, err := r.loadDataKey(ctx, rf.dsid, rf.ver)
+		if err != nil {
+			return nil, err
+		}
+		if d == nil {
+			d = &DatasetKeys{Name: rec.Dataset, ID: rec.ID, Created: rec.Created, Keys: map[uint32]*DataKey{}}
+			r.datasets[rf.dsid] = d
+		}
+		k, err := rec.key()
+		if err != nil {
+			return nil, err
+		}
+		d.Keys[rf.ver] = k
+		d.Current = max(d.Current, rf.ver)
+	}
+	out := make(map[string]*DatasetKeys, len(r.datasets))
+	for _, d := range r.datasets {
+		if prev, dup := out[d.Name]; dup {
+			return nil, fmt.Errorf("two datasets are named %s (%s and %s): %w", d.Name, prev.ID, d.ID, errFormat)
+		}
+		out[d.Name] = d
+	}
+	return out, nil
+}
+
+func (rec *dataKeyRecord) key() (*DataKey, error) {
+	if len(rec.IDKey) != 32 || len(rec.GearKey) != 32 {
+		return nil, fmt.Errorf("dataset key record for %s: %w", rec.Dataset, errFormat)
+	}
+	enc, err := seal.NewKey(rec.Enc)
+	if err != nil {
+		return nil, err
+	}
+	k := &DataKey{Version: rec.Version, Enc: enc, rec: rec}
+	copy(k.IDKey[:], rec.IDKey)
+	copy(k.GearKey[:], rec.GearKey)
+	return k, nil
+}
+
+func (r *Repo) loadDataKey(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, error) {
+	var rec dataKeyRecord
+	info := dataKeyInfo(r.home, dsid, ver, r.current)
+	err := r.readFirst(ctx, dataKeyHandle(dsid, ver, r.current), 0, 0, func(_ *Site, b []byte) error {
+		plain, err := keys.Unwrap(r.kem, info, b)
+		if err != nil {
+			return fmt.Errorf("unwrap: %w", err)
+		}
+		if err := json.Unmarshal(plain, &rec); err != nil {
+			return fmt.Errorf("%v: %w", err, errFormat)
+		}
+		if rec.Format != dataKeyFormat || rec.Home != r.home || rec.ID != dsid || rec.Version != ver {
+			return fmt.Errorf("dataset key record does not match its name: %w", errFormat)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, hint.WithCode(fmt.Errorf("dataset %s key version %d: %w", dsid, ver, err), hint.CodeKey)
+	}
+	return &rec, nil
+}
+
+// Dataset returns the named dataset's keys, or an error if it does not exist.
+func (r *Repo) Dataset(ctx context.Context, name string) (*DatasetKeys, error) {
+	all, err := r.Datasets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d, ok := all[name]
+	if !ok {
+		names := make([]string, 0, len(all))
+		for n := range all {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		h := "no datasets yet; create one with 'embassy snapshot NAME PATH'"
+		if len(names) > 0 {
+			h = "known datasets: " + strings.Join(names, ", ")
+		}
+		return nil, hint.Wrap(fmt.Errorf("dataset %q not found", name), h)
+	}
+	return d, nil
+}
+
+// EnsureDataset returns the named dataset, creating it with fresh keys if needed.
+func (r *Repo) EnsureDataset(ctx context.Context, name string) (*DatasetKeys, bool, error) {
+	if err := ValidDatasetName(name); err != nil {
+		return nil, false, err
+	}
+	all, err := r.Datasets(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if d, ok := all[name]; ok {
+		return d, false, nil
+	}
+	rec := &dataKeyRecord{Format: dataKeyFormat, Home: r.home, Dataset: name, ID: randomHex(16), Version: 1,
+		Created: time.Now().UTC(), Enc: randBytes(32), IDKey: randBytes(32), GearKey: randBytes(32)}
+	if err := r.putDataKey(ctx, rec, r.current); err != nil {
+		return nil, false, err
+	}
+	k, err := rec.key()
+	if err != nil {
+		return nil, false, err
+	}
+	d := &DatasetKeys{Name: name, ID: rec.ID, Created: rec.Created, Keys: map[uint32]*DataKey{1: k}, Current: 1}
+	r.mu.Lock()
+	r.datasets[rec.ID] = d
+	r.mu.Unlock()
+	return d, true, nil
+}
+
+func (r *Repo) putDataKey(ctx context.Context, rec *dataKeyRecord, epoch uint32) error {
+	plain, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	ep := r.epochs[epoch]
+	if ep == nil {
+		return fmt.Errorf("no key epoch %d", epoch)
+	}
+	wrapped, err := keys.Wrap(ep.kem, dataKeyInfo(r.home, rec.ID, rec.Version, epoch), plain)
+	if err != nil {
+		return err
+	}
+	return r.PutAll(ctx, dataKeyHandle(rec.ID, rec.Version, epoch), wrapped)
+}
+
+func randBytes(n int) []byte {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return b
+}
+
+var errNoShares = errors.New("no shares")

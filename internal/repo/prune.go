@@ -1,0 +1,229 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// PruneOptions configure Prune.
+type PruneOptions struct {
+	DryRun bool
+	// MaxWaste is the fraction of unused bytes above which a partly used
+	// pack is repacked (default 0.2).
+	MaxWaste float64
+}
+
+// PruneReport says what Prune did (or would do).
+type PruneReport struct {
+	Dataset       string `json:"dataset"`
+	Snapshots     int    `json:"snapshots"`
+	UsedBlobs     int    `json:"used_blobs"`
+	UnusedBlobs   int    `json:"unused_blobs"`
+	PacksKept     int    `json:"packs_kept"`
+	PacksDeleted  int    `json:"packs_deleted"`
+	PacksRepacked int    `json:"packs_repacked"`
+	OrphanPacks   int    `json:"orphan_packs_deleted"`
+	BytesFreed    int64  `json:"bytes_freed"`
+	IndexesMerged int    `json:"indexes_replaced"`
+	DryRun        bool   `json:"dry_run"`
+}
+
+// Prune deletes data no snapshot refers to. It never loses a referenced
+// blob, even if interrupted at any point: new packs and a complete new
+// index (superseding the old ones) are written before anything is deleted,
+// and if any snapshot's trees cannot be read it stops before deleting.
+// The caller must hold the dataset's exclusive lock.
+func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, error) {
+	if o.MaxWaste <= 0 {
+		o.MaxWaste = 0.2
+	}
+	rep := &PruneReport{Dataset: d.Keys.Name, DryRun: o.DryRun}
+	snaps, bad, err := d.Snapshots(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("%d snapshot manifest(s) of %s cannot be read; refusing to prune", len(bad), d.Keys.Name),
+			"run 'embassy verify' and repair or forget the damaged snapshots first"), hint.CodeDamaged)
+	}
+	rep.Snapshots = len(snaps)
+	used := map[ID]bool{}
+	var walk func(id ID) error
+	walk = func(id ID) error {
+		if used[id] {
+			return nil
+		}
+		used[id] = true
+		t, err := d.LoadTree(ctx, id)
+		if err != nil {
+			return hint.WithCode(hint.Wrap(fmt.Errorf("tree %s unreadable, refusing to prune: %w", id.Short(), err),
+				"run 'embassy verify'; nothing was deleted"), hint.CodeDamaged)
+		}
+		for _, n := range t.Nodes {
+			for _, c := range n.Content {
+				used[c] = true
+			}
+			if n.Subtree != nil {
+				if err := walk(*n.Subtree); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	for _, s := range snaps {
+		if err := walk(s.Tree); err != nil {
+			return nil, err
+		}
+	}
+	for id := range used {
+		if !d.Idx.Has(id) {
+			return nil, hint.WithCode(fmt.Errorf("blob %s is referenced but in no index; refusing to prune", id.Short()), hint.CodeDamaged)
+		}
+	}
+	// Classify packs.
+	type packUse struct {
+		used, unused   int
+		usedB, unusedB int64
+		entries        []BlobLoc
+		ids            []ID
+	}
+	packs := map[ID]*packUse{}
+	for p := range d.Idx.Packs() {
+		packs[p] = &packUse{}
+	}
+	for _, f := range d.Idx.Files() {
+		for _, p := range f.Packs {
+			pu := packs[p.ID]
+			if pu == nil || len(pu.ids) > 0 {
+				continue // listed by more than one index: count once
+			}
+			for _, e := range p.Entries {
+				pu.ids = append(pu.ids, e.ID)
+				pu.entries = append(pu.entries, BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Offset: e.Offset, Length: e.Length, Raw: e.Raw})
+				loc, _ := d.Idx.Lookup(e.ID)
+				if used[e.ID] && loc.Pack == p.ID {
+					pu.used++
+					pu.usedB += int64(e.Length)
+				} else {
+					pu.unused++
+					pu.unusedB += int64(e.Length)
+				}
+			}
+		}
+	}
+	rep.UsedBlobs = len(used)
+	var keep, drop, repack []ID
+	for id, pu := range packs {
+		rep.UnusedBlobs += pu.unused
+		switch {
+		case pu.used == 0:
+			drop = append(drop, id)
+		case pu.unused > 0 && float64(pu.unusedB) > o.MaxWaste*float64(pu.usedB+pu.unusedB):
+			repack = append(repack, id)
+		default:
+			keep = append(keep, id)
+		}
+	}
+	sort.Slice(repack, func(i, j int) bool { return repack[i].String() < repack[j].String() })
+	// Orphans: packs at the sites that no index lists.
+	orphans, err := d.listOrphans(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.PacksKept, rep.PacksDeleted, rep.PacksRepacked, rep.OrphanPacks = len(keep), len(drop), len(repack), len(orphans)
+	sizes := d.Idx.Packs()
+	for _, id := range append(append([]ID{}, drop...), repack...) {
+		rep.BytesFreed += sizes[id]
+	}
+	if o.DryRun {
+		return rep, nil
+	}
+	nothing := len(drop) == 0 && len(repack) == 0
+	if nothing && len(orphans) == 0 && len(d.Idx.Files()) <= 1 {
+		return rep, nil
+	}
+	// 1. Copy the used blobs of packs being repacked into new packs.
+	w := d.NewWriter(ctx)
+	w.noIndex = true
+	var sc Scratch
+	for _, p := range repack {
+		pu := packs[p]
+		for i, id := range pu.ids {
+			if !used[id] || pu.entries[i].Pack != p {
+				continue
+			}
+			if loc, _ := d.Idx.Lookup(id); loc.Pack != p {
+				continue
+			}
+			plain, err := d.LoadBlob(ctx, id, nil)
+			if err != nil {
+				w.Abort()
+				return nil, fmt.Errorf("repack: read blob %s: %w; nothing was deleted", id.Short(), err)
+			}
+			if _, err := w.rewriteBlob(pu.entries[i].Type, id, plain, &sc); err != nil {
+				w.Abort()
+				return nil, err
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return nil, fmt.Errorf("repack: %w; nothing was deleted", err)
+	}
+	// 2. One complete index of the packs that stay, superseding all others.
+	var oldIndexes []ID
+	files := d.Idx.Files()
+	for id := range files {
+		oldIndexes = append(oldIndexes, id)
+	}
+	keepSet := map[ID]bool{}
+	for _, id := range keep {
+		keepSet[id] = true
+	}
+	var newPacks []IndexPack
+	listed := map[ID]bool{}
+	for _, f := range files {
+		for _, p := range f.Packs {
+			if keepSet[p.ID] && !listed[p.ID] {
+				newPacks = append(newPacks, p)
+				listed[p.ID] = true
+			}
+		}
+	}
+	newPacks = append(newPacks, w.repacked...)
+	w2 := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx}
+	if err := w2.writeIndex(newPacks, oldIndexes); err != nil {
+		return nil, fmt.Errorf("write new index: %w; nothing was deleted", err)
+	}
+	rep.IndexesMerged = len(oldIndexes)
+	// 3. Only now delete: old indexes, then dropped, repacked and orphan packs.
+	for _, id := range oldIndexes {
+		if err := d.r.DeleteAll(ctx, d.IndexHandle(id)); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range append(append(drop, repack...), orphans...) {
+		if err := d.r.DeleteAll(ctx, d.PackHandle(id)); err != nil {
+			return nil, err
+		}
+	}
+	return rep, d.LoadIndex(ctx)
+}
+
+func (d *Dataset) listOrphans(ctx context.Context) ([]ID, error) {
+	known := d.Idx.Packs()
+	var out []ID
+	err := d.r.listUnion(ctx, site.KindPack, func(fi site.Info) error {
+		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
+			if _, ok := known[id]; !ok {
+				out = append(out, id)
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,369 @@
+// Package repo implements the vault's repository format at its storage sites:
+// key epochs and custodian shares, per-dataset keys wrapped with hybrid
+// post-quantum HPKE, packs of sealed blobs, indexes and signed snapshot
+// manifests. Every object is immutable, written once, and named by a hash.
+// The format is specified in docs/FORMAT.md.
+//
+// A Repo writes every object to all of its sites (full replicas) and reads
+// from the first site that returns an authentic copy.
+package repo
+
+import (
+	"context"
+	"crypto/hpke"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/keys"
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// Site is one storage site as the repository uses it.
+type Site struct {
+	Name         string
+	Jurisdiction string
+	Backend      site.Backend // nil if the site could not be opened
+	// MetaOnly marks the home's own mirror of the small key and config
+	// objects: it takes and serves only those kinds, never data.
+	MetaOnly bool
+
+	mu  sync.Mutex
+	err error
+}
+
+// Fail records the first error seen at s in this session.
+func (s *Site) Fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.mu.Unlock()
+}
+
+// Err returns the first recorded failure, if any.
+func (s *Site) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+func (s *Site) usable() bool { return s.Backend != nil && s.Err() == nil }
+
+// holds reports whether s stores objects of kind k.
+func (s *Site) holds(k site.Kind) bool {
+	return !s.MetaOnly || k == site.KindConfig || k == site.KindKey
+}
+
+// Options configure a Repo.
+type Options struct {
+	Home        string // expected home id ("" accepts the site's)
+	Root        *keys.Root
+	Sites       []*Site
+	Logger      *slog.Logger
+	PackSize    int        // target pack size in bytes
+	Compression codec.Mode // per-chunk compression policy
+}
+
+// Repo is an open repository.
+type Repo struct {
+	opts     Options
+	home     string
+	sites    []*Site
+	root     *keys.Root
+	kem      hpke.PrivateKey
+	desc     *RepoBody
+	epochs   map[uint32]*Epoch
+	current  uint32
+	log      *slog.Logger
+	mu       sync.Mutex
+	datasets map[string]*DatasetKeys // by dataset id
+}
+
+// DefaultPackSize is the target size of a pack file.
+const DefaultPackSize = 16 << 20
+
+// Open loads and verifies the repository descriptor and key epochs from the
+// first site that has them. A nil Root opens the repository for public
+// operations only (structure checks, key-epoch inspection).
+func Open(ctx context.Context, o Options) (*Repo, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.PackSize <= 0 {
+		o.PackSize = DefaultPackSize
+	}
+	r := &Repo{opts: o, sites: o.Sites, log: o.Logger, datasets: make(map[string]*DatasetKeys)}
+	var errs []error
+	for _, s := range r.sites {
+		if s.Backend == nil {
+			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, s.Err()))
+			continue
+		}
+		if err := r.loadConfig(ctx, s); err != nil {
+			if errors.Is(err, ErrForeignHome) || errors.Is(err, ErrSignature) {
+				return nil, hint.Wrap(fmt.Errorf("site %s: %w", s.Name, err),
+					"this site does not hold this home's vault; check the site URL in the configuration")
+			}
+			s.Fail(err)
+			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
+			continue
+		}
+		break
+	}
+	if r.desc == nil {
+		if len(r.sites) == 0 {
+			return nil, hint.Wrap(errors.New("no sites configured"), "add one with 'embassy site add NAME --url DIR --jurisdiction CC'")
+		}
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no site could be read: %w", errors.Join(errs...)),
+			"check that the sites are reachable ('embassy site list') and that the home was initialised ('embassy init')"), hint.CodeDamaged)
+	}
+	if o.Root != nil {
+		if err := r.SetRoot(o.Root); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// SetRoot gives the repository the home's root key, after checking that it
+// is the key of the sites' current epoch.
+func (r *Repo) SetRoot(root *keys.Root) error {
+	if root.Epoch != r.current {
+		return hint.WithCode(hint.Wrap(fmt.Errorf("home holds root key epoch %d but the sites are at epoch %d", root.Epoch, r.current),
+			"another machine rotated the keys; rebuild this home with 'embassy recover'"), hint.CodeKey)
+	}
+	pub, err := root.PublicKEM()
+	if err != nil {
+		return err
+	}
+	if b64(pub) != r.epochs[r.current].KEM {
+		return hint.WithCode(hint.Wrap(errors.New("home's root key does not match the sites' key epoch record"),
+			"the key file in this home belongs to another vault; rebuild it with 'embassy recover'"), hint.CodeKey)
+	}
+	kem, err := root.KEM()
+	if err != nil {
+		return err
+	}
+	r.root, r.kem = root, kem
+	return nil
+}
+
+func (r *Repo) loadConfig(ctx context.Context, s *Site) error {
+	data, err := site.ReadAll(ctx, s.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"})
+	if err != nil {
+		if errors.Is(err, site.ErrNotFound) {
+			return hint.Wrap(fmt.Errorf("no vault at this site (config/repo missing): %w", err), "initialise a home with 'embassy init', or check the site URL")
+		}
+		return err
+	}
+	desc, pub, err := verifyRepoBody(data, r.opts.Home)
+	if err != nil {
+		return err
+	}
+	records := make(map[uint32][]byte)
+	err = s.Backend.List(ctx, site.KindConfig, func(fi site.Info) error {
+		e, ok := parseEpochName(fi.Handle.Name)
+		if !ok {
+			return nil
+		}
+		b, err := site.ReadAll(ctx, s.Backend, fi.Handle)
+		if err != nil {
+			return err
+		}
+		records[e] = b
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(records) == 0 {
+		return fmt.Errorf("no key epoch records: %w", errFormat)
+	}
+	eps, err := verifyEpochs(desc.Home, pub, records)
+	if err != nil {
+		return err
+	}
+	r.desc, r.home, r.epochs = desc, desc.Home, eps
+	for e := range eps {
+		r.current = max(r.current, e)
+	}
+	return nil
+}
+
+// Home returns the home id.
+func (r *Repo) Home() string { return r.home }
+
+// Descriptor returns the verified repository descriptor.
+func (r *Repo) Descriptor() RepoBody { return *r.desc }
+
+// Epochs returns the verified key epochs.
+func (r *Repo) Epochs() map[uint32]*Epoch { return r.epochs }
+
+// CurrentEpoch returns the newest key epoch.
+func (r *Repo) CurrentEpoch() *Epoch { return r.epochs[r.current] }
+
+// Sites returns the storage sites in preference order (not the home mirror).
+func (r *Repo) Sites() []*Site {
+	var out []*Site
+	for _, s := range r.sites {
+		if !s.MetaOnly {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Root returns the root key, or nil.
+func (r *Repo) Root() *keys.Root { return r.root }
+
+func (r *Repo) needRoot() error {
+	if r.root == nil {
+		return hint.WithCode(hint.Wrap(errors.New("this operation needs the home's root key"),
+			"run it on the home machine, or rebuild the home with 'embassy recover'"), hint.CodeKey)
+	}
+	return nil
+}
+
+// SiteErrors returns the sites that failed in this session.
+func (r *Repo) SiteErrors() map[string]error {
+	out := map[string]error{}
+	for _, s := range r.sites {
+		if err := s.Err(); err != nil {
+			out[s.Name] = err
+		}
+	}
+	return out
+}
+
+// PutAll writes an immutable object to every usable site, concurrently. An
+// object that already exists counts as written (objects are named by their
+// content). It fails only if no site took the object; failing sites are
+// recorded and skipped for the rest of the session.
+func (r *Repo) PutAll(ctx context.Context, h site.Handle, data []byte) error {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok, metaOK := 0, false
+	var errs []error
+	for _, s := range r.sites {
+		if !s.usable() || !s.holds(h.Kind) {
+			continue
+		}
+		wg.Add(1)
+		go func(s *Site) {
+			defer wg.Done()
+			err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true})
+			if errors.Is(err, site.ErrExists) {
+				err = nil
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if ctx.Err() == nil {
+					s.Fail(fmt.Errorf("write %s: %w", h, err))
+					r.log.WarnContext(ctx, "site write failed", "site", s.Name, "object", h.String(), "err", err)
+				}
+				errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
+				return
+			}
+			if !s.MetaOnly {
+				ok++
+			} else {
+				metaOK = true
+			}
+		}(s)
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if ok == 0 && metaOK && len(r.Sites()) == 0 {
+		return nil // no storage sites yet: the home mirror holds it until one is added
+	}
+	if ok == 0 {
+		if len(errs) == 0 {
+			return hint.WithCode(hint.Wrap(errors.New("no usable site to write to"), "check 'embassy site list' and the sites' reachability"), hint.CodeDamaged)
+		}
+		return hint.WithCode(fmt.Errorf("write %s failed at every site: %w", h, errors.Join(errs...)), hint.CodeDamaged)
+	}
+	return nil
+}
+
+// DeleteAll removes an object from every usable site; missing is fine.
+func (r *Repo) DeleteAll(ctx context.Context, h site.Handle) error {
+	var errs []error
+	for _, s := range r.sites {
+		if !s.usable() || !s.holds(h.Kind) {
+			continue
+		}
+		if err := s.Backend.Delete(ctx, h); err != nil && !errors.Is(err, site.ErrNotFound) {
+			errs = append(errs, fmt.Errorf("site %s: delete %s: %w", s.Name, h, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// readFirst calls fn with the bytes of h from each site in turn until fn
+// accepts them (returns nil). It returns the last error otherwise.
+func (r *Repo) readFirst(ctx context.Context, h site.Handle, off, n int64, fn func(s *Site, b []byte) error) error {
+	var errs []error
+	for _, s := range r.sites {
+		if s.Backend == nil || !s.holds(h.Kind) {
+			continue
+		}
+		var b []byte
+		var err error
+		if n > 0 {
+			b, err = site.ReadRange(ctx, s.Backend, h, off, n)
+		} else {
+			b, err = site.ReadAll(ctx, s.Backend, h)
+		}
+		if err == nil {
+			if err = fn(s, b); err == nil {
+				return nil
+			}
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
+	}
+	if len(errs) == 0 {
+		return fmt.Errorf("read %s: no site available", h)
+	}
+	return fmt.Errorf("read %s: %w", h, errors.Join(errs...))
+}
+
+// listUnion lists kind k across all usable sites, calling fn once per name.
+func (r *Repo) listUnion(ctx context.Context, k site.Kind, fn func(site.Info) error) error {
+	seen := map[string]bool{}
+	listed := false
+	var errs []error
+	for _, s := range r.sites {
+		if s.Backend == nil || !s.holds(k) {
+			continue
+		}
+		err := s.Backend.List(ctx, k, func(fi site.Info) error {
+			if seen[fi.Handle.Name] {
+				return nil
+			}
+			seen[fi.Handle.Name] = true
+			return fn(fi)
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("site %s: list %s: %w", s.Name, k, err))
+			s.Fail(err)
+			continue
+		}
+		listed = true
+	}
+	if !listed {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+func nopLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

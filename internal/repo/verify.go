@@ -1,0 +1,360 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/zeebo/blake3"
+)
+
+// Damage is one problem found by Verify.
+type Damage struct {
+	Site      string   `json:"site"`
+	Dataset   string   `json:"dataset,omitempty"`
+	Object    string   `json:"object"`
+	Problem   string   `json:"problem"`
+	Snapshots []string `json:"snapshots,omitempty"` // affected snapshot IDs
+}
+
+// VerifyReport is the outcome of Verify.
+type VerifyReport struct {
+	Sites     []string `json:"sites"`
+	Datasets  int      `json:"datasets"`
+	Snapshots int      `json:"snapshots"`
+	Packs     int64    `json:"packs_checked"`
+	Blobs     int64    `json:"blobs_checked"`
+	Bytes     int64    `json:"bytes_read"`
+	ReadData  bool     `json:"read_data"`
+	Damage    []Damage `json:"damage"`
+	mu        sync.Mutex
+}
+
+func (v *VerifyReport) add(d Damage) {
+	v.mu.Lock()
+	v.Damage = append(v.Damage, d)
+	v.mu.Unlock()
+}
+
+// VerifyOptions configure Verify.
+type VerifyOptions struct {
+	ReadData bool
+	Sites    []string // restrict to these sites ("" = all)
+	Progress func(done, total int64)
+}
+
+// Verify checks every site: the signed descriptor and key epochs, that
+// every index, snapshot and pack the vault needs is present with the right
+// size, that every snapshot's trees resolve, and with ReadData that every
+// pack hashes to its name and every blob authenticates and hashes to its ID.
+func (r *Repo) Verify(ctx context.Context, o VerifyOptions) (*VerifyReport, error) {
+	if err := r.needRoot(); err != nil {
+		return nil, err
+	}
+	rep := &VerifyReport{ReadData: o.ReadData}
+	want := map[string]bool{}
+	for _, s := range o.Sites {
+		want[s] = true
+	}
+	var sites []*Site
+	for _, s := range r.Sites() {
+		if len(want) > 0 && !want[s.Name] {
+			continue
+		}
+		sites = append(sites, s)
+		rep.Sites = append(rep.Sites, s.Name)
+		if s.Backend == nil {
+			rep.add(Damage{Site: s.Name, Object: "-", Problem: fmt.Sprintf("site unreachable: %v", s.Err())})
+		}
+	}
+	for n := range want {
+		if !contains(rep.Sites, n) {
+			return nil, fmt.Errorf("no site named %q", n)
+		}
+	}
+	for _, s := range sites {
+		if s.Backend != nil {
+			r.verifyConfig(ctx, s, rep)
+		}
+	}
+	all, err := r.Datasets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Datasets = len(all)
+	names := make([]string, 0, len(all))
+	for n := range all {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err := r.verifyDataset(ctx, all[n], sites, o, rep); err != nil {
+			return nil, err
+		}
+	}
+	sort.Slice(rep.Damage, func(i, j int) bool {
+		a, b := rep.Damage[i], rep.Damage[j]
+		if a.Site != b.Site {
+			return a.Site < b.Site
+		}
+		return a.Object < b.Object
+	})
+	return rep, nil
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Repo) verifyConfig(ctx context.Context, s *Site, rep *VerifyReport) {
+	check := func(h site.Handle) {
+		b, err := site.ReadAll(ctx, s.Backend, h)
+		if err != nil {
+			rep.add(Damage{Site: s.Name, Object: h.String(), Problem: problem(err)})
+			return
+		}
+		if h.Name == "repo" {
+			if _, _, err := verifyRepoBody(b, r.home); err != nil {
+				rep.add(Damage{Site: s.Name, Object: h.String(), Problem: err.Error()})
+			}
+		}
+	}
+	check(site.Handle{Kind: site.KindConfig, Name: "repo"})
+	for e := range r.epochs {
+		check(site.Handle{Kind: site.KindConfig, Name: epochName(e)})
+	}
+	ep := r.epochs[r.current]
+	for _, c := range ep.Custodians {
+		h := shareHandle(r.current, c.Index)
+		if _, err := s.Backend.Stat(ctx, h); err != nil {
+			rep.add(Damage{Site: s.Name, Object: h.String(), Problem: problem(err) + " (custodian share: recovery from this site alone needs it)"})
+		}
+	}
+}
+
+func problem(err error) string {
+	if errors.Is(err, site.ErrNotFound) {
+		return "missing"
+	}
+	return err.Error()
+}
+
+func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site, o VerifyOptions, rep *VerifyReport) error {
+	d, err := r.OpenDataset(ctx, k)
+	if err != nil {
+		rep.add(Damage{Site: "*", Dataset: k.Name, Object: "index/" + k.ID, Problem: err.Error()})
+		return nil
+	}
+	snaps, bad, err := d.Snapshots(ctx)
+	if err != nil {
+		return err
+	}
+	rep.mu.Lock()
+	rep.Snapshots += len(snaps)
+	rep.mu.Unlock()
+	for id, e := range bad {
+		rep.add(Damage{Site: "*", Dataset: k.Name, Object: d.SnapshotHandle(id).String(), Problem: "manifest does not authenticate at any site: " + e.Error(), Snapshots: []string{id.String()}})
+	}
+	// Which snapshots need which packs.
+	packUsers := map[ID]map[string]bool{}
+	treeDone := map[ID]bool{}
+	for _, s := range snaps {
+		sid := s.ID.String()
+		var walk func(id ID) error
+		var mark = func(id ID) {
+			loc, ok := d.Idx.Lookup(id)
+			if !ok {
+				rep.add(Damage{Site: "*", Dataset: k.Name, Object: "blob " + id.String(), Problem: "referenced but in no index (lost)", Snapshots: []string{sid}})
+				return
+			}
+			if packUsers[loc.Pack] == nil {
+				packUsers[loc.Pack] = map[string]bool{}
+			}
+			packUsers[loc.Pack][sid] = true
+		}
+		walk = func(id ID) error {
+			mark(id)
+			t, err := d.LoadTree(ctx, id)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				rep.add(Damage{Site: "*", Dataset: k.Name, Object: "tree " + id.String(), Problem: "unreadable at every site: " + err.Error(), Snapshots: []string{sid}})
+				return nil
+			}
+			for _, n := range t.Nodes {
+				for _, c := range n.Content {
+					mark(c)
+				}
+				if n.Subtree != nil {
+					if treeDone[*n.Subtree] {
+						// Still record this snapshot as a user of the subtree's packs.
+						markTree(d, *n.Subtree, sid, packUsers)
+						continue
+					}
+					treeDone[*n.Subtree] = true
+					if err := walk(*n.Subtree); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}
+		if err := walk(s.Tree); err != nil {
+			return err
+		}
+	}
+	users := func(pack ID) []string {
+		var out []string
+		for s := range packUsers[pack] {
+			out = append(out, s)
+		}
+		sort.Strings(out)
+		return out
+	}
+	packs := d.Idx.Packs()
+	var total int64
+	for _, sz := range packs {
+		total += sz
+	}
+	for _, s := range sites {
+		if s.Backend == nil {
+			continue
+		}
+		// Presence of manifests and indexes.
+		have := map[string]int64{}
+		for _, kind := range []site.Kind{site.KindSnapshot, site.KindIndex, site.KindPack} {
+			err := s.Backend.List(ctx, kind, func(fi site.Info) error {
+				have[fi.Handle.String()] = fi.Size
+				return nil
+			})
+			if err != nil {
+				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: kind.String() + "/", Problem: "cannot list: " + err.Error()})
+				continue
+			}
+		}
+		for _, sn := range snaps {
+			h := d.SnapshotHandle(sn.ID)
+			if _, ok := have[h.String()]; !ok {
+				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing", Snapshots: []string{sn.ID.String()}})
+			} else if o.ReadData {
+				if b, err := site.ReadAll(ctx, s.Backend, h); err != nil {
+					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: problem(err), Snapshots: []string{sn.ID.String()}})
+				} else if _, err := d.openSnapshot(sn.ID, b); err != nil {
+					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error(), Snapshots: []string{sn.ID.String()}})
+				}
+			}
+		}
+		for id := range d.Idx.Files() {
+			h := d.IndexHandle(id)
+			if _, ok := have[h.String()]; !ok {
+				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing"})
+			} else if o.ReadData {
+				if b, err := site.ReadAll(ctx, s.Backend, h); err != nil {
+					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: problem(err)})
+				} else if _, err := d.openIndexObject(id, b); err != nil {
+					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error()})
+				}
+			}
+		}
+		var done atomic.Int64
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, 2)
+		for id, size := range packs {
+			h := d.PackHandle(id)
+			got, ok := have[h.String()]
+			switch {
+			case !ok:
+				if len(packUsers[id]) > 0 {
+					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing", Snapshots: users(id)})
+				}
+				continue
+			case got != size:
+				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: fmt.Sprintf("size %d, index says %d (truncated or replaced)", got, size), Snapshots: users(id)})
+				continue
+			}
+			atomic.AddInt64(&rep.Packs, 1)
+			if !o.ReadData {
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func(id ID, h site.Handle) {
+				defer wg.Done()
+				defer func() { <-sem }()
+				if err := d.checkPack(ctx, s, id, rep); err != nil {
+					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error(), Snapshots: users(id)})
+				}
+				n := done.Add(packs[id])
+				if o.Progress != nil {
+					o.Progress(n, total)
+				}
+			}(id, h)
+		}
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func markTree(d *Dataset, id ID, sid string, packUsers map[ID]map[string]bool) {
+	if loc, ok := d.Idx.Lookup(id); ok {
+		if packUsers[loc.Pack] == nil {
+			packUsers[loc.Pack] = map[string]bool{}
+		}
+		packUsers[loc.Pack][sid] = true
+	}
+}
+
+// checkPack reads a whole pack from one site and authenticates everything in it.
+func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, rep *VerifyReport) error {
+	b, err := site.ReadAll(ctx, s.Backend, d.PackHandle(id))
+	if err != nil {
+		return errors.New(problem(err))
+	}
+	atomic.AddInt64(&rep.Bytes, int64(len(b)))
+	if Hash(b) != id {
+		return errors.New("content does not match its name (bytes changed)")
+	}
+	ip, err := d.openPack(id, b)
+	if err != nil {
+		return err
+	}
+	var plainBuf []byte
+	for _, e := range ip.Entries {
+		k, err := d.Keys.Key(ip.KeyVersion)
+		if err != nil {
+			return err
+		}
+		box := b[e.Offset : e.Offset+e.Length]
+		inner, err := k.Enc.Open(nil, box, blobAD(e.Type, e.ID))
+		if err != nil || len(inner) < 1 {
+			return fmt.Errorf("blob %s does not authenticate", e.ID.Short())
+		}
+		plainBuf, err = codec.Decompress(plainBuf[:0], inner[1:], codec.ID(inner[0]), int(e.Raw))
+		if err != nil {
+			return fmt.Errorf("blob %s: %v", e.ID.Short(), err)
+		}
+		h, _ := blake3.NewKeyed(k.IDKey[:])
+		h.Write(plainBuf)
+		var got ID
+		h.Sum(got[:0])
+		if got != e.ID {
+			return fmt.Errorf("blob %s content does not match its ID", e.ID.Short())
+		}
+		atomic.AddInt64(&rep.Blobs, 1)
+	}
+	return nil
+}

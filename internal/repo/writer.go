@@ -1,0 +1,371 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// indexEvery is how many uploaded packs trigger an intermediate index
+// object, so that an interrupted snapshot loses little work on re-run.
+const indexEvery = 16
+
+// Writer adds blobs to a dataset: it deduplicates, compresses, seals,
+// packs and uploads them, and writes index objects for the uploaded packs.
+// SaveBlob is safe for concurrent use.
+type Writer struct {
+	d   *Dataset
+	key *DataKey
+	ctx context.Context
+
+	mu       sync.Mutex
+	packs    map[BlobType]*packBuilder
+	pending  map[ID]bool
+	finished []IndexPack
+	err      error
+
+	uploads chan *packBuilder
+	wg      sync.WaitGroup
+	closed  bool
+
+	// noIndex (prune) keeps uploaded packs in repacked instead of writing
+	// index objects for them, and ignores the dataset index for dedup.
+	noIndex  bool
+	repacked []IndexPack
+
+	Stats WriterStats
+}
+
+// WriterStats count what a writer stored.
+type WriterStats struct {
+	NewBlobs  atomic.Int64
+	NewRaw    atomic.Int64
+	NewStored atomic.Int64
+	Packs     atomic.Int64
+	Indexes   atomic.Int64
+	Uploaded  atomic.Int64 // bytes of packs stored at the sites
+}
+
+// NewWriter starts a writer. Uploads run in the background until Flush.
+func (d *Dataset) NewWriter(ctx context.Context) *Writer {
+	w := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx,
+		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
+		uploads: make(chan *packBuilder, 1)}
+	n := 2
+	for range n {
+		w.wg.Add(1)
+		go w.uploader()
+	}
+	return w
+}
+
+func (w *Writer) setErr(err error) {
+	w.mu.Lock()
+	if w.err == nil {
+		w.err = err
+	}
+	w.mu.Unlock()
+}
+
+// Err returns the first background error.
+func (w *Writer) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Has reports whether the dataset already holds blob id (or it is queued).
+func (w *Writer) Has(id ID) bool {
+	if w.d.Idx.Has(id) {
+		return true
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.pending[id]
+}
+
+// Scratch holds reusable buffers for one goroutine calling SaveBlob.
+type Scratch struct{ comp, inner, box []byte }
+
+// SaveBlob stores plain unless the dataset already has it. It returns the
+// blob's ID and whether it was new.
+func (w *Writer) SaveBlob(t BlobType, plain []byte, sc *Scratch) (ID, bool, error) {
+	id := w.d.BlobID(plain)
+	if w.d.Idx.Has(id) {
+		return id, false, nil
+	}
+	return w.store(t, id, plain, sc)
+}
+
+// rewriteBlob stores a blob again even though the index knows it (repack).
+func (w *Writer) rewriteBlob(t BlobType, id ID, plain []byte, sc *Scratch) (bool, error) {
+	_, isNew, err := w.store(t, id, plain, sc)
+	return isNew, err
+}
+
+func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, error) {
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return id, false, err
+	}
+	if w.pending[id] {
+		w.mu.Unlock()
+		return id, false, nil
+	}
+	w.pending[id] = true
+	w.mu.Unlock()
+
+	mode := w.d.r.opts.Compression
+	if t == BlobTree {
+		mode = codec.Auto
+	}
+	payload := plain
+	out, cid := codec.Compress(sc.comp[:0], plain, mode)
+	if cid != codec.None {
+		payload, sc.comp = out, out[:0]
+	}
+	sc.inner = append(append(sc.inner[:0], byte(cid)), payload...)
+	inner := sc.inner
+	sc.box = w.key.Enc.Seal(sc.box[:0], inner, blobAD(t, id))
+	box := sc.box
+
+	w.mu.Lock()
+	p := w.packs[t]
+	if p == nil {
+		p = newPackBuilder(w.key.Version, w.d.r.opts.PackSize+MaxBlobSize/8)
+		w.packs[t] = p
+	}
+	p.add(t, id, box, len(plain))
+	var full *packBuilder
+	if p.size() >= w.d.r.opts.PackSize {
+		full = p
+		delete(w.packs, t)
+	}
+	w.mu.Unlock()
+	w.Stats.NewBlobs.Add(1)
+	w.Stats.NewRaw.Add(int64(len(plain)))
+	w.Stats.NewStored.Add(int64(len(box)))
+	if full != nil {
+		if err := w.send(full); err != nil {
+			return id, true, err
+		}
+	}
+	return id, true, nil
+}
+
+func (w *Writer) send(p *packBuilder) error {
+	select {
+	case w.uploads <- p:
+		return nil
+	case <-w.ctx.Done():
+		return w.ctx.Err()
+	}
+}
+
+func (w *Writer) uploader() {
+	defer w.wg.Done()
+	for p := range w.uploads {
+		if w.Err() != nil || w.ctx.Err() != nil {
+			continue
+		}
+		if err := w.upload(p); err != nil {
+			w.setErr(err)
+		}
+	}
+}
+
+func (w *Writer) upload(p *packBuilder) error {
+	data := p.finish(w.key.Enc, w.d.Keys.ID)
+	id := Hash(data)
+	if err := w.d.r.PutAll(w.ctx, w.d.PackHandle(id), data); err != nil {
+		return fmt.Errorf("upload pack: %w", err)
+	}
+	w.Stats.Packs.Add(1)
+	w.Stats.Uploaded.Add(int64(len(data)))
+	ip := IndexPack{ID: id, KeyVersion: p.keyVer, Size: int64(len(data)), Entries: p.entries}
+	w.mu.Lock()
+	if w.noIndex {
+		w.repacked = append(w.repacked, ip)
+		w.mu.Unlock()
+		return nil
+	}
+	w.mu.Unlock()
+	w.d.Idx.addPack(ip)
+	w.mu.Lock()
+	for _, e := range p.entries {
+		delete(w.pending, e.ID)
+	}
+	w.finished = append(w.finished, ip)
+	var batch []IndexPack
+	if len(w.finished) >= indexEvery {
+		batch, w.finished = w.finished, nil
+	}
+	w.mu.Unlock()
+	if batch != nil {
+		return w.writeIndex(batch, nil)
+	}
+	return nil
+}
+
+// AdoptPacks queues already-uploaded packs (found orphaned after a crash)
+// for the next index object.
+func (w *Writer) AdoptPacks(ps []IndexPack) {
+	for _, p := range ps {
+		w.d.Idx.addPack(p)
+	}
+	w.mu.Lock()
+	w.finished = append(w.finished, ps...)
+	w.mu.Unlock()
+}
+
+func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
+	f := &IndexFile{Packs: packs, Supersedes: supersedes}
+	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, f.Encode())
+	id := Hash(obj)
+	if err := w.d.r.PutAll(w.ctx, w.d.IndexHandle(id), obj); err != nil {
+		return fmt.Errorf("write index: %w", err)
+	}
+	w.d.Idx.mu.Lock()
+	w.d.Idx.files[id] = f
+	w.d.Idx.mu.Unlock()
+	w.Stats.Indexes.Add(1)
+	return nil
+}
+
+// Flush uploads partial packs, waits for all uploads and writes the index
+// for them. The writer cannot be used afterwards.
+func (w *Writer) Flush() error {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		return errors.New("writer already flushed")
+	}
+	w.closed = true
+	var rest []*packBuilder
+	for t, p := range w.packs {
+		rest = append(rest, p)
+		delete(w.packs, t)
+	}
+	w.mu.Unlock()
+	for _, p := range rest {
+		if err := w.send(p); err != nil {
+			break
+		}
+	}
+	close(w.uploads)
+	w.wg.Wait()
+	if err := w.Err(); err != nil {
+		return err
+	}
+	if err := w.ctx.Err(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	batch := w.finished
+	w.finished = nil
+	w.mu.Unlock()
+	if len(batch) > 0 && !w.noIndex {
+		return w.writeIndex(batch, nil)
+	}
+	return nil
+}
+
+// Abort stops the writer without writing anything more.
+func (w *Writer) Abort() {
+	w.setErr(context.Canceled)
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.uploads)
+	}
+	w.mu.Unlock()
+	w.wg.Wait()
+}
+
+// SaveSnapshot signs, seals and writes a manifest. Call after Flush: a
+// manifest must only ever refer to blobs whose packs and index are stored.
+func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
+	if err := d.r.needRoot(); err != nil {
+		return ID{}, err
+	}
+	k := d.Keys.CurrentKey()
+	s.Format, s.Home, s.Dataset, s.DatasetID, s.KeyVersion = snapshotFormat, d.r.home, d.Keys.Name, d.Keys.ID, k.Version
+	if s.Time.IsZero() {
+		s.Time = time.Now().UTC()
+	}
+	plain, err := signManifest(s, d.r.current, d.r.root.Signer())
+	if err != nil {
+		return ID{}, err
+	}
+	obj := sealObject(k.Enc, k.Version, objSnapshot, d.Keys.ID, plain)
+	id := Hash(obj)
+	if err := d.r.PutAll(ctx, d.SnapshotHandle(id), obj); err != nil {
+		return ID{}, fmt.Errorf("write snapshot manifest: %w", err)
+	}
+	s.ID, s.Epoch = id, d.r.current
+	return id, nil
+}
+
+// RecoverOrphans finds packs at the sites that no index lists (left by an
+// interrupted snapshot), authenticates their headers and returns them so
+// that a writer can adopt them instead of uploading their blobs again.
+func (d *Dataset) RecoverOrphans(ctx context.Context) ([]IndexPack, error) {
+	known := d.Idx.Packs()
+	var orphans []site.Info
+	err := d.r.listUnion(ctx, site.KindPack, func(fi site.Info) error {
+		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
+			if _, ok := known[id]; !ok {
+				orphans = append(orphans, fi)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []IndexPack
+	for _, fi := range orphans {
+		id, _ := parseObjectName(d.Keys.ID, fi.Handle.Name)
+		var ip *IndexPack
+		err := d.r.readFirst(ctx, fi.Handle, 0, 0, func(_ *Site, b []byte) error {
+			if Hash(b) != id {
+				return fmt.Errorf("pack %s does not match its name", id.Short())
+			}
+			p, err := d.openPack(id, b)
+			ip = p
+			return err
+		})
+		if err != nil {
+			// A damaged orphan is simply not adopted; prune removes it.
+			d.r.log.WarnContext(ctx, "unreadable orphan pack ignored", "pack", id.Short(), "err", err)
+			continue
+		}
+		out = append(out, *ip)
+	}
+	return out, nil
+}
+
+// openPack authenticates a whole pack's header.
+func (d *Dataset) openPack(id ID, b []byte) (*IndexPack, error) {
+	ver, err := ParsePackPrefix(b)
+	if err != nil {
+		return nil, err
+	}
+	k, err := d.Keys.Key(ver)
+	if err != nil {
+		return nil, err
+	}
+	ents, err := OpenPackHeader(b, k.Enc, d.Keys.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &IndexPack{ID: id, KeyVersion: ver, Size: int64(len(b)), Entries: ents}, nil
+}

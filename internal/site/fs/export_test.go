@@ -1,0 +1,4 @@
+package fs
+
+// Hint exposes hint to tests.
+var Hint = hint

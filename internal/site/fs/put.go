@@ -1,0 +1,95 @@
+package fs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// tmpPrefix starts the names of files being written. ValidName refuses
+// names starting with a dot, so no object can collide with one.
+const tmpPrefix = ".tmp-"
+
+// Put writes p to a temp file beside the object, syncs it and moves it into
+// place: os.Link for IfAbsent (atomic create-only), os.Rename otherwise.
+// RetainUntil is not enforced by a plain directory.
+func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts site.PutOptions) (err error) {
+	final, err := b.path(ctx, h)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil && !errors.Is(err, site.ErrExists) {
+			err = hint(fmt.Errorf("put %v: %w", h, err), b.root)
+		}
+	}()
+	dir := filepath.Dir(final)
+	if err := mkdirAll(dir); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, tmpPrefix+"*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // after Link, or after a failure; fails harmlessly after Rename
+	if err := writeFile(ctx, f, p); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if opts.IfAbsent {
+		err = os.Link(tmp, final)
+		if errors.Is(err, fs.ErrExist) {
+			if fi, serr := os.Lstat(final); serr == nil && fi.IsDir() {
+				return fmt.Errorf("name is a directory of other objects: %w", err)
+			}
+			return fmt.Errorf("put %v: %w", h, site.ErrExists)
+		}
+	} else {
+		err = os.Rename(tmp, final)
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+func writeFile(ctx context.Context, f *os.File, p site.Payload) error {
+	n, err := io.Copy(f, ctxReader{ctx, p.NewReader()})
+	if err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	if n != p.Len() {
+		return fmt.Errorf("payload gave %d bytes, want %d", n, p.Len())
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	// Objects are immutable: keep them read-only.
+	return f.Chmod(0o400)
+}
+
+// ctxReader stops reading once ctx is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}

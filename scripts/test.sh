@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# scripts/test.sh: every test of the project, on a fresh machine.
+#
+# 1. vet and the hermetic unit tests (go test ./..., no services needed);
+# 2. the integration tiers against real services it starts itself:
+#    versitygw and a SeaweedFS cluster (S3 sites), built once and cached by
+#    version in ${EMBASSY_CACHE:-$HOME/.cache/embassy};
+# 3. the CLI and crash tests, which build and run the real binary.
+#
+# EMBASSY_SKIP_INTEGRATION=1 runs only step 1 (and the CLI tests).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== go vet"
+go vet ./...
+
+started=0
+cleanup() { if [[ $started == 1 ]]; then scripts/s3-servers.sh stop || true; fi; }
+trap cleanup EXIT
+
+if [[ ${EMBASSY_SKIP_INTEGRATION:-0} != 1 ]]; then
+	echo "== real S3 servers (versitygw, SeaweedFS)"
+	scripts/s3-servers.sh install
+	scripts/s3-servers.sh start
+	started=1
+	# shellcheck disable=SC1090
+	set -a; . "$(scripts/s3-servers.sh env)"; set +a
+	export EMBASSY_TEST_INTEGRATION=1
+fi
+
+echo "== go test ./... (unit, conformance, CLI, crash, and integration when enabled)"
+go test -count=1 -timeout 25m ./...
