@@ -58,3 +58,6 @@ const MaxSize = 256 << 20
 
 // ErrTooLarge is returned by Decompress for output above its limit.
 var ErrTooLarge = errors.New("codec: decompressed size over limit")
+
+// Known reports whether id is a codec this version reads.
+func Known(id ID) bool { return id == None || id == Zstd || id == S2 }

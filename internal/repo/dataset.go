@@ -201,15 +201,13 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 	}
 	var out []byte
 	err = d.r.readFirst(ctx, d.PackHandle(loc.Pack), int64(loc.Offset), int64(loc.Length), func(s *Site, box []byte) error {
-		plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, id))
+		plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
 		if err != nil {
 			return fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
 		}
-		if len(plain) < 1 {
-			return fmt.Errorf("blob %s empty: %w", id.Short(), errFormat)
-		}
-		out, err = codec.Decompress(buf[:0], plain[1:], codec.ID(plain[0]), int(loc.Raw))
-		if err != nil {
+		if loc.Codec == codec.None {
+			out = plain
+		} else if out, err = codec.Decompress(buf[:0], plain, loc.Codec, int(loc.Raw)); err != nil {
 			return fmt.Errorf("blob %s: %w", id.Short(), err)
 		}
 		if len(out) != int(loc.Raw) {

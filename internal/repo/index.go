@@ -3,7 +3,10 @@ package repo
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"sync"
+
+	"github.com/digital-embassy/embassy/internal/codec"
 )
 
 // IndexPack lists the blobs of one pack, as recorded in an index object.
@@ -22,6 +25,10 @@ type IndexFile struct {
 }
 
 const indexMagic = "EMBIDX01"
+
+// maxPackSize bounds the pack size an index may record: blob offsets and
+// lengths are 32-bit, so offset+length must not wrap.
+const maxPackSize = math.MaxUint32
 
 // Encode serialises f (binary, big-endian; see docs/FORMAT.md).
 func (f *IndexFile) Encode() []byte {
@@ -84,7 +91,7 @@ func DecodeIndex(b []byte) (*IndexFile, error) {
 		ip.KeyVersion = binary.BigEndian.Uint32(p[32:])
 		ip.Size = int64(binary.BigEndian.Uint64(p[36:]))
 		ne := binary.BigEndian.Uint32(p[44:])
-		if ip.Size < packPrefixLen || ip.Size > 1<<32 {
+		if ip.Size < packPrefixLen || ip.Size > maxPackSize {
 			return bad("pack size out of range")
 		}
 		if uint64(ne) > maxPackEntries || uint64(ne)*packEntryLen > uint64(len(p)-44-4) {
@@ -110,6 +117,7 @@ type BlobLoc struct {
 	Pack       ID
 	KeyVersion uint32
 	Type       BlobType
+	Codec      codec.ID
 	Offset     uint32
 	Length     uint32
 	Raw        uint32
@@ -136,7 +144,7 @@ func (x *Index) addPack(p IndexPack) {
 		if _, ok := x.blobs[e.ID]; ok {
 			continue
 		}
-		x.blobs[e.ID] = BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Offset: e.Offset, Length: e.Length, Raw: e.Raw}
+		x.blobs[e.ID] = BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Codec: e.Codec, Offset: e.Offset, Length: e.Length, Raw: e.Raw}
 	}
 }
 

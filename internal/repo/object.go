@@ -67,7 +67,16 @@ func openObject(k *seal.Key, kind byte, dsid string, data []byte) ([]byte, error
 	if len(inner) < 1 {
 		return nil, fmt.Errorf("empty sealed object: %w", errFormat)
 	}
-	return codec.Decompress(nil, inner[1:], codec.ID(inner[0]), maxObjectPlain)
+	return codec.Decompress(nil, inner[1:], codec.ID(inner[0]), maxObjectPlainFor(kind))
+}
+
+// maxObjectPlainFor bounds the decompressed plaintext of an object of kind,
+// before anything is allocated: manifests are small, indexes may be large.
+func maxObjectPlainFor(kind byte) int {
+	if kind == objSnapshot {
+		return maxManifestSize
+	}
+	return maxObjectPlain
 }
 
 // Signed is a JSON body with signatures by the home's epoch signing keys.

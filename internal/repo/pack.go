@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 
+	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/seal"
 )
 
@@ -33,23 +35,28 @@ func (t BlobType) String() string {
 const (
 	packMagic      = "EMBPACK1"
 	packPrefixLen  = 12
-	packEntryLen   = 1 + 32 + 4 + 4 + 4
+	packEntryLen   = 1 + 1 + 32 + 4 + 4 + 4
 	maxPackEntries = 1 << 20
+	// maxBlobBox is the largest sealed blob a writer produces: the codec
+	// byte, a payload no larger than MaxBlobSize (writers store a blob
+	// uncompressed when compression would not shrink it) and the seal.
+	maxBlobBox = seal.Overhead + 1 + MaxBlobSize
 )
 
 // PackEntry locates one blob inside a pack.
 type PackEntry struct {
 	Type   BlobType
+	Codec  codec.ID // compression of the sealed payload
 	ID     ID
 	Offset uint32 // of the sealed box, from the start of the pack
 	Length uint32 // of the sealed box
 	Raw    uint32 // plaintext length before compression
 }
 
-func blobAD(t BlobType, id ID) []byte {
-	ad := make([]byte, 0, 33+16)
+func blobAD(t BlobType, c codec.ID, id ID) []byte {
+	ad := make([]byte, 0, 15+2+32)
 	ad = append(ad, "embassy.v1 blob"...)
-	ad = append(ad, byte(t))
+	ad = append(ad, byte(t), byte(c))
 	return append(ad, id[:]...)
 }
 
@@ -70,7 +77,7 @@ func encodePackHeader(entries []PackEntry) []byte {
 	b := make([]byte, 4, 4+len(entries)*packEntryLen)
 	binary.BigEndian.PutUint32(b, uint32(len(entries)))
 	for _, e := range entries {
-		b = append(b, byte(e.Type))
+		b = append(b, byte(e.Type), byte(e.Codec))
 		b = append(b, e.ID[:]...)
 		b = binary.BigEndian.AppendUint32(b, e.Offset)
 		b = binary.BigEndian.AppendUint32(b, e.Length)
@@ -98,11 +105,15 @@ func DecodePackHeader(b []byte, packLen int64) ([]PackEntry, error) {
 		if e.Type != BlobData && e.Type != BlobTree {
 			return nil, fmt.Errorf("pack header entry %d has blob type %d: %w", i, p[0], errFormat)
 		}
-		copy(e.ID[:], p[1:33])
-		e.Offset = binary.BigEndian.Uint32(p[33:])
-		e.Length = binary.BigEndian.Uint32(p[37:])
-		e.Raw = binary.BigEndian.Uint32(p[41:])
-		if e.Offset < packPrefixLen || e.Length < seal.Overhead+1 || int64(e.Offset)+int64(e.Length) > packLen {
+		e.Codec = codec.ID(p[1])
+		if !codec.Known(e.Codec) {
+			return nil, fmt.Errorf("pack header entry %d has unknown codec %d: %w", i, p[1], errFormat)
+		}
+		copy(e.ID[:], p[2:34])
+		e.Offset = binary.BigEndian.Uint32(p[34:])
+		e.Length = binary.BigEndian.Uint32(p[38:])
+		e.Raw = binary.BigEndian.Uint32(p[42:])
+		if e.Offset < packPrefixLen || e.Length < seal.Overhead || int64(e.Offset)+int64(e.Length) > packLen || e.Raw > MaxBlobSize {
 			return nil, fmt.Errorf("pack header entry %d out of bounds: %w", i, errFormat)
 		}
 		p = p[packEntryLen:]
@@ -110,30 +121,54 @@ func DecodePackHeader(b []byte, packLen int64) ([]PackEntry, error) {
 	return out, nil
 }
 
-// packBuilder accumulates sealed blobs into one pack.
+// packBuilder accumulates sealed blobs into one pack. Space for a blob is
+// reserved under the writer's lock and the blob is sealed into it outside
+// the lock, so workers seal in parallel straight into the pack buffer.
 type packBuilder struct {
-	buf     []byte
-	entries []PackEntry
-	keyVer  uint32
+	buf      []byte
+	entries  []PackEntry
+	keyVer   uint32
+	inflight int            // reservations not yet filled (guarded by the writer's lock)
+	filled   sync.WaitGroup // reservations being sealed
+	pooled   bool
 }
 
-func newPackBuilder(keyVer uint32, capacity int) *packBuilder {
-	buf := make([]byte, 0, capacity)
-	buf = append(buf, packPrefix(keyVer)...)
+func newPackBuilder(keyVer uint32, buf []byte) *packBuilder {
+	buf = append(buf[:0], packPrefix(keyVer)...)
 	return &packBuilder{buf: buf, keyVer: keyVer}
 }
 
-func (p *packBuilder) add(t BlobType, id ID, box []byte, raw int) {
-	p.entries = append(p.entries, PackEntry{Type: t, ID: id, Offset: uint32(len(p.buf)), Length: uint32(len(box)), Raw: uint32(raw)})
-	p.buf = append(p.buf, box...)
+// fits reports whether n more bytes fit without reallocating.
+func (p *packBuilder) fits(n int) bool { return len(p.buf)+n <= cap(p.buf) }
+
+// reserve appends an entry and returns the zero-length slice at its place,
+// with capacity for its box. The caller must hold the writer's lock, and
+// call filled.Done after sealing into the slice.
+func (p *packBuilder) reserve(t BlobType, c codec.ID, id ID, boxLen, raw int) []byte {
+	if !p.fits(boxLen) {
+		if p.inflight > 0 {
+			panic("repo: pack reservation without room")
+		}
+		nb := make([]byte, len(p.buf), 2*(len(p.buf)+boxLen))
+		copy(nb, p.buf)
+		p.buf, p.pooled = nb, false
+	}
+	off := len(p.buf)
+	p.entries = append(p.entries, PackEntry{Type: t, Codec: c, ID: id, Offset: uint32(off), Length: uint32(boxLen), Raw: uint32(raw)})
+	p.buf = p.buf[:off+boxLen]
+	p.inflight++
+	p.filled.Add(1)
+	return p.buf[off:off:(off + boxLen)]
 }
 
 func (p *packBuilder) size() int { return len(p.buf) }
 
-// finish seals the header and returns the complete pack bytes.
+// finish waits for every reservation, seals the header and returns the
+// complete pack bytes.
 func (p *packBuilder) finish(k *seal.Key, dsid string) []byte {
+	p.filled.Wait()
 	hdr := encodePackHeader(p.entries)
-	prefix := p.buf[:packPrefixLen]
+	prefix := append([]byte(nil), p.buf[:packPrefixLen]...)
 	p.buf = k.Seal(p.buf, hdr, packHeaderAD(prefix, dsid))
 	boxLen := seal.Overhead + len(hdr)
 	p.buf = binary.BigEndian.AppendUint32(p.buf, uint32(boxLen))

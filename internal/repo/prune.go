@@ -104,7 +104,7 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 			}
 			for _, e := range p.Entries {
 				pu.ids = append(pu.ids, e.ID)
-				pu.entries = append(pu.entries, BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Offset: e.Offset, Length: e.Length, Raw: e.Raw})
+				pu.entries = append(pu.entries, BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Codec: e.Codec, Offset: e.Offset, Length: e.Length, Raw: e.Raw})
 				loc, _ := d.Idx.Lookup(e.ID)
 				if used[e.ID] && loc.Pack == p.ID {
 					pu.used++

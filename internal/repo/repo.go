@@ -81,6 +81,19 @@ type Repo struct {
 	log      *slog.Logger
 	mu       sync.Mutex
 	datasets map[string]*DatasetKeys // by dataset id
+	packBufs sync.Pool
+}
+
+func (r *Repo) getPackBuf(size int) []byte {
+	if b, ok := r.packBufs.Get().(*[]byte); ok && cap(*b) == size {
+		return (*b)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+func (r *Repo) putPackBuf(b []byte) {
+	b = b[:0]
+	r.packBufs.Put(&b)
 }
 
 // DefaultPackSize is the target size of a pack file.
@@ -244,6 +257,28 @@ func (r *Repo) SiteErrors() map[string]error {
 // content). It fails only if no site took the object; failing sites are
 // recorded and skipped for the rest of the session.
 func (r *Repo) PutAll(ctx context.Context, h site.Handle, data []byte) error {
+	return r.putAll(ctx, h, data, false)
+}
+
+// SyncAll makes deferred writes durable at every usable site.
+func (r *Repo) SyncAll(ctx context.Context) error {
+	var errs []error
+	for _, s := range r.sites {
+		if !s.usable() {
+			continue
+		}
+		if err := site.Sync(ctx, s.Backend); err != nil {
+			s.Fail(err)
+			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
+		}
+	}
+	if len(errs) > 0 && len(errs) == len(r.Sites()) {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+func (r *Repo) putAll(ctx context.Context, h site.Handle, data []byte, deferred bool) error {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	ok, metaOK := 0, false
@@ -255,7 +290,7 @@ func (r *Repo) PutAll(ctx context.Context, h site.Handle, data []byte) error {
 		wg.Add(1)
 		go func(s *Site) {
 			defer wg.Done()
-			err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true})
+			err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true, Deferred: deferred})
 			if errors.Is(err, site.ErrExists) {
 				err = nil
 			}

@@ -339,16 +339,22 @@ func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, rep *VerifyRepo
 			return err
 		}
 		box := b[e.Offset : e.Offset+e.Length]
-		inner, err := k.Enc.Open(nil, box, blobAD(e.Type, e.ID))
-		if err != nil || len(inner) < 1 {
+		inner, err := k.Enc.OpenInPlace(box, blobAD(e.Type, e.Codec, e.ID))
+		if err != nil {
 			return fmt.Errorf("blob %s does not authenticate", e.ID.Short())
 		}
-		plainBuf, err = codec.Decompress(plainBuf[:0], inner[1:], codec.ID(inner[0]), int(e.Raw))
-		if err != nil {
-			return fmt.Errorf("blob %s: %v", e.ID.Short(), err)
+		plain := inner
+		if e.Codec != codec.None {
+			if plainBuf, err = codec.Decompress(plainBuf[:0], inner, e.Codec, int(e.Raw)); err != nil {
+				return fmt.Errorf("blob %s: %v", e.ID.Short(), err)
+			}
+			plain = plainBuf
+		}
+		if len(plain) != int(e.Raw) {
+			return fmt.Errorf("blob %s has %d bytes, header says %d", e.ID.Short(), len(plain), e.Raw)
 		}
 		h, _ := blake3.NewKeyed(k.IDKey[:])
-		h.Write(plainBuf)
+		h.Write(plain)
 		var got ID
 		h.Sum(got[:0])
 		if got != e.ID {

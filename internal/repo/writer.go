@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/seal"
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
@@ -91,7 +92,7 @@ func (w *Writer) Has(id ID) bool {
 }
 
 // Scratch holds reusable buffers for one goroutine calling SaveBlob.
-type Scratch struct{ comp, inner, box []byte }
+type Scratch struct{ comp []byte }
 
 // SaveBlob stores plain unless the dataset already has it. It returns the
 // blob's ID and whether it was new.
@@ -132,32 +133,38 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	if cid != codec.None {
 		payload, sc.comp = out, out[:0]
 	}
-	sc.inner = append(append(sc.inner[:0], byte(cid)), payload...)
-	inner := sc.inner
-	sc.box = w.key.Enc.Seal(sc.box[:0], inner, blobAD(t, id))
-	box := sc.box
+	boxLen := len(payload) + seal.Overhead
 
+	var fulls []*packBuilder
 	w.mu.Lock()
 	p := w.packs[t]
+	if p != nil && !p.fits(boxLen) && p.inflight > 0 {
+		fulls = append(fulls, p) // no room and busy: close it
+		p = nil
+	}
 	if p == nil {
-		p = newPackBuilder(w.key.Version, w.d.r.opts.PackSize+MaxBlobSize/8)
+		p = w.newPack(t, boxLen)
 		w.packs[t] = p
 	}
-	p.add(t, id, box, len(plain))
-	var full *packBuilder
+	dst := p.reserve(t, cid, id, boxLen, len(plain))
 	if p.size() >= w.d.r.opts.PackSize {
-		full = p
+		fulls = append(fulls, p)
 		delete(w.packs, t)
 	}
 	w.mu.Unlock()
-	w.Stats.NewBlobs.Add(1)
-	w.Stats.NewRaw.Add(int64(len(plain)))
-	w.Stats.NewStored.Add(int64(len(box)))
-	if full != nil {
-		if err := w.send(full); err != nil {
+	w.key.Enc.Seal(dst, payload, blobAD(t, cid, id))
+	w.mu.Lock()
+	p.inflight--
+	w.mu.Unlock()
+	p.filled.Done()
+	w.Stats.NewStored.Add(int64(boxLen))
+	for _, f := range fulls {
+		if err := w.send(f); err != nil {
 			return id, true, err
 		}
 	}
+	w.Stats.NewBlobs.Add(1)
+	w.Stats.NewRaw.Add(int64(len(plain)))
 	return id, true, nil
 }
 
@@ -182,10 +189,31 @@ func (w *Writer) uploader() {
 	}
 }
 
+// newPack starts a pack with room for at least boxLen more bytes. Data
+// packs use pooled buffers of the full pack size; tree packs start small
+// and grow (only one goroutine writes trees).
+func (w *Writer) newPack(t BlobType, boxLen int) *packBuilder {
+	std := w.d.r.opts.PackSize + chunkSlack
+	if t == BlobData && boxLen+packPrefixLen <= std {
+		p := newPackBuilder(w.key.Version, w.d.r.getPackBuf(std))
+		p.pooled = true
+		return p
+	}
+	return newPackBuilder(w.key.Version, make([]byte, 0, max(1<<20, 2*(boxLen+packPrefixLen))))
+}
+
+// chunkSlack is the room a data pack keeps beyond the target size: the
+// largest chunk plus its box overhead and the header.
+const chunkSlack = 8<<20 + 1<<16
+
 func (w *Writer) upload(p *packBuilder) error {
 	data := p.finish(w.key.Enc, w.d.Keys.ID)
 	id := Hash(data)
-	if err := w.d.r.PutAll(w.ctx, w.d.PackHandle(id), data); err != nil {
+	err := w.d.r.putAll(w.ctx, w.d.PackHandle(id), data, true)
+	if p.pooled && cap(data) == w.d.r.opts.PackSize+chunkSlack {
+		w.d.r.putPackBuf(data)
+	}
+	if err != nil {
 		return fmt.Errorf("upload pack: %w", err)
 	}
 	w.Stats.Packs.Add(1)
@@ -227,6 +255,10 @@ func (w *Writer) AdoptPacks(ps []IndexPack) {
 }
 
 func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
+	// The packs an index names must be durable before the index is.
+	if err := w.d.r.SyncAll(w.ctx); err != nil {
+		return fmt.Errorf("sync packs: %w", err)
+	}
 	f := &IndexFile{Packs: packs, Supersedes: supersedes}
 	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, f.Encode())
 	id := Hash(obj)

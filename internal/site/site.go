@@ -126,6 +126,39 @@ type PutOptions struct {
 	// RetainUntil asks the site to refuse deletion before this time (object
 	// lock / WORM), where the site supports it. Zero means no retention.
 	RetainUntil time.Time
+	// Deferred lets the site return before the object is durable against
+	// power loss (it is still atomic and visible); the caller makes it
+	// durable by calling Sync before relying on it. Packs are written this
+	// way and synced in batches before the index that names them.
+	Deferred bool
+}
+
+// Syncer is implemented by sites that can defer durability (see
+// PutOptions.Deferred). After Sync returns, every object written before it
+// is durable.
+type Syncer interface {
+	Sync(ctx context.Context) error
+}
+
+// Unwrapper is implemented by decorators.
+type Unwrapper interface {
+	Unwrap() Backend
+}
+
+// Sync makes deferred writes durable at b, looking through decorators. It
+// does nothing for sites whose writes are always durable.
+func Sync(ctx context.Context, b Backend) error {
+	for b != nil {
+		if s, ok := b.(Syncer); ok {
+			return s.Sync(ctx)
+		}
+		u, ok := b.(Unwrapper)
+		if !ok {
+			return nil
+		}
+		b = u.Unwrap()
+	}
+	return nil
 }
 
 // Properties describe a site.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -57,9 +58,13 @@ func ParseConfig(s string) (Config, error) {
 type Backend struct {
 	root  string
 	props site.Properties
+	dirty atomic.Bool // a Deferred put is not yet synced
 }
 
-var _ site.Backend = (*Backend)(nil)
+var (
+	_ site.Backend = (*Backend)(nil)
+	_ site.Syncer  = (*Backend)(nil)
+)
 
 // New opens the site directory cfg.Path, creating it if cfg.Create is set.
 func New(ctx context.Context, cfg Config) (*Backend, error) {

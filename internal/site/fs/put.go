@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
@@ -39,7 +41,7 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after Link, or after a failure; fails harmlessly after Rename
-	if err := writeFile(ctx, f, p); err != nil {
+	if err := writeFile(ctx, f, p, !opts.Deferred); err != nil {
 		f.Close()
 		return err
 	}
@@ -63,10 +65,33 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 	if err != nil {
 		return err
 	}
+	if opts.Deferred {
+		b.dirty.Store(true)
+		return nil
+	}
 	return syncDir(dir)
 }
 
-func writeFile(ctx context.Context, f *os.File, p site.Payload) error {
+// Sync makes every deferred write durable with one syncfs(2) of the site's
+// file system.
+func (b *Backend) Sync(ctx context.Context) error {
+	if !b.dirty.Swap(false) {
+		return nil
+	}
+	d, err := os.Open(b.root)
+	if err != nil {
+		b.dirty.Store(true)
+		return hint(fmt.Errorf("sync: %w", err), b.root)
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		b.dirty.Store(true)
+		return hint(fmt.Errorf("sync: %w", err), b.root)
+	}
+	return nil
+}
+
+func writeFile(ctx context.Context, f *os.File, p site.Payload, sync bool) error {
 	n, err := io.Copy(f, ctxReader{ctx, p.NewReader()})
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
@@ -74,8 +99,10 @@ func writeFile(ctx context.Context, f *os.File, p site.Payload) error {
 	if n != p.Len() {
 		return fmt.Errorf("payload gave %d bytes, want %d", n, p.Len())
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if sync {
+		if err := f.Sync(); err != nil {
+			return err
+		}
 	}
 	// Objects are immutable: keep them read-only.
 	return f.Chmod(0o400)

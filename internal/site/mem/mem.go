@@ -51,8 +51,11 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 		return err
 	}
 	want := p.Len()
+	if want < 0 {
+		return site.Permanent(fmt.Errorf("put %v: negative payload length %d", h, want))
+	}
 	var buf bytes.Buffer
-	buf.Grow(int(want))
+	buf.Grow(int(min(want, 64<<20)))
 	n, err := io.Copy(&buf, ctxReader{ctx, p.NewReader()})
 	if err != nil {
 		return fmt.Errorf("put %v: %w", h, err)
