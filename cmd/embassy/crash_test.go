@@ -118,9 +118,9 @@ type snapInfo struct {
 }
 
 func TestCrashDuringSnapshotAndPrune(t *testing.T) {
-	trials := 12
+	trials := 30
 	if testing.Short() {
-		trials = 4
+		trials = 6
 	}
 	f := newFixture(t)
 	src := filepath.Join(f.dir, "src")

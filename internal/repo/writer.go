@@ -138,7 +138,7 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	var fulls []*packBuilder
 	w.mu.Lock()
 	p := w.packs[t]
-	if p != nil && !p.fits(boxLen) && p.inflight > 0 {
+	if p != nil && !p.fits(boxLen) && (p.inflight > 0 || p.pooled) {
 		fulls = append(fulls, p) // no room and busy: close it
 		p = nil
 	}
@@ -199,12 +199,16 @@ func (w *Writer) newPack(t BlobType, boxLen int) *packBuilder {
 		p.pooled = true
 		return p
 	}
+	if t == BlobData {
+		return newPackBuilder(w.key.Version, make([]byte, 0, boxLen+packPrefixLen+1<<16))
+	}
 	return newPackBuilder(w.key.Version, make([]byte, 0, max(1<<20, 2*(boxLen+packPrefixLen))))
 }
 
-// chunkSlack is the room a data pack keeps beyond the target size: the
-// largest chunk plus its box overhead and the header.
-const chunkSlack = 8<<20 + 1<<16
+// chunkSlack is the room a data pack buffer keeps beyond the target size
+// for the last chunk and the header. A chunk that does not fit closes the
+// pack; the rare chunk larger than a whole buffer gets a pack of its own.
+const chunkSlack = 1<<20 + 1<<16
 
 func (w *Writer) upload(p *packBuilder) error {
 	data := p.finish(w.key.Enc, w.d.Keys.ID)
