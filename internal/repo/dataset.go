@@ -301,11 +301,25 @@ func (r *Repo) signKey(epoch uint32) (ed25519.PublicKey, error) {
 
 // FindSnapshot resolves "latest", a full ID or a unique ID prefix.
 func (d *Dataset) FindSnapshot(ctx context.Context, ref string) (*Snapshot, error) {
-	snaps, _, err := d.Snapshots(ctx)
+	snaps, bad, err := d.Snapshots(ctx)
 	if err != nil {
 		return nil, err
 	}
+	// A damaged manifest the reference names is reported as damaged, not
+	// as unknown.
+	damaged := func(match func(ID) bool) error {
+		for id, e := range bad {
+			if match(id) {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("snapshot %s of dataset %s is damaged at every site: %w", id.Short(), d.Keys.Name, e),
+					"run 'embassy verify' for details; the dataset's other snapshots are listed by 'embassy snapshots "+d.Keys.Name+"'"), hint.CodeDamaged)
+			}
+		}
+		return nil
+	}
 	if len(snaps) == 0 {
+		if err := damaged(func(ID) bool { return true }); err != nil {
+			return nil, err
+		}
 		return nil, hint.Wrap(fmt.Errorf("dataset %s has no snapshots", d.Keys.Name), "take one with 'embassy snapshot "+d.Keys.Name+" PATH'")
 	}
 	if ref == "" || ref == "latest" {
@@ -321,6 +335,9 @@ func (d *Dataset) FindSnapshot(ctx context.Context, ref string) (*Snapshot, erro
 		}
 	}
 	if found == nil {
+		if err := damaged(func(id ID) bool { return strings.HasPrefix(id.String(), strings.ToLower(ref)) }); err != nil {
+			return nil, err
+		}
 		return nil, hint.Wrap(fmt.Errorf("no snapshot %q in dataset %s", ref, d.Keys.Name), "list them with 'embassy snapshots "+d.Keys.Name+"'")
 	}
 	return found, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/seal"
 )
@@ -65,7 +66,9 @@ func fixRoot(tb testing.TB, epoch uint32) *keys.Root {
 	return r
 }
 
-func fixTime(sec int) time.Time { return time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC).Add(time.Duration(sec) * time.Second) }
+func fixTime(sec int) time.Time {
+	return time.Date(2025, 3, 14, 15, 9, 26, 535897932, time.UTC).Add(time.Duration(sec) * time.Second)
+}
 
 func fixID(b byte) ID {
 	var id ID
@@ -79,7 +82,7 @@ func fixID(b byte) ID {
 func fixEntries() []PackEntry {
 	return []PackEntry{
 		{Type: BlobData, ID: fixID(0x10), Offset: 12, Length: 41, Raw: 13},
-		{Type: BlobTree, ID: fixID(0x80), Offset: 53, Length: 100, Raw: 1000},
+		{Type: BlobTree, Codec: codec.Zstd, ID: fixID(0x80), Offset: 53, Length: 100, Raw: 1000},
 	}
 }
 
@@ -141,7 +144,7 @@ func fixEpochBody(tb testing.TB, e uint32) EpochBody {
 	}
 	return EpochBody{Format: epochFormat, Home: fixRepoBody(tb).Home, Epoch: e, Created: fixTime(-100 + int(e)),
 		KEM: b64(kem), SignKey: b64(r.SigningPublicKey()), Threshold: 2,
-		Custodians: []Custodian{{Index: 1, Recipient: "age1a"}, {Index: 2, Recipient: "age1b"}, {Index: 3, Recipient: "age1c"}},
+		Custodians:  []Custodian{{Index: 1, Recipient: "age1a"}, {Index: 2, Recipient: "age1b"}, {Index: 3, Recipient: "age1c"}},
 		Commitments: []string{b64(seq(1, 32)), b64(seq(2, 32))}, Fingerprint: r.Fingerprint()}
 }
 

@@ -85,6 +85,7 @@ func Init(ctx context.Context, o InitOptions) (*keys.Root, string, error) {
 	home := HomeIDFor(root.SigningPublicKey())
 	r := &Repo{sites: o.Sites, root: root, home: home, log: nopLogger()}
 	p := chunker.DefaultParams
+	p.Max = 4 << 20 // bounds the per-worker buffers; FastCDC rarely reaches it
 	desc := RepoBody{Format: repoFormat, Home: home, Created: o.Now, SignKey: b64(root.SigningPublicKey()),
 		ChunkMin: p.Min, ChunkAvg: p.Avg, ChunkMax: p.Max, Description: o.Description}
 	if err := r.writeEpoch(ctx, root, nil, o.Custodians, o.Threshold, o.Now); err != nil {

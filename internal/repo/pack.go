@@ -37,10 +37,10 @@ const (
 	packPrefixLen  = 12
 	packEntryLen   = 1 + 1 + 32 + 4 + 4 + 4
 	maxPackEntries = 1 << 20
-	// maxBlobBox is the largest sealed blob a writer produces: the codec
-	// byte, a payload no larger than MaxBlobSize (writers store a blob
-	// uncompressed when compression would not shrink it) and the seal.
-	maxBlobBox = seal.Overhead + 1 + MaxBlobSize
+	// maxBlobBox is the largest sealed blob a writer produces: a payload no
+	// larger than MaxBlobSize (writers store a blob uncompressed when
+	// compression would not shrink it) and the seal.
+	maxBlobBox = seal.Overhead + MaxBlobSize
 )
 
 // PackEntry locates one blob inside a pack.
@@ -113,7 +113,7 @@ func DecodePackHeader(b []byte, packLen int64) ([]PackEntry, error) {
 		e.Offset = binary.BigEndian.Uint32(p[34:])
 		e.Length = binary.BigEndian.Uint32(p[38:])
 		e.Raw = binary.BigEndian.Uint32(p[42:])
-		if e.Offset < packPrefixLen || e.Length < seal.Overhead || int64(e.Offset)+int64(e.Length) > packLen || e.Raw > MaxBlobSize {
+		if e.Offset < packPrefixLen || e.Length < seal.Overhead || int64(e.Offset)+int64(e.Length) > packLen || e.Raw > MaxBlobSize || e.Length > maxBlobBox {
 			return nil, fmt.Errorf("pack header entry %d out of bounds: %w", i, errFormat)
 		}
 		p = p[packEntryLen:]

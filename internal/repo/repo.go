@@ -31,8 +31,27 @@ type Site struct {
 	// objects: it takes and serves only those kinds, never data.
 	MetaOnly bool
 
-	mu  sync.Mutex
-	err error
+	mu      sync.Mutex
+	err     error
+	readErr error
+}
+
+// noteRead records a read at s that failed while another site served the
+// object: a damaged or unreadable copy the session survived.
+func (s *Site) noteRead(err error) {
+	s.mu.Lock()
+	if s.readErr == nil {
+		s.readErr = err
+	}
+	s.mu.Unlock()
+}
+
+// ReadErr returns the first damaged or unreadable copy s served in this
+// session that another site's copy replaced, if any.
+func (s *Site) ReadErr() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.readErr
 }
 
 // Fail records the first error seen at s in this session.
@@ -84,8 +103,10 @@ type Repo struct {
 	packBufs sync.Pool
 }
 
+// getPackBuf returns a pooled buffer of at least size bytes capacity
+// (size 0: any pooled buffer, or an empty one).
 func (r *Repo) getPackBuf(size int) []byte {
-	if b, ok := r.packBufs.Get().(*[]byte); ok && cap(*b) == size {
+	if b, ok := r.packBufs.Get().(*[]byte); ok && cap(*b) >= size {
 		return (*b)[:0]
 	}
 	return make([]byte, 0, size)
@@ -341,10 +362,29 @@ func (r *Repo) DeleteAll(ctx context.Context, h site.Handle) error {
 	return errors.Join(errs...)
 }
 
+// ReadErrors returns the sites that served a damaged or unreadable copy
+// in this session which another site's copy replaced.
+func (r *Repo) ReadErrors() map[string]error {
+	out := map[string]error{}
+	for _, s := range r.sites {
+		if err := s.ReadErr(); err != nil {
+			out[s.Name] = err
+		}
+	}
+	return out
+}
+
 // readFirst calls fn with the bytes of h from each site in turn until fn
-// accepts them (returns nil). It returns the last error otherwise.
+// accepts them (returns nil). It returns the last error otherwise. Sites
+// whose copy was damaged or unreadable while a later site's was good are
+// noted (see ReadErrors); a copy that is merely missing is not.
 func (r *Repo) readFirst(ctx context.Context, h site.Handle, off, n int64, fn func(s *Site, b []byte) error) error {
 	var errs []error
+	type failure struct {
+		s   *Site
+		err error
+	}
+	var failed []failure
 	for _, s := range r.sites {
 		if s.Backend == nil || !s.holds(h.Kind) {
 			continue
@@ -358,11 +398,17 @@ func (r *Repo) readFirst(ctx context.Context, h site.Handle, off, n int64, fn fu
 		}
 		if err == nil {
 			if err = fn(s, b); err == nil {
+				for _, f := range failed {
+					f.s.noteRead(fmt.Errorf("read %s: %w", h, f.err))
+				}
 				return nil
 			}
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if !errors.Is(err, site.ErrNotFound) {
+			failed = append(failed, failure{s, err})
 		}
 		errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -292,7 +293,7 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 			go func(id ID, h site.Handle) {
 				defer wg.Done()
 				defer func() { <-sem }()
-				if err := d.checkPack(ctx, s, id, rep); err != nil {
+				if err := d.checkPack(ctx, s, id, packs[id], rep); err != nil {
 					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error(), Snapshots: users(id)})
 				}
 				n := done.Add(packs[id])
@@ -319,8 +320,17 @@ func markTree(d *Dataset, id ID, sid string, packUsers map[ID]map[string]bool) {
 }
 
 // checkPack reads a whole pack from one site and authenticates everything in it.
-func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, rep *VerifyReport) error {
-	b, err := site.ReadAll(ctx, s.Backend, d.PackHandle(id))
+func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, size int64, rep *VerifyReport) error {
+	bp := d.r.getPackBuf(0)
+	defer func() { d.r.putPackBuf(bp) }()
+	if int64(cap(bp)) < size {
+		bp = make([]byte, 0, size)
+	}
+	b := bp[:size]
+	err := s.Backend.Get(ctx, d.PackHandle(id), 0, size, func(r io.Reader) error {
+		_, err := io.ReadFull(r, b)
+		return err
+	})
 	if err != nil {
 		return errors.New(problem(err))
 	}

@@ -57,7 +57,7 @@ type WriterStats struct {
 func (d *Dataset) NewWriter(ctx context.Context) *Writer {
 	w := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx,
 		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
-		uploads: make(chan *packBuilder, 1)}
+		uploads: make(chan *packBuilder)}
 	n := 2
 	for range n {
 		w.wg.Add(1)
@@ -214,7 +214,7 @@ func (w *Writer) upload(p *packBuilder) error {
 	data := p.finish(w.key.Enc, w.d.Keys.ID)
 	id := Hash(data)
 	err := w.d.r.putAll(w.ctx, w.d.PackHandle(id), data, true)
-	if p.pooled && cap(data) == w.d.r.opts.PackSize+chunkSlack {
+	if p.pooled && cap(data) >= w.d.r.opts.PackSize+chunkSlack {
 		w.d.r.putPackBuf(data)
 	}
 	if err != nil {
