@@ -15,7 +15,7 @@ import (
 func cmdInit(e *env) *cobra.Command {
 	var custodians []string
 	var threshold int
-	var description string
+	var description, homeState, homeLocation string
 	c := &cobra.Command{
 		Use:   "init --custodian R1 --custodian R2 ... --threshold K",
 		Short: "Create the home: a root key split k-of-n among custodians, and a signing key",
@@ -49,7 +49,12 @@ example an identity file written by 'embassy custodian keygen').`,
 			if threshold == 0 {
 				return usagef("missing --threshold K: how many custodians must come together to recover the root key")
 			}
-			h, err := home.Create(dir, home.Default())
+			cfg := home.Default()
+			cfg.HomeState, cfg.HomeLocation = strings.ToUpper(homeState), homeLocation
+			if err := cfg.Validate(); err != nil {
+				return usageError{err}
+			}
+			h, err := home.Create(dir, cfg)
 			if err != nil {
 				return err
 			}
@@ -88,6 +93,8 @@ example an identity file written by 'embassy custodian keygen').`,
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "a custodian's age recipient, or a file holding it (repeat for each custodian)")
 	c.Flags().IntVar(&threshold, "threshold", 0, "number of custodians needed to recover the root key (k)")
 	c.Flags().StringVar(&description, "description", "", "free text describing this home")
+	c.Flags().StringVar(&homeState, "state", "", "the sending state, as an ISO 3166-1 alpha-2 code (e.g. EE)")
+	c.Flags().StringVar(&homeLocation, "location", "", "the home data centre as LAT,LON, for distance rules (e.g. 59.43,24.75)")
 	return c
 }
 

@@ -109,7 +109,7 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 			say("   %-6s %s", name, f)
 		}
 		say("2. Creating the home with a root key split 2-of-3 among them")
-		args := []string{"init", "--threshold", "2", "--description", quickstartMarker}
+		args := []string{"init", "--threshold", "2", "--description", quickstartMarker, "--state", "EE", "--location", "59.437,24.754"}
 		for _, r := range recips {
 			args = append(args, "--custodian", r)
 		}
@@ -121,16 +121,16 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 	if err != nil {
 		return err
 	}
-	sites := []struct{ name, cc, city string }{{"lu-1", "LU", "Luxembourg"}, {"ch-1", "CH", "Geneva"}}
+	sites := []struct{ name, cc, city, loc string }{{"lu-1", "LU", "Luxembourg", "49.611,6.130"}, {"ch-1", "CH", "Geneva", "46.204,6.143"}}
 	say("3. Two storage sites standing for embassies abroad:")
 	for _, s := range sites {
 		p := filepath.Join(qs, "sites", s.name)
 		if sc, _ := h.Site(s.name); sc == nil {
-			if err := e.sub(io.Discard, "site", "add", s.name, "--url", p, "--jurisdiction", s.cc, "--operator", s.city+" government data centre"); err != nil {
+			if err := e.sub(io.Discard, "site", "add", s.name, "--url", p, "--jurisdiction", s.cc, "--location", s.loc, "--tier", "4", "--operator", s.city+" government data centre"); err != nil {
 				return err
 			}
 		}
-		say("   %-5s %s (%s)  %s", s.name, s.cc, s.city, p)
+		say("   %-5s %s (%s, %.0f km from Tallinn)  %s", s.name, s.cc, s.city, home.DistanceKm("59.437,24.754", s.loc), p)
 	}
 	src := filepath.Join(qs, "registry")
 	opt := sample.DefaultOptions()

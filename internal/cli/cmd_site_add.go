@@ -3,7 +3,6 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -49,8 +48,8 @@ A local folder is created if it does not exist.`,
 				return usageError{err}
 			}
 			if location_ != "" {
-				if _, _, err := parseLatLon(location_); err != nil {
-					return usageError{err}
+				if _, _, err := home.ParseLatLon(location_); err != nil {
+					return usageError{fmt.Errorf("--location %w", err)}
 				}
 				sc.Location = location_
 			}
@@ -83,6 +82,9 @@ A local folder is created if it does not exist.`,
 				return e.emitJSON(map[string]any{"site": sc, "copied_objects": st.Objects, "copied_bytes": st.Bytes, "already_present": st.Present})
 			}
 			e.printf("Added site %s (%s) at %s\n", sc.Name, sc.Jurisdiction, b.Properties().Location)
+			if d := home.DistanceKm(h.Config.HomeLocation, sc.Location); d >= 0 {
+				e.printf("Distance from home: %.0f km\n", d)
+			}
 			e.printf("Copied %d objects (%s); %d were already there.\n", st.Objects, humanBytes(st.Bytes), st.Present)
 			return nil
 		},
@@ -96,17 +98,4 @@ A local folder is created if it does not exist.`,
 	f.IntVar(&sc.Tier, "tier", 0, "facility tier rating (1-4)")
 	f.BoolVar(&noCopy, "no-copy", false, "register only; do not copy the vault now")
 	return c
-}
-
-func parseLatLon(s string) (float64, float64, error) {
-	parts := strings.Split(s, ",")
-	if len(parts) != 2 {
-		return 0, 0, fmt.Errorf("--location %q: use LAT,LON such as 49.61,6.13", s)
-	}
-	lat, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
-	lon, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
-	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
-		return 0, 0, fmt.Errorf("--location %q: use LAT,LON in degrees such as 49.61,6.13", s)
-	}
-	return lat, lon, nil
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/location"
 )
@@ -27,6 +28,9 @@ func cmdSiteList(e *env) *cobra.Command {
 				Operator     string `json:"operator,omitempty"`
 				Agreement    string `json:"agreement,omitempty"`
 				URL          string `json:"url"`
+				Location     string `json:"location,omitempty"`
+				DistanceKm   *int   `json:"distance_km,omitempty"`
+				Tier         int    `json:"tier,omitempty"`
 				Status       string `json:"status"`
 			}
 			var rows []row
@@ -45,7 +49,12 @@ func cmdSiteList(e *env) *cobra.Command {
 					}
 					b.Close()
 				}
-				rows = append(rows, row{sc.Name, sc.Jurisdiction, sc.Operator, sc.Agreement, loc, st})
+				rw := row{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Operator: sc.Operator, Agreement: sc.Agreement, URL: loc, Location: sc.Location, Tier: sc.Tier, Status: st}
+				if d := home.DistanceKm(h.Config.HomeLocation, sc.Location); d >= 0 {
+					km := int(d + 0.5)
+					rw.DistanceKm = &km
+				}
+				rows = append(rows, rw)
 			}
 			if e.json {
 				if rows == nil {
@@ -58,9 +67,13 @@ func cmdSiteList(e *env) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tJURISDICTION\tOPERATOR\tLOCATION\tSTATUS")
+			fmt.Fprintln(tw, "NAME\tJURISDICTION\tOPERATOR\tDISTANCE\tURL\tSTATUS")
 			for _, r := range rows {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Name, r.Jurisdiction, r.Operator, r.URL, r.Status)
+				dist := "-"
+				if r.DistanceKm != nil {
+					dist = fmt.Sprintf("%d km", *r.DistanceKm)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Jurisdiction, r.Operator, dist, r.URL, r.Status)
 			}
 			return tw.Flush()
 		},

@@ -11,9 +11,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -27,11 +29,15 @@ const ConfigFile = "embassy.yaml"
 
 // Config is the home's single configuration file.
 type Config struct {
-	Home        string       `yaml:"home"`                  // home id, set by init
-	Description string       `yaml:"description,omitempty"` // free text
-	Compression string       `yaml:"compression,omitempty"` // auto (default), off, max
-	PackSizeMiB int          `yaml:"pack-size-mib,omitempty"`
-	Sites       []SiteConfig `yaml:"sites"`
+	Home        string `yaml:"home"`                  // home id, set by init
+	Description string `yaml:"description,omitempty"` // free text
+	Compression string `yaml:"compression,omitempty"` // auto (default), off, max
+	PackSizeMiB int    `yaml:"pack-size-mib,omitempty"`
+	// HomeState is the sending state (ISO 3166 alpha-2); HomeLocation its
+	// primary data centre as "lat,lon", for distance rules.
+	HomeState    string       `yaml:"home-state,omitempty"`
+	HomeLocation string       `yaml:"home-location,omitempty"`
+	Sites        []SiteConfig `yaml:"sites"`
 }
 
 // SiteConfig is one storage site in the registry.
@@ -48,15 +54,75 @@ type SiteConfig struct {
 // Default returns the configuration of a new home.
 func Default() Config { return Config{Compression: "auto", PackSizeMiB: 16} }
 
-// Parse reads a configuration strictly (unknown keys are errors).
+// maxConfigSize bounds the configuration file.
+const maxConfigSize = 1 << 20
+
+// Parse reads a configuration strictly (unknown keys are errors). Errors
+// name the offending field.
 func Parse(r io.Reader) (Config, error) {
 	c := Default()
-	dec := yaml.NewDecoder(r)
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+	data, err := io.ReadAll(io.LimitReader(r, maxConfigSize+1))
+	if err != nil {
 		return c, err
 	}
+	if len(data) > maxConfigSize {
+		return c, fmt.Errorf("larger than %d bytes: not a configuration file", maxConfigSize)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return c, explainYAML(err, data)
+	}
 	return c, c.Validate()
+}
+
+// explainYAML prefixes each of a decoding error's "line N: ..." messages
+// with the path of the field at that line, such as sites[1].tier.
+func explainYAML(err error, data []byte) error {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	var doc yaml.Node
+	_ = yaml.Unmarshal(data, &doc)
+	paths := map[int]string{}
+	fieldPaths(&doc, "", paths)
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		msgs[i] = m
+		var line int
+		if _, serr := fmt.Sscanf(m, "line %d:", &line); serr == nil && paths[line] != "" {
+			msgs[i] = paths[line] + ": " + m
+		}
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// fieldPaths records, for each line, the path of the deepest field on it.
+func fieldPaths(n *yaml.Node, prefix string, out map[int]string) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			fieldPaths(c, prefix, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if prefix != "" {
+				p = prefix + "." + k.Value
+			}
+			out[k.Line] = p
+			out[v.Line] = p
+			fieldPaths(v, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", prefix, i)
+			out[c.Line] = p
+			fieldPaths(c, p, out)
+		}
+	}
 }
 
 // Validate checks the configuration and names the offending field.
@@ -68,6 +134,16 @@ func (c *Config) Validate() error {
 	}
 	if c.PackSizeMiB < 0 || c.PackSizeMiB > 512 {
 		return fmt.Errorf("pack-size-mib: %d is outside 1..512", c.PackSizeMiB)
+	}
+	if c.HomeState != "" {
+		if err := ValidJurisdiction(c.HomeState); err != nil {
+			return fmt.Errorf("home-state: %w", err)
+		}
+	}
+	if c.HomeLocation != "" {
+		if _, _, err := ParseLatLon(c.HomeLocation); err != nil {
+			return fmt.Errorf("home-location: %w", err)
+		}
 	}
 	seen := map[string]bool{}
 	for i, s := range c.Sites {
@@ -84,8 +160,45 @@ func (c *Config) Validate() error {
 		if err := ValidJurisdiction(s.Jurisdiction); err != nil {
 			return fmt.Errorf("sites[%d].jurisdiction: %w", i, err)
 		}
+		if s.Location != "" {
+			if _, _, err := ParseLatLon(s.Location); err != nil {
+				return fmt.Errorf("sites[%d].location: %w", i, err)
+			}
+		}
+		if s.Tier < 0 || s.Tier > 4 {
+			return fmt.Errorf("sites[%d].tier: %d is outside 1..4", i, s.Tier)
+		}
 	}
 	return nil
+}
+
+// ParseLatLon parses "lat,lon" in degrees.
+func ParseLatLon(s string) (lat, lon float64, err error) {
+	parts := strings.Split(s, ",")
+	if len(parts) != 2 {
+		return 0, 0, fmt.Errorf("%q: use LAT,LON such as 49.61,6.13", s)
+	}
+	lat, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
+	lon, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
+	if err1 != nil || err2 != nil || lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return 0, 0, fmt.Errorf("%q: use LAT,LON in degrees such as 49.61,6.13", s)
+	}
+	return lat, lon, nil
+}
+
+// DistanceKm is the great-circle distance between two "lat,lon" points,
+// or -1 if either is missing or malformed.
+func DistanceKm(a, b string) float64 {
+	la1, lo1, err1 := ParseLatLon(a)
+	la2, lo2, err2 := ParseLatLon(b)
+	if a == "" || b == "" || err1 != nil || err2 != nil {
+		return -1
+	}
+	const r = 6371.0
+	rad := math.Pi / 180
+	dla, dlo := (la2-la1)*rad, (lo2-lo1)*rad
+	h := math.Sin(dla/2)*math.Sin(dla/2) + math.Cos(la1*rad)*math.Cos(la2*rad)*math.Sin(dlo/2)*math.Sin(dlo/2)
+	return 2 * r * math.Asin(math.Sqrt(h))
 }
 
 // ValidSiteName checks a site name.
@@ -235,18 +348,26 @@ func (h *Home) LoadRoot(epoch uint32) (*keys.Root, error) {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("home has no root key for epoch %d: %w", epoch, err),
 			"rebuild the home's keys from the custodians with 'embassy recover'"), hint.CodeKey)
 	}
+	const rebuild = "restore the file from this home's backup, or rebuild the home's keys from the custodians with 'embassy recover'"
 	var rf rootFile
 	if err := json.Unmarshal(b, &rf); err != nil || rf.Format != "embassy.rootkey.v1" {
-		return nil, hint.WithCode(fmt.Errorf("root key file %s is malformed", h.rootPath(epoch)), hint.CodeKey)
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s is malformed", h.rootPath(epoch)), rebuild), hint.CodeKey)
 	}
 	if rf.Home != h.Config.Home {
-		return nil, hint.WithCode(fmt.Errorf("root key file %s belongs to home %s, not %s", h.rootPath(epoch), rf.Home, h.Config.Home), hint.CodeKey)
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s belongs to home %s, not %s", h.rootPath(epoch), rf.Home, h.Config.Home), rebuild), hint.CodeKey)
+	}
+	if rf.Epoch != epoch {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s holds the key of epoch %d", h.rootPath(epoch), rf.Epoch), rebuild), hint.CodeKey)
 	}
 	sec, err := base64.StdEncoding.DecodeString(strings.TrimSpace(rf.Secret))
 	if err != nil {
-		return nil, hint.WithCode(fmt.Errorf("root key file %s: bad secret encoding", h.rootPath(epoch)), hint.CodeKey)
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s: bad secret encoding", h.rootPath(epoch)), rebuild), hint.CodeKey)
 	}
-	return keys.RootFromSecret(rf.Epoch, sec)
+	r, err := keys.RootFromSecret(rf.Epoch, sec)
+	if err != nil {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s: %w", h.rootPath(epoch), err), rebuild), hint.CodeKey)
+	}
+	return r, nil
 }
 
 // DeleteRoot removes the root key of epoch (after a rotation retired it).
