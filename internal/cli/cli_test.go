@@ -184,3 +184,36 @@ func TestQuickstartTwice(t *testing.T) {
 		}
 	}
 }
+
+func TestCLISiteSyncAfterOutage(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a"), bytes.Repeat([]byte("x"), 100000), 0o644)
+	// Site ch is down (its folder is replaced by a file) during a snapshot.
+	ch := filepath.Join(dir, "site-ch")
+	os.Rename(ch, ch+".away")
+	os.WriteFile(ch, nil, 0o644)
+	r := run(t, home, "", "snapshot", "ds", src)
+	if r.code != ExitDamaged {
+		t.Fatalf("snapshot with a site down: exit %d, %s", r.code, r.stderr)
+	}
+	os.Remove(ch)
+	os.Rename(ch+".away", ch)
+	var rep struct {
+		Lag []struct {
+			Site    string
+			Objects int64
+		}
+	}
+	json.Unmarshal([]byte(mustRun(t, home, "--json", "site", "sync", "--dry-run")), &rep)
+	lagging := map[string]int64{}
+	for _, l := range rep.Lag {
+		lagging[l.Site] = l.Objects
+	}
+	if lagging["ch"] == 0 || lagging["lu"] != 0 {
+		t.Fatalf("lag after the outage: %+v", rep)
+	}
+	mustRun(t, home, "site", "sync")
+	mustRun(t, home, "verify", "--read-data")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -110,6 +111,13 @@ func lastComponent(name string) string {
 	return name
 }
 
+// SiteLag is how far a site is behind the union of all sites.
+type SiteLag struct {
+	Site    string `json:"site"`
+	Objects int64  `json:"objects"`
+	Bytes   int64  `json:"bytes"`
+}
+
 // SyncDataset brings every usable site up to date with the others for one
 // dataset: an object (pack, index, manifest or wrapped key) present at some
 // site but missing at another is copied there. This heals the replica gap
@@ -118,25 +126,47 @@ func lastComponent(name string) string {
 // keeping data: an object deleted at one site only (an interrupted forget)
 // is copied back, and the next forget or prune removes it again.
 func (r *Repo) SyncDataset(ctx context.Context, dsid string) (CopyStats, error) {
+	st, _, err := r.syncObjects(ctx, []site.Kind{site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, func(h site.Handle) bool {
+		prefix := dsid + "/"
+		if h.Kind == site.KindKey {
+			prefix = "datasets/" + dsid + "/"
+		}
+		return strings.HasPrefix(h.Name, prefix)
+	}, true)
+	return st, err
+}
+
+// CatchUp copies every object some usable site holds to the usable sites
+// that lack it, for all datasets, keys and key epochs.
+func (r *Repo) CatchUp(ctx context.Context) (CopyStats, map[string]*SiteLag, error) {
+	return r.syncObjects(ctx, []site.Kind{site.KindConfig, site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, nil, true)
+}
+
+// Lag reports, per usable site, how many objects and bytes it lacks that
+// another site holds.
+func (r *Repo) Lag(ctx context.Context) (map[string]*SiteLag, error) {
+	_, lag, err := r.syncObjects(ctx, []site.Kind{site.KindConfig, site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, nil, false)
+	return lag, err
+}
+
+func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(site.Handle) bool, apply bool) (CopyStats, map[string]*SiteLag, error) {
 	var st CopyStats
+	lag := map[string]*SiteLag{}
 	var sites []*Site
 	for _, s := range r.Sites() {
 		if s.usable() {
 			sites = append(sites, s)
+			lag[s.Name] = &SiteLag{Site: s.Name}
 		}
 	}
 	if len(sites) < 2 {
-		return st, nil
+		return st, lag, nil
 	}
-	for _, k := range []site.Kind{site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot} {
-		prefix := dsid + "/"
-		if k == site.KindKey {
-			prefix = "datasets/" + dsid + "/"
-		}
+	for _, k := range kinds {
 		where := map[string]map[*Site]int64{}
 		for _, s := range sites {
 			err := s.Backend.List(ctx, k, func(fi site.Info) error {
-				if len(fi.Handle.Name) > len(prefix) && fi.Handle.Name[:len(prefix)] == prefix {
+				if match == nil || match(fi.Handle) {
 					if where[fi.Handle.Name] == nil {
 						where[fi.Handle.Name] = map[*Site]int64{}
 					}
@@ -146,11 +176,24 @@ func (r *Repo) SyncDataset(ctx context.Context, dsid string) (CopyStats, error) 
 			})
 			if err != nil {
 				s.Fail(fmt.Errorf("list %s: %w", k, err))
-				return st, nil
+				return st, lag, nil
 			}
 		}
 		for name, at := range where {
 			if len(at) == len(sites) {
+				continue
+			}
+			var size int64
+			for _, sz := range at {
+				size = sz
+			}
+			for _, s := range sites {
+				if _, ok := at[s]; !ok {
+					lag[s.Name].Objects++
+					lag[s.Name].Bytes += size
+				}
+			}
+			if !apply {
 				continue
 			}
 			h := site.Handle{Kind: k, Name: name}
@@ -160,7 +203,7 @@ func (r *Repo) SyncDataset(ctx context.Context, dsid string) (CopyStats, error) 
 				if err != nil {
 					continue
 				}
-				if k != site.KindKey {
+				if k != site.KindKey && k != site.KindConfig {
 					if id, err := ParseID(lastComponent(name)); err != nil || Hash(b) != id {
 						continue // damaged copy: verify reports it
 					}
@@ -180,10 +223,12 @@ func (r *Repo) SyncDataset(ctx context.Context, dsid string) (CopyStats, error) 
 					s.Fail(fmt.Errorf("catch up %s: %w", h, err))
 					continue
 				}
+				lag[s.Name].Objects--
+				lag[s.Name].Bytes -= int64(len(data))
 				st.Objects++
 				st.Bytes += int64(len(data))
 			}
 		}
 	}
-	return st, nil
+	return st, lag, nil
 }
