@@ -66,6 +66,9 @@ type entry struct {
 	node     repo.Node
 	children []*entry
 	old      *repo.Node // matching node of the parent snapshot
+	// skipped is set by the worker that could not read the file; the file
+	// is then left out of its tree (written before storeFiles returns).
+	skipped bool
 }
 
 type arch struct {

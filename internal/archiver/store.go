@@ -93,7 +93,7 @@ func (a *arch) storeFile(ctx context.Context, e *entry, sc *repo.Scratch, buf []
 			f, err = os.OpenFile(e.path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 		}
 		if err != nil {
-			a.skip(e.path, err)
+			a.skipFile(e, err)
 			return buf, nil
 		}
 		defer f.Close()
@@ -117,7 +117,7 @@ func (a *arch) storeFile(ctx context.Context, e *entry, sc *repo.Scratch, buf []
 			if e.path == "-" {
 				return buf, fmt.Errorf("read standard input: %w", err)
 			}
-			a.skip(e.path, err)
+			a.skipFile(e, err)
 			return buf, nil
 		}
 		id, _, err := a.w.SaveBlob(repo.BlobData, chunk, sc)
@@ -141,6 +141,17 @@ func (a *arch) storeFile(ctx context.Context, e *entry, sc *repo.Scratch, buf []
 	return buf, nil
 }
 
+// skipFile leaves a file that could not be read out of the snapshot: a
+// node without its content would make the snapshot unrestorable.
+func (a *arch) skipFile(e *entry, err error) {
+	a.skip(e.path, err)
+	e.skipped = true
+	a.mu.Lock()
+	a.stats.Files--
+	a.stats.Bytes -= e.node.Size
+	a.mu.Unlock()
+}
+
 // storeTrees encodes and stores the directory trees bottom-up and returns
 // the root tree's ID.
 func (a *arch) storeTrees(root *entry) (repo.ID, error) {
@@ -149,6 +160,9 @@ func (a *arch) storeTrees(root *entry) (repo.ID, error) {
 	store = func(e *entry) (repo.ID, error) {
 		t := &repo.Tree{Nodes: make([]repo.Node, 0, len(e.children))}
 		for _, c := range e.children {
+			if c.skipped {
+				continue
+			}
 			if c.node.Type == repo.NodeDir {
 				id, err := store(c)
 				if err != nil {

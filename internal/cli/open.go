@@ -95,6 +95,9 @@ func (e *env) reportSites(r *repo.Repo) {
 	for name, err := range r.SiteErrors() {
 		e.warnf("site %s failed and was skipped: %v", name, err)
 	}
+	for name, err := range r.ReadErrors() {
+		e.warnf("site %s holds a damaged or unreadable copy; another site's was used: %v (run 'embassy verify')", name, err)
+	}
 }
 
 func (e *env) closeRepo(r *repo.Repo) {

@@ -6,6 +6,7 @@ package retention
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -125,25 +126,34 @@ func ParseWithin(s string) (time.Duration, error) {
 		return 0, nil
 	}
 	if d, err := time.ParseDuration(s); err == nil && !strings.HasSuffix(s, "m") {
+		if d < 0 {
+			return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+		}
 		return d, nil
 	}
-	var n int
+	var n int64
 	var unit string
 	if _, err := fmt.Sscanf(s, "%d%s", &n, &unit); err != nil || n < 0 {
 		return 0, fmt.Errorf("invalid duration %q: use forms like 36h, 7d, 2w, 6m or 1y", s)
 	}
 	day := 24 * time.Hour
+	var u time.Duration
 	switch unit {
 	case "h":
-		return time.Duration(n) * time.Hour, nil
+		u = time.Hour
 	case "d":
-		return time.Duration(n) * day, nil
+		u = day
 	case "w":
-		return time.Duration(n) * 7 * day, nil
+		u = 7 * day
 	case "m":
-		return time.Duration(n) * 30 * day, nil
+		u = 30 * day
 	case "y":
-		return time.Duration(n) * 365 * day, nil
+		u = 365 * day
+	default:
+		return 0, fmt.Errorf("invalid duration %q: unit %q is not one of h, d, w, m, y", s, unit)
 	}
-	return 0, fmt.Errorf("invalid duration %q: unit %q is not one of h, d, w, m, y", s, unit)
+	if n > int64(math.MaxInt64/u) {
+		return 0, fmt.Errorf("invalid duration %q: too long", s)
+	}
+	return time.Duration(n) * u, nil
 }
