@@ -9,6 +9,10 @@ import (
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
+// maxPacksPerIndex bounds one index object (a few MiB), far below the
+// decompression limit readers apply.
+const maxPacksPerIndex = 4096
+
 // PruneOptions configure Prune.
 type PruneOptions struct {
 	DryRun bool
@@ -195,8 +199,18 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 		}
 	}
 	newPacks = append(newPacks, w.repacked...)
+	// The new index is written in bounded parts first, then one small
+	// object that supersedes the old indexes: until that last write the old
+	// and new indexes coexist (harmless duplicates); after it, only the new.
 	w2 := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx}
-	if err := w2.writeIndex(newPacks, oldIndexes); err != nil {
+	for len(newPacks) > 0 {
+		n := min(len(newPacks), maxPacksPerIndex)
+		if err := w2.writeIndex(newPacks[:n], nil); err != nil {
+			return nil, fmt.Errorf("write new index: %w; nothing was deleted", err)
+		}
+		newPacks = newPacks[n:]
+	}
+	if err := w2.writeIndex(nil, oldIndexes); err != nil {
 		return nil, fmt.Errorf("write new index: %w; nothing was deleted", err)
 	}
 	rep.IndexesMerged = len(oldIndexes)

@@ -341,7 +341,17 @@ func (r *Repo) putAll(ctx context.Context, h site.Handle, data []byte, deferred 
 	}
 	if ok == 0 {
 		if len(errs) == 0 {
-			return hint.WithCode(hint.Wrap(errors.New("no usable site to write to"), "check 'embassy site list' and the sites' reachability"), hint.CodeDamaged)
+			var failed []error
+			for _, s := range r.sites {
+				if err := s.Err(); err != nil && s.holds(h.Kind) {
+					failed = append(failed, fmt.Errorf("site %s: %w", s.Name, err))
+				}
+			}
+			err := errors.New("no usable site to write to")
+			if len(failed) > 0 {
+				err = fmt.Errorf("write %s failed at every site: %w", h, errors.Join(failed...))
+			}
+			return hint.WithCode(hint.Wrap(err, "check 'embassy site list' and the sites' reachability"), hint.CodeDamaged)
 		}
 		return hint.WithCode(fmt.Errorf("write %s failed at every site: %w", h, errors.Join(errs...)), hint.CodeDamaged)
 	}
