@@ -217,3 +217,67 @@ func TestCLISiteSyncAfterOutage(t *testing.T) {
 	mustRun(t, home, "site", "sync")
 	mustRun(t, home, "verify", "--read-data")
 }
+
+func TestCLIRepair(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a"), bytes.Repeat([]byte("registry row\n"), 200000), 0o644)
+	mustRun(t, home, "snapshot", "ds", src)
+	// Damage site ch: delete one pack, flip a byte in another object.
+	var packs []string
+	filepath.WalkDir(filepath.Join(dir, "site-ch", "data"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			packs = append(packs, p)
+		}
+		return nil
+	})
+	if len(packs) == 0 {
+		t.Fatal("no packs")
+	}
+	os.Remove(packs[0])
+	idx, _ := filepath.Glob(filepath.Join(dir, "site-ch", "index", "*", "*"))
+	os.Chmod(idx[0], 0o600)
+	b, _ := os.ReadFile(idx[0])
+	b[len(b)/2] ^= 1
+	os.WriteFile(idx[0], b, 0o600)
+	if r := run(t, home, "", "verify", "--read-data"); r.code != ExitDamaged {
+		t.Fatalf("verify before repair: %d", r.code)
+	}
+	out := mustRun(t, home, "repair", "--read-data")
+	if !strings.Contains(out, "repaired") {
+		t.Fatalf("repair output: %s", out)
+	}
+	mustRun(t, home, "verify", "--read-data")
+}
+
+func TestCLIErasureGroup(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))
+	mustRun(t, home, "init", "--custodian", rec, "--threshold", "1")
+	for _, m := range []struct{ name, cc string }{{"lu", "LU"}, {"ch", "CH"}, {"fi", "FI"}} {
+		mustRun(t, home, "site", "add", m.name, "--member", "--url", filepath.Join(dir, "m-"+m.name), "--jurisdiction", m.cc)
+	}
+	mustRun(t, home, "site", "add", "rs", "--url", "erasure:2+1?members=lu,ch,fi")
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	big := make([]byte, 5<<20)
+	for i := range big {
+		big[i] = byte(i * 7 % 251)
+	}
+	os.WriteFile(filepath.Join(src, "weights.bin"), big, 0o644)
+	mustRun(t, home, "snapshot", "model", src)
+	mustRun(t, home, "verify", "--read-data")
+	// Lose one member entirely: restore still works from the other two.
+	os.RemoveAll(filepath.Join(dir, "m-ch"))
+	os.WriteFile(filepath.Join(dir, "m-ch"), nil, 0o644)
+	target := filepath.Join(dir, "restore")
+	r := run(t, home, "", "restore", "model", "--target", target)
+	if r.code != 0 && r.code != ExitDamaged {
+		t.Fatalf("restore with a member lost: %d %s", r.code, r.stderr)
+	}
+	if n, err := compareTrees(src, target); err != nil || n != 1 {
+		t.Fatalf("restore differs: %v", err)
+	}
+}

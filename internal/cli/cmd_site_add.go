@@ -17,7 +17,7 @@ import (
 func cmdSiteAdd(e *env) *cobra.Command {
 	var sc home.SiteConfig
 	var location_ string
-	var noCopy bool
+	var noCopy, member bool
 	c := &cobra.Command{
 		Use:   "add NAME --url URL --jurisdiction CC",
 		Short: "Register a site and copy the vault to it",
@@ -26,7 +26,14 @@ custodian shares and every pack, index and snapshot are copied to it from
 the sites that already hold them (or, for a new home, from the home's mirror).
 A local folder is created if it does not exist.`,
 		Example: `  embassy site add lu-1 --url /mnt/embassy-lu --jurisdiction LU --operator "LU Government IT Centre"
-  embassy site add ch-1 --url s3://10.0.0.5:9000/embassy --jurisdiction CH --location 46.2,6.1`,
+  embassy site add ch-1 --url s3://10.0.0.5:9000/embassy --jurisdiction CH --location 46.2,6.1
+
+  # Reed-Solomon 2+1 across three jurisdictions: no host holds a readable whole,
+  # and the loss of any one site loses nothing.
+  embassy site add lu-2 --member --url s3://lu.example:9000/shards --jurisdiction LU
+  embassy site add ch-2 --member --url s3://ch.example:9000/shards --jurisdiction CH
+  embassy site add fi-2 --member --url /mnt/fi-shards --jurisdiction FI
+  embassy site add rs --url "erasure:2+1?members=lu-2,ch-2,fi-2"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := e.openHome()
@@ -44,16 +51,21 @@ A local folder is created if it does not exist.`,
 			if sc.URL == "" {
 				return usagef("missing --url: where the site stores objects (a folder, file:///path or s3://host/bucket)")
 			}
-			if err := home.ValidJurisdiction(sc.Jurisdiction); err != nil {
+			if sc.IsGroup() && sc.Jurisdiction == "" {
+				sc.Jurisdiction = "MULTI"
+			} else if err := home.ValidJurisdiction(sc.Jurisdiction); err != nil {
 				return usageError{err}
 			}
+			sc.Member = member
 			if location_ != "" {
 				if _, _, err := home.ParseLatLon(location_); err != nil {
 					return usageError{fmt.Errorf("--location %w", err)}
 				}
 				sc.Location = location_
 			}
-			b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{Create: true})
+			lo := e.locationOptions(h)
+			lo.Create = true
+			b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, lo)
 			if err != nil {
 				return hint.Wrap(fmt.Errorf("site %s: %w", sc.Name, err), "check the URL and that the storage is reachable")
 			}
@@ -65,7 +77,7 @@ A local folder is created if it does not exist.`,
 			}
 			defer e.closeRepo(r)
 			var st repo.CopyStats
-			if !noCopy {
+			if !noCopy && !member {
 				st, err = r.Backfill(e.ctx, target, e.copyProgress())
 				if err != nil {
 					if errors.Is(err, repo.ErrForeignHome) {
@@ -97,5 +109,6 @@ A local folder is created if it does not exist.`,
 	f.StringVar(&location_, "location", "", "site coordinates as LAT,LON (for distance rules)")
 	f.IntVar(&sc.Tier, "tier", 0, "facility tier rating (1-4)")
 	f.BoolVar(&noCopy, "no-copy", false, "register only; do not copy the vault now")
+	f.BoolVar(&member, "member", false, "register the site only as a member of an erasure-coded group (it holds shards, not a replica)")
 	return c
 }

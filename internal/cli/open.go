@@ -29,13 +29,31 @@ func (e *env) openHome() (*home.Home, error) {
 // openSite opens one configured site; failures are returned in the Site.
 func (e *env) openSite(sc home.SiteConfig) *repo.Site {
 	s := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction}
-	b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{})
+	b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, e.locationOptions(nil))
 	if err != nil {
 		s.Fail(err)
 		return s
 	}
 	s.Backend = b
 	return s
+}
+
+// locationOptions resolves erasure-group members from the home's registry.
+func (e *env) locationOptions(h *home.Home) location.Options {
+	o := location.Options{Logger: e.log}
+	if h == nil {
+		h, _ = e.openHome()
+	}
+	if h != nil {
+		o.Members = func(name string) (string, site.Properties, error) {
+			sc, _ := h.Site(name)
+			if sc == nil {
+				return "", site.Properties{}, fmt.Errorf("no site named %q in the registry (add it with 'embassy site add %s --member ...')", name, name)
+			}
+			return sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, nil
+		}
+	}
+	return o
 }
 
 // metaSite is the home's mirror of key and config objects.
@@ -62,6 +80,9 @@ func compressionMode(s string) codec.Mode {
 func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
 	var sites []*repo.Site
 	for _, sc := range h.Config.Sites {
+		if sc.Member {
+			continue // opened inside its group
+		}
 		s := e.openSite(sc)
 		if err := s.Err(); err != nil {
 			e.warnf("site %s is unavailable: %v", s.Name, err)

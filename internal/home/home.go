@@ -49,7 +49,14 @@ type SiteConfig struct {
 	Agreement    string `yaml:"agreement,omitempty"`
 	Location     string `yaml:"location,omitempty"` // "lat,lon"
 	Tier         int    `yaml:"tier,omitempty"`
+	// Member marks a site that holds shards for an erasure-coded group
+	// (a site whose URL is "erasure:K+M?members=..."), not a replica of
+	// its own.
+	Member bool `yaml:"member,omitempty"`
 }
+
+// IsGroup reports whether the site is an erasure-coded group of members.
+func (s SiteConfig) IsGroup() bool { return strings.HasPrefix(s.URL, "erasure:") }
 
 // Default returns the configuration of a new home.
 func Default() Config { return Config{Compression: "auto", PackSizeMiB: 16} }
@@ -157,7 +164,9 @@ func (c *Config) Validate() error {
 		if s.URL == "" {
 			return fmt.Errorf("sites[%d].url: missing", i)
 		}
-		if err := ValidJurisdiction(s.Jurisdiction); err != nil {
+		if s.IsGroup() && (s.Jurisdiction == "" || s.Jurisdiction == "MULTI") {
+			// a group spans its members' jurisdictions
+		} else if err := ValidJurisdiction(s.Jurisdiction); err != nil {
 			return fmt.Errorf("sites[%d].jurisdiction: %w", i, err)
 		}
 		if s.Location != "" {

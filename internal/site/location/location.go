@@ -22,6 +22,9 @@ type Options struct {
 	Create bool
 	Retry  retry.Options // for remote sites
 	Logger *slog.Logger  // default discards
+	// Members resolves a group member's name to its URL and properties
+	// (from the home's site registry), for erasure-coded groups.
+	Members func(name string) (url string, props site.Properties, err error)
 }
 
 type opener func(ctx context.Context, url string, props site.Properties, opts Options) (site.Backend, error)
@@ -35,13 +38,17 @@ var schemes = []struct {
 	{"s3", openS3},
 }
 
+// groupScheme is opened by openErasure, which calls Open for its members
+// (kept out of the schemes table to avoid an initialisation cycle).
+const groupScheme = "erasure"
+
 // Schemes returns the supported URL schemes.
 func Schemes() []string {
-	out := make([]string, len(schemes))
+	out := make([]string, len(schemes), len(schemes)+1)
 	for i, s := range schemes {
 		out[i] = s.scheme
 	}
-	return out
+	return append(out, groupScheme)
 }
 
 // Open opens the site at url. props supplies Name, Jurisdiction and, if
@@ -60,6 +67,9 @@ func Open(ctx context.Context, url string, props site.Properties, opts Options) 
 		if strings.EqualFold(s.scheme, scheme) {
 			return s.open(ctx, url, props, opts)
 		}
+	}
+	if strings.EqualFold(scheme, groupScheme) {
+		return openErasure(ctx, url, props, opts)
 	}
 	return nil, fmt.Errorf("unsupported site url %q: scheme %q unknown; use a directory path, file:///path or s3://host/bucket", redact(url), scheme)
 }

@@ -59,7 +59,7 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("Open(%q): error leaks the secret: %v", tc.url, err)
 		}
 	}
-	if diff := cmp.Diff([]string{"file", "s3"}, location.Schemes()); diff != "" {
+	if diff := cmp.Diff([]string{"file", "s3", "erasure"}, location.Schemes()); diff != "" {
 		t.Errorf("Schemes (-want +got):\n%s", diff)
 	}
 }

@@ -1,0 +1,253 @@
+package erasure
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// Stat returns the size of the newest readable version of h.
+func (b *Backend) Stat(ctx context.Context, h site.Handle) (site.Info, error) {
+	if err := check(ctx, h); err != nil {
+		return site.Info{}, err
+	}
+	hs := b.headers(ctx, h, false)
+	v, ok := hs.best(b.k)
+	if !ok {
+		return site.Info{}, b.missing(ctx, "stat", h, hs)
+	}
+	return site.Info{Handle: h, Size: v.Size, ModTime: time.Unix(0, v.Time)}, nil
+}
+
+// Get streams [off, off+n) of h, fetching each stripe from the k fastest
+// members that hold the newest readable version.
+func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(io.Reader) error) error {
+	if err := check(ctx, h); err != nil {
+		return err
+	}
+	hs := b.headers(ctx, h, false)
+	v, ok := hs.best(b.k)
+	if !ok {
+		return b.missing(ctx, "get", h, hs)
+	}
+	end := v.Size
+	if n > 0 {
+		end = off + n
+	}
+	if off < 0 || off > v.Size || end > v.Size {
+		return fmt.Errorf("get %v: range %d+%d of %d bytes: %w", h, off, n, v.Size, site.ErrRange)
+	}
+	g := &getter{b: b, h: h, v: v, l: layout{k: v.K, stripe: v.S, size: v.Size}, bad: make([]bool, len(b.members))}
+	for i, hd := range hs.at {
+		if hd.key() == v {
+			g.cand = append(g.cand, i)
+		}
+	}
+	g.cand = append(g.cand, hs.pending...) // unasked members may hold it too
+
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Go(func() { pw.CloseWithError(g.stream(gctx, pw, off, end)) })
+	err := fn(pr)
+	pr.CloseWithError(errors.New("reader closed"))
+	cancel()
+	wg.Wait()
+	return err
+}
+
+// getter reads one version of one object.
+type getter struct {
+	b    *Backend
+	h    site.Handle
+	v    versionKey
+	l    layout
+	cand []int // members that may hold v
+	mu   sync.Mutex
+	bad  []bool // members that failed during this read
+}
+
+// stream writes [off, end) to w, stripe by stripe, fetching up to Prefetch
+// stripes ahead.
+func (g *getter) stream(ctx context.Context, w io.Writer, off, end int64) error {
+	if off == end {
+		return nil
+	}
+	width := int64(g.l.k) * g.l.stripe
+	first, last := off/width, (end-1)/width
+	type result struct {
+		shards [][]byte
+		err    error
+	}
+	futures := make(chan chan result, g.b.opts.Prefetch)
+	go func() {
+		defer close(futures)
+		for j := first; j <= last; j++ {
+			f := make(chan result, 1)
+			select {
+			case futures <- f:
+			case <-ctx.Done():
+				return
+			}
+			go func() {
+				shards, err := g.stripe(ctx, j)
+				f <- result{shards, err}
+			}()
+		}
+	}()
+	j := first
+	for f := range futures {
+		r := <-f
+		if r.err != nil {
+			return r.err
+		}
+		s := g.l.shardLen(j)
+		base := j * width
+		for d, sh := range r.shards {
+			lo, hi := base+int64(d)*s, min(base+int64(d+1)*s, base+g.l.data(j))
+			lo, hi = max(lo, off), min(hi, end)
+			if lo >= hi {
+				continue
+			}
+			start := lo - base - int64(d)*s
+			if _, err := w.Write(sh[start : start+hi-lo]); err != nil {
+				return err
+			}
+		}
+		j++
+	}
+	return ctx.Err()
+}
+
+// order returns the members to ask, most promising first: data shards avoid
+// decoding, so parity members count as twice as slow.
+func (g *getter) order() []int {
+	g.mu.Lock()
+	var out []int
+	for _, i := range g.cand {
+		if !g.bad[i] {
+			out = append(out, i)
+		}
+	}
+	g.mu.Unlock()
+	score := func(i int) int64 {
+		s := g.b.lat[i].Load()
+		if i >= g.l.k {
+			s *= 2
+		}
+		return s
+	}
+	slices.SortStableFunc(out, func(a, b int) int {
+		if c := cmp.Compare(score(a), score(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a, b)
+	})
+	return out
+}
+
+func (g *getter) fail(ctx context.Context, i int, err error) {
+	g.mu.Lock()
+	g.bad[i] = true
+	g.mu.Unlock()
+	g.b.log.WarnContext(ctx, "erasure member failed a read",
+		slog.String("site", g.b.props.Name), slog.String("object", g.h.String()),
+		slog.Int("member", i), slog.Any("err", err))
+}
+
+// stripe returns the k data shards of stripe j, asking k+Hedge members at
+// once, more as some fail, and decoding when parity stood in.
+func (g *getter) stripe(ctx context.Context, j int64) ([][]byte, error) {
+	k := g.l.k
+	s := g.l.shardLen(j)
+	order := g.order()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type answer struct {
+		i   int
+		buf []byte
+		err error
+	}
+	ch := make(chan answer, len(order))
+	launched, inflight := 0, 0
+	launch := func() bool {
+		if launched == len(order) {
+			return false
+		}
+		i := order[launched]
+		launched++
+		inflight++
+		go func() {
+			buf, err := g.read(ctx, i, j, s)
+			ch <- answer{i, buf, err}
+		}()
+		return true
+	}
+	for range min(k+g.b.opts.Hedge, len(order)) {
+		launch()
+	}
+	shards := make([][]byte, len(g.b.members))
+	var errs []error
+	for got := 0; got < k; {
+		if inflight == 0 && !launch() {
+			return nil, fmt.Errorf("get %v: stripe %d: %d of %d shards readable, need %d: %w",
+				g.h, j, got, len(shards), k, errors.Join(errs...))
+		}
+		a := <-ch
+		inflight--
+		if a.err != nil {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			errs = append(errs, fmt.Errorf("member %d: %w", a.i, a.err))
+			g.fail(ctx, a.i, a.err)
+			launch()
+			continue
+		}
+		shards[a.i] = a.buf
+		got++
+	}
+	cancel()
+	for i := range k {
+		if shards[i] == nil {
+			if err := g.b.enc.ReconstructData(shards); err != nil {
+				return nil, fmt.Errorf("get %v: stripe %d: decode: %w", g.h, j, err)
+			}
+			break
+		}
+	}
+	return shards[:k], nil
+}
+
+// read fetches and checks member i's record of stripe j.
+func (g *getter) read(ctx context.Context, i int, j, s int64) ([]byte, error) {
+	start := time.Now()
+	buf := make([]byte, s+tagLen)
+	err := g.b.members[i].Get(ctx, g.h, g.l.recordOff(j), s+tagLen, func(r io.Reader) error {
+		_, err := io.ReadFull(r, buf)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	hd := header{K: g.v.K, M: g.v.M, Index: i, Stripe: g.v.S, Size: g.v.Size, Time: g.v.Time, ID: g.v.ID}
+	if tag(hd.marshal(), j, buf[:s]) != [tagLen]byte(buf[s:]) {
+		return nil, fmt.Errorf("stripe %d: %w", j, errCorrupt)
+	}
+	// Smoothed latency, so later reads prefer the faster members.
+	d := time.Since(start).Nanoseconds()
+	old := g.b.lat[i].Load()
+	g.b.lat[i].Store(old - old/8 + d/8)
+	return buf[:s], nil
+}
+
+var errCorrupt = errors.New("shard checksum mismatch")
