@@ -79,7 +79,7 @@ for t in "${TOOLS[@]}"; do
   [[ $t == embassy && -n ${EMBASSY_BIN:-} ]] && continue
   need+=("${t%%-*}")
 done
-BIN=$(IFS=,; "$ROOT/bench/tools.sh" -only "${need[*]:-none}" | tail -1) || die "bench/tools.sh failed (does ./cmd/embassy build?)"
+BIN=$(IFS=,; "$ROOT/bench/tools.sh" -only "${need[*]:-none}" | tail -1) || die "bench/tools.sh failed (does ./cmd/embassy build? -only restic,kopia skips it)"
 RESTIC=$BIN/restic KOPIA=$BIN/kopia EMBASSY=${EMBASSY_BIN:-$BIN/embassy}
 
 mkdir -p "$DIR/bin" "$DIR/corpus"
@@ -94,7 +94,7 @@ if [[ ! -f $PRISTINE.done ]]; then
   summary=$(nice -n 10 "$CORPUS" -o "$PRISTINE" -size "$SIZE" -seed "$SEED" -q) || die "corpus generation failed"
   echo "$summary" | tee "$PRISTINE.done"
 fi
-read -r CORPUS_FILES CORPUS_BYTES < <(find "$PRISTINE" -type f -printf '%s\n' | awk '{n++; b+=$1} END {print n, b}')
+read -r CORPUS_FILES CORPUS_BYTES < <(find "$PRISTINE" -type f -printf '%s\n' | awk '{n++; b+=$1} END {printf "%d %.0f\n", n, b}')
 log "corpus: $CORPUS_FILES files, $CORPUS_BYTES bytes; tools: ${TOOLS[*]}; runs: $RUNS"
 
 SRC=$DIR/src          # what every tool snapshots (same path in every run)
@@ -144,12 +144,13 @@ embassy_init() {
   "$EMBASSY" init "${args[@]}" --threshold 2 &&
     "$EMBASSY" site add local --url "$REPO" --jurisdiction LU
 }
-embassy_snapshot() { embassy_env; "$EMBASSY" snapshot bench "$SRC"; }
+embassy_snapshot() { embassy_env; "$EMBASSY" snapshot bench "$SRC" --class "$EMBASSY_CLASS"; }
 embassy_restore() { embassy_env; "$EMBASSY" restore bench@latest --target "$1"; }
 embassy_verify() { embassy_env; "$EMBASSY" verify --read-data; }
 
 fn() { echo "${1//-/_}_$2"; }      # fn kopia-zstd init -> kopia_zstd_init
 use() { export REPO=$WORK/$1/repo CACHE=$WORK/$1/state; }
+export EMBASSY_CLASS=${EMBASSY_CLASS:-C1-I1-A1}  # classification label of dataset "bench"
 export SRC RESTIC KOPIA EMBASSY
 export -f restic_env kopia_env embassy_env
 for t in "${ALL_TOOLS[@]}"; do for op in snapshot restore verify; do export -f "$(fn "$t" "$op")"; done; done
@@ -235,8 +236,12 @@ for ((run = 1; run <= RUNS; run++)); do
     rm -rf "$target"
   done < <(rotate "$run" 2)
 
+  while read -r t; do use "$t"; measure "$t" verify "$run" "$(fn "$t" verify)"
+  done < <(rotate "$run" 3)
+
   # kopia's restore goes through its content cache; also time it with the
   # content cache off (the faster kopia figure counts as "best peer").
+  # Last in the run, so that the other kopia steps use the default cache.
   if has kopia; then
     use kopia; target=$WORK/restore
     (kopia_env && "$KOPIA" cache clear && "$KOPIA" cache set --content-cache-size-mb=0) >"$LOGS/$run.cacheoff.kopia" 2>&1 ||
@@ -246,9 +251,6 @@ for ((run = 1; run <= RUNS; run++)); do
     check_restore kopia "$target"
     rm -rf "$target"
   fi
-
-  while read -r t; do use "$t"; measure "$t" verify "$run" "$(fn "$t" verify)"
-  done < <(rotate "$run" 3)
 done
 [[ $KEEP == 1 ]] || rm -rf "$WORK" "$SRC"
 

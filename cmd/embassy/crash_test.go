@@ -130,7 +130,7 @@ func TestCrashDuringSnapshotAndPrune(t *testing.T) {
 	for i := 0; i < trials; i++ {
 		mutate(t, src, rng, i)
 		digest := treeDigest(t, src)
-		op := []string{"--json", "snapshot", "ds", src}
+		op := []string{"--json", "snapshot", "ds", src, "--class", "internal"}
 		if i%3 == 2 {
 			op = []string{"--json", "forget", "ds", "--keep-last", "2", "--prune"}
 		}

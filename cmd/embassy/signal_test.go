@@ -63,7 +63,7 @@ func TestInterruptSnapshot(t *testing.T) {
 	writeRandom(t, src, 48, 1<<20, 1)
 	want := treeDigest(t, src)
 
-	c := f.cmd("snapshot", "ds", src)
+	c := f.cmd("snapshot", "ds", src, "--class", "internal")
 	var stdout, stderr bytes.Buffer
 	c.Stdout, c.Stderr = &stdout, &stderr
 	if err := c.Start(); err != nil {
@@ -101,7 +101,7 @@ func TestInterruptSnapshot(t *testing.T) {
 		t.Errorf("an interrupted snapshot was committed: %s", out)
 	}
 	// The re-run completes, and the snapshot restores byte-exact.
-	f.run("snapshot", "ds", src)
+	f.run("snapshot", "ds", src, "--class", "internal")
 	target := filepath.Join(f.dir, "restore")
 	f.run("restore", "ds", "--target", target)
 	if got := treeDigest(t, target); got != want {
@@ -148,7 +148,7 @@ func TestUnreadableSourceFile(t *testing.T) {
 		}
 		return exitCode(t, c), stdout.String(), stderr.String()
 	}
-	code, stdout, stderr := runAs("snapshot", "ds", src)
+	code, stdout, stderr := runAs("snapshot", "ds", src, "--class", "internal")
 	if code != 3 || !strings.Contains(stderr, "embassy: warning: not in snapshot: "+secret) || !strings.Contains(stderr, "permission denied") {
 		t.Fatalf("snapshot with an unreadable file: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}

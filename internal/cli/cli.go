@@ -148,7 +148,8 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	pf.StringVar(&e.logLevel, "log-level", "warn", "diagnostic log level on stderr: debug, info, warn, error (env EMBASSY_LOG_LEVEL)")
 	root.AddGroup(&cobra.Group{ID: "vault", Title: "Vault:"}, &cobra.Group{ID: "keys", Title: "Keys and custody:"}, &cobra.Group{ID: "sites", Title: "Sites:"})
 	for _, c := range []*cobra.Command{
-		cmdQuickstart(e), cmdInit(e), cmdSnapshot(e), cmdSnapshots(e), cmdLs(e), cmdRestore(e), cmdForget(e), cmdPrune(e), cmdVerify(e),
+		cmdQuickstart(e), cmdInit(e), cmdSnapshot(e), cmdSnapshots(e), cmdLs(e), cmdRestore(e), cmdForget(e), cmdPrune(e), cmdVerify(e), cmdRepair(e),
+		cmdProtect(e), cmdStatus(e), cmdDrill(e), cmdOperate(e),
 	} {
 		c.GroupID = "vault"
 		root.AddCommand(c)
@@ -157,11 +158,11 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 		c.GroupID = "keys"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{cmdSite(e)} {
+	for _, c := range []*cobra.Command{cmdSite(e), cmdAgreement(e), cmdPolicy(e), cmdAssess(e), cmdPKI(e), cmdServe(e)} {
 		c.GroupID = "sites"
 		root.AddCommand(c)
 	}
-	root.AddCommand(cmdVersion(e), helpExitCodes(), helpConfig())
+	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
 	return root
 }
 

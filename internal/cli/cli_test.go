@@ -107,7 +107,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	t4 := filepath.Join(dir, "restore4")
 	mustRun(t, home, "restore", "registry", "--target", t4)
 	// Forget and prune.
-	mustRun(t, home, "snapshot", "registry", src)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
 	mustRun(t, home, "forget", "registry", "--keep-last", "1", "--prune")
 	mustRun(t, home, "verify", "--read-data")
 	// Shred.
@@ -156,7 +156,7 @@ func TestCLIMissingSite(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "a"), []byte("hello"), 0o644)
-	mustRun(t, home, "snapshot", "ds", src)
+	mustRun(t, home, "snapshot", "ds", src, "--class", "internal")
 	// Remove one site's folder entirely: the other still works, exit 3.
 	os.RemoveAll(filepath.Join(dir, "site-ch"))
 	r := run(t, home, "", "restore", "ds", "--target", filepath.Join(dir, "r"))
@@ -194,7 +194,7 @@ func TestCLISiteSyncAfterOutage(t *testing.T) {
 	ch := filepath.Join(dir, "site-ch")
 	os.Rename(ch, ch+".away")
 	os.WriteFile(ch, nil, 0o644)
-	r := run(t, home, "", "snapshot", "ds", src)
+	r := run(t, home, "", "snapshot", "ds", src, "--class", "internal")
 	if r.code != ExitDamaged {
 		t.Fatalf("snapshot with a site down: exit %d, %s", r.code, r.stderr)
 	}
@@ -223,7 +223,7 @@ func TestCLIRepair(t *testing.T) {
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "a"), bytes.Repeat([]byte("registry row\n"), 200000), 0o644)
-	mustRun(t, home, "snapshot", "ds", src)
+	mustRun(t, home, "snapshot", "ds", src, "--class", "internal")
 	// Damage site ch: delete one pack, flip a byte in another object.
 	var packs []string
 	filepath.WalkDir(filepath.Join(dir, "site-ch", "data"), func(p string, d os.DirEntry, err error) error {
@@ -267,7 +267,7 @@ func TestCLIErasureGroup(t *testing.T) {
 		big[i] = byte(i * 7 % 251)
 	}
 	os.WriteFile(filepath.Join(src, "weights.bin"), big, 0o644)
-	mustRun(t, home, "snapshot", "model", src)
+	mustRun(t, home, "snapshot", "model", src, "--class", "internal")
 	mustRun(t, home, "verify", "--read-data")
 	// Lose one member entirely: restore still works from the other two.
 	os.RemoveAll(filepath.Join(dir, "m-ch"))

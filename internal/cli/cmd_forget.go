@@ -9,6 +9,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/retention"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdForget(e *env) *cobra.Command {
@@ -114,6 +115,11 @@ only deleted by 'embassy prune' (or --prune).`,
 				}
 			}
 			e.reportSites(r)
+			if !dry {
+				for _, s := range remove {
+					e.audit(h, tlog.Entry{Kind: tlog.KindForget, Dataset: dk.ID, Object: s.ID.String()})
+				}
+			}
 			if e.json {
 				return e.emitJSON(map[string]any{"dataset": dk.Name, "policy": p.String(), "dry_run": dry, "removed": len(remove), "snapshots": decisions, "prune": pr})
 			}

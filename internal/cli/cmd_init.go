@@ -10,6 +10,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdInit(e *env) *cobra.Command {
@@ -81,6 +82,7 @@ example an identity file written by 'embassy custodian keygen').`,
 				return err
 			}
 			ok = true
+			e.audit(h, tlog.Entry{Kind: tlog.KindInit, Details: map[string]string{"custodians": fmt.Sprint(len(cs)), "threshold": fmt.Sprint(threshold)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": root.Fingerprint()})
 			}

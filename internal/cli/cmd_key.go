@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdKey(e *env) *cobra.Command {
@@ -130,6 +133,7 @@ must be reachable.`,
 			for _, w := range rep.Warnings {
 				e.warnf("%s", w)
 			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindKeyRotate, Object: fmt.Sprint(rep.NewEpoch), Details: map[string]string{"datasets": fmt.Sprint(rep.Datasets), "retired_objects": fmt.Sprint(rep.Retired)}})
 			if e.json {
 				return e.emitJSON(rep)
 			}
@@ -191,6 +195,7 @@ sites allow it. This cannot be undone.`,
 			for _, w := range rep.Warnings {
 				e.warnf("%s", w)
 			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindKeyShred, Dataset: rep.DatasetID, Details: map[string]string{"wrapped_keys_deleted": fmt.Sprint(rep.KeysDeleted), "objects_deleted": fmt.Sprint(rep.Objects), "new_epoch": fmt.Sprint(rep.NewEpoch)}})
 			if e.json {
 				return e.emitJSON(rep)
 			}

@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdPrune(e *env) *cobra.Command {
@@ -65,6 +67,9 @@ if any snapshot cannot be read completely.`,
 					return err
 				}
 				reps = append(reps, rep)
+				if !dry {
+					e.audit(h, tlog.Entry{Kind: tlog.KindPrune, Dataset: dk.ID, Details: map[string]string{"packs_deleted": fmt.Sprint(rep.PacksDeleted), "packs_repacked": fmt.Sprint(rep.PacksRepacked), "bytes_freed": fmt.Sprint(rep.BytesFreed)}})
+				}
 				e.printf("%s: %d snapshots, %d blobs used, %d unused; packs: %d kept, %d deleted, %d repacked, %d orphans removed; %s %s\n",
 					n, rep.Snapshots, rep.UsedBlobs, rep.UnusedBlobs, rep.PacksKept, rep.PacksDeleted, rep.PacksRepacked, rep.OrphanPacks,
 					humanBytes(rep.BytesFreed), map[bool]string{true: "would be freed", false: "freed"}[dry])

@@ -13,6 +13,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/location"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdRecover(e *env) *cobra.Command {
@@ -103,6 +104,7 @@ identities that are not custodians of the site's home.`,
 			if err != nil {
 				return err
 			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindRecover, Site: name, Details: map[string]string{"custodians": fmt.Sprint(len(rec.Used)), "threshold": fmt.Sprint(rec.Threshold), "epoch": fmt.Sprint(rec.Root.Epoch)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"home": rec.Home, "dir": dir, "epoch": rec.Root.Epoch, "custodians_used": rec.Used, "threshold": rec.Threshold, "datasets": len(all), "site": name})
 			}

@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"fmt"
+
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/restorer"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdRestore(e *env) *cobra.Command {
@@ -36,6 +39,9 @@ snapshot is restored, at the same relative place under DIR.`,
 				return err
 			}
 			e.reportSites(r)
+			if h, herr := e.openHome(); herr == nil {
+				e.audit(h, tlog.Entry{Kind: tlog.KindRestore, Dataset: d.Keys.ID, Object: s.ID.String(), Details: map[string]string{"files": fmt.Sprint(st.Files)}})
+			}
 			if e.json {
 				return e.emitJSON(map[string]any{"snapshot": s.ID.String(), "dataset": d.Keys.Name, "target": target, "files": st.Files, "dirs": st.Dirs, "symlinks": st.Symlinks, "bytes": st.Bytes})
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/location"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdSiteAdd(e *env) *cobra.Command {
@@ -90,6 +91,7 @@ A local folder is created if it does not exist.`,
 			if err := h.Save(); err != nil {
 				return err
 			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindSiteAdd, Site: sc.Name, Details: map[string]string{"jurisdiction": sc.Jurisdiction, "operator": sc.Operator, "agreement": sc.Agreement, "copied_objects": fmt.Sprint(st.Objects)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"site": sc, "copied_objects": st.Objects, "copied_bytes": st.Bytes, "already_present": st.Present})
 			}

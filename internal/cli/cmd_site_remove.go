@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdSiteRemove(e *env) *cobra.Command {
@@ -30,6 +31,7 @@ the root key ('embassy key rotate').`,
 			if err := h.Save(); err != nil {
 				return err
 			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindSiteRemove, Site: args[0]})
 			e.printf("Removed site %s from the registry; its data was left in place.\n", args[0])
 			return nil
 		},

@@ -13,7 +13,9 @@ import (
 	"github.com/digital-embassy/embassy/internal/archiver"
 	"github.com/digital-embassy/embassy/internal/class"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdSnapshot(e *env) *cobra.Command {
@@ -110,6 +112,33 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 			if lbl == "" && parent != nil {
 				lbl = parent.Class
 			}
+			// One policy decision per site: a site the dataset may not be
+			// written to is skipped for this snapshot; none at all refuses it.
+			var allowed []policy.Site
+			var denied []policy.Decision
+			for _, s := range r.Sites() {
+				sc, _ := h.Site(s.Name)
+				if sc == nil {
+					continue
+				}
+				ps := e.policySiteFor(h, *sc)
+				d, err := e.checkPolicy(h, policy.Request{Action: policy.Write, Dataset: policy.Dataset{Name: name, Class: lbl}, Site: ps})
+				if err != nil {
+					return err
+				}
+				if d.Allow {
+					allowed = append(allowed, ps)
+					continue
+				}
+				denied = append(denied, d)
+				s.Fail(fmt.Errorf("policy: %s", strings.Join(d.Reasons, "; ")))
+			}
+			if len(allowed) == 0 && len(denied) > 0 {
+				return denyError("snapshot of "+name, denied[0])
+			}
+			for _, p := range e.policyState().engine.CheckCopies(policy.Dataset{Name: name, Class: lbl}, allowed) {
+				e.warnf("policy: %s", p)
+			}
 			o := archiver.Options{Paths: abs, Parent: parent, Progress: &archiver.Progress{}}
 			if stdin {
 				o.Paths, o.Stdin, o.StdinName = nil, e.stdin, stdinName
@@ -136,6 +165,7 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 				e.warnf("not in snapshot: %v", s)
 			}
 			e.reportSites(r)
+			e.audit(h, tlog.Entry{Kind: tlog.KindSnapshot, Dataset: dk.ID, Object: id.String(), Details: map[string]string{"class": lbl, "sites": strings.Join(siteNames(r), ","), "files": fmt.Sprint(res.Stats.Files), "new_blobs": fmt.Sprint(res.Stats.NewBlobs)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"id": id.String(), "dataset": name, "class": lbl, "time": snap.Time,
 					"parent": snap.Parent, "stats": res.Stats, "skipped": len(res.Skipped), "sites": siteNames(r)})

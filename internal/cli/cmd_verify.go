@@ -9,6 +9,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdVerify(e *env) *cobra.Command {
@@ -45,6 +46,7 @@ exits with code 3.`,
 			if err != nil {
 				return err
 			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindVerify, Details: map[string]string{"read_data": fmt.Sprint(readData), "damage": fmt.Sprint(len(rep.Damage)), "sites": strings.Join(rep.Sites, ",")}})
 			if e.json {
 				if rep.Damage == nil {
 					rep.Damage = []repo.Damage{}

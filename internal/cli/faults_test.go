@@ -55,7 +55,7 @@ func writeSrc(t *testing.T, dir string, n int) string {
 func snapshotID(t *testing.T, home string, args ...string) string {
 	t.Helper()
 	var s struct{ ID string }
-	out := mustRun(t, home, append([]string{"--json", "snapshot"}, args...)...)
+	out := mustRun(t, home, append(append([]string{"--json", "snapshot"}, args...), "--class", "internal")...)
 	if err := json.Unmarshal([]byte(out), &s); err != nil || len(s.ID) != 64 {
 		t.Fatalf("snapshot output %q: %v", out, err)
 	}
@@ -205,7 +205,7 @@ func TestCLIKeyProblems(t *testing.T) {
 	})
 	t.Run("root key file missing", func(t *testing.T) {
 		os.Remove(keyFile)
-		expect(t, home, ExitKey, []string{"snapshot", "ds", src}, "no root key for epoch 1", "embassy recover")
+		expect(t, home, ExitKey, []string{"snapshot", "ds", src, "--class", "internal"}, "no root key for epoch 1", "embassy recover")
 	})
 	t.Run("root key file garbled", func(t *testing.T) {
 		overwrite(t, keyFile, mine[:len(mine)/2])
@@ -238,7 +238,7 @@ func TestCLISiteFolderDeleted(t *testing.T) {
 	expect(t, home, ExitDamaged, []string{"verify"}, "DAMAGED site=ch object=-: site unreachable")
 	// New snapshots still go to the other site.
 	os.WriteFile(filepath.Join(src, "more.txt"), []byte("more"), 0o644)
-	r := expect(t, home, ExitDamaged, []string{"snapshot", "ds", src}, "site ch is unavailable", "written to lu")
+	r := expect(t, home, ExitDamaged, []string{"snapshot", "ds", src, "--class", "internal"}, "site ch is unavailable", "written to lu")
 	if strings.Contains(r.stdout, "written to lu, ch") {
 		t.Errorf("snapshot claims the deleted site: %s", r.stdout)
 	}
@@ -293,7 +293,7 @@ func TestCLIFullDisk(t *testing.T) {
 	})
 	mustRun(t, home, "site", "add", "small", "--url", small, "--jurisdiction", "EE")
 	src := writeSrc(t, dir, 8)
-	r := run(t, home, "", "--json", "snapshot", "ds", src)
+	r := run(t, home, "", "--json", "snapshot", "ds", src, "--class", "internal")
 	if r.code != ExitDamaged || !strings.Contains(r.stderr, "site small failed and was skipped") || !strings.Contains(r.stderr, "no space left on device") {
 		t.Fatalf("snapshot onto a full site: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}

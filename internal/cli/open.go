@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"path/filepath"
 
 	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/home"
@@ -45,6 +46,7 @@ func (e *env) locationOptions(h *home.Home) location.Options {
 		h, _ = e.openHome()
 	}
 	if h != nil {
+		o.PKIDir = filepath.Join(h.Dir, "pki")
 		o.Members = func(name string) (string, site.Properties, error) {
 			sc, _ := h.Site(name)
 			if sc == nil {

@@ -25,6 +25,9 @@ type Options struct {
 	// Members resolves a group member's name to its URL and properties
 	// (from the home's site registry), for erasure-coded groups.
 	Members func(name string) (url string, props site.Properties, err error)
+	// PKIDir holds the home's certificates (ca.crt, home.crt, home.key),
+	// used for embassy:// sites whose URL names no client identity.
+	PKIDir string
 }
 
 type opener func(ctx context.Context, url string, props site.Properties, opts Options) (site.Backend, error)
@@ -36,6 +39,8 @@ var schemes = []struct {
 }{
 	{"file", openFS},
 	{"s3", openS3},
+	{"embassy", openRemote},
+	{"https", openRemote},
 }
 
 // groupScheme is opened by openErasure, which calls Open for its members
@@ -71,7 +76,7 @@ func Open(ctx context.Context, url string, props site.Properties, opts Options) 
 	if strings.EqualFold(scheme, groupScheme) {
 		return openErasure(ctx, url, props, opts)
 	}
-	return nil, fmt.Errorf("unsupported site url %q: scheme %q unknown; use a directory path, file:///path or s3://host/bucket", redact(url), scheme)
+	return nil, fmt.Errorf("unsupported site url %q: scheme %q unknown; use a directory path, file:///path, s3://host/bucket, embassy://host:port or erasure:K+M?members=a,b,c", redact(url), scheme)
 }
 
 func openFS(ctx context.Context, url string, props site.Properties, opts Options) (site.Backend, error) {

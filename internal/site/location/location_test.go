@@ -46,7 +46,7 @@ func TestOpenCreate(t *testing.T) {
 
 func TestOpenErrors(t *testing.T) {
 	for _, tc := range []struct{ url, want string }{
-		{"sftp://user:pw@host/x", `scheme "sftp" unknown; use a directory path, file:///path or s3://host/bucket`},
+		{"sftp://user:pw@host/x", `scheme "sftp" unknown; use a directory path, file:///path, s3://host/bucket, embassy://host:port or erasure:K+M?members=a,b,c`},
 		{"gs:bucket", `scheme "gs" unknown`},
 		{"s3://key:topsecret@127.0.0.1:1/Bad_Bucket", "bucket name"},
 		{"file://remote/x", "remote host"},
@@ -59,7 +59,7 @@ func TestOpenErrors(t *testing.T) {
 			t.Errorf("Open(%q): error leaks the secret: %v", tc.url, err)
 		}
 	}
-	if diff := cmp.Diff([]string{"file", "s3", "erasure"}, location.Schemes()); diff != "" {
+	if diff := cmp.Diff([]string{"file", "s3", "embassy", "https", "erasure"}, location.Schemes()); diff != "" {
 		t.Errorf("Schemes (-want +got):\n%s", diff)
 	}
 }

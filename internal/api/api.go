@@ -1,0 +1,77 @@
+// Package api holds the wire types shared by the embassy daemon
+// (internal/server) and its client (internal/site/remote). The protocol is
+// documented in docs/formats/daemon-api.md.
+package api
+
+import (
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/site"
+)
+
+// Headers.
+const (
+	HeaderRetainUntil = "Embassy-Retain-Until" // RFC 3339; PutOptions.RetainUntil
+	HeaderDeferred    = "Embassy-Deferred"     // "1": PutOptions.Deferred
+	HeaderModTime     = "Embassy-Mod-Time"     // RFC 3339 with nanoseconds
+	HeaderTLSGroup    = "Embassy-Tls-Group"    // the negotiated key exchange, e.g. X25519MLKEM768
+	HeaderRole        = "Embassy-Role"         // the role the daemon saw
+)
+
+// Error codes in Error.Code.
+const (
+	CodeNotFound     = "not_found"
+	CodeExists       = "exists"
+	CodeRange        = "range"
+	CodeBadRequest   = "bad_request"
+	CodeForbidden    = "forbidden"
+	CodeTooLarge     = "too_large"
+	CodeLengthNeeded = "length_required"
+	CodeBusy         = "busy"
+	CodeInternal     = "internal"
+)
+
+// Error is the body of every failed request. Message is safe to show;
+// internal detail stays in the daemon's log.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// ObjectPath is the URL path of an object.
+func ObjectPath(h site.Handle) string { return "/v1/objects/" + h.Kind.String() + "/" + h.Name }
+
+// ListPath is the URL path of the listing of a kind.
+func ListPath(k site.Kind) string { return "/v1/list/" + k.String() }
+
+// Entry is one line of a listing (NDJSON). The last line has End set, so
+// that a truncated listing is never mistaken for a complete one.
+type Entry struct {
+	Name    string    `json:"name,omitempty"`
+	Size    int64     `json:"size,omitempty"`
+	ModTime time.Time `json:"mtime,omitzero"`
+	End     bool      `json:"end,omitempty"`
+	Count   int64     `json:"count,omitempty"` // on the End line
+	Err     string    `json:"error,omitempty"` // on the End line, if listing failed midway
+}
+
+// Properties is GET /v1/properties.
+type Properties struct {
+	Name         string `json:"name"`
+	Jurisdiction string `json:"jurisdiction"`
+	Connections  int    `json:"connections"`
+	ObjectLock   bool   `json:"object_lock"`
+	Role         string `json:"role"`      // the caller's role
+	MaxBody      int64  `json:"max_body"`  // largest object accepted
+	TLSGroup     string `json:"tls_group"` // the caller's negotiated key exchange
+}
+
+// Event is one entry of GET /v1/events: a connection or a refusal.
+type Event struct {
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"` // login, denied
+	Identity string    `json:"identity"`
+	Role     string    `json:"role"`
+	Remote   string    `json:"remote"`
+	Detail   string    `json:"detail,omitempty"`
+}

@@ -1,0 +1,188 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/tlog"
+)
+
+func reasonHelp() string {
+	var b strings.Builder
+	for _, k := range tlog.SortedKeys(tlog.ReasonCodes) {
+		fmt.Fprintf(&b, "  %-32s %s\n", k, tlog.ReasonCodes[k])
+	}
+	return b.String()
+}
+
+func accessHelp() string {
+	var b strings.Builder
+	for _, k := range tlog.SortedKeys(tlog.AccessTypes) {
+		fmt.Fprintf(&b, "  %-14s %s\n", k, tlog.AccessTypes[k])
+	}
+	return b.String()
+}
+
+func cmdDisclose(e *env) *cobra.Command {
+	var site, reason, who, what, at, ticket, access string
+	c := &cobra.Command{
+		Use:   "disclose --site S --reason CODE --who W --what W [--at T]",
+		Short: "Record an access by host personnel in the transparency log",
+		Long: `Record an access to embassy systems, keys or data by host or operator
+personnel (console, support, physical entry, break-glass, legal demand) in
+the transparency log, with a reason code, who, what and when. The entry is
+cosigned by the witnesses before the command returns, and the home sees it
+in 'embassy disclosures', which measures the delay between the access (--at)
+and its disclosure (now) against the hours the site's agreement allows.
+
+Reason codes (modelled on Google Key Access Justifications):
+` + reasonHelp() + `
+Access types (--access):
+` + accessHelp(),
+		Example: `  embassy disclose --site lu-1 --reason HOST_INITIATED_SERVICE --access physical \
+      --who "LU GITC technician #4411" --what "rack B3: replaced PSU" --at 2026-11-25T08:10:00Z --ticket CHG-2291
+  embassy disclose --site lu-1 --reason THIRD_PARTY_DATA_REQUEST --access legal-demand \
+      --who "LU court order 2026/77" --what "dataset population-register (ciphertext only)"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			now := time.Now().UTC()
+			when := now
+			if at != "" {
+				t, err := parseWhen(at, now)
+				if err != nil {
+					return err
+				}
+				when = t.UTC()
+			}
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			if sc, _ := h.Site(site); sc == nil {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", site), "see 'embassy site list'"), hint.CodeUsage)
+			}
+			ent := tlog.Entry{V: tlog.Version, Kind: tlog.KindDisclosure, Time: now, Home: h.Config.Home, Site: site,
+				Actor: who, Object: what, Reason: strings.ToUpper(reason),
+				Details: map[string]string{tlog.DetailAccess: access, tlog.DetailAt: when.Format(time.RFC3339Nano)}}
+			if ticket != "" {
+				ent.Details[tlog.DetailTicket] = ticket
+			}
+			if err := ent.Validate(); err != nil {
+				return usagef("%v", err)
+			}
+			idx, _, err := e.recordIndex(h, ent)
+			if err != nil {
+				return err
+			}
+			delay := now.Sub(when)
+			if e.json {
+				return e.emitJSON(map[string]any{"index": idx, "site": site, "reason": ent.Reason, "at": when, "delay": delay.Round(time.Second).String(), "delay_ns": delay})
+			}
+			e.printf("Logged disclosure %d: %s at %s (%s after the access)\n", idx, ent.Reason, site, delay.Round(time.Second))
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&site, "site", "", "site that was accessed")
+	f.StringVar(&reason, "reason", "", "reason code (see above)")
+	f.StringVar(&who, "who", "", "who accessed: name, role or badge, and organisation")
+	f.StringVar(&what, "what", "", "what was accessed or done")
+	f.StringVar(&at, "at", "", "when the access happened (RFC 3339, or a duration ago such as 3h; default now)")
+	f.StringVar(&ticket, "ticket", "", "operator ticket or change id, used to match key uses and sessions")
+	f.StringVar(&access, "access", "console", "access type (see above)")
+	for _, n := range []string{"site", "reason", "who", "what"} {
+		c.MarkFlagRequired(n)
+	}
+	return c
+}
+
+func cmdDisclosures(e *env) *cobra.Command {
+	var allowed, window time.Duration
+	var site string
+	c := &cobra.Command{
+		Use:   "disclosures",
+		Short: "List access disclosures, their delays and unlogged-access alerts",
+		Long: `List every access disclosure in the transparency log with the delay between
+the access and its disclosure, measured against the hours allowed (default
+24 h; a site's agreement may set its own). Then cross-check key uses and
+privileged sessions not initiated by the home against the disclosures: one
+with no disclosure at the same site within --window of it (or with the same
+ticket) raises an undisclosed-access alert once its deadline has passed.
+Late disclosures and REASON_NOT_EXPECTED also raise alerts.
+
+Exit code 3 if there is any alert.`,
+		Example: `  embassy disclosures
+  embassy disclosures --site lu-1 --allowed 12h --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			r, _, err := e.readLog(h)
+			if err != nil {
+				return err
+			}
+			_, ents, err := r.All(e.ctx)
+			if err != nil && err != tlog.ErrEmpty {
+				return hint.WithCode(err, hint.CodeDamaged)
+			}
+			if site != "" {
+				var keep []tlog.Indexed
+				for _, x := range ents {
+					if x.Site == site {
+						keep = append(keep, x)
+					}
+				}
+				ents = keep
+			}
+			rep := tlog.Disclosures(ents, tlog.DisclosureOptions{Allowed: func(string) time.Duration { return allowed }, Window: window})
+			if len(rep.Alerts) > 0 {
+				e.warned = true
+			}
+			if e.json {
+				if rep.Disclosures == nil {
+					rep.Disclosures = []tlog.Disclosure{}
+				}
+				if rep.Alerts == nil {
+					rep.Alerts = []tlog.Alert{}
+				}
+				return e.emitJSON(rep)
+			}
+			if e.quiet {
+				return nil
+			}
+			tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "INDEX\tACCESS AT\tSITE\tREASON\tACCESS\tWHO\tWHAT\tDELAY\tSTATUS")
+			for _, d := range rep.Disclosures {
+				st := "on time"
+				if d.Late {
+					st = "LATE"
+				}
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Index, d.At.Local().Format("2006-01-02 15:04"), d.Site, d.Reason, d.Access, d.Who, d.What, d.DelayStr, st)
+			}
+			tw.Flush()
+			if n := len(rep.Disclosures); n > 0 {
+				fmt.Fprintf(e.stdout, "%d disclosures; delay p50 %s, p99 %s, max %s (allowed %s)\n", n,
+					rep.DelayP50.Round(time.Second), rep.DelayP99.Round(time.Second), rep.DelayMax.Round(time.Second), allowed)
+			}
+			for _, p := range rep.Pending {
+				fmt.Fprintf(e.stdout, "pending: entry %d %s at %s has no disclosure yet (deadline %s)\n", p.Index, p.Kind, p.Site, p.Time.Add(allowed).Local().Format(time.RFC3339))
+			}
+			for _, a := range rep.Alerts {
+				fmt.Fprintf(e.stdout, "ALERT %s: entry %d: %s\n", a.Kind, a.Index, a.Message)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.DurationVar(&allowed, "allowed", tlog.DefaultAllowed, "how long after an access its disclosure may come")
+	f.DurationVar(&window, "window", time.Hour, "how far apart a key use and its disclosure's access time may be and still match")
+	f.StringVar(&site, "site", "", "only this site")
+	return c
+}

@@ -1,0 +1,271 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/evidence"
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/protect"
+)
+
+// eventsFile is the home's local journal of continuity events, to be
+// mirrored into the transparency log.
+const eventsFile = "events.jsonl"
+
+func loadProtectConfig(h *home.Home, path string) (*protect.Config, error) {
+	if path == "" {
+		path = filepath.Join(h.Dir, protect.FileName)
+	}
+	c, err := protect.Load(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no protection configuration at %s", path),
+			"write it: datasets with a source (dir, sqlite, postgres), an rpo and optionally every/on-change; see 'embassy protect --help'"), hint.CodeUsage)
+	}
+	if err != nil {
+		return nil, hint.WithCode(err, hint.CodeUsage)
+	}
+	return c, nil
+}
+
+func cmdProtect(e *env) *cobra.Command {
+	var once bool
+	var metrics, config string
+	c := &cobra.Command{
+		Use:   "protect [--once] [--metrics ADDR]",
+		Short: "Keep datasets protected continuously and alert when a site falls behind its RPO",
+		Long: `Snapshot the sources configured in <home>/protect.yaml on a schedule or when
+they change, measure the replication lag of every dataset at every site (the
+time since the newest committed snapshot that site holds) and raise an alert
+(a line on stderr and one in <home>/alerts.jsonl) when it exceeds the
+dataset's RPO, and again when it recovers.
+
+Sources: a folder; a SQLite database (copied with sqlite3's online backup
+when the sqlite3 shell is installed, else copied until stable and checked);
+a PostgreSQL database, streamed from pg_dump. A dump that fails (the server
+went away mid-dump) is never committed: the last good snapshot stays the
+latest.
+
+  poll: 10s
+  datasets:
+    - name: registry
+      source: {type: dir, path: /srv/registry}
+      on-change: true
+      rpo: 1h
+    - name: land-db
+      source: {type: postgres, database: land, host: 127.0.0.1, port: 5432, user: embassy, format: custom}
+      every: 5m          # default: rpo/2
+      rpo: 15m
+
+--once snapshots every dataset once, reports the lags and exits. Otherwise
+protect runs until interrupted; --metrics serves Prometheus metrics
+(embassy_replication_lag_seconds{dataset,site}, embassy_rpo_exceeded, ...)
+at http://ADDR/metrics.`,
+		Example: `  embassy protect --once --json
+  embassy protect --metrics 127.0.0.1:9464`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			cfg, err := loadProtectConfig(h, config)
+			if err != nil {
+				return err
+			}
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			var taken []*protect.Taken
+			rn := &protect.Runner{Repo: r, Home: h, Config: cfg, Log: e.log,
+				OnTaken: func(t *protect.Taken) {
+					taken = append(taken, t)
+					if !once {
+						e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
+					}
+				},
+				OnAlert: func(a protect.Alert) { e.alert(h, a) }}
+			if once {
+				errs := rn.Cycle(e.ctx, true)
+				lags := rn.Lags()
+				e.reportSites(r)
+				if e.json {
+					var es []string
+					for _, err := range errs {
+						es = append(es, err.Error())
+					}
+					if err := e.emitJSON(map[string]any{"taken": taken, "lags": lags, "errors": es}); err != nil {
+						return err
+					}
+				} else {
+					for _, t := range taken {
+						e.printf("snapshot %s of %s saved (%s)\n", t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
+					}
+					printLags(e, lags)
+				}
+				if len(errs) > 0 {
+					return hint.Wrap(errors.Join(errs...), "the previous snapshots of these datasets are intact; fix the source and run again")
+				}
+				return nil
+			}
+			if metrics != "" {
+				ln, err := net.Listen("tcp", metrics)
+				if err != nil {
+					return hint.WithCode(fmt.Errorf("--metrics %s: %w", metrics, err), hint.CodeUsage)
+				}
+				mux := http.NewServeMux()
+				mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+					w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+					rn.WriteMetrics(w)
+				})
+				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				go srv.Serve(ln)
+				defer srv.Close()
+				e.printf("metrics at http://%s/metrics\n", ln.Addr())
+			}
+			return rn.Run(e.ctx)
+		},
+	}
+	c.Flags().BoolVar(&once, "once", false, "snapshot every dataset once, report lags and exit")
+	c.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics on ADDR (host:port)")
+	c.Flags().StringVar(&config, "config", "", "protection configuration (default <home>/protect.yaml)")
+	return c
+}
+
+// alert reports an RPO alert on stderr, in <home>/alerts.jsonl and in the
+// event journal.
+func (e *env) alert(h *home.Home, a protect.Alert) {
+	lag := "no snapshot"
+	if a.LagSec >= 0 {
+		lag = (time.Duration(a.LagSec) * time.Second).String()
+	}
+	if a.State == "firing" {
+		fmt.Fprintf(e.stderr, "embassy: alert: %s at site %s: lag %s exceeds RPO %s\n", a.Dataset, a.Site, lag, time.Duration(a.RPOSec)*time.Second)
+	} else {
+		fmt.Fprintf(e.stderr, "embassy: resolved: %s at site %s: lag %s within RPO\n", a.Dataset, a.Site, lag)
+	}
+	if err := evidence.AppendLine(filepath.Join(h.Dir, protect.AlertsFile), a); err != nil {
+		e.log.ErrorContext(e.ctx, "alerts", "err", err)
+	}
+	evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
+		Summary: fmt.Sprintf("rpo %s: %s at %s", a.State, a.Dataset, a.Site), Fields: map[string]any{"lag_seconds": a.LagSec, "rpo_seconds": a.RPOSec}})
+}
+
+func printLags(e *env, lags []protect.SiteLag) {
+	e.printf("%-24s %-12s %-20s %12s %10s  %s\n", "DATASET", "SITE", "LATEST", "LAG", "RPO", "STATE")
+	for _, l := range lags {
+		latest, lag := "-", "none"
+		if !l.Latest.IsZero() {
+			latest = l.Latest.Local().Format("2006-01-02 15:04:05")
+			lag = l.Lag.Round(time.Second).String()
+		}
+		state := "ok"
+		switch {
+		case l.Error != "":
+			state = "ERROR " + l.Error
+		case l.Exceeded:
+			state = "PAST RPO"
+		case l.RPO == 0:
+			state = "no rpo"
+		}
+		rpo := "-"
+		if l.RPO > 0 {
+			rpo = l.RPO.String()
+		}
+		e.printf("%-24s %-12s %-20s %12s %10s  %s\n", l.Dataset, l.Site, latest, lag, rpo, state)
+	}
+}
+
+func cmdStatus(e *env) *cobra.Command {
+	var config string
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show replication lag per dataset and site against each RPO, and recent continuity events",
+		Long: `Show, for every protected dataset (from <home>/protect.yaml, or every dataset
+of the vault if there is none) and every site, the newest committed snapshot
+the site holds, the replication lag and the RPO; then the last continuity
+events (drills, activations, alerts) from <home>/events.jsonl.
+Exit code 3 when a dataset is past its RPO at some site.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			type target struct {
+				name string
+				rpo  time.Duration
+			}
+			var targets []target
+			if cfg, err := loadProtectConfig(h, config); err == nil {
+				for _, d := range cfg.Datasets {
+					targets = append(targets, target{d.Name, d.RPO})
+				}
+			} else if config != "" {
+				return err
+			} else {
+				all, err := r.Datasets(e.ctx)
+				if err != nil {
+					return err
+				}
+				for name := range all {
+					targets = append(targets, target{name, 0})
+				}
+			}
+			lg := protect.NewLagger()
+			var lags []protect.SiteLag
+			now := time.Now()
+			for _, t := range targets {
+				l, err := lg.Lags(e.ctx, r, t.name, t.rpo, now)
+				if err != nil {
+					return err
+				}
+				lags = append(lags, l...)
+			}
+			events, _ := evidence.ReadJournal(filepath.Join(h.Dir, eventsFile))
+			if len(events) > 10 {
+				events = events[len(events)-10:]
+			}
+			past := 0
+			for _, l := range lags {
+				if l.Exceeded {
+					past++
+				}
+			}
+			if past > 0 {
+				e.warned = true
+			}
+			if e.json {
+				return e.emitJSON(map[string]any{"home": h.Config.Home, "time": now.UTC(), "lags": lags, "past_rpo": past, "events": events})
+			}
+			printLags(e, lags)
+			if len(events) > 0 {
+				e.printf("\nrecent events:\n")
+				for _, ev := range events {
+					e.printf("  %s  %-12s %s\n", ev.Time.Local().Format("2006-01-02 15:04:05"), ev.Type, ev.Summary)
+				}
+			}
+			if past > 0 {
+				fmt.Fprintf(e.stderr, "embassy: warning: %d dataset/site pairs are past their RPO\n", past)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&config, "config", "", "protection configuration (default <home>/protect.yaml)")
+	return c
+}

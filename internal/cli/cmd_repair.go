@@ -1,0 +1,96 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
+)
+
+func cmdRepair(e *env) *cobra.Command {
+	var readData, dry bool
+	c := &cobra.Command{
+		Use:   "repair [--read-data] [--dry-run]",
+		Short: "Rebuild what a site lost or damaged from the intact copies at other sites",
+		Long: `Verify every site (reading all data with --read-data), then for each missing
+or damaged object at a site copy an intact one from another site: content-
+addressed objects must hash to their name before they are copied. Reports
+every action, then verifies again. Damage no other site can repair is
+reported and the command exits with code 3.`,
+		Example: `  embassy repair --read-data
+  embassy repair --dry-run --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			r, err := e.openRepo(h, true)
+			if err != nil {
+				return err
+			}
+			defer e.closeRepo(r)
+			rep, err := r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData})
+			if err != nil {
+				return err
+			}
+			acts, err := r.Repair(e.ctx, rep, dry)
+			if err != nil {
+				return err
+			}
+			for _, a := range acts {
+				if a.Done {
+					e.audit(h, tlog.Entry{Kind: tlog.KindRepair, Site: a.Site, Object: a.Object, Details: map[string]string{"from": a.From}})
+				}
+			}
+			var after *repo.VerifyReport
+			if !dry && len(acts) > 0 {
+				if after, err = r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData}); err != nil {
+					return err
+				}
+			} else {
+				after = rep
+			}
+			if e.json {
+				if acts == nil {
+					acts = []repo.RepairAction{}
+				}
+				if err := e.emitJSON(map[string]any{"damage_before": len(rep.Damage), "actions": acts, "damage_after": len(after.Damage), "remaining": after.Damage, "dry_run": dry}); err != nil {
+					return err
+				}
+			} else {
+				for _, a := range acts {
+					switch {
+					case a.Error != "":
+						fmt.Fprintf(e.stdout, "FAILED  site=%s %s: %s\n", a.Site, a.Object, a.Error)
+					case dry:
+						fmt.Fprintf(e.stdout, "would copy  site=%s %s from %s\n", a.Site, a.Object, a.From)
+					default:
+						fmt.Fprintf(e.stdout, "repaired    site=%s %s from %s\n", a.Site, a.Object, a.From)
+					}
+				}
+				e.printf("%d problem(s) found, %d repaired, %d remaining\n", len(rep.Damage), countDone(acts), len(after.Damage))
+			}
+			if len(after.Damage) > 0 && !dry {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) remain after repair", len(after.Damage)), "no site holds an intact copy of these objects; see 'embassy verify'"), hint.CodeDamaged)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&readData, "read-data", false, "verify every object's content, not only its presence and size")
+	c.Flags().BoolVarP(&dry, "dry-run", "n", false, "only report what would be repaired")
+	return c
+}
+
+func countDone(acts []repo.RepairAction) int {
+	n := 0
+	for _, a := range acts {
+		if a.Done {
+			n++
+		}
+	}
+	return n
+}

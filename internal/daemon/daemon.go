@@ -1,0 +1,114 @@
+// Package daemon runs the embassy daemon from its options: it opens the
+// host's storage, loads the site certificate and the home CA, and serves
+// until the context ends (SIGTERM), draining in-flight requests. Both
+// cmd/embassyd and 'embassy serve' call Run.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/pki"
+	"github.com/digital-embassy/embassy/internal/server"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/location"
+)
+
+// Options are the daemon's flags.
+type Options struct {
+	Listen      string
+	Store       string // any location.Open URL
+	CA          string // the home CA certificate
+	Cert, Key   string // the site certificate and key
+	MaxBody     int64
+	MaxInflight int
+	PerClient   int
+	Drain       time.Duration
+	Create      bool // create the store if missing
+}
+
+// Flags registers the options on fs (for cmd/embassyd).
+func (o *Options) Flags(fs *flag.FlagSet) {
+	fs.StringVar(&o.Listen, "listen", ":7443", "address to listen on")
+	fs.StringVar(&o.Store, "store", "", "the host's storage: a directory, file:///path or s3://host/bucket")
+	fs.StringVar(&o.CA, "ca", "", "the home CA certificate (ca.crt)")
+	fs.StringVar(&o.Cert, "cert", "", "this site's certificate (role site)")
+	fs.StringVar(&o.Key, "key", "", "this site's private key")
+	fs.Int64Var(&o.MaxBody, "max-body", server.DefaultMaxBody, "largest object accepted, in bytes")
+	fs.IntVar(&o.MaxInflight, "max-inflight", server.DefaultMaxInflight, "requests served at once")
+	fs.IntVar(&o.PerClient, "per-client", server.DefaultPerClient, "requests served at once per client certificate")
+	fs.DurationVar(&o.Drain, "drain", 30*time.Second, "how long shutdown waits for in-flight requests")
+	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
+}
+
+// Run serves until ctx ends.
+func Run(ctx context.Context, o Options, log *slog.Logger) error {
+	if o.Store == "" || o.CA == "" || o.Cert == "" || o.Key == "" {
+		return hint.WithCode(errors.New("--store, --ca, --cert and --key are required"), hint.CodeUsage)
+	}
+	pair, pool, err := pki.TLSMaterial(pki.Files{CA: o.CA, Cert: o.Cert, Key: o.Key})
+	if err != nil {
+		return hint.Wrap(err, "issue a site certificate at the home with 'embassy pki issue --role site --name NAME --host HOST -o DIR'")
+	}
+	id, err := pki.Identify(pair.Leaf)
+	if err != nil || id.Role != pki.RoleSite {
+		return fmt.Errorf("%s is not a site certificate (role %q)", o.Cert, id.Role)
+	}
+	if time.Now().After(pair.Leaf.NotAfter) {
+		return hint.Wrap(fmt.Errorf("site certificate expired on %s", pair.Leaf.NotAfter.Format(time.DateOnly)), "issue a new one at the home")
+	}
+	b, err := location.Open(ctx, o.Store, site.Properties{Name: id.Name}, location.Options{Create: o.Create, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	srv, err := server.New(server.Config{
+		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
+		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return err
+	}
+	log.InfoContext(ctx, "embassy daemon", slog.String("site", id.Name), slog.String("home", id.Home), slog.String("store", b.Properties().Location))
+	return srv.Serve(ctx, ln)
+}
+
+// Main is cmd/embassyd: flags, signals are the caller's.
+func Main(ctx context.Context, args []string, stderr io.Writer) int {
+	fs := flag.NewFlagSet("embassyd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o Options
+	o.Flags(fs)
+	level := fs.String("log-level", "info", "debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+		fmt.Fprintf(stderr, "embassyd: error: --log-level %q: use debug, info, warn or error\n", *level)
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	if err := Run(ctx, o, log); err != nil {
+		fmt.Fprintf(stderr, "embassyd: error: %v\n", err)
+		if h := hint.Of(err); h != "" {
+			fmt.Fprintf(stderr, "embassyd: hint: %s\n", h)
+		}
+		if hint.CodeOf(err) == hint.CodeUsage {
+			return 2
+		}
+		return 1
+	}
+	return 0
+}

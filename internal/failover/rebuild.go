@@ -1,0 +1,225 @@
+package failover
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/registry"
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/restorer"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/location"
+)
+
+// Check is one finding of a rebuild: what was checked, and how it went.
+type Check struct {
+	Check   string `json:"check"`   // site, keys, snapshot, restore, rpo, service, probe, rto
+	Subject string `json:"subject"` // site, dataset or probe name
+	OK      bool   `json:"ok"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// Restored is a dataset brought back.
+type Restored struct {
+	Dataset     string        `json:"dataset"`
+	Snapshot    string        `json:"snapshot"`
+	Time        time.Time     `json:"snapshot_time"`
+	RPOTarget   time.Duration `json:"-"`
+	RPOAchieved time.Duration `json:"-"`
+	TargetSec   float64       `json:"rpo_target_seconds"`
+	AchievedSec float64       `json:"rpo_achieved_seconds"`
+	Dir         string        `json:"dir"`
+	Bytes       int64         `json:"bytes"`
+}
+
+// Env is a rebuilt environment: the recovered vault and the restored data.
+type Env struct {
+	Repo      *repo.Repo
+	Recovered *repo.Recovered
+	Restored  map[string]*Restored
+	Checks    []Check
+	Sites     []*repo.Site
+}
+
+func (e *Env) add(c Check) { e.Checks = append(e.Checks, c) }
+
+// Failed reports whether any check failed.
+func (e *Env) Failed() bool {
+	for _, c := range e.Checks {
+		if !c.OK {
+			return true
+		}
+	}
+	return false
+}
+
+// Close closes the sites.
+func (e *Env) Close() {
+	for _, s := range e.Sites {
+		if s.Backend != nil {
+			s.Backend.Close()
+		}
+	}
+}
+
+// Rebuild recovers the root key from the first site that yields it with
+// ids, opens the vault on every reachable site and restores the plan's
+// datasets (their latest authentic snapshots) under scratch. It returns an
+// error only when nothing can go on (no site, no key); everything else is a
+// failed Check in the Env.
+func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch string, log *slog.Logger, now func() time.Time) (*Env, error) {
+	env := &Env{Restored: map[string]*Restored{}}
+	for _, ps := range p.Sites {
+		s := &repo.Site{Name: ps.Name, Jurisdiction: ps.Jurisdiction}
+		b, err := location.Open(ctx, ps.URL, site.Properties{Name: ps.Name, Jurisdiction: ps.Jurisdiction}, location.Options{})
+		if err == nil {
+			_, err = b.Stat(ctx, site.Handle{Kind: site.KindConfig, Name: "repo"})
+			if err != nil {
+				b.Close()
+			}
+		}
+		if err != nil {
+			s.Fail(err)
+			env.add(Check{Check: "site", Subject: ps.Name, Detail: "site down or empty: " + err.Error()})
+		} else {
+			s.Backend = b
+			env.add(Check{Check: "site", Subject: ps.Name, OK: true})
+		}
+		env.Sites = append(env.Sites, s)
+	}
+	var keyErrs []error
+	for _, s := range env.Sites {
+		if s.Backend == nil {
+			continue
+		}
+		rec, err := repo.Recover(ctx, s, ids)
+		if err == nil {
+			env.Recovered = rec
+			env.add(Check{Check: "keys", Subject: s.Name, OK: true,
+				Detail: fmt.Sprintf("root epoch %d rebuilt from %d of %d needed custodians", rec.Root.Epoch, len(rec.Used), rec.Threshold)})
+			break
+		}
+		keyErrs = append(keyErrs, err)
+		env.add(Check{Check: "keys", Subject: s.Name, Detail: err.Error()})
+		if hint.CodeOf(err) == hint.CodeKey || hint.CodeOf(err) == hint.CodeUsage {
+			if !strings.Contains(err.Error(), "holds no custodian shares") {
+				break // missing or wrong shares: another site holds the same ones
+			}
+		}
+	}
+	if env.Recovered == nil {
+		err := errors.Join(keyErrs...)
+		if err == nil {
+			err = errors.New("no site of the plan is reachable")
+		}
+		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), hint.CodeKey)
+	}
+	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log})
+	if err != nil {
+		return env, err
+	}
+	if err := r.SetRoot(env.Recovered.Root); err != nil {
+		return env, err
+	}
+	env.Repo = r
+	for _, pd := range p.Datasets {
+		rs, err := restoreLatest(ctx, env, r, pd, filepath.Join(scratch, pd.Name), now)
+		if err != nil {
+			continue
+		}
+		env.Restored[pd.Name] = rs
+	}
+	for name, err := range r.SiteErrors() {
+		env.add(Check{Check: "site", Subject: name, Detail: "failed during the rebuild: " + err.Error()})
+	}
+	return env, nil
+}
+
+func restoreLatest(ctx context.Context, env *Env, r *repo.Repo, pd PlanDataset, dir string, now func() time.Time) (*Restored, error) {
+	fail := func(check string, err error) (*Restored, error) {
+		env.add(Check{Check: check, Subject: pd.Name, Detail: err.Error()})
+		return nil, err
+	}
+	dk, err := r.Dataset(ctx, pd.Name)
+	if err != nil {
+		return fail("snapshot", err)
+	}
+	d, err := r.OpenDataset(ctx, dk)
+	if err != nil {
+		return fail("snapshot", err)
+	}
+	snaps, bad, err := d.Snapshots(ctx)
+	if err != nil {
+		return fail("snapshot", err)
+	}
+	for id, err := range bad {
+		env.add(Check{Check: "snapshot", Subject: pd.Name, Detail: fmt.Sprintf("corrupted snapshot %s: %v", id.Short(), err)})
+	}
+	if len(snaps) == 0 {
+		return fail("snapshot", fmt.Errorf("no authentic snapshot of %s at any site", pd.Name))
+	}
+	// Newest first: a snapshot that fails to restore (damaged at every site)
+	// falls back to the one before, and the check records it.
+	for i := len(snaps) - 1; i >= 0; i-- {
+		s := snaps[i]
+		os.RemoveAll(dir)
+		st, err := restorer.Restore(ctx, d, s, dir, restorer.Options{})
+		if err != nil {
+			if ctx.Err() != nil {
+				return fail("restore", err)
+			}
+			env.add(Check{Check: "restore", Subject: pd.Name, Detail: fmt.Sprintf("snapshot %s does not restore: %v", s.ID.Short(), err)})
+			continue
+		}
+		env.add(Check{Check: "restore", Subject: pd.Name, OK: true, Detail: fmt.Sprintf("snapshot %s: %d files, %d bytes", s.ID.Short(), st.Files, st.Bytes)})
+		ach := now().Sub(s.Time)
+		rs := &Restored{Dataset: pd.Name, Snapshot: s.ID.String(), Time: s.Time, RPOTarget: pd.RPO, RPOAchieved: ach,
+			TargetSec: pd.RPO.Seconds(), AchievedSec: ach.Seconds(), Dir: dir, Bytes: st.Bytes}
+		c := Check{Check: "rpo", Subject: pd.Name, OK: ach <= pd.RPO,
+			Detail: fmt.Sprintf("achieved %s, target %s", ach.Round(time.Second), pd.RPO)}
+		if !c.OK {
+			c.Detail = "dataset past its RPO: " + c.Detail
+		}
+		env.add(c)
+		return rs, nil
+	}
+	return nil, errors.New("no snapshot restores")
+}
+
+// Service opens the lookup service over the restored files.
+func (env *Env) Service(p *Plan) (*registry.Service, error) {
+	svc := &registry.Service{}
+	open := func(reg string, ref *FileRef, keyOf func(string) (uint64, bool)) (*registry.Table, error) {
+		if ref == nil {
+			return nil, nil
+		}
+		rs := env.Restored[ref.Dataset]
+		if rs == nil {
+			err := fmt.Errorf("%s register: dataset %s was not restored", reg, ref.Dataset)
+			env.add(Check{Check: "service", Subject: reg, Detail: err.Error()})
+			return nil, err
+		}
+		t, err := registry.Open(filepath.Join(rs.Dir, filepath.FromSlash(ref.Path)), keyOf)
+		if err != nil {
+			env.add(Check{Check: "service", Subject: reg, Detail: err.Error()})
+			return nil, err
+		}
+		env.add(Check{Check: "service", Subject: reg, OK: true, Detail: fmt.Sprintf("%d records indexed", t.Len())})
+		return t, nil
+	}
+	var err1, err2 error
+	svc.Population, err1 = open(registry.KindPopulation, p.Service.Population, registry.PersonalKey)
+	svc.Land, err2 = open(registry.KindLand, p.Service.Land, registry.ParcelKey)
+	if err := errors.Join(err1, err2); err != nil {
+		svc.Close()
+		return nil, err
+	}
+	return svc, nil
+}

@@ -1,0 +1,151 @@
+// Package protect keeps datasets continuously protected: it captures
+// sources (folders, SQLite files, PostgreSQL databases) on a schedule or
+// when they change, snapshots them into the vault, measures replication lag
+// per dataset and site against each dataset's RPO, and raises alerts.
+package protect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+// FileName is the protection configuration in the home.
+const FileName = "protect.yaml"
+
+// Config is <home>/protect.yaml.
+type Config struct {
+	Poll     time.Duration `yaml:"poll,omitempty"` // how often sources and lag are checked (default 10s)
+	Datasets []Dataset     `yaml:"datasets"`
+}
+
+// Dataset is one protected source.
+type Dataset struct {
+	Name     string        `yaml:"name"`
+	Source   Source        `yaml:"source"`
+	Every    time.Duration `yaml:"every,omitempty"`     // snapshot at least this often (default RPO/2)
+	OnChange bool          `yaml:"on-change,omitempty"` // snapshot as soon as a poll sees a change
+	RPO      time.Duration `yaml:"rpo"`                 // the most data the state accepts to lose
+	Class    string        `yaml:"class,omitempty"`
+}
+
+// Source kinds.
+const (
+	KindDir      = "dir"
+	KindSQLite   = "sqlite"
+	KindPostgres = "postgres"
+)
+
+// Source says where a dataset's data comes from.
+type Source struct {
+	Type string `yaml:"type"` // dir, sqlite, postgres
+	Path string `yaml:"path,omitempty"`
+
+	// PostgreSQL (pg_dump connection options; PG* environment variables apply too).
+	Database string `yaml:"database,omitempty"`
+	Host     string `yaml:"host,omitempty"`
+	Port     int    `yaml:"port,omitempty"`
+	User     string `yaml:"user,omitempty"`
+	Format   string `yaml:"format,omitempty"`  // custom (default) or plain
+	PgDump   string `yaml:"pg-dump,omitempty"` // pg_dump binary (default: from PATH)
+	Psql     string `yaml:"psql,omitempty"`    // psql binary for change detection (default: from PATH)
+
+	// SQLite.
+	SQLite3 string `yaml:"sqlite3,omitempty"` // sqlite3 binary (default: from PATH; copy-and-check without it)
+}
+
+// DefaultPoll is the poll interval when none is configured.
+const DefaultPoll = 10 * time.Second
+
+// Load reads the configuration at path strictly.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return Parse(f, filepath.Dir(path))
+}
+
+// Parse reads a configuration; relative paths are resolved against dir.
+func Parse(r io.Reader, dir string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(r)
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("protect config: %w", err)
+	}
+	if c.Poll == 0 {
+		c.Poll = DefaultPoll
+	}
+	for i := range c.Datasets {
+		d := &c.Datasets[i]
+		if d.Source.Path != "" && !filepath.IsAbs(d.Source.Path) {
+			d.Source.Path = filepath.Join(dir, d.Source.Path)
+		}
+		if d.Every == 0 && d.RPO > 0 {
+			d.Every = d.RPO / 2
+		}
+		if d.Source.Format == "" && d.Source.Type == KindPostgres {
+			d.Source.Format = "custom"
+		}
+	}
+	return &c, c.Validate()
+}
+
+// Validate returns the first invalid field, by path.
+func (c *Config) Validate() error {
+	if c.Poll < 0 {
+		return errors.New("poll: must not be negative")
+	}
+	seen := map[string]bool{}
+	for i, d := range c.Datasets {
+		at := fmt.Sprintf("datasets[%d]", i)
+		if err := repo.ValidDatasetName(d.Name); err != nil {
+			return fmt.Errorf("%s.name: %w", at, err)
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("%s.name: %s listed twice", at, d.Name)
+		}
+		seen[d.Name] = true
+		if d.RPO <= 0 {
+			return fmt.Errorf("%s.rpo: give the dataset's recovery point objective, e.g. 15m", at)
+		}
+		if d.Every < 0 {
+			return fmt.Errorf("%s.every: must not be negative", at)
+		}
+		switch s := d.Source; s.Type {
+		case KindDir, KindSQLite:
+			if s.Path == "" {
+				return fmt.Errorf("%s.source.path: missing", at)
+			}
+		case KindPostgres:
+			if s.Database == "" {
+				return fmt.Errorf("%s.source.database: missing", at)
+			}
+			if s.Format != "custom" && s.Format != "plain" {
+				return fmt.Errorf("%s.source.format: %q, use custom or plain", at, s.Format)
+			}
+		default:
+			return fmt.Errorf("%s.source.type: %q, use dir, sqlite or postgres", at, s.Type)
+		}
+	}
+	return nil
+}
+
+// Find returns the dataset named name.
+func (c *Config) Find(name string) (*Dataset, bool) {
+	for i := range c.Datasets {
+		if c.Datasets[i].Name == name {
+			return &c.Datasets[i], true
+		}
+	}
+	return nil, false
+}

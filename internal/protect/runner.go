@@ -1,0 +1,251 @@
+package protect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/repo"
+)
+
+// Alert is an RPO alert: a dataset's lag at a site went past its RPO
+// (firing) or came back under it (resolved).
+type Alert struct {
+	Time    time.Time `json:"time"`
+	State   string    `json:"state"` // firing, resolved
+	Dataset string    `json:"dataset"`
+	Site    string    `json:"site"`
+	LagSec  float64   `json:"lag_seconds"` // -1: no snapshot at that site
+	RPOSec  float64   `json:"rpo_seconds"`
+	Detail  string    `json:"detail,omitempty"`
+}
+
+// Runner protects the datasets of a Config.
+type Runner struct {
+	Repo    *repo.Repo
+	Home    *home.Home
+	Config  *Config
+	Log     *slog.Logger
+	OnAlert func(Alert)  // called for every alert transition
+	OnTaken func(*Taken) // called after each committed snapshot
+	Now     func() time.Time
+
+	lagger *Lagger
+	mu     sync.Mutex
+	state  map[string]*dsState
+}
+
+type dsState struct {
+	fingerprint string
+	lastTry     time.Time
+	ok, failed  int
+	lastErr     string
+	lastSuccess time.Time
+	lags        []SiteLag
+	firing      map[string]bool
+}
+
+func (rn *Runner) init() {
+	if rn.state == nil {
+		rn.state = map[string]*dsState{}
+		rn.lagger = NewLagger()
+		if rn.Now == nil {
+			rn.Now = time.Now
+		}
+		if rn.Log == nil {
+			rn.Log = slog.New(slog.DiscardHandler)
+		}
+		for _, d := range rn.Config.Datasets {
+			rn.state[d.Name] = &dsState{firing: map[string]bool{}}
+		}
+	}
+}
+
+// Cycle is one pass: snapshot every due dataset, then measure lags and
+// raise alerts. force snapshots every dataset. It returns the errors of the
+// snapshots that failed.
+func (rn *Runner) Cycle(ctx context.Context, force bool) []error {
+	rn.init()
+	var errs []error
+	for _, ds := range rn.Config.Datasets {
+		if ctx.Err() != nil {
+			return append(errs, ctx.Err())
+		}
+		st := rn.state[ds.Name]
+		newest := rn.newest(st)
+		fp := ""
+		if ds.OnChange {
+			fp = Fingerprint(ctx, ds.Source)
+		}
+		now := rn.Now()
+		due := force || newest.IsZero() ||
+			(ds.Every > 0 && now.Sub(newest) >= ds.Every) ||
+			(ds.OnChange && (fp == "" || fp != st.fingerprint))
+		if !due {
+			continue
+		}
+		rn.mu.Lock()
+		st.lastTry = now
+		rn.mu.Unlock()
+		t, err := Take(ctx, rn.Repo, rn.Home, ds, rn.Log)
+		rn.mu.Lock()
+		if err != nil {
+			st.failed++
+			st.lastErr = err.Error()
+			errs = append(errs, err)
+		} else {
+			st.ok++
+			st.lastErr = ""
+			st.lastSuccess = t.Time
+			st.fingerprint = fp
+		}
+		rn.mu.Unlock()
+		if err == nil && rn.OnTaken != nil {
+			rn.OnTaken(t)
+		}
+	}
+	if ctx.Err() == nil { // an interrupted cycle measures nothing: no false alerts on shutdown
+		rn.measure(ctx)
+	}
+	return errs
+}
+
+func (rn *Runner) newest(st *dsState) time.Time {
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	var t time.Time
+	for _, l := range st.lags {
+		if l.Latest.After(t) {
+			t = l.Latest
+		}
+	}
+	if st.lastSuccess.After(t) {
+		t = st.lastSuccess
+	}
+	return t
+}
+
+func (rn *Runner) measure(ctx context.Context) {
+	for _, ds := range rn.Config.Datasets {
+		now := rn.Now()
+		lags, err := rn.lagger.Lags(ctx, rn.Repo, ds.Name, ds.RPO, now)
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			rn.Log.WarnContext(ctx, "lag", "dataset", ds.Name, "err", err)
+			continue
+		}
+		st := rn.state[ds.Name]
+		rn.mu.Lock()
+		st.lags = lags
+		var alerts []Alert
+		for _, l := range lags {
+			if l.Exceeded != st.firing[l.Site] {
+				st.firing[l.Site] = l.Exceeded
+				a := Alert{Time: now.UTC(), State: "resolved", Dataset: ds.Name, Site: l.Site, LagSec: l.LagSec, RPOSec: l.RPOSec, Detail: l.Error}
+				if l.Exceeded {
+					a.State = "firing"
+				}
+				alerts = append(alerts, a)
+			}
+		}
+		rn.mu.Unlock()
+		for _, a := range alerts {
+			if rn.OnAlert != nil {
+				rn.OnAlert(a)
+			}
+		}
+	}
+}
+
+// Run cycles every Config.Poll until ctx ends.
+func (rn *Runner) Run(ctx context.Context) error {
+	t := time.NewTicker(rn.Config.Poll)
+	defer t.Stop()
+	for {
+		for _, err := range rn.Cycle(ctx, false) {
+			if ctx.Err() == nil {
+				rn.Log.ErrorContext(ctx, "protect", "err", err)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Lags returns the last measured lags of every dataset.
+func (rn *Runner) Lags() []SiteLag {
+	rn.init()
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	var out []SiteLag
+	for _, ds := range rn.Config.Datasets {
+		out = append(out, rn.state[ds.Name].lags...)
+	}
+	return out
+}
+
+// WriteMetrics writes the Prometheus text exposition of the runner's state.
+func (rn *Runner) WriteMetrics(w io.Writer) {
+	rn.init()
+	rn.mu.Lock()
+	defer rn.mu.Unlock()
+	names := make([]string, 0, len(rn.state))
+	for _, d := range rn.Config.Datasets {
+		names = append(names, d.Name)
+	}
+	slices.Sort(names)
+	fmt.Fprintln(w, "# HELP embassy_replication_lag_seconds Time since the newest committed snapshot of the dataset held by the site (+Inf: none).")
+	fmt.Fprintln(w, "# TYPE embassy_replication_lag_seconds gauge")
+	for _, n := range names {
+		for _, l := range rn.state[n].lags {
+			fmt.Fprintf(w, "embassy_replication_lag_seconds{dataset=%q,site=%q} %s\n", n, l.Site, promFloat(l))
+		}
+	}
+	fmt.Fprintln(w, "# HELP embassy_rpo_exceeded 1 when the dataset's lag at the site exceeds its RPO.")
+	fmt.Fprintln(w, "# TYPE embassy_rpo_exceeded gauge")
+	for _, n := range names {
+		for _, l := range rn.state[n].lags {
+			fmt.Fprintf(w, "embassy_rpo_exceeded{dataset=%q,site=%q} %d\n", n, l.Site, b2i(l.Exceeded))
+		}
+	}
+	fmt.Fprintln(w, "# HELP embassy_rpo_seconds The dataset's recovery point objective.")
+	fmt.Fprintln(w, "# TYPE embassy_rpo_seconds gauge")
+	for _, d := range rn.Config.Datasets {
+		fmt.Fprintf(w, "embassy_rpo_seconds{dataset=%q} %g\n", d.Name, d.RPO.Seconds())
+	}
+	fmt.Fprintln(w, "# HELP embassy_protect_snapshots_total Protection snapshots attempted, by result.")
+	fmt.Fprintln(w, "# TYPE embassy_protect_snapshots_total counter")
+	for _, n := range names {
+		st := rn.state[n]
+		fmt.Fprintf(w, "embassy_protect_snapshots_total{dataset=%q,result=\"ok\"} %d\n", n, st.ok)
+		fmt.Fprintf(w, "embassy_protect_snapshots_total{dataset=%q,result=\"failed\"} %d\n", n, st.failed)
+	}
+}
+
+func promFloat(l SiteLag) string {
+	if l.LagSec < 0 || l.Lag == time.Duration(math.MaxInt64) {
+		return "+Inf"
+	}
+	return fmt.Sprintf("%.3f", l.LagSec)
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// AlertsFile is the home's append-only log of RPO alerts (JSON lines).
+const AlertsFile = "alerts.jsonl"

@@ -1,0 +1,142 @@
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+
+	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/pki"
+)
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request, c caller) error
+
+func (s *Server) routes() {
+	s.handle("PUT /v1/objects/{kind}/{name...}", "put", writers, true, s.putObject)
+	s.handle("GET /v1/objects/{kind}/{name...}", "get", readers, true, s.getObject)
+	s.handle("HEAD /v1/objects/{kind}/{name...}", "stat", readers, true, s.statObject)
+	s.handle("DELETE /v1/objects/{kind}/{name...}", "delete", writers, true, s.deleteObject)
+	s.handle("GET /v1/list/{kind}", "list", readers, true, s.listObjects)
+	s.handle("POST /v1/sync", "sync", writers, true, s.sync)
+	s.handle("POST /v1/prove", "prove", readers, true, s.prove)
+	s.handle("GET /v1/properties", "properties", observers, false, s.properties)
+	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
+	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
+	s.handle("GET /metrics", "metrics", observers, false, s.metricsText)
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.metrics.request("unknown", "", http.StatusNotFound)
+		writeError(w, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, msg: "no such endpoint"})
+	})
+}
+
+// handle registers fn behind authentication, role checks, limits (when
+// limited), metrics and error rendering.
+func (s *Server) handle(pattern, route string, roles []pki.Role, limited bool, fn handlerFunc) {
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		c, err := callerOf(r)
+		role := string(c.id.Role)
+		if err == nil && !allowed(roles, c.id.Role) {
+			s.events.add(Event{Kind: "denied", Identity: c.id.String(), Role: role, Remote: r.RemoteAddr, Detail: route})
+			err = fail(http.StatusForbidden, api.CodeForbidden, "role "+role+" may not "+route, nil)
+		} else if err != nil {
+			err = fail(http.StatusForbidden, api.CodeForbidden, "no valid client identity", err)
+		}
+		if err == nil && limited {
+			select {
+			case s.sem <- struct{}{}:
+				defer func() { <-s.sem }()
+				if s.clients.acquire(c.key) {
+					defer s.clients.release(c.key)
+				} else {
+					s.metrics.reject("per_client")
+					err = fail(http.StatusTooManyRequests, api.CodeBusy, "too many concurrent requests from this client", nil)
+				}
+			default:
+				s.metrics.reject("inflight")
+				err = fail(http.StatusServiceUnavailable, api.CodeBusy, "daemon busy, retry later", nil)
+			}
+			if err != nil {
+				rec.Header().Set("Retry-After", "1")
+			}
+		}
+		if err == nil {
+			if r.TLS != nil {
+				rec.Header().Set(api.HeaderTLSGroup, r.TLS.CurveID.String())
+			}
+			if limited {
+				s.metrics.inflight.Add(1)
+			}
+			err = fn(rec, r, c)
+			if limited {
+				s.metrics.inflight.Add(-1)
+			}
+		}
+		if err != nil {
+			s.finish(r, rec, route, err)
+		}
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		s.metrics.request(route, role, status)
+		s.metrics.bytesOut.Add(rec.n.Load())
+	})
+}
+
+func (s *Server) finish(r *http.Request, rec *recorder, route string, err error) {
+	var he *httpError
+	if !errors.As(err, &he) {
+		he = siteError(err).(*httpError)
+	}
+	lvl := slog.LevelDebug
+	if he.status >= 500 {
+		lvl = slog.LevelError
+	}
+	if r.Context().Err() != nil {
+		lvl = slog.LevelDebug
+	}
+	s.log.Log(r.Context(), lvl, "request failed", slog.String("route", route), slog.Int("status", he.status), slog.Any("err", err))
+	if rec.status != 0 {
+		// The response has begun: cut the connection so the client sees a
+		// truncated body, never a complete-looking wrong one.
+		panic(http.ErrAbortHandler)
+	}
+	rec.status = he.status
+	if he.status == 499 { // nobody is listening
+		return
+	}
+	writeError(rec.ResponseWriter, he)
+}
+
+// recorder notes the status and counts the bytes written.
+type recorder struct {
+	http.ResponseWriter
+	status int
+	n      atomic.Int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(p)
+	r.n.Add(int64(n))
+	return n, err
+}
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+func (r *recorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
