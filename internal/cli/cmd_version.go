@@ -67,7 +67,7 @@ embassy.yaml:
   home: h0123...            # the home's id (set by init; do not edit)
   description: text
   compression: auto         # auto (per chunk, only where it shrinks), off, max
-  pack-size-mib: 16         # target size of pack files at the sites
+  pack-size-mib: 8          # target size of pack files at the sites
   sites:
     - name: lu-1
       url: /mnt/embassy-lu  # a folder, file:///path, or s3://host:port/bucket/prefix

@@ -257,7 +257,7 @@ func TestCLICorruptConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name, yaml, field string
 	}{
-		{"wrong type", strings.Replace(string(orig), "pack-size-mib: 16", "pack-size-mib: sixteen", 1), "pack-size-mib"},
+		{"wrong type", strings.Replace(string(orig), "pack-size-mib: 8", "pack-size-mib: eight", 1), "pack-size-mib"},
 		{"unknown field", string(orig) + "retention: forever\n", "field retention not found"},
 		{"bad site", strings.Replace(string(orig), "jurisdiction: LU", "jurisdiction: Luxembourg", 1), "sites[0].jurisdiction"},
 		{"bad nested type", strings.Replace(string(orig), "jurisdiction: CH", "jurisdiction: [CH]", 1), "sites[1].jurisdiction"},

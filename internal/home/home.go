@@ -59,7 +59,7 @@ type SiteConfig struct {
 func (s SiteConfig) IsGroup() bool { return strings.HasPrefix(s.URL, "erasure:") }
 
 // Default returns the configuration of a new home.
-func Default() Config { return Config{Compression: "auto", PackSizeMiB: 16} }
+func Default() Config { return Config{Compression: "auto", PackSizeMiB: 8} }
 
 // maxConfigSize bounds the configuration file.
 const maxConfigSize = 1 << 20

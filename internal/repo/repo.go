@@ -118,7 +118,7 @@ func (r *Repo) putPackBuf(b []byte) {
 }
 
 // DefaultPackSize is the target size of a pack file.
-const DefaultPackSize = 16 << 20
+const DefaultPackSize = 8 << 20
 
 // Open loads and verifies the repository descriptor and key epochs from the
 // first site that has them. A nil Root opens the repository for public
