@@ -26,6 +26,13 @@ if [[ ${EMBASSY_SKIP_INTEGRATION:-0} != 1 ]]; then
 	# shellcheck disable=SC1090
 	set -a; . "$(scripts/s3-servers.sh env)"; set +a
 	export EMBASSY_TEST_INTEGRATION=1
+	# PostgreSQL for continuous protection: the tests start a throwaway
+	# cluster of their own as user postgres on a private port.
+	if [[ -x /usr/lib/postgresql/15/bin/initdb ]] && id postgres >/dev/null 2>&1; then
+		export EMBASSY_TEST_PG=1
+	else
+		echo "scripts/test.sh: PostgreSQL 15 not installed: the pg_dump tests are skipped (apt-get install postgresql)"
+	fi
 fi
 
 echo "== go test ./... (unit, conformance, CLI, crash, and integration when enabled)"

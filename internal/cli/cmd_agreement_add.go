@@ -58,9 +58,9 @@ transparency log.`,
 			if err := home.WriteFileAtomic(dst, doc, 0o600); err != nil {
 				return err
 			}
-			e.recordEvent(policy.Event{Time: now, Kind: kind, Agreement: ia.ID, Digest: ia.Digest})
+			e.recordEvent(h, policy.Event{Time: now, Kind: kind, Agreement: ia.ID, Digest: ia.Digest})
 			for _, l := range ia.Loosenings {
-				e.recordEvent(policy.Event{Time: now, Kind: "agreement-override", Agreement: ia.ID, Digest: ia.Digest,
+				e.recordEvent(h, policy.Event{Time: now, Kind: "agreement-override", Agreement: ia.ID, Digest: ia.Digest,
 					Reasons: []string{fmt.Sprintf("%s = %s (baseline %s): %s", l.Term, l.Value, l.Baseline, l.Reason)}})
 			}
 			if e.json {

@@ -20,6 +20,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/operate"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // Activation is the signed crisis-activation statement.
@@ -246,6 +247,7 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			}
 			evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "token", Home: r.Home(),
 				Summary: fmt.Sprintf("operate token %s issued to %s until %s", t.ID, official, t.Expires.Format(time.RFC3339))})
+			e.audit(h, tlog.Entry{Kind: tlog.KindKeyUse, Object: t.ID, Details: map[string]string{"initiator": "home", "use": "operate-token", "official": official, "expires": t.Expires.Format(time.RFC3339)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"token": tok, "id": t.ID, "official": official, "expires": t.Expires, "file": out})
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/protect"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // eventsFile is the home's local journal of continuity events, to be
@@ -90,6 +91,7 @@ at http://ADDR/metrics.`,
 			rn := &protect.Runner{Repo: r, Home: h, Config: cfg, Log: e.log,
 				OnTaken: func(t *protect.Taken) {
 					taken = append(taken, t)
+					e.audit(h, tlog.Entry{Kind: tlog.KindSnapshot, Object: t.ID.String(), Details: map[string]string{"by": "protect", "files": fmt.Sprint(t.Stats.Files)}})
 					if !once {
 						e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
 					}

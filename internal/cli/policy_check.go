@@ -15,6 +15,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // agreementsDir is where a home keeps its installed, verified agreements.
@@ -161,7 +162,7 @@ func (e *env) checkPolicy(h *home.Home, req policy.Request) (policy.Decision, er
 		}
 	}
 	if !d.Allow {
-		e.recordEvent(policy.DenialEvent(req, d))
+		e.recordEvent(h, policy.DenialEvent(req, d))
 	}
 	return d, nil
 }
@@ -199,9 +200,33 @@ func denyError(what string, d policy.Decision) error {
 
 // recordEvent is where denials and policy or agreement changes go. It logs
 // them; the transparency log is wired here.
-func (e *env) recordEvent(ev policy.Event) {
+func (e *env) recordEvent(h *home.Home, ev policy.Event) {
 	if e.log != nil {
 		e.log.InfoContext(e.ctx, "policy event", "kind", ev.Kind, "action", string(ev.Action), "dataset", ev.Dataset,
 			"site", ev.Site, "agreement", ev.Agreement, "rules", strings.Join(ev.Rules, ","))
 	}
+	kind := tlog.KindPolicyChange
+	if strings.HasPrefix(ev.Kind, "agreement-") {
+		kind = tlog.KindAgreementChange
+	}
+	details := map[string]string{"event": ev.Kind}
+	if ev.Action != "" {
+		details["action"] = string(ev.Action)
+	}
+	if ev.Class != "" {
+		details["class"] = ev.Class
+	}
+	if ev.Agreement != "" {
+		details["agreement"] = ev.Agreement
+	}
+	if ev.Digest != "" {
+		details["digest"] = ev.Digest
+	}
+	if len(ev.Rules) > 0 {
+		details["rules"] = strings.Join(ev.Rules, ",")
+	}
+	if len(ev.Reasons) > 0 {
+		details["reasons"] = strings.Join(ev.Reasons, "; ")
+	}
+	e.audit(h, tlog.Entry{Kind: kind, Site: ev.Site, Details: details})
 }
