@@ -175,6 +175,13 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 		return fmt.Errorf("restored copy differs from the source: %w", err)
 	}
 	say("7. Restored into %s and compared: %d files identical byte for byte, with modes and times", target, n)
+	var logOut bytes.Buffer
+	if err := e.sub(&logOut, "--json", "log"); err == nil {
+		var entries []json.RawMessage
+		if json.Unmarshal(logOut.Bytes(), &entries) == nil {
+			say("8. Every step is in the home's transparency log: %d entries, each checkpoint cosigned by the home's Ed25519 and ML-DSA-44 witnesses", len(entries))
+		}
+	}
 	say("")
 	say("Done in %.1fs. Where everything lives:", time.Since(start).Seconds())
 	say("   home (config, root key)    %s", dir)
@@ -192,6 +199,7 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 	say("   embassy%s verify --read-data --json", hf)
 	say("   embassy --home /tmp/recovered recover --site %s --identity %s --identity %s",
 		filepath.Join(qs, "sites", "ch-1"), filepath.Join(qs, "custodians", "alice.key"), filepath.Join(qs, "custodians", "carol.key"))
+	say("   embassy%s log", hf)
 	say("   embassy%s key rotate", hf)
 	return nil
 }
