@@ -158,7 +158,7 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 		c.GroupID = "keys"
 		root.AddCommand(c)
 	}
-	for _, c := range []*cobra.Command{cmdSite(e), cmdAgreement(e), cmdPolicy(e), cmdAssess(e), cmdPKI(e), cmdServe(e)} {
+	for _, c := range []*cobra.Command{cmdSite(e), cmdExit(e), cmdAgreement(e), cmdPolicy(e), cmdAssess(e), cmdPKI(e), cmdServe(e)} {
 		c.GroupID = "sites"
 		root.AddCommand(c)
 	}

@@ -29,7 +29,7 @@ func accessHelp() string {
 }
 
 func cmdDisclose(e *env) *cobra.Command {
-	var site, reason, who, what, at, ticket, access string
+	var site, reason, who, what, at, ticket, access, dataset, approval string
 	c := &cobra.Command{
 		Use:   "disclose --site S --reason CODE --who W --what W [--at T]",
 		Short: "Record an access by host personnel in the transparency log",
@@ -39,6 +39,10 @@ the transparency log, with a reason code, who, what and when. The entry is
 cosigned by the witnesses before the command returns, and the home sees it
 in 'embassy disclosures', which measures the delay between the access (--at)
 and its disclosure (now) against the hours the site's agreement allows.
+
+A legal demand, and a support session at a site whose agreement requires
+prior approval, are decisions of the policy (disclose): without
+--approved the access is still logged, and so is the denial (exit code 3).
 
 Reason codes (modelled on Google Key Access Justifications):
 ` + reasonHelp() + `
@@ -63,7 +67,8 @@ Access types (--access):
 			if err != nil {
 				return err
 			}
-			if sc, _ := h.Site(site); sc == nil {
+			sc, _ := h.Site(site)
+			if sc == nil {
 				return hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", site), "see 'embassy site list'"), hint.CodeUsage)
 			}
 			ent := tlog.Entry{V: tlog.Version, Kind: tlog.KindDisclosure, Time: now, Home: h.Config.Home, Site: site,
@@ -79,9 +84,22 @@ Access types (--access):
 			if err != nil {
 				return err
 			}
+			// The access happened; the log records it either way. Policy says
+			// whether it needed an approval that was not given (a denial, logged).
+			dec, asked, err := e.disclosureDecision(h, *sc, ent.Reason, access, dataset, approval)
+			if err != nil {
+				return err
+			}
+			if !dec.Allow {
+				e.warnf("policy: disclosure %d was not allowed: %s", idx, strings.Join(dec.Reasons, "; "))
+			}
 			delay := now.Sub(when)
 			if e.json {
-				return e.emitJSON(map[string]any{"index": idx, "site": site, "reason": ent.Reason, "at": when, "delay": delay.Round(time.Second).String(), "delay_ns": delay})
+				out := map[string]any{"index": idx, "site": site, "reason": ent.Reason, "at": when, "delay": delay.Round(time.Second).String(), "delay_ns": delay}
+				if asked {
+					out["policy"] = dec
+				}
+				return e.emitJSON(out)
 			}
 			e.printf("Logged disclosure %d: %s at %s (%s after the access)\n", idx, ent.Reason, site, delay.Round(time.Second))
 			return nil
@@ -95,6 +113,8 @@ Access types (--access):
 	f.StringVar(&at, "at", "", "when the access happened (RFC 3339, or a duration ago such as 3h; default now)")
 	f.StringVar(&ticket, "ticket", "", "operator ticket or change id, used to match key uses and sessions")
 	f.StringVar(&access, "access", "console", "access type (see above)")
+	f.StringVar(&dataset, "dataset", "", "dataset the access concerned, for the policy decision (default: all data at the site, as the strictest class)")
+	f.StringVar(&approval, "approved", "", "reference of the sending state's prior approval (legal demands; support access where the agreement requires approval)")
 	for _, n := range []string{"site", "reason", "who", "what"} {
 		c.MarkFlagRequired(n)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -96,7 +97,12 @@ at http://ADDR/metrics.`,
 						e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
 					}
 				},
-				OnAlert: func(a protect.Alert) { e.alert(h, a) }}
+				OnAlert: func(a protect.Alert) { e.alert(h, a) },
+				// the same per-site policy.Write decisions as snapshot
+				Place: func(_ context.Context, name, label string) (func(), error) {
+					_, undo, err := e.placeDataset(h, r, name, label)
+					return undo, err
+				}}
 			if once {
 				errs := rn.Cycle(e.ctx, true)
 				lags := rn.Lags()

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/restorer"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -31,6 +32,14 @@ snapshot is restored, at the same relative place under DIR.`,
 				return err
 			}
 			defer e.closeRepo(r)
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			// One decision per site: a denied site is not read; none allowed refuses.
+			if err := e.gateReads(h, r, policy.Restore, policy.Dataset{Name: d.Keys.Name, Class: s.Class}); err != nil {
+				return err
+			}
 			o := restorer.Options{Path: path, Overwrite: overwrite, Owners: owners, Progress: &restorer.Progress{}}
 			b := e.newBar("restore", func() (int64, int64) { return o.Progress.Bytes.Load(), o.Progress.TotalBytes.Load() })
 			st, err := restorer.Restore(e.ctx, d, s, target, o)
@@ -39,9 +48,7 @@ snapshot is restored, at the same relative place under DIR.`,
 				return err
 			}
 			e.reportSites(r)
-			if h, herr := e.openHome(); herr == nil {
-				e.audit(h, tlog.Entry{Kind: tlog.KindRestore, Dataset: d.Keys.ID, Object: s.ID.String(), Details: map[string]string{"files": fmt.Sprint(st.Files)}})
-			}
+			e.audit(h, tlog.Entry{Kind: tlog.KindRestore, Dataset: d.Keys.ID, Object: s.ID.String(), Details: map[string]string{"files": fmt.Sprint(st.Files)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"snapshot": s.ID.String(), "dataset": d.Keys.Name, "target": target, "files": st.Files, "dirs": st.Dirs, "symlinks": st.Symlinks, "bytes": st.Bytes})
 			}

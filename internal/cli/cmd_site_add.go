@@ -72,14 +72,19 @@ A local folder is created if it does not exist.`,
 			}
 			defer b.Close()
 			target := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Backend: b}
-			r, err := e.openRepo(h, false)
+			copying := !noCopy && !member
+			r, err := e.openRepo(h, copying) // keys: the datasets' labels decide what may be copied
 			if err != nil {
 				return err
 			}
 			defer e.closeRepo(r)
 			var st repo.CopyStats
-			if !noCopy && !member {
-				st, err = r.Backfill(e.ctx, target, e.copyProgress())
+			if copying {
+				keep, err := e.replicationFilter(h, r, []home.SiteConfig{sc})
+				if err != nil {
+					return err
+				}
+				st, err = r.BackfillFiltered(e.ctx, target, keep, e.copyProgress())
 				if err != nil {
 					if errors.Is(err, repo.ErrForeignHome) {
 						return hint.Wrap(err, "a site can hold only one home's vault; use an empty location")

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -28,17 +29,27 @@ each site's lag in objects and bytes.`,
 			if err != nil {
 				return err
 			}
-			r, err := e.openRepo(h, false)
+			r, err := e.openRepo(h, true) // keys: the datasets' labels decide what may be copied
 			if err != nil {
 				return err
 			}
 			defer e.closeRepo(r)
+			var targets []home.SiteConfig
+			for _, s := range r.Sites() {
+				if sc, _ := h.Site(s.Name); sc != nil {
+					targets = append(targets, *sc)
+				}
+			}
+			keep, err := e.replicationFilter(h, r, targets)
+			if err != nil {
+				return err
+			}
 			var lag map[string]*repo.SiteLag
 			var st repo.CopyStats
 			if dry {
-				lag, err = r.Lag(e.ctx)
+				lag, err = r.LagFiltered(e.ctx, keep)
 			} else {
-				st, lag, err = r.CatchUp(e.ctx)
+				st, lag, err = r.CatchUpFiltered(e.ctx, keep)
 			}
 			if err != nil {
 				return err

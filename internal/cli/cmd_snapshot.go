@@ -13,7 +13,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/archiver"
 	"github.com/digital-embassy/embassy/internal/class"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -86,11 +85,6 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 				return err
 			}
 			defer unlock()
-			if st, err := r.SyncDataset(e.ctx, dk.ID); err != nil {
-				return err
-			} else if st.Objects > 0 {
-				e.log.InfoContext(e.ctx, "sites caught up", "objects", st.Objects, "bytes", st.Bytes)
-			}
 			d, err := r.OpenDataset(e.ctx, dk)
 			if err != nil {
 				return err
@@ -114,30 +108,14 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 			}
 			// One policy decision per site: a site the dataset may not be
 			// written to is skipped for this snapshot; none at all refuses it.
-			var allowed []policy.Site
-			var denied []policy.Decision
-			for _, s := range r.Sites() {
-				sc, _ := h.Site(s.Name)
-				if sc == nil {
-					continue
-				}
-				ps := e.policySiteFor(h, *sc)
-				d, err := e.checkPolicy(h, policy.Request{Action: policy.Write, Dataset: policy.Dataset{Name: name, Class: lbl}, Site: ps})
-				if err != nil {
-					return err
-				}
-				if d.Allow {
-					allowed = append(allowed, ps)
-					continue
-				}
-				denied = append(denied, d)
-				s.Fail(fmt.Errorf("policy: %s", strings.Join(d.Reasons, "; ")))
+			// Catching the sites up comes after, so it skips denied sites too.
+			if _, _, err := e.placeDataset(h, r, name, lbl); err != nil {
+				return err
 			}
-			if len(allowed) == 0 && len(denied) > 0 {
-				return denyError("snapshot of "+name, denied[0])
-			}
-			for _, p := range e.policyState().engine.CheckCopies(policy.Dataset{Name: name, Class: lbl}, allowed) {
-				e.warnf("policy: %s", p)
+			if st, err := r.SyncDataset(e.ctx, dk.ID); err != nil {
+				return err
+			} else if st.Objects > 0 {
+				e.log.InfoContext(e.ctx, "sites caught up", "objects", st.Objects, "bytes", st.Bytes)
 			}
 			o := archiver.Options{Paths: abs, Parent: parent, Progress: &archiver.Progress{}}
 			if stdin {

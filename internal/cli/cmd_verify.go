@@ -15,6 +15,8 @@ import (
 func cmdVerify(e *env) *cobra.Command {
 	var readData bool
 	var sites []string
+	var proofMode bool
+	var sample int
 	c := &cobra.Command{
 		Use:   "verify [--read-data] [--site NAME]",
 		Short: "Check that every site holds the whole vault intact",
@@ -39,6 +41,9 @@ exits with code 3.`,
 				return err
 			}
 			defer e.closeRepo(r)
+			if proofMode {
+				return e.verifyProof(h, r, sites, sample)
+			}
 			var done, total atomic.Int64
 			b := e.newBar("verify", func() (int64, int64) { return done.Load(), total.Load() })
 			rep, err := r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData, Sites: sites, Progress: func(d, t int64) { done.Store(d); total.Store(t) }})
@@ -86,5 +91,7 @@ exits with code 3.`,
 	}
 	c.Flags().BoolVar(&readData, "read-data", false, "download and authenticate every object")
 	c.Flags().StringArrayVar(&sites, "site", nil, "check only this site (repeatable)")
+	c.Flags().BoolVar(&proofMode, "proof", false, "ask the --site daemons to prove they hold a sample of every kind of object, without downloading it")
+	c.Flags().IntVar(&sample, "sample", 256, "with --proof: objects sampled per kind")
 	return c
 }

@@ -63,7 +63,7 @@ func TestProtectPostgres(t *testing.T) {
 	psql("insert into land select g, 'owner ' || g from generate_series(1, 5000) g")
 	_, home, _ := setup(t)
 	os.WriteFile(filepath.Join(home, "protect.yaml"), fmt.Appendf(nil,
-		"datasets:\n  - name: land-db\n    source: {type: postgres, database: postgres, host: 127.0.0.1, port: %d, user: postgres, format: plain}\n    rpo: 1h\n", port), 0o644)
+		"datasets:\n  - name: land-db\n    source: {type: postgres, database: postgres, host: 127.0.0.1, port: %d, user: postgres, format: plain}\n    rpo: 1h\n    class: C1-I1-A1\n", port), 0o644)
 	mustRun(t, home, "protect", "--once")
 	stop()
 	r := run(t, home, "", "protect", "--once")

@@ -38,7 +38,7 @@ func TestProtectFailedDumpNotCommitted(t *testing.T) {
 	}
 	script(0)
 	os.WriteFile(filepath.Join(home, "protect.yaml"), fmt.Appendf(nil,
-		"datasets:\n  - name: land-db\n    source: {type: postgres, database: land, pg-dump: %s}\n    rpo: 1ns\n", dump), 0o644)
+		"datasets:\n  - name: land-db\n    source: {type: postgres, database: land, pg-dump: %s}\n    rpo: 1ns\n    class: C1-I1-A1\n", dump), 0o644)
 	r := run(t, home, "", "protect", "--once")
 	if r.code != 0 || !strings.Contains(r.stderr, "embassy: alert: land-db at site lu") {
 		t.Fatalf("good dump: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -72,7 +72,7 @@ func TestGameDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(home, "protect.yaml"), fmt.Appendf(nil,
-		"datasets:\n  - name: population-register\n    source: {type: dir, path: %s}\n    on-change: true\n    rpo: 1h\n", src), 0o644)
+		"datasets:\n  - name: population-register\n    source: {type: dir, path: %s}\n    on-change: true\n    rpo: 1h\n    class: C1-I1-A1\n", src), 0o644)
 	var once struct {
 		Lags []struct {
 			Site     string  `json:"site"`

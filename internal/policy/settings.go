@@ -38,6 +38,7 @@ type ClassRule struct {
 	KeyPolicy        string   `yaml:"key-policy,omitempty"`
 	MinTier          int      `yaml:"min-tier,omitempty"`
 	PrivateHub       bool     `yaml:"private-hub,omitempty"`
+	RequireCopies    bool     `yaml:"require-copies,omitempty"` // refuse a write the allowed sites cannot give the minimums or erasure code
 }
 
 // Key policies, from least to most strict.
@@ -146,6 +147,7 @@ type ClassPolicy struct {
 	KeyPolicy        string      `json:"key_policy"`
 	MinTier          int         `json:"min_tier,omitempty"`
 	PrivateHub       bool        `json:"private_hub,omitempty"`
+	RequireCopies    bool        `json:"require_copies,omitempty"`
 }
 
 // For merges the rules that apply to l: allowed jurisdictions are
@@ -171,6 +173,7 @@ func (s *Settings) For(l class.Label) ClassPolicy {
 		p.MinJurisdictions = max(p.MinJurisdictions, r.MinJurisdictions)
 		p.MinTier = max(p.MinTier, r.MinTier)
 		p.PrivateHub = p.PrivateHub || r.PrivateHub
+		p.RequireCopies = p.RequireCopies || r.RequireCopies
 		if r.Erasure != "" {
 			p.Erasure = r.Erasure
 		}

@@ -34,6 +34,7 @@ type Runner struct {
 	Log     *slog.Logger
 	OnAlert func(Alert)  // called for every alert transition
 	OnTaken func(*Taken) // called after each committed snapshot
+	Place   Placer       // asked before each snapshot (policy); nil writes to every site
 	Now     func() time.Time
 
 	lagger *Lagger
@@ -93,7 +94,7 @@ func (rn *Runner) Cycle(ctx context.Context, force bool) []error {
 		rn.mu.Lock()
 		st.lastTry = now
 		rn.mu.Unlock()
-		t, err := Take(ctx, rn.Repo, rn.Home, ds, rn.Log)
+		t, err := TakeWith(ctx, rn.Repo, rn.Home, ds, rn.Log, rn.Place)
 		rn.mu.Lock()
 		if err != nil {
 			st.failed++

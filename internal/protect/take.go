@@ -29,6 +29,17 @@ type Taken struct {
 // a pg_dump that fails mid-stream leaves packs behind (adopted by the next
 // run) but never a snapshot, so the last good snapshot stays the latest.
 func Take(ctx context.Context, r *repo.Repo, h *home.Home, ds Dataset, log *slog.Logger) (*Taken, error) {
+	return TakeWith(ctx, r, h, ds, log, nil)
+}
+
+// Placer is asked, before anything is written, where a dataset of the
+// given class may be written (see Runner.Place). It keeps denied sites off
+// the write and returns undo, called when the snapshot is done; an error
+// refuses the snapshot.
+type Placer func(ctx context.Context, dataset, class string) (undo func(), err error)
+
+// TakeWith is Take asking place (if not nil) first.
+func TakeWith(ctx context.Context, r *repo.Repo, h *home.Home, ds Dataset, log *slog.Logger, place Placer) (*Taken, error) {
 	dk, created, err := r.EnsureDataset(ctx, ds.Name)
 	if err != nil {
 		return nil, err
@@ -38,9 +49,6 @@ func Take(ctx context.Context, r *repo.Repo, h *home.Home, ds Dataset, log *slog
 		return nil, err
 	}
 	defer unlock()
-	if _, err := r.SyncDataset(ctx, dk.ID); err != nil {
-		return nil, err
-	}
 	d, err := r.OpenDataset(ctx, dk)
 	if err != nil {
 		return nil, err
@@ -59,6 +67,21 @@ func Take(ctx context.Context, r *repo.Repo, h *home.Home, ds Dataset, log *slog
 	if !created {
 		o.Parent = parentFor(ctx, d, paths)
 	}
+	lbl := ds.Class
+	if lbl == "" && o.Parent != nil {
+		lbl = o.Parent.Class
+	}
+	if place != nil {
+		undo, err := place(ctx, ds.Name, lbl)
+		if err != nil {
+			return nil, err
+		}
+		defer undo()
+	}
+	// after placement: catching up must not copy to a site the policy denies
+	if _, err := r.SyncDataset(ctx, dk.ID); err != nil {
+		return nil, err
+	}
 	res, err := archiver.Run(ctx, d, o)
 	werr := c.Wait()
 	if werr != nil {
@@ -67,10 +90,6 @@ func Take(ctx context.Context, r *repo.Repo, h *home.Home, ds Dataset, log *slog
 	}
 	if err != nil {
 		return nil, err
-	}
-	lbl := ds.Class
-	if lbl == "" && o.Parent != nil {
-		lbl = o.Parent.Class
 	}
 	host, _ := os.Hostname()
 	snap := &repo.Snapshot{Time: time.Now().UTC(), Host: host, Paths: paths, Class: lbl, Tree: res.Tree, Root: res.Root,

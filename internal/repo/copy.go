@@ -20,6 +20,10 @@ type CopyStats struct {
 // skipping objects target already has. Objects are immutable and named by
 // content, so an interrupted backfill is simply run again.
 func (r *Repo) Backfill(ctx context.Context, target *Site, progress func(done, total int64)) (CopyStats, error) {
+	return r.backfill(ctx, target, nil, progress)
+}
+
+func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, progress func(done, total int64)) (CopyStats, error) {
 	var st CopyStats
 	if b, err := site.ReadAll(ctx, target.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}); err == nil {
 		if _, _, err := verifyRepoBody(b, r.home); err != nil {
@@ -52,6 +56,9 @@ func (r *Repo) Backfill(ctx context.Context, target *Site, progress func(done, t
 		err := r.listUnion(ctx, k, func(fi site.Info) error {
 			if sz, ok := have[fi.Handle]; ok && sz == fi.Size {
 				st.Present++
+				return nil
+			}
+			if keep != nil && !keep(target.Name, fi.Handle) {
 				return nil
 			}
 			if fi.Handle.Kind == site.KindConfig && fi.Handle.Name == "repo" {
@@ -132,24 +139,24 @@ func (r *Repo) SyncDataset(ctx context.Context, dsid string) (CopyStats, error) 
 			prefix = "datasets/" + dsid + "/"
 		}
 		return strings.HasPrefix(h.Name, prefix)
-	}, true)
+	}, nil, true)
 	return st, err
 }
 
 // CatchUp copies every object some usable site holds to the usable sites
 // that lack it, for all datasets, keys and key epochs.
 func (r *Repo) CatchUp(ctx context.Context) (CopyStats, map[string]*SiteLag, error) {
-	return r.syncObjects(ctx, []site.Kind{site.KindConfig, site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, nil, true)
+	return r.syncObjects(ctx, []site.Kind{site.KindConfig, site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, nil, nil, true)
 }
 
 // Lag reports, per usable site, how many objects and bytes it lacks that
 // another site holds.
 func (r *Repo) Lag(ctx context.Context) (map[string]*SiteLag, error) {
-	_, lag, err := r.syncObjects(ctx, []site.Kind{site.KindConfig, site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, nil, false)
+	_, lag, err := r.syncObjects(ctx, []site.Kind{site.KindConfig, site.KindKey, site.KindPack, site.KindIndex, site.KindSnapshot}, nil, nil, false)
 	return lag, err
 }
 
-func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(site.Handle) bool, apply bool) (CopyStats, map[string]*SiteLag, error) {
+func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(site.Handle) bool, keep CopyFilter, apply bool) (CopyStats, map[string]*SiteLag, error) {
 	var st CopyStats
 	lag := map[string]*SiteLag{}
 	var sites []*Site
@@ -187,8 +194,9 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 			for _, sz := range at {
 				size = sz
 			}
+			h := site.Handle{Kind: k, Name: name}
 			for _, s := range sites {
-				if _, ok := at[s]; !ok {
+				if _, ok := at[s]; !ok && (keep == nil || keep(s.Name, h)) {
 					lag[s.Name].Objects++
 					lag[s.Name].Bytes += size
 				}
@@ -196,7 +204,6 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 			if !apply {
 				continue
 			}
-			h := site.Handle{Kind: k, Name: name}
 			var data []byte
 			for s := range at {
 				b, err := site.ReadAll(ctx, s.Backend, h)
@@ -215,7 +222,7 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 				continue
 			}
 			for _, s := range sites {
-				if _, ok := at[s]; ok {
+				if _, ok := at[s]; ok || (keep != nil && !keep(s.Name, h)) {
 					continue
 				}
 				err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true})

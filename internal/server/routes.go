@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/list/{kind}", "list", readers, true, s.listObjects)
 	s.handle("POST /v1/sync", "sync", writers, true, s.sync)
 	s.handle("POST /v1/prove", "prove", readers, true, s.prove)
+	s.handle("POST /v1/exit/certificate", "exit_certificate", writers, true, s.exitCertificate)
 	s.handle("GET /v1/properties", "properties", observers, false, s.properties)
 	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)

@@ -1,0 +1,195 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/pki"
+	"github.com/digital-embassy/embassy/internal/server"
+	"github.com/digital-embassy/embassy/internal/site/fs"
+)
+
+// countFiles counts regular files under dir.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err == nil && fi.Mode().IsRegular() && !strings.HasPrefix(fi.Name(), ".") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+func exitSource(t *testing.T, dir string) string {
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(filepath.Join(src, "docs"), 0o755)
+	os.WriteFile(filepath.Join(src, "register.csv"), bytes.Repeat([]byte("38501012231,Mari,Tamm,Tallinn\n"), 5000), 0o644)
+	os.WriteFile(filepath.Join(src, "docs", "scan.bin"), bytes.Repeat([]byte{7, 1, 9}, 30000), 0o644)
+	return src
+}
+
+func TestExitFSSite(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := exitSource(t, dir)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	mustRun(t, home, "snapshot", "land", src, "--class", "internal")
+	archive := filepath.Join(dir, "lu.tar")
+	out := mustRun(t, home, "--json", "exit", "lu", "--archive", archive)
+	var rep exitReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Objects == 0 || rep.Deleted != rep.Objects || rep.Restore == nil || !rep.Restore.ReadData || rep.Restore.Snapshots != 2 || rep.Signer != "home" || rep.Remaining != 0 {
+		t.Fatalf("report: %+v %+v", rep, rep.Restore)
+	}
+	if n := countFiles(t, filepath.Join(dir, "site-lu")); n != 0 {
+		t.Fatalf("%d files left at the site", n)
+	}
+	if list := mustRun(t, home, "site", "list"); strings.Contains(list, "lu ") || strings.Contains(list, "site-lu") {
+		t.Fatalf("site still listed:\n%s", list)
+	}
+	v := mustRun(t, home, "exit", "verify", archive)
+	if !strings.Contains(v, "restores") || !strings.Contains(v, "not a host-signed certificate") {
+		t.Fatalf("exit verify: %s", v)
+	}
+	// The remaining site still restores.
+	mustRun(t, home, "restore", "registry", "--target", filepath.Join(dir, "r1"))
+	if n, err := compareTrees(src, filepath.Join(dir, "r1")); err != nil || n != 2 {
+		t.Fatalf("restore from remaining site: %d %v", n, err)
+	}
+	// Without a home: structure and signatures only.
+	r := run(t, filepath.Join(dir, "nohome"), "", "exit", "verify", archive)
+	if r.code != 0 || !strings.Contains(r.stdout, "data not decrypted") {
+		t.Fatalf("verify without home: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	// The exit is in the log.
+	if l := mustRun(t, home, "log", "--kind", "exit", "--json"); !strings.Contains(l, rep.Manifest) {
+		t.Fatalf("log lacks the manifest digest: %s", l)
+	}
+
+	t.Run("tampered archive", func(t *testing.T) {
+		b, _ := os.ReadFile(archive)
+		tr := tar.NewReader(bytes.NewReader(b))
+		i := -1
+		for {
+			hdr, err := tr.Next()
+			if err != nil {
+				t.Fatal("no pack in archive")
+			}
+			if strings.HasPrefix(hdr.Name, "data/") {
+				content, _ := io.ReadAll(tr)
+				i = bytes.Index(b, content[:64])
+				break
+			}
+		}
+		bad := bytes.Clone(b)
+		bad[i+10] ^= 1 // inside the first pack's content
+		p := filepath.Join(t.TempDir(), "bad.tar")
+		os.WriteFile(p, bad, 0o644)
+		r := run(t, home, "", "exit", "verify", p)
+		if r.code != ExitDamaged || !strings.Contains(r.stderr, "does not match its manifest") {
+			t.Fatalf("tampered archive: %d %s", r.code, r.stderr)
+		}
+	})
+	t.Run("tampered certificate", func(t *testing.T) {
+		var c map[string]json.RawMessage
+		raw, _ := os.ReadFile(archive + ".certificate.json")
+		json.Unmarshal(raw, &c)
+		c["body"] = json.RawMessage(strings.Replace(string(c["body"]), `"site":"lu"`, `"site":"ch"`, 1))
+		p := filepath.Join(t.TempDir(), "cert.json")
+		writeJSONFile(p, c)
+		r := run(t, home, "", "exit", "verify", archive, "--certificate", p)
+		if r.code != ExitDamaged || !strings.Contains(r.stderr, "signature") {
+			t.Fatalf("tampered certificate: %d %s", r.code, r.stderr)
+		}
+	})
+}
+
+// startDaemon serves store with a site certificate from the home's CA.
+func startDaemon(t *testing.T, home, store string) string {
+	t.Helper()
+	ca, err := pki.Load(filepath.Join(home, "pki"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "lu-daemon", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(is.CertPEM, is.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := fs.New(context.Background(), fs.Config{Path: store, Create: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	srv, err := server.New(server.Config{Backend: b, ClientCAs: pool, Home: ca.Home, Certificate: pair, Drain: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ln.Addr().String()
+}
+
+func TestExitDaemonSite(t *testing.T) {
+	dir, home, _ := setup(t)
+	mustRun(t, home, "pki", "init")
+	store := filepath.Join(dir, "daemon-store")
+	addr := startDaemon(t, home, store)
+	mustRun(t, home, "site", "add", "lu-d", "--url", "embassy://"+addr, "--jurisdiction", "LU")
+	src := exitSource(t, dir)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	if countFiles(t, store) == 0 {
+		t.Fatal("daemon store is empty")
+	}
+	archive := filepath.Join(dir, "lu-d.tar")
+	out := mustRun(t, home, "--json", "exit", "lu-d", "--archive", archive)
+	var rep exitReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if rep.Signer != "site" || rep.Remaining != 0 || rep.Deleted != rep.Objects || !rep.Restore.ReadData {
+		t.Fatalf("report: %+v", rep)
+	}
+	if n := countFiles(t, store); n != 0 {
+		t.Fatalf("%d files left at the daemon", n)
+	}
+	v := mustRun(t, home, "exit", "verify", archive)
+	if !strings.Contains(v, "signed by the site's daemon") {
+		t.Fatalf("exit verify: %s", v)
+	}
+	// A certificate claiming another manifest, or re-signed by someone else, is refused.
+	var c map[string]json.RawMessage
+	raw, _ := os.ReadFile(archive + ".certificate.json")
+	json.Unmarshal(raw, &c)
+	c["body"] = json.RawMessage(strings.Replace(string(c["body"]), `"remaining":0`, `"remaining":-0`, 1))
+	p := filepath.Join(dir, "cert.json")
+	writeJSONFile(p, c)
+	if r := run(t, home, "", "exit", "verify", archive, "--certificate", p); r.code != ExitDamaged {
+		t.Fatalf("tampered site certificate: %d %s", r.code, r.stderr)
+	}
+	mustRun(t, home, "restore", "registry", "--target", filepath.Join(dir, "r"))
+}
