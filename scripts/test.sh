@@ -14,8 +14,11 @@ cd "$(dirname "$0")/.."
 echo "== go vet"
 go vet ./...
 
-started=0
-cleanup() { if [[ $started == 1 ]]; then scripts/s3-servers.sh stop || true; fi; }
+started=0 started_db=0
+cleanup() {
+	if [[ $started == 1 ]]; then scripts/s3-servers.sh stop || true; fi
+	if [[ $started_db == 1 ]]; then scripts/mariadb.sh stop || true; fi
+}
 trap cleanup EXIT
 
 if [[ ${EMBASSY_SKIP_INTEGRATION:-0} != 1 ]]; then
@@ -26,6 +29,16 @@ if [[ ${EMBASSY_SKIP_INTEGRATION:-0} != 1 ]]; then
 	# shellcheck disable=SC1090
 	set -a; . "$(scripts/s3-servers.sh env)"; set +a
 	export EMBASSY_TEST_INTEGRATION=1
+	# MariaDB for the transparency log on tessera's AWS driver (S3 + MySQL):
+	# a private mariadbd on 127.0.0.1:23306, never the system service.
+	echo "== private MariaDB (transparency log on S3 + MySQL)"
+	if scripts/mariadb.sh install && scripts/mariadb.sh start; then
+		started_db=1
+		# shellcheck disable=SC1090
+		set -a; . "$(scripts/mariadb.sh env)"; set +a
+	else
+		echo "scripts/test.sh: no MariaDB (apt-get install mariadb-server): the tlog AWS-driver test is skipped"
+	fi
 	# PostgreSQL for continuous protection: the tests start a throwaway
 	# cluster of their own as user postgres on a private port.
 	if [[ -x /usr/lib/postgresql/15/bin/initdb ]] && id postgres >/dev/null 2>&1; then

@@ -104,7 +104,11 @@ func (e *env) openLog(h *home.Home) (*tlog.Log, *homeLog, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := tlog.Open(e.ctx, hl.dir, tlog.Options{Signer: hl.signer, Policy: hl.policy, Local: hl.local, Logger: e.log})
+	st, err := tlog.LoadStorage(hl.dir) // <home>/log/storage: S3 + MySQL instead of <home>/log/tiles
+	if err != nil {
+		return nil, nil, err
+	}
+	l, err := tlog.Open(e.ctx, hl.dir, tlog.Options{Signer: hl.signer, Policy: hl.policy, Local: hl.local, Logger: e.log, AWS: st})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,6 +120,14 @@ func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {
 	hl, err := e.setupLog(h)
 	if err != nil {
 		return nil, nil, err
+	}
+	st, err := tlog.LoadStorage(hl.dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if st != nil {
+		r, err := st.Reader(hl.policy)
+		return r, hl, err
 	}
 	return tlog.NewReader(hl.dir, hl.policy), hl, nil
 }

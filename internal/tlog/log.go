@@ -12,12 +12,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 	"k8s.io/klog/v2"
 )
@@ -40,6 +38,10 @@ type Options struct {
 	WitnessTimeout     time.Duration // default 5 s per publication attempt
 	PublishTimeout     time.Duration // how long Append waits for a witnessed checkpoint; default 30 s
 	Logger             *slog.Logger
+
+	// AWS, when set, keeps the log in S3 and MySQL (tessera's AWS driver)
+	// instead of <dir>/tiles; the checkpoint interval is then at least 1 s.
+	AWS *AWSStorage
 }
 
 // Log is an open log that can append.
@@ -61,6 +63,9 @@ func Open(ctx context.Context, dir string, o Options) (*Log, error) {
 	}
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = 100 * time.Millisecond
+	}
+	if o.AWS != nil && o.CheckpointInterval < time.Second {
+		o.CheckpointInterval = time.Second // the AWS driver's minimum
 	}
 	if o.BatchMaxAge == 0 {
 		o.BatchMaxAge = 10 * time.Millisecond
@@ -85,14 +90,10 @@ func Open(ctx context.Context, dir string, o Options) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("witness policy: %w", err)
 	}
-	tiles := filepath.Join(dir, TilesDir)
-	if err := os.MkdirAll(tiles, 0o755); err != nil {
-		return nil, err
-	}
 	tr := &transport{local: o.Local, next: o.Transport, alerts: filepath.Join(dir, AlertsFile)}
-	drv, err := posix.New(ctx, posix.Config{Path: tiles, HTTPClient: &http.Client{Transport: tr, Timeout: o.WitnessTimeout}})
+	drv, rd, err := openDriver(ctx, dir, o, &http.Client{Transport: tr, Timeout: o.WitnessTimeout})
 	if err != nil {
-		return nil, fmt.Errorf("open log storage: %w", err)
+		return nil, err
 	}
 	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	app, shutdown, lr, err := tessera.NewAppender(bctx, drv, tessera.NewAppendOptions().
@@ -106,7 +107,7 @@ func Open(ctx context.Context, dir string, o Options) (*Log, error) {
 		cancel()
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	l := &Log{Reader: NewReader(dir, o.Policy), dir: dir, app: app, shutdown: shutdown, cancel: cancel, tr: tr, timeout: o.PublishTimeout}
+	l := &Log{Reader: rd, dir: dir, app: app, shutdown: shutdown, cancel: cancel, tr: tr, timeout: o.PublishTimeout}
 	l.aw = tessera.NewPublicationAwaiter(bctx, lr.ReadCheckpoint, 10*time.Millisecond)
 	return l, nil
 }
@@ -127,6 +128,9 @@ func (l *Log) Append(ctx context.Context, e Entry) (uint64, []byte, error) {
 	defer cancel()
 	idx, cp, err := l.aw.Await(ctx, l.app.Add(ctx, tessera.NewEntry(b)))
 	if err != nil {
+		if isNoSpace(err) {
+			err = fmt.Errorf("%w: %w", ErrStorageFull, err)
+		}
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = fmt.Errorf("%w within %s", ErrNotWitnessed, l.timeout)
 			if a := l.tr.lastAlert(); a != nil {

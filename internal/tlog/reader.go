@@ -21,13 +21,26 @@ import (
 // checked against the policy: the checkpoint's signatures and quorum, and
 // entries against the checkpoint's root.
 type Reader struct {
-	f      client.FileFetcher
+	f      Fetcher
 	policy *Policy
+}
+
+// Fetcher reads the static tlog-tiles resources of a log. A missing
+// checkpoint is an error wrapping fs.ErrNotExist.
+type Fetcher interface {
+	ReadCheckpoint(ctx context.Context) ([]byte, error)
+	ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error)
+	ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error)
 }
 
 // NewReader reads the log in dir (the directory given to Open).
 func NewReader(dir string, p *Policy) *Reader {
-	return &Reader{f: client.FileFetcher{Root: filepath.Join(dir, TilesDir)}, policy: p}
+	return NewFetcherReader(client.FileFetcher{Root: filepath.Join(dir, TilesDir)}, p)
+}
+
+// NewFetcherReader reads a log through f (an S3 bucket, for instance).
+func NewFetcherReader(f Fetcher, p *Policy) *Reader {
+	return &Reader{f: f, policy: p}
 }
 
 // ErrEmpty is returned when no checkpoint has been published yet.
