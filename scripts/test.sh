@@ -48,5 +48,10 @@ if [[ ${EMBASSY_SKIP_INTEGRATION:-0} != 1 ]]; then
 	fi
 fi
 
+# Network-fault tests (namespaces, tbf, nftables) need root and nft.
+if [[ ${EMBASSY_SKIP_INTEGRATION:-0} != 1 && $(id -u) == 0 ]] && command -v nft >/dev/null && command -v ip >/dev/null; then
+	export EMBASSY_TEST_NETNS=1
+fi
+
 echo "== go test ./... (unit, conformance, CLI, crash, and integration when enabled)"
 go test -count=1 -timeout 25m ./...

@@ -10,10 +10,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"path/filepath"
@@ -87,6 +89,13 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The daemon trusts the CA that issued its own certificate: a client
+	// certificate from another CA would only meet a bare "broken pipe".
+	if pair.Leaf != nil {
+		if _, err := pair.Leaf.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+			return nil, site.Permanent(fmt.Errorf("client certificate %s was not issued by the CA %s, so the daemon would refuse it: %w", cfg.Files.Cert, cfg.Files.CA, err))
+		}
+	}
 	return NewWithTLS(ctx, cfg, &tls.Config{
 		MinVersion:       tls.VersionTLS13,
 		Certificates:     []tls.Certificate{pair},
@@ -103,6 +112,10 @@ func NewWithTLS(ctx context.Context, cfg Config, tc *tls.Config) (*Backend, erro
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		TLSHandshakeTimeout: 15 * time.Second,
+		// A partition drops packets silently: without these, a request in
+		// flight waits for the kernel to give up on TCP (about 15 minutes).
+		DialContext: (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
+		HTTP2:       &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 10 * time.Second, WriteByteTimeout: 30 * time.Second},
 	}
 	b := &Backend{base: "https://" + cfg.Host, client: &http.Client{Transport: tr}, tr: tr}
 	var p api.Properties

@@ -1,0 +1,345 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/netlab"
+)
+
+// The daemon tests run the real embassy and embassyd binaries: a host site
+// over mutual TLS on loopback, certificates from the wrong CA, and a
+// daemon killed with SIGKILL in the middle of a snapshot.
+
+var (
+	daemonOnce sync.Once
+	daemonBin  string
+	daemonErr  error
+)
+
+// embassyd builds cmd/embassyd next to the embassy binary, once.
+func embassyd(t *testing.T) string {
+	t.Helper()
+	daemonOnce.Do(func() {
+		daemonBin = filepath.Join(filepath.Dir(bin), "embassyd")
+		out, err := exec.Command("go", "build", "-o", daemonBin, "../embassyd").CombinedOutput()
+		if err != nil {
+			daemonErr = fmt.Errorf("build embassyd: %v\n%s", err, out)
+		}
+	})
+	if daemonErr != nil {
+		t.Fatal(daemonErr)
+	}
+	return daemonBin
+}
+
+// hostSite is an embassyd process with its certificates and store.
+type hostSite struct {
+	t       *testing.T
+	name    string
+	certs   string // DIR with ca.crt, NAME.crt, NAME.key
+	store   string
+	addr    string   // where it listens
+	wrap    []string // command prefix, e.g. ip netns exec NS
+	cmd     *exec.Cmd
+	log     bytes.Buffer
+	logLock sync.Mutex
+}
+
+// issueSite issues a site certificate for name at f's home.
+func (f *fixture) issueSite(name, host string) *hostSite {
+	f.t.Helper()
+	s := &hostSite{t: f.t, name: name, certs: filepath.Join(f.dir, "certs-"+name), store: filepath.Join(f.dir, "store-"+name)}
+	f.run("pki", "issue", "--role", "site", "--name", name, "--host", host, "-o", s.certs)
+	return s
+}
+
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// start runs the daemon on s.addr (a free loopback port the first time)
+// and waits until it accepts connections.
+func (s *hostSite) start() {
+	s.t.Helper()
+	if s.addr == "" {
+		s.addr = freeLoopbackAddr(s.t)
+	}
+	args := append(append([]string{}, s.wrap...), embassyd(s.t), "--listen", s.addr, "--store", s.store, "--create",
+		"--ca", filepath.Join(s.certs, "ca.crt"), "--cert", filepath.Join(s.certs, s.name+".crt"), "--key", filepath.Join(s.certs, s.name+".key"))
+	s.cmd = exec.Command(args[0], args[1:]...)
+	s.cmd.Stderr = lockedWriter{&s.logLock, &s.log}
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	cmd := s.cmd
+	s.t.Cleanup(func() { netlab.Kill(cmd, 5*time.Second) })
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := netlab.WaitDial(ctx, s.addr); err != nil {
+		s.t.Fatalf("embassyd %s did not start: %v\n%s", s.name, err, s.logs())
+	}
+}
+
+// kill9 ends the daemon with SIGKILL.
+func (s *hostSite) kill9() {
+	s.t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.cmd.Wait()
+}
+
+func (s *hostSite) logs() string {
+	s.logLock.Lock()
+	defer s.logLock.Unlock()
+	return s.log.String()
+}
+
+// packs counts the pack objects in the daemon's fs store.
+func (s *hostSite) packs() int {
+	n := 0
+	filepath.WalkDir(filepath.Join(s.store), func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() && strings.Contains(filepath.ToSlash(p), "/data/") && !strings.HasPrefix(d.Name(), ".") {
+			n++
+		}
+		return nil
+	})
+	return n
+}
+
+// result runs embassy and returns stdout, stderr and the exit code.
+func (f *fixture) result(args ...string) (string, string, int) {
+	f.t.Helper()
+	var out, errb bytes.Buffer
+	c := f.cmd(args...)
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+		return out.String(), errb.String(), 0
+	case errors.As(err, &ee):
+		return out.String(), errb.String(), ee.ExitCode()
+	default:
+		f.t.Fatalf("embassy %v: %v", args, err)
+		return "", "", -1
+	}
+}
+
+// writeRandom writes n pseudo-random bytes (incompressible) to p.
+func writeNoise(t *testing.T, p string, n int, seed uint64) {
+	t.Helper()
+	b := make([]byte, n)
+	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}).Read(b)
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restoreSame restores ref and checks it is byte-exact with digest.
+func (f *fixture) restoreSame(ref, digest string, extra ...string) {
+	f.t.Helper()
+	target := filepath.Join(f.dir, fmt.Sprintf("restore-%d", rand.N(1<<30)))
+	f.runDegraded(append([]string{"restore", ref, "--target", target}, extra...)...)
+	if got := treeDigest(f.t, target); got != digest {
+		f.t.Fatalf("restore of %s differs from the source", ref)
+	}
+	os.RemoveAll(target)
+}
+
+func TestDaemonEndToEnd(t *testing.T) {
+	f := newFixture(t) // sites a and b: local directories
+	f.run("pki", "init")
+	lu := f.issueSite("lu", "127.0.0.1")
+	lu.start()
+	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
+
+	src := filepath.Join(f.dir, "src")
+	writeNoise(t, filepath.Join(src, "registry.bin"), 3<<20, 1)
+	os.WriteFile(filepath.Join(src, "readme.txt"), []byte("population register\n"), 0o644)
+	digest := treeDigest(t, src)
+	out := f.run("snapshot", "ds", src, "--class", "internal")
+	if !strings.Contains(out, "lu") {
+		t.Errorf("snapshot output does not name the daemon site:\n%s", out)
+	}
+	if lu.packs() == 0 {
+		t.Fatalf("the daemon's store holds no packs after the snapshot")
+	}
+	f.run("verify", "--read-data")
+	// Restore from the daemon alone: the local sites are left out.
+	f.run("site", "remove", "a")
+	f.run("site", "remove", "b")
+	f.restoreSame("ds@latest", digest)
+}
+
+func TestDaemonWrongCA(t *testing.T) {
+	f := newFixture(t)
+	f.run("pki", "init")
+	other := &fixture{t: t, dir: filepath.Join(f.dir, "other")}
+	other.home = filepath.Join(other.dir, "home")
+	os.MkdirAll(other.dir, 0o755)
+	r := strings.TrimSpace(other.run("custodian", "keygen", "-o", filepath.Join(other.dir, "c.key")))
+	other.run("init", "--threshold", "1", "--custodian", r)
+	other.run("pki", "init")
+
+	t.Run("daemon certificate from another CA", func(t *testing.T) {
+		ch := other.issueSite("ch", "127.0.0.1")
+		ch.t = t
+		ch.start()
+		_, stderr, code := f.result("site", "add", "ch", "--url", "embassy://"+ch.addr, "--jurisdiction", "CH")
+		if code == 0 {
+			t.Fatal("site add accepted a daemon whose certificate another CA issued")
+		}
+		if !strings.Contains(stderr, "certificate") || !strings.Contains(stderr, "unknown authority") {
+			t.Errorf("the error does not say the certificate is untrusted:\n%s", stderr)
+		}
+		if out := f.run("site", "list"); strings.Contains(out, "ch") {
+			t.Errorf("the refused site was registered:\n%s", out)
+		}
+	})
+	t.Run("client certificate from another CA", func(t *testing.T) {
+		lu := f.issueSite("lu", "127.0.0.1")
+		lu.t = t
+		lu.start()
+		// The other home trusts lu's CA but presents its own certificate.
+		pkiOther := filepath.Join(other.home, "pki")
+		url := fmt.Sprintf("embassy://%s?ca=%s&cert=%s&key=%s", lu.addr, filepath.Join(lu.certs, "ca.crt"),
+			filepath.Join(pkiOther, "home.crt"), filepath.Join(pkiOther, "home.key"))
+		_, stderr, code := other.result("site", "add", "lu", "--url", url, "--jurisdiction", "LU")
+		if code == 0 {
+			t.Fatal("the daemon accepted a client certificate from another CA")
+		}
+		if !strings.Contains(stderr, "client certificate") || !strings.Contains(stderr, "not issued by the CA") {
+			t.Errorf("the error does not say the client certificate was refused:\n%s", stderr)
+		}
+		if lu.packs() != 0 {
+			t.Errorf("the refused client wrote to the daemon's store")
+		}
+	})
+}
+
+func TestDaemonKilledMidSnapshot(t *testing.T) {
+	f := newFixture(t)
+	f.run("pki", "init")
+	lu := f.issueSite("lu", "127.0.0.1")
+	lu.start()
+	// A slow link keeps the snapshot in flight long enough to kill the
+	// daemon in the middle of it, whatever the machine's speed.
+	px := &netlab.Proxy{Upstream: lu.addr, Rate: 24 << 20}
+	if err := px.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer px.Close()
+	f.run("site", "add", "lu", "--url", "embassy://"+px.Addr(), "--jurisdiction", "LU")
+
+	src := filepath.Join(f.dir, "src")
+	writeNoise(t, filepath.Join(src, "small.bin"), 1<<20, 1)
+	d1 := treeDigest(t, src)
+	var first snapInfo
+	if err := json.Unmarshal([]byte(f.run("--json", "snapshot", "ds", src, "--class", "internal")), &first); err != nil || first.ID == "" {
+		t.Fatalf("snapshot --json: %v", err)
+	}
+	before := lu.packs()
+
+	for i := range 6 {
+		writeNoise(t, filepath.Join(src, fmt.Sprintf("big/%d.bin", i)), 8<<20, uint64(10+i))
+	}
+	d2 := treeDigest(t, src)
+	c := f.cmd("--json", "snapshot", "ds", src, "--class", "internal")
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Wait() }()
+	deadline := time.After(2 * time.Minute)
+wait:
+	for lu.packs() == before {
+		select {
+		case err := <-done:
+			t.Fatalf("the snapshot ended before the daemon got a pack: %v\n%s", err, errb.String())
+		case <-deadline:
+			t.Fatal("the daemon got no pack in 2 minutes")
+		case <-time.After(5 * time.Millisecond):
+			continue wait
+		}
+	}
+	lu.kill9()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(3 * time.Minute):
+		c.Process.Kill()
+		t.Fatalf("the snapshot did not end after the daemon was killed:\n%s", errb.String())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("snapshot with the daemon killed: %v, want exit code 3 (sites a and b took it)\n%s%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), "lu") {
+		t.Errorf("the snapshot does not report that site lu failed:\n%s", errb.String())
+	}
+	t.Logf("snapshot with lu killed: exit 3\n%s", errb.String())
+
+	// Nothing committed is lost: both snapshots restore byte-exact.
+	snaps := f.runDegraded("--json", "snapshots", "ds")
+	if strings.Count(snaps, `"id"`) != 2 {
+		t.Fatalf("want 2 snapshots, got:\n%s", snaps)
+	}
+	f.restoreSame("ds@latest", d2)
+	f.restoreSame("ds@"+first.ID, d1)
+
+	// Restart the daemon over the same store: sync catches up, all verify.
+	lu.start()
+	f.run("site", "sync")
+	if out := f.run("site", "sync", "--dry-run"); !strings.Contains(out, "lu") {
+		t.Logf("site sync --dry-run after the catch-up:\n%s", out)
+	}
+	f.run("verify", "--read-data")
+	f.run("site", "remove", "a")
+	f.run("site", "remove", "b")
+	f.restoreSame("ds@latest", d2)
+}
+
+// runDegraded runs embassy and accepts exit code 3 (a site was unavailable
+// but the command did its work with the others).
+func (f *fixture) runDegraded(args ...string) string {
+	f.t.Helper()
+	out, stderr, code := f.result(args...)
+	if code != 0 && code != 3 {
+		f.t.Fatalf("embassy %v: exit %d\n%s%s", args, code, out, stderr)
+	}
+	return out
+}
