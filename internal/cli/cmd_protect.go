@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -16,6 +17,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/protect"
+	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -201,8 +203,10 @@ func cmdStatus(e *env) *cobra.Command {
 		Short: "Show replication lag per dataset and site against each RPO, and recent continuity events",
 		Long: `Show, for every protected dataset (from <home>/protect.yaml, or every dataset
 of the vault if there is none) and every site, the newest committed snapshot
-the site holds, the replication lag and the RPO; then the last continuity
-events (drills, activations, alerts) from <home>/events.jsonl.
+the site holds, the replication lag and the RPO; each site's lag in objects
+and bytes (what another site holds and it lacks; 'embassy site sync' catches
+up); then the last continuity events (drills, activations, alerts) from
+<home>/events.jsonl.
 Exit code 3 when a dataset is past its RPO at some site.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -258,10 +262,27 @@ Exit code 3 when a dataset is past its RPO at some site.`,
 			if past > 0 {
 				e.warned = true
 			}
+			// Objects and bytes each site lacks that another holds.
+			objLag, err := r.Lag(e.ctx)
+			if err != nil {
+				return err
+			}
+			siteLag := make([]*repo.SiteLag, 0, len(objLag))
+			for _, l := range objLag {
+				siteLag = append(siteLag, l)
+			}
+			sort.Slice(siteLag, func(i, j int) bool { return siteLag[i].Site < siteLag[j].Site })
+			e.reportSites(r)
 			if e.json {
-				return e.emitJSON(map[string]any{"home": h.Config.Home, "time": now.UTC(), "lags": lags, "past_rpo": past, "events": events})
+				return e.emitJSON(map[string]any{"home": h.Config.Home, "time": now.UTC(), "lags": lags, "past_rpo": past, "site_lag": siteLag, "events": events})
 			}
 			printLags(e, lags)
+			if len(siteLag) > 0 {
+				e.printf("\n%-24s %16s %14s\n", "SITE", "MISSING OBJECTS", "MISSING BYTES")
+				for _, l := range siteLag {
+					e.printf("%-24s %16d %14s\n", l.Site, l.Objects, humanBytes(l.Bytes))
+				}
+			}
 			if len(events) > 0 {
 				e.printf("\nrecent events:\n")
 				for _, ev := range events {

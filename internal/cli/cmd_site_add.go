@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"time"
 	"fmt"
 	"strings"
 
@@ -71,7 +72,11 @@ A local folder is created if it does not exist.`,
 				return hint.Wrap(fmt.Errorf("site %s: %w", sc.Name, err), "check the URL and that the storage is reachable")
 			}
 			defer b.Close()
-			target := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Backend: b}
+			if sc.RetainDays > 0 && !b.Properties().ObjectLock {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("site %s does not enforce object lock, so --retain-days cannot be honoured", sc.Name),
+					"use a bucket created with object lock enabled, or drop --retain-days"), hint.CodeUsage)
+			}
+			target := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Backend: b, RetainFor: time.Duration(sc.RetainDays) * 24 * time.Hour}
 			copying := !noCopy && !member
 			r, err := e.openRepo(h, copying) // keys: the datasets' labels decide what may be copied
 			if err != nil {
@@ -116,6 +121,7 @@ A local folder is created if it does not exist.`,
 	f.StringVar(&location_, "location", "", "site coordinates as LAT,LON (for distance rules)")
 	f.IntVar(&sc.Tier, "tier", 0, "facility tier rating (1-4)")
 	f.BoolVar(&noCopy, "no-copy", false, "register only; do not copy the vault now")
+	f.IntVar(&sc.RetainDays, "retain-days", 0, "keep vault data undeletable at the site for N days (S3 object lock, COMPLIANCE); keys stay deletable for shredding")
 	f.BoolVar(&member, "member", false, "register the site only as a member of an erasure-coded group (it holds shards, not a replica)")
 	return c
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"time"
 	"path/filepath"
 
 	"github.com/digital-embassy/embassy/internal/codec"
@@ -29,7 +30,7 @@ func (e *env) openHome() (*home.Home, error) {
 
 // openSite opens one configured site; failures are returned in the Site.
 func (e *env) openSite(sc home.SiteConfig) *repo.Site {
-	s := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction}
+	s := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, RetainFor: time.Duration(sc.RetainDays) * 24 * time.Hour}
 	b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, e.locationOptions(nil))
 	if err != nil {
 		s.Fail(err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
 	"os"
@@ -67,5 +68,43 @@ func TestCLIOnRealS3(t *testing.T) {
 	}
 	if !ran {
 		t.Skip("set EMBASSY_TEST_S3_URL / EMBASSY_TEST_S3_SEAWEED_URL (scripts/s3-servers.sh start) to run against real S3 servers")
+	}
+}
+
+// TestCLIRetentionOnRealS3 keeps vault data undeletable with S3 object lock
+// (versitygw's test bucket has it enabled), while keys stay deletable.
+func TestCLIRetentionOnRealS3(t *testing.T) {
+	u := os.Getenv("EMBASSY_TEST_S3_URL")
+	if u == "" {
+		t.Skip("set EMBASSY_TEST_S3_URL (scripts/s3-servers.sh start) to run against versitygw with object lock")
+	}
+	dir := t.TempDir()
+	home := filepath.Join(dir, "home")
+	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))
+	mustRun(t, home, "init", "--custodian", rec, "--threshold", "1")
+	s3url := withPrefix(t, u)
+	mustRun(t, home, "site", "add", "worm", "--url", s3url, "--jurisdiction", "LU", "--retain-days", "1")
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "register.csv"), bytes.Repeat([]byte("38501012231,Mari,Tamm,Tallinn\n"), 1000), 0o644)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	mustRun(t, home, "snapshot", "other", src, "--class", "internal")
+	// Forgetting a retained snapshot is refused by the site; the data stays.
+	if r := run(t, home, "", "forget", "registry", "latest"); r.code == 0 {
+		t.Fatalf("forgetting a snapshot under object lock succeeded: %s", r.stdout)
+	}
+	var rows []snapRow
+	json.Unmarshal([]byte(mustRun(t, home, "--json", "snapshots", "registry")), &rows)
+	if len(rows) != 1 {
+		t.Fatalf("retained snapshot gone: %+v", rows)
+	}
+	mustRun(t, home, "verify", "--read-data")
+	// Crypto-shredding still works: keys are never retained.
+	r := run(t, home, "", "key", "shred", "other", "--yes")
+	if r.code != 0 && r.code != ExitDamaged {
+		t.Fatalf("shred on a WORM site: %d %s", r.code, r.stderr)
+	}
+	if r := run(t, home, "", "restore", "other", "--target", filepath.Join(dir, "x")); r.code == 0 {
+		t.Fatal("a shredded dataset restored from a WORM site")
 	}
 }

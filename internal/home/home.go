@@ -53,6 +53,11 @@ type SiteConfig struct {
 	// (a site whose URL is "erasure:K+M?members=..."), not a replica of
 	// its own.
 	Member bool `yaml:"member,omitempty"`
+	// RetainDays asks the site to refuse deletion of vault data (packs,
+	// indexes, manifests, key epochs) for this many days after it is
+	// written (S3 object lock, COMPLIANCE mode). Wrapped keys and custodian
+	// shares are never retained, so crypto-shredding stays possible.
+	RetainDays int `yaml:"retain-days,omitempty"`
 }
 
 // IsGroup reports whether the site is an erasure-coded group of members.
@@ -173,6 +178,9 @@ func (c *Config) Validate() error {
 			if _, _, err := ParseLatLon(s.Location); err != nil {
 				return fmt.Errorf("sites[%d].location: %w", i, err)
 			}
+		}
+		if s.RetainDays < 0 || s.RetainDays > 36500 {
+			return fmt.Errorf("sites[%d].retain-days: %d is outside 0..36500", i, s.RetainDays)
 		}
 		if s.Tier < 0 || s.Tier > 4 {
 			return fmt.Errorf("sites[%d].tier: %d is outside 1..4", i, s.Tier)

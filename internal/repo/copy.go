@@ -93,7 +93,7 @@ func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, prog
 		if err != nil {
 			return st, err
 		}
-		err = target.Backend.Put(ctx, fi.Handle, site.Bytes(data), site.PutOptions{IfAbsent: true})
+		err = target.Backend.Put(ctx, fi.Handle, site.Bytes(data), target.putOptions(fi.Handle))
 		if errors.Is(err, site.ErrExists) {
 			err = nil
 		}
@@ -225,7 +225,7 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 				if _, ok := at[s]; ok || (keep != nil && !keep(s.Name, h)) {
 					continue
 				}
-				err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true})
+				err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h))
 				if err != nil && !errors.Is(err, site.ErrExists) {
 					s.Fail(fmt.Errorf("catch up %s: %w", h, err))
 					continue

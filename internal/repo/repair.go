@@ -57,7 +57,7 @@ func (r *Repo) Repair(ctx context.Context, rep *VerifyReport, dryRun bool) ([]Re
 			out = append(out, act)
 			continue
 		}
-		if err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true}); err != nil {
+		if err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h)); err != nil {
 			act.Error = err.Error()
 		} else {
 			act.Done = true

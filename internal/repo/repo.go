@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -30,6 +31,9 @@ type Site struct {
 	// MetaOnly marks the home's own mirror of the small key and config
 	// objects: it takes and serves only those kinds, never data.
 	MetaOnly bool
+	// RetainFor asks the site to keep vault data (not keys) undeletable
+	// for this long after writing (object lock), where it supports it.
+	RetainFor time.Duration
 
 	mu      sync.Mutex
 	err     error
@@ -71,6 +75,16 @@ func (s *Site) Err() error {
 }
 
 func (s *Site) usable() bool { return s.Backend != nil && s.Err() == nil }
+
+// putOptions are the options of a create-only write of h to s: with
+// retention for vault data when the site asks for it, never for keys.
+func (s *Site) putOptions(h site.Handle) site.PutOptions {
+	opts := site.PutOptions{IfAbsent: true}
+	if s.RetainFor > 0 && h.Kind != site.KindKey && h.Kind != site.KindLock {
+		opts.RetainUntil = time.Now().Add(s.RetainFor)
+	}
+	return opts
+}
 
 // holds reports whether s stores objects of kind k.
 func (s *Site) holds(k site.Kind) bool {
@@ -311,7 +325,9 @@ func (r *Repo) putAll(ctx context.Context, h site.Handle, data []byte, deferred 
 		wg.Add(1)
 		go func(s *Site) {
 			defer wg.Done()
-			err := s.Backend.Put(ctx, h, site.Bytes(data), site.PutOptions{IfAbsent: true, Deferred: deferred})
+			opts := s.putOptions(h)
+			opts.Deferred = deferred
+			err := s.Backend.Put(ctx, h, site.Bytes(data), opts)
 			if errors.Is(err, site.ErrExists) {
 				err = nil
 			}
