@@ -2,9 +2,9 @@ package cli
 
 import (
 	"errors"
-	"time"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"fmt"
-	"time"
 	"path/filepath"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/home"
