@@ -19,6 +19,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/location"
+	"github.com/digital-embassy/embassy/internal/witness"
 )
 
 // Options are the daemon's flags.
@@ -32,6 +33,14 @@ type Options struct {
 	PerClient   int
 	Drain       time.Duration
 	Create      bool // create the store if missing
+
+	// The host's witness for the home's transparency log (C2SP
+	// tlog-witness), served on its own listener: the protocol is
+	// authenticated by the signatures it checks and makes.
+	WitnessListen string   // e.g. :7380; empty: no witness
+	WitnessDir    string   // key, state and alerts
+	WitnessLogs   []string // vkeys of the logs it witnesses
+	WitnessName   string   // key name; default "<site>-witness"
 }
 
 // Flags registers the options on fs (for cmd/embassyd).
@@ -46,6 +55,13 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.PerClient, "per-client", server.DefaultPerClient, "requests served at once per client certificate")
 	fs.DurationVar(&o.Drain, "drain", 30*time.Second, "how long shutdown waits for in-flight requests")
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
+	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
+	fs.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
+	fs.StringVar(&o.WitnessName, "witness-name", "", "the witness key's name (default SITE-witness)")
+	fs.Func("witness-log", "verifier key of a log to witness (repeatable; the home's log/log.pub)", func(v string) error {
+		o.WitnessLogs = append(o.WitnessLogs, v)
+		return nil
+	})
 }
 
 // Run serves until ctx ends.
@@ -81,7 +97,42 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	log.InfoContext(ctx, "embassy daemon", slog.String("site", id.Name), slog.String("home", id.Home), slog.String("store", b.Properties().Location))
+	if o.WitnessListen != "" {
+		if err := startWitness(ctx, o, id.Name, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	return srv.Serve(ctx, ln)
+}
+
+// startWitness serves the host's witness until ctx ends.
+func startWitness(ctx context.Context, o Options, siteName string, log *slog.Logger) error {
+	if o.WitnessDir == "" || len(o.WitnessLogs) == 0 {
+		return hint.WithCode(errors.New("--witness-listen needs --witness-dir and at least one --witness-log"), hint.CodeUsage)
+	}
+	name := o.WitnessName
+	if name == "" {
+		name = siteName + "-witness"
+	}
+	signer, vkey, err := witness.LoadOrCreateKey(o.WitnessDir, name, witness.Ed25519)
+	if err != nil {
+		return fmt.Errorf("witness key: %w", err)
+	}
+	w, err := witness.New(witness.Config{Dir: o.WitnessDir, Signer: signer, Logs: o.WitnessLogs, Logger: log})
+	if err != nil {
+		return err
+	}
+	ready := make(chan net.Addr, 1)
+	errc := make(chan error, 1)
+	go func() { errc <- witness.Serve(ctx, o.WitnessListen, w.Handler(), func(a net.Addr) { ready <- a }) }()
+	select {
+	case a := <-ready:
+		log.InfoContext(ctx, "witness", slog.String("addr", a.String()), slog.String("vkey", vkey))
+		return nil
+	case err := <-errc:
+		return fmt.Errorf("witness: %w", err)
+	}
 }
 
 // Main is cmd/embassyd: flags, signals are the caller's.

@@ -1,0 +1,81 @@
+package cli
+
+import (
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestServeWitness runs a host daemon with its witness ('embassy serve
+// --witness-listen'), registers that witness with the home, and checks that
+// the home's log entries are then cosigned by the host.
+func TestServeWitness(t *testing.T) {
+	dir, home, _ := setup(t)
+	mustRun(t, home, "pki", "init")
+	ids := filepath.Join(dir, "lu-ids")
+	mustRun(t, home, "pki", "issue", "--role", "site", "--name", "lu", "--host", "127.0.0.1", "-o", ids)
+	free := func() string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		return l.Addr().String()
+	}
+	daemonAddr, witnessAddr := free(), free()
+	wdir := filepath.Join(dir, "lu-witness")
+	keyOut := strings.Fields(mustRun(t, home, "witness", "key", "--dir", wdir, "--name", "lu-witness"))
+	vkey := keyOut[len(keyOut)-1]
+	pub, err := os.ReadFile(filepath.Join(home, "log", "log.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		var out, errb strings.Builder
+		done <- Main(ctx, []string{"--home", filepath.Join(dir, "host-side"), "serve", "--listen", daemonAddr,
+			"--store", filepath.Join(dir, "lu-store"), "--create",
+			"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, "lu.crt"), "--key", filepath.Join(ids, "lu.key"),
+			"--witness-listen", witnessAddr, "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub))},
+			strings.NewReader(""), &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", witnessAddr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("witness never listened: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustRun(t, home, "witness", "add", "lu", vkey, "http://"+witnessAddr)
+	mustRun(t, home, "disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
+	var last string
+	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, home, "log")), "\n") {
+		if strings.Contains(line, "disclosure") {
+			last = strings.Fields(line)[0]
+		}
+	}
+	rc := filepath.Join(dir, "r.proof")
+	mustRun(t, home, "audit", "receipt", last, "-o", rc)
+	b, _ := os.ReadFile(rc)
+	if !strings.Contains(string(b), "— lu-witness ") {
+		t.Fatalf("receipt is not cosigned by the host's witness:\n%s", b)
+	}
+	mustRun(t, home, "audit", "verify", rc)
+}
