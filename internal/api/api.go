@@ -69,9 +69,22 @@ type Properties struct {
 // Event is one entry of GET /v1/events: a connection or a refusal.
 type Event struct {
 	Time     time.Time `json:"time"`
-	Kind     string    `json:"kind"` // login, denied
+	Kind     string    `json:"kind"` // login, denied, disclosure
 	Identity string    `json:"identity"`
 	Role     string    `json:"role"`
 	Remote   string    `json:"remote"`
 	Detail   string    `json:"detail,omitempty"`
+	// Set on disclosures filed by host personnel through the daemon.
+	Disclosure *Disclosure `json:"disclosure,omitempty"`
+}
+
+// Disclosure is an access by host personnel, filed at the site's daemon
+// (POST /v1/disclosures) and pulled into the home's transparency log.
+type Disclosure struct {
+	Reason string    `json:"reason"` // reason code (docs/formats/tlog.md)
+	Access string    `json:"access"` // console, support, physical, ...
+	Who    string    `json:"who"`
+	What   string    `json:"what"`
+	At     time.Time `json:"at"` // when the access happened
+	Ticket string    `json:"ticket,omitempty"`
 }

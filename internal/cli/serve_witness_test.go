@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/pki"
+	"github.com/digital-embassy/embassy/internal/site/remote"
 )
 
 // TestServeWitness runs a host daemon with its witness ('embassy serve
@@ -78,4 +82,77 @@ func TestServeWitness(t *testing.T) {
 		t.Fatalf("receipt is not cosigned by the host's witness:\n%s", b)
 	}
 	mustRun(t, home, "audit", "verify", rc)
+}
+
+// TestDaemonDisclosures: host personnel file a disclosure at the site's
+// daemon with an operator certificate; the home pulls it and the operator's
+// session into its log, and 'disclosures' matches them.
+func TestDaemonDisclosures(t *testing.T) {
+	dir, home, _ := setup(t)
+	mustRun(t, home, "pki", "init")
+	ids := filepath.Join(dir, "lu-ids")
+	mustRun(t, home, "pki", "issue", "--role", "site", "--name", "lu-d", "--host", "127.0.0.1", "-o", ids)
+	ops := filepath.Join(dir, "ops")
+	mustRun(t, home, "pki", "issue", "--role", "operator", "--name", "ops", "-o", ops)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		var out, errb strings.Builder
+		done <- Main(ctx, []string{"--home", filepath.Join(dir, "host-side"), "serve", "--listen", addr,
+			"--store", filepath.Join(dir, "lu-store"), "--create",
+			"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, "lu-d.crt"), "--key", filepath.Join(ids, "lu-d.key")},
+			strings.NewReader(""), &out, &errb)
+	}()
+	defer func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}()
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i > 100 {
+			t.Fatalf("daemon never listened: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	mustRun(t, home, "site", "add", "lu-d", "--url", "embassy://"+addr, "--jurisdiction", "LU")
+	op, err := remote.New(context.Background(), remote.Config{Host: addr, Files: pki.Files{CA: filepath.Join(ops, "ca.crt"), Cert: filepath.Join(ops, "ops.crt"), Key: filepath.Join(ops, "ops.key")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if err := op.Disclose(context.Background(), api.Disclosure{Reason: "HOST_INITIATED_SERVICE", Access: "console", Who: "ops (LU)", What: "replaced a failed disk", At: time.Now().Add(-2 * time.Hour), Ticket: "LU-42"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := op.Disclose(context.Background(), api.Disclosure{Reason: "nope!", Who: "x", What: "y"}); err == nil {
+		t.Fatal("daemon accepted a malformed disclosure")
+	}
+	out := mustRun(t, home, "--json", "site", "events")
+	if !strings.Contains(out, `"disclosures": 1`) {
+		t.Fatalf("site events: %s", out)
+	}
+	// Pulling again records nothing new.
+	if out := mustRun(t, home, "--json", "site", "events"); !strings.Contains(out, `"disclosures": 0`) {
+		t.Fatalf("second pull: %s", out)
+	}
+	r := run(t, home, "", "--json", "disclosures")
+	if !strings.Contains(r.stdout, "replaced a failed disk") || !strings.Contains(r.stdout, `"site": "lu-d"`) {
+		t.Fatalf("disclosures: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(mustRun(t, home, "log", "--kind", "session"), "lu-d") {
+		t.Fatal("the operator's session is not in the log")
+	}
 }

@@ -1,0 +1,48 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/digital-embassy/embassy/internal/api"
+)
+
+// Events returns the daemon's recent access events (logins, refusals and
+// disclosures filed by host personnel). Home and operator roles only.
+func (b *Backend) Events(ctx context.Context) ([]api.Event, error) {
+	resp, err := b.do(ctx, http.MethodGet, "/v1/events", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, responseError("events", stringer("events"), resp)
+	}
+	var evs []api.Event
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&evs); err != nil {
+		return nil, fmt.Errorf("events: %w", err)
+	}
+	return evs, nil
+}
+
+// Disclose files an access disclosure at the daemon (host personnel with
+// an operator certificate); the home pulls it into its transparency log.
+func (b *Backend) Disclose(ctx context.Context, d api.Disclosure) error {
+	body, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	resp, err := b.do(ctx, http.MethodPost, "/v1/disclosures", bytes.NewReader(body), http.Header{"Content-Type": {"application/json"}})
+	if err != nil {
+		return fmt.Errorf("disclose: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return responseError("disclose", stringer("disclosure"), resp)
+	}
+	return nil
+}
