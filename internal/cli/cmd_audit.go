@@ -135,11 +135,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := time.Now()
-			from, err := parseWhen(since, now)
-			if err != nil {
-				return err
-			}
-			to, err := parseWhen(until, now)
+			from, to, err := parseRange(since, until, now)
 			if err != nil {
 				return err
 			}

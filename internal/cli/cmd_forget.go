@@ -38,11 +38,7 @@ only deleted by 'embassy prune' (or --prune).`,
 			if len(ids) > 0 && !p.Empty() {
 				return usagef("give either snapshot IDs or --keep rules, not both")
 			}
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			h, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

@@ -40,11 +40,7 @@ func cmdKeyStatus(e *env) *cobra.Command {
 		Short: "Show the key epochs, custodians and datasets",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			_, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

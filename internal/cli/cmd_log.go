@@ -38,11 +38,7 @@ Entry kinds: ` + strings.Join(tlog.Kinds, ", ") + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			now := time.Now()
-			from, err := parseWhen(since, now)
-			if err != nil {
-				return err
-			}
-			to, err := parseWhen(until, now)
+			from, to, err := parseRange(since, until, now)
 			if err != nil {
 				return err
 			}

@@ -227,11 +227,7 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			if ttl <= 0 {
 				return usagef("--ttl must be positive, e.g. 720h")
 			}
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			h, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

@@ -210,11 +210,7 @@ up); then the last continuity events (drills, activations, alerts) from
 Exit code 3 when a dataset is past its RPO at some site.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			h, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

@@ -23,11 +23,7 @@ the new index are written before anything is deleted, and it refuses to run
 if any snapshot cannot be read completely.`,
 		Example: "  embassy prune population-register --dry-run",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			h, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

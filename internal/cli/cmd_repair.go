@@ -24,11 +24,7 @@ reported and the command exits with code 3.`,
   embassy repair --dry-run --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			h, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

@@ -34,11 +34,7 @@ func cmdSnapshots(e *env) *cobra.Command {
 		Example: `  embassy snapshots
   embassy snapshots population-register --json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
+			_, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}

@@ -131,3 +131,17 @@ func (e *env) closeRepo(r *repo.Repo) {
 		}
 	}
 }
+
+// openVault opens the home and its vault (with the root key if keys).
+// The caller closes the repo with e.closeRepo.
+func (e *env) openVault(keys bool) (*home.Home, *repo.Repo, error) {
+	h, err := e.openHome()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := e.openRepo(h, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, r, nil
+}

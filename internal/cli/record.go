@@ -198,3 +198,12 @@ func (e *env) audit(h *home.Home, ent tlog.Entry) {
 		e.warnf("operation done but not recorded in the transparency log: %v", err)
 	}
 }
+
+// parseRange parses a --since/--until pair with parseWhen.
+func parseRange(since, until string, now time.Time) (from, to time.Time, err error) {
+	if from, err = parseWhen(since, now); err != nil {
+		return
+	}
+	to, err = parseWhen(until, now)
+	return
+}

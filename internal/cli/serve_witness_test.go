@@ -30,7 +30,7 @@ func TestServeWitness(t *testing.T) {
 		defer l.Close()
 		return l.Addr().String()
 	}
-	daemonAddr, witnessAddr := free(), free()
+	witnessAddr := free()
 	wdir := filepath.Join(dir, "lu-witness")
 	keyOut := strings.Fields(mustRun(t, home, "witness", "key", "--dir", wdir, "--name", "lu-witness"))
 	vkey := keyOut[len(keyOut)-1]
@@ -38,35 +38,8 @@ func TestServeWitness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		var out, errb strings.Builder
-		done <- Main(ctx, []string{"--home", filepath.Join(dir, "host-side"), "serve", "--listen", daemonAddr,
-			"--store", filepath.Join(dir, "lu-store"), "--create",
-			"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, "lu.crt"), "--key", filepath.Join(ids, "lu.key"),
-			"--witness-listen", witnessAddr, "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub))},
-			strings.NewReader(""), &out, &errb)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", witnessAddr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("witness never listened: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	startServe(t, dir, ids, "lu", "--witness-listen", witnessAddr, "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub)))
+	waitListening(t, witnessAddr)
 	mustRun(t, home, "witness", "add", "lu", vkey, "http://"+witnessAddr)
 	mustRun(t, home, "disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
 	var last string
@@ -94,40 +67,7 @@ func TestDaemonDisclosures(t *testing.T) {
 	mustRun(t, home, "pki", "issue", "--role", "site", "--name", "lu-d", "--host", "127.0.0.1", "-o", ids)
 	ops := filepath.Join(dir, "ops")
 	mustRun(t, home, "pki", "issue", "--role", "operator", "--name", "ops", "-o", ops)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() {
-		var out, errb strings.Builder
-		done <- Main(ctx, []string{"--home", filepath.Join(dir, "host-side"), "serve", "--listen", addr,
-			"--store", filepath.Join(dir, "lu-store"), "--create",
-			"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, "lu-d.crt"), "--key", filepath.Join(ids, "lu-d.key")},
-			strings.NewReader(""), &out, &errb)
-	}()
-	defer func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(40 * time.Second):
-			t.Error("serve did not stop")
-		}
-	}()
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			break
-		}
-		if i > 100 {
-			t.Fatalf("daemon never listened: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	addr := startServe(t, dir, ids, "lu-d")
 	mustRun(t, home, "site", "add", "lu-d", "--url", "embassy://"+addr, "--jurisdiction", "LU")
 	op, err := remote.New(context.Background(), remote.Config{Host: addr, Files: pki.Files{CA: filepath.Join(ops, "ca.crt"), Cert: filepath.Join(ops, "ops.crt"), Key: filepath.Join(ops, "ops.key")}})
 	if err != nil {
@@ -154,5 +94,51 @@ func TestDaemonDisclosures(t *testing.T) {
 	}
 	if !strings.Contains(mustRun(t, home, "log", "--kind", "session"), "lu-d") {
 		t.Fatal("the operator's session is not in the log")
+	}
+}
+
+// startServe runs 'embassy serve' with the site certificate in ids (named
+// name) on a free loopback port until the test ends, and returns its address.
+func startServe(t *testing.T, dir, ids, name string, extra ...string) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	args := append([]string{"--home", filepath.Join(dir, "host-side"), "serve", "--listen", addr,
+		"--store", filepath.Join(dir, name+"-store"), "--create",
+		"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, name+".crt"), "--key", filepath.Join(ids, name+".key")}, extra...)
+	go func() {
+		var out, errb strings.Builder
+		done <- Main(ctx, args, strings.NewReader(""), &out, &errb)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	waitListening(t, addr)
+	return addr
+}
+
+func waitListening(t *testing.T, addr string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if i > 100 {
+			t.Fatalf("%s never listened: %v", addr, err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
