@@ -112,9 +112,11 @@ only deleted by 'embassy prune' (or --prune).`,
 			}
 			e.reportSites(r)
 			if !dry {
+				var ents []tlog.Entry
 				for _, s := range remove {
-					e.audit(h, tlog.Entry{Kind: tlog.KindForget, Dataset: dk.ID, Object: s.ID.String()})
+					ents = append(ents, tlog.Entry{Kind: tlog.KindForget, Dataset: dk.ID, Object: s.ID.String()})
 				}
+				e.auditAll(h, ents)
 			}
 			if e.json {
 				return e.emitJSON(map[string]any{"dataset": dk.Name, "policy": p.String(), "dry_run": dry, "removed": len(remove), "snapshots": decisions, "prune": pr})

@@ -37,11 +37,13 @@ reported and the command exits with code 3.`,
 			if err != nil {
 				return err
 			}
+			var ents []tlog.Entry
 			for _, a := range acts {
 				if a.Done {
-					e.audit(h, tlog.Entry{Kind: tlog.KindRepair, Site: a.Site, Object: a.Object, Details: map[string]string{"from": a.From}})
+					ents = append(ents, tlog.Entry{Kind: tlog.KindRepair, Site: a.Site, Object: a.Object, Details: map[string]string{"from": a.From}})
 				}
 			}
+			e.auditAll(h, ents)
 			var after *repo.VerifyReport
 			if !dry && len(acts) > 0 {
 				if after, err = r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData}); err != nil {

@@ -140,7 +140,8 @@ func (e *env) record(h *home.Home, ent tlog.Entry) error {
 	return err
 }
 
-func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
+// fillEntry sets the defaults record applies to every entry.
+func fillEntry(h *home.Home, ent *tlog.Entry) {
 	if ent.V == 0 {
 		ent.V = tlog.Version
 	}
@@ -153,6 +154,45 @@ func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) 
 	if ent.Actor == "" {
 		ent.Actor = "home"
 	}
+}
+
+// recordAll appends several entries with one open of the log, pipelined,
+// so that they share witnessed checkpoints instead of waiting for one each.
+func (e *env) recordAll(h *home.Home, ents []tlog.Entry) error {
+	if len(ents) == 0 {
+		return nil
+	}
+	l, _, err := e.openLog(h)
+	if err != nil {
+		return err
+	}
+	var waits []func() (uint64, []byte, error)
+	for i := range ents {
+		fillEntry(h, &ents[i])
+		wait, aerr := l.AppendAsync(e.ctx, ents[i])
+		if aerr != nil {
+			err = aerr
+			break
+		}
+		waits = append(waits, wait)
+	}
+	for _, wait := range waits {
+		if _, _, werr := wait(); werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if cerr := l.Close(e.ctx); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return hint.Wrap(fmt.Errorf("transparency log: %w", err),
+			"check that the witnesses in "+filepath.Join(logDir(h), tlog.PolicyFile)+" are reachable; see 'embassy audit check'")
+	}
+	return nil
+}
+
+func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
+	fillEntry(h, &ent)
 	l, _, err := e.openLog(h)
 	if err != nil {
 		return 0, nil, err
@@ -194,7 +234,12 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 // succeeded. A failure to record is reported (exit code 3) but does not undo
 // the operation, which has already happened.
 func (e *env) audit(h *home.Home, ent tlog.Entry) {
-	if err := e.record(h, ent); err != nil {
+	e.auditAll(h, []tlog.Entry{ent})
+}
+
+// auditAll is audit for several entries of one operation.
+func (e *env) auditAll(h *home.Home, ents []tlog.Entry) {
+	if err := e.recordAll(h, ents); err != nil {
 		e.warnf("operation done but not recorded in the transparency log: %v", err)
 	}
 }

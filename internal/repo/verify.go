@@ -11,7 +11,6 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/site"
-	"github.com/zeebo/blake3"
 )
 
 // Damage is one problem found by Verify.
@@ -363,11 +362,8 @@ func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, size int64, rep
 		if len(plain) != int(e.Raw) {
 			return fmt.Errorf("blob %s has %d bytes, header says %d", e.ID.Short(), len(plain), e.Raw)
 		}
-		h, _ := blake3.NewKeyed(k.IDKey[:])
-		h.Write(plain)
-		var got ID
-		h.Sum(got[:0])
-		if got != e.ID {
+		// The ID key is the same in every key version, so BlobID applies.
+		if got := d.BlobID(plain); got != e.ID {
 			return fmt.Errorf("blob %s content does not match its ID", e.ID.Short())
 		}
 		atomic.AddInt64(&rep.Blobs, 1)
