@@ -32,6 +32,7 @@ challenges. SIGTERM drains in-flight requests before exiting.`,
 	f.IntVar(&o.PerClient, "per-client", 0, "requests at once per client certificate (default 16)")
 	f.DurationVar(&o.Drain, "drain", 0, "how long shutdown waits for in-flight requests (default 30s)")
 	f.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
+	f.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	f.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
 	f.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
 	f.StringVar(&o.WitnessName, "witness-name", "", "the witness key's name (default SITE-witness)")

@@ -32,7 +32,8 @@ type Options struct {
 	MaxInflight int
 	PerClient   int
 	Drain       time.Duration
-	Create      bool // create the store if missing
+	Create      bool   // create the store if missing
+	EventsFile  string // access events kept across restarts (JSON lines)
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -55,6 +56,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.IntVar(&o.PerClient, "per-client", server.DefaultPerClient, "requests served at once per client certificate")
 	fs.DurationVar(&o.Drain, "drain", 30*time.Second, "how long shutdown waits for in-flight requests")
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
+	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
 	fs.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
 	fs.StringVar(&o.WitnessName, "witness-name", "", "the witness key's name (default SITE-witness)")
@@ -88,6 +90,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
+		EventsFile: o.EventsFile,
 	})
 	if err != nil {
 		return err

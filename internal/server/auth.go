@@ -1,10 +1,15 @@
 package server
 
 import (
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io/fs"
+	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -71,11 +76,42 @@ func (l *clientLimiter) release(key string) {
 // Event is an access event shown to the host operator.
 type Event = api.Event
 
-// eventLog keeps the last max events.
+// eventLog keeps the last max events, and with a path also appends each
+// to a JSON-lines file so that a restart does not lose events the home has
+// not pulled yet.
 type eventLog struct {
 	mu   sync.Mutex
 	max  int
 	list []Event
+	path string
+	log  *slog.Logger
+}
+
+// load reads the last max events back from the file.
+func (l *eventLog) load() error {
+	if l.path == "" {
+		return nil
+	}
+	f, err := os.Open(l.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var e Event
+		if json.Unmarshal(sc.Bytes(), &e) == nil {
+			l.list = append(l.list, e)
+		}
+	}
+	if len(l.list) > l.max {
+		l.list = slices.Clone(l.list[len(l.list)-l.max:])
+	}
+	return sc.Err()
 }
 
 func (l *eventLog) add(e Event) {
@@ -88,6 +124,32 @@ func (l *eventLog) add(e Event) {
 		l.list = slices.Delete(l.list, 0, len(l.list)-l.max+1)
 	}
 	l.list = append(l.list, e)
+	if l.path != "" {
+		if err := appendLine(l.path, e); err != nil && l.log != nil {
+			l.log.Error("events file", "err", err)
+		}
+	}
+}
+
+// appendLine writes v as one JSON line with a single O_APPEND write.
+func appendLine(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (l *eventLog) snapshot() []Event {

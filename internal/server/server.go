@@ -33,6 +33,10 @@ type Config struct {
 	CacheBytes  int64           // outboard cache for proofs; 0: DefaultCacheBytes
 	Drain       time.Duration   // how long shutdown waits for in-flight requests; 0: 30s
 	Logger      *slog.Logger
+	// EventsFile keeps access events (logins, refusals, disclosures) as
+	// JSON lines that survive restarts until the home pulls them; "" keeps
+	// them in memory only.
+	EventsFile string
 }
 
 // Defaults.
@@ -85,8 +89,11 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(),
 		sem:     make(chan struct{}, cfg.MaxInflight),
 		clients: &clientLimiter{max: cfg.PerClient, n: map[string]int{}},
-		events:  &eventLog{max: 1000},
+		events:  &eventLog{max: 1000, path: cfg.EventsFile, log: cfg.Logger},
 		cache:   newOutboardCache(cfg.CacheBytes),
+	}
+	if err := s.events.load(); err != nil {
+		return nil, fmt.Errorf("events file: %w", err)
 	}
 	s.routes()
 	return s, nil
