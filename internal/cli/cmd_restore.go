@@ -32,6 +32,9 @@ snapshot is restored, at the same relative place under DIR.`,
 				return err
 			}
 			defer e.closeRepo(r)
+			if !r.LocalFirst() {
+				d.ReadAhead = 4 << 20 // remote sites: one request per 4 MiB of a pack, not per blob
+			}
 			h, err := e.openHome()
 			if err != nil {
 				return err

@@ -180,6 +180,13 @@ func (x *Index) Packs() map[ID]int64 {
 	return out
 }
 
+// PackSize returns the size of a known pack, or 0.
+func (x *Index) PackSize(id ID) int64 {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.packs[id]
+}
+
 // Files returns the index objects loaded, by name.
 func (x *Index) Files() map[ID]*IndexFile {
 	x.mu.RLock()

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -263,6 +264,18 @@ func (r *Repo) Sites() []*Site {
 		}
 	}
 	return out
+}
+
+// LocalFirst reports whether reads go first to a site on a local file
+// system (where exact reads are cheapest), rather than over a network.
+func (r *Repo) LocalFirst() bool {
+	for _, s := range r.Sites() {
+		if s.Backend != nil && s.Err() == nil {
+			loc := s.Backend.Properties().Location
+			return strings.HasPrefix(loc, "file:") || strings.HasPrefix(loc, "/")
+		}
+	}
+	return true
 }
 
 // Root returns the root key, or nil.
