@@ -162,6 +162,8 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 		c.GroupID = "sites"
 		root.AddCommand(c)
 	}
+	// Commands of the data-in-use, monitoring and planning features, one file each.
+	root.AddCommand(cmdBroker(e), cmdAttest(e), cmdWorkload(e), cmdPlan(e), cmdWatch(e), cmdUpgrade(e))
 	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
 	return root
 }
