@@ -339,7 +339,7 @@ type shiftStream struct {
 	scale   float64 // robust scale of residuals (EW mean absolute deviation x 1.25)
 	n       int
 	cusum   float64
-	recent  []float64 // last values, for the observed figure
+	since   []float64 // values since the CUSUM last left zero: the observed figure
 	alerted bool
 	calm    int
 }
@@ -362,10 +362,6 @@ func (s *shiftStream) observe(t time.Time, v float64, cfg Config) (Alert, bool) 
 	r := x - base
 	sigma := math.Max(s.scale, 0.02)
 	z := r / sigma
-	s.recent = append(s.recent, v)
-	if len(s.recent) > 8 {
-		s.recent = s.recent[1:]
-	}
 	// Learn: ordinary values at the normal rate, outliers at a trickle.
 	a := 0.05
 	if math.Abs(z) > 3 {
@@ -381,7 +377,14 @@ func (s *shiftStream) observe(t time.Time, v float64, cfg Config) (Alert, bool) 
 		s.scale += 0.02 * (1.25*math.Abs(r) - s.scale)
 	}
 	warm := t.Sub(s.start) >= cfg.Warmup && s.n >= 50
-	s.cusum = math.Max(0, s.cusum+z-cfg.ShiftK)
+	// One step adds at most a third of the threshold, so that a single
+	// outlier (a network hiccup) never alerts: a shift must last.
+	s.cusum = math.Max(0, s.cusum+math.Min(z-cfg.ShiftK, cfg.ShiftH/3))
+	if s.cusum == 0 {
+		s.since = s.since[:0]
+	} else if len(s.since) < 64 {
+		s.since = append(s.since, v)
+	}
 	if !warm {
 		s.cusum = 0
 		return Alert{}, false
@@ -399,7 +402,7 @@ func (s *shiftStream) observe(t time.Time, v float64, cfg Config) (Alert, bool) 
 	}
 	if s.cusum >= cfg.ShiftH {
 		s.alerted, s.calm = true, 0
-		return Alert{Time: t, Baseline: math.Round(math.Exp(base)), Observed: math.Round(median(s.recent[max(0, len(s.recent)-4):])), Unit: "ms"}, true
+		return Alert{Time: t, Baseline: math.Round(math.Exp(base)), Observed: math.Round(median(s.since)), Unit: "ms"}, true
 	}
 	return Alert{}, false
 }
