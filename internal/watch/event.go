@@ -24,12 +24,12 @@ import (
 
 // Stream kinds the detector understands.
 const (
-	KindSession = "session"     // a host operator session at a site (Actor: the operator)
-	KindKeyUse  = "key.use"     // a dataset key unwrapped or released at a site
-	KindRead    = "read"        // a dataset read (restore, verify --read-data, workload fetch)
-	KindRestore = "restore"     // a dataset restored from a site
-	KindProof   = "proof"       // a proof-of-storage round trip (Value: latency in ms)
-	KindCosign  = "cosign"      // a witness cosignature (Value: delay in ms; Site: the witness)
+	KindSession = "session" // a host operator session at a site (Actor: the operator)
+	KindKeyUse  = "key.use" // a dataset key unwrapped or released at a site
+	KindRead    = "read"    // a dataset read (restore, verify --read-data, workload fetch)
+	KindRestore = "restore" // a dataset restored from a site
+	KindProof   = "proof"   // a proof-of-storage round trip (Value: latency in ms)
+	KindCosign  = "cosign"  // a witness cosignature (Value: delay in ms; Site: the witness)
 )
 
 // Event is one observation.
