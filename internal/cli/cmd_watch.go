@@ -6,13 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/watch"
@@ -23,7 +28,7 @@ import (
 func cmdWatch(e *env) *cobra.Command {
 	var once bool
 	var interval time.Duration
-	var events string
+	var events, metrics string
 	c := &cobra.Command{
 		Use:   "watch",
 		Short: "Watch the host: anomaly detection and notifications",
@@ -56,6 +61,10 @@ quiet periods. <home>/watch/state.json remembers what was already sent.
 With --events FILE (JSON lines, optionally gzipped; - for stdin) it runs the detector over an
 event stream instead, prints the alerts and changes nothing.
 
+With --metrics ADDR it serves what each cycle measured as Prometheus metrics
+at http://ADDR/metrics (docs/METRICS.md), for the alert rules shipped in
+deploy/prometheus/embassy-rules.yml.
+
 Exit codes: 0 no new alert, 3 new alerts (with --once), 1 error.`,
 		Example: `  embassy watch --once
   embassy watch --interval 1m
@@ -65,8 +74,16 @@ Exit codes: 0 no new alert, 3 new alerts (with --once), 1 error.`,
 			if events != "" {
 				return e.watchEvents(events)
 			}
+			exp := watchman.NewExporter()
+			if metrics != "" {
+				stop, err := serveMetrics(metrics, exp)
+				if err != nil {
+					return err
+				}
+				defer stop()
+			}
 			for {
-				n, err := e.watchCycle()
+				n, err := e.watchCycle(exp)
 				if err != nil {
 					return err
 				}
@@ -86,6 +103,7 @@ Exit codes: 0 no new alert, 3 new alerts (with --once), 1 error.`,
 	}
 	c.Flags().BoolVar(&once, "once", false, "run one cycle and exit (3 when there are new alerts)")
 	c.Flags().DurationVar(&interval, "interval", time.Minute, "time between cycles")
+	c.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address (host:port)")
 	c.Flags().StringVar(&events, "events", "", "run the detector over a JSON-lines event file (- for stdin) instead of the home")
 	return c
 }
@@ -147,7 +165,7 @@ func dash(s string) string {
 }
 
 // watchCycle runs one cycle over the home and returns the number of new alerts.
-func (e *env) watchCycle() (int, error) {
+func (e *env) watchCycle(exp *watchman.Exporter) (int, error) {
 	h, err := e.openHome()
 	if err != nil {
 		return 0, err
@@ -169,7 +187,15 @@ func (e *env) watchCycle() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	in := watchman.Input{Entries: ents, ProtectAlerts: filepath.Join(h.Dir, "alerts.jsonl")}
+	in := watchman.Input{Entries: ents, ProtectAlerts: filepath.Join(h.Dir, "alerts.jsonl"), Now: e.now(), Agreements: map[string]time.Time{}}
+	base := agreement.DefaultBaseline()
+	ias, err := loadAgreements(h, base)
+	if err != nil {
+		return 0, err
+	}
+	for _, ia := range ias {
+		in.Agreements[ia.ID] = ia.StatusAt(in.Now, base).Expires
+	}
 	in.Disclosures = tlog.Disclosures(ents, tlog.DisclosureOptions{Now: e.now()}).Alerts
 	was, _ := tlog.ReadAlerts(filepath.Join(hl.dir, tlog.AlertsFile))
 	for _, w := range was {
@@ -202,5 +228,21 @@ func (e *env) watchCycle() (int, error) {
 	if _, err := router.Flush(e.ctx, now); err != nil {
 		e.warnf("notification failed: %v", err)
 	}
+	exp.Update(watchman.Measure(in, fresh, now))
 	return len(fresh), nil
+}
+
+// serveMetrics serves the exporter's metrics until stop is called.
+func serveMetrics(addr string, exp *watchman.Exporter) (stop func(), err error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(exp)
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, hint.Wrap(err, "choose a free host:port for --metrics")
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }

@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"time"
 
@@ -28,7 +30,10 @@ const LogKind = "alert"
 // Condition kinds (raised by other components, forwarded by the watcher).
 const (
 	CondLagPastRPO        = "lag-past-rpo"
-	CondUndisclosedAccess = "undisclosed-access" // a host session or key use no disclosure explains
+	CondUndisclosedAccess = "undisclosed-access" // a privileged event no disclosure explains
+	CondUnmatchedSession  = "unmatched-host-session"
+	CondUndisclosedKeyUse = "undisclosed-key-use"
+	CondAgreementExpiry   = "agreement-near-expiry"
 	CondLateDisclosure    = "disclosure-overdue"
 	CondUnexpectedReason  = "unexpected-reason"
 	CondWitness           = "witness-refusal"
@@ -41,6 +46,7 @@ type State struct {
 	AlertLines int64     `json:"alert_lines"` // protect alerts already forwarded
 	WitnessAt  time.Time `json:"witness_at"`  // witness alerts forwarded up to
 	Disclosure []string  `json:"disclosures"` // disclosure alerts already forwarded (kind|index)
+	Expiry     []string  `json:"expiry"` // agreement expiries already warned of (id|date)
 	Updated    time.Time `json:"updated"`
 }
 
@@ -52,7 +58,12 @@ type Input struct {
 	// witness-refusal alerts.
 	ProtectAlerts string
 	WitnessAlerts []witnessAlert
-	Config        watch.Config
+	// Agreements maps each installed agreement to the end of its term;
+	// ExpiryNotice is how long before it the watcher warns (default 60 days).
+	Agreements   map[string]time.Time
+	ExpiryNotice time.Duration
+	Now          time.Time
+	Config       watch.Config
 }
 
 type witnessAlert struct {
@@ -85,6 +96,10 @@ func Cycle(in Input, st State) ([]watch.Alert, State, error) {
 			next.LogSize = x.Index + 1
 		}
 	}
+	byIndex := map[uint64]string{}
+	for _, x := range in.Entries {
+		byIndex[x.Index] = x.Kind
+	}
 	seen := map[string]bool{}
 	for _, k := range st.Disclosure {
 		seen[k] = true
@@ -94,13 +109,7 @@ func Cycle(in Input, st State) ([]watch.Alert, State, error) {
 		if seen[key] {
 			continue
 		}
-		kind := CondUndisclosedAccess
-		switch a.Kind {
-		case "late-disclosure":
-			kind = CondLateDisclosure
-		case "unexpected-reason":
-			kind = CondUnexpectedReason
-		}
+		kind := disclosureKind(a, byIndex)
 		fresh = append(fresh, watch.Alert{Time: a.Time, Kind: kind, Site: watch.Clean(a.Site), Why: watch.Clean(a.Message), Unit: "log entry", Observed: float64(a.Index)})
 		next.Disclosure = append(next.Disclosure, key)
 	}
@@ -114,6 +123,28 @@ func Cycle(in Input, st State) ([]watch.Alert, State, error) {
 		}
 		fresh = append(fresh, as...)
 		next.AlertLines = n
+	}
+	notice := in.ExpiryNotice
+	if notice == 0 {
+		notice = 60 * 24 * time.Hour
+	}
+	warned := map[string]bool{}
+	for _, k := range st.Expiry {
+		warned[k] = true
+	}
+	for _, id := range sortedIDs(in.Agreements) {
+		end := in.Agreements[id]
+		left := end.Sub(in.Now)
+		key := id + "|" + end.UTC().Format("2006-01-02")
+		if end.IsZero() || left > notice || warned[key] {
+			continue
+		}
+		why := fmt.Sprintf("agreement %s ends on %s, in %d days", watch.Clean(id), end.UTC().Format("2006-01-02"), int(left.Hours()/24))
+		if left <= 0 {
+			why = fmt.Sprintf("agreement %s ended on %s: writes to its sites are refused", watch.Clean(id), end.UTC().Format("2006-01-02"))
+		}
+		fresh = append(fresh, watch.Alert{Time: in.Now, Kind: CondAgreementExpiry, Why: why, Baseline: notice.Hours() / 24, Observed: math.Round(left.Hours() / 24), Unit: "days left"})
+		next.Expiry = append(next.Expiry, key)
 	}
 	for _, w := range in.WitnessAlerts {
 		if !w.Time.After(st.WitnessAt) {
@@ -220,4 +251,13 @@ func SaveState(path string, st State) error {
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+func sortedIDs(m map[string]time.Time) []string {
+	var ids []string
+	for id := range m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids
 }
