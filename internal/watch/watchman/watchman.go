@@ -46,7 +46,7 @@ type State struct {
 	AlertLines int64     `json:"alert_lines"` // protect alerts already forwarded
 	WitnessAt  time.Time `json:"witness_at"`  // witness alerts forwarded up to
 	Disclosure []string  `json:"disclosures"` // disclosure alerts already forwarded (kind|index)
-	Expiry     []string  `json:"expiry"` // agreement expiries already warned of (id|date)
+	Expiry     []string  `json:"expiry"`      // agreement expiries already warned of (id|date)
 	Updated    time.Time `json:"updated"`
 }
 
