@@ -37,8 +37,8 @@ type poolScore struct {
 
 type kindPool struct {
 	Injected, Detected, Alerts, False int
-	TTD                              []time.Duration `json:"-"`
-	MedianTTD                        string          `json:"median_time_to_detect"`
+	TTD                               []time.Duration `json:"-"`
+	MedianTTD                         string          `json:"median_time_to_detect"`
 }
 
 func main() {
