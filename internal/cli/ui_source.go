@@ -22,23 +22,62 @@ type homeSource struct {
 	e *env
 	h *home.Home
 
+	recMu   sync.Mutex // one append at a time
 	mu      sync.Mutex
 	health  map[string]string // site -> "" when healthy, else the reason
 	checked time.Time
 	version uint64
 	lastSig uint64
+
+	cached     []tlog.Indexed
+	cachedSize uint64
 }
 
+// entries returns the log's entries, verified against the published
+// checkpoint; they are read again only when the checkpoint has grown.
 func (s *homeSource) entries(ctx context.Context) ([]tlog.Indexed, error) {
 	r, _, err := s.e.readLog(s.h)
 	if err != nil {
 		return nil, err
 	}
-	_, ents, err := r.All(ctx)
+	cp, _, err := r.Checkpoint(ctx)
 	if errors.Is(err, tlog.ErrEmpty) {
 		return nil, nil
 	}
-	return ents, err
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	if s.cached != nil && s.cachedSize == cp.Size {
+		ents := s.cached
+		s.mu.Unlock()
+		return ents, nil
+	}
+	s.mu.Unlock()
+	cp, ents, err := r.All(ctx)
+	if errors.Is(err, tlog.ErrEmpty) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.cached, s.cachedSize = ents, cp.Size
+	s.mu.Unlock()
+	return ents, nil
+}
+
+// logSize is the published checkpoint's size (cheap: one small read).
+func (s *homeSource) logSize(ctx context.Context) uint64 {
+	r, _, err := s.e.readLog(s.h)
+	if err != nil {
+		return 0
+	}
+	cp, _, err := r.Checkpoint(ctx)
+	if err != nil {
+		return 0
+	}
+	return cp.Size
 }
 
 // checkSites probes each site (at most every 2 s): a config object that
@@ -196,16 +235,15 @@ func (s *homeSource) Receipt(ctx context.Context, index uint64) ([]byte, error) 
 }
 
 func (s *homeSource) Record(ctx context.Context, ent tlog.Entry) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
 	return s.e.record(s.h, ent)
 }
 
 // Version changes when the log grows or a site's health changes.
 func (s *homeSource) Version(ctx context.Context) uint64 {
-	ents, _ := s.entries(ctx)
 	h := fnv.New64a()
-	h.Write([]byte(strconv.Itoa(len(ents))))
+	h.Write([]byte(strconv.FormatUint(s.logSize(ctx), 10)))
 	health := s.checkSites(ctx)
 	var names []string
 	for n := range health {

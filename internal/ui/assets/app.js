@@ -137,7 +137,9 @@
 
   function live() {
     const es = new EventSource("/api/stream");
-    es.addEventListener("version", (ev) => { const v = Number(ev.data); if (version !== -1 && v !== version) render(); version = v; });
+    // The first event may announce a change made between the first render
+    // and the stream's start: any version other than the last seen renders.
+    es.addEventListener("version", (ev) => { const v = Number(ev.data); if (v !== version) { version = v; render(); } });
     es.onerror = () => { $("status").textContent = "Live updates interrupted; retrying"; };
   }
 
