@@ -163,7 +163,7 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 		root.AddCommand(c)
 	}
 	// Commands of the data-in-use, monitoring and planning features, one file each.
-	root.AddCommand(cmdBroker(e), cmdAttest(e), cmdWorkload(e), cmdPlan(e), cmdWatch(e), cmdUpgrade(e))
+	root.AddCommand(cmdBroker(e), cmdAttest(e), cmdWorkload(e), cmdPlan(e), cmdWatch(e), cmdUpgrade(e), cmdUI(e))
 	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
 	return root
 }

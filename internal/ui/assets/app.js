@@ -1,0 +1,163 @@
+// Digital Embassy dashboard. Every value from the server is put into the
+// page with textContent or attributes, never parsed as markup: dataset
+// names, disclosure texts and agreement fields may be written by a host.
+"use strict";
+(() => {
+  let csrf = "";
+  let me = null;
+  let version = -1;
+  const $ = (id) => document.getElementById(id);
+
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === undefined || v === null || v === false) continue;
+      if (k === "class") e.className = v; else e.setAttribute(k, v === true ? "" : String(v));
+    }
+    for (const k of kids.flat()) e.append(k instanceof Node ? k : document.createTextNode(k === undefined || k === null ? "" : String(k)));
+    return e;
+  }
+  const svg = (tag, attrs) => { const e = document.createElementNS("http://www.w3.org/2000/svg", tag); for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, String(v)); return e; };
+  const when = (t) => t ? new Date(t).toISOString().replace("T", " ").slice(0, 16) + " UTC" : "–";
+
+  async function api(path, opts) {
+    const o = Object.assign({ credentials: "same-origin", headers: {} }, opts || {});
+    if (o.method && o.method !== "GET") o.headers["X-CSRF-Token"] = csrf;
+    const r = await fetch(path, o);
+    if (r.status === 401) { showSignin(""); throw new Error("signed out"); }
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.error || r.statusText);
+    return body;
+  }
+
+  function showSignin(msg) {
+    $("signin").hidden = false;
+    $("view").replaceChildren();
+    $("signin-error").textContent = msg;
+  }
+
+  function table(caption, heads, rows) {
+    return el("table", {}, el("caption", {}, caption),
+      el("thead", {}, el("tr", {}, heads.map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows));
+  }
+
+  let world = null;
+  async function map(sites) {
+    const w = 900, h = 460;
+    const s = svg("svg", { viewBox: `0 0 ${w} ${h}`, class: "map", role: "img", "aria-labelledby": "map-title" });
+    const title = svg("title", { id: "map-title" });
+    title.textContent = "Map of host sites: " + sites.map((x) => `${x.name} (${x.jurisdiction}) ${x.healthy ? "healthy" : "unhealthy"}`).join(", ");
+    s.append(title);
+    if (!window.d3 || !window.topojson) return s;
+    if (!world) world = await (await fetch("/vendor/countries-110m.json")).json();
+    const land = topojson.feature(world, world.objects.countries);
+    const located = sites.filter((x) => x.lat !== undefined && x.lon !== undefined);
+    const proj = d3.geoNaturalEarth1();
+    if (located.length) {
+      const pts = { type: "MultiPoint", coordinates: located.map((x) => [x.lon, x.lat]) };
+      proj.fitExtent([[60, 60], [w - 60, h - 60]], located.length > 1 ? pts : d3.geoCircle().center([located[0].lon, located[0].lat]).radius(8)());
+    } else proj.fitSize([w, h], land);
+    const path = d3.geoPath(proj);
+    for (const f of land.features) s.append(svg("path", { d: path(f) || "", class: "land" }));
+    for (const x of located) {
+      const [cx, cy] = proj([x.lon, x.lat]);
+      const c = svg("circle", { cx, cy, r: 7, class: x.healthy ? "ok" : "bad", "data-site": x.name });
+      const t = svg("title"); t.textContent = `${x.name} (${x.jurisdiction}): ${x.status}`;
+      c.append(t); s.append(c);
+      const label = svg("text", { x: cx + 10, y: cy + 4, "font-size": 13, fill: "currentColor" }); label.textContent = x.name; s.append(label);
+    }
+    return s;
+  }
+
+  const views = {
+    async overview() {
+      const ov = await api("/api/overview");
+      const rows = ov.sites.map((x) => el("tr", { "data-site": x.name, class: x.healthy ? "" : "flag" },
+        el("th", { scope: "row" }, x.name), el("td", {}, x.jurisdiction), el("td", {}, x.operator || "–"),
+        el("td", { class: x.healthy ? "ok site-health" : "bad site-health" }, x.healthy ? "healthy" : "unreachable"),
+        el("td", {}, x.status), el("td", {}, when(x.last_proof))));
+      const alerts = ov.alerts.map((a) => el("tr", {}, el("td", {}, when(a.time)), el("td", {}, a.kind), el("td", {}, a.site || "–"), el("td", {}, a.why)));
+      return [el("h2", {}, "Overview"), el("p", {}, `Home ${ov.home}; transparency log of ${ov.log_size} entries.`), await map(ov.sites),
+        table("Host sites", ["Site", "Jurisdiction", "Operator", "Health", "Status", "Last proof"], rows),
+        table("Alerts", ["Time", "Kind", "Site", "Why"], alerts.length ? alerts : [el("tr", {}, el("td", { colspan: 4 }, "No alerts."))])];
+    },
+    async datasets() {
+      const ds = await api("/api/datasets");
+      return [el("h2", {}, "Datasets"), table("Datasets and their placement", ["Dataset", "Class", "Sites", "Snapshots", "Last snapshot", "Last verified"],
+        ds.map((d) => el("tr", {}, el("th", { scope: "row" }, d.name), el("td", {}, d.class || "unlabelled"), el("td", {}, d.sites.join(", ")),
+          el("td", {}, d.snapshots), el("td", {}, when(d.last_snapshot)), el("td", {}, when(d.last_verified)))))];
+    },
+    async log(params) {
+      const q = new URLSearchParams(params || {});
+      const rows = await api("/api/log?" + q);
+      const kind = el("input", { id: "f-kind", name: "kind", value: q.get("kind") || "" });
+      const site = el("input", { id: "f-site", name: "site", value: q.get("site") || "" });
+      const text = el("input", { id: "f-q", name: "q", type: "search", value: q.get("q") || "" });
+      const form = el("form", { class: "filters", role: "search" },
+        el("label", { for: "f-kind" }, "Kind", kind), el("label", { for: "f-site" }, "Site", site), el("label", { for: "f-q" }, "Search", text), el("button", { type: "submit" }, "Filter"));
+      form.addEventListener("submit", (ev) => { ev.preventDefault(); location.hash = "#/log?" + new URLSearchParams({ kind: kind.value, site: site.value, q: text.value }); });
+      const chart = el("div", { id: "log-chart", role: "img", "aria-label": "Entries per day" });
+      const body = rows.map((x) => el("tr", {}, el("td", {}, x.index), el("td", {}, when(x.time)), el("td", {}, x.kind), el("td", {}, x.site || "–"),
+        el("td", {}, x.actor || "–"), el("td", {}, x.reason || x.object || "–"),
+        el("td", {}, el("a", { href: `/api/receipt/${x.index}`, download: `entry-${x.index}.proof` }, "receipt"))));
+      setTimeout(() => plot(chart, rows), 0);
+      return [el("h2", {}, "Transparency log"), form, chart, table(`${rows.length} entries, newest first`, ["#", "Time", "Kind", "Site", "Actor", "Reason or object", "Receipt"], body)];
+    },
+    async disclosures() {
+      const rep = await api("/api/disclosures");
+      const alerts = rep.alerts.map((a) => el("tr", { class: "flag" }, el("td", {}, when(a.time)), el("td", {}, a.kind), el("td", {}, a.site || "–"), el("td", { class: "disclosure-text" }, a.message)));
+      const ds = rep.disclosures.map((d) => el("tr", {}, el("td", {}, when(d.at || d.time)), el("td", {}, d.site || "–"), el("td", {}, d.reason), el("td", {}, d.who), el("td", { class: "disclosure-text" }, d.what)));
+      return [el("h2", {}, "Access disclosures"),
+        table("Unmatched host sessions, key uses and late disclosures", ["Time", "Kind", "Site", "Detail"], alerts.length ? alerts : [el("tr", {}, el("td", { colspan: 4 }, "None."))]),
+        table("Disclosures", ["Access at", "Site", "Reason", "Who", "What"], ds.length ? ds : [el("tr", {}, el("td", { colspan: 5 }, "None."))])];
+    },
+  };
+
+  function plot(node, rows) {
+    if (!window.uPlot || !rows.length || !node.isConnected) return;
+    const days = new Map();
+    for (const r of rows) { const d = Math.floor(new Date(r.time).getTime() / 86400000) * 86400; days.set(d, (days.get(d) || 0) + 1); }
+    const xs = [...days.keys()].sort((a, b) => a - b);
+    new uPlot({ width: Math.min(900, node.clientWidth || 600), height: 180, series: [{}, { label: "entries", stroke: "#0b57d0", fill: "rgba(11,87,208,.15)" }] }, [xs, xs.map((x) => days.get(x))], node);
+  }
+
+  async function render() {
+    const [name, query] = (location.hash.replace(/^#\//, "") || "overview").split("?");
+    const view = views[name] ? name : "overview";
+    for (const a of document.querySelectorAll("nav a")) { if (a.dataset.view === view) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current"); }
+    try {
+      const nodes = await views[view](Object.fromEntries(new URLSearchParams(query || "")));
+      $("view").replaceChildren(...nodes);
+      $("status").textContent = "Updated " + new Date().toLocaleTimeString();
+    } catch (e) {
+      if (e.message !== "signed out") $("view").replaceChildren(el("p", { role: "alert", class: "bad" }, e.message));
+    }
+  }
+
+  function live() {
+    const es = new EventSource("/api/stream");
+    // The first event may announce a change made between the first render
+    // and the stream's start: any version other than the last seen renders.
+    es.addEventListener("version", (ev) => { const v = Number(ev.data); if (v !== version) { version = v; render(); } });
+    es.onerror = () => { $("status").textContent = "Live updates interrupted; retrying"; };
+  }
+
+  async function start() {
+    const m = location.hash.match(/^#signin=([0-9a-f]{48})$/);
+    if (m) {
+      history.replaceState(null, "", location.pathname + "#/overview"); // the token leaves the address bar at once
+      const r = await fetch("/api/signin", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ token: m[1] }) });
+      const body = await r.json();
+      if (!r.ok) { showSignin(body.error); return; }
+    }
+    try { const b = await api("/api/me"); me = b.principal; csrf = b.csrf || ""; } catch { return; }
+    $("signin").hidden = true;
+    $("who").textContent = `${me.name} (${me.role}${me.site ? ", " + me.site : ""})`;
+    if (me.role === "operator") document.querySelector('nav a[data-view="datasets"]').parentElement.hidden = true;
+    window.addEventListener("hashchange", render);
+    await render();
+    live();
+  }
+  document.addEventListener("DOMContentLoaded", start);
+})();
