@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 )
 
@@ -174,7 +175,44 @@ func TestDashboardInRealBrowser(t *testing.T) {
 	}
 	shot(t, ctx, "operator-overview")
 
-	// Every sign-in is in the transparency log.
+	// Passkeys: register one after a link sign-in, sign out, sign in with it.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`fetch("/api/signout", {method: "POST"}).then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+		Protocol: cdpwebauthn.AuthenticatorProtocolCtap2, Ctap2version: cdpwebauthn.Ctap2versionCtap21, Transport: cdpwebauthn.AuthenticatorTransportInternal,
+		HasResidentKey: true, HasUserVerification: true, IsUserVerified: true, AutomaticPresenceSimulation: true}}); err != nil {
+		t.Fatal(err)
+	}
+	audlink := strings.TrimSpace(f.run("ui", "link", "--role", "auditor", "--name", "eu-auditor", "--addr", addr))
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(audlink)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "auditor signed in by link", `document.getElementById("who").textContent.includes("eu-auditor (auditor)")`)
+	if err := chromedp.Do(ctx, chromedp.Click("#passkey-register")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "passkey registered", `document.getElementById("status").textContent.startsWith("Passkey registered")`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`fetch("/api/signout", {method: "POST"}).then(() => true)`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "signed out", `!document.getElementById("signin").hidden`)
+	shot(t, ctx, "signin")
+	if err := chromedp.Do(ctx, chromedp.Click("#passkey-signin")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "auditor signed in by passkey", `document.getElementById("who").textContent.includes("eu-auditor (auditor)")`)
+
+	// Every sign-in is in the transparency log, passkey ones too.
+	if out := f.run("log", "--kind", "ui.signin", "--json"); !strings.Contains(out, `"via": "passkey"`) {
+		t.Fatalf("passkey sign-in not logged:\n%s", out)
+	}
 	if out := f.run("log", "--kind", "ui.signin"); strings.Count(out, "ui.signin") < 2 {
 		t.Fatalf("sign-ins not logged:\n%s", out)
 	}

@@ -18,7 +18,7 @@ import (
 func uiLinks(dir string) *ui.Links { return &ui.Links{Path: filepath.Join(dir, "ui", "links.json")} }
 
 func cmdUI(e *env) *cobra.Command {
-	var listen string
+	var listen, rpid string
 	c := &cobra.Command{
 		Use:   "ui",
 		Short: "Serve the operator dashboard",
@@ -31,7 +31,10 @@ sessions and key uses highlighted. Every view updates live and has its
 JSON API under /api/ (overview, sites, datasets, log, disclosures,
 receipt/INDEX, stream).
 
-Sign in with a one-time link from 'embassy ui link'. Roles: home (everything,
+Sign in with a one-time link from 'embassy ui link'; then register a passkey
+(WebAuthn) on the page and sign in with it afterwards, with the role the link
+gave (--rp-id is the host name people use to reach the page; passkeys are
+bound to it). Roles: home (everything,
 and changes), auditor (reads everything, changes nothing), operator (one
 site's health, log entries and disclosures), custodian (read-only). Every
 sign-in and every change is recorded in the transparency log.
@@ -54,7 +57,8 @@ SameSite=Strict.`,
 			if err != nil {
 				return hint.Wrap(err, "choose a free address with --listen")
 			}
-			srv := &http.Server{Handler: ui.New(ui.Config{Source: &homeSource{e: e, h: h}, Links: uiLinks(h.Dir), Logger: e.log, Now: e.now}),
+			pk := &ui.Passkeys{Path: filepath.Join(h.Dir, "ui", "passkeys.json"), RPID: rpid}
+			srv := &http.Server{Handler: ui.New(ui.Config{Source: &homeSource{e: e, h: h}, Links: uiLinks(h.Dir), Passkeys: pk, Logger: e.log, Now: e.now}),
 				ReadHeaderTimeout: 10 * time.Second}
 			go func() {
 				<-e.ctx.Done()
@@ -62,7 +66,11 @@ SameSite=Strict.`,
 				defer cancel()
 				_ = srv.Shutdown(ctx)
 			}()
-			e.printf("dashboard on http://%s/ (sign in with 'embassy ui link')\n", ln.Addr())
+			shown := ln.Addr().String()
+			if host, port, err := net.SplitHostPort(shown); err == nil && net.ParseIP(host).IsLoopback() {
+				shown = net.JoinHostPort(rpid, port) // passkeys need a host name, not an address
+			}
+			e.printf("dashboard on http://%s/ (sign in with 'embassy ui link')\n", shown)
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
@@ -70,6 +78,7 @@ SameSite=Strict.`,
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve the dashboard on")
+	c.Flags().StringVar(&rpid, "rp-id", "localhost", "host name people reach the page at; passkeys are bound to it")
 	c.AddCommand(cmdUILink(e))
 	return c
 }
@@ -112,7 +121,7 @@ it from the address bar at once. Only its hash is stored in
 	c.Flags().StringVar(&role, "role", "auditor", "home, auditor, operator or custodian")
 	c.Flags().StringVar(&name, "name", "", "who the link is for")
 	c.Flags().StringVar(&site, "site", "", "the one site an operator sees (required for --role operator)")
-	c.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "the dashboard's address, for the printed link")
+	c.Flags().StringVar(&addr, "addr", "localhost:8080", "the dashboard's address, for the printed link")
 	c.Flags().DurationVar(&ttl, "ttl", 15*time.Minute, "how long the link stays valid (at most 24h)")
 	return c
 }

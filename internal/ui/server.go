@@ -29,6 +29,9 @@ var assets embed.FS
 type Config struct {
 	Source Source
 	Links  *Links
+	// Passkeys, when set, lets people register a passkey after a link
+	// sign-in and sign in with it afterwards.
+	Passkeys *Passkeys
 	// SessionTTL is how long a sign-in lasts (default 8 h).
 	SessionTTL time.Duration
 	// Poll is how often live views look for changes (default 1 s).
@@ -43,6 +46,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	ss      sessions
+	cer     ceremonies
 	streams atomic.Int64
 	mux     *http.ServeMux
 }
@@ -79,6 +83,10 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /api/disclosures", s.auth(s.disclosures, false))
 	s.mux.HandleFunc("GET /api/stream", s.auth(s.stream, false))
 	s.mux.HandleFunc("POST /api/alerts/{index}/ack", s.auth(s.ack, true))
+	s.mux.HandleFunc("POST /api/passkey/register/begin", s.auth(s.passkeyRegisterBegin, false))
+	s.mux.HandleFunc("POST /api/passkey/register/finish", s.auth(s.passkeyRegisterFinish, false))
+	s.mux.HandleFunc("POST /api/passkey/login/begin", s.passkeyLoginBegin)
+	s.mux.HandleFunc("POST /api/passkey/login/finish", s.passkeyLoginFinish)
 	return s
 }
 
@@ -211,11 +219,23 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, httpError{http.StatusUnauthorized, err.Error()})
 		return
 	}
-	if err := s.cfg.Source.Record(r.Context(), tlog.Entry{Kind: "ui.signin", Actor: "ui:" + p.Name, Site: p.Site,
-		Details: map[string]string{"role": string(p.Role), "via": p.Via}}); err != nil {
+	if err := s.cfg.Source.Record(r.Context(), entry("ui.signin", p, nil)); err != nil {
 		writeErr(w, fmt.Errorf("sign-in could not be logged, so it is refused: %w", err))
 		return
 	}
+	s.startSession(w, r, p)
+}
+
+// entry is the log record of something a person did through the page.
+func entry(kind string, p Principal, details map[string]string) tlog.Entry {
+	d := map[string]string{"role": string(p.Role), "via": p.Via}
+	for k, v := range details {
+		d[k] = v
+	}
+	return tlog.Entry{Kind: kind, Actor: "ui:" + p.Name, Site: p.Site, Details: d}
+}
+
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p Principal) {
 	id, ss := s.ss.create(p, s.cfg.Now())
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, Expires: ss.expires})
@@ -391,8 +411,9 @@ func (s *Server) ack(w http.ResponseWriter, r *http.Request, p Principal) error 
 	if err != nil {
 		return httpError{http.StatusBadRequest, "alert index: want a log index"}
 	}
-	if err := s.cfg.Source.Record(r.Context(), tlog.Entry{Kind: "alert.ack", Actor: "ui:" + p.Name, Object: strconv.FormatUint(idx, 10),
-		Details: map[string]string{"role": string(p.Role), "via": p.Via}}); err != nil {
+	ent := entry("alert.ack", p, nil)
+	ent.Object = strconv.FormatUint(idx, 10)
+	if err := s.cfg.Source.Record(r.Context(), ent); err != nil {
 		return err
 	}
 	return writeJSON(w, map[string]any{"acknowledged": idx})

@@ -143,6 +143,29 @@
     es.onerror = () => { $("status").textContent = "Live updates interrupted; retrying"; };
   }
 
+  // Passkeys (WebAuthn): registered after a link sign-in, used alone after.
+  async function passkeyRegister() {
+    try {
+      const opts = await api("/api/passkey/register/begin", { method: "POST" });
+      const cred = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(opts.publicKey) });
+      await api("/api/passkey/register/finish", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(cred.toJSON()) });
+      $("status").textContent = "Passkey registered: next time, sign in with it.";
+    } catch (e) { $("status").textContent = "Passkey not registered: " + e.message; }
+  }
+  async function passkeySignin() {
+    try {
+      const r = await fetch("/api/passkey/login/begin", { method: "POST", credentials: "same-origin" });
+      const opts = await r.json();
+      if (!r.ok) throw new Error(opts.error);
+      const cred = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(opts.publicKey) });
+      const f = await fetch("/api/passkey/login/finish", { method: "POST", credentials: "same-origin", headers: { "Content-Type": "application/json" }, body: JSON.stringify(cred.toJSON()) });
+      const body = await f.json();
+      if (!f.ok) throw new Error(body.error);
+      await start();
+    } catch (e) { $("signin-error").textContent = "Passkey sign-in failed: " + e.message; }
+  }
+
+  let started = false;
   async function start() {
     const m = location.hash.match(/^#signin=([0-9a-f]{48})$/);
     if (m) {
@@ -153,11 +176,18 @@
     }
     try { const b = await api("/api/me"); me = b.principal; csrf = b.csrf || ""; } catch { return; }
     $("signin").hidden = true;
+    $("passkey-register").hidden = !window.PublicKeyCredential || me.via === "certificate";
     $("who").textContent = `${me.name} (${me.role}${me.site ? ", " + me.site : ""})`;
     if (me.role === "operator") document.querySelector('nav a[data-view="datasets"]').parentElement.hidden = true;
+    if (started) { await render(); return; }
+    started = true;
     window.addEventListener("hashchange", render);
     await render();
     live();
   }
-  document.addEventListener("DOMContentLoaded", start);
+  document.addEventListener("DOMContentLoaded", () => {
+    $("passkey-signin").addEventListener("click", passkeySignin);
+    $("passkey-register").addEventListener("click", passkeyRegister);
+    start();
+  });
 })();
