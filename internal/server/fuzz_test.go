@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 )
@@ -23,5 +24,26 @@ func FuzzRequestDecoding(f *testing.F) {
 		hd.Set("Embassy-Retain-Until", retain)
 		hd.Set("Embassy-Deferred", deferred)
 		PutOptions(hd)
+	})
+}
+
+// FuzzEventLine: lines of the events file (written by the daemon, but on
+// the host's disk) never panic the decoder, and what it accepts re-encodes.
+func FuzzEventLine(f *testing.F) {
+	f.Add([]byte(`{"time":"2026-01-01T00:00:00Z","kind":"login","identity":"x","role":"home","remote":""}`))
+	f.Add([]byte(`{"time":"2026-01-01T00:00:00Z","kind":"denied","remote":"192.0.2.1","count":64}`))
+	f.Add([]byte(`{"time":"2026-01-01T00:00:00Z","kind":"disclosure","identity":"o","disclosure":{"reason":"X","who":"\u001b[2J","what":"w","at":"2026-01-01T00:00:00Z"}}`))
+	f.Add([]byte(`{"kind":1}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := decodeEventLine(b)
+		if err != nil {
+			return
+		}
+		if e.Kind == "" || e.Time.IsZero() || e.Count < 0 {
+			t.Fatalf("accepted %+v", e)
+		}
+		if _, err := json.Marshal(e); err != nil {
+			t.Fatal(err)
+		}
 	})
 }

@@ -37,6 +37,11 @@ type Config struct {
 	// JSON lines that survive restarts until the home pulls them; "" keeps
 	// them in memory only.
 	EventsFile string
+	// EventsMaxBytes is the events file size past which it is compacted to
+	// the current windows; 0: DefaultMaxEventsFile.
+	EventsMaxBytes int64
+	// Limits bound unauthenticated connections (zero values: defaults).
+	Limits Limits
 }
 
 // Defaults.
@@ -89,7 +94,7 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(),
 		sem:     make(chan struct{}, cfg.MaxInflight),
 		clients: &clientLimiter{max: cfg.PerClient, n: map[string]int{}},
-		events:  &eventLog{max: 1000, path: cfg.EventsFile, log: cfg.Logger},
+		events:  newEventLog(cfg.EventsFile, cfg.EventsMaxBytes, cfg.Logger),
 		cache:   newOutboardCache(cfg.CacheBytes),
 	}
 	if err := s.events.load(); err != nil {
@@ -103,15 +108,17 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // TLSConfig returns the daemon's TLS configuration: TLS 1.3 only, client
-// certificates required and verified against the home CA, hybrid
-// post-quantum key exchange preferred.
+// certificates required and verified against the home CA, and only the
+// hybrid post-quantum key exchange X25519MLKEM768: a classical-only client
+// is refused, so no recorded session can be decrypted by a future quantum
+// computer.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:       tls.VersionTLS13,
 		Certificates:     []tls.Certificate{s.cfg.Certificate},
 		ClientAuth:       tls.RequireAndVerifyClientCert,
 		ClientCAs:        s.cfg.ClientCAs,
-		CurvePreferences: pki.CurvePreferences,
+		CurvePreferences: pki.PQCurves,
 		NextProtos:       []string{"h2", "http/1.1"},
 		VerifyConnection: s.verifyConnection,
 	}
@@ -140,7 +147,8 @@ func (s *Server) verifyConnection(cs tls.ConnectionState) error {
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, lets in-flight
-// requests finish (up to Config.Drain) and returns.
+// requests finish (up to Config.Drain) and returns. Handshakes run behind
+// the unauthenticated-connection limits (Config.Limits).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.mux,
@@ -155,7 +163,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(true)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	gl := newGuard(ln, srv.TLSConfig, s.cfg.Limits, s)
+	go func() { errc <- srv.Serve(gl) }()
 	s.log.InfoContext(ctx, "serving", slog.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:
