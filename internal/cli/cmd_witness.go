@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/witness"
 )
@@ -205,4 +207,19 @@ The change itself is logged first (under the old policy).`,
 			return nil
 		},
 	}
+}
+
+// witnessTransport reaches host witnesses for the home's log: https://
+// ones over mutual TLS with the home's client certificate (pki/home.crt),
+// the witness's certificate checked to be a site of this home. Without a
+// home PKI it is the default transport (http:// witnesses only).
+func witnessTransport(h *home.Home) http.RoundTripper {
+	dir := pkiDir(h)
+	pair, pool, err := pki.TLSMaterial(pki.Files{CA: filepath.Join(dir, pki.CACertFile), Cert: filepath.Join(dir, "home.crt"), Key: filepath.Join(dir, "home.key")})
+	if err != nil {
+		return http.DefaultTransport
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = pki.ClientTLS(pair, pool, h.Config.Home, "")
+	return tr
 }

@@ -135,3 +135,62 @@ func TestClassicalOnlyClientRefused(t *testing.T) {
 		t.Fatalf("negotiated %q", g)
 	}
 }
+
+// The home revokes an operator's certificate and pushes the CRL: the next
+// request on the operator's open connection and every new handshake are
+// refused, and each refusal is an access event naming the identity and
+// the revocation, which the home pulls into its log. An older CRL, or one
+// the operator forged, cannot undo it.
+func TestRevokedCertificateRefusedAndRecorded(t *testing.T) {
+	env := servertest.Start(t, mem.New(site.Properties{}), &server.Config{CRLFile: filepath.Join(t.TempDir(), "crl.pem")})
+	opIs, err := env.CA.Issue(pki.Request{Role: pki.RoleOperator, Name: "ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opPair, _ := tls.X509KeyPair(opIs.CertPEM, opIs.KeyPEM)
+	op := httpClient(env.TLS(&opPair))
+	get := func() (int, error) {
+		resp, err := op.Get("https://" + env.Addr + "/healthz")
+		if err != nil {
+			return 0, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	if code, err := get(); err != nil || code != 200 {
+		t.Fatalf("before revocation: %d %v", code, err)
+	}
+	home := env.Client(t, pki.RoleHome, "home")
+	_, crl, err := env.CA.Revoke(filepath.Join(t.TempDir()), opIs.Cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := home.PutCRL(t.Context(), crl); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := get(); err == nil && code != 403 {
+		t.Fatalf("revoked operator on its open connection: %d, want 403", code)
+	}
+	op.CloseIdleConnections()
+	if code, err := get(); err == nil {
+		t.Fatalf("revoked operator got a new connection: %d", code)
+	}
+	evs, err := home.Events(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refusals int
+	for _, e := range evs {
+		if e.Kind == "denied" && strings.Contains(e.Identity, "/ops") && strings.Contains(e.Detail, "revoked") {
+			refusals++
+		}
+	}
+	if refusals < 2 {
+		t.Fatalf("%d recorded refusals of the revoked operator, want one per attempt (2): %+v", refusals, evs)
+	}
+	other, _ := pki.Init(filepath.Join(t.TempDir(), "other"), env.CA.Home, time.Now())
+	_, forged, _ := other.Revoke(filepath.Join(t.TempDir()))
+	if err := home.PutCRL(t.Context(), forged); err == nil {
+		t.Fatal("the daemon installed a CRL not signed by the home CA")
+	}
+}

@@ -42,6 +42,11 @@ type Config struct {
 	EventsMaxBytes int64
 	// Limits bound unauthenticated connections (zero values: defaults).
 	Limits Limits
+	// CA is the home CA certificate; with it the daemon holds the CA's CRL
+	// (kept in CRLFile, or in memory if "") and accepts newer ones from the
+	// home (PUT /v1/crl). Every connection and request is checked against it.
+	CA      *x509.Certificate
+	CRLFile string
 }
 
 // Defaults.
@@ -62,6 +67,7 @@ type Server struct {
 	clients *clientLimiter
 	events  *eventLog
 	cache   *outboardCache
+	revoked *pki.Revocations // nil without Config.CA
 }
 
 // New checks cfg and returns a Server.
@@ -100,9 +106,20 @@ func New(cfg Config) (*Server, error) {
 	if err := s.events.load(); err != nil {
 		return nil, fmt.Errorf("events file: %w", err)
 	}
+	if cfg.CA != nil {
+		r, err := pki.OpenRevocations(cfg.CRLFile, cfg.CA)
+		if err != nil {
+			return nil, fmt.Errorf("revocation list: %w", err)
+		}
+		s.revoked = r
+	}
 	s.routes()
 	return s, nil
 }
+
+// Revocations is the CRL the daemon holds (nil without Config.CA), for a
+// witness served next to it.
+func (s *Server) Revocations() *pki.Revocations { return s.revoked }
 
 // Handler returns the HTTP handler; it expects requests over mutual TLS.
 func (s *Server) Handler() http.Handler { return s.mux }
@@ -136,6 +153,8 @@ func (s *Server) verifyConnection(cs tls.ConnectionState) error {
 		err = fmt.Errorf("certificate of home %q, want %q", id.Home, s.cfg.Home)
 	case id.Role == pki.RoleSite:
 		err = errors.New("a site certificate cannot act as a client")
+	default:
+		err = s.revoked.Check(cs.PeerCertificates[0])
 	}
 	if err != nil {
 		s.metrics.reject("identity")

@@ -60,3 +60,16 @@ func (b *Backend) Metrics(ctx context.Context) (string, error) {
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	return string(body), err
 }
+
+// PutCRL pushes the home CA's revocation list to the daemon (home role).
+func (b *Backend) PutCRL(ctx context.Context, crl []byte) error {
+	resp, err := b.do(ctx, http.MethodPut, "/v1/crl", bytes.NewReader(crl), http.Header{"Content-Type": {"application/pkix-crl"}})
+	if err != nil {
+		return fmt.Errorf("push CRL: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return responseError("push CRL", stringer("crl"), resp)
+	}
+	return nil
+}
