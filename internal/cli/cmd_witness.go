@@ -204,6 +204,9 @@ The change itself is logged first (under the old policy).`,
 				return err
 			}
 			e.printf("Added witness %s; the quorum now requires its cosignature\n", name)
+			if np, err := tlog.ParsePolicy(out.Bytes()); err == nil {
+				warnHomeAlone(e, np)
+			}
 			return nil
 		},
 	}
@@ -222,4 +225,12 @@ func witnessTransport(h *home.Home) http.RoundTripper {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = pki.ClientTLS(pair, pool, h.Config.Home, "")
 	return tr
+}
+
+// warnHomeAlone warns when a policy's quorum can be met by the home's own
+// witnesses alone: what it verifies proves nothing against the home.
+func warnHomeAlone(e *env, p *tlog.Policy) {
+	if err := p.RequireExternal(); err != nil {
+		e.warnf("%v: the home could rewrite this history unnoticed", err)
+	}
 }

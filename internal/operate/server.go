@@ -32,10 +32,10 @@ type AuditLine struct {
 
 // Server authenticates, audits and serves lookups.
 type Server struct {
-	Service   *registry.Service
-	Verify    func(token string) (*Token, error)
+	Service *registry.Service
+	Verify  func(token string) (*Token, error)
 	// Revoked, if set, is checked on every request after Verify.
-	Revoked *Revoked
+	Revoked   *Revoked
 	AuditPath string
 	AuditKey  []byte
 	Session   string
