@@ -21,10 +21,25 @@ import (
 // agreementsDir is where a home keeps its installed, verified agreements.
 func agreementsDir(h *home.Home) string { return filepath.Join(h.Dir, "agreements") }
 
-// now is the time decisions are made at. EMBASSY_NOW (YYYY-MM-DD or
-// RFC 3339) pins it, for reproducible reports and tests.
+// testNow is set by the package's tests (now_test.go) to read EMBASSY_NOW;
+// production binaries have no way to move the policy clock, so a host or
+// anyone who sets the environment cannot make an expired agreement valid.
+var testNow func() string
+
+var nowWarning sync.Once
+
+// now is the time decisions are made at. In test builds EMBASSY_NOW
+// (YYYY-MM-DD or RFC 3339) pins it, for reproducible tests.
 func (e *env) now() time.Time {
-	if v := os.Getenv("EMBASSY_NOW"); v != "" {
+	if testNow == nil {
+		if os.Getenv("EMBASSY_NOW") != "" {
+			nowWarning.Do(func() {
+				fmt.Fprintln(e.stderr, "embassy: warning: EMBASSY_NOW is ignored: only test builds move the policy clock")
+			})
+		}
+		return time.Now().UTC()
+	}
+	if v := testNow(); v != "" {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
 			return t.UTC()
 		}

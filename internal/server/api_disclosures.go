@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/digital-embassy/embassy/internal/api"
 )
@@ -30,6 +31,8 @@ func (s *Server) fileDisclosure(w http.ResponseWriter, r *http.Request, c caller
 		return fail(http.StatusBadRequest, api.CodeBadRequest, "disclosure needs a reason code such as HOST_INITIATED_SERVICE", nil)
 	case d.Who == "" || d.What == "" || len(d.Who) > 256 || len(d.What) > 1024 || len(d.Ticket) > 128 || len(d.Access) > 32:
 		return fail(http.StatusBadRequest, api.CodeBadRequest, "disclosure needs who and what (bounded lengths)", nil)
+	case !plainText(d.Who) || !plainText(d.What) || !plainText(d.Ticket) || !plainText(d.Access):
+		return fail(http.StatusBadRequest, api.CodeBadRequest, "disclosure text must be valid UTF-8 without control characters", nil)
 	}
 	now := time.Now().UTC()
 	if d.At.IsZero() {
@@ -44,4 +47,16 @@ func (s *Server) fileDisclosure(w http.ResponseWriter, r *http.Request, c caller
 	s.events.add(Event{Time: now, Kind: "disclosure", Identity: c.id.String(), Role: string(c.id.Role), Remote: r.RemoteAddr, Disclosure: &d})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// plainText refuses invalid UTF-8 and control characters (C0, DEL, C1 and
+// bidirectional overrides), which could rewrite what an auditor's terminal
+// shows. The home escapes them on display too.
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069)
+	})
 }
