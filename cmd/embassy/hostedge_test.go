@@ -210,3 +210,20 @@ func TestHostedgeEmbassyNowIgnoredInProduction(t *testing.T) {
 		t.Fatalf("agreement list with EMBASSY_NOW:\n%s", out)
 	}
 }
+
+// Writing a dataset of integrity level I3 while the log policy names only
+// the home's witnesses warns that the home could rewrite its history.
+func TestHostedgeHomeAlonePolicyWarnsForI3(t *testing.T) {
+	f := newFixture(t)
+	src := filepath.Join(f.dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("register"), 0o644)
+	_, errOut, code := f.result("snapshot", "land-register", src, "--class", "restricted")
+	if code != 0 || !strings.Contains(errOut, "needs a log witness outside the home") {
+		t.Fatalf("snapshot of an I3 dataset under a home-alone policy: exit %d\n%s", code, errOut)
+	}
+	_, errOut, _ = f.result("snapshot", "open-data", src, "--class", "public")
+	if strings.Contains(errOut, "witness outside the home") {
+		t.Fatalf("warned for an I1 dataset:\n%s", errOut)
+	}
+}

@@ -3,6 +3,7 @@ package exit
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"path/filepath"
 	"strings"
@@ -86,4 +87,32 @@ func TestSiteCertificatePinnedAndVerifierTime(t *testing.T) {
 	if _, err := VerifyCertificate(backdated, tr); err == nil {
 		t.Fatal("a certificate backdated by its signer verified")
 	}
+}
+
+// FuzzVerifyCertificate: deletion certificates come from the host's daemon.
+func FuzzVerifyCertificate(f *testing.F) {
+	dir := f.TempDir()
+	created := time.Now().UTC()
+	ca, err := pki.Init(filepath.Join(dir, "ca"), "h1", created.Add(-time.Hour))
+	if err != nil {
+		f.Fatal(err)
+	}
+	is, _ := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "lu", Hosts: []string{"127.0.0.1"}})
+	b, _ := pem.Decode(is.KeyPEM)
+	k, _ := x509.ParsePKCS8PrivateKey(b.Bytes)
+	c, _ := SignSite(CertBody{Site: "lu", Home: "h1", Time: created, Manifest: "d"}, k.(crypto.Signer), is.Cert.Raw)
+	raw, _ := json.Marshal(c)
+	f.Add(raw)
+	f.Add([]byte(`{"body":{"format":"embassy.exit-certificate.v1","signer":"site"},"sig":"AA=="}`))
+	pin := CertSHA256(is.Cert.Raw)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var c Certificate
+		if json.Unmarshal(data, &c) != nil {
+			return
+		}
+		body, err := VerifyCertificate(&c, Trust{CA: ca.Cert, Home: "h1", Site: "lu", SiteCert: pin, At: created})
+		if err == nil && (body.Remaining != 0 || body.Home != "h1") {
+			t.Fatalf("accepted %+v", body)
+		}
+	})
 }

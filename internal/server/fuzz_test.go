@@ -47,3 +47,22 @@ func FuzzEventLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDisclosureText: host-written disclosure text accepted by the daemon
+// never carries a control character or invalid UTF-8.
+func FuzzDisclosureText(f *testing.F) {
+	f.Add("ops (LU)")
+	f.Add("ops\x1b[2J")
+	f.Add("disk\u202eevil")
+	f.Add("\xff\xfe")
+	f.Fuzz(func(t *testing.T, s string) {
+		if !plainText(s) {
+			return
+		}
+		for _, r := range s {
+			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+				t.Fatalf("accepted control character %U in %q", r, s)
+			}
+		}
+	})
+}
