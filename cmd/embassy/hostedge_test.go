@@ -227,3 +227,71 @@ func TestHostedgeHomeAlonePolicyWarnsForI3(t *testing.T) {
 		t.Fatalf("warned for an I1 dataset:\n%s", errOut)
 	}
 }
+
+// A standalone host witness over mutual TLS: the home's log reaches it with
+// the home's certificate and gets its cosignature; a client without a
+// certificate never reaches add-checkpoint.
+func TestHostedgeWitnessMutualTLS(t *testing.T) {
+	f := newFixture(t)
+	f.run("pki", "init")
+	w := f.issueSite("lu-w", "127.0.0.1")
+	pub, err := os.ReadFile(filepath.Join(f.home, "log", "log.pub"))
+	if err != nil {
+		f.run("log") // creates the log and its key
+		if pub, err = os.ReadFile(filepath.Join(f.home, "log", "log.pub")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := f.cmd("witness", "serve", "--listen", "127.0.0.1:0", "--dir", filepath.Join(f.dir, "wdir"), "--name", "lu-witness",
+		"--log", strings.TrimSpace(string(pub)), "--ca", filepath.Join(w.certs, "ca.crt"),
+		"--cert", filepath.Join(w.certs, "lu-w.crt"), "--key", filepath.Join(w.certs, "lu-w.key"))
+	stdout, err := c.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stderr = io.Discard
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { netlab.Kill(c, 5*time.Second) })
+	line := make([]byte, 4096)
+	n, err := stdout.Read(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields := strings.Fields(string(line[:n]))
+	if len(fields) != 4 || fields[0] != "witness" || !strings.HasPrefix(fields[3], "https://") {
+		t.Fatalf("policy line: %q", line[:n])
+	}
+	f.run("witness", "add", fields[1], fields[2], fields[3])
+	f.run("disclose", "--site", "a", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
+	var last string
+	for _, l := range strings.Split(strings.TrimSpace(f.run("log")), "\n") {
+		if strings.Contains(l, "disclosure") {
+			last = strings.Fields(l)[0]
+		}
+	}
+	rc := filepath.Join(f.dir, "r.proof")
+	f.run("audit", "receipt", last, "-o", rc)
+	b, _ := os.ReadFile(rc)
+	if !strings.Contains(string(b), "— lu-witness ") {
+		t.Fatalf("receipt not cosigned by the host witness:\n%s", b)
+	}
+	_, errOut, code := f.result("audit", "verify", rc)
+	if code != 0 || strings.Contains(errOut, "witnesses alone") {
+		t.Fatalf("audit verify with a host witness: %d %s", code, errOut)
+	}
+	addr := strings.TrimPrefix(fields[3], "https://")
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true, CurvePreferences: pki.PQCurves})
+	if err == nil {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Write([]byte("POST /add-checkpoint HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nold 0"))
+		if err == nil {
+			_, err = conn.Read(make([]byte, 1))
+		}
+		conn.Close()
+	}
+	if err == nil {
+		t.Fatal("a client without a certificate got an answer from the witness")
+	}
+}

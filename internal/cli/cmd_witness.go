@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -37,6 +38,8 @@ func cmdWitnessServe(e *env) *cobra.Command {
 	var listen, dir, name, logsFile string
 	var logs []string
 	var pq bool
+	var tf pki.Files
+	var crl string
 	c := &cobra.Command{
 		Use:   "serve --listen ADDR --dir DIR --log VKEY",
 		Short: "Run a standalone witness (C2SP tlog-witness over HTTP)",
@@ -45,7 +48,12 @@ keys are given with --log (or listed one per line in DIR/logs). The key is
 created in DIR on first run; the state (latest cosigned size and root per
 log) and alerts (DIR/alerts.jsonl) live there too. With --mldsa a second,
 ML-DSA-44 witness is served under /pq. The policy lines to add to the home
-are printed on start.`,
+are printed on start.
+
+With --ca, --cert and --key (a site certificate of the home's CA) the
+witness speaks mutual TLS and only the home's certificates may submit
+checkpoints, checked against --crl on every connection; otherwise it
+serves plain HTTP to anyone, under its rate and size limits.`,
 		Example: `  embassy witness serve --listen 127.0.0.1:7380 --dir /var/lib/embassy-witness --name lu-1 --log "$(cat home/log/log.pub)"`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -90,9 +98,32 @@ are printed on start.`,
 					return err
 				}
 			}
-			return witness.Serve(e.ctx, listen, mux, func(a net.Addr) {
+			var tc *tls.Config
+			scheme := "http"
+			if tf.CA != "" || tf.Cert != "" || tf.Key != "" {
+				pair, pool, err := pki.TLSMaterial(tf)
+				if err != nil {
+					return hint.WithCode(hint.Wrap(err, "--ca, --cert and --key name the witness's site certificate from 'embassy pki issue --role site'"), hint.CodeUsage)
+				}
+				id, err := pki.Identify(pair.Leaf)
+				if err != nil || id.Role != pki.RoleSite {
+					return usagef("--cert %s is not a site certificate", tf.Cert)
+				}
+				caCert, err := pki.LoadCert(tf.CA)
+				if err != nil {
+					return err
+				}
+				rev, err := pki.OpenRevocations(crl, caCert)
+				if err != nil {
+					return err
+				}
+				tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: rev},
+					func(pid pki.Identity, err error) { e.log.Warn("witness: client refused", "identity", pid.String(), "err", err) })
+				scheme = "https"
+			}
+			return witness.ServeTLS(e.ctx, listen, mux, tc, func(a net.Addr) {
 				for _, l := range lines {
-					fmt.Fprintf(e.stdout, "witness %s %s http://%s%s\n", policyName(l.name), l.vkey, a, l.path)
+					fmt.Fprintf(e.stdout, "witness %s %s %s://%s%s\n", policyName(l.name), l.vkey, scheme, a, l.path)
 				}
 				if f, ok := e.stdout.(interface{ Sync() error }); ok {
 					f.Sync()
@@ -108,6 +139,10 @@ are printed on start.`,
 	f.StringVar(&logsFile, "logs-file", "", "unused; logs are also read from DIR/logs")
 	f.MarkHidden("logs-file")
 	f.BoolVar(&pq, "mldsa", false, "also serve an ML-DSA-44 witness under /pq")
+	f.StringVar(&tf.CA, "ca", "", "the home CA certificate: serve mutual TLS (with --cert and --key)")
+	f.StringVar(&tf.Cert, "cert", "", "the witness's site certificate")
+	f.StringVar(&tf.Key, "key", "", "its private key")
+	f.StringVar(&crl, "crl", "", "the home CA's revocation list (pki/crl.pem), re-read on change")
 	c.MarkFlagRequired("dir")
 	return c
 }
