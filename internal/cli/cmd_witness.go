@@ -118,7 +118,9 @@ serves plain HTTP to anyone, under its rate and size limits.`,
 					return err
 				}
 				tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: rev},
-					func(pid pki.Identity, err error) { e.log.Warn("witness: client refused", "identity", pid.String(), "err", err) })
+					func(pid pki.Identity, err error) {
+						e.log.Warn("witness: client refused", "identity", pid.String(), "err", err)
+					})
 				scheme = "https"
 			}
 			return witness.ServeTLS(e.ctx, listen, mux, tc, func(a net.Addr) {
