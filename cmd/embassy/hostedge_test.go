@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -293,5 +294,54 @@ func TestHostedgeWitnessMutualTLS(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("a client without a certificate got an answer from the witness")
+	}
+}
+
+// embassyd's witness speaks mutual TLS: the home's log is cosigned through
+// it, and an operator's certificate (of the same CA) is refused, the
+// refusal becoming an access event that the home pulls into its log.
+func TestHostedgeDaemonWitnessRefusalLogged(t *testing.T) {
+	f := newFixture(t)
+	f.run("pki", "init")
+	f.run("log")
+	pub, err := os.ReadFile(filepath.Join(f.home, "log", "log.pub"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lu := f.issueSite("lu", "127.0.0.1")
+	waddr := freeLoopbackAddr(t)
+	startHostedgeDaemon(t, lu, "--witness-listen", waddr, "--witness-dir", filepath.Join(f.dir, "lu-wit"), "--witness-log", strings.TrimSpace(string(pub)))
+	var pl []string
+	for _, l := range strings.Split(lu.logs(), "\n") {
+		if i := strings.Index(l, `policy_line="`); i >= 0 {
+			pl = strings.Fields(strings.TrimSuffix(l[i+len(`policy_line="`):], `"`))
+		}
+	}
+	if len(pl) != 4 || pl[3] != "https://"+waddr {
+		t.Fatalf("no https policy line in the daemon's log:\n%s", lu.logs())
+	}
+	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
+	f.run("witness", "add", pl[1], pl[2], pl[3])
+	f.run("disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
+
+	ops := filepath.Join(f.dir, "ops")
+	f.run("pki", "issue", "--role", "operator", "--name", "ops", "-o", ops)
+	pair, pool, err := pki.TLSMaterial(pki.Files{CA: filepath.Join(ops, "ca.crt"), Cert: filepath.Join(ops, "ops.crt"), Key: filepath.Join(ops, "ops.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := tls.Dial("tcp", waddr, pki.ClientTLS(pair, pool, "", ""))
+	if err == nil {
+		conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err = conn.Read(make([]byte, 1))
+		conn.Close()
+	}
+	if err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("operator certificate at the witness: %v, want a refused handshake", err)
+	}
+	f.run("site", "events")
+	log := f.run("--json", "log")
+	if !strings.Contains(log, "witness: a certificate of role operator may not connect here") {
+		t.Fatalf("the witness's refusal of the operator is not in the log:\n%s", log)
 	}
 }

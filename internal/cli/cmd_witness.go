@@ -99,6 +99,7 @@ serves plain HTTP to anyone, under its rate and size limits.`,
 				}
 			}
 			var tc *tls.Config
+			var rev *pki.Revocations
 			scheme := "http"
 			if tf.CA != "" || tf.Cert != "" || tf.Key != "" {
 				pair, pool, err := pki.TLSMaterial(tf)
@@ -113,7 +114,7 @@ serves plain HTTP to anyone, under its rate and size limits.`,
 				if err != nil {
 					return err
 				}
-				rev, err := pki.OpenRevocations(crl, caCert)
+				rev, err = pki.OpenRevocations(crl, caCert)
 				if err != nil {
 					return err
 				}
@@ -123,7 +124,11 @@ serves plain HTTP to anyone, under its rate and size limits.`,
 					})
 				scheme = "https"
 			}
-			return witness.ServeTLS(e.ctx, listen, mux, tc, func(a net.Addr) {
+			var h http.Handler = mux
+			if tc != nil {
+				h = pki.RequireUnrevoked(rev, mux, nil)
+			}
+			return witness.ServeTLS(e.ctx, listen, h, tc, func(a net.Addr) {
 				for _, l := range lines {
 					fmt.Fprintf(e.stdout, "witness %s %s %s://%s%s\n", policyName(l.name), l.vkey, scheme, a, l.path)
 				}

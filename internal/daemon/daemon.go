@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -120,9 +121,12 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations()},
 				func(pid pki.Identity, err error) {
 					log.Warn("witness: client refused", "identity", pid.String(), "err", err)
+					if pid.Home != "" { // a certificate of the home CA: an access event the home pulls
+						srv.Refusal(pid, "", "witness: "+err.Error())
+					}
 				})
 		}
-		if err := startWitness(ctx, o, id.Name, tc, log); err != nil {
+		if err := startWitness(ctx, o, id.Name, tc, srv, log); err != nil {
 			ln.Close()
 			return err
 		}
@@ -131,7 +135,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 }
 
 // startWitness serves the host's witness until ctx ends.
-func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Config, log *slog.Logger) error {
+func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Config, srv *server.Server, log *slog.Logger) error {
 	if o.WitnessDir == "" || len(o.WitnessLogs) == 0 {
 		return hint.WithCode(errors.New("--witness-listen needs --witness-dir and at least one --witness-log"), hint.CodeUsage)
 	}
@@ -149,8 +153,15 @@ func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Confi
 	}
 	ready := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
+	h := w.Handler()
+	if tc != nil {
+		h = pki.RequireUnrevoked(srv.Revocations(), h, func(r *http.Request, err error) {
+			id, _ := pki.Identify(r.TLS.PeerCertificates[0])
+			srv.Refusal(id, r.RemoteAddr, "witness: "+err.Error())
+		})
+	}
 	go func() {
-		errc <- witness.ServeTLS(ctx, o.WitnessListen, w.Handler(), tc, func(a net.Addr) { ready <- a })
+		errc <- witness.ServeTLS(ctx, o.WitnessListen, h, tc, func(a net.Addr) { ready <- a })
 	}()
 	select {
 	case a := <-ready:

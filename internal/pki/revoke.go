@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -259,7 +260,7 @@ func (p PeerCheck) Check(cs tls.ConnectionState) (Identity, error) {
 	case p.Home != "" && id.Home != p.Home:
 		return id, fmt.Errorf("certificate of home %q, want %q", id.Home, p.Home)
 	case len(p.Roles) > 0 && !slices.Contains(p.Roles, id.Role):
-		return id, fmt.Errorf("a %s certificate may not connect here", id.Role)
+		return id, fmt.Errorf("a certificate of role %s may not connect here", id.Role)
 	}
 	if err := p.Revoked.Check(leaf); err != nil {
 		return id, err
@@ -332,4 +333,23 @@ func ClientTLS(pair tls.Certificate, pool *x509.CertPool, home, expect string) *
 			return nil
 		},
 	}
+}
+
+// RequireUnrevoked wraps h so that every request's client certificate is
+// checked against r again: a keep-alive connection opened before a CRL
+// arrived does not outlive the revocation. Refused requests get 403 and
+// go to onRefuse, if set.
+func RequireUnrevoked(r *Revocations, h http.Handler, onRefuse func(*http.Request, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
+			if err := r.Check(req.TLS.PeerCertificates[0]); err != nil {
+				if onRefuse != nil {
+					onRefuse(req, err)
+				}
+				http.Error(w, "certificate revoked", http.StatusForbidden)
+				return
+			}
+		}
+		h.ServeHTTP(w, req)
+	})
 }

@@ -121,6 +121,12 @@ func New(cfg Config) (*Server, error) {
 // witness served next to it.
 func (s *Server) Revocations() *pki.Revocations { return s.revoked }
 
+// Refusal records a refusal made next to the daemon (by the witness it
+// serves) as an access event, so that the home pulls it into its log.
+func (s *Server) Refusal(identity pki.Identity, remote, detail string) {
+	s.events.add(Event{Kind: "denied", Identity: identity.String(), Role: string(identity.Role), Remote: remote, Detail: detail})
+}
+
 // Handler returns the HTTP handler; it expects requests over mutual TLS.
 func (s *Server) Handler() http.Handler { return s.mux }
 
