@@ -1,9 +1,11 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"testing"
+	"time"
 )
 
 func FuzzRequestDecoding(f *testing.F) {
@@ -48,21 +50,28 @@ func FuzzEventLine(f *testing.F) {
 	})
 }
 
-// FuzzDisclosureText: host-written disclosure text accepted by the daemon
-// never carries a control character or invalid UTF-8.
-func FuzzDisclosureText(f *testing.F) {
-	f.Add("ops (LU)")
-	f.Add("ops\x1b[2J")
-	f.Add("disk\u202eevil")
-	f.Add("\xff\xfe")
-	f.Fuzz(func(t *testing.T, s string) {
-		if !plainText(s) {
+// FuzzDisclosure: disclosure bodies are written by host personnel; what
+// the daemon accepts has a reason code, bounded plain text and a time not
+// in the future.
+func FuzzDisclosure(f *testing.F) {
+	f.Add([]byte(`{"reason":"HOST_INITIATED_SERVICE","access":"console","who":"ops (LU)","what":"disk","at":"2026-01-01T00:00:00Z"}`))
+	f.Add([]byte(`{"reason":"x","who":"ops\u001b[2J","what":"disk\u202eevil"}`))
+	f.Add([]byte(`{"reason":"X","who":"\xff","what":"w","extra":1}`))
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := decodeDisclosure(bytes.NewReader(b), now)
+		if err != nil {
 			return
 		}
-		for _, r := range s {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-				t.Fatalf("accepted control character %U in %q", r, s)
+		for _, s := range []string{d.Who, d.What, d.Ticket, d.Access} {
+			for _, r := range s {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+					t.Fatalf("accepted control character %U in %q", r, s)
+				}
 			}
+		}
+		if d.Reason == "" || d.At.After(now.Add(5*time.Minute)) || len(d.What) > 1024 {
+			t.Fatalf("accepted %+v", d)
 		}
 	})
 }
