@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -254,10 +256,12 @@ The change itself is logged first (under the old policy).`,
 	}
 }
 
-// witnessTransport reaches host witnesses for the home's log: https://
-// ones over mutual TLS with the home's client certificate (pki/home.crt),
-// the witness's certificate checked to be a site of this home. Without a
-// home PKI it is the default transport (http:// witnesses only).
+// witnessTransport reaches witnesses for the home's log: an https://
+// witness whose certificate the home CA issued (a host site's) is reached
+// over mutual TLS with the home's client certificate (pki/home.crt) and
+// must carry the site role of this home; an https:// witness with another
+// CA's certificate (an independent witness) over ordinary TLS. Without a
+// home PKI it is the default transport.
 func witnessTransport(h *home.Home) http.RoundTripper {
 	dir := pkiDir(h)
 	pair, pool, err := pki.TLSMaterial(pki.Files{CA: filepath.Join(dir, pki.CACertFile), Cert: filepath.Join(dir, "home.crt"), Key: filepath.Join(dir, "home.key")})
@@ -266,7 +270,28 @@ func witnessTransport(h *home.Home) http.RoundTripper {
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = pki.ClientTLS(pair, pool, h.Config.Home, "")
-	return tr
+	return witnessRT{home: tr, public: http.DefaultTransport}
+}
+
+type witnessRT struct{ home, public http.RoundTripper }
+
+func (w witnessRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		return w.public.RoundTrip(r)
+	}
+	resp, err := w.home.RoundTrip(r)
+	var cve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	if err == nil || !errors.As(err, &cve) || !errors.As(cve.Err, &ua) || r.GetBody == nil {
+		return resp, err // a home-CA certificate of the wrong role is refused, not retried
+	}
+	body, gerr := r.GetBody()
+	if gerr != nil {
+		return nil, err
+	}
+	r2 := r.Clone(r.Context())
+	r2.Body = body
+	return w.public.RoundTrip(r2) // not issued by the home CA: an independent witness
 }
 
 // warnHomeAlone warns when a policy's quorum can be met by the home's own
