@@ -74,6 +74,9 @@ type Event struct {
 	Role     string    `json:"role"`
 	Remote   string    `json:"remote"`
 	Detail   string    `json:"detail,omitempty"`
+	// Count is set on aggregated events of unauthenticated peers: how
+	// many connections from Remote (an IP) were refused in the window.
+	Count int `json:"count,omitempty"`
 	// Set on disclosures filed by host personnel through the daemon.
 	Disclosure *Disclosure `json:"disclosure,omitempty"`
 }

@@ -89,6 +89,7 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 				if err != nil {
 					return damaged(err)
 				}
+				warnHomeAlone(e, p)
 				if e.json {
 					return e.emitJSON(map[string]any{"ok": true, "type": "receipt", "origin": cp.Origin, "tree_size": cp.Size,
 						"cosigners": p.Cosigners(bytes.SplitN(data, []byte("\n\n"), 2)[1]), "entry": ent, "policy": from})
@@ -104,6 +105,9 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 			b, ents, err := tlog.VerifyBundle(data, p)
 			if err != nil {
 				return damaged(err)
+			}
+			if p != nil {
+				warnHomeAlone(e, p)
 			}
 			if e.json {
 				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To, "policy": from})

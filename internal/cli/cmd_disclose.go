@@ -5,6 +5,7 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -184,7 +185,9 @@ Exit code 3 if there is any alert.`,
 				if d.Late {
 					st = "LATE"
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Index, d.At.Local().Format("2006-01-02 15:04"), d.Site, d.Reason, d.Access, d.Who, d.What, d.DelayStr, st)
+				// Who, what and the rest were written by host personnel: escape
+				// control characters so no escape sequence reaches the terminal.
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Index, d.At.Local().Format("2006-01-02 15:04"), termSafe(d.Site), termSafe(d.Reason), termSafe(d.Access), termSafe(d.Who), termSafe(d.What), d.DelayStr, st)
 			}
 			tw.Flush()
 			if n := len(rep.Disclosures); n > 0 {
@@ -192,10 +195,10 @@ Exit code 3 if there is any alert.`,
 					rep.DelayP50.Round(time.Second), rep.DelayP99.Round(time.Second), rep.DelayMax.Round(time.Second), allowed)
 			}
 			for _, p := range rep.Pending {
-				fmt.Fprintf(e.stdout, "pending: entry %d %s at %s has no disclosure yet (deadline %s)\n", p.Index, p.Kind, p.Site, p.Time.Add(allowed).Local().Format(time.RFC3339))
+				fmt.Fprintf(e.stdout, "pending: entry %d %s at %s has no disclosure yet (deadline %s)\n", p.Index, termSafe(p.Kind), termSafe(p.Site), p.Time.Add(allowed).Local().Format(time.RFC3339))
 			}
 			for _, a := range rep.Alerts {
-				fmt.Fprintf(e.stdout, "ALERT %s: entry %d: %s\n", a.Kind, a.Index, a.Message)
+				fmt.Fprintf(e.stdout, "ALERT %s: entry %d: %s\n", termSafe(a.Kind), a.Index, termSafe(a.Message))
 			}
 			return nil
 		},
@@ -205,4 +208,31 @@ Exit code 3 if there is any alert.`,
 	f.DurationVar(&window, "window", time.Hour, "how far apart a key use and its disclosure's access time may be and still match")
 	f.StringVar(&site, "site", "", "only this site")
 	return c
+}
+
+// termSafe escapes what a terminal would interpret in text written by
+// others: C0 and C1 controls, DEL, and bidirectional overrides become \xNN
+// or \uNNNN; tabs too, so a table keeps its columns.
+func termSafe(s string) string {
+	if !strings.ContainsFunc(s, unsafeRune) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case unsafeRune(r) && r < 0x100:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case unsafeRune(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func unsafeRune(r rune) bool {
+	return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == utf8.RuneError
 }

@@ -119,6 +119,9 @@ func (e *env) exitSite(name, archive string, shred []string, keepData bool) erro
 		return err
 	}
 	m := exit.Manifest{Home: h.Config.Home, Site: name, Jurisdiction: sc.Jurisdiction, Created: time.Now().UTC().Truncate(time.Second), Epoch: r.CurrentEpoch().Epoch}
+	if rb := daemonOf(s.Backend); rb != nil && rb.PeerCertificate() != nil {
+		m.SiteCert = exit.CertSHA256(rb.PeerCertificate().Raw) // only this daemon may sign the deletion
+	}
 	raw, err := exit.Write(e.ctx, s.Backend, f, m, r.Root().Signer())
 	if err == nil {
 		err = f.Sync()
@@ -160,7 +163,7 @@ func (e *env) exitSite(name, archive string, shred []string, keepData bool) erro
 		if err != nil {
 			return err
 		}
-		b, verr := verifyExitCertificate(homeCA(h), cert, h.Config.Home, r.Root().SigningPublicKey(), rep.Manifest)
+		b, verr := verifyExitCertificate(homeCA(h), cert, &m, r.Root().SigningPublicKey(), rep.Manifest)
 		rep.Certificate = archive + ".certificate.json"
 		if err := writeJSONFile(rep.Certificate, cert); err != nil {
 			return err

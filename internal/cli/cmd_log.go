@@ -108,7 +108,7 @@ func logDash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return termSafe(s) // entries hold host-written text (cmd_disclose.go)
 }
 
 func logClip(s string, n int) string {

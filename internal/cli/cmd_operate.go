@@ -54,6 +54,7 @@ const sessionLabel = "embassy.v1 operate session"
 func cmdOperate(e *env) *cobra.Command {
 	var identities []string
 	var dir, listen, reason string
+	var ot operateTLS
 	c := &cobra.Command{
 		Use:   "operate PLAN.yaml --identity FILE... --reason TEXT [--listen ADDR] [--dir DIR]",
 		Short: "Declare a crisis and serve the registries from the embassy, read-only",
@@ -110,6 +111,10 @@ DIR/deactivation.json, a signed report of what was served.`,
 			}
 			defer svc.Close()
 			root, home := env.Recovered.Root, env.Recovered.Home
+			tc, err := ot.config(listen)
+			if err != nil {
+				return err
+			}
 			ln, err := net.Listen("tcp", listen)
 			if err != nil {
 				return hint.WithCode(fmt.Errorf("--listen %s: %w", listen, err), hint.CodeUsage)
@@ -150,15 +155,27 @@ DIR/deactivation.json, a signed report of what was served.`,
 			srv := &operate.Server{Service: svc, AuditPath: auditPath, AuditKey: operate.DeriveKey(root, operate.AuditLabel),
 				Session: session, Log: e.log,
 				Verify: func(s string) (*operate.Token, error) {
-					return operate.Verify(s, home, operate.EpochKeys(env.Repo), time.Now())
+					return operate.Verify(s, home, operate.CurrentEpochKey(env.Repo), time.Now())
 				}}
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-			go hs.Serve(ln)
+			if ot.revoked != "" {
+				srv.Revoked = &operate.Revoked{Path: ot.revoked, Home: home, SignKey: operate.CurrentEpochKey(env.Repo)}
+				if err := srv.Revoked.Load(); err != nil {
+					return hint.Wrap(fmt.Errorf("--revoked %s: %w", ot.revoked, err), "use the list 'embassy operate token revoke' wrote, signed under the vault's current epoch")
+				}
+			}
+			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tc}
+			scheme := "http"
+			if tc != nil {
+				scheme = "https"
+				go hs.ServeTLS(ln, "", "")
+			} else {
+				go hs.Serve(ln)
+			}
 			os.WriteFile(filepath.Join(dir, "addr"), []byte(ln.Addr().String()), 0o644)
 			if e.json {
 				e.emitJSON(map[string]any{"session": session, "listen": ln.Addr().String(), "activation": filepath.Join(dir, "activation.json"), "activation_sha256": actSum})
 			} else {
-				e.printf("crisis session %s active: serving %d datasets on http://%s (restored in %.1fs)\n", session, len(env.Restored), ln.Addr(), time.Since(start).Seconds())
+				e.printf("crisis session %s active: serving %d datasets on %s://%s (restored in %.1fs)\n", session, len(env.Restored), scheme, ln.Addr(), time.Since(start).Seconds())
 				e.printf("  activation signed: %s\n", filepath.Join(dir, "activation.json"))
 			}
 			by := "signal"
@@ -193,6 +210,7 @@ DIR/deactivation.json, a signed report of what was served.`,
 	f.StringVar(&dir, "dir", "", "folder for restored data, audit log and signed reports (default ./embassy-operate)")
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to serve on")
 	f.StringVar(&reason, "reason", "", "why the crisis is declared (recorded in the signed activation)")
+	ot.flags(f)
 	c.AddCommand(cmdOperateToken(e))
 	return c
 }
@@ -210,7 +228,7 @@ func fileSHA256(p string) string {
 
 func cmdOperateToken(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "token", Short: "Issue tokens for officials, before a crisis"}
-	var official, out string
+	var official, out, role string
 	var ttl time.Duration
 	issue := &cobra.Command{
 		Use:   "issue --official NAME --ttl 720h [-o FILE]",
@@ -224,15 +242,15 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			if official == "" {
 				return usagef("missing --official NAME")
 			}
-			if ttl <= 0 {
-				return usagef("--ttl must be positive, e.g. 720h")
+			if ttl <= 0 || ttl > operate.MaxTTL {
+				return usagef("--ttl must be positive and at most %v, e.g. 720h", operate.MaxTTL)
 			}
 			h, r, err := e.openVault(true)
 			if err != nil {
 				return err
 			}
 			defer e.closeRepo(r)
-			tok, t, err := operate.Issue(r.Root(), r.Home(), official, ttl, time.Now())
+			tok, t, err := operate.IssueRole(r.Root(), r.Home(), official, role, ttl, time.Now())
 			if err != nil {
 				return err
 			}
@@ -243,7 +261,7 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			}
 			evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "token", Home: r.Home(),
 				Summary: fmt.Sprintf("operate token %s issued to %s until %s", t.ID, official, t.Expires.Format(time.RFC3339))})
-			e.audit(h, tlog.Entry{Kind: tlog.KindKeyUse, Object: t.ID, Details: map[string]string{"initiator": "home", "use": "operate-token", "official": official, "expires": t.Expires.Format(time.RFC3339)}})
+			e.audit(h, tlog.Entry{Kind: tlog.KindKeyUse, Object: t.ID, Details: map[string]string{"initiator": "home", "use": "operate-token", "official": official, "role": t.RoleOf(), "expires": t.Expires.Format(time.RFC3339)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"token": tok, "id": t.ID, "official": official, "expires": t.Expires, "file": out})
 			}
@@ -256,8 +274,9 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 		},
 	}
 	issue.Flags().StringVar(&official, "official", "", "name of the official")
-	issue.Flags().DurationVar(&ttl, "ttl", 720*time.Hour, "validity")
+	issue.Flags().DurationVar(&ttl, "ttl", 720*time.Hour, "validity (at most 720h)")
+	issue.Flags().StringVar(&role, "role", operate.RoleLookup, "lookup (registry lookups) or deactivate (may only end the crisis service)")
 	issue.Flags().StringVarP(&out, "output", "o", "", "write the token to FILE (mode 0600) instead of stdout")
-	c.AddCommand(issue)
+	c.AddCommand(issue, cmdOperateTokenRevoke(e))
 	return c
 }

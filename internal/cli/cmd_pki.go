@@ -29,7 +29,7 @@ URI SAN, spiffe://<home-id>/role/<role>/<name>:
   operator  a host's operator: health, metrics and access events, no objects
   site      a daemon's server certificate (give --host)`,
 	}
-	c.AddCommand(cmdPKIInit(e), cmdPKIIssue(e), cmdPKIShow(e))
+	c.AddCommand(cmdPKIInit(e), cmdPKIIssue(e), cmdPKIShow(e), cmdPKIRevoke(e))
 	return c
 }
 

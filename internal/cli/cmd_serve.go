@@ -37,5 +37,7 @@ challenges. SIGTERM drains in-flight requests before exiting.`,
 	f.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
 	f.StringVar(&o.WitnessName, "witness-name", "", "the witness key's name (default SITE-witness)")
 	f.StringArrayVar(&o.WitnessLogs, "witness-log", nil, "verifier key of a log to witness (repeatable; the home's log/log.pub)")
+	f.BoolVar(&o.WitnessPlainHTTP, "witness-plain-http", false, "serve the witness over plain HTTP instead of mutual TLS (rate and size limits still apply)")
+	f.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file")
 	return c
 }

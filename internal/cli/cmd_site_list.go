@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"net/url"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -37,14 +39,15 @@ func cmdSiteList(e *env) *cobra.Command {
 			for _, sc := range h.Config.Sites {
 				st := "ok"
 				b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{})
-				loc := sc.URL
+				loc, scrub := redactURL(sc.URL) // never show a credential, in the URL or in an error
 				if err != nil {
-					st = "unreachable: " + err.Error()
+					st = "unreachable: " + scrub(err.Error())
 					e.warned = true
 				} else {
-					loc = b.Properties().Location
+					loc, _ = redactURL(b.Properties().Location)
+					loc = scrub(loc)
 					if _, err := b.Stat(e.ctx, site.Handle{Kind: site.KindConfig, Name: "repo"}); err != nil {
-						st = "no vault: " + err.Error()
+						st = "no vault: " + scrub(err.Error())
 						e.warned = true
 					}
 					b.Close()
@@ -78,4 +81,57 @@ func cmdSiteList(e *env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
+}
+
+// secretParams are query parameters whose values are credentials.
+var secretParams = []string{"secret", "password", "token", "key", "credential", "signature", "sig"}
+
+// redactURL returns a site URL fit to show (userinfo password and secret
+// query values replaced by [redacted]) and a function that scrubs the same
+// secrets, raw and URL-escaped, from any text such as an error message.
+func redactURL(raw string) (string, func(string) string) {
+	var secrets []string
+	shown := raw
+	if u, err := url.Parse(raw); err == nil {
+		if u.User != nil {
+			if pw, ok := u.User.Password(); ok && pw != "" {
+				secrets = append(secrets, pw)
+				u.User = url.UserPassword(u.User.Username(), "[redacted]")
+			}
+		}
+		q := u.Query()
+		changed := false
+		for k, vs := range q {
+			lk := strings.ToLower(k)
+			for _, s := range secretParams {
+				if strings.Contains(lk, s) && !strings.HasSuffix(lk, "file") && lk != "key" {
+					secrets = append(secrets, vs...)
+					q[k] = []string{"[redacted]"}
+					changed = true
+				}
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+		shown = u.String()
+	} else if i := strings.LastIndex(raw, "@"); i >= 0 {
+		// Unparseable: cut everything before the last '@' after the scheme.
+		if j := strings.Index(raw, "://"); j >= 0 && j < i {
+			secrets = append(secrets, raw[j+3:i])
+			shown = raw[:j+3] + "[redacted]@" + raw[i+1:]
+		}
+	}
+	scrub := func(s string) string {
+		for _, sec := range secrets {
+			if len(sec) < 4 {
+				continue
+			}
+			for _, form := range []string{sec, url.QueryEscape(sec), url.PathEscape(sec), url.UserPassword("x", sec).String()[2:]} {
+				s = strings.ReplaceAll(s, form, "[redacted]")
+			}
+		}
+		return s
+	}
+	return scrub(shown), scrub
 }

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/witness"
 )
@@ -35,6 +40,8 @@ func cmdWitnessServe(e *env) *cobra.Command {
 	var listen, dir, name, logsFile string
 	var logs []string
 	var pq bool
+	var tf pki.Files
+	var crl string
 	c := &cobra.Command{
 		Use:   "serve --listen ADDR --dir DIR --log VKEY",
 		Short: "Run a standalone witness (C2SP tlog-witness over HTTP)",
@@ -43,7 +50,12 @@ keys are given with --log (or listed one per line in DIR/logs). The key is
 created in DIR on first run; the state (latest cosigned size and root per
 log) and alerts (DIR/alerts.jsonl) live there too. With --mldsa a second,
 ML-DSA-44 witness is served under /pq. The policy lines to add to the home
-are printed on start.`,
+are printed on start.
+
+With --ca, --cert and --key (a site certificate of the home's CA) the
+witness speaks mutual TLS and only the home's certificates may submit
+checkpoints, checked against --crl on every connection; otherwise it
+serves plain HTTP to anyone, under its rate and size limits.`,
 		Example: `  embassy witness serve --listen 127.0.0.1:7380 --dir /var/lib/embassy-witness --name lu-1 --log "$(cat home/log/log.pub)"`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -88,9 +100,39 @@ are printed on start.`,
 					return err
 				}
 			}
-			return witness.Serve(e.ctx, listen, mux, func(a net.Addr) {
+			var tc *tls.Config
+			var rev *pki.Revocations
+			scheme := "http"
+			if tf.CA != "" || tf.Cert != "" || tf.Key != "" {
+				pair, pool, err := pki.TLSMaterial(tf)
+				if err != nil {
+					return hint.WithCode(hint.Wrap(err, "--ca, --cert and --key name the witness's site certificate from 'embassy pki issue --role site'"), hint.CodeUsage)
+				}
+				id, err := pki.Identify(pair.Leaf)
+				if err != nil || id.Role != pki.RoleSite {
+					return usagef("--cert %s is not a site certificate", tf.Cert)
+				}
+				caCert, err := pki.LoadCert(tf.CA)
+				if err != nil {
+					return err
+				}
+				rev, err = pki.OpenRevocations(crl, caCert)
+				if err != nil {
+					return err
+				}
+				tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: rev},
+					func(pid pki.Identity, err error) {
+						e.log.Warn("witness: client refused", "identity", pid.String(), "err", err)
+					})
+				scheme = "https"
+			}
+			var h http.Handler = mux
+			if tc != nil {
+				h = pki.RequireUnrevoked(rev, mux, nil)
+			}
+			return witness.ServeTLS(e.ctx, listen, h, tc, func(a net.Addr) {
 				for _, l := range lines {
-					fmt.Fprintf(e.stdout, "witness %s %s http://%s%s\n", policyName(l.name), l.vkey, a, l.path)
+					fmt.Fprintf(e.stdout, "witness %s %s %s://%s%s\n", policyName(l.name), l.vkey, scheme, a, l.path)
 				}
 				if f, ok := e.stdout.(interface{ Sync() error }); ok {
 					f.Sync()
@@ -106,6 +148,10 @@ are printed on start.`,
 	f.StringVar(&logsFile, "logs-file", "", "unused; logs are also read from DIR/logs")
 	f.MarkHidden("logs-file")
 	f.BoolVar(&pq, "mldsa", false, "also serve an ML-DSA-44 witness under /pq")
+	f.StringVar(&tf.CA, "ca", "", "the home CA certificate: serve mutual TLS (with --cert and --key)")
+	f.StringVar(&tf.Cert, "cert", "", "the witness's site certificate")
+	f.StringVar(&tf.Key, "key", "", "its private key")
+	f.StringVar(&crl, "crl", "", "the home CA's revocation list (pki/crl.pem), re-read on change")
 	c.MarkFlagRequired("dir")
 	return c
 }
@@ -202,7 +248,56 @@ The change itself is logged first (under the old policy).`,
 				return err
 			}
 			e.printf("Added witness %s; the quorum now requires its cosignature\n", name)
+			if np, err := tlog.ParsePolicy(out.Bytes()); err == nil {
+				warnHomeAlone(e, np)
+			}
 			return nil
 		},
+	}
+}
+
+// witnessTransport reaches witnesses for the home's log: an https://
+// witness whose certificate the home CA issued (a host site's) is reached
+// over mutual TLS with the home's client certificate (pki/home.crt) and
+// must carry the site role of this home; an https:// witness with another
+// CA's certificate (an independent witness) over ordinary TLS. Without a
+// home PKI it is the default transport.
+func witnessTransport(h *home.Home) http.RoundTripper {
+	dir := pkiDir(h)
+	pair, pool, err := pki.TLSMaterial(pki.Files{CA: filepath.Join(dir, pki.CACertFile), Cert: filepath.Join(dir, "home.crt"), Key: filepath.Join(dir, "home.key")})
+	if err != nil {
+		return http.DefaultTransport
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = pki.ClientTLS(pair, pool, h.Config.Home, "")
+	return witnessRT{home: tr, public: http.DefaultTransport}
+}
+
+type witnessRT struct{ home, public http.RoundTripper }
+
+func (w witnessRT) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		return w.public.RoundTrip(r)
+	}
+	resp, err := w.home.RoundTrip(r)
+	var cve *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	if err == nil || !errors.As(err, &cve) || !errors.As(cve.Err, &ua) || r.GetBody == nil {
+		return resp, err // a home-CA certificate of the wrong role is refused, not retried
+	}
+	body, gerr := r.GetBody()
+	if gerr != nil {
+		return nil, err
+	}
+	r2 := r.Clone(r.Context())
+	r2.Body = body
+	return w.public.RoundTrip(r2) // not issued by the home CA: an independent witness
+}
+
+// warnHomeAlone warns when a policy's quorum can be met by the home's own
+// witnesses alone: what it verifies proves nothing against the home.
+func warnHomeAlone(e *env, p *tlog.Policy) {
+	if err := p.RequireExternal(); err != nil { // a warning, not a partial failure (exit code unchanged)
+		fmt.Fprintf(e.stderr, "embassy: warning: %v: the home could rewrite this history unnoticed\n", err)
 	}
 }

@@ -86,6 +86,8 @@ func TestGameDay(t *testing.T) {
 	}
 	tokFile := filepath.Join(dir, "official.token")
 	mustRun(t, home, "operate", "token", "issue", "--official", "registrar-1", "--ttl", "720h", "-o", tokFile)
+	stopFile := filepath.Join(dir, "duty.token")
+	mustRun(t, home, "operate", "token", "issue", "--official", "duty-officer", "--role", "deactivate", "--ttl", "24h", "-o", stopFile)
 	person := firstKey(t, filepath.Join(src, sample.PopulationFile))
 	parcel := firstKey(t, filepath.Join(src, sample.LandFile))
 
@@ -169,11 +171,18 @@ probes:
 	if code, _ := get("GET", "/v1/population/"+person, ""); code != 401 {
 		t.Fatalf("lookup without token: %d, want 401", code)
 	}
-	if code, _ := get("POST", "/deactivate", string(tok)); code != 202 {
+	if code, _ := get("POST", "/deactivate", string(tok)); code != 403 {
+		t.Fatalf("deactivate with a lookup token: %d, want 403", code)
+	}
+	stop, _ := os.ReadFile(stopFile)
+	if code, _ := get("GET", "/v1/land/"+parcel, string(stop)); code != 403 {
+		t.Fatalf("lookup with a deactivate token: %d, want 403", code)
+	}
+	if code, _ := get("POST", "/deactivate", string(stop)); code != 202 {
 		t.Fatalf("deactivate: %d", code)
 	}
 	r := <-done
-	if r.code != 0 || !strings.Contains(r.stdout, "deactivated by registrar-1") {
+	if r.code != 0 || !strings.Contains(r.stdout, "deactivated by duty-officer") {
 		t.Fatalf("operate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	mustRun(t, nohome, "drill", "verify", filepath.Join(opDir, "activation.json"))

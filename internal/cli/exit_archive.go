@@ -172,8 +172,10 @@ func (e *env) deletionCertificate(b site.Backend, name, homeID, digest string, s
 
 // verifyExitCertificate checks a certificate against the home's CA (site
 // certificates) or the manifest's key (home attestations).
-func verifyExitCertificate(ca *x509.Certificate, c *exit.Certificate, homeID string, homeKey ed25519.PublicKey, digest string) (*exit.CertBody, error) {
-	return exit.VerifyCertificate(c, exit.Trust{CA: ca, HomeKey: homeKey, Home: homeID, Digest: digest})
+// The manifest (signed by the home) pins the site's certificate and gives
+// the validation time.
+func verifyExitCertificate(ca *x509.Certificate, c *exit.Certificate, m *exit.Manifest, homeKey ed25519.PublicKey, digest string) (*exit.CertBody, error) {
+	return exit.VerifyCertificate(c, exit.Trust{CA: ca, HomeKey: homeKey, Home: m.Home, Digest: digest, Site: m.Site, SiteCert: m.SiteCert, At: m.Created})
 }
 
 func homeCA(h *home.Home) *x509.Certificate {
@@ -244,7 +246,7 @@ a site-signed one against the home CA (this home's, or --ca).`,
 				if err := json.Unmarshal(raw, &cert); err != nil {
 					return hint.WithCode(fmt.Errorf("%s: %w", certFile, err), hint.CodeDamaged)
 				}
-				cb, err = verifyExitCertificate(ca, &cert, c.Manifest.Home, c.Manifest.SignKey, exit.Digest(c.Raw))
+				cb, err = verifyExitCertificate(ca, &cert, c.Manifest, c.Manifest.SignKey, exit.Digest(c.Raw))
 				if err != nil {
 					return hint.WithCode(hint.Wrap(fmt.Errorf("%s: %w", certFile, err), "the deletion certificate does not prove the deletion of this archive's site"), hint.CodeDamaged)
 				}

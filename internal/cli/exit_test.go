@@ -125,7 +125,7 @@ func startDaemon(t *testing.T, home, store string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "lu-daemon", Hosts: []string{"127.0.0.1"}})
+	is, err := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "lu-d", Hosts: []string{"127.0.0.1"}})
 	if err != nil {
 		t.Fatal(err)
 	}

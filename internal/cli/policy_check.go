@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/class"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
@@ -21,10 +22,25 @@ import (
 // agreementsDir is where a home keeps its installed, verified agreements.
 func agreementsDir(h *home.Home) string { return filepath.Join(h.Dir, "agreements") }
 
-// now is the time decisions are made at. EMBASSY_NOW (YYYY-MM-DD or
-// RFC 3339) pins it, for reproducible reports and tests.
+// testNow is set by the package's tests (now_test.go) to read EMBASSY_NOW;
+// production binaries have no way to move the policy clock, so a host or
+// anyone who sets the environment cannot make an expired agreement valid.
+var testNow func() string
+
+var nowWarning sync.Once
+
+// now is the time decisions are made at. In test builds EMBASSY_NOW
+// (YYYY-MM-DD or RFC 3339) pins it, for reproducible tests.
 func (e *env) now() time.Time {
-	if v := os.Getenv("EMBASSY_NOW"); v != "" {
+	if testNow == nil {
+		if os.Getenv("EMBASSY_NOW") != "" {
+			nowWarning.Do(func() {
+				fmt.Fprintln(e.stderr, "embassy: warning: EMBASSY_NOW is ignored: only test builds move the policy clock")
+			})
+		}
+		return time.Now().UTC()
+	}
+	if v := testNow(); v != "" {
 		if t, err := time.Parse(time.RFC3339, v); err == nil {
 			return t.UTC()
 		}
@@ -155,6 +171,7 @@ func (e *env) checkPolicy(h *home.Home, req policy.Request) (policy.Decision, er
 		req.Now = e.now()
 	}
 	d := ps.engine.Decide(req)
+	e.warnHomeAloneFor(h, ps, req)
 	for _, a := range d.Alerts {
 		if !ps.alerted[a] {
 			ps.alerted[a] = true
@@ -172,8 +189,31 @@ func (e *env) checkPolicy(h *home.Home, req policy.Request) (policy.Decision, er
 var policyStates sync.Map // *env -> *policyState
 
 type policyState struct {
-	engine  *policy.Engine
-	alerted map[string]bool
+	engine    *policy.Engine
+	alerted   map[string]bool
+	logWarned bool
+}
+
+// warnHomeAloneFor warns, once per command, when a dataset of the highest
+// integrity level (I3) is written while the log policy's quorum can be met
+// by the home's own witnesses alone: its history could then be rewritten
+// by the home unnoticed (tlog.Policy.RequireExternal).
+func (e *env) warnHomeAloneFor(h *home.Home, ps *policyState, req policy.Request) {
+	if ps.logWarned || req.Action != policy.Write {
+		return
+	}
+	l, err := class.Parse(req.Dataset.Class)
+	if err != nil || l.I < 3 {
+		return
+	}
+	ps.logWarned = true
+	hl, err := e.setupLog(h)
+	if err != nil {
+		return
+	}
+	if err := hl.policy.RequireExternal(); err != nil {
+		fmt.Fprintf(e.stderr, "embassy: warning: dataset %s is of integrity level I%d, which needs a log witness outside the home: %v\n", req.Dataset.Name, l.I, err)
+	}
 }
 
 func (e *env) policyState() *policyState {

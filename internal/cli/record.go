@@ -108,7 +108,8 @@ func (e *env) openLog(h *home.Home) (*tlog.Log, *homeLog, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := tlog.Open(e.ctx, hl.dir, tlog.Options{Signer: hl.signer, Policy: hl.policy, Local: hl.local, Logger: e.log, AWS: st})
+	l, err := tlog.Open(e.ctx, hl.dir, tlog.Options{Signer: hl.signer, Policy: hl.policy, Local: hl.local, Logger: e.log, AWS: st,
+		Transport: witnessTransport(h)}) // host witnesses over mutual TLS (cmd_witness.go)
 	if err != nil {
 		return nil, nil, err
 	}

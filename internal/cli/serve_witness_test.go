@@ -40,7 +40,7 @@ func TestServeWitness(t *testing.T) {
 	}
 	startServe(t, dir, ids, "lu", "--witness-listen", witnessAddr, "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub)))
 	waitListening(t, witnessAddr)
-	mustRun(t, home, "witness", "add", "lu", vkey, "http://"+witnessAddr)
+	mustRun(t, home, "witness", "add", "lu", vkey, "https://"+witnessAddr) // mutual TLS with the home's certificate
 	mustRun(t, home, "disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
 	var last string
 	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, home, "log")), "\n") {

@@ -6,12 +6,14 @@ package daemon
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -34,6 +36,7 @@ type Options struct {
 	Drain       time.Duration
 	Create      bool   // create the store if missing
 	EventsFile  string // access events kept across restarts (JSON lines)
+	CRL         string // the home CA's revocation list, kept across restarts
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -42,6 +45,10 @@ type Options struct {
 	WitnessDir    string   // key, state and alerts
 	WitnessLogs   []string // vkeys of the logs it witnesses
 	WitnessName   string   // key name; default "<site>-witness"
+	// WitnessPlainHTTP serves the witness without TLS (anyone may submit,
+	// under rate and size limits); by default it is served over mutual TLS
+	// with the site certificate, for home certificates of the home CA.
+	WitnessPlainHTTP bool
 }
 
 // Flags registers the options on fs (for cmd/embassyd).
@@ -57,6 +64,8 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.Drain, "drain", 30*time.Second, "how long shutdown waits for in-flight requests")
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
 	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
+	fs.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file; checked on every connection")
+	fs.BoolVar(&o.WitnessPlainHTTP, "witness-plain-http", false, "serve the witness over plain HTTP instead of mutual TLS (rate and size limits still apply)")
 	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
 	fs.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
 	fs.StringVar(&o.WitnessName, "witness-name", "", "the witness key's name (default SITE-witness)")
@@ -82,6 +91,10 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if time.Now().After(pair.Leaf.NotAfter) {
 		return hint.Wrap(fmt.Errorf("site certificate expired on %s", pair.Leaf.NotAfter.Format(time.DateOnly)), "issue a new one at the home")
 	}
+	caCert, err := pki.LoadCert(o.CA)
+	if err != nil {
+		return err
+	}
 	b, err := location.Open(ctx, o.Store, site.Properties{Name: id.Name}, location.Options{Create: o.Create, Logger: log})
 	if err != nil {
 		return err
@@ -90,7 +103,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
-		EventsFile: o.EventsFile,
+		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL,
 	})
 	if err != nil {
 		return err
@@ -101,7 +114,19 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	}
 	log.InfoContext(ctx, "embassy daemon", slog.String("site", id.Name), slog.String("home", id.Home), slog.String("store", b.Properties().Location))
 	if o.WitnessListen != "" {
-		if err := startWitness(ctx, o, id.Name, log); err != nil {
+		var tc *tls.Config
+		if !o.WitnessPlainHTTP {
+			// The same CRL as the daemon's: a revoked home certificate can
+			// no longer submit checkpoints either.
+			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations()},
+				func(pid pki.Identity, err error) {
+					log.Warn("witness: client refused", "identity", pid.String(), "err", err)
+					if pid.Home != "" { // a certificate of the home CA: an access event the home pulls
+						srv.Refusal(pid, "", "witness: "+err.Error())
+					}
+				})
+		}
+		if err := startWitness(ctx, o, id.Name, tc, srv, log); err != nil {
 			ln.Close()
 			return err
 		}
@@ -110,7 +135,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 }
 
 // startWitness serves the host's witness until ctx ends.
-func startWitness(ctx context.Context, o Options, siteName string, log *slog.Logger) error {
+func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Config, srv *server.Server, log *slog.Logger) error {
 	if o.WitnessDir == "" || len(o.WitnessLogs) == 0 {
 		return hint.WithCode(errors.New("--witness-listen needs --witness-dir and at least one --witness-log"), hint.CodeUsage)
 	}
@@ -128,10 +153,24 @@ func startWitness(ctx context.Context, o Options, siteName string, log *slog.Log
 	}
 	ready := make(chan net.Addr, 1)
 	errc := make(chan error, 1)
-	go func() { errc <- witness.Serve(ctx, o.WitnessListen, w.Handler(), func(a net.Addr) { ready <- a }) }()
+	h := w.Handler()
+	if tc != nil {
+		h = pki.RequireUnrevoked(srv.Revocations(), h, func(r *http.Request, err error) {
+			id, _ := pki.Identify(r.TLS.PeerCertificates[0])
+			srv.Refusal(id, r.RemoteAddr, "witness: "+err.Error())
+		})
+	}
+	go func() {
+		errc <- witness.ServeTLS(ctx, o.WitnessListen, h, tc, func(a net.Addr) { ready <- a })
+	}()
 	select {
 	case a := <-ready:
-		log.InfoContext(ctx, "witness", slog.String("addr", a.String()), slog.String("vkey", vkey))
+		scheme := "https"
+		if tc == nil {
+			scheme = "http"
+		}
+		log.InfoContext(ctx, "witness", slog.String("addr", a.String()), slog.String("vkey", vkey),
+			slog.String("policy_line", fmt.Sprintf("witness %s %s %s://%s", name, vkey, scheme, a)))
 		return nil
 	case err := <-errc:
 		return fmt.Errorf("witness: %w", err)

@@ -7,10 +7,12 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/keys"
@@ -86,6 +88,24 @@ type Trust struct {
 	Home    string            // expected home id ("" accepts any)
 	Site    string            // expected site name ("" accepts any)
 	Digest  string            // expected manifest digest ("" accepts any)
+	// SiteCert pins the site certificate (hex SHA-256 of its DER, from the
+	// signed exit manifest). A site-signed certificate needs a pin or Site:
+	// without either, any site of the home could sign for this one.
+	SiteCert string
+	// At is the verifier's validation time for the chain (the manifest's
+	// signed creation time); the signer's own claimed time is only checked
+	// to lie within MaxCertificateDelay after it. Zero: now.
+	At time.Time
+}
+
+// MaxCertificateDelay is how long after the exit manifest a deletion
+// certificate may be dated.
+const MaxCertificateDelay = 7 * 24 * time.Hour
+
+// CertSHA256 is the pin of a certificate: hex SHA-256 of its DER.
+func CertSHA256(der []byte) string {
+	s := sha256.Sum256(der)
+	return hex.EncodeToString(s[:])
 }
 
 // VerifyCertificate checks c's signature and what it states: the home,
@@ -113,12 +133,25 @@ func VerifyCertificate(c *Certificate, t Trust) (*CertBody, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: site certificate: %v", ErrMalformed, err)
 		}
+		if t.SiteCert == "" && t.Site == "" {
+			return nil, errors.New("no pinned site certificate to check a site-signed certificate against (the archive's manifest names none)")
+		}
+		if t.SiteCert != "" && !strings.EqualFold(CertSHA256(cert.Raw), t.SiteCert) {
+			return nil, fmt.Errorf("deletion certificate signed by another site certificate (sha256 %.16s...) than the one the home pinned in the manifest (%.16s...)", CertSHA256(cert.Raw), t.SiteCert)
+		}
 		roots := x509.NewCertPool()
 		roots.AddCert(t.CA)
-		// The certificate may since have expired: check the chain at the
-		// time the certificate claims, bounded by the certificate's validity.
-		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: b.Time, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-			return nil, fmt.Errorf("site certificate does not chain to the home CA: %w", err)
+		// The verifier, not the signer, chooses the validation time: the
+		// manifest's signed creation time (or now); the certificate's own
+		// claimed time must follow it closely.
+		at := t.At
+		if at.IsZero() {
+			at = time.Now()
+		} else if b.Time.Before(at.Add(-5*time.Minute)) || b.Time.After(at.Add(MaxCertificateDelay)) {
+			return nil, fmt.Errorf("deletion certificate dated %s, outside %s..+%v of the exit manifest", b.Time.Format(time.RFC3339), at.Format(time.RFC3339), MaxCertificateDelay)
+		}
+		if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
+			return nil, fmt.Errorf("site certificate does not chain to the home CA at %s: %w", at.Format(time.RFC3339), err)
 		}
 		id, err := pki.Identify(cert)
 		if err != nil {
@@ -129,6 +162,9 @@ func VerifyCertificate(c *Certificate, t Trust) (*CertBody, error) {
 		}
 		if id.Name != b.Site {
 			return nil, fmt.Errorf("site certificate of %q, certificate names site %q", id.Name, b.Site)
+		}
+		if t.SiteCert == "" && id.Name != t.Site {
+			return nil, fmt.Errorf("deletion certificate signed by site %q, want %q", id.Name, t.Site)
 		}
 		if id.Home != b.Home {
 			return nil, fmt.Errorf("site certificate of home %q, certificate names %q", id.Home, b.Home)
@@ -151,7 +187,7 @@ func VerifyCertificate(c *Certificate, t Trust) (*CertBody, error) {
 	switch {
 	case t.Home != "" && b.Home != t.Home:
 		return nil, fmt.Errorf("certificate for home %q, want %q", b.Home, t.Home)
-	case t.Site != "" && b.Site != t.Site:
+	case t.Site != "" && b.Site != t.Site && t.SiteCert == "":
 		return nil, fmt.Errorf("certificate for site %q, want %q", b.Site, t.Site)
 	case t.Digest != "" && b.Manifest != t.Digest:
 		return nil, fmt.Errorf("certificate names manifest %.16s..., want %.16s...", b.Manifest, t.Digest)

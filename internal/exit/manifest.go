@@ -42,10 +42,14 @@ type Manifest struct {
 	Site         string    `json:"site"`
 	Jurisdiction string    `json:"jurisdiction,omitempty"`
 	Created      time.Time `json:"created"`
-	Epoch        uint32    `json:"epoch"`    // key epoch of the signing key
-	SignKey      []byte    `json:"sign_key"` // Ed25519 public key (base64)
-	Objects      []Object  `json:"objects"`
-	Bytes        int64     `json:"bytes"`
+	Epoch        uint32    `json:"epoch"` // key epoch of the signing key
+	// SiteCert pins the daemon's site certificate (hex SHA-256 of its DER)
+	// as the home saw it over TLS when it made the archive; only that
+	// certificate may sign the deletion certificate. Empty for plain sites.
+	SiteCert string   `json:"site_cert,omitempty"`
+	SignKey  []byte   `json:"sign_key"` // Ed25519 public key (base64)
+	Objects  []Object `json:"objects"`
+	Bytes    int64    `json:"bytes"`
 }
 
 // signed is the stored envelope: the signature is over Body's exact bytes.

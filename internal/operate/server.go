@@ -32,8 +32,10 @@ type AuditLine struct {
 
 // Server authenticates, audits and serves lookups.
 type Server struct {
-	Service   *registry.Service
-	Verify    func(token string) (*Token, error)
+	Service *registry.Service
+	Verify  func(token string) (*Token, error)
+	// Revoked, if set, is checked on every request after Verify.
+	Revoked   *Revoked
 	AuditPath string
 	AuditKey  []byte
 	Session   string
@@ -49,8 +51,8 @@ type Server struct {
 	once        sync.Once
 }
 
-// Deactivated is closed (after receiving the official's name) when an
-// official posts /deactivate.
+// Deactivated receives the official's name when a holder of a deactivate
+// token posts /deactivate (a lookup token is refused with 403).
 func (s *Server) Deactivated() <-chan string {
 	s.init()
 	return s.deactivated
@@ -111,6 +113,9 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 			line.KeyHMAC = hex.EncodeToString(m.Sum(nil)[:16])
 		}
 		tok, err := s.Verify(strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "))
+		if err == nil {
+			err = s.Revoked.Check(tok.ID)
+		}
 		if err != nil {
 			line.Status, line.Denied = http.StatusUnauthorized, err.Error()
 			s.audit(r.Context(), line)
@@ -118,6 +123,16 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		line.Official, line.TokenID = tok.Official, tok.ID
+		want := RoleLookup
+		if action == "deactivate" {
+			want = RoleDeactivate
+		}
+		if tok.RoleOf() != want {
+			line.Status, line.Denied = http.StatusForbidden, "token role "+tok.RoleOf()+" may not "+action
+			s.audit(r.Context(), line)
+			registry.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "this token's role (" + tok.RoleOf() + ") may not " + action + "; " + want + " tokens are issued separately"})
+			return
+		}
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
 		// Audit before answering: a lookup that can't be audited is not served.
 		if err := s.audit(r.Context(), AuditLine{Time: line.Time, Session: s.Session, Official: tok.Official, TokenID: tok.ID, Action: action + "-request", KeyHMAC: line.KeyHMAC}); err != nil {

@@ -361,5 +361,11 @@ func TLSMaterial(f Files) (tls.Certificate, *x509.CertPool, error) {
 	return pair, pool, nil
 }
 
-// CurvePreferences puts the hybrid post-quantum group first.
+// CurvePreferences puts the hybrid post-quantum group first (clients of
+// other services that may have to talk to classical peers).
 var CurvePreferences = []tls.CurveID{tls.X25519MLKEM768, tls.X25519, tls.CurveP256}
+
+// PQCurves is the only key exchange the daemon, the witness and operate
+// links accept: hybrid X25519MLKEM768. A peer offering only classical
+// groups fails the handshake.
+var PQCurves = []tls.CurveID{tls.X25519MLKEM768}

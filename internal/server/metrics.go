@@ -20,13 +20,14 @@ type metrics struct {
 	mu       sync.Mutex
 	requests map[[3]string]uint64 // route, code, role
 	counters map[[2]string]uint64 // metric, label value
+	labels   map[string]int       // distinct labels per bounded metric
 	inflight atomic.Int64
 	bytesIn  atomic.Int64
 	bytesOut atomic.Int64
 }
 
 func newMetrics() *metrics {
-	return &metrics{requests: map[[3]string]uint64{}, counters: map[[2]string]uint64{}}
+	return &metrics{requests: map[[3]string]uint64{}, counters: map[[2]string]uint64{}, labels: map[string]int{}}
 }
 
 func (m *metrics) request(route, role string, code int) {
@@ -41,6 +42,24 @@ func (m *metrics) add(name, label string) {
 	m.mu.Unlock()
 }
 
+// addBounded is add for a label chosen by peers (a source address): past
+// maxLabels distinct values the rest are counted under "other", so a
+// flood from many addresses cannot grow the metrics without bound.
+func (m *metrics) addBounded(name, label string, maxLabels int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := [2]string{name, label}
+	if _, ok := m.counters[k]; !ok {
+		n := m.labels[name]
+		if n >= maxLabels {
+			k[1] = "other"
+		} else {
+			m.labels[name] = n + 1
+		}
+	}
+	m.counters[k]++
+}
+
 func (m *metrics) handshake(group string) { m.add("embassy_tls_handshakes_total", group) }
 func (m *metrics) reject(reason string)   { m.add("embassy_rejected_total", reason) }
 func (m *metrics) proof()                 { m.add("embassy_proofs_total", "") }
@@ -51,11 +70,13 @@ func (m *metrics) proofObject(s proof.Status) {
 }
 
 var metricHelp = map[string][2]string{
-	"embassy_tls_handshakes_total":       {"group", "TLS handshakes by negotiated key exchange group."},
-	"embassy_tls_handshake_errors_total": {"", "TLS handshakes that failed (bad, expired or missing client certificates)."},
-	"embassy_rejected_total":             {"reason", "Requests or connections refused by limits or identity checks."},
-	"embassy_proofs_total":               {"", "Proof challenges answered."},
-	"embassy_proof_objects_total":        {"status", "Objects answered in proofs, by answer kind."},
+	"embassy_tls_handshakes_total":              {"group", "TLS handshakes by negotiated key exchange group."},
+	"embassy_tls_handshake_errors_total":        {"", "TLS handshakes that failed (bad, expired or missing client certificates)."},
+	"embassy_http_tls_errors_total":             {"", "TLS errors reported by net/http after the handshake."},
+	"embassy_unauthenticated_connections_total": {"source", "Connections that did not authenticate (failed handshakes or refused over limits), by source address."},
+	"embassy_rejected_total":                    {"reason", "Requests or connections refused by limits or identity checks."},
+	"embassy_proofs_total":                      {"", "Proof challenges answered."},
+	"embassy_proof_objects_total":               {"status", "Objects answered in proofs, by answer kind."},
 }
 
 func (m *metrics) write(w io.Writer) {
@@ -119,8 +140,9 @@ type errorLogWriter struct{ s *Server }
 func (e errorLogWriter) Write(p []byte) (int, error) {
 	line := strings.TrimSpace(string(p))
 	if strings.Contains(line, "TLS handshake error") {
-		e.s.metrics.add("embassy_tls_handshake_errors_total", "")
-		e.s.events.add(Event{Kind: "denied", Detail: line})
+		// Counted (and aggregated per source) by the guard listener; one
+		// event per junk handshake would let a flood evict real sessions.
+		e.s.metrics.add("embassy_http_tls_errors_total", "")
 	}
 	e.s.log.Debug("http", "msg", line)
 	return len(p), nil

@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/sync", "sync", writers, true, s.sync)
 	s.handle("POST /v1/prove", "prove", readers, true, s.prove)
 	s.handle("POST /v1/exit/certificate", "exit_certificate", writers, true, s.exitCertificate)
+	s.handle("PUT /v1/crl", "crl", writers, false, s.putCRL)
 	s.handle("GET /v1/properties", "properties", observers, false, s.properties)
 	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
 	s.handle("POST /v1/disclosures", "disclose", operators, false, s.fileDisclosure)
@@ -39,6 +40,15 @@ func (s *Server) handle(pattern, route string, roles []pki.Role, limited bool, f
 		rec := &recorder{ResponseWriter: w}
 		c, err := callerOf(r)
 		role := string(c.id.Role)
+		if err == nil {
+			// Revocation is checked on every request too: an HTTP/2
+			// connection opened before the CRL arrived stays open.
+			if rerr := s.revoked.Check(r.TLS.PeerCertificates[0]); rerr != nil {
+				s.events.add(Event{Kind: "denied", Identity: c.id.String(), Role: role, Remote: r.RemoteAddr, Detail: route + ": " + rerr.Error()})
+				err = fail(http.StatusForbidden, api.CodeForbidden, "certificate revoked", rerr)
+				c = caller{}
+			}
+		}
 		if err == nil && !allowed(roles, c.id.Role) {
 			s.events.add(Event{Kind: "denied", Identity: c.id.String(), Role: role, Remote: r.RemoteAddr, Detail: route})
 			err = fail(http.StatusForbidden, api.CodeForbidden, "role "+role+" may not "+route, nil)

@@ -37,6 +37,16 @@ type Config struct {
 	// JSON lines that survive restarts until the home pulls them; "" keeps
 	// them in memory only.
 	EventsFile string
+	// EventsMaxBytes is the events file size past which it is compacted to
+	// the current windows; 0: DefaultMaxEventsFile.
+	EventsMaxBytes int64
+	// Limits bound unauthenticated connections (zero values: defaults).
+	Limits Limits
+	// CA is the home CA certificate; with it the daemon holds the CA's CRL
+	// (kept in CRLFile, or in memory if "") and accepts newer ones from the
+	// home (PUT /v1/crl). Every connection and request is checked against it.
+	CA      *x509.Certificate
+	CRLFile string
 }
 
 // Defaults.
@@ -57,6 +67,7 @@ type Server struct {
 	clients *clientLimiter
 	events  *eventLog
 	cache   *outboardCache
+	revoked *pki.Revocations // nil without Config.CA
 }
 
 // New checks cfg and returns a Server.
@@ -89,29 +100,48 @@ func New(cfg Config) (*Server, error) {
 		metrics: newMetrics(),
 		sem:     make(chan struct{}, cfg.MaxInflight),
 		clients: &clientLimiter{max: cfg.PerClient, n: map[string]int{}},
-		events:  &eventLog{max: 1000, path: cfg.EventsFile, log: cfg.Logger},
+		events:  newEventLog(cfg.EventsFile, cfg.EventsMaxBytes, cfg.Logger),
 		cache:   newOutboardCache(cfg.CacheBytes),
 	}
 	if err := s.events.load(); err != nil {
 		return nil, fmt.Errorf("events file: %w", err)
 	}
+	if cfg.CA != nil {
+		r, err := pki.OpenRevocations(cfg.CRLFile, cfg.CA)
+		if err != nil {
+			return nil, fmt.Errorf("revocation list: %w", err)
+		}
+		s.revoked = r
+	}
 	s.routes()
 	return s, nil
+}
+
+// Revocations is the CRL the daemon holds (nil without Config.CA), for a
+// witness served next to it.
+func (s *Server) Revocations() *pki.Revocations { return s.revoked }
+
+// Refusal records a refusal made next to the daemon (by the witness it
+// serves) as an access event, so that the home pulls it into its log.
+func (s *Server) Refusal(identity pki.Identity, remote, detail string) {
+	s.events.add(Event{Kind: "denied", Identity: identity.String(), Role: string(identity.Role), Remote: remote, Detail: detail})
 }
 
 // Handler returns the HTTP handler; it expects requests over mutual TLS.
 func (s *Server) Handler() http.Handler { return s.mux }
 
 // TLSConfig returns the daemon's TLS configuration: TLS 1.3 only, client
-// certificates required and verified against the home CA, hybrid
-// post-quantum key exchange preferred.
+// certificates required and verified against the home CA, and only the
+// hybrid post-quantum key exchange X25519MLKEM768: a classical-only client
+// is refused, so no recorded session can be decrypted by a future quantum
+// computer.
 func (s *Server) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:       tls.VersionTLS13,
 		Certificates:     []tls.Certificate{s.cfg.Certificate},
 		ClientAuth:       tls.RequireAndVerifyClientCert,
 		ClientCAs:        s.cfg.ClientCAs,
-		CurvePreferences: pki.CurvePreferences,
+		CurvePreferences: pki.PQCurves,
 		NextProtos:       []string{"h2", "http/1.1"},
 		VerifyConnection: s.verifyConnection,
 	}
@@ -129,6 +159,8 @@ func (s *Server) verifyConnection(cs tls.ConnectionState) error {
 		err = fmt.Errorf("certificate of home %q, want %q", id.Home, s.cfg.Home)
 	case id.Role == pki.RoleSite:
 		err = errors.New("a site certificate cannot act as a client")
+	default:
+		err = s.revoked.Check(cs.PeerCertificates[0])
 	}
 	if err != nil {
 		s.metrics.reject("identity")
@@ -140,7 +172,8 @@ func (s *Server) verifyConnection(cs tls.ConnectionState) error {
 }
 
 // Serve serves on ln until ctx is done, then stops accepting, lets in-flight
-// requests finish (up to Config.Drain) and returns.
+// requests finish (up to Config.Drain) and returns. Handshakes run behind
+// the unauthenticated-connection limits (Config.Limits).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           s.mux,
@@ -155,7 +188,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv.Protocols.SetHTTP1(true)
 	srv.Protocols.SetHTTP2(true)
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	gl := newGuard(ln, srv.TLSConfig, s.cfg.Limits, s)
+	go func() { errc <- srv.Serve(gl) }()
 	s.log.InfoContext(ctx, "serving", slog.String("addr", ln.Addr().String()))
 	select {
 	case err := <-errc:

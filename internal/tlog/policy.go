@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/url"
+	"strconv"
 	"strings"
 
 	f_log "github.com/transparency-dev/formats/log"
@@ -22,7 +24,21 @@ type Policy struct {
 	LogKeys   []string
 	Witnesses []PolicyWitness
 	quorum    witness.Group
+	groups    map[string]policyGroup
+	quorumOf  string // the quorum line's name ("none": no witness)
 }
+
+// policyGroup is a group line: how many of its members (witnesses or
+// groups) must cosign.
+type policyGroup struct {
+	need    int // 0 means all
+	members []string
+}
+
+// HomeWitnessSuffix marks the home's own witnesses: their URL host ends in
+// it (they are served in-process while a command appends). Every other
+// witness is outside the home (a host site's, or an independent one).
+const HomeWitnessSuffix = ".witness.invalid"
 
 // PolicyWitness is one witness line.
 type PolicyWitness struct {
@@ -72,6 +88,29 @@ func ParsePolicy(text []byte) (*Policy, error) {
 			}
 			p.Witnesses = append(p.Witnesses, w)
 			line = strings.Join(f, " ")
+		case "group":
+			if len(f) >= 4 {
+				g := policyGroup{members: f[3:]}
+				switch f[2] {
+				case "all":
+				case "any":
+					g.need = 1
+				default:
+					n, err := strconv.Atoi(f[2])
+					if err != nil || n < 1 {
+						return nil, fmt.Errorf("policy: group %s: threshold %q", f[1], f[2])
+					}
+					g.need = n
+				}
+				if p.groups == nil {
+					p.groups = map[string]policyGroup{}
+				}
+				p.groups[f[1]] = g
+			}
+		case "quorum":
+			if len(f) == 2 {
+				p.quorumOf = f[1]
+			}
 		}
 		norm.WriteString(line)
 		norm.WriteByte('\n')
@@ -88,6 +127,78 @@ func ParsePolicy(text []byte) (*Policy, error) {
 	}
 	p.quorum = g
 	return p, nil
+}
+
+// IsHomeWitness tells the home's own witnesses apart (HomeWitnessSuffix).
+func (w PolicyWitness) IsHomeWitness() bool {
+	u, err := url.Parse(w.URL)
+	return w.URL == "" || err != nil || strings.HasSuffix(u.Hostname(), HomeWitnessSuffix)
+}
+
+// External lists the witnesses outside the home.
+func (p *Policy) External() []PolicyWitness {
+	var out []PolicyWitness
+	for _, w := range p.Witnesses {
+		if !w.IsHomeWitness() {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// HomeAlone tells whether the home could satisfy the quorum with its own
+// witnesses only. Then the home, or whoever takes its keys, can wipe its
+// tiles and witness state and make a second history whose receipts verify
+// against this policy: a receipt proves nothing against the home itself.
+func (p *Policy) HomeAlone() bool {
+	if p.quorumOf == "" || p.quorumOf == "none" {
+		return true
+	}
+	home := map[string]bool{}
+	for _, w := range p.Witnesses {
+		if w.IsHomeWitness() {
+			home[w.Name] = true
+		}
+	}
+	return p.satisfiedBy(p.quorumOf, home, 0)
+}
+
+// satisfiedBy evaluates the group tree with only the witnesses in have.
+func (p *Policy) satisfiedBy(name string, have map[string]bool, depth int) bool {
+	if depth > 32 {
+		return false
+	}
+	g, ok := p.groups[name]
+	if !ok {
+		return have[name]
+	}
+	n := 0
+	for _, m := range g.members {
+		if p.satisfiedBy(m, have, depth+1) {
+			n++
+		}
+	}
+	if g.need == 0 {
+		return n == len(g.members)
+	}
+	return n >= g.need
+}
+
+// ErrHomeAlone is returned by RequireExternal.
+var ErrHomeAlone = errors.New("the log policy's quorum can be met by the home's own witnesses alone")
+
+// RequireExternal returns ErrHomeAlone (with the way out) unless every
+// checkpoint that meets the quorum carries a cosignature from a witness
+// outside the home. Auditors and classes of data that need protection
+// against the home rewriting history require it.
+func (p *Policy) RequireExternal() error {
+	if !p.HomeAlone() {
+		return nil
+	}
+	if len(p.External()) == 0 {
+		return fmt.Errorf("%w: it names no witness outside the home; add a host site's witness with 'embassy witness add NAME VKEY URL'", ErrHomeAlone)
+	}
+	return fmt.Errorf("%w: the witnesses outside the home (%d) are not required by the quorum; put them in the 'group' the 'quorum' line names", ErrHomeAlone, len(p.External()))
 }
 
 func shortLine(s string) string {

@@ -44,7 +44,26 @@ type Witness struct {
 	now    func() time.Time
 
 	mu sync.Mutex
+
+	alertMu sync.Mutex
+	noise   map[string]*noiseAlert // kind -> pending aggregate
+	limit   *failureLimiter
 }
+
+// noiseAlert aggregates refusals anyone can provoke (checkpoints of unknown
+// logs, bad signatures): one alert per kind per AlertWindow, with a count.
+type noiseAlert struct {
+	last  time.Time
+	count int
+}
+
+// Alert bounds.
+const (
+	AlertWindow        = time.Minute
+	MaxAlertsFile      = 16 << 20 // then alerts.jsonl moves to alerts.jsonl.1
+	maxAlertCheckpoint = 16 << 10 // of a checkpoint signed by the log
+	maxAlertField      = 256
+)
 
 // Config configures New.
 type Config struct {
@@ -59,7 +78,8 @@ func New(c Config) (*Witness, error) {
 	if c.Signer == nil {
 		return nil, errors.New("witness: no signer")
 	}
-	w := &Witness{dir: c.Dir, signer: c.Signer, logs: map[string]note.Verifier{}, log: c.Logger, now: time.Now}
+	w := &Witness{dir: c.Dir, signer: c.Signer, logs: map[string]note.Verifier{}, log: c.Logger, now: time.Now,
+		noise: map[string]*noiseAlert{}, limit: newFailureLimiter(FailuresPerSource, AlertWindow, 4096)}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -110,6 +130,11 @@ type Alert struct {
 	KnownHash  []byte    `json:"known_hash,omitempty"`
 	Checkpoint string    `json:"checkpoint,omitempty"`
 	Message    string    `json:"message"`
+	// Count is set on aggregated alerts (unknown-log, bad-signature): the
+	// refusals of that kind since the previous alert of the kind.
+	Count int `json:"count,omitempty"`
+	// BodySHA256 identifies an unsigned request whose text is not kept.
+	BodySHA256 string `json:"body_sha256,omitempty"`
 }
 
 // Error is a refusal with its tlog-witness status code.
@@ -175,12 +200,12 @@ func (w *Witness) AddCheckpoint(r Request) ([]byte, error) {
 	v, ok := w.logs[origin]
 	w.mu.Unlock()
 	if !ok {
-		w.alert(Alert{Kind: "unknown-log", Origin: origin, Message: "checkpoint from an unknown log"})
+		w.noiseAlert(Alert{Kind: "unknown-log", Origin: origin, Message: "checkpoint from an unknown log"}, r.Checkpoint)
 		return nil, &Error{Code: http.StatusNotFound, Msg: "unknown log"}
 	}
 	cp, _, n, err := f_log.ParseCheckpoint(r.Checkpoint, origin, v)
 	if err != nil {
-		w.alert(Alert{Kind: "bad-signature", Origin: origin, Checkpoint: string(r.Checkpoint), Message: err.Error()})
+		w.noiseAlert(Alert{Kind: "bad-signature", Origin: origin, Message: err.Error()}, r.Checkpoint)
 		return nil, &Error{Code: http.StatusForbidden, Msg: "checkpoint signature does not verify"}
 	}
 	if r.Old > cp.Size {
@@ -281,12 +306,62 @@ func (w *Witness) save(st State) error {
 	return writeFileAtomic(w.statePath(st.Origin), b)
 }
 
+// alert records a refusal of a checkpoint the log signed (rollback, fork,
+// bad proof): evidence against the log, kept with the checkpoint (bounded).
 func (w *Witness) alert(a Alert) {
+	if len(a.Checkpoint) > maxAlertCheckpoint {
+		a.Checkpoint = a.Checkpoint[:maxAlertCheckpoint]
+	}
+	w.writeAlert(a)
+}
+
+// noiseAlert records a refusal anyone can provoke without the log's key:
+// aggregated per kind (one alert per AlertWindow with a count), with the
+// unsigned text replaced by its hash, so that junk requests cannot grow
+// the alerts file or fill the disk with fsynced copies of themselves.
+func (w *Witness) noiseAlert(a Alert, body []byte) {
+	now := w.now()
+	w.alertMu.Lock()
+	na := w.noise[a.Kind]
+	if na == nil {
+		na = &noiseAlert{}
+		w.noise[a.Kind] = na
+	}
+	na.count++
+	if !na.last.IsZero() && now.Sub(na.last) < AlertWindow {
+		w.alertMu.Unlock()
+		return
+	}
+	a.Count, na.count, na.last = na.count, 0, now
+	w.alertMu.Unlock()
+	sum := sha256.Sum256(body)
+	a.BodySHA256 = hex.EncodeToString(sum[:])
+	a.Origin = clip(a.Origin, maxAlertField)
+	a.Message = clip(a.Message, maxAlertField)
+	w.writeAlert(a)
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return strings.ToValidUTF8(s[:n], "") + "..."
+	}
+	return s
+}
+
+func (w *Witness) writeAlert(a Alert) {
 	a.Time = w.now().UTC()
 	a.Witness = w.signer.Name()
-	w.log.Warn("witness refused a checkpoint", "kind", a.Kind, "origin", a.Origin, "size", a.Size)
+	w.log.Warn("witness refused a checkpoint", "kind", a.Kind, "origin", a.Origin, "size", a.Size, "count", a.Count)
 	b, _ := json.Marshal(a)
-	f, err := os.OpenFile(filepath.Join(w.dir, AlertsFile), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	w.alertMu.Lock()
+	defer w.alertMu.Unlock()
+	path := filepath.Join(w.dir, AlertsFile)
+	if st, err := os.Stat(path); err == nil && st.Size()+int64(len(b)) > MaxAlertsFile {
+		if err := os.Rename(path, path+".1"); err != nil {
+			w.log.Error("witness: rotate alerts", "err", err)
+		}
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return
 	}
@@ -295,9 +370,18 @@ func (w *Witness) alert(a Alert) {
 	f.Sync()
 }
 
-// ReadAlerts returns the alerts recorded in dir.
+// ReadAlerts returns the alerts recorded in dir (the rotated file first).
 func ReadAlerts(dir string) ([]Alert, error) {
-	f, err := os.Open(filepath.Join(dir, AlertsFile))
+	old, err := readAlertsFile(filepath.Join(dir, AlertsFile+".1"))
+	if err != nil {
+		return nil, err
+	}
+	cur, err := readAlertsFile(filepath.Join(dir, AlertsFile))
+	return append(old, cur...), err
+}
+
+func readAlertsFile(path string) ([]Alert, error) {
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -307,7 +391,7 @@ func ReadAlerts(dir string) ([]Alert, error) {
 	defer f.Close()
 	var out []Alert
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	sc.Buffer(make([]byte, 64<<10), 2*maxAlertCheckpoint+64<<10)
 	for sc.Scan() {
 		var a Alert
 		if json.Unmarshal(sc.Bytes(), &a) == nil {
@@ -324,17 +408,36 @@ func (w *Witness) Handler() http.Handler {
 	return mux
 }
 
-// MaxRequest bounds add-checkpoint bodies.
-const MaxRequest = 256 << 10
+// MaxRequest bounds add-checkpoint bodies: a checkpoint with a few
+// cosignatures (ML-DSA-44 ones are 3.3 KB in base64) and 63 proof lines
+// fit many times over.
+const MaxRequest = 64 << 10
+
+// FailuresPerSource is how many refused requests a source address may make
+// per AlertWindow before it is answered 429 without its body being read.
+const FailuresPerSource = 32
 
 func (w *Witness) serveAdd(rw http.ResponseWriter, req *http.Request) {
+	src := sourceOf(req.RemoteAddr)
+	if !w.limit.allow(src) {
+		rw.Header().Set("Retry-After", "60")
+		http.Error(rw, "too many refused requests from this address", http.StatusTooManyRequests)
+		return
+	}
+	if req.ContentLength > MaxRequest {
+		w.limit.fail(src)
+		http.Error(rw, "request too large", http.StatusRequestEntityTooLarge)
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, MaxRequest+1))
 	if err != nil || len(body) > MaxRequest {
-		http.Error(rw, "request too large", http.StatusBadRequest)
+		w.limit.fail(src)
+		http.Error(rw, "request too large", http.StatusRequestEntityTooLarge)
 		return
 	}
 	r, err := ParseRequest(body)
 	if err != nil {
+		w.limit.fail(src)
 		http.Error(rw, err.Error(), http.StatusBadRequest)
 		return
 	}
@@ -344,6 +447,9 @@ func (w *Witness) serveAdd(rw http.ResponseWriter, req *http.Request) {
 		if !errors.As(err, &we) {
 			http.Error(rw, "internal error", http.StatusInternalServerError)
 			return
+		}
+		if !we.Stale && we.Code < 500 {
+			w.limit.fail(src)
 		}
 		if we.Stale {
 			rw.Header().Set("Content-Type", "text/x.tlog.size")

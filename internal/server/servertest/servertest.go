@@ -43,6 +43,7 @@ func Start(t testing.TB, b site.Backend, cfg *server.Config) *Env {
 	}
 	c.Backend = b
 	c.ClientCAs = Pool(ca)
+	c.CA = ca.Cert
 	c.Home = ca.Home
 	c.Certificate = site
 	if c.Drain == 0 {

@@ -23,6 +23,9 @@ func openRemote(ctx context.Context, url string, props site.Properties, opts Opt
 		return nil, err
 	}
 	cfg.Name, cfg.Jurisdiction, cfg.Connections = props.Name, props.Jurisdiction, props.Connections
+	if cfg.ExpectSite == "" {
+		cfg.ExpectSite = props.Name // the daemon must be the site the home registered
+	}
 	b, err := remote.New(ctx, cfg)
 	if err != nil {
 		return nil, err

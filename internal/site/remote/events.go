@@ -46,3 +46,30 @@ func (b *Backend) Disclose(ctx context.Context, d api.Disclosure) error {
 	}
 	return nil
 }
+
+// Metrics returns the daemon's Prometheus text (GET /metrics), bounded to 4 MiB.
+func (b *Backend) Metrics(ctx context.Context) (string, error) {
+	resp, err := b.do(ctx, http.MethodGet, "/metrics", nil, nil)
+	if err != nil {
+		return "", fmt.Errorf("metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", responseError("metrics", stringer("metrics"), resp)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	return string(body), err
+}
+
+// PutCRL pushes the home CA's revocation list to the daemon (home role).
+func (b *Backend) PutCRL(ctx context.Context, crl []byte) error {
+	resp, err := b.do(ctx, http.MethodPut, "/v1/crl", bytes.NewReader(crl), http.Header{"Content-Type": {"application/pkix-crl"}})
+	if err != nil {
+		return fmt.Errorf("push CRL: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent {
+		return responseError("push CRL", stringer("crl"), resp)
+	}
+	return nil
+}

@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
@@ -35,6 +36,10 @@ type Config struct {
 	Name         string
 	Jurisdiction string
 	Connections  int // 0: what the daemon advertises
+	// ExpectSite is the name the daemon's site certificate must carry (the
+	// site the home registered, or ?site=NAME in the URL); "" accepts any
+	// site of the client's home. The role (site) and home are always checked.
+	ExpectSite string
 }
 
 // ParseConfig parses a daemon URL.
@@ -50,7 +55,12 @@ func ParseConfig(s string) (Config, error) {
 		return Config{}, fmt.Errorf("site url %q: want embassy://host:port?pki=DIR&id=NAME", s)
 	}
 	q := u.Query()
-	cfg := Config{Host: u.Host}
+	cfg := Config{Host: u.Host, ExpectSite: q.Get("site")}
+	if cfg.ExpectSite != "" {
+		if err := pki.ValidName(cfg.ExpectSite); err != nil {
+			return Config{}, fmt.Errorf("site url: site: %w", err)
+		}
+	}
 	switch {
 	case q.Get("pki") != "":
 		id := q.Get("id")
@@ -76,6 +86,7 @@ type Backend struct {
 	client *http.Client
 	props  site.Properties
 	tr     *http.Transport
+	peer   atomic.Pointer[x509.Certificate] // the daemon's leaf, as last verified
 }
 
 var (
@@ -100,12 +111,67 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		MinVersion:       tls.VersionTLS13,
 		Certificates:     []tls.Certificate{pair},
 		RootCAs:          pool,
-		CurvePreferences: pki.CurvePreferences,
+		CurvePreferences: pki.PQCurves,
 	})
 }
 
+// verifyDaemon checks the daemon's certificate beyond its chain: it must
+// carry the site role, for the client's own home, and the expected name.
+// A home or operator certificate of the same CA, or another site's, is
+// refused: it could otherwise impersonate the daemon.
+func verifyDaemon(cs tls.ConnectionState, home, expect string) (*x509.Certificate, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return nil, errors.New("the daemon presented no certificate")
+	}
+	leaf := cs.PeerCertificates[0]
+	id, err := pki.Identify(leaf)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("the daemon's certificate: %w", err)
+	case id.Role != pki.RoleSite:
+		return nil, fmt.Errorf("the daemon presented a %s certificate (%s), not a site certificate", id.Role, id)
+	case home != "" && id.Home != home:
+		return nil, fmt.Errorf("the daemon's certificate is for home %q, not %q", id.Home, home)
+	case expect != "" && id.Name != expect:
+		return nil, fmt.Errorf("the daemon's certificate names site %q, the home registered %q (another site answered; if the certificate was issued under another name, add ?site=%s to the site URL)", id.Name, expect, id.Name)
+	}
+	return leaf, nil
+}
+
+// PeerCertificate returns the daemon's site certificate as verified on the
+// last connection.
+func (b *Backend) PeerCertificate() *x509.Certificate { return b.peer.Load() }
+
 // NewWithTLS is New with a ready TLS configuration (tests).
 func NewWithTLS(ctx context.Context, cfg Config, tc *tls.Config) (*Backend, error) {
+	b := &Backend{}
+	tc = tc.Clone()
+	var home string
+	if len(tc.Certificates) > 0 {
+		leaf := tc.Certificates[0].Leaf
+		if leaf == nil && len(tc.Certificates[0].Certificate) > 0 {
+			leaf, _ = x509.ParseCertificate(tc.Certificates[0].Certificate[0])
+		}
+		if leaf != nil {
+			if id, err := pki.Identify(leaf); err == nil {
+				home = id.Home
+			}
+		}
+	}
+	prev := tc.VerifyConnection
+	tc.VerifyConnection = func(cs tls.ConnectionState) error {
+		if prev != nil {
+			if err := prev(cs); err != nil {
+				return err
+			}
+		}
+		leaf, err := verifyDaemon(cs, home, cfg.ExpectSite)
+		if err != nil {
+			return err
+		}
+		b.peer.Store(leaf)
+		return nil
+	}
 	tr := &http.Transport{
 		TLSClientConfig:     tc,
 		ForceAttemptHTTP2:   true,
@@ -117,7 +183,7 @@ func NewWithTLS(ctx context.Context, cfg Config, tc *tls.Config) (*Backend, erro
 		DialContext: (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
 		HTTP2:       &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 10 * time.Second, WriteByteTimeout: 30 * time.Second},
 	}
-	b := &Backend{base: "https://" + cfg.Host, client: &http.Client{Transport: tr}, tr: tr}
+	b.base, b.client, b.tr = "https://"+cfg.Host, &http.Client{Transport: tr}, tr
 	var p api.Properties
 	if err := b.getJSON(ctx, "/v1/properties", &p); err != nil {
 		tr.CloseIdleConnections()
