@@ -1,0 +1,3 @@
+package attest
+
+func defaultRoots() *Roots { return &Roots{} }
