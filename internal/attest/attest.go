@@ -96,6 +96,7 @@ func refuseWrap(err error, format string, a ...any) error {
 // refused anywhere in a chain.
 type Roots struct {
 	NVIDIA  *x509.CertPool // NVIDIA device identity root
+	TPM     *x509.CertPool // TPM manufacturer roots for AK certificates (none embedded)
 	Intel   *x509.CertPool // Intel SGX/TDX root CA
 	Revoked map[string]bool
 	// AMD roots are go-sev-guest's embedded ARK/ASK per product; AMDExtra,
@@ -195,12 +196,14 @@ func verifyComposite(ev Evidence, opts Options) (Claims, error) {
 	return out, nil
 }
 
+func sortStrings(s []string) { sort.Strings(s) }
+
 func knownTEEs() string {
 	var s []string
 	for t := range registry {
 		s = append(s, string(t))
 	}
-	sort.Strings(s)
+	sortStrings(s)
 	return strings.Join(s, ", ")
 }
 
