@@ -92,8 +92,9 @@ func refuseWrap(err error, format string, a ...any) error {
 }
 
 // Roots are the trust anchors for every evidence type, plus a list of
-// revoked certificate serial numbers (lowercase hex, no leading zeros)
-// refused anywhere in a chain.
+// revoked certificates refused anywhere in a chain: a serial number
+// (lowercase hex, no leading zeros) or "sha256:" and the hex SHA-256 of
+// the certificate's DER (needed for AMD VCEKs, whose serial is always 0).
 type Roots struct {
 	NVIDIA  *x509.CertPool // NVIDIA device identity root
 	TPM     *x509.CertPool // TPM manufacturer roots for AK certificates (none embedded)
@@ -112,7 +113,10 @@ func (r *Roots) IsRevoked(chain []*x509.Certificate) (string, bool) {
 	for _, c := range chain {
 		s := strings.ToLower(c.SerialNumber.Text(16))
 		if r.Revoked[s] {
-			return s, true
+			return "serial " + s, true
+		}
+		if f := "sha256:" + fingerprint(c.Raw); r.Revoked[f] {
+			return f, true
 		}
 	}
 	return "", false
@@ -124,7 +128,14 @@ func (r *Roots) Revoke(serials ...string) {
 		r.Revoked = map[string]bool{}
 	}
 	for _, s := range serials {
+		if strings.HasPrefix(s, "sha256:") {
+			r.Revoked[strings.ToLower(s)] = true
+			continue
+		}
 		s = strings.TrimLeft(strings.ToLower(strings.ReplaceAll(s, ":", "")), "0")
+		if s == "" {
+			s = "0"
+		}
 		r.Revoked[s] = true
 	}
 }

@@ -107,11 +107,11 @@ func verifyChain(chain []*x509.Certificate, roots *x509.CertPool, r *Roots, now 
 	}
 	for _, ch := range chains {
 		if s, bad := r.IsRevoked(ch); bad {
-			return fmt.Errorf("certificate serial %s is revoked", s)
+			return fmt.Errorf("certificate %s is revoked", s)
 		}
 	}
 	if s, bad := r.IsRevoked(chain); bad {
-		return fmt.Errorf("certificate serial %s is revoked", s)
+		return fmt.Errorf("certificate %s is revoked", s)
 	}
 	return nil
 }

@@ -11,9 +11,6 @@ var registry = map[TEE]Verifier{
 }
 
 // Stubs until each verifier lands; every one refuses.
-func verifySNP(ev Evidence, opts Options) (Claims, error) {
-	return Claims{}, Refusef("snp: verifier not built yet")
-}
 func verifyTDX(ev Evidence, opts Options) (Claims, error) {
 	return Claims{}, Refusef("tdx: verifier not built yet")
 }
