@@ -9,13 +9,21 @@ import (
 //go:embed roots/nvidia_device_root.pem
 var nvidiaRootPEM []byte
 
-var defaultNVIDIA = sync.OnceValue(func() *x509.CertPool {
+//go:embed roots/intel_sgx_root_ca.pem
+var intelRootPEM []byte
+
+var (
+	defaultNVIDIA = sync.OnceValue(func() *x509.CertPool { return pool(nvidiaRootPEM) })
+	defaultIntel  = sync.OnceValue(func() *x509.CertPool { return pool(intelRootPEM) })
+)
+
+func pool(pemBytes []byte) *x509.CertPool {
 	p := x509.NewCertPool()
-	if !p.AppendCertsFromPEM(nvidiaRootPEM) {
-		panic("attest: embedded NVIDIA root does not parse")
+	if !p.AppendCertsFromPEM(pemBytes) {
+		panic("attest: an embedded root certificate does not parse")
 	}
 	return p
-})
+}
 
 // defaultRoots returns the embedded trust anchors: the NVIDIA device
 // identity root, Intel's SGX root CA (see tdx.go); AMD's roots are

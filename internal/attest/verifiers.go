@@ -1,7 +1,5 @@
 package attest
 
-import "crypto/x509"
-
 // registry maps each TEE to its verifier. Each verifier lives in its own file.
 var registry = map[TEE]Verifier{
 	TPM:       VerifierFunc(verifyTPM),
@@ -13,14 +11,9 @@ var registry = map[TEE]Verifier{
 }
 
 // Stubs until each verifier lands; every one refuses.
-func verifyTDX(ev Evidence, opts Options) (Claims, error) {
-	return Claims{}, Refusef("tdx: verifier not built yet")
-}
 func verifyAzSNP(ev Evidence, opts Options) (Claims, error) {
 	return Claims{}, Refusef("az-snp-vtpm: verifier not built yet")
 }
 func verifyAzTDX(ev Evidence, opts Options) (Claims, error) {
 	return Claims{}, Refusef("az-tdx-vtpm: verifier not built yet")
 }
-
-func defaultIntel() *x509.CertPool { return nil }
