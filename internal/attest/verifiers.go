@@ -9,11 +9,3 @@ var registry = map[TEE]Verifier{
 	AzSNPvTPM: VerifierFunc(verifyAzSNP),
 	AzTDXvTPM: VerifierFunc(verifyAzTDX),
 }
-
-// Stubs until each verifier lands; every one refuses.
-func verifyAzSNP(ev Evidence, opts Options) (Claims, error) {
-	return Claims{}, Refusef("az-snp-vtpm: verifier not built yet")
-}
-func verifyAzTDX(ev Evidence, opts Options) (Claims, error) {
-	return Claims{}, Refusef("az-tdx-vtpm: verifier not built yet")
-}
