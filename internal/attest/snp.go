@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/google/go-sev-guest/abi"
 	"github.com/google/go-sev-guest/kds"
@@ -123,15 +124,46 @@ func amdRoots(extra [][]byte) (map[string][]*verifyRoots, error) {
 		out[pl] = append([]*verifyRoots(nil), rs...)
 	}
 	for _, b := range extra {
-		for _, pl := range []string{"Milan", "Genoa", "Turin"} {
-			r := newAMDRoots(pl)
-			if err := r.FromKDSCertBytes(b); err != nil {
-				return nil, err
-			}
-			out[pl] = append(out[pl], r)
+		if err := addAMDBundle(out, b); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// addAMDBundle adds a PEM bundle of an ARK and its ASK and/or ASVK to out,
+// filed under the product line named in the ARK ("ARK-Milan").
+func addAMDBundle(out map[string][]*verifyRoots, b []byte) error {
+	certs, err := parseCerts(b)
+	if err != nil {
+		return err
+	}
+	var ark *x509.Certificate
+	for _, c := range certs {
+		if c.Subject.String() == c.Issuer.String() && strings.HasPrefix(c.Subject.CommonName, "ARK-") {
+			ark = c
+		}
+	}
+	if ark == nil {
+		return errors.New("bundle has no ARK")
+	}
+	pl := strings.TrimPrefix(ark.Subject.CommonName, "ARK-")
+	n := 0
+	for _, c := range certs {
+		if c == ark {
+			continue
+		}
+		r := newAMDRoots(pl)
+		if err := r.Decode(c.Raw, ark.Raw); err != nil {
+			return err
+		}
+		out[pl] = append(out[pl], r)
+		n++
+	}
+	if n == 0 {
+		return errors.New("bundle has no ASK or ASVK")
+	}
+	return nil
 }
 
 func snpClaims(rep *spb.Report, info abi.SignerInfo, ek *x509.Certificate) Claims {
