@@ -211,4 +211,3 @@ func printClaims(w io.Writer, c attest.Claims, indent string) {
 		printClaims(w, p, in+"  ")
 	}
 }
-
