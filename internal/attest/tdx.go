@@ -1,10 +1,12 @@
 package attest
 
 import (
+	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,7 +26,34 @@ import (
 // verified and the TCB status checked too. Version 5 quotes are refused:
 // go-tdx-guest v0.3.x does not parse them.
 func verifyTDX(ev Evidence, opts Options) (Claims, error) {
-	return verifyTDXQuote("tdx", ev.Raw, opts)
+	raw := bytes.TrimSpace(ev.Raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return verifyTDXQuote("tdx", ev.Raw, opts)
+	}
+	if len(raw) > maxEvidence {
+		return Claims{}, Refusef("tdx: evidence of %d bytes exceeds the %d-byte limit", len(raw), maxEvidence)
+	}
+	var doc TDXEvidence
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return Claims{}, Refusef("tdx: evidence is not a TDX evidence document: %v", err)
+	}
+	c, err := verifyTDXQuote("tdx", doc.Quote, opts)
+	if err != nil {
+		return Claims{}, err
+	}
+	if len(doc.CCEventLog) > 0 {
+		if err := CheckCCEL(&c, doc.CCEventLog); err != nil {
+			return Claims{}, err
+		}
+	}
+	return c, nil
+}
+
+// TDXEvidence is Confidential Containers' TDX evidence document: the quote
+// and, optionally, the CCEL event log, each base64.
+type TDXEvidence struct {
+	Quote      flexBytes `json:"quote"`
+	CCEventLog flexBytes `json:"cc_eventlog,omitempty"`
 }
 
 func verifyTDXQuote(what string, raw []byte, opts Options) (Claims, error) {
