@@ -173,7 +173,7 @@ func Verify(ev Evidence, opts Options) (Claims, error) {
 	if !ok {
 		return Claims{}, Refusef("no verifier for TEE type %q (known: %s)", ev.TEE, knownTEEs())
 	}
-	c, err := v.Verify(ev, opts)
+	c, err := verifySafely(v, ev, opts)
 	if err != nil {
 		if !errors.Is(err, ErrRefused) {
 			err = refuseWrap(err, "%s", ev.TEE)
@@ -182,6 +182,18 @@ func Verify(ev Evidence, opts Options) (Claims, error) {
 	}
 	c.TEE = ev.TEE
 	return c, nil
+}
+
+// verifySafely runs v, turning a panic in a parser (the vendor libraries
+// index into attacker-supplied bytes; go-tdx-guest's quote parser was found
+// to panic on fuzzed quotes) into a refusal.
+func verifySafely(v Verifier, ev Evidence, opts Options) (c Claims, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			c, err = Claims{}, Refusef("%s: malformed evidence: the parser failed: %v", ev.TEE, r)
+		}
+	}()
+	return v.Verify(ev, opts)
 }
 
 func verifyComposite(ev Evidence, opts Options) (Claims, error) {

@@ -202,3 +202,16 @@ func TestTDXRecordedCollateral(t *testing.T) {
 		}
 	}
 }
+
+// go-tdx-guest's parser panics on some malformed quotes (found by FuzzTDX,
+// seed testdata/fuzz/FuzzTDX/29cf3a934a099283); Verify turns it into a
+// refusal.
+func TestTDXParserPanicRefused(t *testing.T) {
+	raw := readVector(t, "tdx_quote_4.dat")
+	// A length field at offset 1218 (in the QE report certification data)
+	// set to 0x7fff makes the library slice past the end.
+	bad := bytes.Clone(raw)
+	bad[1218], bad[1219] = 0xff, 0x7f
+	_, err := Verify(Evidence{TEE: TDX, Raw: bad}, Options{})
+	mustRefuse(t, err, "the parser failed")
+}
