@@ -183,6 +183,12 @@ func tdxClaims(q *tpb.QuoteV4, chain []*x509.Certificate, collateral bool) Claim
 			"user_data":     h(q.GetHeader().GetUserData()),
 		},
 	}
+	if ta := b.GetTdAttributes(); len(ta) == 8 {
+		v := binary.LittleEndian.Uint64(ta)
+		for name, bit := range map[string]uint{"debug": 0, "septve_disable": 28, "protection_keys": 30, "key_locker": 31, "perfmon": 63} {
+			c.Platform["td_attr_"+name] = strconv.FormatBool(v&(1<<bit) != 0)
+		}
+	}
 	for i, r := range b.GetRtmrs() {
 		c.Measurements["rtmr"+strconv.Itoa(i)] = h(r)
 	}

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"math/big"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func TestTDXQuoteV4(t *testing.T) {
 		ReportData         string          `json:"report_data"`
 		TDAttributes       map[string]bool `json:"td_attributes"`
 		PlatformInstanceID string          `json:"platform_instance_id"`
+		InitData           string          `json:"init_data"`
 	}
 	if err := json.Unmarshal(readVector(t, "parse_tdx_claims_expected.json"), &want); err != nil {
 		t.Fatal(err)
@@ -47,6 +49,14 @@ func TestTDXQuoteV4(t *testing.T) {
 	}
 	if c.Debug != want.TDAttributes["debug"] {
 		t.Errorf("debug %v", c.Debug)
+	}
+	for name, v := range want.TDAttributes {
+		if c.Platform["td_attr_"+name] != strconv.FormatBool(v) {
+			t.Errorf("td attribute %s = %q, want %v", name, c.Platform["td_attr_"+name], v)
+		}
+	}
+	if c.Measurements["mrconfigid"] != want.InitData {
+		t.Errorf("init_data %s, mrconfigid %s", want.InitData, c.Measurements["mrconfigid"])
 	}
 	// Trustee prints the PCK certificate's PlatformInstanceID byte-reversed;
 	// we keep the certificate's byte order.

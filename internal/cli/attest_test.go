@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -79,6 +81,34 @@ func TestAttestVerifyCLI(t *testing.T) {
 	// Evidence from stdin; garbage is refused, never a crash.
 	if r = run(t, home, "garbage", "attest", "verify", "--tee", "az-snp-vtpm", "--evidence", "-"); r.code != ExitDamaged {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// The offline VCEK cache: a directory holding the VCEK under its KDS URL.
+func TestAttestVerifyCLICache(t *testing.T) {
+	home := t.TempDir()
+	dir := t.TempDir()
+	rep, err := os.ReadFile(vec("snp/test-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := attest.VCEKCacheKey(rep, "Milan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"attest", "verify", "--tee", "snp", "--evidence", vec("snp/test-report.bin"), "--cache", dir}
+	if r := run(t, home, "", args...); r.code != ExitDamaged || !strings.Contains(r.stderr, "not in the offline cache") {
+		t.Fatalf("empty cache: exit %d: %s", r.code, r.stderr)
+	}
+	vcek, _ := os.ReadFile(vec("snp/test-vcek.der"))
+	os.WriteFile(filepath.Join(dir, attest.CacheFileName(key)), vcek, 0o644)
+	if r := run(t, home, "", args...); r.code != 0 {
+		t.Fatalf("filled cache: exit %d: %s", r.code, r.stderr)
+	}
+	// A revoked VCEK (by fingerprint) is refused even from the cache.
+	sum := sha256.Sum256(vcek)
+	if r := run(t, home, "", append(args, "--revoke", "sha256:"+hex.EncodeToString(sum[:]))...); r.code != ExitDamaged || !strings.Contains(r.stderr, "revoked") {
+		t.Fatalf("revoked: exit %d: %s", r.code, r.stderr)
 	}
 }
 
