@@ -69,7 +69,7 @@ func verifySNPReport(what string, raw, certs []byte, opts Options) (Claims, erro
 	if err := verify.SnpAttestation(att, vopts); err != nil {
 		return Claims{}, Refusef("%s: report does not verify with the %v certificate to AMD's roots: %v", what, info.SigningKey, err)
 	}
-	if s, bad := roots.IsRevoked([]*x509.Certificate{ek}); bad {
+	if s, bad := roots.IsRevoked(append([]*x509.Certificate{ek}, amdIssuers(vopts.TrustedRoots, ek)...)); bad {
 		return Claims{}, Refusef("%s: the %v certificate (%s) is revoked", what, info.SigningKey, s)
 	}
 	if err := checkNonce(what+": report data", rep.GetReportData(), opts.Nonce); err != nil {
@@ -164,6 +164,25 @@ func addAMDBundle(out map[string][]*verifyRoots, b []byte) error {
 		return errors.New("bundle has no ASK or ASVK")
 	}
 	return nil
+}
+
+// amdIssuers returns the ASK/ASVK and ARK certificates of the product line
+// that issued ek (its issuer is "SEV-Milan" or "SEV-VLEK-Milan"), so that
+// revoking an ASK or ARK refuses every report under it.
+func amdIssuers(roots map[string][]*verifyRoots, ek *x509.Certificate) []*x509.Certificate {
+	cn := ek.Issuer.CommonName
+	pl := cn[strings.LastIndex(cn, "-")+1:]
+	var out []*x509.Certificate
+	for _, r := range roots[pl] {
+		if pc := r.ProductCerts; pc != nil {
+			for _, c := range []*x509.Certificate{pc.Ask, pc.Asvk, pc.Ark} {
+				if c != nil {
+					out = append(out, c)
+				}
+			}
+		}
+	}
+	return out
 }
 
 func snpClaims(rep *spb.Report, info abi.SignerInfo, ek *x509.Certificate) Claims {

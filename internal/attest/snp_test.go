@@ -89,6 +89,18 @@ func TestSNPRevokedVCEK(t *testing.T) {
 	r.Revoke("sha256:" + hex.EncodeToString(sum[:]))
 	_, err := Verify(Evidence{TEE: SNP, Raw: rep, Certs: vcek}, Options{Roots: r})
 	mustRefuse(t, err, "is revoked")
+	// Revoking the Milan ASK refuses every report under it.
+	roots, _ := amdDefaultRoots()
+	r = DefaultRoots()
+	r.Revoke(roots["Milan"][0].ProductCerts.Ask.SerialNumber.Text(16))
+	_, err = Verify(Evidence{TEE: SNP, Raw: rep, Certs: vcek}, Options{Roots: r})
+	mustRefuse(t, err, "is revoked")
+	// Revoking Genoa's does not.
+	r = DefaultRoots()
+	r.Revoke(roots["Genoa"][0].ProductCerts.Ask.SerialNumber.Text(16))
+	if _, err := Verify(Evidence{TEE: SNP, Raw: rep, Certs: vcek}, Options{Roots: r}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestSNPTampered(t *testing.T) {
