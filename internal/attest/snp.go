@@ -61,7 +61,7 @@ func verifySNPReport(what string, raw, certs []byte, opts Options) (Claims, erro
 	}
 	roots := opts.roots()
 	vopts := &verify.Options{DisableCertFetching: true, Now: opts.now()}
-	vopts.TrustedRoots, err = amdRoots(roots.AMDExtra)
+	vopts.TrustedRoots, err = amdRoots(roots.AMDExtra, info.SigningKey)
 	if err != nil {
 		return Claims{}, Refusef("%s: AMD roots: %v", what, err)
 	}
@@ -114,18 +114,30 @@ func VCEKCacheKey(raw []byte, productLine string) (string, error) {
 	return kds.VCEKCertURL(productLine, rep.GetChipId(), kds.TCBVersion(rep.GetReportedTcb())), nil
 }
 
-func amdRoots(extra [][]byte) (map[string][]*verifyRoots, error) {
+// amdRoots returns the embedded and extra AMD roots that can issue the
+// signer's certificate: ASK bundles for a VCEK, ASVK bundles for a VLEK
+// (so a refusal names the real failure, not a missing ASVK).
+func amdRoots(extra [][]byte, signer abi.ReportSigner) (map[string][]*verifyRoots, error) {
 	def, err := amdDefaultRoots()
-	if err != nil || len(extra) == 0 {
-		return def, err
+	if err != nil {
+		return nil, err
 	}
-	out := map[string][]*verifyRoots{}
+	all := map[string][]*verifyRoots{}
 	for pl, rs := range def {
-		out[pl] = append([]*verifyRoots(nil), rs...)
+		all[pl] = append([]*verifyRoots(nil), rs...)
 	}
 	for _, b := range extra {
-		if err := addAMDBundle(out, b); err != nil {
+		if err := addAMDBundle(all, b); err != nil {
 			return nil, err
+		}
+	}
+	out := map[string][]*verifyRoots{}
+	for pl, rs := range all {
+		for _, r := range rs {
+			pc := r.ProductCerts
+			if pc != nil && ((signer == abi.VcekReportSigner && pc.Ask != nil) || (signer == abi.VlekReportSigner && pc.Asvk != nil)) {
+				out[pl] = append(out[pl], r)
+			}
 		}
 	}
 	return out, nil
