@@ -16,7 +16,6 @@ func TestSNPRecordedVCEK(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("claims %+v", c)
 	if c.Platform["signer"] != "VCEK" || len(c.Measurements["measurement"]) != 96 || len(c.ReportData) != 64 {
 		t.Fatalf("claims %+v", c)
 	}

@@ -6,14 +6,18 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func readVector(t testing.TB, name string) []byte {
@@ -136,4 +140,60 @@ func BenchmarkVerifyTPM(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// An AK certificate from a TPM manufacturer CA (a test CA here) endorses
+// the AK: claims say ak_endorsed; a certificate for another key, an unknown
+// CA, a revoked certificate or no configured roots are refused.
+func TestTPMAKCertificate(t *testing.T) {
+	raw := readVector(t, "tpm_evidence.json")
+	var doc TPMEvidence
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	der, _ := base64.StdEncoding.DecodeString(doc.AKPublic)
+	akPub, err := x509.ParsePKIXPublicKey(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	newCA := func(name string) (*x509.Certificate, *ecdsa.PrivateKey) {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		d, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+		c, _ := x509.ParseCertificate(d)
+		return c, k
+	}
+	issue := func(ca *x509.Certificate, caKey *ecdsa.PrivateKey, pub any, serial int64) []byte {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: "AK"}, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour)}
+		d, err := x509.CreateCertificate(rand.Reader, tmpl, ca, pub, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: d})
+	}
+	ca, caKey := newCA("TPM vendor CA")
+	other, otherKey := newCA("someone else")
+	roots := DefaultRoots()
+	roots.TPM = x509.NewCertPool()
+	roots.TPM.AddCert(ca)
+
+	c, err := Verify(Evidence{TEE: TPM, Raw: raw, Certs: issue(ca, caKey, akPub, 77)}, Options{Roots: roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Platform["ak_endorsed"] != "true" || c.Platform["ak_issuer"] != "CN=TPM vendor CA" {
+		t.Fatalf("platform %v", c.Platform)
+	}
+	k2, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	_, err = Verify(Evidence{TEE: TPM, Raw: raw, Certs: issue(ca, caKey, &k2.PublicKey, 78)}, Options{Roots: roots})
+	mustRefuse(t, err, "different key than ak_public")
+	_, err = Verify(Evidence{TEE: TPM, Raw: raw, Certs: issue(other, otherKey, akPub, 79)}, Options{Roots: roots})
+	mustRefuse(t, err, "chain does not verify")
+	roots.Revoke("4d") // 77
+	_, err = Verify(Evidence{TEE: TPM, Raw: raw, Certs: issue(ca, caKey, akPub, 77)}, Options{Roots: roots})
+	mustRefuse(t, err, "revoked")
+	_, err = Verify(Evidence{TEE: TPM, Raw: raw, Certs: issue(ca, caKey, akPub, 80)}, Options{})
+	mustRefuse(t, err, "no TPM manufacturer roots")
 }
