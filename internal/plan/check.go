@@ -143,13 +143,16 @@ func (s *Scenario) check(add func(string, string, ...any)) {
 		}
 	}
 	if s.Needs.ComputeMW > 0 {
-		total := s.Home.Domestic.ComputeMW
+		// provable only when every site states its available power
+		total, known := s.Home.Domestic.ComputeMW, true
 		for _, st := range s.Sites {
 			if st.Energy.AvailableMW != nil {
 				total += *st.Energy.AvailableMW
+			} else {
+				known = false
 			}
 		}
-		if total < s.Needs.ComputeMW {
+		if known && total < s.Needs.ComputeMW {
 			add("needs.compute-mw", "%s MW needed but home and every site together offer %s MW", fmtNum(s.Needs.ComputeMW), fmtNum(total))
 		}
 	}

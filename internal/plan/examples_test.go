@@ -22,7 +22,7 @@ func loadExample(t testing.TB, name string) *Scenario {
 }
 
 func TestExampleReports(t *testing.T) {
-	for _, name := range []string{"baltic.yaml"} {
+	for _, name := range []string{"baltic.yaml", "gulf.yaml", "pacific.yaml"} {
 		t.Run(name, func(t *testing.T) {
 			s := loadExample(t, name)
 			r, err := Build(s, ReportOptions{Trials: 20000})
