@@ -97,7 +97,16 @@ func classBlocker(s *Scenario, p *problem, ci int) *InfeasibleError {
 			r := p.eligible(ci, si)
 			reasons[strings.SplitN(r, ":", 2)[0]]++
 		}
-		return &InfeasibleError{Constraint: "eligibility", Detail: "no candidate site may hold it: " + countList(reasons)}
+		constraint := "eligibility"
+		switch {
+		case reasons["rto"] > 0:
+			constraint = fmt.Sprintf("rto-hours %s", fmtNum(c.RTOHours))
+		case reasons["rpo"] > 0:
+			constraint = fmt.Sprintf("rpo-hours %s", fmtNum(c.RPOHours))
+		case reasons["residency"] > 0 && reasons["not approved (mandatory threshold)"] == 0:
+			constraint = fmt.Sprintf("residency %v", c.Jurisdictions)
+		}
+		return &InfeasibleError{Constraint: constraint, Detail: "no candidate site may hold it: " + countList(reasons)}
 	}
 	jur := map[string]bool{}
 	for _, si := range p.elig[ci] {

@@ -191,9 +191,11 @@ func lineOf(lines map[string]int, path string) int {
 }
 
 func pathAtLine(lines map[string]int, line int) string {
+	// the shortest path on the line: with flow style ({a: 1, b: 2}) several
+	// fields share a line, and only their parent is certain
 	best := ""
 	for p, l := range lines {
-		if l == line && len(p) > len(best) {
+		if l == line && (best == "" || len(p) < len(best) || len(p) == len(best) && p < best) {
 			best = p
 		}
 	}
