@@ -158,7 +158,7 @@ func TestScoreThresholds(t *testing.T) {
 
 func TestInfeasible(t *testing.T) {
 	for _, tc := range []struct {
-		name, from, to   string
+		name, from, to  string
 		constraint, fix string
 	}{
 		// only LU is allowed, so two jurisdictions cannot be met
