@@ -105,9 +105,7 @@ func Parse(r io.Reader, file string) (*Scenario, error) {
 		ps = append(ps, Problem{Line: lineOf(lines, path), Path: path, Msg: fmt.Sprintf(format, a...)})
 	}
 	checkTags(reflect.ValueOf(s), "", lines, add)
-	if len(ps) == 0 {
-		s.check(add)
-	}
+	s.check(add)
 	if len(ps) > 0 {
 		sort.SliceStable(ps, func(i, j int) bool { return ps[i].Line < ps[j].Line })
 		return nil, fail(ps...)
