@@ -193,11 +193,13 @@ func TestInfeasible(t *testing.T) {
 }
 
 // randomScenario builds a small random scenario for exhaustive comparison.
-func randomScenario(rng *rand.Rand, nSites int) *Scenario {
+func randomScenario(rng *rand.Rand, nSites int, oneClass bool) *Scenario {
 	var b strings.Builder
 	b.WriteString("format: embassy-scenario/v1\nname: r\nstate: EE\nhome: {location: \"59.43,24.75\"}\nclasses:\n")
-	b.WriteString(fmt.Sprintf("  - {name: a, label: C2-I3-A3, volume-tb: %d, schemes: [replica, \"2+1\"]}\n", 1+rng.IntN(20)))
-	b.WriteString(fmt.Sprintf("  - {name: b, label: C1-I1-A1, volume-tb: %d, schemes: [replica, \"2+1\"]}\n", 1+rng.IntN(40)))
+	b.WriteString(fmt.Sprintf("  - {name: a, label: C2-I3-A%d, volume-tb: %d, min-jurisdictions: %d, schemes: [replica, \"2+1\"]}\n", 1+2*rng.IntN(2), 1+rng.IntN(20), rng.IntN(3)))
+	if !oneClass {
+		b.WriteString(fmt.Sprintf("  - {name: b, label: C1-I1-A1, volume-tb: %d, schemes: [replica, \"2+1\"]}\n", 1+rng.IntN(40)))
+	}
 	b.WriteString("paths:\n  - {name: p1, kind: fibre, capacity-gbps: 10}\n  - {name: p2, kind: subsea, capacity-gbps: 10}\nsites:\n")
 	jurs := []string{"LU", "CH", "FI", "SE"}
 	regions := []string{"r1", "r2"}
@@ -279,8 +281,9 @@ func popcount(x int) int {
 func TestSolverOptimalAgainstExhaustiveSearch(t *testing.T) {
 	rng := rand.New(rand.NewPCG(42, 1))
 	feasible, infeasible := 0, 0
-	for i := 0; i < 30; i++ {
-		s := randomScenario(rng, 6)
+	for i := 0; i < 40; i++ {
+		// one class: the solver prunes sites of the same kind; two: joint model
+		s := randomScenario(rng, 6+i%2, i%2 == 1)
 		scores := Score(s)
 		rw := float64(rng.IntN(1000))
 		want, ok := exhaustive(s, scores, rw)

@@ -213,7 +213,14 @@ func ones(n int) []int {
 
 // encode builds the model of classes cls. used[si] marks sites already
 // paid for (their fixed cost is zero); capLeft is each site's free capacity in units.
+//
+// With one class (prune), sites that cannot take a member's share are
+// dropped and, among sites of the same kind (jurisdiction, region and, if
+// single-homed, path), only the cheapest that a coding could use are kept:
+// exchanging a member for a cheaper unused site of the same kind changes no
+// constraint, so an optimum among the kept sites is an optimum overall.
 func (p *problem) encode(cls []int, used map[int]bool, capLeft []int, budget float64) (*model, error) {
+	prune := len(cls) == 1
 	m := &model{z: map[[3]int]int{}, y: map[[2]int]int{}, open: map[int]int{}, classes: cls}
 	s := p.s
 	load := map[int][]int{} // site -> vars
@@ -230,7 +237,12 @@ func (p *problem) encode(cls []int, used map[int]bool, capLeft []int, budget flo
 			byJur := map[string][]int{}
 			byRegion := map[string][]int{}
 			byPath := map[string][]int{}
-			for _, si := range p.elig[ci] {
+			u := tbUnits(c.VolumeTB / float64(o.k))
+			cands := p.elig[ci]
+			if prune {
+				cands = p.pruned(ci, o, u, used, capLeft)
+			}
+			for _, si := range cands {
 				if !p.fits(ci, si, o) {
 					continue
 				}
@@ -245,7 +257,6 @@ func (p *problem) encode(cls []int, used map[int]bool, capLeft []int, budget flo
 				if len(st.Paths) == 1 {
 					byPath[st.Paths[0]] = append(byPath[st.Paths[0]], z)
 				}
-				u := tbUnits(c.VolumeTB / float64(o.k))
 				load[si] = append(load[si], z)
 				loadW[si] = append(loadW[si], u)
 				cost := st.Cost.PerTBYear*float64(u)/100 + p.riskW*p.scores[st.Name].Risk
@@ -333,6 +344,77 @@ func (p *problem) encode(cls []int, used map[int]bool, capLeft []int, budget flo
 }
 
 var errNoOption = fmt.Errorf("no coding survives the required losses")
+
+// memberCost is what one member of class ci at site si adds to the objective
+// (with the site's fixed cost if it is not already paid for).
+func (p *problem) memberCost(ci, si, u int, used map[int]bool) int {
+	st := &p.s.Sites[si]
+	c := int(math.Round(st.Cost.PerTBYear*float64(u)/100 + p.riskW*p.scores[st.Name].Risk))
+	if !used[si] {
+		c += int(math.Round(st.Cost.FixedPerYear))
+	}
+	return c
+}
+
+// pruned keeps, per kind of site, the cheapest sites a coding o can use.
+func (p *problem) pruned(ci int, o option, u int, used map[int]bool, capLeft []int) []int {
+	c := &p.s.Classes[ci]
+	keep := o.n()
+	if c.IsCritical() {
+		keep = min(keep, o.m) // at most m members per jurisdiction, region, path
+	}
+	kinds := map[string][]int{}
+	var order []string
+	var all []int
+	for _, si := range p.elig[ci] {
+		if capLeft[si] < u || !p.fits(ci, si, o) {
+			continue
+		}
+		all = append(all, si)
+		st := &p.s.Sites[si]
+		k := st.Jurisdiction
+		if !c.IsCritical() {
+			// Only the count and the number of jurisdictions matter: a member
+			// alone in its jurisdiction can be swapped for that
+			// jurisdiction's cheapest site, any other member for a cheaper
+			// unused site. So the cheapest site of each jurisdiction and the
+			// n cheapest overall hold an optimum.
+			keep = 1
+		} else {
+			k += "\x00" + st.Region
+			if len(st.Paths) == 1 {
+				k += "\x00" + st.Paths[0]
+			}
+		}
+		if kinds[k] == nil {
+			order = append(order, k)
+		}
+		kinds[k] = append(kinds[k], si)
+	}
+	cheaper := func(l []int) {
+		sort.SliceStable(l, func(a, b int) bool { return p.memberCost(ci, l[a], u, used) < p.memberCost(ci, l[b], u, used) })
+	}
+	in := map[int]bool{}
+	for _, k := range order {
+		l := kinds[k]
+		cheaper(l)
+		for _, si := range l[:min(len(l), keep)] {
+			in[si] = true
+		}
+	}
+	if !c.IsCritical() {
+		cheaper(all)
+		for _, si := range all[:min(len(all), o.n())] {
+			in[si] = true
+		}
+	}
+	out := make([]int, 0, len(in))
+	for si := range in {
+		out = append(out, si)
+	}
+	sort.Ints(out)
+	return out
+}
 
 func sortedGroups(g map[string][]int) [][]int {
 	keys := make([]string, 0, len(g))
