@@ -436,3 +436,25 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestFieldReference keeps the field table in docs/SCENARIO.md in step.
+func TestFieldReference(t *testing.T) {
+	p := filepath.Join("..", "..", "docs", "SCENARIO.md")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const open, end = "<!-- fields -->\n", "<!-- /fields -->"
+	i, j := bytes.Index(b, []byte(open)), bytes.Index(b, []byte(end))
+	if i < 0 || j < i {
+		t.Fatal("docs/SCENARIO.md lacks the field markers")
+	}
+	want := append(append(append([]byte{}, b[:i+len(open)]...), FieldReference()...), b[j:]...)
+	if *update {
+		os.WriteFile(p, want, 0o644)
+		return
+	}
+	if !bytes.Equal(b, want) {
+		t.Fatal("docs/SCENARIO.md field reference is stale: run go test ./internal/plan -run TestFieldReference -update")
+	}
+}

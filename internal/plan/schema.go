@@ -2,6 +2,7 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
@@ -116,4 +117,48 @@ func applyOpts(s map[string]any, o map[string]string) {
 			}
 		}
 	}
+}
+
+// FieldReference renders every field of the format as Markdown table rows
+// (path, type, constraints, meaning); docs/SCENARIO.md embeds it.
+func FieldReference() string {
+	var b strings.Builder
+	b.WriteString("| field | type | constraints | meaning |\n|---|---|---|---|\n")
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			name := yamlName(f)
+			if name == "" || name == "-" {
+				continue
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			path := prefix + name
+			typ := ft.Kind().String()
+			elem := ft
+			if ft.Kind() == reflect.Slice {
+				elem = ft.Elem()
+				typ = "list of " + elem.Kind().String()
+				path += "[]"
+			}
+			switch typ {
+			case "float64", "list of float64":
+				typ = strings.Replace(typ, "float64", "number", 1)
+			case "int", "uint64":
+				typ = "integer"
+			case "struct", "list of struct":
+				typ = strings.Replace(typ, "struct", "mapping", 1)
+			}
+			cons := strings.ReplaceAll(f.Tag.Get("schema"), "|", "/")
+			fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", path, typ, cons, strings.ReplaceAll(f.Tag.Get("doc"), "|", "/"))
+			if elem.Kind() == reflect.Struct {
+				walk(elem, path+".")
+			}
+		}
+	}
+	walk(reflect.TypeOf(Scenario{}), "")
+	return b.String()
 }
