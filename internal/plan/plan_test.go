@@ -458,3 +458,27 @@ func TestFieldReference(t *testing.T) {
 		t.Fatal("docs/SCENARIO.md field reference is stale: run go test ./internal/plan -run TestFieldReference -update")
 	}
 }
+
+// TestReportGolden is a known-answer test of the whole pipeline on the
+// Baltic example: scores, gaps, placement and simulation (seeded).
+func TestReportGolden(t *testing.T) {
+	for _, name := range []string{"baltic", "pacific"} {
+		t.Run(name, func(t *testing.T) {
+			s := loadExample(t, name+".yaml")
+			r, err := Build(s, ReportOptions{Trials: 20000, NoFrontier: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			r.WriteText(&b)
+			p := filepath.Join("testdata", name+".txt")
+			if *update {
+				os.WriteFile(p, b.Bytes(), 0o644)
+			}
+			want, err := os.ReadFile(p)
+			if err != nil || !bytes.Equal(want, b.Bytes()) {
+				t.Fatalf("report differs from %s (go test ./internal/plan -run TestReportGolden -update to accept):\n%s", p, b.String())
+			}
+		})
+	}
+}
