@@ -162,4 +162,11 @@ func TestPlanApplyCheckOnARealHome(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &r); err != nil || code != 3 || r.Conforms || len(r.Differences) != 1 || r.Differences[0].Kind != "site-missing" || r.Differences[0].Subject != "c" {
 		t.Fatalf("check after drift: exit %d %v\n%s", code, err, out)
 	}
+	// a planned site names an agreement the home has not installed
+	b, _ := os.ReadFile(sc)
+	os.WriteFile(sc, []byte(strings.Replace(string(b), "tier: 3, capacity-tb", "tier: 3, agreement: ee-fi, capacity-tb", 1)), 0o644)
+	out, _, code = f.result("plan", "check", sc)
+	if code != 3 || !strings.Contains(out, "agreement-missing c") {
+		t.Fatalf("check with an uninstalled agreement: exit %d\n%s", code, out)
+	}
 }

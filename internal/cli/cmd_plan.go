@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/plan"
@@ -144,7 +145,16 @@ func (e *env) planned(path string) (*plan.Scenario, *plan.HomeApplier, []plan.Di
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return s, a, plan.Compare(plan.DesiredSystem(s, pl), sys), nil
+	want := plan.DesiredSystem(s, pl)
+	ias, err := loadAgreements(h, agreement.DefaultBaseline())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var ids []string
+	for _, ia := range ias {
+		ids = append(ids, ia.ID)
+	}
+	return s, a, append(plan.Compare(want, sys), plan.MissingAgreements(want, ids)...), nil
 }
 
 // planAddSite registers a site exactly as 'embassy site add' does.

@@ -251,3 +251,15 @@ func Apply(ctx context.Context, a Applier, diffs []Difference) ([]Difference, er
 	}
 	return done, nil
 }
+
+// MissingAgreements lists planned sites whose agreement is not installed:
+// the policy gate refuses to copy data to them until it is.
+func MissingAgreements(want Desired, installed []string) []Difference {
+	var out []Difference
+	for _, sc := range want.Sites {
+		if sc.Agreement != "" && !contains(installed, sc.Agreement) {
+			out = append(out, Difference{Kind: "agreement-missing", Subject: sc.Name, Want: "agreement " + sc.Agreement + " installed ('embassy agreement add FILE')"})
+		}
+	}
+	return out
+}

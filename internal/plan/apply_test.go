@@ -122,3 +122,11 @@ func TestDesiredErasureGroup(t *testing.T) {
 		t.Fatalf("desired %+v: want 3 members, 1 group and a 2+1 rule", d)
 	}
 }
+
+func TestMissingAgreements(t *testing.T) {
+	want := Desired{System: System{Sites: []home.SiteConfig{{Name: "a", Agreement: "ee-lu"}, {Name: "b", Agreement: "ee-ch"}, {Name: "c"}}}}
+	d := MissingAgreements(want, []string{"ee-lu"})
+	if len(d) != 1 || d[0].Subject != "b" || d[0].Fixable {
+		t.Fatalf("got %v, want one unfixable difference for site b", d)
+	}
+}
