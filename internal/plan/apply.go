@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -36,7 +37,23 @@ type Applier interface {
 // Desired is the system a placement asks for.
 type Desired struct {
 	System
-	Missing []string // planned sites the scenario gives no url for
+	Missing []string      // planned sites the scenario gives no url for
+	Placed  []PlacedClass // what each class gets, to check the merged policy against
+}
+
+// PlacedClass is a class's placement as the policy sees it.
+type PlacedClass struct {
+	Class, Label  string
+	Jurisdictions []string
+	Copies        int    // full copies (1 for an erasure-coded class)
+	Erasure       string // "k+m", or "" for replicas
+}
+
+func erasureOf(c ClassPlacement) string {
+	if c.Scheme == "replica" {
+		return ""
+	}
+	return fmt.Sprintf("%d+%d", c.K, c.M)
 }
 
 // DesiredSystem turns a placement into sites and class rules. Sites holding
@@ -87,36 +104,59 @@ func DesiredSystem(s *Scenario, pl *Placement) Desired {
 	for _, name := range sortedKeys(groups) {
 		d.Sites = append(d.Sites, home.SiteConfig{Name: name, URL: groupURL[name], Jurisdiction: "MULTI"})
 	}
-	// one rule per label: the strictest of the classes that share it
-	rules := map[string]*policy.ClassRule{}
-	var order []string
+	// One rule per label. The policy merges every rule whose label is at
+	// most as strict as the data's (jurisdictions intersected, minimums the
+	// largest, the erasure code of the last), so the rule for label L must
+	// be met by every planned class at least as strict as L: its
+	// jurisdictions are their union and its minimums their smallest.
+	type placed struct {
+		label  class.Label
+		c      ClassPlacement
+		cl     *Class
+		copies int
+	}
+	var ps []placed
 	for _, c := range pl.Classes {
 		sc := s.class(c.Class)
 		l, _ := class.Parse(sc.Label)
-		key := l.String()
-		r := rules[key]
-		if r == nil {
-			r = &policy.ClassRule{Class: key}
-			rules[key] = r
-			order = append(order, key)
+		cp := 1
+		if c.Scheme == "replica" {
+			cp = c.K + c.M
 		}
-		for _, j := range c.Jurisdictions {
-			if !contains(r.Jurisdictions, j) {
-				r.Jurisdictions = append(r.Jurisdictions, j)
+		ps = append(ps, placed{label: l, c: c, cl: sc, copies: cp})
+		d.Placed = append(d.Placed, PlacedClass{Class: c.Class, Label: l.String(), Jurisdictions: c.Jurisdictions, Copies: cp, Erasure: erasureOf(c)})
+	}
+	seen := map[string]bool{}
+	for _, x := range ps {
+		key := x.label.String()
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		r := policy.ClassRule{Class: key, MinCopies: math.MaxInt, MinJurisdictions: math.MaxInt, MinTier: math.MaxInt, RequireCopies: true}
+		codes := map[string]bool{}
+		for _, y := range ps {
+			if !y.label.AtLeast(x.label) {
+				continue
+			}
+			for _, j := range y.c.Jurisdictions {
+				if !contains(r.Jurisdictions, j) {
+					r.Jurisdictions = append(r.Jurisdictions, j)
+				}
+			}
+			r.MinCopies = min(r.MinCopies, y.copies)
+			r.MinJurisdictions = min(r.MinJurisdictions, y.cl.MinJurisdictions)
+			r.MinTier = min(r.MinTier, y.cl.MinTier)
+			r.RequireCopies = r.RequireCopies && y.cl.IsCritical()
+			codes[erasureOf(y.c)] = true
+		}
+		if len(codes) == 1 {
+			for code := range codes {
+				r.Erasure = code
 			}
 		}
 		sort.Strings(r.Jurisdictions)
-		r.MinJurisdictions = max(r.MinJurisdictions, sc.MinJurisdictions)
-		if c.Scheme == "replica" {
-			r.MinCopies = max(r.MinCopies, c.K+c.M)
-		} else if r.Erasure == "" {
-			r.Erasure = fmt.Sprintf("%d+%d", c.K, c.M)
-		}
-		r.MinTier = max(r.MinTier, sc.MinTier)
-		r.RequireCopies = r.RequireCopies || sc.IsCritical()
-	}
-	for _, k := range order {
-		d.Classes = append(d.Classes, *rules[k])
+		d.Classes = append(d.Classes, r)
 	}
 	return d
 }
@@ -217,6 +257,45 @@ func Compare(want Desired, have System) []Difference {
 		case ruleText(*cur) != ruleText(wr):
 			out = append(out, Difference{Kind: "class-differs", Subject: wr.Class, Want: ruleText(wr), Have: ruleText(*cur), Fixable: true,
 				act: func(ctx context.Context, a Applier) error { return a.SetClassRule(ctx, wr) }})
+		}
+	}
+	// The merged policy must let every class have its placement: another
+	// rule in the settings (one the plan does not write) may contradict it
+	// (as it will be once apply has written the plan's rules)
+	{
+		merged := slices.Clone(have.Classes)
+		for _, wr := range want.Classes {
+			i := slices.IndexFunc(merged, func(r policy.ClassRule) bool { return r.Class == wr.Class })
+			if i < 0 {
+				merged = append(merged, wr)
+			} else {
+				merged[i] = wr
+			}
+		}
+		set := policy.Settings{Classes: merged}
+		for _, pc := range want.Placed {
+			l, _ := class.Parse(pc.Label)
+			eff := set.For(l)
+			var why []string
+			if eff.Jurisdictions != nil {
+				for _, j := range pc.Jurisdictions {
+					if !contains(eff.Jurisdictions, j) {
+						why = append(why, "jurisdiction "+j+" not allowed")
+					}
+				}
+			}
+			if eff.MinCopies > pc.Copies {
+				why = append(why, fmt.Sprintf("min-copies %d, the plan keeps %d", eff.MinCopies, pc.Copies))
+			}
+			if eff.MinJurisdictions > len(pc.Jurisdictions) {
+				why = append(why, fmt.Sprintf("min-jurisdictions %d, the plan uses %d", eff.MinJurisdictions, len(pc.Jurisdictions)))
+			}
+			if eff.Erasure != "" && eff.Erasure != pc.Erasure {
+				why = append(why, fmt.Sprintf("erasure %q, the plan uses %q", eff.Erasure, pc.Erasure))
+			}
+			if len(why) > 0 {
+				out = append(out, Difference{Kind: "class-conflict", Subject: pc.Class + " (" + pc.Label + ")", Want: "the plan's placement", Have: strings.Join(why, "; ")})
+			}
 		}
 	}
 	return out

@@ -130,3 +130,34 @@ func TestMissingAgreements(t *testing.T) {
 		t.Fatalf("got %v, want one unfixable difference for site b", d)
 	}
 }
+
+// TestRulesMergeToThePlacement: the policy merges every rule at most as
+// strict as a label, so the plan's rules must be monotone.
+func TestRulesMergeToThePlacement(t *testing.T) {
+	for _, name := range []string{"baltic.yaml", "gulf.yaml", "pacific.yaml"} {
+		s := loadExample(t, name)
+		pl, err := Solve(s, Score(s), SolveOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := DesiredSystem(s, pl)
+		for _, diff := range Compare(d, System{}) {
+			if diff.Kind == "class-conflict" {
+				t.Errorf("%s: %v", name, diff)
+			}
+		}
+		// a stray rule that forbids a planned jurisdiction is a conflict
+		j := d.Placed[0].Jurisdictions[0]
+		stray := policy.ClassRule{Class: "C0-I0-A0", Jurisdictions: []string{"ZZ"}}
+		if j == "ZZ" {
+			t.Fatal("test needs another jurisdiction")
+		}
+		found := false
+		for _, diff := range Compare(d, System{Classes: []policy.ClassRule{stray}}) {
+			found = found || diff.Kind == "class-conflict" && strings.Contains(diff.Have, "jurisdiction "+j+" not allowed")
+		}
+		if !found {
+			t.Errorf("%s: a rule allowing only ZZ is not reported as a conflict", name)
+		}
+	}
+}
