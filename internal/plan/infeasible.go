@@ -231,12 +231,22 @@ func relaxations(s *Scenario, scores []SiteScore, p *problem) []relaxation {
 		rs = append(rs, relaxation{text: fmt.Sprintf("optimise.max-sites %d -> %d", s.Optimise.MaxSites, s.Optimise.MaxSites+1), cost: 1 / float64(s.Optimise.MaxSites),
 			apply: func(x *Scenario) { x.Optimise.MaxSites++ }})
 	}
-	if s.Optimise.BudgetPerYr > 0 {
-		rs = append(rs, relaxation{text: "optimise.budget-per-year: remove the cap (then read the cheapest plan's cost)", cost: 2,
-			apply: func(x *Scenario) { x.Optimise.BudgetPerYr = 0 }})
+	if b := s.Optimise.BudgetPerYr; b > 0 {
+		// the cost of the cheapest plan without the cap is the budget needed
+		t := cloneScenario(s)
+		t.Optimise.BudgetPerYr = 0
+		zero := 0.0 // money only
+		if pl, err := solve(t, scores, SolveOptions{Tolerate: p.tolerateOverride(), RiskWeight: &zero, TimeLimit: 2 * time.Second}); err == nil && pl.Cost > b {
+			need := math.Ceil(pl.Cost)
+			rs = append(rs, relaxation{text: fmt.Sprintf("optimise.budget-per-year %s -> %s", fmtNum(b), fmtNum(need)), cost: (need - b) / b,
+				apply: func(x *Scenario) { x.Optimise.BudgetPerYr = need }})
+		}
 	}
 	return rs
 }
+
+// tolerateOverride is the Tolerate option the problem was prepared with (0: none).
+func (p *problem) tolerateOverride() int { return p.override }
 
 // cloneScenario copies the parts relaxations change.
 func cloneScenario(s *Scenario) *Scenario {

@@ -482,3 +482,22 @@ func TestReportGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestBudget(t *testing.T) {
+	s := parseString(t, small)
+	pl, err := Solve(s, Score(s), SolveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the cheapest plan fits a budget of its own cost, not one a unit less
+	s.Optimise.BudgetPerYr = pl.Cost
+	if _, err := Solve(s, Score(s), SolveOptions{}); err != nil {
+		t.Fatalf("budget = cost of the cheapest plan: %v", err)
+	}
+	s.Optimise.BudgetPerYr = pl.Cost - 1
+	_, err = Solve(s, Score(s), SolveOptions{})
+	var ie *InfeasibleError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Relaxation, "budget") {
+		t.Fatalf("budget below the cheapest plan: %v, want infeasible with a budget relaxation", err)
+	}
+}

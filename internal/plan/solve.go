@@ -59,13 +59,14 @@ type problem struct {
 	s        *Scenario
 	scores   map[string]SiteScore
 	tolerate []int
+	override int // SolveOptions.Tolerate
 	riskW    float64
 	elig     [][]int // per class, eligible site indexes
 	opts     [][]option
 }
 
 func prepare(s *Scenario, scores []SiteScore, o SolveOptions) *problem {
-	p := &problem{s: s, scores: map[string]SiteScore{}}
+	p := &problem{s: s, scores: map[string]SiteScore{}, override: o.Tolerate}
 	for _, sc := range scores {
 		p.scores[sc.Site] = sc
 	}
@@ -262,7 +263,7 @@ func (p *problem) encode(cls []int, used map[int]bool, capLeft []int, budget flo
 				cost := st.Cost.PerTBYear*float64(u)/100 + p.riskW*p.scores[st.Name].Risk
 				m.costL = append(m.costL, z)
 				m.costW = append(m.costW, int(math.Round(cost)))
-				costOf[z] = int(math.Round(cost))
+				costOf[z] = int(math.Round(st.Cost.PerTBYear * float64(u) / 100)) // money only, for the budget
 			}
 			// y -> exactly n members; !y -> none
 			n := o.n()
@@ -335,10 +336,14 @@ func (p *problem) encode(cls []int, used map[int]bool, capLeft []int, budget flo
 	if budget > 0 {
 		var l, w []int
 		for _, z := range m.costL {
-			l = append(l, z)
-			w = append(w, costOf[z])
+			if costOf[z] > 0 {
+				l = append(l, z)
+				w = append(w, costOf[z])
+			}
 		}
-		m.add(solver.LtEq(l, w, int(budget)))
+		if len(l) > 0 {
+			m.add(solver.LtEq(l, w, int(budget)))
+		}
 	}
 	return m, nil
 }
@@ -590,8 +595,8 @@ func solve(s *Scenario, scores []SiteScore, o SolveOptions) (*Placement, error) 
 				chosen[ci] = cpl
 			}
 		}
-		if budget > 0 {
-			budget -= float64(costSoFar(s, chosen, used))
+		if s.Optimise.BudgetPerYr > 0 {
+			budget = s.Optimise.BudgetPerYr - costSoFar(s, chosen, used)
 			if budget <= 0 && gi < len(groups)-1 {
 				return nil, errInfeasible
 			}
