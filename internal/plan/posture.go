@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"strings"
 )
 
 // BlockPosture is one building block on the sovereignty spectrum.
@@ -93,6 +94,27 @@ func Findings(s *Scenario, scores []SiteScore, posture []BlockPosture) []string 
 	if approved < len(scores) {
 		f = append(f, fmt.Sprintf("%d of %d candidate sites miss a mandatory prerequisite and cannot be approved", len(scores)-approved, len(scores)))
 	}
+	if gap := s.Needs.ComputeMW - s.Home.Domestic.ComputeMW; gap > 0 {
+		abroad, unknown := 0.0, 0
+		for i, st := range s.Sites {
+			if !scores[i].Approved {
+				continue
+			}
+			if st.Energy.AvailableMW != nil {
+				abroad += *st.Energy.AvailableMW
+			} else {
+				unknown++
+			}
+		}
+		msg := fmt.Sprintf("compute: %s MW needed beyond the %s MW at home; approved sites offer %s MW", fmtNum(gap), fmtNum(s.Home.Domestic.ComputeMW), fmtNum(abroad))
+		if unknown > 0 {
+			msg += fmt.Sprintf(" (%d approved site(s) do not say)", unknown)
+		}
+		if abroad < gap {
+			msg += ": not enough"
+		}
+		f = append(f, msg)
+	}
 	if s.Needs.Accelerators > s.Home.Domestic.Accelerators {
 		f = append(f, fmt.Sprintf("compute: %d accelerators needed, %d at home: %d must come from partners", s.Needs.Accelerators, s.Home.Domestic.Accelerators, s.Needs.Accelerators-s.Home.Domestic.Accelerators))
 	}
@@ -109,4 +131,28 @@ func orUnknown(a, b string) string {
 		return b
 	}
 	return "a third party"
+}
+
+// SinglePoints lists the correlated events that alone cut a class off:
+// they strike more members than the class's coding can lose.
+func SinglePoints(s *Scenario, pl *Placement) []string {
+	var f []string
+	for _, e := range s.Events {
+		var hit []string
+		for _, c := range pl.Classes {
+			n := 0
+			for _, sn := range c.Sites {
+				if st := s.site(sn); st != nil && eventHitsSite(s, &e, st) {
+					n++
+				}
+			}
+			if n > c.M {
+				hit = append(hit, c.Class)
+			}
+		}
+		if len(hit) > 0 {
+			f = append(f, fmt.Sprintf("event %q (%s, p=%s) alone cuts off %s in this plan: it strikes more members than the coding can lose", e.Name, e.Kind, fmtNum(e.Probability), strings.Join(hit, ", ")))
+		}
+	}
+	return f
 }

@@ -67,7 +67,7 @@ func Build(s *Scenario, o ReportOptions) (*Report, error) {
 	}
 	r.Placement = pl
 	r.Posture = PostureMap(s, pl)
-	r.Findings = Findings(s, r.Scores, r.Posture)
+	r.Findings = append(Findings(s, r.Scores, r.Posture), SinglePoints(s, pl)...)
 	trials := o.Trials
 	if trials == 0 {
 		trials = s.Simulation.Trials
