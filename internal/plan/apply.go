@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"sort"
@@ -82,7 +83,9 @@ func DesiredSystem(s *Scenario, pl *Placement) Desired {
 		}
 		members := slices.Clone(c.Sites)
 		sort.Strings(members)
-		name := fmt.Sprintf("rs-%d-%d-%s", c.K, c.M, members[0])
+		h := fnv.New32a()
+		h.Write([]byte(strings.Join(members, ",")))
+		name := fmt.Sprintf("rs-%d-%d-%08x", c.K, c.M, h.Sum32())
 		groups[name] = members
 		groupURL[name] = fmt.Sprintf("erasure:%d+%d?members=%s", c.K, c.M, strings.Join(members, ","))
 	}

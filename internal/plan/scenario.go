@@ -72,19 +72,19 @@ type Block struct {
 
 // Partner is a named partner of a building block.
 type Partner struct {
-	Name      string `yaml:"name" schema:"required"`
-	State     string `yaml:"state,omitempty" schema:"cc"`
-	Agreement string `yaml:"agreement,omitempty" doc:"identifier of the agreement with the partner"`
+	Name      string `yaml:"name" json:"name" schema:"required"`
+	State     string `yaml:"state,omitempty" json:"state,omitempty" schema:"cc"`
+	Agreement string `yaml:"agreement,omitempty" json:"agreement,omitempty" doc:"identifier of the agreement with the partner"`
 }
 
 // Dependency is something a building block relies on.
 type Dependency struct {
-	Name      string `yaml:"name" schema:"required"`
-	Kind      string `yaml:"kind" schema:"required,enum=export-licence|vendor-firmware|provider-terms|hardware|energy|connectivity|talent|financing|other"`
-	Provider  string `yaml:"provider,omitempty"`
-	State     string `yaml:"state,omitempty" schema:"cc" doc:"jurisdiction that can act on it"`
-	SwitchOff bool   `yaml:"switch-off,omitempty" doc:"a third party can switch it off"`
-	Fallback  string `yaml:"fallback,omitempty" doc:"what replaces it; empty: no fallback"`
+	Name      string `yaml:"name" json:"name" schema:"required"`
+	Kind      string `yaml:"kind" json:"kind" schema:"required,enum=export-licence|vendor-firmware|provider-terms|hardware|energy|connectivity|talent|financing|other"`
+	Provider  string `yaml:"provider,omitempty" json:"provider,omitempty"`
+	State     string `yaml:"state,omitempty" json:"state,omitempty" schema:"cc" doc:"jurisdiction that can act on it"`
+	SwitchOff bool   `yaml:"switch-off,omitempty" json:"switch_off,omitempty" doc:"a third party can switch it off"`
+	Fallback  string `yaml:"fallback,omitempty" json:"fallback,omitempty" doc:"what replaces it; empty: no fallback"`
 }
 
 // Class is one data class to place.
@@ -235,7 +235,7 @@ type Simulation struct {
 
 // Source is a cited public source.
 type Source struct {
-	ID    string `yaml:"id" schema:"required"`
-	Title string `yaml:"title" schema:"required"`
-	URL   string `yaml:"url" schema:"required"`
+	ID    string `yaml:"id" json:"id" schema:"required"`
+	Title string `yaml:"title" json:"title" schema:"required"`
+	URL   string `yaml:"url" json:"url" schema:"required"`
 }
