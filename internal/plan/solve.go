@@ -3,6 +3,7 @@ package plan
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -434,62 +435,6 @@ func sortedGroups(g map[string][]int) [][]int {
 	return out
 }
 
-// run minimises the model's cost; ok is false when it is unsatisfiable.
-func (m *model) run(deadline time.Time) (model []bool, optimal, ok bool) {
-	// a trivially true constraint over every variable, so that variables
-	// appearing only in the cost function are known to the solver
-	all := make([]int, m.nv)
-	for i := range all {
-		all[i] = i + 1
-	}
-	pb := solver.ParsePBConstrs(append(m.cons, solver.PBConstr{Lits: all, AtLeast: 0}))
-	if pb.Status == solver.Unsat {
-		return nil, true, false
-	}
-	lits := make([]solver.Lit, len(m.costL))
-	for i, l := range m.costL {
-		lits[i] = solver.IntToLit(int32(l))
-	}
-	pb.SetCostFunc(lits, cp(m.costW))
-	sv := solver.New(pb)
-	results := make(chan solver.Result, 64)
-	done := make(chan solver.Result, 1)
-	go func() { done <- sv.Optimal(results, nil) }()
-	var best solver.Result
-	have := false
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	for {
-		select {
-		case r, open := <-results:
-			if !open {
-				final := <-done
-				if final.Status != solver.Sat {
-					if have {
-						return best.Model, true, true
-					}
-					return nil, true, false
-				}
-				return final.Model, true, true
-			}
-			if r.Status == solver.Sat {
-				best, have = r, true
-			}
-		case <-timer.C:
-			// gophersat cannot be interrupted: keep the best model found and
-			// let the search finish in the background.
-			go func() {
-				for range results {
-				}
-			}()
-			if have {
-				return best.Model, false, true
-			}
-			return nil, false, false
-		}
-	}
-}
-
 // Solve finds the cheapest placement of every class meeting residency,
 // diversity, RPO/RTO and capacity. An impossible scenario returns an
 // *InfeasibleError naming the constraint and the nearest feasible relaxation.
@@ -561,7 +506,7 @@ func solve(s *Scenario, scores []SiteScore, o SolveOptions) (*Placement, error) 
 		pl.Variables += m.nv
 		// share the remaining time among the remaining groups
 		left := time.Until(deadline) / time.Duration(len(groups)-gi)
-		mod, optimal, ok := m.run(time.Now().Add(left))
+		mod, optimal, ok := m.bisect(time.Now().Add(left))
 		if !ok {
 			return nil, errInfeasible
 		}
@@ -782,4 +727,87 @@ func (pl *Placement) Summary() string {
 		fmt.Fprintf(&b, "%s: %s %d+%d at %s (%s)\n", c.Class, c.Scheme, c.K, c.M, strings.Join(c.Sites, ", "), strings.Join(c.Jurisdictions, ", "))
 	}
 	return b.String()
+}
+
+// sat solves cons (plus cost <= bound when bound >= 0) with a fresh solver,
+// in the background; the result arrives on the returned channel. A solver
+// abandoned at a deadline finishes this one call and exits.
+func (m *model) sat(bound int) <-chan []bool {
+	out := make(chan []bool, 1)
+	// gophersat rewrites the slices of the constraints it parses: give it copies
+	cons := make([]solver.PBConstr, len(m.cons), len(m.cons)+2)
+	for i, c := range m.cons {
+		cons[i] = solver.PBConstr{Lits: slices.Clone(c.Lits), Weights: slices.Clone(c.Weights), AtLeast: c.AtLeast}
+	}
+	all := make([]int, m.nv)
+	for i := range all {
+		all[i] = i + 1
+	}
+	cons = append(cons, solver.PBConstr{Lits: all, AtLeast: 0})
+	if bound >= 0 {
+		cons = append(cons, solver.LtEq(cp(m.costL), cp(m.costW), bound))
+	}
+	go func() {
+		pb := solver.ParsePBConstrs(cons)
+		if pb.Status == solver.Unsat {
+			out <- nil
+			return
+		}
+		sv := solver.New(pb)
+		if sv.Solve() != solver.Sat {
+			out <- nil
+			return
+		}
+		out <- sv.Model()
+	}()
+	return out
+}
+
+func (m *model) cost(mod []bool) int {
+	c := 0
+	for i, l := range m.costL {
+		if mod[l-1] {
+			c += m.costW[i]
+		}
+	}
+	return c
+}
+
+// bisect minimises the model's cost by bisection on a cost bound, one
+// fresh gophersat solver per step (gophersat's own Optimal cannot be
+// interrupted; a step abandoned at the deadline finishes alone and exits).
+// ok is false when the model is unsatisfiable or nothing was found in time;
+// optimal is false when the deadline came before the proof.
+func (m *model) bisect(deadline time.Time) (best []bool, optimal, ok bool) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	wait := func(ch <-chan []bool) ([]bool, bool) {
+		select {
+		case r := <-ch:
+			return r, true
+		case <-timer.C:
+			return nil, false
+		}
+	}
+	r, in := wait(m.sat(-1))
+	if !in {
+		return nil, false, false
+	}
+	if r == nil {
+		return nil, true, false
+	}
+	best, hi, lo := r, m.cost(r), 0
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		r, in := wait(m.sat(mid))
+		if !in {
+			return best, false, true
+		}
+		if r == nil {
+			lo = mid + 1
+		} else {
+			best, hi = r, m.cost(r)
+		}
+	}
+	return best, true, true
 }
