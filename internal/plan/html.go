@@ -69,7 +69,7 @@ svg{max-width:100%;height:auto}section{page-break-inside:avoid}
 <p>{{.Method}}; {{if .Optimal}}proven optimal{{else}}best found within the time limit, not proven optimal{{end}};
 cost {{money .Cost}} {{$.R.Currency}} a year (fixed {{money .FixedCost}}, storage {{money .StorageCost}}).</p>
 <table><tr><th>class</th><th>coding</th><th>sites</th><th>jurisdictions</th><th>stored TB</th><th>restore h</th></tr>
-{{range .Classes}}<tr><td>{{.Class}}</td><td>{{if eq .Scheme "replica"}}replica &times; {{.M}}+1{{else}}{{.Scheme}}{{end}}</td><td>{{join .Sites ", "}}</td><td>{{join .Jurisdictions ", "}}</td><td class="n">{{f2 .StorageTB}}</td><td class="n">{{f2 .RestoreHours}}</td></tr>
+{{range .Classes}}<tr><td>{{.Class}}</td><td>{{if eq .Scheme "replica"}}{{len .Sites}} replicas{{else}}erasure {{.Scheme}}{{end}}</td><td>{{join .Sites ", "}}</td><td>{{join .Jurisdictions ", "}}</td><td class="n">{{f2 .StorageTB}}</td><td class="n">{{f2 .RestoreHours}}</td></tr>
 {{end}}</table></section>{{end}}
 {{if .R.Frontier}}<section><h2>Cost&ndash;resilience frontier</h2>
 {{.Frontier}}
