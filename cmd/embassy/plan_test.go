@@ -170,3 +170,20 @@ func TestPlanApplyCheckOnARealHome(t *testing.T) {
 		t.Fatalf("check with an uninstalled agreement: exit %d\n%s", code, out)
 	}
 }
+
+func TestPlanSchemaAndStdin(t *testing.T) {
+	f := &fixture{t: t, dir: t.TempDir()}
+	f.home = filepath.Join(f.dir, "home")
+	out, _, code := f.result("plan", "schema")
+	want, err := os.ReadFile(filepath.Join("..", "..", "docs", "scenario.schema.json"))
+	if code != 0 || err != nil || out != string(want) {
+		t.Fatalf("plan schema: exit %d, %v, differs from docs/scenario.schema.json", code, err)
+	}
+	c := f.cmd("plan", "report", "-", "--trials", "1000", "--no-frontier", "--json")
+	c.Stdin = strings.NewReader(fmt.Sprintf(planBase, "/x/a", "/x/b", "/x/c"))
+	b, err := c.Output()
+	var r struct{ Placement struct{ Sites []string } }
+	if err != nil || json.Unmarshal(b, &r) != nil || len(r.Placement.Sites) != 3 {
+		t.Fatalf("report from stdin: %v\n%s", err, b)
+	}
+}
