@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/crillab/gophersat/solver"
+
+	"github.com/digital-embassy/embassy/internal/hint"
 )
 
 // ClassPlacement is where one class goes and how it is coded.
@@ -507,6 +509,9 @@ func solve(s *Scenario, scores []SiteScore, o SolveOptions) (*Placement, error) 
 		// share the remaining time among the remaining groups
 		left := time.Until(deadline) / time.Duration(len(groups)-gi)
 		mod, optimal, ok := m.bisect(time.Now().Add(left))
+		if !ok && !optimal {
+			return nil, hint.Wrap(fmt.Errorf("no placement found within the time limit (%v)", limit), "raise optimise.time-limit-s in the scenario")
+		}
 		if !ok {
 			return nil, errInfeasible
 		}
