@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"os"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/witness"
@@ -26,7 +27,27 @@ type testEnv struct {
 // witness per name, plus an ML-DSA-44 witness for "home".
 func newTestEnv(t testing.TB, names ...string) *testEnv {
 	t.Helper()
-	return loadTestEnv(t, t.TempDir(), names...)
+	return loadTestEnv(t, lingeringDir(t), names...)
+}
+
+// lingeringDir is a temporary folder for a log whose background goroutines
+// (tessera's integrator and publisher) may still finish a write after Close
+// returns: its removal is retried until they have, instead of failing the
+// test on "directory not empty" as t.TempDir does.
+func lingeringDir(t testing.TB) string {
+	dir, err := os.MkdirTemp("", "tlog-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for i := 0; ; i++ {
+			if err := os.RemoveAll(dir); err == nil || i == 100 {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	return dir
 }
 
 // loadTestEnv creates, or loads from dir, the keys of a test environment.
