@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"os"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/witness"
