@@ -292,4 +292,3 @@ func (b *Broker) kbsResource(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(jwe)
 }
-

@@ -108,8 +108,8 @@ func cmdBrokerServe(e *env) *cobra.Command {
 			var gateMu sync.Mutex
 			b, err := broker.New(broker.Options{
 				Home: h.Config.Home, Verifier: tpmquote.Verifier{},
-				Keys:  &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend},
-				Log:   logRecorder{l: l}, Store: st, EARKey: broker.DeriveEARKey(root),
+				Keys: &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend},
+				Log:  logRecorder{l: l}, Store: st, EARKey: broker.DeriveEARKey(root),
 				Gate: gateFunc(func(ctx context.Context, dataset, site string) error {
 					gateMu.Lock()
 					defer gateMu.Unlock()
@@ -160,7 +160,9 @@ func cmdBrokerServe(e *env) *cobra.Command {
 
 type gateFunc func(ctx context.Context, dataset, site string) error
 
-func (g gateFunc) AllowRelease(ctx context.Context, dataset, site string) error { return g(ctx, dataset, site) }
+func (g gateFunc) AllowRelease(ctx context.Context, dataset, site string) error {
+	return g(ctx, dataset, site)
+}
 
 // releaseGate asks the vault's policy engine whether dataset's key may be
 // released at site to an attested workload.

@@ -142,4 +142,3 @@ func Run(ctx context.Context, o RunOptions) error {
 	cmd.Stdout, cmd.Stderr = o.Stdout, o.Stderr
 	return cmd.Run()
 }
-

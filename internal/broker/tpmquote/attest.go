@@ -22,11 +22,11 @@ var DefaultPCRs = []int{0, 1, 2, 3, 4, 5, 6, 7, 9, 11, 14}
 
 // Attester produces quotes from one TPM.
 type Attester struct {
-	mu   sync.Mutex
-	rw   io.ReadWriteCloser
-	ak   *client.Key
+	mu    sync.Mutex
+	rw    io.ReadWriteCloser
+	ak    *client.Key
 	akDER []byte
-	pcrs []int
+	pcrs  []int
 }
 
 // simMu serialises simulator use: the reference simulator is one global

@@ -181,4 +181,3 @@ func sigHash(sig *tpm2.Signature) (crypto.Hash, error) {
 	}
 	return 0, fmt.Errorf("tpm evidence: signature hash algorithm %v is not accepted (SHA-256/384/512)", alg)
 }
-

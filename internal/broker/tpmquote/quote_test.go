@@ -1,12 +1,12 @@
 package tpmquote
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
-	"bytes"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/json"
 	"strings"
 	"testing"
