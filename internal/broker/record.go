@@ -9,8 +9,8 @@ import (
 // Log entry kinds of the broker. A release is a key use at the workload's
 // site and is cross-checked against the site's disclosures like one.
 const (
-	KindKeyRelease = "key.release"
-	KindKeyRefuse  = "key.refuse"
+	KindKeyRelease = tlog.KindKeyRelease
+	KindKeyRefuse  = tlog.KindKeyRefuse
 )
 
 // Recorder appends an entry to the transparency log and returns once it is
