@@ -119,7 +119,9 @@ func (f *fixture) start() {
 	_, ear, _ := ed25519.GenerateKey(rand.Reader)
 	f.b, err = broker.New(broker.Options{Home: "h1", Verifier: tpmquote.Verifier{}, Keys: f.keys, Log: f.log, Store: f.store,
 		EARKey: ear, Now: func() time.Time { return f.now },
-		Sites: func(n string) (string, bool) { return map[string]string{"lu-1": "LU", "ch-1": "CH"}[n], n == "lu-1" || n == "ch-1" }})
+		Sites: func(n string) (string, bool) {
+			return map[string]string{"lu-1": "LU", "ch-1": "CH"}[n], n == "lu-1" || n == "ch-1"
+		}})
 	if err != nil {
 		f.t.Fatal(err)
 	}
