@@ -2,6 +2,9 @@ package broker
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"sync"
 
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -23,4 +26,66 @@ type Recorder interface {
 // it may refuse a release the broker's own rules allow.
 type Gate interface {
 	AllowRelease(ctx context.Context, dataset, site string) error
+}
+
+// DurableLog is the part of *tlog.Log a TlogRecorder uses.
+type DurableLog interface {
+	AppendDurable(ctx context.Context, e tlog.Entry) (uint64, func(context.Context) ([]byte, error), error)
+}
+
+// TlogRecorder records to a transparency log. Record returns once the
+// entry is durably sequenced; the witness quorum's cosignature of a
+// checkpoint covering it is awaited in the background. While the last
+// cosignature failed, releases are refused (refusals are still logged, and
+// the first one cosigned again lifts the stop): a release the witnesses
+// cannot see does not happen.
+type TlogRecorder struct {
+	l    DurableLog
+	ctx  context.Context
+	log  *slog.Logger
+	mu   sync.Mutex
+	last error
+	wg   sync.WaitGroup
+}
+
+// NewTlogRecorder returns a recorder over l; ctx bounds the background waits.
+func NewTlogRecorder(ctx context.Context, l DurableLog, log *slog.Logger) *TlogRecorder {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &TlogRecorder{l: l, ctx: ctx, log: log}
+}
+
+// Record implements Recorder.
+func (r *TlogRecorder) Record(ctx context.Context, e tlog.Entry) error {
+	r.mu.Lock()
+	last := r.last
+	r.mu.Unlock()
+	if last != nil && e.Kind == KindKeyRelease {
+		return fmt.Errorf("the witnesses did not cosign the last entry: %w", last)
+	}
+	_, wait, err := r.l.AppendDurable(ctx, e)
+	if err != nil {
+		return err
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		_, err := wait(r.ctx)
+		if err != nil {
+			r.log.ErrorContext(r.ctx, "log entry not cosigned", "kind", e.Kind, "err", err)
+		}
+		r.mu.Lock()
+		r.last = err
+		r.mu.Unlock()
+	}()
+	return nil
+}
+
+// Wait waits for every pending cosignature and returns the last error.
+func (r *TlogRecorder) Wait() error {
+	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.last
 }

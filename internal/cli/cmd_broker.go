@@ -105,11 +105,13 @@ func cmdBrokerServe(e *env) *cobra.Command {
 				return err
 			}
 			defer l.Close(context.WithoutCancel(e.ctx))
+			rec := broker.NewTlogRecorder(context.WithoutCancel(e.ctx), l, e.log)
+			defer rec.Wait()
 			var gateMu sync.Mutex
 			b, err := broker.New(broker.Options{
 				Home: h.Config.Home, Verifier: tpmquote.Verifier{},
 				Keys: &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend},
-				Log:  logRecorder{l: l}, Store: st, EARKey: broker.DeriveEARKey(root),
+				Log:  rec, Store: st, EARKey: broker.DeriveEARKey(root),
 				Gate: gateFunc(func(ctx context.Context, dataset, site string) error {
 					gateMu.Lock()
 					defer gateMu.Unlock()
@@ -195,14 +197,6 @@ func (e *env) datasetClassCached(h *home.Home, ds string) (string, error) {
 		classCache.Store(ds, cl)
 	}
 	return cl, err
-}
-
-// logRecorder appends broker entries to the home's open log.
-type logRecorder struct{ l *tlog.Log }
-
-func (r logRecorder) Record(ctx context.Context, ent tlog.Entry) error {
-	_, _, err := r.l.Append(ctx, ent)
-	return err
 }
 
 func cmdBrokerRefs(e *env) *cobra.Command {
