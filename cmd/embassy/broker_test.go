@@ -108,7 +108,10 @@ func TestBrokerWorkedExample(t *testing.T) {
 		t.Fatalf("revoked workload: exit %d\n%s%s", code, o, e)
 	}
 
-	// The log holds one release and two refusals, with their reasons.
+	// Stopping the broker publishes every entry it sequenced; the log then
+	// holds one release and two refusals, with their reasons.
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
 	var rel, ref []struct {
 		Dataset, Site, Reason string
 		Details               map[string]string
