@@ -40,12 +40,13 @@ type DurableLog interface {
 // the first one cosigned again lifts the stop): a release the witnesses
 // cannot see does not happen.
 type TlogRecorder struct {
-	l    DurableLog
-	ctx  context.Context
-	log  *slog.Logger
-	mu   sync.Mutex
-	last error
-	wg   sync.WaitGroup
+	l       DurableLog
+	ctx     context.Context
+	log     *slog.Logger
+	mu      sync.Mutex
+	last    error
+	lastIdx uint64
+	wg      sync.WaitGroup
 }
 
 // NewTlogRecorder returns a recorder over l; ctx bounds the background waits.
@@ -64,7 +65,7 @@ func (r *TlogRecorder) Record(ctx context.Context, e tlog.Entry) error {
 	if last != nil && e.Kind == KindKeyRelease {
 		return fmt.Errorf("the witnesses did not cosign the last entry: %w", last)
 	}
-	_, wait, err := r.l.AppendDurable(ctx, e)
+	idx, wait, err := r.l.AppendDurable(ctx, e)
 	if err != nil {
 		return err
 	}
@@ -76,7 +77,9 @@ func (r *TlogRecorder) Record(ctx context.Context, e tlog.Entry) error {
 			r.log.ErrorContext(r.ctx, "log entry not cosigned", "kind", e.Kind, "err", err)
 		}
 		r.mu.Lock()
-		r.last = err
+		if idx >= r.lastIdx { // results may arrive out of order: the newest entry's counts
+			r.last, r.lastIdx = err, idx
+		}
 		r.mu.Unlock()
 	}()
 	return nil
