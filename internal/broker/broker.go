@@ -90,7 +90,9 @@ func (b *Broker) Challenge(tee string) (Challenge, error) {
 
 // verify checks evidence presented on session id, bound to bind (the
 // workload's public key, or KBS runtime data), and pins its identity.
-func (b *Broker) verify(id, tee string, evidence, bind []byte, keep bool) (*session, Claims, Workload, *Refusal) {
+// expect computes the report data the evidence must carry from the
+// session's nonce.
+func (b *Broker) verify(id, tee string, evidence []byte, expect func(nonce []byte) []byte, keep bool) (*session, Claims, Workload, *Refusal) {
 	now := b.o.Now()
 	ss, err := b.ss.consume(id, evidence, keep, now)
 	if err != nil {
@@ -102,7 +104,7 @@ func (b *Broker) verify(id, tee string, evidence, bind []byte, keep bool) (*sess
 	if tee != ss.tee {
 		return ss, Claims{}, Workload{}, refuse("request", "evidence is for TEE %s but the challenge was for %s", tee, ss.tee)
 	}
-	want := ReportData(ss.nonce, bind)
+	want := expect(ss.nonce)
 	if len(evidence) > maxKBSBody {
 		return ss, Claims{}, Workload{}, refuse("request", "evidence is larger than %d bytes", maxKBSBody)
 	}
@@ -273,7 +275,7 @@ func (b *Broker) Release(ctx context.Context, rq ReleaseRequest) (*ReleaseRespon
 		return nil, b.logRefusal(ctx, rq.TEE, Claims{}, Workload{}, rq.Dataset,
 			refuse("request", "pubkey is %d bytes: want an X-Wing (MLKEM768-X25519) public key of %d bytes", len(rq.PubKey), xwingPubSize))
 	}
-	ss, c, w, r := b.verify(rq.Session, rq.TEE, rq.Evidence, rq.PubKey, false)
+	ss, c, w, r := b.verify(rq.Session, rq.TEE, rq.Evidence, func(n []byte) []byte { return ReportData(n, rq.PubKey) }, false)
 	if r != nil {
 		return nil, b.logRefusal(ctx, rq.TEE, c, w, rq.Dataset, r)
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -382,22 +383,29 @@ func TestKBSFlow(t *testing.T) {
 			var ch broker.KBSChallenge
 			json.Unmarshal(b, &ch)
 			var priv any
-			var jwk jose.JSONWebKey
+			var jwk string // canonical (JCS) by hand: members sorted
+			b64 := base64.RawURLEncoding.EncodeToString
 			if kt == "ec" {
 				k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-				priv, jwk = k, jose.JSONWebKey{Key: &k.PublicKey, Algorithm: string(jose.ECDH_ES_A256KW)}
+				var x, y [32]byte
+				k.PublicKey.X.FillBytes(x[:])
+				k.PublicKey.Y.FillBytes(y[:])
+				priv, jwk = k, `{"alg":"ECDH-ES+A256KW","crv":"P-256","kty":"EC","x":"`+b64(x[:])+`","y":"`+b64(y[:])+`"}`
 			} else {
 				k, _ := rsa.GenerateKey(rand.Reader, 2048)
-				priv, jwk = k, jose.JSONWebKey{Key: &k.PublicKey, Algorithm: string(jose.RSA_OAEP_256)}
+				priv, jwk = k, `{"alg":"RSA-OAEP-256","e":"AQAB","kty":"RSA","n":"`+b64(k.PublicKey.N.Bytes())+`"}`
 			}
-			jb, _ := jwk.MarshalJSON()
-			rd, _ := json.Marshal(map[string]json.RawMessage{"nonce": mustJSON(ch.Nonce), "tee-pubkey": jb})
-			nonce, _ := base64.StdEncoding.DecodeString(ch.Nonce)
-			ev, err := f.att.Quote(broker.ReportData(nonce, rd))
+			// As guest components bind composite evidence: SHA-384 over
+			// JCS({"additional-evidence","nonce","tee-pubkey"}).
+			bound := `{"additional-evidence":"","nonce":"` + ch.Nonce + `","tee-pubkey":` + jwk + `}`
+			rdHash := sha512.Sum384([]byte(bound))
+			ev, err := f.att.Quote(rdHash[:])
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, b = post(t, hc, f.srv.URL+"/kbs/v0/attest", map[string]json.RawMessage{"runtime-data": rd, "tee-evidence": ev})
+			rd := `{"tee-pubkey":` + jwk + `,"nonce":"` + ch.Nonce + `"}` // member order as a client may send it
+			te, _ := json.Marshal(map[string]any{"primary_evidence": json.RawMessage(ev), "additional_evidence": ""})
+			code, b = post(t, hc, f.srv.URL+"/kbs/v0/attest", map[string]json.RawMessage{"runtime-data": json.RawMessage(rd), "tee-evidence": te})
 			if code != 200 {
 				t.Fatalf("attest: %d %s", code, b)
 			}
@@ -445,3 +453,59 @@ func TestKBSFlow(t *testing.T) {
 }
 
 func mustJSON(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+
+// A guest whose evidence binds one key cannot receive resources under
+// another, nor quote another session's nonce.
+func TestKBSRefusesSwappedKeyAndNonce(t *testing.T) {
+	f := newFixture(t)
+	b64 := base64.RawURLEncoding.EncodeToString
+	ecJWK := func() string {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		var x, y [32]byte
+		k.PublicKey.X.FillBytes(x[:])
+		k.PublicKey.Y.FillBytes(y[:])
+		return `{"alg":"ECDH-ES+A256KW","crv":"P-256","kty":"EC","x":"` + b64(x[:]) + `","y":"` + b64(y[:]) + `"}`
+	}
+	for _, tc := range []struct {
+		name      string
+		swapKey   bool
+		swapNonce bool
+		want      string
+	}{
+		{"swapped key", true, false, "qualifying data"},
+		{"other nonce", false, true, "nonce"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			jar, _ := cookiejar.New(nil)
+			hc := f.srv.Client()
+			hc.Jar = jar
+			_, b := post(t, hc, f.srv.URL+"/kbs/v0/auth", map[string]any{"version": "0.1.0", "tee": "tpm-sim", "extra-params": map[string]any{}})
+			var ch broker.KBSChallenge
+			json.Unmarshal(b, &ch)
+			nonce := ch.Nonce
+			if tc.swapNonce {
+				nonce = base64.StdEncoding.EncodeToString(make([]byte, 32))
+			}
+			jwk := ecJWK()
+			d := sha512.Sum384([]byte(`{"additional-evidence":"","nonce":"` + nonce + `","tee-pubkey":` + jwk + `}`))
+			ev, _ := f.att.Quote(d[:])
+			if tc.swapKey {
+				jwk = ecJWK()
+			}
+			te, _ := json.Marshal(map[string]any{"primary_evidence": json.RawMessage(ev), "additional_evidence": ""})
+			rd := `{"nonce":"` + nonce + `","tee-pubkey":` + jwk + `}`
+			code, b := post(t, hc, f.srv.URL+"/kbs/v0/attest", map[string]json.RawMessage{"runtime-data": json.RawMessage(rd), "tee-evidence": te})
+			if code != 401 || !strings.Contains(string(b), tc.want) {
+				t.Fatalf("attest: %d %s, want 401 naming %q", code, b, tc.want)
+			}
+			resp, _ := hc.Get(f.srv.URL + "/kbs/v0/resource/embassy/dataset/weights")
+			resp.Body.Close()
+			if resp.StatusCode != 401 {
+				t.Fatalf("resource after a failed attestation: %d, want 401", resp.StatusCode)
+			}
+			if e := f.log.last(); e.Kind != broker.KindKeyRefuse {
+				t.Fatalf("refusal not logged: %+v", e)
+			}
+		})
+	}
+}

@@ -42,10 +42,11 @@ func FuzzParseKBSRequest(f *testing.F) {
 func FuzzParseKBSAttestation(f *testing.F) {
 	f.Add([]byte(`{"runtime-data":{"nonce":"AAAA","tee-pubkey":{"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}},"tee-evidence":"{}"}`))
 	f.Add([]byte(`{"tee-pubkey":{"kty":"RSA","alg":"RSA-OAEP-256","n":"AQAB","e":"AQAB"},"tee-evidence":{}}`))
+	f.Add([]byte(`{"runtime-data":{"nonce":"AAAA","tee-pubkey":{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}},"tee-evidence":{"primary_evidence":"{}","additional_evidence":"{\"nvidia\":1}"}}`))
 	f.Add([]byte(`{"tee-pubkey":{"kty":"oct","k":"AAAA"},"tee-evidence":null}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		k, _, _, ev, err := ParseKBSAttestation(b)
-		if err == nil && (k.key == nil || len(ev) == 0) {
+		a, err := ParseKBSAttestation(b)
+		if err == nil && (a.Key.key == nil || len(a.Evidence) == 0 || len(a.bound) == 0) {
 			t.Fatal("accepted an attestation without key or evidence")
 		}
 	})

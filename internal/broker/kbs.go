@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -158,38 +159,90 @@ func ParseKBSRequest(b []byte) (*KBSRequest, error) {
 	return &rq, nil
 }
 
-// ParseKBSAttestation decodes an attest request and returns the TEE key,
-// the bytes the evidence's report data binds, the nonce the client quotes
-// (empty for the older form) and the evidence.
-func ParseKBSAttestation(b []byte) (key jwkKey, bind []byte, nonce string, evidence []byte, err error) {
+// kbsComposite is the tee-evidence of current guest components: the CPU
+// TEE's evidence and the devices' (GPUs'), as a JSON string.
+type kbsComposite struct {
+	Primary    json.RawMessage `json:"primary_evidence"`
+	Additional string          `json:"additional_evidence"`
+}
+
+// KBSAttest is a decoded attest request.
+type KBSAttest struct {
+	Key        jwkKey
+	Nonce      string // the nonce the client quotes ("" in the oldest form)
+	Evidence   []byte // the primary (CPU TEE) evidence
+	Additional string // the devices' evidence, as sent
+	bound      []byte // what the report data hashes
+}
+
+// ParseKBSAttestation decodes an attest request. The report data the
+// primary evidence must carry is, as guest components compute it,
+// H(JCS({"additional-evidence", "nonce", "tee-pubkey"})) for composite
+// evidence, or H(JCS(runtime-data)) otherwise; H is the challenge's
+// selected hash (SHA-384).
+func ParseKBSAttestation(b []byte) (*KBSAttest, error) {
 	var a KBSAttestation
-	if err = strictJSON(b, &a); err != nil {
-		return key, nil, "", nil, fmt.Errorf("kbs attestation: %w", err)
+	if err := strictJSON(b, &a); err != nil {
+		return nil, fmt.Errorf("kbs attestation: %w", err)
 	}
-	pub := a.TEEPubKey
-	bind = a.TEEPubKey
-	if len(a.RuntimeData) > 0 {
-		var rd kbsRuntimeData
-		if err = strictJSON(a.RuntimeData, &rd); err != nil {
-			return key, nil, "", nil, fmt.Errorf("kbs attestation: runtime-data: %w", err)
-		}
-		pub, bind, nonce = rd.TEEPubKey, a.RuntimeData, rd.Nonce
+	out := &KBSAttest{}
+	var rd kbsRuntimeData
+	if len(a.RuntimeData) == 0 {
+		// The oldest form binds no nonce into the evidence: refused.
+		return nil, errors.New("kbs attestation: runtime-data {nonce, tee-pubkey} is required (KBS protocol 0.1.0 or later)")
 	}
+	if err := strictJSON(a.RuntimeData, &rd); err != nil {
+		return nil, fmt.Errorf("kbs attestation: runtime-data: %w", err)
+	}
+	pub := rd.TEEPubKey
+	out.Nonce = rd.Nonce
 	if len(pub) == 0 {
-		return key, nil, "", nil, errors.New("kbs attestation: tee-pubkey is missing")
+		return nil, errors.New("kbs attestation: tee-pubkey is missing")
 	}
-	if key, err = parseTEEKey(pub); err != nil {
-		return key, nil, "", nil, err
+	var err error
+	if out.Key, err = parseTEEKey(pub); err != nil {
+		return nil, err
 	}
-	evidence = a.TEEEvidence
+	ev := a.TEEEvidence
+	var comp kbsComposite
+	composite := strictJSON(ev, &comp) == nil && len(comp.Primary) > 0
+	if composite {
+		ev, out.Additional = comp.Primary, comp.Additional
+	}
+	out.Evidence = ev
 	var s string
-	if json.Unmarshal(a.TEEEvidence, &s) == nil {
-		evidence = []byte(s)
+	if json.Unmarshal(ev, &s) == nil {
+		out.Evidence = []byte(s)
 	}
-	if len(evidence) == 0 || string(evidence) == "null" {
-		return key, nil, "", nil, errors.New("kbs attestation: tee-evidence is missing")
+	if len(out.Evidence) == 0 || string(out.Evidence) == "null" {
+		return nil, errors.New("kbs attestation: tee-evidence is missing")
 	}
-	return key, bind, nonce, evidence, nil
+	var bound any = a.RuntimeData
+	if composite {
+		bound = map[string]json.RawMessage{"tee-pubkey": rd.TEEPubKey, "nonce": mustMarshal(rd.Nonce), "additional-evidence": mustMarshal(comp.Additional)}
+	}
+	if out.bound, err = canonicalJSON(bound); err != nil {
+		return nil, fmt.Errorf("kbs attestation: %w", err)
+	}
+	return out, nil
+}
+
+func mustMarshal(v any) json.RawMessage {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// KBSReportData is the report data the primary evidence must carry:
+// SHA-384 of the bound canonical JSON, zero-padded to 64 bytes for TEEs
+// whose report data is 64 bytes (all but TPM quotes, which carry the 48).
+func KBSReportData(tee string, bound []byte) []byte {
+	d := sha512.Sum384(bound)
+	if tee == "tpm" || tee == "tpm-sim" {
+		return d[:]
+	}
+	out := make([]byte, 64)
+	copy(out, d[:])
+	return out
 }
 
 func (b *Broker) kbsAuth(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +263,8 @@ func (b *Broker) kbsAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: kbsCookie, Value: ch.Session, Path: "/kbs", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(SessionTTL.Seconds())})
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(KBSChallenge{Nonce: base64.StdEncoding.EncodeToString(ch.Nonce), ExtraParams: json.RawMessage(`{}`)})
+	json.NewEncoder(w).Encode(KBSChallenge{Nonce: base64.StdEncoding.EncodeToString(ch.Nonce),
+		ExtraParams: json.RawMessage(`{"selected-hash-algorithm":"sha384"}`)})
 }
 
 func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
@@ -225,15 +279,15 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 		writeKBSError(w, http.StatusBadRequest, "request", err.Error())
 		return
 	}
-	key, bind, nonce, evidence, err := ParseKBSAttestation(body)
+	at, err := ParseKBSAttestation(body)
 	if err != nil {
 		b.logRefusal(ctx, "", Claims{}, Workload{}, "", refuse("request", "%v", err))
 		writeKBSError(w, http.StatusBadRequest, "request", err.Error())
 		return
 	}
 	tee := b.ss.teeOf(ck.Value)
-	ss, c, wl, rf := b.verify(ck.Value, tee, evidence, bind, true)
-	if rf == nil && nonce != "" && nonce != base64.StdEncoding.EncodeToString(ss.nonce) {
+	ss, c, wl, rf := b.verify(ck.Value, tee, at.Evidence, func([]byte) []byte { return KBSReportData(tee, at.bound) }, true)
+	if rf == nil && at.Nonce != base64.StdEncoding.EncodeToString(ss.nonce) {
 		rf = refuse("binding", "runtime-data nonce is not this session's challenge")
 	}
 	if rf != nil {
@@ -242,13 +296,13 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var ka map[string]any
-	json.Unmarshal(key.jwk, &ka)
+	json.Unmarshal(at.Key.jwk, &ka)
 	tok, err := b.token(tee, c, wl, decision{}, ss.nonce, map[string]any{"akpub": ka})
 	if err != nil {
 		writeKBSError(w, http.StatusInternalServerError, "token", err.Error())
 		return
 	}
-	b.ss.attest(ck.Value, &attested{claims: c, workload: wl, pub: key, token: tok}, b.o.Now())
+	b.ss.attest(ck.Value, &attested{claims: c, workload: wl, pub: at.Key, token: tok}, b.o.Now())
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]string{"token": tok})
 }
