@@ -20,7 +20,8 @@ import (
 // binary: model weights stored encrypted in the vault; a key broker over
 // TLS from the home PKI; an inference step that reads the weights only
 // inside an attested environment (the TPM simulator stands in for the
-// hardware); refused after one PCR changes, and after a revocation.
+// hardware); refused after one PCR changes, after crypto-shredding and
+// after a revocation.
 func TestBrokerWorkedExample(t *testing.T) {
 	f := newFixture(t)
 	infer, err := filepath.Abs("../../examples/broker/infer.sh")
@@ -101,6 +102,13 @@ func TestBrokerWorkedExample(t *testing.T) {
 		t.Fatalf("changed PCR: exit %d\n%s%s", code, o, e)
 	}
 
+	// Crypto-shredding the dataset: its keys are gone, nothing is released.
+	f.run("key", "shred", "weights", "--yes")
+	o, e, code = run(infer)
+	if code != 3 || strings.Contains(o, "weights-sha256") || !strings.Contains(e, "no-dataset") {
+		t.Fatalf("shredded dataset: exit %d\n%s%s", code, o, e)
+	}
+
 	// Revoking the workload stops the next release at once (no restart).
 	f.run("broker", "revoke", "workload", "lu-gpu-1")
 	o, e, code = run(infer)
@@ -109,7 +117,7 @@ func TestBrokerWorkedExample(t *testing.T) {
 	}
 
 	// Stopping the broker publishes every entry it sequenced; the log then
-	// holds one release and two refusals, with their reasons.
+	// holds one release and three refusals, with their reasons.
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
 	var rel, ref []struct {
@@ -121,7 +129,7 @@ func TestBrokerWorkedExample(t *testing.T) {
 	if len(rel) != 1 || rel[0].Dataset != "weights" || rel[0].Site != "a" || rel[0].Details["workload"] != "lu-gpu-1" {
 		t.Fatalf("releases logged: %+v", rel)
 	}
-	if len(ref) != 2 || ref[0].Reason != "policy" || ref[1].Reason != "revoked" {
+	if len(ref) != 3 || ref[0].Reason != "policy" || ref[1].Reason != "no-dataset" || ref[2].Reason != "revoked" {
 		t.Fatalf("refusals logged: %+v", ref)
 	}
 }

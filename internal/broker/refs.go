@@ -155,7 +155,7 @@ func ParseRefs(b []byte, trusted []ed25519.PublicKey) (*SignedRefs, error) {
 		}
 	}
 	if !ok {
-		return nil, fmt.Errorf("reference values %s: signer %s is not a trusted publisher (the home's root signing key)", s.Name, s.Signer[:16])
+		return nil, fmt.Errorf("reference values %s: signer %s is not a trusted publisher (a root signing key of the home, any epoch)", s.Name, s.Signer[:16])
 	}
 	if !ed25519.Verify(pub, c, s.Signature) {
 		return nil, fmt.Errorf("reference values %s: signature does not verify", s.Name)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -56,8 +58,20 @@ func (e *env) brokerStore(h *home.Home) (*broker.Store, ed25519.PrivateKey, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := broker.NewStore(brokerDir(h), []ed25519.PublicKey{root.SigningPublicKey()})
+	st, err := broker.NewStore(brokerDir(h), publishers(r))
 	return st, root.Signer(), err
+}
+
+// publishers are the signing keys of every verified root epoch: reference
+// values signed before a rotation (or a shred, which rotates) stay valid.
+func publishers(r *repo.Repo) []ed25519.PublicKey {
+	var out []ed25519.PublicKey
+	for _, ep := range r.Epochs() {
+		if k, err := base64.StdEncoding.DecodeString(ep.SignKey); err == nil && len(k) == ed25519.PublicKeySize {
+			out = append(out, ed25519.PublicKey(k))
+		}
+	}
+	return out
 }
 
 func cmdBrokerServe(e *env) *cobra.Command {
@@ -77,7 +91,7 @@ func cmdBrokerServe(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := broker.NewStore(brokerDir(h), []ed25519.PublicKey{root.SigningPublicKey()})
+			st, err := broker.NewStore(brokerDir(h), publishers(r))
 			if err != nil {
 				return err
 			}
