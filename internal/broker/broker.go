@@ -92,7 +92,7 @@ func (b *Broker) Challenge(tee string) (Challenge, error) {
 // workload's public key, or KBS runtime data), and pins its identity.
 // expect computes the report data the evidence must carry from the
 // session's nonce.
-func (b *Broker) verify(id, tee string, evidence []byte, expect func(nonce []byte) []byte, keep bool) (*session, Claims, Workload, *Refusal) {
+func (b *Broker) verify(id, tee string, evidence []byte, additional string, expect func(nonce []byte) []byte, keep bool) (*session, Claims, Workload, *Refusal) {
 	now := b.o.Now()
 	ss, err := b.ss.consume(id, evidence, keep, now)
 	if err != nil {
@@ -108,7 +108,14 @@ func (b *Broker) verify(id, tee string, evidence []byte, expect func(nonce []byt
 	if len(evidence) > maxKBSBody {
 		return ss, Claims{}, Workload{}, refuse("request", "evidence is larger than %d bytes", maxKBSBody)
 	}
-	c, err := b.o.Verifier.Verify(tee, evidence, want, now)
+	var c Claims
+	if additional == "" {
+		c, err = b.o.Verifier.Verify(tee, evidence, want, now)
+	} else if cv, ok := b.o.Verifier.(CompositeVerifier); ok {
+		c, err = cv.VerifyComposite(tee, evidence, additional, want, now)
+	} else {
+		err = errors.New("the evidence includes device (GPU) evidence, which this broker's verifier cannot check; nothing is released on unverified parts")
+	}
 	if err != nil {
 		return ss, Claims{}, Workload{}, refuse("evidence", "%v", err)
 	}
@@ -275,7 +282,7 @@ func (b *Broker) Release(ctx context.Context, rq ReleaseRequest) (*ReleaseRespon
 		return nil, b.logRefusal(ctx, rq.TEE, Claims{}, Workload{}, rq.Dataset,
 			refuse("request", "pubkey is %d bytes: want an X-Wing (MLKEM768-X25519) public key of %d bytes", len(rq.PubKey), xwingPubSize))
 	}
-	ss, c, w, r := b.verify(rq.Session, rq.TEE, rq.Evidence, func(n []byte) []byte { return ReportData(n, rq.PubKey) }, false)
+	ss, c, w, r := b.verify(rq.Session, rq.TEE, rq.Evidence, "", func(n []byte) []byte { return ReportData(n, rq.PubKey) }, false)
 	if r != nil {
 		return nil, b.logRefusal(ctx, rq.TEE, c, w, rq.Dataset, r)
 	}

@@ -470,10 +470,12 @@ func TestKBSRefusesSwappedKeyAndNonce(t *testing.T) {
 		name      string
 		swapKey   bool
 		swapNonce bool
+		devices   string
 		want      string
 	}{
-		{"swapped key", true, false, "qualifying data"},
-		{"other nonce", false, true, "nonce"},
+		{"swapped key", true, false, "", "qualifying data"},
+		{"other nonce", false, true, "", "nonce"},
+		{"unverifiable gpu evidence", false, false, `{"nvidia":"…"}`, "device (GPU) evidence"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			jar, _ := cookiejar.New(nil)
@@ -487,12 +489,13 @@ func TestKBSRefusesSwappedKeyAndNonce(t *testing.T) {
 				nonce = base64.StdEncoding.EncodeToString(make([]byte, 32))
 			}
 			jwk := ecJWK()
-			d := sha512.Sum384([]byte(`{"additional-evidence":"","nonce":"` + nonce + `","tee-pubkey":` + jwk + `}`))
+			ae, _ := json.Marshal(tc.devices)
+			d := sha512.Sum384([]byte(`{"additional-evidence":` + string(ae) + `,"nonce":"` + nonce + `","tee-pubkey":` + jwk + `}`))
 			ev, _ := f.att.Quote(d[:])
 			if tc.swapKey {
 				jwk = ecJWK()
 			}
-			te, _ := json.Marshal(map[string]any{"primary_evidence": json.RawMessage(ev), "additional_evidence": ""})
+			te, _ := json.Marshal(map[string]any{"primary_evidence": json.RawMessage(ev), "additional_evidence": tc.devices})
 			rd := `{"nonce":"` + nonce + `","tee-pubkey":` + jwk + `}`
 			code, b := post(t, hc, f.srv.URL+"/kbs/v0/attest", map[string]json.RawMessage{"runtime-data": json.RawMessage(rd), "tee-evidence": te})
 			if code != 401 || !strings.Contains(string(b), tc.want) {

@@ -286,7 +286,7 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tee := b.ss.teeOf(ck.Value)
-	ss, c, wl, rf := b.verify(ck.Value, tee, at.Evidence, func([]byte) []byte { return KBSReportData(tee, at.bound) }, true)
+	ss, c, wl, rf := b.verify(ck.Value, tee, at.Evidence, at.Additional, func([]byte) []byte { return KBSReportData(tee, at.bound) }, true)
 	if rf == nil && at.Nonce != base64.StdEncoding.EncodeToString(ss.nonce) {
 		rf = refuse("binding", "runtime-data nonce is not this session's challenge")
 	}

@@ -15,6 +15,15 @@ type Verifier interface {
 	Verify(tee string, evidence []byte, nonce []byte, now time.Time) (Claims, error)
 }
 
+// CompositeVerifier is an optional capability of a Verifier: it verifies
+// a CPU TEE's evidence together with its devices' (GPUs') evidence, as
+// guest components send it (additional is their JSON string); every part
+// must pass. A broker whose verifier lacks it refuses composite evidence
+// rather than ignore the devices.
+type CompositeVerifier interface {
+	VerifyComposite(tee string, primary []byte, additional string, nonce []byte, now time.Time) (Claims, error)
+}
+
 // Claims are a verified piece of evidence. Measurements are named as the
 // verifier names them ("pcr.sha256.9", "snp.measurement", "tpm.ak"...);
 // Parts are the claims of composite evidence (a CPU TEE and its GPUs).
