@@ -84,7 +84,12 @@ type fixture struct {
 	b     *broker.Broker
 	srv   *httptest.Server
 	now   time.Time
+	gate  broker.Gate
 }
+
+type gateFunc func(ctx context.Context, dataset, site string) error
+
+func (g gateFunc) AllowRelease(ctx context.Context, d, s string) error { return g(ctx, d, s) }
 
 func bundle() *broker.KeyBundle {
 	k := func(b byte) []byte { return bytes.Repeat([]byte{b}, 32) }
@@ -119,7 +124,7 @@ func (f *fixture) start() {
 	var err error
 	_, ear, _ := ed25519.GenerateKey(rand.Reader)
 	f.b, err = broker.New(broker.Options{Home: "h1", Verifier: tpmquote.Verifier{}, Keys: f.keys, Log: f.log, Store: f.store,
-		EARKey: ear, Now: func() time.Time { return f.now },
+		EARKey: ear, Now: func() time.Time { return f.now }, Gate: f.gate,
 		Sites: func(n string) (string, bool) {
 			return map[string]string{"lu-1": "LU", "ch-1": "CH"}[n], n == "lu-1" || n == "ch-1"
 		}})
@@ -511,4 +516,13 @@ func TestKBSRefusesSwappedKeyAndNonce(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestVaultPolicyGateRefuses(t *testing.T) {
+	f := newFixture(t)
+	f.gate = gateFunc(func(_ context.Context, d, s string) error {
+		return errors.New("class C3 keys stay home")
+	})
+	f.start()
+	f.refused("weights", "policy", "vault policy: class C3 keys stay home")
 }
