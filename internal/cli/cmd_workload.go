@@ -129,7 +129,7 @@ the broker's reason.`,
 			start := time.Now()
 			err = workload.Run(e.ctx, workload.RunOptions{Client: cl, Attester: a, Dataset: dataset, Sites: rs,
 				Command: args, Stdout: e.stdout, Stderr: e.stderr, Logger: e.log})
-			e.log.Debug("workload run", "took", time.Since(start))
+			e.log.DebugContext(e.ctx, "workload run", "took", time.Since(start))
 			return err
 		},
 	}
