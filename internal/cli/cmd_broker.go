@@ -153,7 +153,7 @@ func cmdBrokerServe(e *env) *cobra.Command {
 					return err
 				}
 			}
-			srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second,
+			srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 				TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{pair}, CurvePreferences: pki.CurvePreferences}}
 			fmt.Fprintf(e.stdout, "broker: serving on https://%s (home %s)\n", ln.Addr(), h.Config.Home)
 			go func() {
