@@ -14,6 +14,7 @@ require (
 	github.com/cloudflare/circl v1.6.5
 	github.com/crillab/gophersat v1.4.0
 	github.com/emersion/go-smtp v0.25.1
+	github.com/go-jose/go-jose/v4 v4.1.4
 	github.com/go-sql-driver/mysql v1.9.3
 	github.com/go-webauthn/webauthn v0.18.2
 	github.com/google/go-cmp v0.7.0

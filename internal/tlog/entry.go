@@ -28,6 +28,8 @@ const (
 	KindPrune           = "prune"
 	KindKeyUnwrap       = "key.unwrap"
 	KindKeyUse          = "key.use"
+	KindKeyRelease      = "key.release" // the key broker released a dataset key to an attested workload
+	KindKeyRefuse       = "key.refuse"  // the key broker refused a release
 	KindKeyRotate       = "key.rotate"
 	KindKeyShred        = "key.shred"
 	KindRecover         = "recover"
@@ -48,7 +50,7 @@ const (
 // Kinds is every known kind, sorted.
 var Kinds = func() []string {
 	k := []string{KindInit, KindSnapshot, KindRestore, KindVerify, KindForget, KindPrune,
-		KindKeyUnwrap, KindKeyUse, KindKeyRotate, KindKeyShred, KindRecover, KindSiteAdd,
+		KindKeyUnwrap, KindKeyUse, KindKeyRelease, KindKeyRefuse, KindKeyRotate, KindKeyShred, KindRecover, KindSiteAdd,
 		KindSiteRemove, KindPlacement, KindRepair, KindPolicyChange, KindAgreementChange,
 		KindExit, KindDrill, KindDaemonLogin, KindSession, KindDisclosure, KindWitnessChange}
 	sort.Strings(k)

@@ -142,6 +142,36 @@ func (l *Log) Append(ctx context.Context, e Entry) (uint64, []byte, error) {
 	return idx.Index, cp, nil
 }
 
+// AppendDurable adds e and returns its index as soon as the storage has
+// durably committed it (sequenced; it survives a crash), without waiting
+// for the checkpoint that covers it to be published and cosigned; wait does
+// that, and reports a witness failure. The key broker uses it so that a
+// release is bound to a durable entry without a checkpoint interval of
+// latency.
+func (l *Log) AppendDurable(ctx context.Context, e Entry) (uint64, func(context.Context) ([]byte, error), error) {
+	b, err := e.Marshal()
+	if err != nil {
+		return 0, nil, err
+	}
+	f := l.app.Add(ctx, tessera.NewEntry(b))
+	idx, err := f()
+	if err != nil {
+		if isNoSpace(err) {
+			err = fmt.Errorf("%w: %w", ErrStorageFull, err)
+		}
+		return 0, nil, err
+	}
+	return idx.Index, func(ctx context.Context) ([]byte, error) {
+		ctx, cancel := context.WithTimeout(ctx, l.timeout)
+		defer cancel()
+		_, cp, err := l.aw.Await(ctx, f)
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w within %s", ErrNotWitnessed, l.timeout)
+		}
+		return cp, err
+	}, nil
+}
+
 // AppendAsync adds e and returns a function that waits for its witnessed
 // checkpoint, for callers that pipeline many appends.
 func (l *Log) AppendAsync(ctx context.Context, e Entry) (func() (uint64, []byte, error), error) {

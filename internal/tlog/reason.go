@@ -81,7 +81,7 @@ func (e *Entry) AccessTime() time.Time {
 // that was not initiated by the home, so it needs a matching disclosure.
 func (e *Entry) Privileged() bool {
 	switch e.Kind {
-	case KindKeyUnwrap, KindKeyUse, KindSession, KindDaemonLogin:
+	case KindKeyUnwrap, KindKeyUse, KindKeyRelease, KindSession, KindDaemonLogin:
 		return e.Details[DetailInitiator] != "home"
 	}
 	return false

@@ -1,0 +1,135 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// TestBrokerWorkedExample runs examples/broker end to end with the real
+// binary: model weights stored encrypted in the vault; a key broker over
+// TLS from the home PKI; an inference step that reads the weights only
+// inside an attested environment (the TPM simulator stands in for the
+// hardware); refused after one PCR changes, after crypto-shredding and
+// after a revocation.
+func TestBrokerWorkedExample(t *testing.T) {
+	f := newFixture(t)
+	infer, err := filepath.Abs("../../examples/broker/infer.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	weights := filepath.Join(f.dir, "weights")
+	os.MkdirAll(weights, 0o755)
+	model := make([]byte, 1<<20)
+	rand.Read(model)
+	os.WriteFile(filepath.Join(weights, "model.bin"), model, 0o644)
+	os.WriteFile(filepath.Join(weights, "config.json"), []byte(`{"layers":2}`), 0o644)
+	f.run("snapshot", "weights", weights, "--class", "internal")
+	f.run("pki", "init")
+
+	// The workload's identity and its approved measurements.
+	id := strings.TrimSpace(f.run("workload", "identity", "--tee", "tpm-sim"))
+	f.run("broker", "workload", "add", "lu-gpu-1", "--identity", id, "--site", "a")
+	refs := filepath.Join(f.dir, "refs.json")
+	os.WriteFile(refs, []byte(f.run("workload", "refs", "--tee", "tpm-sim", "--measure", "9="+infer, "--name", "inference-v1")), 0o644)
+	signed := filepath.Join(f.dir, "refs.signed.json")
+	f.run("broker", "refs", "sign", refs, "-o", signed)
+	f.run("broker", "refs", "add", signed)
+	f.run("broker", "refs", "approve", "inference-v1")
+	rules, err := os.ReadFile("../../examples/broker/release.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(f.home, "broker", "release.yaml"), rules, 0o644)
+
+	// The broker, on an ephemeral port; its first line names the address.
+	srv := f.cmd("broker", "serve", "--listen", "127.0.0.1:0")
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var serr bytes.Buffer
+	srv.Stderr = &serr
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("broker serve: %v\n%s", err, serr.String())
+	}
+	url := strings.Fields(line)[3]
+
+	run := func(measured string) (string, string, int) {
+		c := f.cmd("workload", "run", "--broker", url, "--dataset", "weights", "--site", filepath.Join(f.dir, "site-a"),
+			"--ca", filepath.Join(f.home, "pki", "ca.crt"), "--tee", "tpm-sim", "--measure", "9="+measured, "--", "sh", infer)
+		var o, e bytes.Buffer
+		c.Stdout, c.Stderr = &o, &e
+		err := c.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return o.String(), e.String(), c.ProcessState.ExitCode()
+	}
+
+	// Attested with the approved image: the inference reads the weights.
+	o, e, code := run(infer)
+	sum := sha256.Sum256(model)
+	if code != 0 || !strings.Contains(o, "weights-sha256 "+hex.EncodeToString(sum[:])) {
+		t.Fatalf("approved workload: exit %d\n%s%s", code, o, e)
+	}
+	dir := strings.TrimPrefix(strings.Split(o, "\n")[0], "weights-dir ")
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("plaintext folder %s still exists after the run (%v)", dir, err)
+	}
+
+	// One PCR changes (an unapproved image): refused with the reason, nothing decrypted.
+	tampered := filepath.Join(f.dir, "infer-v2.sh")
+	os.WriteFile(tampered, []byte("#!/bin/sh\necho other image\n"), 0o755)
+	o, e, code = run(tampered)
+	if code != 3 || strings.Contains(o, "weights-sha256") || !strings.Contains(e, "pcr.sha256.9 is") || !strings.Contains(e, "unapproved firmware or image") {
+		t.Fatalf("changed PCR: exit %d\n%s%s", code, o, e)
+	}
+
+	// Crypto-shredding the dataset: its keys are gone, nothing is released.
+	f.run("key", "shred", "weights", "--yes")
+	o, e, code = run(infer)
+	if code != 3 || strings.Contains(o, "weights-sha256") || !strings.Contains(e, "no-dataset") {
+		t.Fatalf("shredded dataset: exit %d\n%s%s", code, o, e)
+	}
+
+	// Revoking the workload stops the next release at once (no restart).
+	f.run("broker", "revoke", "workload", "lu-gpu-1")
+	o, e, code = run(infer)
+	if code != 3 || strings.Contains(o, "weights-sha256") || !strings.Contains(e, "revoked") {
+		t.Fatalf("revoked workload: exit %d\n%s%s", code, o, e)
+	}
+
+	// Stopping the broker publishes every entry it sequenced; the log then
+	// holds one release and three refusals, with their reasons.
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	var rel, ref []struct {
+		Dataset, Site, Reason string
+		Details               map[string]string
+	}
+	json.Unmarshal([]byte(f.run("--json", "log", "--kind", "key.release")), &rel)
+	json.Unmarshal([]byte(f.run("--json", "log", "--kind", "key.refuse")), &ref)
+	if len(rel) != 1 || rel[0].Dataset != "weights" || rel[0].Site != "a" || rel[0].Details["workload"] != "lu-gpu-1" {
+		t.Fatalf("releases logged: %+v", rel)
+	}
+	if len(ref) != 3 || ref[0].Reason != "policy" || ref[1].Reason != "no-dataset" || ref[2].Reason != "revoked" {
+		t.Fatalf("refusals logged: %+v", ref)
+	}
+}

@@ -1,0 +1,117 @@
+package broker
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Handler serves the native API (/v1/...) and the KBS API (/kbs/v0/...).
+func (b *Broker) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/challenge", b.apiChallenge)
+	mux.HandleFunc("POST /v1/release", b.apiRelease)
+	mux.HandleFunc("GET /v1/info", b.apiInfo)
+	mux.HandleFunc("POST /kbs/v0/auth", b.kbsAuth)
+	mux.HandleFunc("POST /kbs/v0/attest", b.kbsAttest)
+	mux.HandleFunc("GET /kbs/v0/resource/{repo}/{type}/{tag}", b.kbsResource)
+	return mux
+}
+
+// APIError is the native API's error body.
+type APIError struct {
+	Error  string `json:"error"`
+	Code   string `json:"code"`
+	Detail string `json:"detail"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// ChallengeRequest asks for a nonce.
+type ChallengeRequest struct {
+	TEE string `json:"tee"`
+}
+
+// ParseChallengeRequest decodes a challenge request strictly.
+func ParseChallengeRequest(b []byte) (*ChallengeRequest, error) {
+	var rq ChallengeRequest
+	if err := strictJSON(b, &rq); err != nil {
+		return nil, fmt.Errorf("challenge request: %w", err)
+	}
+	if !nameRE.MatchString(rq.TEE) {
+		return nil, fmt.Errorf("challenge request: tee %q is not valid", rq.TEE)
+	}
+	return &rq, nil
+}
+
+// ParseReleaseRequest decodes a release request strictly.
+func ParseReleaseRequest(b []byte) (*ReleaseRequest, error) {
+	var rq ReleaseRequest
+	if err := strictJSON(b, &rq); err != nil {
+		return nil, fmt.Errorf("release request: %w", err)
+	}
+	if rq.Session == "" || len(rq.Session) > 64 || !nameRE.MatchString(rq.TEE) || len(rq.Evidence) == 0 {
+		return nil, errors.New("release request: session, tee and evidence are required")
+	}
+	return &rq, nil
+}
+
+func (b *Broker) apiChallenge(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: "request", Detail: err.Error()})
+		return
+	}
+	rq, err := ParseChallengeRequest(body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: "request", Detail: err.Error()})
+		return
+	}
+	ch, err := b.Challenge(rq.TEE)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, APIError{Error: "busy", Code: "busy", Detail: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, ch)
+}
+
+func (b *Broker) apiRelease(w http.ResponseWriter, r *http.Request) {
+	body, err := readBody(r)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: "request", Detail: err.Error()})
+		return
+	}
+	rq, err := ParseReleaseRequest(body)
+	if err != nil {
+		b.logRefusal(r.Context(), "", Claims{}, Workload{}, "", refuse("request", "%v", err))
+		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: "request", Detail: err.Error()})
+		return
+	}
+	resp, err := b.Release(r.Context(), *rq)
+	var rf *Refusal
+	if errors.As(err, &rf) {
+		writeJSON(w, http.StatusForbidden, APIError{Error: "refused", Code: rf.Code, Detail: rf.Detail})
+		return
+	}
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, APIError{Error: "internal", Code: "internal", Detail: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// Info is the broker's public description.
+type Info struct {
+	Home   string `json:"home"`
+	EARKey []byte `json:"ear_key"` // Ed25519 public key verifying the tokens
+	KBS    string `json:"kbs_version"`
+}
+
+func (b *Broker) apiInfo(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, Info{Home: b.o.Home, EARKey: b.EARPublicKey(), KBS: KBSVersion})
+}
