@@ -19,7 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/broker"
-	"github.com/digital-embassy/embassy/internal/broker/tpmquote"
+	"github.com/digital-embassy/embassy/internal/broker/verifiers"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -123,7 +123,7 @@ func cmdBrokerServe(e *env) *cobra.Command {
 			defer rec.Wait()
 			var gateMu sync.Mutex
 			b, err := broker.New(broker.Options{
-				Home: h.Config.Home, Verifier: tpmquote.Verifier{},
+				Home: h.Config.Home, Verifier: verifiers.Verifiers{},
 				Keys: &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend},
 				Log:  rec, Store: st, EARKey: broker.DeriveEARKey(root),
 				Gate: gateFunc(func(ctx context.Context, dataset, site string) error {
