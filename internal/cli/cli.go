@@ -12,10 +12,13 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // Exit codes, documented in 'embassy help exit-codes' and docs/CLI.md.
@@ -43,6 +46,10 @@ type env struct {
 	logLevel string
 	log      *slog.Logger
 	warned   bool // a partial failure was reported: exit 3
+
+	clock     func() time.Time // EMBASSY_NOW or the system clock, read once in setup
+	retryLock time.Duration    // --retry-lock
+	vaults    map[*home.Home]*vault.Vault
 }
 
 // Main runs the CLI with args and returns the exit code.
@@ -146,6 +153,7 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	pf.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors (env EMBASSY_QUIET)")
 	pf.StringVar(&e.progress, "progress", "auto", "progress bars: auto (only on a terminal), always, never (env EMBASSY_PROGRESS)")
 	pf.StringVar(&e.logLevel, "log-level", "warn", "diagnostic log level on stderr: debug, info, warn, error (env EMBASSY_LOG_LEVEL)")
+	pf.DurationVar(&e.retryLock, "retry-lock", 0, "wait up to DURATION for a lock another embassy process holds (e.g. 10m; env EMBASSY_RETRY_LOCK)")
 	root.AddGroup(&cobra.Group{ID: "vault", Title: "Vault:"}, &cobra.Group{ID: "keys", Title: "Keys and custody:"}, &cobra.Group{ID: "sites", Title: "Sites:"})
 	for _, c := range []*cobra.Command{
 		cmdQuickstart(e), cmdInit(e), cmdSnapshot(e), cmdSnapshots(e), cmdLs(e), cmdRestore(e), cmdForget(e), cmdPrune(e), cmdVerify(e), cmdRepair(e),
@@ -183,7 +191,7 @@ func (e *env) setup(cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	for name, key := range map[string]string{"home": "EMBASSY_HOME", "json": "EMBASSY_JSON", "quiet": "EMBASSY_QUIET", "progress": "EMBASSY_PROGRESS", "log-level": "EMBASSY_LOG_LEVEL"} {
+	for name, key := range map[string]string{"home": "EMBASSY_HOME", "json": "EMBASSY_JSON", "quiet": "EMBASSY_QUIET", "progress": "EMBASSY_PROGRESS", "log-level": "EMBASSY_LOG_LEVEL", "retry-lock": "EMBASSY_RETRY_LOCK"} {
 		if err := envDefault(name, key); err != nil {
 			return err
 		}
@@ -198,6 +206,11 @@ func (e *env) setup(cmd *cobra.Command) error {
 		return usagef("--log-level %q: use debug, info, warn or error", e.logLevel)
 	}
 	e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	clock, err := fixedNow(os.Getenv("EMBASSY_NOW"))
+	if err != nil {
+		return err
+	}
+	e.clock = clock
 	return nil
 }
 
