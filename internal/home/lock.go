@@ -23,6 +23,7 @@ type LockRequest struct {
 	Exclusive bool          // exclusive (prune, forget, rotate, shred) or shared (readers, snapshots)
 	Wait      time.Duration // how long to retry while another process holds it (0: fail at once)
 	Since     time.Time     // when the operation started, written for other processes' messages
+	Refused   func()        // called once, the first time the lock is refused while waiting (tests)
 }
 
 // Lock takes an advisory lock named name in the home: shared for
@@ -69,6 +70,10 @@ func (h *Home) Acquire(req LockRequest) (unlock func(), err error) {
 		if deadline == nil {
 			f.Close()
 			return nil, lockedError(dir, req)
+		}
+		if req.Refused != nil {
+			req.Refused()
+			req.Refused = nil
 		}
 		select {
 		case <-deadline:

@@ -69,3 +69,25 @@ func PolicyEventEntry(event, action, site, class, agreement, digest string, rule
 	}
 	return Entry{Kind: kind, Site: site, Details: d}
 }
+
+// Verify is the entry of a finished verification.
+func Verify(readData bool, damage int, sites []string) Entry {
+	return Entry{Kind: KindVerify, Details: map[string]string{"read_data": strconv.FormatBool(readData),
+		"damage": strconv.Itoa(damage), "sites": strings.Join(sites, ",")}}
+}
+
+// Forget is the entry of one removed snapshot manifest.
+func Forget(datasetID, snapshot string) Entry {
+	return Entry{Kind: KindForget, Dataset: datasetID, Object: snapshot}
+}
+
+// Prune is the entry of a finished prune of one dataset.
+func Prune(datasetID string, packsDeleted, packsRepacked int, bytesFreed int64) Entry {
+	return Entry{Kind: KindPrune, Dataset: datasetID, Details: map[string]string{"packs_deleted": strconv.Itoa(packsDeleted),
+		"packs_repacked": strconv.Itoa(packsRepacked), "bytes_freed": strconv.FormatInt(bytesFreed, 10)}}
+}
+
+// Repair is the entry of one object copied to a site from another.
+func Repair(site, object, from string) Entry {
+	return Entry{Kind: KindRepair, Site: site, Object: object, Details: map[string]string{"from": from}}
+}
