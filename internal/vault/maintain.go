@@ -246,7 +246,6 @@ func (v *Vault) LockedDataset(ctx context.Context, op Op, name string, fn func(*
 	return fn(d)
 }
 
-
 // SyncResult is what Sync copied and each site's remaining lag.
 type SyncResult struct {
 	Copied repo.CopyStats
