@@ -173,7 +173,39 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	// Commands of the data-in-use, monitoring and planning features, one file each.
 	root.AddCommand(cmdBroker(e), cmdAttest(e), cmdWorkload(e), cmdPlan(e), cmdWatch(e), cmdUpgrade(e))
 	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes every argument error a usage error (exit code 2):
+// missing or extra arguments, and unknown commands at any level.
+func usageArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+		return
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.SuggestionsMinimumDistance = 2
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+				}
+				return hint.WithCode(hint.Wrap(errors.New(msg), "see '"+cmd.CommandPath()+" --help' for its commands"), hint.CodeUsage)
+			}
+			return cmd.Help()
+		}
+	}
 }
 
 // setup applies EMBASSY_* environment defaults for flags not given.

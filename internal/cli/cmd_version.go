@@ -38,12 +38,20 @@ func helpExitCodes() *cobra.Command {
 		Long: `embassy exits with:
 
   0    success
-  1    an error (the message says what and how to fix it)
-  2    bad flags or arguments
-  3    damage found by verify, or some sites failed while others succeeded
-       (the command did its work on the healthy sites and reported the others)
+  1    an error; the operation did not happen (a snapshot that fails saved
+       nothing). The message says what and how to fix it
+  2    bad flags or arguments: an unknown command or flag, a missing or extra
+       argument, an invalid value
+  3    done, with problems reported as warnings: damage found by verify or
+       left by repair; some sites failed while others took everything; files
+       that could not be read were left out of a snapshot; a policy
+       shortfall (fewer copies or jurisdictions than the class asks; the
+       snapshot was saved; a class rule with require-copies refuses instead,
+       exit 1); the operation was done but could not be recorded in the
+       transparency log. Sites the policy denies are notes, not warnings
   4    a missing, wrong or insufficient key, identity or set of custodian shares
-  5    another embassy process holds a conflicting lock
+  5    another embassy process holds a conflicting lock (the message names it;
+       --retry-lock DURATION waits for it)
   130  interrupted (Ctrl-C or SIGTERM); everything committed before is intact`,
 	}
 }

@@ -130,6 +130,14 @@ func (rc *Recorder) Open(ctx context.Context) (*tlog.Log, error) {
 	if err != nil {
 		return nil, err
 	}
+	if st == nil {
+		// tessera's POSIX appender panics on a folder it cannot write:
+		// find out first, and say so
+		if err := writable(filepath.Join(rc.Dir, "tiles")); err != nil {
+			return nil, hint.Wrap(fmt.Errorf("transparency log %s is not writable: %w", rc.Dir, err),
+				"the home must be writable by this user: check its permissions, its free space and that it is not mounted read-only")
+		}
+	}
 	return tlog.Open(ctx, rc.Dir, tlog.Options{Signer: rc.Signer, Policy: rc.Policy, Local: rc.local, Logger: rc.v.log, AWS: st})
 }
 
@@ -229,4 +237,18 @@ func (rc *Recorder) Audit(ctx context.Context, ents ...tlog.Entry) {
 	if err := rc.Append(ctx, ents...); err != nil {
 		rc.v.Warnf("operation done but not recorded in the transparency log: %v", err)
 	}
+}
+
+// writable checks that dir exists (or can be created) and takes a file.
+func writable(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return err
+	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
 }

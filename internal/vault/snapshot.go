@@ -53,6 +53,16 @@ type SnapshotResult struct {
 // written), catches the allowed sites up, stores the data, commits the
 // manifest and records the entry. The vault must be open with keys.
 func (v *Vault) Snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotResult, error) {
+	res, err := v.snapshot(ctx, req)
+	if err != nil && hint.CodeOf(err) == hint.CodeDamaged {
+		// exit code 3 means "done, with problems"; a snapshot that failed
+		// saved nothing, whatever the sites said
+		return nil, hint.WithCode(fmt.Errorf("nothing saved: %w", err), hint.CodeError)
+	}
+	return res, err
+}
+
+func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotResult, error) {
 	r := v.Repo
 	if err := repo.ValidDatasetName(req.Dataset); err != nil {
 		return nil, err
