@@ -10,6 +10,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/assess"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
@@ -103,7 +104,7 @@ A failing check gives exit code 3. --html writes a printable report.`,
 						return err
 					}
 				}
-				if err := home.WriteFileAtomic(htmlOut, b.Bytes(), 0o644); err != nil {
+				if err := atomicfile.Write(htmlOut, b.Bytes(), 0o644); err != nil {
 					return err
 				}
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -151,7 +152,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 			if err != nil {
 				return hint.WithCode(err, hint.CodeDamaged)
 			}
-			if err := tlog.WriteFileAtomic(out, b, 0o644); err != nil {
+			if err := atomicfile.Write(out, b, 0o644); err != nil {
 				return err
 			}
 			_, ents, _ := tlog.VerifyBundle(b, nil)
@@ -198,7 +199,7 @@ offline with 'embassy audit verify --policy POLICY FILE'.`,
 			if err != nil {
 				return err
 			}
-			if err := tlog.WriteFileAtomic(out, rc, 0o644); err != nil {
+			if err := atomicfile.Write(out, rc, 0o644); err != nil {
 				return err
 			}
 			if e.json {

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,7 +16,7 @@ import (
 
 func reasonHelp() string {
 	var b strings.Builder
-	for _, k := range tlog.SortedKeys(tlog.ReasonCodes) {
+	for _, k := range slices.Sorted(maps.Keys(tlog.ReasonCodes)) {
 		fmt.Fprintf(&b, "  %-32s %s\n", k, tlog.ReasonCodes[k])
 	}
 	return b.String()
@@ -22,7 +24,7 @@ func reasonHelp() string {
 
 func accessHelp() string {
 	var b strings.Builder
-	for _, k := range tlog.SortedKeys(tlog.AccessTypes) {
+	for _, k := range slices.Sorted(maps.Keys(tlog.AccessTypes)) {
 		fmt.Fprintf(&b, "  %-14s %s\n", k, tlog.AccessTypes[k])
 	}
 	return b.String()

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -97,7 +98,7 @@ witness home-pq %s http://home-pq%s
 group required all home home-pq
 quorum required
 `, LocalWitnessSuffix, vkey, keys["home"], LocalWitnessSuffix, keys["home-pq"], LocalWitnessSuffix)
-		if err := home.WriteFileAtomic(pp, text, 0o644); err != nil {
+		if err := atomicfile.Write(pp, text, 0o644); err != nil {
 			return err
 		}
 	} else if err != nil {
