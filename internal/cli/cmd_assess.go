@@ -119,7 +119,7 @@ A failing check gives exit code 3. --html writes a printable report.`,
 					fmt.Fprintln(e.stdout)
 				}
 				if !e.quiet {
-					sc.WriteText(e.stdout)
+					_ = sc.WriteText(e.stdout)
 				}
 			}
 			return nil
@@ -148,7 +148,7 @@ func (e *env) gatherEvidence(h *home.Home) (map[string][]string, []assess.Holdin
 			scan[sc.Name] = append([]string{}, found...)
 		}
 		seen := map[string]bool{}
-		s.Backend.List(e.ctx, site.KindSnapshot, func(i site.Info) error {
+		_ = s.Backend.List(e.ctx, site.KindSnapshot, func(i site.Info) error {
 			ds, _, _ := strings.Cut(i.Handle.Name, "/")
 			if !seen[ds] {
 				seen[ds] = true

@@ -167,7 +167,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 	f.StringVar(&since, "from", "", "start of the period (RFC 3339, date, or duration ago)")
 	f.StringVar(&until, "to", "", "end of the period (default: now)")
 	f.StringVarP(&out, "output", "o", "", "bundle file to write")
-	c.MarkFlagRequired("output")
+	_ = c.MarkFlagRequired("output")
 	return c
 }
 
@@ -210,7 +210,7 @@ offline with 'embassy audit verify --policy POLICY FILE'.`,
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "receipt file to write")
-	c.MarkFlagRequired("output")
+	_ = c.MarkFlagRequired("output")
 	return c
 }
 

@@ -118,7 +118,7 @@ Access types (--access):
 	f.StringVar(&dataset, "dataset", "", "dataset the access concerned, for the policy decision (default: all data at the site, as the strictest class)")
 	f.StringVar(&approval, "approved", "", "reference of the sending state's prior approval (legal demands; support access where the agreement requires approval)")
 	for _, n := range []string{"site", "reason", "who", "what"} {
-		c.MarkFlagRequired(n)
+		_ = c.MarkFlagRequired(n)
 	}
 	return c
 }

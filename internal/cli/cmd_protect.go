@@ -133,7 +133,7 @@ at http://ADDR/metrics.`,
 					rn.WriteMetrics(w)
 				})
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go srv.Serve(ln)
+				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close()
 				e.printf("metrics at http://%s/metrics\n", ln.Addr())
 			}
@@ -161,7 +161,7 @@ func (e *env) alert(h *home.Home, a protect.Alert) {
 	if err := evidence.AppendLine(filepath.Join(h.Dir, protect.AlertsFile), a); err != nil {
 		e.log.ErrorContext(e.ctx, "alerts", "err", err)
 	}
-	evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
+	_ = evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
 		Summary: fmt.Sprintf("rpo %s: %s at %s", a.State, a.Dataset, a.Site), Fields: map[string]any{"lag_seconds": a.LagSec, "rpo_seconds": a.RPOSec}})
 }
 

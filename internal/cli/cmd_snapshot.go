@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/archiver"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/vault"
@@ -42,7 +41,7 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 				return err
 			}
 			req := vault.SnapshotRequest{Dataset: name, Class: classLabel, Host: host, Tags: tags, Force: force,
-				Progress: &archiver.Progress{}, By: "snapshot"}
+				Progress: &vault.Progress{}, By: "snapshot"}
 			if _, err := vault.CanonicalClass(classLabel); err != nil {
 				return err
 			}

@@ -11,18 +11,21 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-// TestMain lets the test binary stand in for other processes:
-// EMBASSY_TEST_HOLD=op:home:dataset holds that dataset's lock for op (as
-// the operation would) until stdin closes.
+// TestMain lets the test binary stand in for other processes: the
+// embassy command of the testscript scripts (script_test.go), and with
+// EMBASSY_TEST_HOLD=op:home:dataset a process holding that dataset's lock
+// for op (as the operation would) until stdin closes.
 func TestMain(m *testing.M) {
 	if v := os.Getenv("EMBASSY_TEST_HOLD"); v != "" {
 		parts := strings.SplitN(v, ":", 3)
 		os.Exit(holdLock(vault.Op(parts[0]), parts[1], parts[2]))
 	}
-	os.Exit(m.Run())
+	testscript.Main(m, map[string]func(){"embassy": scriptEmbassy})
 }
 
 func holdLock(op vault.Op, homeDir, dataset string) int {

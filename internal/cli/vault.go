@@ -204,25 +204,6 @@ func denySite(s *repo.Site, d policy.Decision) {
 
 func (e *env) recordEvent(h *home.Home, ev policy.Event) { e.vaultOf(h).RecordEvent(e.ctx, ev) }
 
-func (e *env) placeDataset(h *home.Home, r *repo.Repo, name, label string) ([]policy.Site, func(), error) {
-	g, err := e.vaultOf(h).Gate()
-	if err != nil {
-		return nil, func() {}, err
-	}
-	pl, undo, err := g.Place(e.ctx, r, name, label)
-	return pl.Allowed, undo, err
-}
-
-func (e *env) gateReads(h *home.Home, r *repo.Repo, action policy.Action, ds policy.Dataset) error {
-	g, err := e.vaultOf(h).Gate()
-	if err != nil {
-		return err
-	}
-	denied, err := g.GateReads(e.ctx, r, action, ds)
-	e.noteDenied(denied)
-	return err
-}
-
 func (e *env) datasetLabels(r *repo.Repo) (map[string]policy.Dataset, error) {
 	return vault.DatasetLabels(e.ctx, r)
 }
@@ -252,15 +233,6 @@ func (e *env) setupLog(h *home.Home) (*homeLog, error) {
 	return &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
 }
 
-func (e *env) openLog(h *home.Home) (*tlog.Log, *homeLog, error) {
-	rc := e.vaultOf(h).Recorder()
-	l, err := rc.Open(e.ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	return l, &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
-}
-
 func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {
 	rc := e.vaultOf(h).Recorder()
 	r, err := rc.Reader()
@@ -274,18 +246,10 @@ func (e *env) record(h *home.Home, ent tlog.Entry) error {
 	return e.vaultOf(h).Recorder().Append(e.ctx, ent)
 }
 
-func (e *env) recordAll(h *home.Home, ents []tlog.Entry) error {
-	return e.vaultOf(h).Recorder().Append(e.ctx, ents...)
-}
-
 func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
 	return e.vaultOf(h).Recorder().AppendIndex(e.ctx, ent)
 }
 
 func (e *env) audit(h *home.Home, ent tlog.Entry) { e.vaultOf(h).Recorder().Audit(e.ctx, ent) }
-
-func (e *env) auditAll(h *home.Home, ents []tlog.Entry) {
-	e.vaultOf(h).Recorder().Audit(e.ctx, ents...)
-}
 
 func (e *env) locationOptions(h *home.Home) location.Options { return e.vaultOf(h).LocationOptions() }

@@ -16,6 +16,10 @@ import (
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
+// Progress is updated while a snapshot runs (bytes and files done and
+// known).
+type Progress = archiver.Progress
+
 // SnapshotRequest is one snapshot to take.
 type SnapshotRequest struct {
 	Dataset   string
@@ -26,7 +30,7 @@ type SnapshotRequest struct {
 	Host      string // "" is this machine's name
 	Tags      []string
 	Force     bool // read every file again: no parent
-	Progress  *archiver.Progress
+	Progress  *Progress
 	By        string // entry point, recorded in the log: "snapshot", "protect", ...
 	// Commit, if set, is asked after the data is stored and before the
 	// manifest commits the snapshot; an error leaves no snapshot (a

@@ -67,7 +67,7 @@ func New(h *home.Home, o Options) *Vault {
 		v.log = slog.New(slog.DiscardHandler)
 	}
 	if v.clock == nil {
-		v.clock = time.Now
+		v.clock = time.Now //nolint:forbidigo // the one default clock: callers that pin it pass Options.Clock
 	}
 	if v.warn == nil {
 		v.warn = func(msg string) { v.log.Warn(msg) }
