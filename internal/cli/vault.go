@@ -65,10 +65,15 @@ func (e *env) vaultOf(h *home.Home) *vault.Vault {
 	if v, ok := e.vaults[h]; ok {
 		return v
 	}
-	v := vault.New(h, vault.Options{Logger: e.log, Clock: e.clock, RetryLock: e.retryLock,
-		Warn: func(msg string) { e.warnf("%s", msg) }})
+	v := vault.New(h, e.vaultOptions())
 	e.vaults[h] = v
 	return v
+}
+
+// vaultOptions are the command's options for any vault it opens.
+func (e *env) vaultOptions() vault.Options {
+	return vault.Options{Logger: e.log, Clock: e.clock, RetryLock: e.retryLock,
+		Warn: func(msg string) { e.warnf("%s", msg) }}
 }
 
 // openVaultRW opens the home and its vault with the root key.

@@ -39,6 +39,9 @@ type Options struct {
 	RetryLock time.Duration
 	// Actor is recorded as the actor of log entries ("" is "home").
 	Actor string
+	// OpenSite, if set, opens a configured site instead of its URL (tests
+	// use in-memory sites; embedders may bring their own backends).
+	OpenSite func(ctx context.Context, sc home.SiteConfig, create bool) (site.Backend, error)
 }
 
 // Vault is one opened home. It is used by one command (or one long-running
@@ -52,6 +55,7 @@ type Vault struct {
 	warn  func(string)
 	retry time.Duration
 	actor string
+	open  func(ctx context.Context, sc home.SiteConfig, create bool) (site.Backend, error)
 
 	gateOnce sync.Once
 	gate     *Gate
@@ -62,7 +66,7 @@ type Vault struct {
 
 // New wraps an opened home; the repository is opened with OpenRepo.
 func New(h *home.Home, o Options) *Vault {
-	v := &Vault{Home: h, log: o.Logger, clock: o.Clock, warn: o.Warn, retry: o.RetryLock, actor: o.Actor}
+	v := &Vault{Home: h, log: o.Logger, clock: o.Clock, warn: o.Warn, retry: o.RetryLock, actor: o.Actor, open: o.OpenSite}
 	if v.log == nil {
 		v.log = slog.New(slog.DiscardHandler)
 	}
@@ -115,10 +119,21 @@ func (v *Vault) LocationOptions() location.Options {
 		}}
 }
 
+// Backend opens the storage of a configured site (creating it with
+// create: the folder or the bucket).
+func (v *Vault) Backend(ctx context.Context, sc home.SiteConfig, create bool) (site.Backend, error) {
+	if v.open != nil {
+		return v.open(ctx, sc, create)
+	}
+	lo := v.LocationOptions()
+	lo.Create = create
+	return location.Open(ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, lo)
+}
+
 // OpenSite opens one configured site; a failure is kept in the Site.
 func (v *Vault) OpenSite(ctx context.Context, sc home.SiteConfig) *repo.Site {
 	s := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, RetainFor: time.Duration(sc.RetainDays) * 24 * time.Hour}
-	b, err := location.Open(ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, v.LocationOptions())
+	b, err := v.Backend(ctx, sc, false)
 	if err != nil {
 		s.Fail(err)
 		return s
