@@ -213,13 +213,6 @@ func (e *env) datasetLabels(r *repo.Repo) (map[string]policy.Dataset, error) {
 	return vault.DatasetLabels(e.ctx, r)
 }
 
-func (e *env) replicationFilter(h *home.Home, r *repo.Repo, targets []home.SiteConfig) (repo.CopyFilter, error) {
-	g, err := e.vaultOf(h).Gate()
-	if err != nil {
-		return nil, err
-	}
-	return g.ReplicationFilter(e.ctx, r, targets)
-}
 
 // Log bindings.
 

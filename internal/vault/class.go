@@ -49,3 +49,28 @@ func CanonicalClass(s string) (string, error) {
 	}
 	return l.String(), nil
 }
+
+// DatasetID resolves a dataset name to its id from the home's own mirror
+// of the key objects (no site is contacted). A value that names no
+// dataset is returned as it is (it may be an id already, or a dataset of
+// another home in an auditor's copy of the log).
+func (v *Vault) DatasetID(ctx context.Context, nameOrID string) string {
+	meta, err := v.MetaSite(ctx)
+	if err != nil {
+		return nameOrID
+	}
+	defer meta.Backend.Close()
+	r, err := repo.Open(ctx, repo.Options{Home: v.Home.Config.Home, Sites: []*repo.Site{meta}, Logger: v.log})
+	if err != nil {
+		return nameOrID
+	}
+	root, err := v.Home.LoadRoot(r.CurrentEpoch().Epoch)
+	if err != nil || r.SetRoot(root) != nil {
+		return nameOrID
+	}
+	dk, err := r.Dataset(ctx, nameOrID)
+	if err != nil {
+		return nameOrID
+	}
+	return dk.ID
+}
