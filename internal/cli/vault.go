@@ -213,7 +213,6 @@ func (e *env) datasetLabels(r *repo.Repo) (map[string]policy.Dataset, error) {
 	return vault.DatasetLabels(e.ctx, r)
 }
 
-
 // Log bindings.
 
 type homeLog struct {

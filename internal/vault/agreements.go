@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -122,4 +123,38 @@ func LoadPolicy(h *home.Home) (*policy.Engine, error) {
 		ags[i] = ias[i].Agreement
 	}
 	return policy.New(s, base, ags)
+}
+
+// DisclosureDelayTerm is the agreement term that sets how long after an
+// access its disclosure may come.
+const DisclosureDelayTerm = "operations.disclosure-delay-hours"
+
+// DisclosureDeadlines returns each site's disclosure deadline: the hours
+// the installed agreement the site is hosted under sets (or the
+// baseline's, if the agreement leaves it out), else fallback for a site
+// with no installed agreement or not in the registry.
+func DisclosureDeadlines(h *home.Home, fallback time.Duration) (func(site string) time.Duration, error) {
+	base := agreement.DefaultBaseline()
+	ias, err := LoadAgreements(h, base)
+	if err != nil {
+		return nil, err
+	}
+	byID := map[string]*agreement.Agreement{}
+	for _, ia := range ias {
+		byID[ia.ID] = ia.Agreement
+	}
+	deadline := map[string]time.Duration{}
+	for _, sc := range h.Config.Sites {
+		if a := byID[sc.Agreement]; a != nil {
+			if hours := agreement.Resolve(a, base)[DisclosureDelayTerm].Value.Int(); hours > 0 {
+				deadline[sc.Name] = time.Duration(hours) * time.Hour
+			}
+		}
+	}
+	return func(site string) time.Duration {
+		if d, ok := deadline[site]; ok {
+			return d
+		}
+		return fallback
+	}, nil
 }
