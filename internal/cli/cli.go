@@ -21,7 +21,8 @@ import (
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-// Exit codes, documented in 'embassy help exit-codes' and docs/CLI.md.
+// Exit codes, documented in 'embassy help exit-codes' (cmd_version.go) and
+// tested row by row in exitcodes_test.go and testdata/script/help.txtar.
 const (
 	ExitOK          = 0
 	ExitError       = 1
