@@ -437,7 +437,7 @@ func writeRandom(w io.Writer, c *rand.ChaCha8, n int64) error {
 	buf := make([]byte, min(n, 1*MiB))
 	for n > 0 {
 		b := buf[:min(n, int64(len(buf)))]
-		c.Read(b)
+		_, _ = c.Read(b)
 		if _, err := w.Write(b); err != nil {
 			return err
 		}

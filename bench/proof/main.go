@@ -81,7 +81,7 @@ func run(objects, size, chunks int, store string, rounds int, cold bool) error {
 	}
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go srv.Serve(sctx, ln)
+	go func() { _ = srv.Serve(sctx, ln) }()
 	home := pair(pki.Request{Role: pki.RoleHome, Name: "home"})
 	client, err := remote.NewWithTLS(ctx, remote.Config{Host: ln.Addr().String()}, &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{home}, CurvePreferences: pki.CurvePreferences})
 	if err != nil {

@@ -81,7 +81,7 @@ func run(cases []string) error {
 			return fmt.Errorf("build %s: %v\n%s", p[1], err, out)
 		}
 	}
-	filepath.Walk(*corpus, func(_ string, fi os.FileInfo, err error) error {
+	_ = filepath.Walk(*corpus, func(_ string, fi os.FileInfo, err error) error {
 		if err == nil && fi.Mode().IsRegular() {
 			b.bytes += fi.Size()
 		}
@@ -313,7 +313,6 @@ type daemon struct {
 	args []string
 	addr string
 	cmd  *exec.Cmd
-	log  *os.File
 }
 
 func (d *daemon) start() error {
@@ -343,8 +342,8 @@ func (d *daemon) start() error {
 
 func (d *daemon) stop() {
 	if d.cmd != nil && d.cmd.Process != nil {
-		d.cmd.Process.Kill()
-		d.cmd.Wait()
+		_ = d.cmd.Process.Kill()
+		_ = d.cmd.Wait()
 	}
 	d.cmd = nil
 }

@@ -58,7 +58,7 @@ func main() {
 		w, err := witness.New(witness.Config{Dir: wdir, Signer: s, Logs: []string{vkey}})
 		check(err)
 		addr := make(chan net.Addr, 1)
-		go witness.Serve(ctx, "127.0.0.1:0", w.Handler(), func(a net.Addr) { addr <- a })
+		go func() { _ = witness.Serve(ctx, "127.0.0.1:0", w.Handler(), func(a net.Addr) { addr <- a }) }()
 		pol += fmt.Sprintf("witness %s %s http://%s\n", name, wv, <-addr)
 	}
 	pol += "group both all home host\nquorum both\n"

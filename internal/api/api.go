@@ -1,6 +1,7 @@
 // Package api holds the wire types shared by the embassy daemon
-// (internal/server) and its client (internal/site/remote). The protocol is
-// documented in docs/formats/daemon-api.md.
+// (internal/server) and its client (internal/site/remote): these types and
+// internal/server's routes are the protocol's reference (proofs of storage
+// are specified in docs/formats/proofs.md).
 package api
 
 import (

@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 var updateExamples = flag.Bool("update", false, "rewrite the generated files in examples/ and testdata/")
@@ -116,10 +118,10 @@ func TestAgreementExamples(t *testing.T) {
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "register.csv"), []byte(strings.Repeat("38501012231,Mari,Tamm,Tallinn\n", 2000)), 0o644)
 	// The US site is under an agreement that is not installed: policy skips
-	// it (exit 3), the others take the data.
+	// it (reported as denied, not failed: exit 0), the others take the data.
 	for _, args := range [][]string{{"population-register", "C2-I3-A3"}, {"state-archive", "secret"}} {
 		r := run(t, homeDir, "", "snapshot", args[0], src, "--class", args[1])
-		if r.code != ExitDamaged || !strings.Contains(r.stderr, "site us-east failed and was skipped: policy") {
+		if r.code != ExitOK || !strings.Contains(r.stderr, "site us-east denied by policy for write of "+args[0]+" (agreement-unknown)") {
 			t.Fatalf("snapshot %s: exit %d, %s", args[0], r.code, r.stderr)
 		}
 	}
@@ -131,6 +133,21 @@ func TestAgreementExamples(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(list), &rows); err != nil || len(rows) != 2 || rows[0].ID != "ee-lu" || rows[0].Sites[0] != "lu-bettembourg" {
 		t.Fatalf("list: %s %v", list, err)
+	}
+	// Disclosure deadlines come from each site's agreement (mc-lu: 12 h),
+	// the fallback for sites with none installed.
+	hm, err := home.Open(homeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline, err := vault.DisclosureDeadlines(hm, 99*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for site, want := range map[string]time.Duration{"lu-bettembourg": 24 * time.Hour, "lu-contern": 12 * time.Hour, "us-east": 99 * time.Hour, "lu": 99 * time.Hour} {
+		if got := deadline(site); got != want {
+			t.Errorf("disclosure deadline at %s: %s, want %s", site, got, want)
+		}
 	}
 	// Explain: the US site is under an expired, uninstalled agreement.
 	r = run(t, homeDir, "", "--json", "policy", "explain", "state-archive")

@@ -4,6 +4,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/assess"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // logEvidence feeds an assessment from the home's transparency log: the
@@ -26,7 +27,11 @@ func (e *env) assessEvidence(h *home.Home) assess.Evidence {
 	if err != nil {
 		return nil
 	}
-	rep := tlog.Disclosures(ents, tlog.DisclosureOptions{Now: e.now()})
+	o := tlog.DisclosureOptions{Now: e.now()}
+	if deadline, err := vault.DisclosureDeadlines(h, tlog.DefaultAllowed); err == nil {
+		o.Allowed = deadline // each site's agreement's deadline
+	}
+	rep := tlog.Disclosures(ents, o)
 	var ev logEvidence
 	for _, d := range rep.Disclosures {
 		ev.ds = append(ev.ds, assess.Disclosure{Site: d.Site, Accessed: d.At, Disclosed: d.Logged})

@@ -12,13 +12,17 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-// Exit codes, documented in 'embassy help exit-codes' and docs/CLI.md.
+// Exit codes, documented in 'embassy help exit-codes' (cmd_version.go) and
+// tested row by row in exitcodes_test.go and testdata/script/help.txtar.
 const (
 	ExitOK          = 0
 	ExitError       = 1
@@ -43,6 +47,10 @@ type env struct {
 	logLevel string
 	log      *slog.Logger
 	warned   bool // a partial failure was reported: exit 3
+
+	clock     func() time.Time // EMBASSY_NOW or the system clock, read once in setup
+	retryLock time.Duration    // --retry-lock
+	vaults    map[*home.Home]*vault.Vault
 }
 
 // Main runs the CLI with args and returns the exit code.
@@ -146,6 +154,7 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	pf.BoolVarP(&e.quiet, "quiet", "q", false, "print only errors (env EMBASSY_QUIET)")
 	pf.StringVar(&e.progress, "progress", "auto", "progress bars: auto (only on a terminal), always, never (env EMBASSY_PROGRESS)")
 	pf.StringVar(&e.logLevel, "log-level", "warn", "diagnostic log level on stderr: debug, info, warn, error (env EMBASSY_LOG_LEVEL)")
+	pf.DurationVar(&e.retryLock, "retry-lock", 0, "wait up to DURATION for a lock another embassy process holds (e.g. 10m; env EMBASSY_RETRY_LOCK)")
 	root.AddGroup(&cobra.Group{ID: "vault", Title: "Vault:"}, &cobra.Group{ID: "keys", Title: "Keys and custody:"}, &cobra.Group{ID: "sites", Title: "Sites:"})
 	for _, c := range []*cobra.Command{
 		cmdQuickstart(e), cmdInit(e), cmdSnapshot(e), cmdSnapshots(e), cmdLs(e), cmdRestore(e), cmdForget(e), cmdPrune(e), cmdVerify(e), cmdRepair(e),
@@ -165,7 +174,39 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	// Commands of the data-in-use, monitoring and planning features, one file each.
 	root.AddCommand(cmdBroker(e), cmdAttest(e), cmdWorkload(e), cmdPlan(e), cmdWatch(e), cmdUpgrade(e), cmdUI(e))
 	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
+	usageArgs(root)
 	return root
+}
+
+// usageArgs makes every argument error a usage error (exit code 2):
+// missing or extra arguments, and unknown commands at any level.
+func usageArgs(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		usageArgs(sub)
+	}
+	if check := c.Args; check != nil {
+		c.Args = func(cmd *cobra.Command, args []string) error {
+			if err := check(cmd, args); err != nil {
+				return usageError{err}
+			}
+			return nil
+		}
+		return
+	}
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.SuggestionsMinimumDistance = 2
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += fmt.Sprintf(" (did you mean %q?)", s[0])
+				}
+				return hint.WithCode(hint.Wrap(errors.New(msg), "see '"+cmd.CommandPath()+" --help' for its commands"), hint.CodeUsage)
+			}
+			return cmd.Help()
+		}
+	}
 }
 
 // setup applies EMBASSY_* environment defaults for flags not given.
@@ -183,7 +224,7 @@ func (e *env) setup(cmd *cobra.Command) error {
 		}
 		return nil
 	}
-	for name, key := range map[string]string{"home": "EMBASSY_HOME", "json": "EMBASSY_JSON", "quiet": "EMBASSY_QUIET", "progress": "EMBASSY_PROGRESS", "log-level": "EMBASSY_LOG_LEVEL"} {
+	for name, key := range map[string]string{"home": "EMBASSY_HOME", "json": "EMBASSY_JSON", "quiet": "EMBASSY_QUIET", "progress": "EMBASSY_PROGRESS", "log-level": "EMBASSY_LOG_LEVEL", "retry-lock": "EMBASSY_RETRY_LOCK"} {
 		if err := envDefault(name, key); err != nil {
 			return err
 		}
@@ -198,8 +239,25 @@ func (e *env) setup(cmd *cobra.Command) error {
 		return usagef("--log-level %q: use debug, info, warn or error", e.logLevel)
 	}
 	e.log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lvl}))
+	// Only test builds move the clock (now_test.go sets testNow): in a
+	// production binary, whoever sets the environment cannot make an
+	// expired agreement valid again.
+	nowEnv := ""
+	if testNow != nil {
+		nowEnv = testNow()
+	} else if os.Getenv("EMBASSY_NOW") != "" {
+		fmt.Fprintln(e.stderr, "embassy: warning: EMBASSY_NOW is ignored: only test builds move the policy clock")
+	}
+	clock, err := fixedNow(nowEnv)
+	if err != nil {
+		return err
+	}
+	e.clock = clock
 	return nil
 }
+
+// testNow is set by the package's tests to read EMBASSY_NOW.
+var testNow func() string
 
 // printf writes human output unless --quiet or --json.
 func (e *env) printf(format string, a ...any) {

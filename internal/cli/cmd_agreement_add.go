@@ -8,8 +8,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
 )
 
@@ -55,7 +55,7 @@ transparency log.`,
 			if err := os.MkdirAll(agreementsDir(h), 0o700); err != nil {
 				return err
 			}
-			if err := home.WriteFileAtomic(dst, doc, 0o600); err != nil {
+			if err := atomicfile.Write(dst, doc, 0o600); err != nil {
 				return err
 			}
 			e.recordEvent(h, policy.Event{Time: now, Kind: kind, Agreement: ia.ID, Digest: ia.Digest})

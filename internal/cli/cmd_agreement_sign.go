@@ -7,8 +7,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
 )
 
 func cmdAgreementSign(e *env) *cobra.Command {
@@ -75,7 +75,7 @@ the agreement is installed.`,
 			if out == "" {
 				out = args[0]
 			}
-			if err := home.WriteFileAtomic(out, doc, 0o644); err != nil {
+			if err := atomicfile.Write(out, doc, 0o644); err != nil {
 				return err
 			}
 			if e.json {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/assess"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
@@ -103,7 +104,7 @@ A failing check gives exit code 3. --html writes a printable report.`,
 						return err
 					}
 				}
-				if err := home.WriteFileAtomic(htmlOut, b.Bytes(), 0o644); err != nil {
+				if err := atomicfile.Write(htmlOut, b.Bytes(), 0o644); err != nil {
 					return err
 				}
 			}
@@ -118,7 +119,7 @@ A failing check gives exit code 3. --html writes a printable report.`,
 					fmt.Fprintln(e.stdout)
 				}
 				if !e.quiet {
-					sc.WriteText(e.stdout)
+					_ = sc.WriteText(e.stdout)
 				}
 			}
 			return nil
@@ -147,7 +148,7 @@ func (e *env) gatherEvidence(h *home.Home) (map[string][]string, []assess.Holdin
 			scan[sc.Name] = append([]string{}, found...)
 		}
 		seen := map[string]bool{}
-		s.Backend.List(e.ctx, site.KindSnapshot, func(i site.Info) error {
+		_ = s.Backend.List(e.ctx, site.KindSnapshot, func(i site.Info) error {
 			ds, _, _ := strings.Cut(i.Handle.Name, "/")
 			if !seen[ds] {
 				seen[ds] = true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -155,7 +156,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 			if err != nil {
 				return hint.WithCode(err, hint.CodeDamaged)
 			}
-			if err := tlog.WriteFileAtomic(out, b, 0o644); err != nil {
+			if err := atomicfile.Write(out, b, 0o644); err != nil {
 				return err
 			}
 			_, ents, _ := tlog.VerifyBundle(b, nil)
@@ -170,7 +171,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 	f.StringVar(&since, "from", "", "start of the period (RFC 3339, date, or duration ago)")
 	f.StringVar(&until, "to", "", "end of the period (default: now)")
 	f.StringVarP(&out, "output", "o", "", "bundle file to write")
-	c.MarkFlagRequired("output")
+	_ = c.MarkFlagRequired("output")
 	return c
 }
 
@@ -202,7 +203,7 @@ offline with 'embassy audit verify --policy POLICY FILE'.`,
 			if err != nil {
 				return err
 			}
-			if err := tlog.WriteFileAtomic(out, rc, 0o644); err != nil {
+			if err := atomicfile.Write(out, rc, 0o644); err != nil {
 				return err
 			}
 			if e.json {
@@ -213,7 +214,7 @@ offline with 'embassy audit verify --policy POLICY FILE'.`,
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "", "receipt file to write")
-	c.MarkFlagRequired("output")
+	_ = c.MarkFlagRequired("output")
 	return c
 }
 

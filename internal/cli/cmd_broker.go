@@ -114,7 +114,7 @@ func cmdBrokerServe(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			l, _, err := e.openLog(h)
+			l, err := e.vaultOf(h).Recorder().Open(e.ctx)
 			if err != nil {
 				return err
 			}

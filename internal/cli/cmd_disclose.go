@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -11,11 +13,12 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func reasonHelp() string {
 	var b strings.Builder
-	for _, k := range tlog.SortedKeys(tlog.ReasonCodes) {
+	for _, k := range slices.Sorted(maps.Keys(tlog.ReasonCodes)) {
 		fmt.Fprintf(&b, "  %-32s %s\n", k, tlog.ReasonCodes[k])
 	}
 	return b.String()
@@ -23,7 +26,7 @@ func reasonHelp() string {
 
 func accessHelp() string {
 	var b strings.Builder
-	for _, k := range tlog.SortedKeys(tlog.AccessTypes) {
+	for _, k := range slices.Sorted(maps.Keys(tlog.AccessTypes)) {
 		fmt.Fprintf(&b, "  %-14s %s\n", k, tlog.AccessTypes[k])
 	}
 	return b.String()
@@ -117,7 +120,7 @@ Access types (--access):
 	f.StringVar(&dataset, "dataset", "", "dataset the access concerned, for the policy decision (default: all data at the site, as the strictest class)")
 	f.StringVar(&approval, "approved", "", "reference of the sending state's prior approval (legal demands; support access where the agreement requires approval)")
 	for _, n := range []string{"site", "reason", "who", "what"} {
-		c.MarkFlagRequired(n)
+		_ = c.MarkFlagRequired(n)
 	}
 	return c
 }
@@ -162,7 +165,15 @@ Exit code 3 if there is any alert.`,
 				}
 				ents = keep
 			}
-			rep := tlog.Disclosures(ents, tlog.DisclosureOptions{Allowed: func(string) time.Duration { return allowed }, Window: window})
+			// each site's deadline is its agreement's; --allowed overrides them all
+			deadline, err := vault.DisclosureDeadlines(h, allowed)
+			if err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("allowed") {
+				deadline = func(string) time.Duration { return allowed }
+			}
+			rep := tlog.Disclosures(ents, tlog.DisclosureOptions{Allowed: deadline, Window: window, Now: e.now()})
 			if len(rep.Alerts) > 0 {
 				e.warned = true
 			}
@@ -191,11 +202,11 @@ Exit code 3 if there is any alert.`,
 			}
 			tw.Flush()
 			if n := len(rep.Disclosures); n > 0 {
-				fmt.Fprintf(e.stdout, "%d disclosures; delay p50 %s, p99 %s, max %s (allowed %s)\n", n,
-					rep.DelayP50.Round(time.Second), rep.DelayP99.Round(time.Second), rep.DelayMax.Round(time.Second), allowed)
+				fmt.Fprintf(e.stdout, "%d disclosures; delay p50 %s, p99 %s, max %s\n", n,
+					rep.DelayP50.Round(time.Second), rep.DelayP99.Round(time.Second), rep.DelayMax.Round(time.Second))
 			}
 			for _, p := range rep.Pending {
-				fmt.Fprintf(e.stdout, "pending: entry %d %s at %s has no disclosure yet (deadline %s)\n", p.Index, termSafe(p.Kind), termSafe(p.Site), p.Time.Add(allowed).Local().Format(time.RFC3339))
+				fmt.Fprintf(e.stdout, "pending: entry %d %s at %s has no disclosure yet (deadline %s)\n", p.Index, termSafe(p.Kind), termSafe(p.Site), p.Time.Add(deadline(p.Site)).Local().Format(time.RFC3339))
 			}
 			for _, a := range rep.Alerts {
 				fmt.Fprintf(e.stdout, "ALERT %s: entry %d: %s\n", termSafe(a.Kind), a.Index, termSafe(a.Message))
@@ -204,7 +215,7 @@ Exit code 3 if there is any alert.`,
 		},
 	}
 	f := c.Flags()
-	f.DurationVar(&allowed, "allowed", tlog.DefaultAllowed, "how long after an access its disclosure may come")
+	f.DurationVar(&allowed, "allowed", tlog.DefaultAllowed, "how long after an access its disclosure may come, for sites whose agreement sets no deadline (given: for every site)")
 	f.DurationVar(&window, "window", time.Hour, "how far apart a key use and its disclosure's access time may be and still match")
 	f.StringVar(&site, "site", "", "only this site")
 	return c

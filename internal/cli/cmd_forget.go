@@ -1,15 +1,10 @@
 package cli
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/retention"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdForget(e *env) *cobra.Command {
@@ -43,83 +38,14 @@ only deleted by 'embassy prune' (or --prune).`,
 				return err
 			}
 			defer e.closeRepo(r)
-			dk, err := r.Dataset(e.ctx, args[0])
+			res, err := e.vaultOf(h).Forget(e.ctx, vault.ForgetRequest{Dataset: args[0], IDs: ids, Keep: p, DryRun: dry, Prune: prune})
 			if err != nil {
 				return err
-			}
-			unlock, err := h.Lock("dataset-"+dk.ID, true)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			if _, err := r.SyncDataset(e.ctx, dk.ID); err != nil {
-				return err
-			}
-			d, err := r.OpenDataset(e.ctx, dk)
-			if err != nil {
-				return err
-			}
-			var remove []*repo.Snapshot
-			type out struct {
-				ID      string   `json:"id"`
-				Time    string   `json:"time"`
-				Keep    bool     `json:"keep"`
-				Reasons []string `json:"reasons,omitempty"`
-			}
-			var decisions []out
-			if len(ids) > 0 {
-				for _, id := range ids {
-					s, err := d.FindSnapshot(e.ctx, id)
-					if err != nil {
-						return err
-					}
-					remove = append(remove, s)
-					decisions = append(decisions, out{s.ID.String(), s.Time.Format(time.RFC3339), false, []string{"named"}})
-				}
-			} else {
-				snaps, _, err := d.Snapshots(e.ctx)
-				if err != nil {
-					return err
-				}
-				byID := map[string]*repo.Snapshot{}
-				var items []retention.Item
-				for _, s := range snaps {
-					byID[s.ID.String()] = s
-					items = append(items, retention.Item{ID: s.ID.String(), Time: s.Time})
-				}
-				for _, dc := range retention.Apply(items, p, time.Now()) {
-					decisions = append(decisions, out{dc.ID, dc.Time.Format(time.RFC3339), dc.Keep, dc.Reasons})
-					if !dc.Keep {
-						remove = append(remove, byID[dc.ID])
-					}
-				}
-			}
-			if !dry {
-				for _, s := range remove {
-					if err := r.DeleteAll(e.ctx, d.SnapshotHandle(s.ID)); err != nil {
-						return hint.Wrap(err, "run forget again; removing a manifest is idempotent")
-					}
-				}
-			}
-			var pr *repo.PruneReport
-			if prune && !dry && len(remove) > 0 {
-				if err := d.LoadIndex(e.ctx); err != nil {
-					return err
-				}
-				if pr, err = d.Prune(e.ctx, repo.PruneOptions{}); err != nil {
-					return err
-				}
 			}
 			e.reportSites(r)
-			if !dry {
-				var ents []tlog.Entry
-				for _, s := range remove {
-					ents = append(ents, tlog.Entry{Kind: tlog.KindForget, Dataset: dk.ID, Object: s.ID.String()})
-				}
-				e.auditAll(h, ents)
-			}
+			remove, decisions, pr := res.Removed, res.Decisions, res.Prune
 			if e.json {
-				return e.emitJSON(map[string]any{"dataset": dk.Name, "policy": p.String(), "dry_run": dry, "removed": len(remove), "snapshots": decisions, "prune": pr})
+				return e.emitJSON(map[string]any{"dataset": res.Dataset, "policy": p.String(), "dry_run": dry, "removed": len(remove), "snapshots": decisions, "prune": pr})
 			}
 			for _, dc := range decisions {
 				verb := "keep  "
@@ -131,7 +57,7 @@ only deleted by 'embassy prune' (or --prune).`,
 				}
 				e.printf("%s %s %s %v\n", verb, dc.ID[:8], dc.Time, dc.Reasons)
 			}
-			e.printf("%s: %d snapshot(s) %s (%s)\n", dk.Name, len(remove), map[bool]string{true: "would be removed", false: "removed"}[dry], p.String())
+			e.printf("%s: %d snapshot(s) %s (%s)\n", res.Dataset, len(remove), map[bool]string{true: "would be removed", false: "removed"}[dry], p.String())
 			if pr != nil {
 				e.printf("pruned: %d packs deleted, %d repacked, %s freed\n", pr.PacksDeleted, pr.PacksRepacked, humanBytes(pr.BytesFreed))
 			}
@@ -148,6 +74,5 @@ only deleted by 'embassy prune' (or --prune).`,
 	f.StringVar(&within, "keep-within", "", "keep every snapshot newer than this (e.g. 36h, 7d, 2w, 6m, 1y)")
 	f.BoolVarP(&dry, "dry-run", "n", false, "show what would be removed")
 	f.BoolVar(&prune, "prune", false, "prune unreferenced data afterwards")
-	_ = fmt.Sprint
 	return c
 }

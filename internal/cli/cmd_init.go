@@ -9,8 +9,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdInit(e *env) *cobra.Command {
@@ -39,50 +38,28 @@ example an identity file written by 'embassy custodian keygen').`,
 			if home.Exists(dir) {
 				return hint.Wrap(fmt.Errorf("a home already exists at %s", dir), "use another --home, or 'embassy key rotate' to change custodians")
 			}
-			var cs []repo.Custodian
+			var cs []string
 			for _, c := range custodians {
 				rec, err := readRecipient(c)
 				if err != nil {
 					return err
 				}
-				cs = append(cs, repo.Custodian{Recipient: rec})
+				cs = append(cs, rec)
 			}
 			if threshold == 0 {
 				return usagef("missing --threshold K: how many custodians must come together to recover the root key")
 			}
 			cfg := home.Default()
 			cfg.HomeState, cfg.HomeLocation = strings.ToUpper(homeState), homeLocation
-			if err := cfg.Validate(); err != nil {
-				return usageError{err}
-			}
-			h, err := home.Create(dir, cfg)
+			v, err := vault.Init(e.ctx, vault.InitRequest{Dir: dir, Config: cfg, Custodians: cs, Threshold: threshold, Description: description}, e.vaultOptions())
 			if err != nil {
 				return err
 			}
-			ok := false
-			defer func() {
-				if !ok {
-					os.RemoveAll(dir)
-				}
-			}()
-			meta, err := e.metaSite(h)
+			homeID := v.Home.Config.Home
+			root, err := v.Home.LoadRoot(1)
 			if err != nil {
 				return err
 			}
-			root, homeID, err := repo.Init(e.ctx, repo.InitOptions{Custodians: cs, Threshold: threshold, Sites: []*repo.Site{meta}, Description: description})
-			if err != nil {
-				return err
-			}
-			h.Config.Home = homeID
-			h.Config.Description = description
-			if err := h.SaveRoot(homeID, root); err != nil {
-				return err
-			}
-			if err := h.Save(); err != nil {
-				return err
-			}
-			ok = true
-			e.audit(h, tlog.Entry{Kind: tlog.KindInit, Details: map[string]string{"custodians": fmt.Sprint(len(cs)), "threshold": fmt.Sprint(threshold)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": root.Fingerprint()})
 			}

@@ -9,6 +9,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdKey(e *env) *cobra.Command {
@@ -113,6 +114,12 @@ must be reachable.`,
 				return err
 			}
 			defer e.closeRepo(r)
+			// rotation re-wraps and retires every dataset's keys: no reader may run
+			unlockAll, err := e.vaultOf(h).LockAll(e.ctx, vault.OpRotate, r)
+			if err != nil {
+				return err
+			}
+			defer unlockAll()
 			o := repo.RotateOptions{Threshold: threshold, Persist: persistRoot(h)}
 			for _, c := range custodians {
 				rec, err := readRecipient(c)
@@ -178,7 +185,7 @@ sites allow it. This cannot be undone.`,
 			if err != nil {
 				return err
 			}
-			unlockDS, err := h.Lock("dataset-"+dk.ID, true)
+			unlockDS, err := e.vaultOf(h).LockDataset(e.ctx, vault.OpShred, dk)
 			if err != nil {
 				return err
 			}

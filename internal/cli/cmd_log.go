@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -37,14 +36,16 @@ Entry kinds: ` + strings.Join(tlog.Kinds, ", ") + `.`,
   embassy log --site lu-1 --since 2026-11-01 --until 2026-11-30`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now := time.Now()
-			from, to, err := parseRange(since, until, now)
+			from, to, err := parseRange(since, until, e.now())
 			if err != nil {
 				return err
 			}
 			h, err := e.openHome()
 			if err != nil {
 				return err
+			}
+			if dataset != "" {
+				dataset = e.vaultOf(h).DatasetID(e.ctx, dataset) // entries name datasets by id
 			}
 			r, _, err := e.readLog(h)
 			if err != nil {
@@ -99,7 +100,7 @@ Entry kinds: ` + strings.Join(tlog.Kinds, ", ") + `.`,
 	f.StringVar(&since, "since", "", "only entries logged at or after this time (RFC 3339, date, or duration ago: 24h, 7d)")
 	f.StringVar(&until, "until", "", "only entries logged at or before this time")
 	f.StringVar(&site, "site", "", "only entries about this site")
-	f.StringVar(&dataset, "dataset", "", "only entries about this dataset")
+	f.StringVar(&dataset, "dataset", "", "only entries about this dataset (its name, or its id)")
 	f.IntVar(&limit, "limit", 0, "only the last N matching entries")
 	return c
 }

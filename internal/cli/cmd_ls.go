@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdLs(e *env) *cobra.Command {
@@ -18,11 +19,25 @@ func cmdLs(e *env) *cobra.Command {
 		Example: "  embassy ls population-register@latest documents --recursive",
 		Args:    cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, d, s, err := e.openSnapshot(args[0])
+			v, err := e.openKeyed()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
+			defer v.Close()
+			name, _ := vault.SplitRef(args[0])
+			dk, err := v.Repo.Dataset(e.ctx, name)
+			if err != nil {
+				return err
+			}
+			unlock, err := v.LockDataset(e.ctx, vault.OpLs, dk)
+			if err != nil {
+				return err
+			}
+			defer unlock()
+			d, s, err := v.OpenSnapshot(e.ctx, args[0])
+			if err != nil {
+				return err
+			}
 			t, err := d.LoadTree(e.ctx, s.Tree)
 			if err != nil {
 				return err

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
@@ -118,11 +119,11 @@ A key rotation ends every token anyway.`,
 				"list_number": fmt.Sprint(l.Number), "epoch": fmt.Sprint(r.Root().Epoch)}}); err != nil {
 				return err
 			}
-			if err := home.WriteFileAtomic(operateRevokedFile(h), b, 0o644); err != nil {
+			if err := atomicfile.Write(operateRevokedFile(h), b, 0o644); err != nil {
 				return err
 			}
 			if out != "" {
-				if err := home.WriteFileAtomic(out, b, 0o644); err != nil {
+				if err := atomicfile.Write(out, b, 0o644); err != nil {
 					return err
 				}
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdPolicy(e *env) *cobra.Command {
@@ -113,7 +114,7 @@ dataset's latest snapshot's, or --class for a dataset not yet written.`,
 	return c
 }
 
-// datasetClass returns the class of a dataset's latest snapshot ("" if none).
+// datasetClass returns the dataset's class (vault.ClassOf; "" if none).
 func (e *env) datasetClass(h *home.Home, name string) (string, error) {
 	r, err := e.openRepo(h, true)
 	if err != nil {
@@ -128,17 +129,7 @@ func (e *env) datasetClass(h *home.Home, name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	snaps, _, err := d.Snapshots(e.ctx)
-	if err != nil || len(snaps) == 0 {
-		return "", err
-	}
-	latest := snaps[0]
-	for _, s := range snaps {
-		if s.Time.After(latest.Time) {
-			latest = s
-		}
-	}
-	return latest.Class, nil
+	return vault.DatasetClass(e.ctx, d), nil
 }
 
 func orDash(s string) string {

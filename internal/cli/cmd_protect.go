@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -18,7 +17,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // eventsFile is the home's local journal of continuity events, to be
@@ -85,26 +83,22 @@ at http://ADDR/metrics.`,
 			if err != nil {
 				return err
 			}
-			r, err := e.openRepo(h, true)
+			v := e.vaultOf(h)
+			r, err := v.OpenRepo(e.ctx, true)
 			if err != nil {
 				return err
 			}
 			defer e.closeRepo(r)
 			var taken []*protect.Taken
-			rn := &protect.Runner{Repo: r, Home: h, Config: cfg, Log: e.log,
+			rn := &protect.Runner{Repo: r, Home: h, Config: cfg, Log: e.log, Now: e.clock,
+				Take: v.Protect, // the vault's one snapshot path: same policy decisions, same log entry
 				OnTaken: func(t *protect.Taken) {
 					taken = append(taken, t)
-					e.audit(h, tlog.Entry{Kind: tlog.KindSnapshot, Object: t.ID.String(), Details: map[string]string{"by": "protect", "files": fmt.Sprint(t.Stats.Files)}})
 					if !once {
 						e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
 					}
 				},
-				OnAlert: func(a protect.Alert) { e.alert(h, a) },
-				// the same per-site policy.Write decisions as snapshot
-				Place: func(_ context.Context, name, label string) (func(), error) {
-					_, undo, err := e.placeDataset(h, r, name, label)
-					return undo, err
-				}}
+				OnAlert: func(a protect.Alert) { e.alert(h, a) }}
 			if once {
 				errs := rn.Cycle(e.ctx, true)
 				lags := rn.Lags()
@@ -139,7 +133,7 @@ at http://ADDR/metrics.`,
 					rn.WriteMetrics(w)
 				})
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-				go srv.Serve(ln)
+				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close()
 				e.printf("metrics at http://%s/metrics\n", ln.Addr())
 			}
@@ -167,7 +161,7 @@ func (e *env) alert(h *home.Home, a protect.Alert) {
 	if err := evidence.AppendLine(filepath.Join(h.Dir, protect.AlertsFile), a); err != nil {
 		e.log.ErrorContext(e.ctx, "alerts", "err", err)
 	}
-	evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
+	_ = evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
 		Summary: fmt.Sprintf("rpo %s: %s at %s", a.State, a.Dataset, a.Site), Fields: map[string]any{"lag_seconds": a.LagSec, "rpo_seconds": a.RPOSec}})
 }
 

@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"fmt"
-	"sort"
-
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdPrune(e *env) *cobra.Command {
@@ -28,47 +24,17 @@ if any snapshot cannot be read completely.`,
 				return err
 			}
 			defer e.closeRepo(r)
-			all, err := r.Datasets(e.ctx)
+			res, err := e.vaultOf(h).Prune(e.ctx, args, repo.PruneOptions{DryRun: dry, MaxWaste: waste})
+			var reps []*repo.PruneReport
+			for _, pr := range res {
+				rep := pr.Report
+				reps = append(reps, rep)
+				e.printf("%s: %d snapshots, %d blobs used, %d unused; packs: %d kept, %d deleted, %d repacked, %d orphans removed; %s %s\n",
+					pr.Dataset, rep.Snapshots, rep.UsedBlobs, rep.UnusedBlobs, rep.PacksKept, rep.PacksDeleted, rep.PacksRepacked, rep.OrphanPacks,
+					humanBytes(rep.BytesFreed), map[bool]string{true: "would be freed", false: "freed"}[dry])
+			}
 			if err != nil {
 				return err
-			}
-			names := args
-			if len(names) == 0 {
-				for n := range all {
-					names = append(names, n)
-				}
-				sort.Strings(names)
-			}
-			var reps []*repo.PruneReport
-			for _, n := range names {
-				dk, err := r.Dataset(e.ctx, n)
-				if err != nil {
-					return err
-				}
-				unlock, err := h.Lock("dataset-"+dk.ID, true)
-				if err != nil {
-					return err
-				}
-				if _, err := r.SyncDataset(e.ctx, dk.ID); err != nil {
-					return err
-				}
-				d, err := r.OpenDataset(e.ctx, dk)
-				if err != nil {
-					unlock()
-					return err
-				}
-				rep, err := d.Prune(e.ctx, repo.PruneOptions{DryRun: dry, MaxWaste: waste})
-				unlock()
-				if err != nil {
-					return err
-				}
-				reps = append(reps, rep)
-				if !dry {
-					e.audit(h, tlog.Entry{Kind: tlog.KindPrune, Dataset: dk.ID, Details: map[string]string{"packs_deleted": fmt.Sprint(rep.PacksDeleted), "packs_repacked": fmt.Sprint(rep.PacksRepacked), "bytes_freed": fmt.Sprint(rep.BytesFreed)}})
-				}
-				e.printf("%s: %d snapshots, %d blobs used, %d unused; packs: %d kept, %d deleted, %d repacked, %d orphans removed; %s %s\n",
-					n, rep.Snapshots, rep.UsedBlobs, rep.UnusedBlobs, rep.PacksKept, rep.PacksDeleted, rep.PacksRepacked, rep.OrphanPacks,
-					humanBytes(rep.BytesFreed), map[bool]string{true: "would be freed", false: "freed"}[dry])
 			}
 			e.reportSites(r)
 			if e.json {

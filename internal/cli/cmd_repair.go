@@ -7,7 +7,6 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdRepair(e *env) *cobra.Command {
@@ -29,29 +28,11 @@ reported and the command exits with code 3.`,
 				return err
 			}
 			defer e.closeRepo(r)
-			rep, err := r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData})
+			res, err := e.vaultOf(h).Repair(e.ctx, readData, dry)
 			if err != nil {
 				return err
 			}
-			acts, err := r.Repair(e.ctx, rep, dry)
-			if err != nil {
-				return err
-			}
-			var ents []tlog.Entry
-			for _, a := range acts {
-				if a.Done {
-					ents = append(ents, tlog.Entry{Kind: tlog.KindRepair, Site: a.Site, Object: a.Object, Details: map[string]string{"from": a.From}})
-				}
-			}
-			e.auditAll(h, ents)
-			var after *repo.VerifyReport
-			if !dry && len(acts) > 0 {
-				if after, err = r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData}); err != nil {
-					return err
-				}
-			} else {
-				after = rep
-			}
+			rep, acts, after := res.Before, res.Actions, res.After
 			if e.json {
 				if acts == nil {
 					acts = []repo.RepairAction{}

@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/restorer"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdRestore(e *env) *cobra.Command {
@@ -27,35 +24,25 @@ snapshot is restored, at the same relative place under DIR.`,
 			if target == "" {
 				return usagef("missing --target DIR: where to restore")
 			}
-			r, d, s, err := e.openSnapshot(args[0])
+			v, err := e.openKeyed()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			if !r.LocalFirst() {
-				d.ReadAhead = 4 << 20 // remote sites: one request per 4 MiB of a pack, not per blob
-			}
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			// One decision per site: a denied site is not read; none allowed refuses.
-			if err := e.gateReads(h, r, policy.Restore, policy.Dataset{Name: d.Keys.Name, Class: s.Class}); err != nil {
-				return err
-			}
+			defer v.Close()
 			o := restorer.Options{Path: path, Overwrite: overwrite, Owners: owners, Progress: &restorer.Progress{}}
 			b := e.newBar("restore", func() (int64, int64) { return o.Progress.Bytes.Load(), o.Progress.TotalBytes.Load() })
-			st, err := restorer.Restore(e.ctx, d, s, target, o)
+			res, err := v.Restore(e.ctx, vault.RestoreRequest{Ref: args[0], Target: target, Options: o, By: "restore"})
 			b.done()
 			if err != nil {
 				return err
 			}
-			e.reportSites(r)
-			e.audit(h, tlog.Entry{Kind: tlog.KindRestore, Dataset: d.Keys.ID, Object: s.ID.String(), Details: map[string]string{"files": fmt.Sprint(st.Files)}})
+			e.noteDenied(res.Denied)
+			e.reportSites(v.Repo)
+			s, st := res.Snapshot, res.Stats
 			if e.json {
-				return e.emitJSON(map[string]any{"snapshot": s.ID.String(), "dataset": d.Keys.Name, "target": target, "files": st.Files, "dirs": st.Dirs, "symlinks": st.Symlinks, "bytes": st.Bytes})
+				return e.emitJSON(map[string]any{"snapshot": s.ID.String(), "dataset": res.Dataset, "target": target, "files": st.Files, "dirs": st.Dirs, "symlinks": st.Symlinks, "bytes": st.Bytes})
 			}
-			e.printf("restored snapshot %s of %s to %s: %d files, %d dirs, %d symlinks, %s\n", s.ID.Short(), d.Keys.Name, target, st.Files, st.Dirs, st.Symlinks, humanBytes(st.Bytes))
+			e.printf("restored snapshot %s of %s to %s: %d files, %d dirs, %d symlinks, %s\n", s.ID.Short(), res.Dataset, target, st.Files, st.Dirs, st.Symlinks, humanBytes(st.Bytes))
 			return nil
 		},
 	}

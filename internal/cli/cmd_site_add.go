@@ -1,19 +1,14 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/site"
-	"github.com/digital-embassy/embassy/internal/site/location"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdSiteAdd(e *env) *cobra.Command {
@@ -65,47 +60,17 @@ A local folder is created if it does not exist.`,
 				}
 				sc.Location = location_
 			}
-			lo := e.locationOptions(h)
-			lo.Create = true
-			b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, lo)
-			if err != nil {
-				return hint.Wrap(fmt.Errorf("site %s: %w", sc.Name, err), "check the URL and that the storage is reachable")
-			}
-			defer b.Close()
-			if sc.RetainDays > 0 && !b.Properties().ObjectLock {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("site %s does not enforce object lock, so --retain-days cannot be honoured", sc.Name),
-					"use a bucket created with object lock enabled, or drop --retain-days"), hint.CodeUsage)
-			}
-			target := &repo.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Backend: b, RetainFor: time.Duration(sc.RetainDays) * 24 * time.Hour}
-			copying := !noCopy && !member
-			r, err := e.openRepo(h, copying) // keys: the datasets' labels decide what may be copied
+			v := e.vaultOf(h)
+			defer v.Close()
+			res, err := v.AddSite(e.ctx, vault.AddSiteRequest{Site: sc, NoCopy: noCopy, Progress: e.copyProgress()})
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			var st repo.CopyStats
-			if copying {
-				keep, err := e.replicationFilter(h, r, []home.SiteConfig{sc})
-				if err != nil {
-					return err
-				}
-				st, err = r.BackfillFiltered(e.ctx, target, keep, e.copyProgress())
-				if err != nil {
-					if errors.Is(err, repo.ErrForeignHome) {
-						return hint.Wrap(err, "a site can hold only one home's vault; use an empty location")
-					}
-					return fmt.Errorf("copy vault to %s: %w", sc.Name, err)
-				}
-			}
-			h.Config.Sites = append(h.Config.Sites, sc)
-			if err := h.Save(); err != nil {
-				return err
-			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindSiteAdd, Site: sc.Name, Details: map[string]string{"jurisdiction": sc.Jurisdiction, "operator": sc.Operator, "agreement": sc.Agreement, "copied_objects": fmt.Sprint(st.Objects)}})
+			st := res.Copied
 			if e.json {
 				return e.emitJSON(map[string]any{"site": sc, "copied_objects": st.Objects, "copied_bytes": st.Bytes, "already_present": st.Present})
 			}
-			e.printf("Added site %s (%s) at %s\n", sc.Name, sc.Jurisdiction, b.Properties().Location)
+			e.printf("Added site %s (%s) at %s\n", sc.Name, sc.Jurisdiction, res.Location)
 			if d := home.DistanceKm(h.Config.HomeLocation, sc.Location); d >= 0 {
 				e.printf("Distance from home: %.0f km\n", d)
 			}

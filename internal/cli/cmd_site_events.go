@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -139,12 +140,12 @@ func (e *env) pullEvents(h *home.Home, sc home.SiteConfig) (sessions, disclosure
 			last = ev.Time
 		}
 		if err := os.MkdirAll(filepath.Dir(cursorFile), 0o700); err == nil {
-			_ = home.WriteFileAtomic(cursorFile, []byte(last.Format(time.RFC3339Nano)+"\n"), 0o600)
+			_ = atomicfile.Write(cursorFile, []byte(last.Format(time.RFC3339Nano)+"\n"), 0o600)
 		}
 	}
 	if last.After(since) {
 		_ = os.MkdirAll(filepath.Dir(cursorFile), 0o700)
-		_ = home.WriteFileAtomic(cursorFile, []byte(last.Format(time.RFC3339Nano)+"\n"), 0o600)
+		_ = atomicfile.Write(cursorFile, []byte(last.Format(time.RFC3339Nano)+"\n"), 0o600)
 	}
 	return sessions, disclosures, nil
 }

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -25,35 +24,16 @@ each site's lag in objects and bytes.`,
   embassy site sync`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
+			v, err := e.openKeyed() // keys: the datasets' labels decide what may be copied
 			if err != nil {
 				return err
 			}
-			r, err := e.openRepo(h, true) // keys: the datasets' labels decide what may be copied
+			defer v.Close()
+			res, err := v.Sync(e.ctx, dry)
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			var targets []home.SiteConfig
-			for _, s := range r.Sites() {
-				if sc, _ := h.Site(s.Name); sc != nil {
-					targets = append(targets, *sc)
-				}
-			}
-			keep, err := e.replicationFilter(h, r, targets)
-			if err != nil {
-				return err
-			}
-			var lag map[string]*repo.SiteLag
-			var st repo.CopyStats
-			if dry {
-				lag, err = r.LagFiltered(e.ctx, keep)
-			} else {
-				st, lag, err = r.CatchUpFiltered(e.ctx, keep)
-			}
-			if err != nil {
-				return err
-			}
+			r, st, lag := v.Repo, res.Copied, res.Lag
 			e.reportSites(r)
 			rows := make([]*repo.SiteLag, 0, len(lag))
 			for _, l := range lag {

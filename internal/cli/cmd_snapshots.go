@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/repo"
 )
 
 type snapRow struct {
@@ -87,41 +85,4 @@ func cmdSnapshots(e *env) *cobra.Command {
 			return tw.Flush()
 		},
 	}
-}
-
-// splitRef splits DATASET[@ID].
-func splitRef(ref string) (string, string) {
-	if i := strings.IndexByte(ref, '@'); i >= 0 {
-		return ref[:i], ref[i+1:]
-	}
-	return ref, "latest"
-}
-
-// openSnapshot opens the repo with keys and resolves DATASET[@ID].
-func (e *env) openSnapshot(ref string) (*repo.Repo, *repo.Dataset, *repo.Snapshot, error) {
-	name, sid := splitRef(ref)
-	h, err := e.openHome()
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	r, err := e.openRepo(h, true)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	dk, err := r.Dataset(e.ctx, name)
-	if err != nil {
-		e.closeRepo(r)
-		return nil, nil, nil, err
-	}
-	d, err := r.OpenDataset(e.ctx, dk)
-	if err != nil {
-		e.closeRepo(r)
-		return nil, nil, nil, err
-	}
-	s, err := d.FindSnapshot(e.ctx, sid)
-	if err != nil {
-		e.closeRepo(r)
-		return nil, nil, nil, err
-	}
-	return r, d, s, nil
 }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func cmdVerify(e *env) *cobra.Command {
@@ -42,12 +41,11 @@ exits with code 3.`,
 			}
 			var done, total atomic.Int64
 			b := e.newBar("verify", func() (int64, int64) { return done.Load(), total.Load() })
-			rep, err := r.Verify(e.ctx, repo.VerifyOptions{ReadData: readData, Sites: sites, Progress: func(d, t int64) { done.Store(d); total.Store(t) }})
+			rep, err := e.vaultOf(h).Verify(e.ctx, repo.VerifyOptions{ReadData: readData, Sites: sites, Progress: func(d, t int64) { done.Store(d); total.Store(t) }})
 			b.done()
 			if err != nil {
 				return err
 			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindVerify, Details: map[string]string{"read_data": fmt.Sprint(readData), "damage": fmt.Sprint(len(rep.Damage)), "sites": strings.Join(rep.Sites, ",")}})
 			if e.json {
 				if rep.Damage == nil {
 					rep.Damage = []repo.Damage{}

@@ -38,12 +38,20 @@ func helpExitCodes() *cobra.Command {
 		Long: `embassy exits with:
 
   0    success
-  1    an error (the message says what and how to fix it)
-  2    bad flags or arguments
-  3    damage found by verify, or some sites failed while others succeeded
-       (the command did its work on the healthy sites and reported the others)
+  1    an error; the operation did not happen (a snapshot that fails saved
+       nothing). The message says what and how to fix it
+  2    bad flags or arguments: an unknown command or flag, a missing or extra
+       argument, an invalid value
+  3    done, with problems reported as warnings: damage found by verify or
+       left by repair; some sites failed while others took everything; files
+       that could not be read were left out of a snapshot; a policy
+       shortfall (fewer copies or jurisdictions than the class asks; the
+       snapshot was saved; a class rule with require-copies refuses instead,
+       exit 1); the operation was done but could not be recorded in the
+       transparency log. Sites the policy denies are notes, not warnings
   4    a missing, wrong or insufficient key, identity or set of custodian shares
-  5    another embassy process holds a conflicting lock
+  5    another embassy process holds a conflicting lock (the message names it;
+       --retry-lock DURATION waits for it)
   130  interrupted (Ctrl-C or SIGTERM); everything committed before is intact`,
 	}
 }
@@ -51,16 +59,32 @@ func helpExitCodes() *cobra.Command {
 func helpConfig() *cobra.Command {
 	return &cobra.Command{
 		Use:   "config",
-		Short: "The home folder and its configuration file",
+		Short: "The home folder, every file in it, and every key of embassy.yaml",
 		Long: `A home is one folder (--home DIR, or EMBASSY_HOME, default: the user's config
-directory + /embassy) holding everything the sending state keeps locally:
-
-  embassy.yaml        the configuration (below)
-  keys/root-N.key     the root key of epoch N (mode 0600; the sending state's secret)
-  meta/               a mirror of the vault's small key and config objects
-  locks/              advisory locks between embassy processes
-
+directory + /embassy) holding everything the sending state keeps locally.
 Nothing is written outside the home and the sites.
+
+Files and folders of a home:
+
+  embassy.yaml         the configuration (keys below)
+  keys/root-N.key      the root key of epoch N (mode 0600; the sending state's secret)
+  meta/                a mirror of the vault's small config and key objects (lets
+                       a home exist before its first site, and bootstraps new sites)
+  locks/               advisory locks between embassy processes (NAME.lock) and
+                       the operations holding them (NAME.PID.*.holder)
+  log/                 the transparency log: log.key, log.pub, policy (witnesses
+                       and quorum), tiles/ (or storage: S3 + MySQL), witness/home/
+                       and witness/home-pq/ (the home's own witnesses), alerts.jsonl,
+                       cursors/ (events pulled from daemon sites)
+  policy.yaml          policy settings: home-state, home-location, class rules
+                       (optional; the baseline's defaults otherwise; docs/POLICY.md)
+  agreements/          installed, verified hosting agreements (ID.yaml)
+  pki/                 the home's certificate authority and certificates (ca.crt,
+                       home.crt, home.key, ...) for embassy:// sites
+  protect.yaml         continuous-protection datasets ('embassy protect --help')
+  alerts.jsonl         RPO alerts raised by protect
+  events.jsonl         the local journal of continuity events (drills, alerts, crises)
+  cache/               rebuildable caches (protect's captures)
 
 embassy.yaml:
 
@@ -68,17 +92,24 @@ embassy.yaml:
   description: text
   compression: auto         # auto (per chunk, only where it shrinks), off, max
   pack-size-mib: 8          # target size of pack files at the sites
+  home-state: EE            # the sending state (ISO 3166-1 alpha-2)
+  home-location: 59.43,24.75  # the home data centre, for distance rules
   sites:
     - name: lu-1
-      url: /mnt/embassy-lu  # a folder, file:///path, or s3://host:port/bucket/prefix
+      url: /mnt/embassy-lu  # a folder, file:///path, s3://host:port/bucket/prefix,
+                            # embassy://host:port or erasure:K+M?members=a,b,c
       jurisdiction: LU      # ISO 3166-1 alpha-2
       operator: LU Government IT Centre
-      agreement: EE-LU-2017
-      location: 49.61,6.13
-      tier: 4
+      agreement: EE-LU-2017 # the installed agreement the site is hosted under
+      location: 49.61,6.13  # LAT,LON
+      tier: 4               # facility tier (1-4)
+      member: false         # true: holds shards of an erasure group, not a replica
+      retain-days: 0        # object-lock retention of vault data, in days
 
 Environment variables: EMBASSY_HOME, EMBASSY_JSON, EMBASSY_QUIET,
-EMBASSY_PROGRESS, EMBASSY_LOG_LEVEL set the flags of the same name; S3 sites
-read AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.`,
+EMBASSY_PROGRESS, EMBASSY_LOG_LEVEL and EMBASSY_RETRY_LOCK set the flags of
+the same name; EMBASSY_NOW (RFC 3339 or a date) pins the clock for
+reproducible reports; EMBASSY_CACHE is where scripts keep downloaded tools;
+S3 sites read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.`,
 	}
 }

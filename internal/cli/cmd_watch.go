@@ -217,7 +217,7 @@ func (e *env) watchCycle(exp *watchman.Exporter) (int, error) {
 	}
 	// The alerts are in the log before anyone is told, so that a
 	// notification always has an entry to point to.
-	if err := e.recordAll(h, logged); err != nil {
+	if err := e.vaultOf(h).Recorder().Append(e.ctx, logged...); err != nil {
 		return 0, hint.Wrap(err, "the alerts could not be logged; nothing was sent, the next cycle tries again")
 	}
 	next.Updated = now

@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -244,7 +245,7 @@ The change itself is logged first (under the old policy).`,
 			if err := e.record(h, tlog.Entry{Kind: tlog.KindWitnessChange, Object: name, Details: map[string]string{"action": "add", "vkey": vkey, "url": url}}); err != nil {
 				return err
 			}
-			if err := tlog.WriteFileAtomic(pp, out.Bytes(), 0o644); err != nil {
+			if err := atomicfile.Write(pp, out.Bytes(), 0o644); err != nil {
 				return err
 			}
 			e.printf("Added witness %s; the quorum now requires its cosignature\n", name)

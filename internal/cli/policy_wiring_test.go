@@ -12,6 +12,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // siteDatasets returns the dataset ids whose packs a folder site holds.
@@ -86,9 +87,9 @@ func TestPolicySiteAddSkipsDeniedDataset(t *testing.T) {
 	if !hasDenial(policyDenials(t, home), "replicate", "fi", "residency-class") {
 		t.Fatal("no replicate denial in the log")
 	}
-	// a snapshot skips fi for secret-ds too, and says so
+	// a snapshot skips fi for secret-ds too, and says it was denied (not failed)
 	r = run(t, home, "", "snapshot", "secret-ds", src)
-	if r.code != ExitDamaged || !strings.Contains(r.stderr, "site fi failed and was skipped: policy:") {
+	if r.code != ExitOK || !strings.Contains(r.stderr, "site fi denied by policy for write of secret-ds (residency-class)") {
 		t.Fatalf("snapshot: exit %d\n%s", r.code, r.stderr)
 	}
 	if !hasDenial(policyDenials(t, home), "write", "fi", "residency-class") {
@@ -185,7 +186,7 @@ func TestPolicyRestoreGate(t *testing.T) {
 	// a denied site is failed and closed, so it is neither written nor read
 	s := &repo.Site{Name: "lu"}
 	denySite(s, policy.Decision{Reasons: []string{"because"}})
-	if s.Backend != nil || s.Err() == nil || !strings.Contains(s.Err().Error(), "policy: because") {
+	if s.Backend != nil || !vault.IsDenied(s.Err()) || !strings.Contains(s.Err().Error(), "because") {
 		t.Fatalf("denied site: backend %v, err %v", s.Backend, s.Err())
 	}
 	if err := denyError("restore of ds", policy.Decision{Reasons: []string{"because"}}); !strings.Contains(err.Error(), "policy denies restore of ds: because") {

@@ -17,7 +17,7 @@ func startProfile() func() {
 	if cpu != "" {
 		var err error
 		if f, err = os.Create(cpu); err == nil {
-			pprof.StartCPUProfile(f)
+			_ = pprof.StartCPUProfile(f)
 		}
 	}
 	return func() {
@@ -27,7 +27,7 @@ func startProfile() func() {
 		}
 		if mem != "" {
 			if m, err := os.Create(mem); err == nil {
-				pprof.Lookup("allocs").WriteTo(m, 0)
+				_ = pprof.Lookup("allocs").WriteTo(m, 0)
 				m.Close()
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/remote"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // proofChunks is how many random 1 KiB chunks each sampled object reveals
@@ -185,17 +186,4 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 	return nil
 }
 
-// daemonOf finds an embassy daemon backend under decorators.
-func daemonOf(b site.Backend) *remote.Backend {
-	for b != nil {
-		if rb, ok := b.(*remote.Backend); ok {
-			return rb
-		}
-		u, ok := b.(site.Unwrapper)
-		if !ok {
-			return nil
-		}
-		b = u.Unwrap()
-	}
-	return nil
-}
+func daemonOf(b site.Backend) *remote.Backend { return vault.DaemonOf(b) }

@@ -20,6 +20,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/keys"
 )
@@ -305,7 +306,7 @@ func (h *Home) Save() error {
 	if err := enc.Encode(h.Config); err != nil {
 		return err
 	}
-	return WriteFileAtomic(filepath.Join(h.Dir, ConfigFile), buf.Bytes(), 0o600)
+	return atomicfile.Write(filepath.Join(h.Dir, ConfigFile), buf.Bytes(), 0o600)
 }
 
 // Site returns the named site's configuration.
@@ -341,7 +342,7 @@ func (h *Home) SaveRoot(homeID string, r *keys.Root) error {
 		return err
 	}
 	b, _ := json.MarshalIndent(rootFile{Format: "embassy.rootkey.v1", Home: homeID, Epoch: r.Epoch, Secret: base64.StdEncoding.EncodeToString(r.Secret[:])}, "", " ")
-	return WriteFileAtomic(h.rootPath(r.Epoch), append(b, '\n'), 0o600)
+	return atomicfile.Write(h.rootPath(r.Epoch), append(b, '\n'), 0o600)
 }
 
 // Roots returns the epochs of the root keys this home holds, ascending.
@@ -394,38 +395,4 @@ func (h *Home) DeleteRoot(epoch uint32) error {
 		return nil
 	}
 	return err
-}
-
-// WriteFileAtomic writes data to path via a synced temporary file and rename.
-func WriteFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

@@ -64,8 +64,8 @@ func NewNS(t testing.TB) *NS {
 	n.HostIP = fmt.Sprintf("10.251.%d.%d", base>>8, base&0xff+1)
 	n.IP = fmt.Sprintf("10.251.%d.%d", base>>8, base&0xff+2)
 	t.Cleanup(func() {
-		exec.Command("ip", "netns", "del", n.Name).Run()
-		exec.Command("ip", "link", "del", n.HostDev).Run() // gone with the namespace; belt and braces
+		_ = exec.Command("ip", "netns", "del", n.Name).Run()
+		_ = exec.Command("ip", "link", "del", n.HostDev).Run() // gone with the namespace; belt and braces
 	})
 	n.must("ip", "netns", "add", n.Name)
 	n.must("ip", "link", "add", n.HostDev, "type", "veth", "peer", "name", n.Dev)
@@ -140,13 +140,13 @@ func Kill(cmd *exec.Cmd, grace time.Duration) {
 	if cmd == nil || cmd.Process == nil {
 		return
 	}
-	cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Process.Signal(os.Interrupt)
 	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
+	go func() { _ = cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(grace):
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill()
 		<-done
 	}
 }

@@ -149,7 +149,7 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		}
 	}
 	if cw, ok := dst.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
+		_ = cw.CloseWrite()
 	}
 }
 

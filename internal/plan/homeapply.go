@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
 )
@@ -46,7 +47,7 @@ func (a *HomeApplier) saveSettings(s policy.Settings) error {
 	if err := s.Validate(agreement.DefaultBaseline()); err != nil {
 		return fmt.Errorf("policy settings: %w", err)
 	}
-	return home.WriteFileAtomic(filepath.Join(a.Dir, policy.SettingsFile), s.Marshal(), 0o600)
+	return atomicfile.Write(filepath.Join(a.Dir, policy.SettingsFile), s.Marshal(), 0o600)
 }
 
 // System reads the sites and class rules of the home.

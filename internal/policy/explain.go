@@ -53,12 +53,37 @@ func (e *Engine) Explain(ds Dataset, sites []Site, now time.Time) *Placement {
 	return p
 }
 
-// CheckCopies checks a set of sites holding (or about to hold) ds against
-// the class's minimum copies and jurisdictions. Home does not count.
+// Problem is a shortfall of a set of sites against a class rule, named by
+// the rule (min-copies, min-jurisdictions, erasure, label) so that callers
+// never match message text.
+type Problem struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// Rules of the class shortfalls.
+const (
+	RuleLabel            = "label"
+	RuleMinCopies        = "min-copies"
+	RuleMinJurisdictions = "min-jurisdictions"
+	RuleErasure          = "erasure"
+)
+
+// CheckCopies is CopyProblems as messages.
 func (e *Engine) CheckCopies(ds Dataset, held []Site) []string {
+	var out []string
+	for _, p := range e.CopyProblems(ds, held) {
+		out = append(out, p.Reason)
+	}
+	return out
+}
+
+// CopyProblems checks a set of sites holding (or about to hold) ds against
+// the class's minimum copies and jurisdictions. Home does not count.
+func (e *Engine) CopyProblems(ds Dataset, held []Site) []Problem {
 	lbl, err := class.Parse(ds.Class)
 	if err != nil {
-		return []string{fmt.Sprintf("dataset %s has no valid classification label", ds.Name)}
+		return []Problem{{RuleLabel, fmt.Sprintf("dataset %s has no valid classification label", ds.Name)}}
 	}
 	cp := e.settings.For(lbl)
 	var js []string
@@ -72,12 +97,12 @@ func (e *Engine) CheckCopies(ds Dataset, held []Site) []string {
 			js = append(js, s.Jurisdiction)
 		}
 	}
-	var out []string
+	var out []Problem
 	if n < cp.MinCopies {
-		out = append(out, fmt.Sprintf("%s data needs %d copies at sites; %d available", lbl, cp.MinCopies, n))
+		out = append(out, Problem{RuleMinCopies, fmt.Sprintf("%s data needs %d copies at sites; %d available", lbl, cp.MinCopies, n)})
 	}
 	if len(js) < cp.MinJurisdictions {
-		out = append(out, fmt.Sprintf("%s data is critical and needs copies in %d jurisdictions; only %d (%v): add a site in another jurisdiction", lbl, cp.MinJurisdictions, len(js), js))
+		out = append(out, Problem{RuleMinJurisdictions, fmt.Sprintf("%s data is critical and needs copies in %d jurisdictions; only %d (%v): add a site in another jurisdiction", lbl, cp.MinJurisdictions, len(js), js)})
 	}
 	return out
 }

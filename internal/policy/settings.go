@@ -133,7 +133,7 @@ func (s Settings) Marshal() []byte {
 	b.WriteString("# Digital Embassy policy settings. See docs/POLICY.md.\n")
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)
-	enc.Encode(s)
+	_ = enc.Encode(s)
 	return b.Bytes()
 }
 

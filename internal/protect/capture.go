@@ -118,8 +118,8 @@ func dumpPostgres(ctx context.Context, src Source) (*Capture, error) {
 	}
 	c.cleanup = func() {
 		if !done {
-			cmd.Process.Kill()
-			cmd.Wait()
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
 		}
 	}
 	return c, nil

@@ -26,15 +26,29 @@ type Alert struct {
 	Detail  string    `json:"detail,omitempty"`
 }
 
+// Taken is a committed protection snapshot.
+type Taken struct {
+	Dataset string
+	ID      repo.ID
+	Time    time.Time
+	Stats   repo.SnapshotStats
+	Skipped int
+}
+
+// Taker captures a dataset's source and commits a snapshot of it. The
+// vault's one snapshot path implements it (vault.Vault.Protect): the
+// manifest is written only after the capture reports success.
+type Taker func(ctx context.Context, ds Dataset) (*Taken, error)
+
 // Runner protects the datasets of a Config.
 type Runner struct {
 	Repo    *repo.Repo
 	Home    *home.Home
 	Config  *Config
 	Log     *slog.Logger
+	Take    Taker        // takes one snapshot (required)
 	OnAlert func(Alert)  // called for every alert transition
 	OnTaken func(*Taken) // called after each committed snapshot
-	Place   Placer       // asked before each snapshot (policy); nil writes to every site
 	Now     func() time.Time
 
 	lagger *Lagger
@@ -94,7 +108,7 @@ func (rn *Runner) Cycle(ctx context.Context, force bool) []error {
 		rn.mu.Lock()
 		st.lastTry = now
 		rn.mu.Unlock()
-		t, err := TakeWith(ctx, rn.Repo, rn.Home, ds, rn.Log, rn.Place)
+		t, err := rn.Take(ctx, ds)
 		rn.mu.Lock()
 		if err != nil {
 			st.failed++

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -48,10 +49,10 @@ func LoadOrCreateKey(dir, origin string) (note.Signer, string, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, "", err
 		}
-		if err := WriteFileAtomic(filepath.Join(dir, PubFile), []byte(vkey+"\n"), 0o644); err != nil {
+		if err := atomicfile.Write(filepath.Join(dir, PubFile), []byte(vkey+"\n"), 0o644); err != nil {
 			return nil, "", err
 		}
-		if err := WriteFileAtomic(kp, []byte(skey+"\n"), 0o600); err != nil {
+		if err := atomicfile.Write(kp, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
 		b = []byte(skey)
@@ -67,44 +68,4 @@ func LoadOrCreateKey(dir, origin string) (note.Signer, string, error) {
 		return nil, "", err
 	}
 	return s, strings.TrimSpace(string(pub)), nil
-}
-
-// WriteFileAtomic writes data to a temporary file, syncs it, renames it over
-// name and syncs the directory.
-func WriteFileAtomic(name string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(name)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		return err
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -2,6 +2,8 @@ package tlog
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -53,10 +55,10 @@ const (
 
 func validDisclosure(e *Entry) error {
 	if _, ok := ReasonCodes[e.Reason]; !ok {
-		return fmt.Errorf("disclosure reason %q: use one of %s", e.Reason, strings.Join(SortedKeys(ReasonCodes), ", "))
+		return fmt.Errorf("disclosure reason %q: use one of %s", e.Reason, strings.Join(slices.Sorted(maps.Keys(ReasonCodes)), ", "))
 	}
 	if _, ok := AccessTypes[e.Details[DetailAccess]]; !ok {
-		return fmt.Errorf("disclosure access %q: use one of %s", e.Details[DetailAccess], strings.Join(SortedKeys(AccessTypes), ", "))
+		return fmt.Errorf("disclosure access %q: use one of %s", e.Details[DetailAccess], strings.Join(slices.Sorted(maps.Keys(AccessTypes)), ", "))
 	}
 	if e.Site == "" || e.Actor == "" || e.Object == "" {
 		return fmt.Errorf("disclosure needs a site, who (actor) and what (object)")

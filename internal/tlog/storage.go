@@ -6,19 +6,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/smithy-go"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	tessaws "github.com/transparency-dev/tessera/storage/aws"
@@ -97,43 +91,11 @@ func LoadStorage(dir string) (*AWSStorage, error) {
 
 // Reader returns a reader of the log kept in the bucket.
 func (st *AWSStorage) Reader(p *Policy) (*Reader, error) {
-	c, err := st.client()
+	objs, err := s3site.NewObjects(st.S3)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("log storage: %w", err)
 	}
-	return NewFetcherReader(&s3Fetcher{c: c, bucket: st.S3.Bucket, prefix: st.S3.Prefix}, p), nil
-}
-
-func (st *AWSStorage) sdk() (aws.Config, func(*s3.Options), error) {
-	key, secret, token := st.S3.AccessKey, string(st.S3.SecretKey), ""
-	if key == "" {
-		key, secret, token = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
-	}
-	if key == "" || secret == "" {
-		return aws.Config{}, nil, errors.New("log storage: no S3 credentials (s3://KEY:SECRET@... or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)")
-	}
-	scheme := "https://"
-	if st.S3.Insecure {
-		scheme = "http://"
-	}
-	region := st.S3.Region
-	if region == "" {
-		region = "us-east-1"
-	}
-	cfg := aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(key, secret, token)}
-	opt := func(o *s3.Options) {
-		o.BaseEndpoint = aws.String(scheme + st.S3.Endpoint)
-		o.UsePathStyle = true
-	}
-	return cfg, opt, nil
-}
-
-func (st *AWSStorage) client() (*s3.Client, error) {
-	cfg, opt, err := st.sdk()
-	if err != nil {
-		return nil, err
-	}
-	return s3.NewFromConfig(cfg, opt), nil
+	return NewFetcherReader(&s3Fetcher{objs}, p), nil
 }
 
 // openDriver returns the tessera driver for the log in dir and a reader of
@@ -153,9 +115,9 @@ func openDriver(ctx context.Context, dir string, o Options, hc *http.Client) (te
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, err
 	}
-	cfg, opt, err := o.AWS.sdk()
+	cfg, opt, err := s3site.SDK(o.AWS.S3)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("log storage: %w", err)
 	}
 	drv, err := tessaws.New(ctx, tessaws.Config{SDKConfig: &cfg, S3Options: opt, Bucket: o.AWS.S3.Bucket,
 		BucketPrefix: o.AWS.S3.Prefix, DSN: o.AWS.DSN, HTTPClient: hc})
@@ -170,27 +132,9 @@ func openDriver(ctx context.Context, dir string, o Options, hc *http.Client) (te
 }
 
 // s3Fetcher reads tlog-tiles resources from a bucket.
-type s3Fetcher struct {
-	c      *s3.Client
-	bucket string
-	prefix string
-}
+type s3Fetcher struct{ objs *s3site.Objects }
 
-func (f *s3Fetcher) get(ctx context.Context, key string) ([]byte, error) {
-	if f.prefix != "" {
-		key = path.Join(f.prefix, key)
-	}
-	out, err := f.c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(f.bucket), Key: aws.String(key)})
-	if err != nil {
-		var ae smithy.APIError
-		if errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
-			return nil, fmt.Errorf("s3://%s/%s: %w", f.bucket, key, fs.ErrNotExist)
-		}
-		return nil, fmt.Errorf("s3://%s/%s: %w", f.bucket, key, err)
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
-}
+func (f *s3Fetcher) get(ctx context.Context, key string) ([]byte, error) { return f.objs.Get(ctx, key) }
 
 // partialOrFull reads a partial resource, falling back to the full one that
 // may have replaced it (the driver garbage-collects partials).

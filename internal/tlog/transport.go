@@ -79,8 +79,8 @@ func (t *transport) record(a WitnessAlert) {
 	if err != nil {
 		return
 	}
-	f.Write(append(b, '\n'))
-	f.Sync()
+	_, _ = f.Write(append(b, '\n'))
+	_ = f.Sync()
 	f.Close()
 }
 

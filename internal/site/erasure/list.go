@@ -26,7 +26,7 @@ func (b *Backend) List(ctx context.Context, k site.Kind, fn func(site.Info) erro
 		holders = map[string][]int{}
 		failed  []error
 	)
-	b.each(func(i int, mb site.Backend) error {
+	_ = b.each(func(i int, mb site.Backend) error {
 		var names []string
 		err := mb.List(ctx, k, func(fi site.Info) error {
 			names = append(names, fi.Handle.Name)
@@ -96,7 +96,7 @@ func (b *Backend) Delete(ctx context.Context, h site.Handle) error {
 		return err
 	}
 	errs := make([]error, len(b.members))
-	b.each(func(i int, mb site.Backend) error {
+	_ = b.each(func(i int, mb site.Backend) error {
 		errs[i] = mb.Delete(ctx, h)
 		return nil
 	})

@@ -120,7 +120,7 @@ func (b *Backend) put(ctx context.Context, h site.Handle, p site.Payload, opts s
 	if len(ok) < b.opts.WriteQuorum {
 		if opts.IfAbsent {
 			for _, i := range ok {
-				b.members[i].Delete(context.WithoutCancel(ctx), h)
+				_ = b.members[i].Delete(context.WithoutCancel(ctx), h)
 			}
 		}
 		return b.putError(ctx, h, errs, len(ok))
@@ -171,7 +171,7 @@ func (b *Backend) lostClaim(ctx context.Context, h site.Handle, i int, cause err
 				slog.String("site", b.props.Name), slog.String("object", h.String()), slog.Duration("age", age))
 			for j, hd := range hs.at {
 				if hd.ID == holder.ID {
-					b.members[j].Delete(ctx, h)
+					_ = b.members[j].Delete(ctx, h)
 				}
 			}
 			return errDebris

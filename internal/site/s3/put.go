@@ -93,7 +93,7 @@ func (b *Backend) putParts(ctx context.Context, h site.Handle, key *string, p si
 		// Abort even if ctx is done, so the parts do not linger.
 		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		b.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: key, UploadId: up.UploadId})
+		_, _ = b.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: bucket, Key: key, UploadId: up.UploadId})
 	}()
 
 	size := max(b.cfg.PartSize, (p.Len()+maxParts-1)/maxParts)

@@ -10,11 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -61,13 +59,6 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.PartSize == minPartSize && cfg.MultipartThreshold == defaultThreshold {
 		cfg.PartSize = defaultPartSize
 	}
-	key, secret, token := cfg.AccessKey, string(cfg.SecretKey), ""
-	if key == "" {
-		key, secret, token = os.Getenv("AWS_ACCESS_KEY_ID"), os.Getenv("AWS_SECRET_ACCESS_KEY"), os.Getenv("AWS_SESSION_TOKEN")
-	}
-	if key == "" || secret == "" {
-		return nil, errNoCredentials
-	}
 	hc := cfg.HTTPClient
 	if hc == nil {
 		tr := http.DefaultTransport.(*http.Transport).Clone()
@@ -75,19 +66,11 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 		tr.ResponseHeaderTimeout = 2 * time.Minute
 		hc = &http.Client{Transport: tr}
 	}
-	scheme := "https://"
-	if cfg.Insecure {
-		scheme = "http://"
+	client, err := newClient(cfg, hc)
+	if err != nil {
+		return nil, err
 	}
-	b := &Backend{cfg: cfg, http: hc}
-	b.client = s3.New(s3.Options{
-		Region:       cfg.Region,
-		BaseEndpoint: aws.String(scheme + cfg.Endpoint),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider(key, secret, token),
-		HTTPClient:   hc,
-		Retryer:      aws.NopRetryer{},
-	})
+	b := &Backend{cfg: cfg, http: hc, client: client}
 	if err := b.openBucket(ctx); err != nil {
 		hc.CloseIdleConnections()
 		return nil, err

@@ -95,7 +95,7 @@ func testLarge(t *testing.T, b site.Backend) {
 		t.Fatalf("Stat: got size %d, error %v; want %d", fi.Size, err, size)
 	}
 	want := sha256.New()
-	io.Copy(want, p.NewReader())
+	_, _ = io.Copy(want, p.NewReader())
 	err = b.Get(t.Context(), h, 0, 0, func(r io.Reader) error {
 		got := sha256.New()
 		if _, err := io.Copy(got, r); err != nil {
@@ -111,9 +111,9 @@ func testLarge(t *testing.T, b site.Backend) {
 	}
 	off, n := int64(size/2-3), int64(7)
 	r := p.NewReader()
-	io.CopyN(io.Discard, r, off)
+	_, _ = io.CopyN(io.Discard, r, off)
 	mid := make([]byte, n)
-	io.ReadFull(r, mid)
+	_, _ = io.ReadFull(r, mid)
 	got, err := site.ReadRange(t.Context(), b, h, off, n)
 	if err != nil || !bytes.Equal(got, mid) {
 		t.Errorf("ReadRange(%d, %d): got %x, %v; want %x", off, n, got, err, mid)

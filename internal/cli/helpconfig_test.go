@@ -1,0 +1,53 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/protect"
+	"github.com/digital-embassy/embassy/internal/tlog"
+)
+
+// TestHelpConfigComplete keeps 'embassy help config' complete: every key
+// of embassy.yaml (home.Config and home.SiteConfig), every file a home's
+// code names, and every entry a working home actually has.
+func TestHelpConfigComplete(t *testing.T) {
+	dir, h, _ := setup(t)
+	help := mustRun(t, h, "help", "config")
+	for _, typ := range []reflect.Type{reflect.TypeFor[home.Config](), reflect.TypeFor[home.SiteConfig]()} {
+		for f := range typ.Fields() {
+			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if key != "" && !strings.Contains(help, " "+key+":") {
+				t.Errorf("help config does not list the embassy.yaml key %q", key)
+			}
+		}
+	}
+	for _, name := range []string{home.ConfigFile, policy.SettingsFile, protect.FileName, protect.AlertsFile, eventsFile,
+		"agreements/", "pki/", "cache/", "locks/", "meta/", "keys/root-N.key", "log/", tlog.PolicyFile, tlog.TilesDir + "/", tlog.AlertsFile} {
+		if !strings.Contains(help, name) {
+			t.Errorf("help config does not list %q", name)
+		}
+	}
+	// a home that has been used: every top-level entry is documented
+	src := writeSrc(t, dir, 2)
+	mustRun(t, h, "snapshot", "ds", src, "--class", "C1-I1-A1")
+	mustRun(t, h, "restore", "ds", "--target", filepath.Join(dir, "out"))
+	ents, err := os.ReadDir(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		if e.IsDir() {
+			name += "/"
+		}
+		if !strings.Contains(help, "  "+name) {
+			t.Errorf("help config does not list %s, found in a home", name)
+		}
+	}
+}

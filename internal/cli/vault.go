@@ -1,0 +1,255 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/site/location"
+	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
+)
+
+// The command line reaches the home only through internal/vault: one
+// vault per opened home per command, with its one policy gate and one
+// recorder. The methods below are the CLI's bindings to it (flags and
+// output stay here; decisions, locks and log entries live in the vault).
+
+// fixedNow parses EMBASSY_NOW (YYYY-MM-DD or RFC 3339), the one place the
+// clock override is read; it pins the clock for reproducible reports and
+// tests.
+func fixedNow(v string) (func() time.Time, error) {
+	if v == "" {
+		return time.Now, nil
+	}
+	for _, layout := range []string{time.RFC3339, time.DateOnly} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return func() time.Time { return t.UTC() }, nil
+		}
+	}
+	return nil, usagef("EMBASSY_NOW=%q: use RFC 3339 (2026-11-25T10:00:00Z) or a date (2026-11-25)", v)
+}
+
+// now is the time decisions are made at (the vault's clock).
+func (e *env) now() time.Time {
+	if e.clock == nil {
+		return time.Now().UTC()
+	}
+	return e.clock().UTC()
+}
+
+func (e *env) homePath() (string, error) {
+	if e.homeDir != "" {
+		return e.homeDir, nil
+	}
+	return home.DefaultDir()
+}
+
+func (e *env) openHome() (*home.Home, error) {
+	dir, err := e.homePath()
+	if err != nil {
+		return nil, err
+	}
+	return home.Open(dir)
+}
+
+// vaultOf is the command's vault over h (one per home per command).
+func (e *env) vaultOf(h *home.Home) *vault.Vault {
+	if e.vaults == nil {
+		e.vaults = map[*home.Home]*vault.Vault{}
+	}
+	if v, ok := e.vaults[h]; ok {
+		return v
+	}
+	o := e.vaultOptions()
+	o.WitnessTransport = witnessTransport(h) // host witnesses over mutual TLS (cmd_witness.go)
+	v := vault.New(h, o)
+	e.vaults[h] = v
+	return v
+}
+
+// vaultOptions are the command's options for any vault it opens.
+func (e *env) vaultOptions() vault.Options {
+	return vault.Options{Logger: e.log, Clock: e.clock, RetryLock: e.retryLock,
+		Warn: func(msg string) { e.warnf("%s", msg) },
+		Note: func(msg string) { fmt.Fprintf(e.stderr, "embassy: warning: %s\n", msg) }}
+}
+
+// openVaultRW opens the home and its vault with the root key.
+func (e *env) openKeyed() (*vault.Vault, error) {
+	h, err := e.openHome()
+	if err != nil {
+		return nil, err
+	}
+	v := e.vaultOf(h)
+	if _, err := v.OpenRepo(e.ctx, true); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (e *env) openSite(sc home.SiteConfig) *repo.Site {
+	h, _ := e.openHome()
+	if h == nil {
+		h = &home.Home{}
+	}
+	return e.vaultOf(h).OpenSite(e.ctx, sc)
+}
+
+func (e *env) metaSite(h *home.Home) (*repo.Site, error) {
+	b, err := e.vaultOf(h).MetaSite(e.ctx)
+	return b, err
+}
+
+// openRepo opens the home's vault. With keys, the root key is loaded too.
+func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
+	return e.vaultOf(h).OpenRepo(e.ctx, keys)
+}
+
+func (e *env) reportSites(r *repo.Repo) {
+	for name, err := range r.SiteErrors() {
+		if vault.IsDenied(err) {
+			continue // reported as denied by the command
+		}
+		e.warnf("site %s failed and was skipped: %v", name, err)
+	}
+	for name, err := range r.ReadErrors() {
+		e.warnf("site %s holds a damaged or unreadable copy; another site's was used: %v (run 'embassy verify')", name, err)
+	}
+}
+
+func (e *env) closeRepo(r *repo.Repo) {
+	for _, s := range r.Sites() {
+		if s.Backend != nil {
+			_ = s.Backend.Close()
+		}
+	}
+}
+
+// openVault opens the home and its vault (with the root key if keys).
+func (e *env) openVault(keys bool) (*home.Home, *repo.Repo, error) {
+	h, err := e.openHome()
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := e.openRepo(h, keys)
+	if err != nil {
+		return nil, nil, err
+	}
+	return h, r, nil
+}
+
+// noteDenied prints the sites the policy kept out of an operation: denied,
+// not failed (no exit code 3).
+func (e *env) noteDenied(ds []vault.Decision) {
+	for _, d := range ds {
+		if !e.quiet {
+			fmt.Fprintf(e.stderr, "embassy: note: site %s denied by policy for %s of %s (%s): %s\n", d.Site, d.Action, d.Dataset,
+				strings.Join(d.Rules, ","), strings.Join(d.Reasons, "; "))
+		}
+	}
+}
+
+// Policy bindings.
+
+type installedAgreement = vault.Agreement
+
+func agreementsDir(h *home.Home) string { return vault.AgreementsDir(h) }
+
+func loadAgreements(h *home.Home, base *agreement.Baseline) ([]installedAgreement, error) {
+	return vault.LoadAgreements(h, base)
+}
+
+func checkAgreement(doc []byte, base *agreement.Baseline) (installedAgreement, error) {
+	return vault.CheckAgreement(doc, base)
+}
+
+func loadSettings(h *home.Home, base *agreement.Baseline) (policy.Settings, error) {
+	return vault.LoadSettings(h, base)
+}
+
+func (e *env) loadPolicy(h *home.Home) (*policy.Engine, error) {
+	g, err := e.vaultOf(h).Gate()
+	if err != nil {
+		return nil, err
+	}
+	return g.Engine, nil
+}
+
+func policySite(s policy.Settings, sc home.SiteConfig) policy.Site {
+	return policy.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Tier: sc.Tier, Agreement: sc.Agreement,
+		DistanceKm: policy.DistanceKm(s.HomeLocation, sc.Location)}
+}
+
+// checkPolicy asks the vault's gate for one decision.
+func (e *env) checkPolicy(h *home.Home, req policy.Request) (policy.Decision, error) {
+	g, err := e.vaultOf(h).Gate()
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	return g.Raw(e.ctx, req), nil
+}
+
+func (e *env) policySiteFor(h *home.Home, sc home.SiteConfig) policy.Site {
+	if g, err := e.vaultOf(h).Gate(); err == nil {
+		return g.Site(sc)
+	}
+	s, _ := loadSettings(h, agreement.DefaultBaseline())
+	return policySite(s, sc)
+}
+
+func denyError(what string, d policy.Decision) error {
+	return vault.DenyError(what, vault.Decision{Allow: d.Allow, Rules: d.Rules, Reasons: d.Reasons})
+}
+
+func denySite(s *repo.Site, d policy.Decision) {
+	vault.DenySite(s, vault.Decision{Site: s.Name, Rules: d.Rules, Reasons: d.Reasons})
+}
+
+func (e *env) recordEvent(h *home.Home, ev policy.Event) { e.vaultOf(h).RecordEvent(e.ctx, ev) }
+
+func (e *env) datasetLabels(r *repo.Repo) (map[string]policy.Dataset, error) {
+	return vault.DatasetLabels(e.ctx, r)
+}
+
+// Log bindings.
+
+type homeLog struct {
+	dir    string
+	policy *tlog.Policy
+}
+
+func logDir(h *home.Home) string { return vault.LogDir(h) }
+
+func (e *env) setupLog(h *home.Home) (*homeLog, error) {
+	rc := e.vaultOf(h).Recorder()
+	if err := rc.Setup(); err != nil {
+		return nil, err
+	}
+	return &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
+}
+
+func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {
+	rc := e.vaultOf(h).Recorder()
+	r, err := rc.Reader()
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
+}
+
+func (e *env) record(h *home.Home, ent tlog.Entry) error {
+	return e.vaultOf(h).Recorder().Append(e.ctx, ent)
+}
+
+func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
+	return e.vaultOf(h).Recorder().AppendIndex(e.ctx, ent)
+}
+
+func (e *env) audit(h *home.Home, ent tlog.Entry) { e.vaultOf(h).Recorder().Audit(e.ctx, ent) }
+
+func (e *env) locationOptions(h *home.Home) location.Options { return e.vaultOf(h).LocationOptions() }
