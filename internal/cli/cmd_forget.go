@@ -95,10 +95,12 @@ only deleted by 'embassy prune' (or --prune).`,
 				}
 			}
 			if !dry {
+				ids := make([]repo.ID, 0, len(remove))
 				for _, s := range remove {
-					if err := r.DeleteAll(e.ctx, d.SnapshotHandle(s.ID)); err != nil {
-						return hint.Wrap(err, "run forget again; removing a manifest is idempotent")
-					}
+					ids = append(ids, s.ID)
+				}
+				if err := d.Forget(e.ctx, ids); err != nil { // signed tombstones, then deletion
+					return hint.Wrap(err, "run forget again; removing a manifest is idempotent")
 				}
 			}
 			var pr *repo.PruneReport

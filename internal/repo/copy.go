@@ -25,7 +25,7 @@ func (r *Repo) Backfill(ctx context.Context, target *Site, progress func(done, t
 
 func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, progress func(done, total int64)) (CopyStats, error) {
 	var st CopyStats
-	if b, err := site.ReadAll(ctx, target.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}); err == nil {
+	if b, err := ReadObject(ctx, target.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}); err == nil {
 		if _, _, err := verifyRepoBody(b, r.home); err != nil {
 			return st, fmt.Errorf("site %s: %w", target.Name, err)
 		}
@@ -206,7 +206,7 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 			}
 			var data []byte
 			for s := range at {
-				b, err := site.ReadAll(ctx, s.Backend, h)
+				b, err := ReadObject(ctx, s.Backend, h)
 				if err != nil {
 					continue
 				}

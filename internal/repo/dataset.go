@@ -111,7 +111,17 @@ func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeIndex(plain)
+	f, err := DecodeIndex(plain)
+	if err != nil {
+		return nil, err
+	}
+	if f.Epoch != 0 {
+		pub, err := d.r.signKeyBytes(f.Epoch)
+		if err != nil || !f.verify(d.Keys.ID, pub) {
+			return nil, fmt.Errorf("index %s is not signed by the home's key of epoch %d: %w", id.Short(), f.Epoch, ErrSignature)
+		}
+	}
+	return f, nil
 }
 
 // LoadIndex reads every index object of the dataset from the sites,
@@ -161,7 +171,13 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 		return firstErr
 	}
 	superseded := map[ID]bool{}
-	for _, f := range files {
+	for id, f := range files {
+		if len(f.Supersedes) > 0 && f.Epoch == 0 {
+			// Only an index the home signed may retire others.
+			d.r.alert(ctx, Alert{Site: "*", Attack: AttackUnsignedIndex, Object: d.IndexHandle(id).String(),
+				Detail: "an unsigned index claims to supersede others; its claim is ignored"})
+			continue
+		}
 		for _, s := range f.Supersedes {
 			superseded[s] = true
 		}
@@ -175,6 +191,9 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 		for _, p := range f.Packs {
 			x.addPack(p)
 		}
+	}
+	if n := x.Duplicates(); n > 0 {
+		d.r.log.InfoContext(ctx, "blobs listed at more than one location; the lowest pack id is used", "dataset", d.Keys.Name, "blobs", n)
 	}
 	d.Idx = x
 	return nil
@@ -230,6 +249,17 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 		}
 		if len(out) != int(loc.Raw) {
 			return fmt.Errorf("blob %s has %d bytes, index says %d: %w", id.Short(), len(out), loc.Raw, errFormat)
+		}
+		// The keyed ID binds the plaintext: whoever wrote the box, only the
+		// bytes the home stored under this ID are accepted.
+		if d.BlobID(out) != id {
+			name := "?"
+			if s != nil {
+				name = s.Name
+			}
+			d.r.alert(ctx, Alert{Site: name, Attack: AttackSubstitution, Object: d.PackHandle(loc.Pack).String(),
+				Detail: fmt.Sprintf("blob %s decrypts to bytes that do not hash to its id", id.Short())})
+			return fmt.Errorf("blob %s: plaintext does not match its keyed id: %w", id.Short(), seal.ErrAuth)
 		}
 		return nil
 	}
@@ -288,12 +318,31 @@ func (d *Dataset) LoadTree(ctx context.Context, id ID) (*Tree, error) {
 	return DecodeTree(b)
 }
 
-// Snapshots lists the dataset's snapshots, oldest first. Manifests that do
-// not authenticate are returned in bad, by name.
+// Snapshots lists the dataset's snapshots, oldest first: exactly the live
+// manifests of the home's signed state. A manifest a site lists that the
+// state does not (forged, replayed from an old epoch, or forgotten and put
+// back) is never returned and raises an alert; one the state lists that no
+// site returns authentic is in bad, by name.
 func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]error, err error) {
+	st := d.r.curState()
+	sd := st.Dataset(d.Keys.ID)
 	var ids []ID
-	err = d.r.listUnion(ctx, site.KindSnapshot, func(fi site.Info) error {
-		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
+	seen := map[ID]bool{}
+	err = d.r.listUnionSites(ctx, site.KindSnapshot, func(s *Site, fi site.Info) error {
+		id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name)
+		if !ok {
+			return nil
+		}
+		if st != nil && (sd == nil || !sd.Has(id)) {
+			attack, what := AttackUnlistedSnap, "a manifest the home's signed state does not list"
+			if sd != nil && sd.WasForgotten(id) {
+				attack, what = AttackResurrectedSnap, "a manifest the home forgot (signed tombstone)"
+			}
+			d.r.alert(ctx, Alert{Site: s.Name, Attack: attack, Object: fi.Handle.String(), Detail: what + "; it is ignored"})
+			return nil
+		}
+		if !seen[id] {
+			seen[id] = true
 			ids = append(ids, id)
 		}
 		return nil
@@ -302,6 +351,14 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 		return nil, nil, err
 	}
 	bad = map[ID]error{}
+	if sd != nil {
+		for _, id := range sd.Snapshots {
+			if !seen[id] {
+				bad[id] = fmt.Errorf("manifest %s is listed in the home's signed state but missing at every site: %w", id.Short(), site.ErrNotFound)
+				d.r.alert(ctx, Alert{Site: "*", Attack: AttackMissingSnap, Object: d.SnapshotHandle(id).String(), Detail: "no site returns a manifest the home's signed state lists"})
+			}
+		}
+	}
 	for _, id := range ids {
 		s, err := d.LoadSnapshot(ctx, id)
 		if err != nil {
@@ -312,6 +369,15 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 	}
 	sort.Slice(good, func(i, j int) bool { return good[i].Time.Before(good[j].Time) })
 	return good, bad, nil
+}
+
+// Head returns the dataset's signed head, if the vault has signed state.
+func (d *Dataset) Head() (Head, bool) {
+	sd := d.r.curState().Dataset(d.Keys.ID)
+	if sd == nil {
+		return Head{}, false
+	}
+	return sd.Head, true
 }
 
 // LoadSnapshot loads and verifies one manifest.
@@ -384,6 +450,12 @@ func (d *Dataset) FindSnapshot(ctx context.Context, ref string) (*Snapshot, erro
 		return nil, hint.Wrap(fmt.Errorf("dataset %s has no snapshots", d.Keys.Name), "take one with 'embassy snapshot "+d.Keys.Name+" PATH'")
 	}
 	if ref == "" || ref == "latest" {
+		if h, ok := d.Head(); ok && h.Latest != nil {
+			if e, missing := bad[*h.Latest]; missing {
+				return nil, hint.WithCode(hint.Wrap(fmt.Errorf("the latest snapshot %s of dataset %s (signed head %d) cannot be read at any site: %w", h.Latest.Short(), d.Keys.Name, h.Seq, e),
+					"a site is withholding or has lost it: run 'embassy verify' and 'embassy repair', or name an older snapshot explicitly"), hint.CodeDamaged)
+			}
+		}
 		return snaps[len(snaps)-1], nil
 	}
 	var found *Snapshot

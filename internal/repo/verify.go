@@ -118,7 +118,7 @@ func contains(xs []string, x string) bool {
 
 func (r *Repo) verifyConfig(ctx context.Context, s *Site, rep *VerifyReport) {
 	check := func(h site.Handle) {
-		b, err := site.ReadAll(ctx, s.Backend, h)
+		b, err := ReadObject(ctx, s.Backend, h)
 		if err != nil {
 			rep.add(Damage{Site: s.Name, Object: h.String(), Problem: problem(err)})
 			return
@@ -248,7 +248,7 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 			if _, ok := have[h.String()]; !ok {
 				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing", Snapshots: []string{sn.ID.String()}})
 			} else if o.ReadData {
-				if b, err := site.ReadAll(ctx, s.Backend, h); err != nil {
+				if b, err := ReadObject(ctx, s.Backend, h); err != nil {
 					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: problem(err), Snapshots: []string{sn.ID.String()}})
 				} else if _, err := d.openSnapshot(sn.ID, b); err != nil {
 					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error(), Snapshots: []string{sn.ID.String()}})
@@ -260,7 +260,7 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 			if _, ok := have[h.String()]; !ok {
 				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing"})
 			} else if o.ReadData {
-				if b, err := site.ReadAll(ctx, s.Backend, h); err != nil {
+				if b, err := ReadObject(ctx, s.Backend, h); err != nil {
 					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: problem(err)})
 				} else if _, err := d.openIndexObject(id, b); err != nil {
 					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error()})

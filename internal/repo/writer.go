@@ -264,7 +264,13 @@ func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
 		return fmt.Errorf("sync packs: %w", err)
 	}
 	f := &IndexFile{Packs: packs, Supersedes: supersedes}
-	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, f.Encode())
+	var plain []byte
+	if r := w.d.r; r.root != nil {
+		plain = f.EncodeSigned(w.d.Keys.ID, r.current, r.root.Signer())
+	} else {
+		plain = f.Encode()
+	}
+	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, plain)
 	id := Hash(obj)
 	if err := w.d.r.PutAll(w.ctx, w.d.IndexHandle(id), obj); err != nil {
 		return fmt.Errorf("write index: %w", err)
@@ -346,8 +352,70 @@ func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
 	if err := d.r.PutAll(ctx, d.SnapshotHandle(id), obj); err != nil {
 		return ID{}, fmt.Errorf("write snapshot manifest: %w", err)
 	}
+	// The commit point: the home's signed state lists the manifest and
+	// advances the dataset's head.
+	err = d.r.updateState(ctx, func(st *StateBody) error {
+		sd := st.Dataset(d.Keys.ID)
+		if sd == nil {
+			return fmt.Errorf("dataset %s is not in the home's signed state (shredded meanwhile?)", d.Keys.Name)
+		}
+		if !sd.Has(id) {
+			sd.Snapshots = append(sd.Snapshots, id)
+		}
+		sd.Head.Seq++
+		sd.Head.Latest = &id
+		return nil
+	})
+	if err != nil {
+		return ID{}, fmt.Errorf("commit snapshot: %w", err)
+	}
 	s.ID, s.Epoch = id, d.r.current
 	return id, nil
+}
+
+// Forget removes manifests from the home's signed state, leaving a signed
+// tombstone for each so that a copy a site keeps or puts back is refused,
+// then deletes them at every site.
+func (d *Dataset) Forget(ctx context.Context, ids []ID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	err := d.r.updateState(ctx, func(st *StateBody) error {
+		sd := st.Dataset(d.Keys.ID)
+		if sd == nil {
+			return fmt.Errorf("dataset %s is not in the home's signed state", d.Keys.Name)
+		}
+		drop := map[ID]bool{}
+		for _, id := range ids {
+			drop[id] = true
+			if !sd.WasForgotten(id) {
+				sd.Forgotten = append(sd.Forgotten, id)
+			}
+		}
+		kept := sd.Snapshots[:0]
+		for _, id := range sd.Snapshots {
+			if !drop[id] {
+				kept = append(kept, id)
+			}
+		}
+		sd.Snapshots = kept
+		sd.Head.Latest = nil
+		if n := len(kept); n > 0 {
+			l := kept[n-1]
+			sd.Head.Latest = &l
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	var errs []error
+	for _, id := range ids {
+		if err := d.r.DeleteAll(ctx, d.SnapshotHandle(id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // RecoverOrphans finds packs at the sites that no index lists (left by an
