@@ -69,6 +69,7 @@ func writeDoc(path string, d *evidence.Document) (string, error) {
 
 func cmdDrill(e *env) *cobra.Command {
 	var identities []string
+	var expectHome string
 	var out, scratch string
 	var keep bool
 	c := &cobra.Command{
@@ -104,6 +105,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 			if err != nil {
 				return err
 			}
+			pinPlan(p, expectHome)
 			doc, rep, err := drill.Run(e.ctx, p, ids, drill.Options{Scratch: scratch, Keep: keep, Log: e.log})
 			if err != nil {
 				if rep != nil && !e.json {
@@ -150,6 +152,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 	c.Flags().StringVarP(&out, "out", "o", "drill-report.json", "where to write the signed report")
 	c.Flags().StringVar(&scratch, "scratch", "", "folder to restore into (default: a temporary folder, removed after)")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the temporary scratch folder")
+	expectHomeFlag(c, &expectHome)
 	c.AddCommand(cmdDrillVerify(e))
 	return c
 }

@@ -84,10 +84,12 @@ example an identity file written by 'embassy custodian keygen').`,
 			ok = true
 			e.audit(h, tlog.Entry{Kind: tlog.KindInit, Details: map[string]string{"custodians": fmt.Sprint(len(cs)), "threshold": fmt.Sprint(threshold)}})
 			if e.json {
-				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": root.Fingerprint()})
+				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": repo.HomeFingerprint(homeID, root.SigningPublicKey()), "root_fingerprint": root.Fingerprint()})
 			}
 			e.printf("Created home %s in %s\n", homeID, dir)
 			e.printf("Root key epoch 1 (%s) split %d-of-%d among the custodians.\n", root.Fingerprint(), threshold, len(cs))
+			e.printf("fingerprint: %s\n", repo.HomeFingerprint(homeID, root.SigningPublicKey()))
+			e.printf("Give each custodian this fingerprint with their identity: recover, drill and operate need it (--expect-home).\n")
 			e.printf("Next: add a storage site, e.g.\n  embassy site add lu-1 --url /path/to/site --jurisdiction LU\n")
 			return nil
 		},

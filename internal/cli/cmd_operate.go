@@ -53,6 +53,7 @@ const sessionLabel = "embassy.v1 operate session"
 
 func cmdOperate(e *env) *cobra.Command {
 	var identities []string
+	var expectHome string
 	var dir, listen, reason string
 	c := &cobra.Command{
 		Use:   "operate PLAN.yaml --identity FILE... --reason TEXT [--listen ADDR] [--dir DIR]",
@@ -85,6 +86,7 @@ DIR/deactivation.json, a signed report of what was served.`,
 			if err != nil {
 				return err
 			}
+			pinPlan(p, expectHome)
 			if dir == "" {
 				dir = "embassy-operate"
 			}
@@ -193,6 +195,7 @@ DIR/deactivation.json, a signed report of what was served.`,
 	f.StringVar(&dir, "dir", "", "folder for restored data, audit log and signed reports (default ./embassy-operate)")
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to serve on")
 	f.StringVar(&reason, "reason", "", "why the crisis is declared (recorded in the signed activation)")
+	expectHomeFlag(c, &expectHome)
 	c.AddCommand(cmdOperateToken(e))
 	return c
 }

@@ -97,7 +97,7 @@ func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
 		return nil, err
 	}
 	sites = append(sites, meta)
-	r, err := repo.Open(e.ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: e.log,
+	r, err := repo.Open(e.ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: e.log, OnAlert: e.siteAlerts(h),
 		PackSize: h.Config.PackSizeMiB << 20, Compression: compressionMode(h.Config.Compression)})
 	if err != nil {
 		return nil, err

@@ -99,7 +99,16 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 		if s.Backend == nil {
 			continue
 		}
-		rec, err := repo.Recover(ctx, s, ids)
+		rec, err := repo.RecoverExpect(ctx, s, ids, p.Home)
+		if errors.Is(err, repo.ErrWrongHome) {
+			// A forged or foreign vault: never used, try the next site.
+			keyErrs = append(keyErrs, err)
+			env.add(Check{Check: "home", Subject: s.Name, Detail: err.Error()})
+			continue
+		}
+		if errors.Is(err, repo.ErrUnpinned) {
+			return env, err
+		}
 		if err == nil {
 			env.Recovered = rec
 			env.add(Check{Check: "keys", Subject: s.Name, OK: true,
@@ -121,9 +130,14 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 		}
 		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), hint.CodeKey)
 	}
-	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log})
+	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, OnAlert: func(a repo.Alert) {
+		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
+	}})
 	if err != nil {
 		return env, err
+	}
+	if st := r.State(); st != nil {
+		env.add(Check{Check: "state", Subject: "vault", OK: true, Detail: fmt.Sprintf("freshest signed vault state %d across %d sites", st.Seq, len(env.Sites))})
 	}
 	if err := r.SetRoot(env.Recovered.Root); err != nil {
 		return env, err
