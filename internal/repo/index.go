@@ -59,6 +59,17 @@ func indexSigned(dsid string, body []byte) []byte {
 	return append(m, body...)
 }
 
+// reencode serialises a decoded index exactly as it was stored.
+func (f *IndexFile) reencode() []byte {
+	b := f.Encode()
+	if f.Epoch == 0 {
+		return b
+	}
+	copy(b, signedIndexMagic)
+	b = binary.BigEndian.AppendUint32(b, f.Epoch)
+	return append(b, f.Sig...)
+}
+
 // verify reports whether a signed index's signature verifies under pub.
 func (f *IndexFile) verify(dsid string, pub []byte) bool {
 	return f.Epoch != 0 && keys.Verify(pub, indexSigCtx, indexSigned(dsid, f.Body), f.Sig)

@@ -225,6 +225,14 @@ func openDataKey(kem hpke.PrivateKey, home, dsid string, ver, epoch uint32, sign
 	if err != nil {
 		return nil, fmt.Errorf("unwrap: %w", err)
 	}
+	return decodeDataKey(plain, home, dsid, ver, epoch, signKey, legacy)
+}
+
+// decodeDataKey checks an unwrapped dataset key record (docs/FORMAT.md §5).
+func decodeDataKey(plain []byte, home, dsid string, ver, epoch uint32, signKey []byte, legacy bool) (*dataKeyRecord, error) {
+	if len(plain) > maxKeySize {
+		return nil, fmt.Errorf("dataset key record of %d bytes: %w", len(plain), errFormat)
+	}
 	var env Signed
 	if err := json.Unmarshal(plain, &env); err != nil {
 		return nil, fmt.Errorf("%v: %w", err, errFormat)
@@ -248,7 +256,19 @@ func openDataKey(kem hpke.PrivateKey, home, dsid string, ver, epoch uint32, sign
 	if rec.Format != dataKeyFormat || rec.Home != home || rec.ID != dsid || rec.Version != ver {
 		return nil, fmt.Errorf("dataset key record does not match its name: %w", errFormat)
 	}
+	if len(rec.Enc) != 32 || len(rec.IDKey) != 32 || len(rec.GearKey) != 32 {
+		return nil, fmt.Errorf("dataset key record has keys of the wrong size: %w", errFormat)
+	}
 	return &rec, nil
+}
+
+// encodeDataKey is the plaintext a writer wraps: the signed envelope.
+func encodeDataKey(rec *dataKeyRecord, epoch uint32, signer []byte) ([]byte, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(Signed{Body: body, Epoch: epoch, Sig: b64(keys.Sign(signer, dataKeySigCtx, body))})
 }
 
 func (r *Repo) loadDataKey(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, error) {
@@ -332,11 +352,7 @@ func (r *Repo) EnsureDataset(ctx context.Context, name string) (*DatasetKeys, bo
 }
 
 func (r *Repo) putDataKey(ctx context.Context, rec *dataKeyRecord, epoch uint32, signer []byte) error {
-	body, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	plain, err := json.Marshal(Signed{Body: body, Epoch: epoch, Sig: b64(keys.Sign(signer, dataKeySigCtx, body))})
+	plain, err := encodeDataKey(rec, epoch, signer)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -111,7 +112,7 @@ func stateHandle(seq uint64) site.Handle {
 // DecodeState parses a stored state record and checks it against the home
 // and the signing key of the epoch it names (signKey). It does not decide
 // freshness: the caller compares sequence numbers and epochs.
-func DecodeState(b []byte, home string, signKey func(uint32) ([]byte, error)) (*StateBody, error) {
+func DecodeState(b []byte, home string, signKey func(uint32) (ed25519.PublicKey, error)) (*StateBody, error) {
 	if len(b) > maxStateSize {
 		return nil, fmt.Errorf("state record of %d bytes is too large: %w", len(b), errFormat)
 	}
@@ -218,7 +219,7 @@ func (e *unknownEpochError) Error() string {
 
 func (e *unknownEpochError) Unwrap() error { return ErrSignature }
 
-func (r *Repo) signKeyBytes(epoch uint32) ([]byte, error) {
+func (r *Repo) signKeyBytes(epoch uint32) (ed25519.PublicKey, error) {
 	ep, ok := r.epochs[epoch]
 	if !ok {
 		return nil, &unknownEpochError{epoch}

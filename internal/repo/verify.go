@@ -97,6 +97,17 @@ func (r *Repo) Verify(ctx context.Context, o VerifyOptions) (*VerifyReport, erro
 			return nil, err
 		}
 	}
+	// What the sites were caught at: a stale or hostile site is damage
+	// even when every object it serves authenticates.
+	inScope := map[string]bool{"*": true}
+	for _, s := range sites {
+		inScope[s.Name] = true
+	}
+	for _, a := range r.Alerts() {
+		if inScope[a.Site] && a.Attack != AttackMissingSnap {
+			rep.add(Damage{Site: a.Site, Object: a.Object, Problem: string(a.Attack) + ": " + a.Detail})
+		}
+	}
 	sort.Slice(rep.Damage, func(i, j int) bool {
 		a, b := rep.Damage[i], rep.Damage[j]
 		if a.Site != b.Site {
@@ -132,6 +143,9 @@ func (r *Repo) verifyConfig(ctx context.Context, s *Site, rep *VerifyReport) {
 	check(site.Handle{Kind: site.KindConfig, Name: "repo"})
 	for e := range r.epochs {
 		check(site.Handle{Kind: site.KindConfig, Name: epochName(e)})
+	}
+	if r.state != nil {
+		check(stateHandle(r.state.Seq))
 	}
 	ep := r.epochs[r.current]
 	for _, c := range ep.Custodians {
