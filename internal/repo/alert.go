@@ -40,23 +40,58 @@ func (r *Repo) alert(ctx context.Context, a Alert) {
 		a.Time = time.Now().UTC()
 	}
 	r.alertMu.Lock()
+	seen := false
 	for _, b := range r.alerts {
 		if b.Site == a.Site && b.Attack == a.Attack && b.Object == a.Object {
-			r.alertMu.Unlock()
-			return // once per session
+			seen = true // logged once per session, counted every time
+			break
 		}
 	}
 	r.alerts = append(r.alerts, a)
 	r.alertMu.Unlock()
+	if seen {
+		return
+	}
 	r.log.WarnContext(ctx, "hostile or damaged site", "site", a.Site, "attack", string(a.Attack), "object", a.Object, "detail", a.Detail)
 	if r.opts.OnAlert != nil {
 		r.opts.OnAlert(a)
 	}
 }
 
-// Alerts returns the alerts raised in this session.
+// Alerts returns the alerts raised in this session (each once).
 func (r *Repo) Alerts() []Alert {
+	return dedupAlerts(r.alertsSince(0))
+}
+
+func (r *Repo) alertsSince(n int) []Alert {
 	r.alertMu.Lock()
 	defer r.alertMu.Unlock()
-	return append([]Alert(nil), r.alerts...)
+	if n > len(r.alerts) {
+		return nil
+	}
+	return append([]Alert(nil), r.alerts[n:]...)
+}
+
+func (r *Repo) alertCount() int {
+	r.alertMu.Lock()
+	defer r.alertMu.Unlock()
+	return len(r.alerts)
+}
+
+func dedupAlerts(as []Alert) []Alert {
+	type key struct {
+		site   string
+		attack Attack
+		object string
+	}
+	seen := map[key]bool{}
+	var out []Alert
+	for _, a := range as {
+		k := key{a.Site, a.Attack, a.Object}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -194,9 +194,10 @@ func (r *Repo) readState(ctx context.Context, s *Site) (*siteState, error) {
 			err = fmt.Errorf("state record %s says sequence %d: %w", stateName(n), st.Seq, errFormat)
 		}
 		if err == nil && st.Epoch != r.current {
-			// Signed by an older epoch: after a rotation the new epoch's
-			// state is the only one that counts (an old key cannot extend it).
-			err = fmt.Errorf("state record %s is signed by retired epoch %d (current %d): %w", stateName(n), st.Epoch, r.current, ErrSignature)
+			// Signed by a retired epoch: history, not authority (after a
+			// rotation only the new epoch's state counts; an old key
+			// cannot extend it).
+			continue
 		}
 		if err != nil {
 			var unknown *unknownEpochError
