@@ -158,7 +158,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 }
 
 func cmdDrillVerify(e *env) *cobra.Command {
-	var key string
+	var key, siteURL string
 	c := &cobra.Command{
 		Use:   "verify REPORT",
 		Short: "Check the signature of a drill report (or an activation or deactivation report)",
@@ -180,6 +180,9 @@ signature does not verify.`,
 			v, err := evidence.Verify(d, repo.HomeIDFor)
 			if err != nil {
 				return hint.WithCode(hint.Wrap(err, "the report was altered or is not an embassy report"), hint.CodeDamaged)
+			}
+			if err := e.checkReportEpoch(v, d, siteURL); err != nil {
+				return err
 			}
 			if key != "" && key != v.Key && key != v.RootKey {
 				return hint.WithCode(fmt.Errorf("report is signed by %s, not by %s", v.Key, key), hint.CodeDamaged)
@@ -210,5 +213,6 @@ signature does not verify.`,
 		},
 	}
 	c.Flags().StringVar(&key, "key", "", "expected signing or root public key (base64)")
+	c.Flags().StringVar(&siteURL, "site", "", "a site of the home, to check the endorsing key against its signed key epochs")
 	return c
 }
