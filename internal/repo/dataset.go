@@ -328,17 +328,23 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 	sd := st.Dataset(d.Keys.ID)
 	var ids []ID
 	seen := map[ID]bool{}
+	type unlistedObj struct {
+		s  *Site
+		h  site.Handle
+		id ID
+	}
+	var unlisted []unlistedObj
 	err = d.r.listUnionSites(ctx, site.KindSnapshot, func(s *Site, fi site.Info) error {
 		id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name)
 		if !ok {
 			return nil
 		}
 		if st != nil && (sd == nil || !sd.Has(id)) {
-			attack, what := AttackUnlistedSnap, "a manifest the home's signed state does not list"
 			if sd != nil && sd.WasForgotten(id) {
-				attack, what = AttackResurrectedSnap, "a manifest the home forgot (signed tombstone)"
+				d.r.alert(ctx, Alert{Site: s.Name, Attack: AttackResurrectedSnap, Object: fi.Handle.String(), Detail: "a manifest the home forgot (signed tombstone); it is ignored"})
+			} else {
+				unlisted = append(unlisted, unlistedObj{s, fi.Handle, id})
 			}
-			d.r.alert(ctx, Alert{Site: s.Name, Attack: attack, Object: fi.Handle.String(), Detail: what + "; it is ignored"})
 			return nil
 		}
 		if !seen[id] {
@@ -349,6 +355,21 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	for i, u := range unlisted {
+		if i >= maxClassify {
+			d.r.alert(ctx, Alert{Site: u.s.Name, Attack: AttackUnlistedSnap, Object: u.h.String(), Detail: "one of many manifests the home's signed state does not list; ignored"})
+			continue
+		}
+		// A manifest signed by the current epoch that the state neither
+		// lists nor forgot can only be the home's own interrupted snapshot
+		// (written, never committed): ignored quietly. Anything else, such
+		// as a retired epoch's signature, is not the home's.
+		if s, err := d.loadFrom(ctx, u.s, u.id); err == nil && s.Epoch == d.r.current {
+			d.r.log.InfoContext(ctx, "uncommitted manifest ignored (an interrupted snapshot)", "site", u.s.Name, "object", u.h.String())
+			continue
+		}
+		d.r.alert(ctx, Alert{Site: u.s.Name, Attack: AttackUnlistedSnap, Object: u.h.String(), Detail: "a manifest the home's signed state does not list; it is ignored"})
 	}
 	bad = map[ID]error{}
 	if sd != nil {
@@ -389,6 +410,15 @@ func (d *Dataset) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error) {
 		return err
 	})
 	return snap, err
+}
+
+// loadFrom loads and verifies one manifest from site s only.
+func (d *Dataset) loadFrom(ctx context.Context, s *Site, id ID) (*Snapshot, error) {
+	b, err := ReadObject(ctx, s.Backend, d.SnapshotHandle(id))
+	if err != nil {
+		return nil, err
+	}
+	return d.openSnapshot(id, b)
 }
 
 func (d *Dataset) openSnapshot(id ID, b []byte) (*Snapshot, error) {

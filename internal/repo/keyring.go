@@ -113,6 +113,14 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 	}
 	var refs []ref
 	listed := map[ref]bool{}
+	type unlistedKey struct {
+		s       *Site
+		h       site.Handle
+		unknown bool
+		dsid    string
+		ver     uint32
+	}
+	var unlisted []unlistedKey
 	err := r.listUnionSites(ctx, site.KindKey, func(s *Site, fi site.Info) error {
 		dsid, v, e, ok := parseDataKeyName(fi.Handle.Name)
 		if !ok || e != r.current {
@@ -122,12 +130,7 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 		if st != nil {
 			d := st.Dataset(dsid)
 			if d == nil || !d.HasVersion(v) {
-				attack := AttackMintedKey
-				if d == nil {
-					attack = AttackUnknownDataset
-				}
-				r.alert(ctx, Alert{Site: s.Name, Attack: attack, Object: fi.Handle.String(),
-					Detail: "a dataset key record the home's signed state does not list; it is ignored and never used"})
+				unlisted = append(unlisted, unlistedKey{s, fi.Handle, d == nil, dsid, v})
 				return nil
 			}
 		}
@@ -139,6 +142,28 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i, u := range unlisted {
+		if i >= maxClassify {
+			r.alert(ctx, Alert{Site: u.s.Name, Attack: AttackMintedKey, Object: u.h.String(), Detail: "one of many key records the home's signed state does not list; ignored"})
+			continue
+		}
+		// Signed by the current epoch: the home's own record from a
+		// dataset creation that was interrupted before it committed.
+		// Ignored either way; only a record the home did not sign is an
+		// attack.
+		if b, err := ReadObject(ctx, u.s.Backend, u.h); err == nil {
+			if _, err := openDataKey(r.kem, r.home, u.dsid, u.ver, r.current, r.epochs[r.current].sign, false, b); err == nil {
+				r.log.InfoContext(ctx, "uncommitted dataset key record ignored (an interrupted dataset creation)", "site", u.s.Name, "object", u.h.String())
+				continue
+			}
+		}
+		attack := AttackMintedKey
+		if u.unknown {
+			attack = AttackUnknownDataset
+		}
+		r.alert(ctx, Alert{Site: u.s.Name, Attack: attack, Object: u.h.String(),
+			Detail: "a dataset key record the home's signed state does not list and the home did not sign; it is ignored and never used"})
 	}
 	if st != nil {
 		// Every version the state lists must be readable; a site cannot
@@ -193,6 +218,11 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 	}
 	return out, nil
 }
+
+// maxClassify bounds how many unlisted objects per listing the home reads
+// to tell its own interrupted writes from planted ones: a host cannot make
+// every command read without bound.
+const maxClassify = 16
 
 // curState returns the freshest signed state (immutable), or nil.
 func (r *Repo) curState() *StateBody {
