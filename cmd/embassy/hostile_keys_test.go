@@ -36,17 +36,7 @@ func TestHostileMintedKeyRecords(t *testing.T) {
 	hostKey := make([]byte, 32)
 	rand.Read(hostKey)
 	mint := func(id, name string, version uint32) {
-		rec, _ := json.Marshal(map[string]any{"format": "embassy.datakey.v1", "home": homeID, "dataset": name, "dataset_id": id,
-			"version": version, "created": time.Now().UTC(), "enc": hostKey, "id_key": hostKey, "gear_key": hostKey})
-		w, err := keys.Wrap(kem, fmt.Appendf(nil, "embassy.v1 datakey %s %s %d %d", homeID, id, version, 1), rec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dir := filepath.Join(siteA, "keys", "datasets", id)
-		os.MkdirAll(dir, 0o755)
-		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("v%06d.e%08d", version, 1)), w, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		mintKeyRecord(t, siteA, kem, homeID, id, name, version, hostKey)
 	}
 	mint(dsid, "registry", 2)                        // a newer version of the real dataset
 	mint(strings.Repeat("ab", 16), "registry", 1)    // a second "registry"
@@ -101,6 +91,24 @@ func TestHostileMintedKeyRecords(t *testing.T) {
 	target := filepath.Join(f.dir, "restore")
 	f.run("restore", "registry", "--target", target)
 	sameFile(t, filepath.Join(target, "register.csv"), "38501012231,Mari,Tamm\n49001010000,Jaan,Kask\n")
+}
+
+// mintKeyRecord writes into a site folder what a host can build from public
+// parts alone: a dataset key record of its choosing (with key material it
+// knows) HPKE-wrapped to the epoch's public KEM key.
+func mintKeyRecord(t *testing.T, siteDir string, kem []byte, homeID, id, name string, version uint32, hostKey []byte) {
+	t.Helper()
+	rec, _ := json.Marshal(map[string]any{"format": "embassy.datakey.v1", "home": homeID, "dataset": name, "dataset_id": id,
+		"version": version, "created": time.Now().UTC(), "enc": hostKey, "id_key": hostKey, "gear_key": hostKey})
+	w, err := keys.Wrap(kem, fmt.Appendf(nil, "embassy.v1 datakey %s %s %d %d", homeID, id, version, 1), rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(siteDir, "keys", "datasets", id)
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("v%06d.e%08d", version, 1)), w, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // Item 10: a 3 GiB object at a site must not exhaust the home's memory.
