@@ -86,6 +86,7 @@ the plan's targets, and every check that failed: missing shares, a site down,
 a corrupted snapshot, a dataset past its RPO, a probe that did not answer.
 
   name: registry-drill
+  home: fp1-9ec7-69ad-2dd5-60b3-d2c5-4597-4dac-e4bc   # 'embassy key status'; --expect-home overrides
   sites: [{name: lu-1, url: /mnt/embassy-lu}, {name: ch-1, url: s3://10.0.0.5:9000/embassy}]
   custodians: [alice.key, bob.key]
   rto: 60s
