@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -95,7 +96,21 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 		env.Sites = append(env.Sites, s)
 	}
 	var keyErrs []error
-	for _, s := range env.Sites {
+	// Rebuild the key from the site showing the newest epoch of the pinned
+	// home first: a site hiding the newest epoch cannot make the drill
+	// rebuild a retired root.
+	order := append([]*repo.Site(nil), env.Sites...)
+	epochOf := map[*repo.Site]uint32{}
+	for _, s := range order {
+		if s.Backend == nil {
+			continue
+		}
+		if _, fp, e, err := repo.PresentedEpoch(ctx, s); err == nil && (p.Home == "" || repo.CheckFingerprint(s.Name, fp, p.Home) == nil) {
+			epochOf[s] = e
+		}
+	}
+	sort.SliceStable(order, func(i, j int) bool { return epochOf[order[i]] > epochOf[order[j]] })
+	for _, s := range order {
 		if s.Backend == nil {
 			continue
 		}

@@ -37,14 +37,20 @@ type Recovered struct {
 // Presented returns the home id and fingerprint a site's vault presents,
 // after verifying its descriptor and epoch chain.
 func Presented(ctx context.Context, s *Site) (home, fingerprint string, err error) {
+	home, fingerprint, _, err = PresentedEpoch(ctx, s)
+	return home, fingerprint, err
+}
+
+// PresentedEpoch is Presented with the newest key epoch the site shows.
+func PresentedEpoch(ctx context.Context, s *Site) (home, fingerprint string, epoch uint32, err error) {
 	if s.Backend == nil {
-		return "", "", fmt.Errorf("site %s: %w", s.Name, s.Err())
+		return "", "", 0, fmt.Errorf("site %s: %w", s.Name, s.Err())
 	}
 	r := &Repo{sites: []*Site{s}, log: nopLogger(), datasets: map[string]*DatasetKeys{}}
 	if err := r.loadConfig(ctx, s); err != nil {
-		return "", "", fmt.Errorf("site %s: %w", s.Name, err)
+		return "", "", 0, fmt.Errorf("site %s: %w", s.Name, err)
 	}
-	return r.home, r.Fingerprint(), nil
+	return r.home, r.Fingerprint(), r.current, nil
 }
 
 // RecoverExpect is Recover for a home the operator pinned: a site whose
