@@ -101,17 +101,29 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 	// rebuild a retired root.
 	order := append([]*repo.Site(nil), env.Sites...)
 	epochOf := map[*repo.Site]uint32{}
+	skip := map[*repo.Site]bool{}
 	for _, s := range order {
 		if s.Backend == nil {
 			continue
 		}
-		if _, fp, e, err := repo.PresentedEpoch(ctx, s); err == nil && (p.Home == "" || repo.CheckFingerprint(s.Name, fp, p.Home) == nil) {
-			epochOf[s] = e
+		_, fp, e, err := repo.PresentedEpoch(ctx, s)
+		if err != nil {
+			continue
 		}
+		if p.Home != "" {
+			if err := repo.CheckFingerprint(s.Name, fp, p.Home); err != nil {
+				// A forged or foreign vault: named, and never used.
+				env.add(Check{Check: "home", Subject: s.Name, Detail: err.Error()})
+				keyErrs = append(keyErrs, err)
+				skip[s] = true
+				continue
+			}
+		}
+		epochOf[s] = e
 	}
 	sort.SliceStable(order, func(i, j int) bool { return epochOf[order[i]] > epochOf[order[j]] })
 	for _, s := range order {
-		if s.Backend == nil {
+		if s.Backend == nil || skip[s] {
 			continue
 		}
 		rec, err := repo.RecoverExpect(ctx, s, ids, p.Home)
