@@ -155,7 +155,11 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 		if err == nil {
 			err = errors.New("no site of the plan is reachable")
 		}
-		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), hint.CodeKey)
+		code := hint.CodeKey
+		if errors.Is(err, repo.ErrWrongHome) {
+			code = hint.CodeDamaged // only forged or foreign vaults were found
+		}
+		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), code)
 	}
 	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, OnAlert: func(a repo.Alert) {
 		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
