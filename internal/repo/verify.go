@@ -31,8 +31,11 @@ type VerifyReport struct {
 	Blobs     int64    `json:"blobs_checked"`
 	Bytes     int64    `json:"bytes_read"`
 	ReadData  bool     `json:"read_data"`
-	Damage    []Damage `json:"damage"`
-	mu        sync.Mutex
+	// DuplicateBlobs counts blobs listed at more than one location; the
+	// lowest (pack, offset) is used (docs/FORMAT.md §9).
+	DuplicateBlobs int      `json:"duplicate_blobs"`
+	Damage         []Damage `json:"damage"`
+	mu             sync.Mutex
 }
 
 func (v *VerifyReport) add(d Damage) {
@@ -177,6 +180,7 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 		return err
 	}
 	rep.mu.Lock()
+	rep.DuplicateBlobs += d.Idx.Duplicates()
 	rep.Snapshots += len(snaps)
 	rep.mu.Unlock()
 	for id, e := range bad {
