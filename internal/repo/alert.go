@@ -20,6 +20,7 @@ const (
 	AttackMissingSnap     Attack = "dropped-manifest"     // a manifest the signed state lists is missing
 	AttackSubstitution    Attack = "substituted-blob"     // a blob whose plaintext does not hash to its ID
 	AttackUnsignedIndex   Attack = "unsigned-supersede"   // an unsigned index that claims to supersede others
+	AttackForgedIndex     Attack = "forged-index"         // an index no site returns authentic
 	AttackDuplicateBlob   Attack = "duplicate-blob"       // one blob listed at two locations
 	AttackOversize        Attack = "oversized-object"     // an object larger than its kind allows
 )

@@ -28,6 +28,9 @@ type Dataset struct {
 
 	hashers sync.Pool
 
+	// badIndexes are index objects no site returned authentic (LoadIndex).
+	badIndexes map[ID]error
+
 	// ReadAhead, when positive, makes LoadBlob read this many bytes of a
 	// pack at a time and serve the following blobs from that window: far
 	// fewer requests to remote sites, whose blobs of one file usually sit
@@ -97,7 +100,7 @@ func (d *Dataset) SnapshotHandle(id ID) site.Handle { return snapshotHandle(d.Ke
 // openIndexObject authenticates and decodes an index object.
 func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 	if Hash(b) != id {
-		return nil, fmt.Errorf("index %s: content does not match its name: %w", id.Short(), seal.ErrAuth)
+		return nil, fmt.Errorf("index %s: content does not match its name: %w %w", id.Short(), seal.ErrAuth, errNameMismatch)
 	}
 	ver, err := objectKeyVersion(b, objIndex)
 	if err != nil {
@@ -138,6 +141,7 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 		return err
 	}
 	files := make(map[ID]*IndexFile, len(ids))
+	d.badIndexes = map[ID]error{}
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, 8)
@@ -149,13 +153,31 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			var f *IndexFile
-			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(_ *Site, b []byte) error {
+			var served []string
+			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(s *Site, b []byte) error {
 				var err error
 				f, err = d.openIndexObject(id, b)
+				if err != nil {
+					served = append(served, s.Name)
+				}
 				return err
 			})
 			mu.Lock()
 			defer mu.Unlock()
+			// A copy whose bytes hash to its name but do not authenticate
+			// was made by someone without the home's keys: planted.
+			// (Bytes that do not match the name are damage to a real
+			// index, and stay an error.)
+			if err != nil && len(served) > 0 && !errors.Is(err, errNameMismatch) && (errors.Is(err, seal.ErrAuth) || errors.Is(err, ErrSignature) || errors.Is(err, errFormat)) {
+				// No site has an authentic copy: planted junk, or damage.
+				// Either way it is not used; the rest of the dataset stays
+				// usable, and prune refuses while it is there.
+				d.badIndexes[id] = err
+				for _, name := range served {
+					d.r.alert(ctx, Alert{Site: name, Attack: AttackForgedIndex, Object: d.IndexHandle(id).String(), Detail: "an index that does not authenticate; ignored: " + err.Error()})
+				}
+				return
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = hint.WithCode(hint.Wrap(fmt.Errorf("index %s of dataset %s: %w", id.Short(), d.Keys.Name, err),
@@ -390,6 +412,20 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 	}
 	sort.Slice(good, func(i, j int) bool { return good[i].Time.Before(good[j].Time) })
 	return good, bad, nil
+}
+
+// errNameMismatch marks an object whose bytes do not hash to its name.
+var errNameMismatch = errors.New("content does not match name")
+
+// BadIndexes returns the index objects that no site returned authentic at
+// the last LoadIndex: ignored, reported by verify, and a reason for prune
+// to refuse.
+func (d *Dataset) BadIndexes() map[ID]error {
+	out := map[ID]error{}
+	for k, v := range d.badIndexes {
+		out[k] = v
+	}
+	return out
 }
 
 // Head returns the dataset's signed head, if the vault has signed state.

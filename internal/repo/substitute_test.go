@@ -83,3 +83,77 @@ func TestSubstitutedBlobIsNeverReturned(t *testing.T) {
 		}
 	}
 }
+
+// An index without the home's signature cannot retire the real ones.
+func TestUnsignedIndexCannotSupersede(t *testing.T) {
+	ctx := context.Background()
+	lu := mem.New(site.Properties{Name: "lu"})
+	_, rec, _ := keys.GenerateIdentity(true)
+	root, home, err := Init(ctx, InitOptions{Custodians: []Custodian{{Recipient: rec}}, Threshold: 1, Sites: []*Site{{Name: "lu", Backend: lu}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var alerts []Alert
+	r, err := Open(ctx, Options{Home: home, Root: root, Sites: []*Site{{Name: "lu", Backend: lu}}, OnAlert: func(a Alert) { alerts = append(alerts, a) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, _, _ := r.EnsureDataset(ctx, "registry")
+	d, _ := r.OpenDataset(ctx, dk)
+	w := d.NewWriter(ctx)
+	id, _, _ := w.SaveBlob(BlobData, []byte("real"), &Scratch{})
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	var real []ID
+	for x := range d.Idx.Files() {
+		real = append(real, x)
+	}
+	// The key holder seals an unsigned index that supersedes the real one.
+	k := dk.CurrentKey()
+	f := &IndexFile{Supersedes: real}
+	obj := sealObject(k.Enc, k.Version, objIndex, dk.ID, f.Encode())
+	lu.Put(ctx, indexHandle(dk.ID, Hash(obj)), site.Bytes(obj), site.PutOptions{})
+	if err := d.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !d.Idx.Has(id) {
+		t.Fatal("an unsigned index retired the real one")
+	}
+	found := false
+	for _, a := range alerts {
+		found = found || a.Attack == AttackUnsignedIndex
+	}
+	if !found {
+		t.Fatalf("alerts %+v", alerts)
+	}
+	// The same claim signed by another key, and junk a host plants, are
+	// ignored with an alert: the dataset stays usable, prune refuses.
+	other := fixRoot(t, 2)
+	bad := sealObject(k.Enc, k.Version, objIndex, dk.ID, f.EncodeSigned(dk.ID, 1, other.Signer()))
+	lu.Put(ctx, indexHandle(dk.ID, Hash(bad)), site.Bytes(bad), site.PutOptions{})
+	junk := []byte("planted junk")
+	lu.Put(ctx, indexHandle(dk.ID, Hash(junk)), site.Bytes(junk), site.PutOptions{})
+	alerts = nil
+	if err := d.LoadIndex(ctx); err != nil {
+		t.Fatalf("planted indexes broke the dataset: %v", err)
+	}
+	if !d.Idx.Has(id) || len(d.BadIndexes()) != 2 {
+		t.Fatalf("has %v, bad %v", d.Idx.Has(id), d.BadIndexes())
+	}
+	if !errors.Is(d.BadIndexes()[Hash(bad)], ErrSignature) {
+		t.Fatalf("signed by another key: %v", d.BadIndexes()[Hash(bad)])
+	}
+	named := 0
+	for _, a := range alerts {
+		if a.Attack == AttackForgedIndex && a.Site == "lu" {
+			named++
+		}
+	}
+	if named != 2 {
+		t.Fatalf("alerts %+v", alerts)
+	}
+	if _, err := d.Prune(ctx, PruneOptions{}); err == nil {
+		t.Fatal("prune ran with unauthenticated indexes present")
+	}
+}

@@ -175,6 +175,9 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 		rep.add(Damage{Site: "*", Dataset: k.Name, Object: "index/" + k.ID, Problem: err.Error()})
 		return nil
 	}
+	for id, e := range d.BadIndexes() {
+		rep.add(Damage{Site: "*", Dataset: k.Name, Object: d.IndexHandle(id).String(), Problem: "index does not authenticate at any site: " + e.Error()})
+	}
 	snaps, bad, err := d.Snapshots(ctx)
 	if err != nil {
 		return err
