@@ -362,7 +362,9 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 			return nil
 		}
 		if st != nil && (sd == nil || !sd.Has(id)) {
-			if sd != nil && sd.WasForgotten(id) {
+			if sd != nil && sd.IsForgetting(id) {
+				d.r.log.InfoContext(ctx, "manifest of an interrupted forget ignored (the next forget deletes it)", "site", s.Name, "object", fi.Handle.String())
+			} else if sd != nil && sd.WasForgotten(id) {
 				d.r.alert(ctx, Alert{Site: s.Name, Attack: AttackResurrectedSnap, Object: fi.Handle.String(), Detail: "a manifest the home forgot (signed tombstone); it is ignored"})
 			} else {
 				unlisted = append(unlisted, unlistedObj{s, fi.Handle, id})

@@ -458,3 +458,45 @@ func copyAll(t *testing.T, from, to site.Backend) {
 		})
 	}
 }
+
+// A forget interrupted between its two commits (here: a site refuses the
+// delete) leaves the manifest at the site: it is not live, it is not
+// reported as resurrected, and the next forget finishes the job.
+func TestInterruptedForgetIsNotAnAttack(t *testing.T) {
+	v := newHostileVault(t)
+	ctx := context.Background()
+	r := v.open()
+	s1 := v.snapshot(r, "registry", smallSource(t, "one\n"))
+	v.snapshot(r, "registry", smallSource(t, "two\n"))
+	f := sitetest.NewFaulty(v.ch)
+	f.Inject(sitetest.Fault{Ops: sitetest.OpDelete})
+	sites := []*repo.Site{{Name: "lu", Backend: v.lu}, {Name: "ch", Backend: f}, {Name: "home", Backend: v.meta, MetaOnly: true}}
+	rr, err := repo.Open(ctx, repo.Options{Home: v.home, Root: v.root, Sites: sites, OnAlert: func(a repo.Alert) { v.alerts = append(v.alerts, a) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, _ := rr.Dataset(ctx, "registry")
+	d, _ := rr.OpenDataset(ctx, dk)
+	if err := d.Forget(ctx, []repo.ID{s1.ID}); err == nil {
+		t.Fatal("forget with a failing delete reported success")
+	}
+	r = v.open()
+	dk, _ = r.Dataset(ctx, "registry")
+	d, _ = r.OpenDataset(ctx, dk)
+	snaps, bad, err := d.Snapshots(ctx)
+	if err != nil || len(bad) != 0 || len(snaps) != 1 || snaps[0].ID == s1.ID {
+		t.Fatalf("after an interrupted forget: %v %v %v", snaps, bad, err)
+	}
+	if v.alerted("ch", repo.AttackResurrectedSnap) || v.alerted("lu", repo.AttackResurrectedSnap) {
+		t.Fatalf("an interrupted forget reported as an attack: %+v", v.alerts)
+	}
+	if err := d.Forget(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.ch.Stat(ctx, d.SnapshotHandle(s1.ID)); !errors.Is(err, site.ErrNotFound) {
+		t.Fatalf("the next forget did not finish: %v", err)
+	}
+	if sd := r.State().Dataset(dk.ID); len(sd.Forgetting) != 0 || !sd.WasForgotten(s1.ID) {
+		t.Fatalf("state after finishing: %+v", sd)
+	}
+}

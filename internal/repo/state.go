@@ -53,6 +53,11 @@ type StateDataset struct {
 	// Forgotten are tombstones: manifests removed by forget, never to be
 	// accepted again.
 	Forgotten []ID `json:"forgotten,omitempty"`
+	// Forgetting are manifests forget removed but may not have deleted
+	// everywhere yet (an interrupted forget): not live, not an attack if
+	// still present; the next forget deletes them and moves them to
+	// Forgotten.
+	Forgetting []ID `json:"forgetting,omitempty"`
 }
 
 // Head is a dataset's signed head.
@@ -81,6 +86,7 @@ func (s *StateBody) clone() *StateBody {
 		d.Versions = slices.Clone(d.Versions)
 		d.Snapshots = slices.Clone(d.Snapshots)
 		d.Forgotten = slices.Clone(d.Forgotten)
+		d.Forgetting = slices.Clone(d.Forgetting)
 		c.Datasets[i] = d
 	}
 	return &c
@@ -91,6 +97,9 @@ func (d *StateDataset) Has(id ID) bool { return slices.Contains(d.Snapshots, id)
 
 // WasForgotten reports whether manifest id carries a tombstone.
 func (d *StateDataset) WasForgotten(id ID) bool { return slices.Contains(d.Forgotten, id) }
+
+// IsForgetting reports whether manifest id is being forgotten.
+func (d *StateDataset) IsForgetting(id ID) bool { return slices.Contains(d.Forgetting, id) }
 
 // HasVersion reports whether key version v is the home's.
 func (d *StateDataset) HasVersion(v uint32) bool { return slices.Contains(d.Versions, v) }

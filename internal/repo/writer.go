@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -373,13 +374,17 @@ func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
 	return id, nil
 }
 
-// Forget removes manifests from the home's signed state, leaving a signed
-// tombstone for each so that a copy a site keeps or puts back is refused,
-// then deletes them at every site.
+// Forget removes manifests from the home's signed state and deletes them at
+// every site, leaving a signed tombstone for each so that a copy a site
+// keeps or puts back is refused. It commits twice: first the manifests
+// leave the live set (marked as being forgotten), then, once deleted, they
+// become tombstones; a manifest left by an interrupted forget is therefore
+// not mistaken for a resurrected one, and the next forget finishes it.
 func (d *Dataset) Forget(ctx context.Context, ids []ID) error {
-	if len(ids) == 0 {
+	if sd := d.r.curState().Dataset(d.Keys.ID); len(ids) == 0 && (sd == nil || len(sd.Forgetting) == 0) {
 		return nil
 	}
+	var todo []ID
 	err := d.r.updateState(ctx, func(st *StateBody) error {
 		sd := st.Dataset(d.Keys.ID)
 		if sd == nil {
@@ -388,8 +393,8 @@ func (d *Dataset) Forget(ctx context.Context, ids []ID) error {
 		drop := map[ID]bool{}
 		for _, id := range ids {
 			drop[id] = true
-			if !sd.WasForgotten(id) {
-				sd.Forgotten = append(sd.Forgotten, id)
+			if !sd.WasForgotten(id) && !sd.IsForgetting(id) {
+				sd.Forgetting = append(sd.Forgetting, id)
 			}
 		}
 		kept := sd.Snapshots[:0]
@@ -404,18 +409,47 @@ func (d *Dataset) Forget(ctx context.Context, ids []ID) error {
 			l := kept[n-1]
 			sd.Head.Latest = &l
 		}
+		todo = slices.Clone(sd.Forgetting)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("forget: %w", err)
 	}
 	var errs []error
-	for _, id := range ids {
+	for _, id := range todo {
 		if err := d.r.DeleteAll(ctx, d.SnapshotHandle(id)); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err // still marked as being forgotten: run forget again
+	}
+	done := map[ID]bool{}
+	for _, id := range todo {
+		done[id] = true
+	}
+	err = d.r.updateState(ctx, func(st *StateBody) error {
+		sd := st.Dataset(d.Keys.ID)
+		if sd == nil {
+			return nil
+		}
+		rest := sd.Forgetting[:0]
+		for _, id := range sd.Forgetting {
+			if done[id] {
+				if !sd.WasForgotten(id) {
+					sd.Forgotten = append(sd.Forgotten, id)
+				}
+				continue
+			}
+			rest = append(rest, id)
+		}
+		sd.Forgetting = rest
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget: record tombstones: %w", err)
+	}
+	return nil
 }
 
 // RecoverOrphans finds packs at the sites that no index lists (left by an
