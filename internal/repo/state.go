@@ -262,11 +262,27 @@ func (r *Repo) loadState(ctx context.Context) error {
 	}
 	r.state, r.stateRaw = best.state, best.raw
 	r.stale = map[string]uint64{}
+	home := false
+	for _, s := range r.sites {
+		home = home || (s.MetaOnly && s.Backend != nil)
+	}
 	for s, st := range shown {
 		if st == nil || st.seq < best.seq {
 			var got uint64
 			if st != nil {
 				got = st.seq
+			}
+			// On the home machine, a site that missed the last state write
+			// (a command killed between the mirror and the sites) is caught
+			// up at once: the record is signed, so copying it needs no key.
+			// A site that still shows less afterwards is hiding it.
+			if home && s.usable() {
+				if err := s.Backend.Put(ctx, stateHandle(best.seq), site.Bytes(best.raw), site.PutOptions{IfAbsent: true}); err == nil || errors.Is(err, site.ErrExists) {
+					if now, err := r.readState(ctx, s); err == nil && now != nil && now.seq >= best.seq {
+						r.log.InfoContext(ctx, "site caught up with the home's signed state", "site", s.Name, "had", got, "now", best.seq)
+						continue
+					}
+				}
 			}
 			r.stale[s.Name] = got
 			r.alert(ctx, Alert{Site: s.Name, Attack: AttackStaleState,
