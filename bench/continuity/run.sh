@@ -35,8 +35,10 @@ GEN
   echo "snapshot to 2 sites: $(echo "$t1 - $t0" | bc) s"
   "$E" --home "$H" operate token issue --official bench -o "$WORK/tok" >/dev/null
   P1=$(sed -n 2p "$WORK/reg/population-register.csv" | cut -d, -f1); L1=$(sed -n 2p "$WORK/reg/land-register.csv" | cut -d, -f1)
+  FP=$("$E" --home "$H" key status | sed -n 's/^fingerprint: //p')
   cat >"$WORK/plan.yaml" <<PLAN
 name: bench
+home: $FP
 sites: [{name: lu, url: $WORK/site-lu-A}, {name: ch, url: $WORK/site-ch-A}]
 custodians: [a.key, c.key]
 rto: 60s

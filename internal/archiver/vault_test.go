@@ -354,7 +354,7 @@ func TestPruneKeepsReferenced(t *testing.T) {
 	dk, _ := r.Dataset(ctx, "ds")
 	d, _ := r.OpenDataset(ctx, dk)
 	// Forget s1, prune.
-	if err := r.DeleteAll(ctx, d.SnapshotHandle(s1.ID)); err != nil {
+	if err := d.Forget(ctx, []repo.ID{s1.ID}); err != nil {
 		t.Fatal(err)
 	}
 	rep, err := d.Prune(ctx, repo.PruneOptions{})

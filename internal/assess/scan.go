@@ -16,7 +16,7 @@ import (
 var (
 	shareName   = regexp.MustCompile(`^shares/e[0-9]{8}/[0-9]{3}$`)
 	dataKeyName = regexp.MustCompile(`^datasets/[0-9a-f]{32}/v[0-9]{6}\.e[0-9]{8}$`)
-	configName  = regexp.MustCompile(`^(repo|epoch-[0-9]{8})$`)
+	configName  = regexp.MustCompile(`^(repo|epoch-[0-9]{8}|state-[0-9]{12})$`)
 )
 
 // sample is how much of each object the scan reads.

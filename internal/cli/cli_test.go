@@ -96,7 +96,7 @@ func TestCLIEndToEnd(t *testing.T) {
 	}
 	// Recover into a new home from one site and two custodians.
 	home2 := filepath.Join(dir, "home2")
-	mustRun(t, home2, "recover", "--site", filepath.Join(dir, "site-ch"), "--identity", ids[0], "--identity", ids[2])
+	mustRun(t, home2, "recover", "--site", filepath.Join(dir, "site-ch"), "--expect-home", homeFingerprint(t, home), "--identity", ids[0], "--identity", ids[2])
 	t3 := filepath.Join(dir, "restore3")
 	mustRun(t, home2, "restore", "db", "--target", t3)
 	if b, _ := os.ReadFile(filepath.Join(t3, "land.sql")); string(b) != "pg_dump output\n" {

@@ -69,6 +69,7 @@ func writeDoc(path string, d *evidence.Document) (string, error) {
 
 func cmdDrill(e *env) *cobra.Command {
 	var identities []string
+	var expectHome string
 	var out, scratch string
 	var keep bool
 	c := &cobra.Command{
@@ -85,6 +86,7 @@ the plan's targets, and every check that failed: missing shares, a site down,
 a corrupted snapshot, a dataset past its RPO, a probe that did not answer.
 
   name: registry-drill
+  home: fp1-9ec7-69ad-2dd5-60b3-d2c5-4597-4dac-e4bc   # 'embassy key status'; --expect-home overrides
   sites: [{name: lu-1, url: /mnt/embassy-lu}, {name: ch-1, url: s3://10.0.0.5:9000/embassy}]
   custodians: [alice.key, bob.key]
   rto: 60s
@@ -104,6 +106,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 			if err != nil {
 				return err
 			}
+			pinPlan(p, expectHome)
 			doc, rep, err := drill.Run(e.ctx, p, ids, drill.Options{Scratch: scratch, Keep: keep, Log: e.log})
 			if err != nil {
 				if rep != nil && !e.json {
@@ -150,12 +153,13 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 	c.Flags().StringVarP(&out, "out", "o", "drill-report.json", "where to write the signed report")
 	c.Flags().StringVar(&scratch, "scratch", "", "folder to restore into (default: a temporary folder, removed after)")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the temporary scratch folder")
+	expectHomeFlag(c, &expectHome)
 	c.AddCommand(cmdDrillVerify(e))
 	return c
 }
 
 func cmdDrillVerify(e *env) *cobra.Command {
-	var key string
+	var key, siteURL string
 	c := &cobra.Command{
 		Use:   "verify REPORT",
 		Short: "Check the signature of a drill report (or an activation or deactivation report)",
@@ -177,6 +181,9 @@ signature does not verify.`,
 			v, err := evidence.Verify(d, repo.HomeIDFor)
 			if err != nil {
 				return hint.WithCode(hint.Wrap(err, "the report was altered or is not an embassy report"), hint.CodeDamaged)
+			}
+			if err := e.checkReportEpoch(v, d, siteURL); err != nil {
+				return err
 			}
 			if key != "" && key != v.Key && key != v.RootKey {
 				return hint.WithCode(fmt.Errorf("report is signed by %s, not by %s", v.Key, key), hint.CodeDamaged)
@@ -207,5 +214,6 @@ signature does not verify.`,
 		},
 	}
 	c.Flags().StringVar(&key, "key", "", "expected signing or root public key (base64)")
+	c.Flags().StringVar(&siteURL, "site", "", "a site of the home, to check the endorsing key against its signed key epochs")
 	return c
 }

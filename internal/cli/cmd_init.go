@@ -9,6 +9,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -61,10 +62,12 @@ example an identity file written by 'embassy custodian keygen').`,
 				return err
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": root.Fingerprint()})
+				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": repo.HomeFingerprint(homeID, root.SigningPublicKey()), "root_fingerprint": root.Fingerprint()})
 			}
 			e.printf("Created home %s in %s\n", homeID, dir)
 			e.printf("Root key epoch 1 (%s) split %d-of-%d among the custodians.\n", root.Fingerprint(), threshold, len(cs))
+			e.printf("fingerprint: %s\n", repo.HomeFingerprint(homeID, root.SigningPublicKey()))
+			e.printf("Give each custodian this fingerprint with their identity: recover, drill and operate need it (--expect-home).\n")
 			e.printf("Next: add a storage site, e.g.\n  embassy site add lu-1 --url /path/to/site --jurisdiction LU\n")
 			return nil
 		},

@@ -62,9 +62,10 @@ func cmdKeyStatus(e *env) *cobra.Command {
 				dss = append(dss, ds{d.Name, d.ID, len(d.Keys), d.Current})
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"home": r.Home(), "epoch": ep.Epoch, "fingerprint": ep.Fingerprint, "threshold": ep.Threshold, "custodians": ep.Custodians, "created": ep.Created, "datasets": dss})
+				return e.emitJSON(map[string]any{"home": r.Home(), "home_fingerprint": r.Fingerprint(), "epoch": ep.Epoch, "fingerprint": ep.Fingerprint, "threshold": ep.Threshold, "custodians": ep.Custodians, "created": ep.Created, "datasets": dss})
 			}
 			e.printf("home %s, root key epoch %d (%s) since %s\n", r.Home(), ep.Epoch, ep.Fingerprint, ep.Created.Format("2006-01-02 15:04"))
+			e.printf("fingerprint: %s\n", r.Fingerprint())
 			e.printf("custodians: %d of %d needed to recover\n", ep.Threshold, len(ep.Custodians))
 			for _, c := range ep.Custodians {
 				rec := c.Recipient

@@ -53,6 +53,7 @@ const sessionLabel = "embassy.v1 operate session"
 
 func cmdOperate(e *env) *cobra.Command {
 	var identities []string
+	var expectHome string
 	var dir, listen, reason string
 	var ot operateTLS
 	c := &cobra.Command{
@@ -86,6 +87,7 @@ DIR/deactivation.json, a signed report of what was served.`,
 			if err != nil {
 				return err
 			}
+			pinPlan(p, expectHome)
 			if dir == "" {
 				dir = "embassy-operate"
 			}
@@ -211,6 +213,7 @@ DIR/deactivation.json, a signed report of what was served.`,
 	f.StringVar(&listen, "listen", "127.0.0.1:8443", "address to serve on")
 	f.StringVar(&reason, "reason", "", "why the crisis is declared (recorded in the signed activation)")
 	ot.flags(f)
+	expectHomeFlag(c, &expectHome)
 	c.AddCommand(cmdOperateToken(e))
 	return c
 }

@@ -197,8 +197,8 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 	say("   embassy%s snapshots", hf)
 	say("   embassy%s ls population-register -r | head", hf)
 	say("   embassy%s verify --read-data --json", hf)
-	say("   embassy --home /tmp/recovered recover --site %s --identity %s --identity %s",
-		filepath.Join(qs, "sites", "ch-1"), filepath.Join(qs, "custodians", "alice.key"), filepath.Join(qs, "custodians", "carol.key"))
+	say("   embassy --home /tmp/recovered recover --site %s --expect-home FINGERPRINT --identity %s --identity %s   # FINGERPRINT: 'embassy%s key status'",
+		filepath.Join(qs, "sites", "ch-1"), filepath.Join(qs, "custodians", "alice.key"), filepath.Join(qs, "custodians", "carol.key"), hf)
 	say("   embassy%s log", hf)
 	say("   embassy%s key rotate", hf)
 	return nil

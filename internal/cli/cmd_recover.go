@@ -17,7 +17,7 @@ import (
 )
 
 func cmdRecover(e *env) *cobra.Command {
-	var siteURL, name, jurisdiction string
+	var siteURL, name, jurisdiction, expectHome string
 	var identities []string
 	c := &cobra.Command{
 		Use:   "recover --site URL --identity FILE --identity FILE ...",
@@ -28,8 +28,12 @@ that site. Nothing else is needed: the site holds the signed key-epoch
 records and every custodian's encrypted share.
 
 recover refuses fewer than k custodians, the same custodian twice, and
-identities that are not custodians of the site's home.`,
-		Example: `  embassy --home /srv/embassy recover --site /mnt/embassy-lu --identity alice.key --identity bob.key
+identities that are not custodians of the site's home. A hostile site can
+present a vault it forged with the custodians' public recipients, so recover
+needs --expect-home with the home fingerprint the custodians were given at
+init: without it, recover prints the fingerprint the site presents and
+refuses (exit 4); with a different one it refuses the site (exit 3).`,
+		Example: `  embassy --home /srv/embassy recover --site /mnt/embassy-lu --expect-home fp1-... --identity alice.key --identity bob.key
   embassy recover --site s3://10.0.0.5:9000/embassy --name ch-1 --jurisdiction CH --identity a.key --identity b.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -74,7 +78,7 @@ identities that are not custodians of the site's home.`,
 			}
 			defer b.Close()
 			src := &repo.Site{Name: name, Jurisdiction: jurisdiction, Backend: b}
-			rec, err := repo.Recover(e.ctx, src, srcs)
+			rec, err := repo.RecoverExpect(e.ctx, src, srcs, expectHome)
 			if err != nil {
 				return err
 			}
@@ -106,10 +110,11 @@ identities that are not custodians of the site's home.`,
 			}
 			e.audit(h, tlog.Entry{Kind: tlog.KindRecover, Site: name, Details: map[string]string{"custodians": fmt.Sprint(len(rec.Used)), "threshold": fmt.Sprint(rec.Threshold), "epoch": fmt.Sprint(rec.Root.Epoch)}})
 			if e.json {
-				return e.emitJSON(map[string]any{"home": rec.Home, "dir": dir, "epoch": rec.Root.Epoch, "custodians_used": rec.Used, "threshold": rec.Threshold, "datasets": len(all), "site": name})
+				return e.emitJSON(map[string]any{"home": rec.Home, "dir": dir, "epoch": rec.Root.Epoch, "custodians_used": rec.Used, "threshold": rec.Threshold, "datasets": len(all), "site": name, "fingerprint": rec.Fingerprint, "state": rec.StateSeq})
 			}
 			e.printf("Recovered home %s into %s from site %s with %d of %d needed custodians (%s).\n",
 				rec.Home, dir, name, len(rec.Used), rec.Threshold, strings.Join(rec.Used, ", "))
+			e.printf("fingerprint: %s (vault state %d)\n", rec.Fingerprint, rec.StateSeq)
 			e.printf("Root key epoch %d; %d datasets readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.\n", rec.Root.Epoch, len(all))
 			return nil
 		},
@@ -118,6 +123,7 @@ identities that are not custodians of the site's home.`,
 	f.StringVar(&siteURL, "site", "", "URL of a site holding the vault (folder, file:// or s3://)")
 	f.StringArrayVar(&identities, "identity", nil, "a custodian's identity file (repeat for k custodians)")
 	f.StringVar(&name, "name", "recovered", "name to give the site in the new home")
+	f.StringVar(&expectHome, "expect-home", "", expectHomeUsage)
 	f.StringVar(&jurisdiction, "jurisdiction", "", "ISO 3166 code of the site (ZZ if unknown)")
 	return c
 }

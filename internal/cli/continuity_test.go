@@ -91,6 +91,7 @@ func TestGameDay(t *testing.T) {
 	person := firstKey(t, filepath.Join(src, sample.PopulationFile))
 	parcel := firstKey(t, filepath.Join(src, sample.LandFile))
 
+	fp := homeFingerprint(t, home)
 	if err := os.RemoveAll(home); err != nil { // the home is gone, keys and all
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ probes:
 	nohome := filepath.Join(dir, "nohome")
 
 	report := filepath.Join(dir, "drill.json")
-	out := mustRun(t, nohome, "drill", plan, "--identity", ids[0], "--identity", ids[2], "--out", report)
+	out := mustRun(t, nohome, "drill", plan, "--expect-home", fp, "--identity", ids[0], "--identity", ids[2], "--out", report)
 	if !strings.Contains(out, "PASS") {
 		t.Fatalf("drill:\n%s", out)
 	}
@@ -132,7 +133,7 @@ probes:
 	go func() {
 		done <- func() result {
 			var o, e strings.Builder
-			code := Main(ctx, []string{"--home", nohome, "--progress", "never", "operate", plan, "--identity", ids[1], "--identity", ids[2],
+			code := Main(ctx, []string{"--home", nohome, "--progress", "never", "operate", plan, "--expect-home", fp, "--identity", ids[1], "--identity", ids[2],
 				"--reason", "game day: home unreachable", "--listen", "127.0.0.1:0", "--dir", opDir}, strings.NewReader(""), &o, &e)
 			return result{code, o.String(), e.String()}
 		}()

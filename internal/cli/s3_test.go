@@ -55,7 +55,7 @@ func TestCLIOnRealS3(t *testing.T) {
 			mustRun(t, home, "verify", "--read-data", "--site", "abroad")
 			// A new machine with only the S3 site and two custodians.
 			home2 := filepath.Join(dir, "home2")
-			mustRun(t, home2, "recover", "--site", s3url, "--name", "abroad", "--jurisdiction", "LU",
+			mustRun(t, home2, "recover", "--site", s3url, "--name", "abroad", "--jurisdiction", "LU", "--expect-home", homeFingerprint(t, home),
 				"--identity", filepath.Join(dir, "a.key"), "--identity", filepath.Join(dir, "b.key"))
 			target := filepath.Join(dir, "restore")
 			mustRun(t, home2, "restore", "registry", "--target", target)

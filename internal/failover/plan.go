@@ -22,7 +22,10 @@ import (
 // Plan is a continuity plan (YAML): where the vault is, who holds the keys,
 // what must come back and how fast.
 type Plan struct {
-	Name       string        `yaml:"name"`
+	Name string `yaml:"name"`
+	// Home is the home fingerprint ('embassy key status'): a site whose
+	// vault presents another is refused as forged; required.
+	Home       string        `yaml:"home,omitempty"`
 	Sites      []PlanSite    `yaml:"sites"`
 	Custodians []string      `yaml:"custodians,omitempty"` // identity files; --identity adds more
 	RTO        time.Duration `yaml:"rto"`

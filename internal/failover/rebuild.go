@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -95,11 +96,46 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 		env.Sites = append(env.Sites, s)
 	}
 	var keyErrs []error
-	for _, s := range env.Sites {
+	// Rebuild the key from the site showing the newest epoch of the pinned
+	// home first: a site hiding the newest epoch cannot make the drill
+	// rebuild a retired root.
+	order := append([]*repo.Site(nil), env.Sites...)
+	epochOf := map[*repo.Site]uint32{}
+	skip := map[*repo.Site]bool{}
+	for _, s := range order {
 		if s.Backend == nil {
 			continue
 		}
-		rec, err := repo.Recover(ctx, s, ids)
+		_, fp, e, err := repo.PresentedEpoch(ctx, s)
+		if err != nil {
+			continue
+		}
+		if p.Home != "" {
+			if err := repo.CheckFingerprint(s.Name, fp, p.Home); err != nil {
+				// A forged or foreign vault: named, and never used.
+				env.add(Check{Check: "home", Subject: s.Name, Detail: err.Error()})
+				keyErrs = append(keyErrs, err)
+				skip[s] = true
+				continue
+			}
+		}
+		epochOf[s] = e
+	}
+	sort.SliceStable(order, func(i, j int) bool { return epochOf[order[i]] > epochOf[order[j]] })
+	for _, s := range order {
+		if s.Backend == nil || skip[s] {
+			continue
+		}
+		rec, err := repo.RecoverExpect(ctx, s, ids, p.Home)
+		if errors.Is(err, repo.ErrWrongHome) {
+			// A forged or foreign vault: never used, try the next site.
+			keyErrs = append(keyErrs, err)
+			env.add(Check{Check: "home", Subject: s.Name, Detail: err.Error()})
+			continue
+		}
+		if errors.Is(err, repo.ErrUnpinned) {
+			return env, err
+		}
 		if err == nil {
 			env.Recovered = rec
 			env.add(Check{Check: "keys", Subject: s.Name, OK: true,
@@ -119,11 +155,20 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 		if err == nil {
 			err = errors.New("no site of the plan is reachable")
 		}
-		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), hint.CodeKey)
+		code := hint.CodeKey
+		if errors.Is(err, repo.ErrWrongHome) {
+			code = hint.CodeDamaged // only forged or foreign vaults were found
+		}
+		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), code)
 	}
-	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log})
+	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, OnAlert: func(a repo.Alert) {
+		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
+	}})
 	if err != nil {
 		return env, err
+	}
+	if st := r.State(); st != nil {
+		env.add(Check{Check: "state", Subject: "vault", OK: true, Detail: fmt.Sprintf("freshest signed vault state %d across %d sites", st.Seq, len(env.Sites))})
 	}
 	if err := r.SetRoot(env.Recovered.Root); err != nil {
 		return env, err

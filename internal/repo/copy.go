@@ -14,6 +14,7 @@ type CopyStats struct {
 	Objects int64
 	Bytes   int64
 	Present int64
+	Planted int64 // objects the signed state says the home never wrote: not copied
 }
 
 // Backfill copies every object the repository's sites hold to target,
@@ -25,7 +26,7 @@ func (r *Repo) Backfill(ctx context.Context, target *Site, progress func(done, t
 
 func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, progress func(done, total int64)) (CopyStats, error) {
 	var st CopyStats
-	if b, err := site.ReadAll(ctx, target.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}); err == nil {
+	if b, err := ReadObject(ctx, target.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}); err == nil {
 		if _, _, err := verifyRepoBody(b, r.home); err != nil {
 			return st, fmt.Errorf("site %s: %w", target.Name, err)
 		}
@@ -59,6 +60,10 @@ func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, prog
 				return nil
 			}
 			if keep != nil && !keep(target.Name, fi.Handle) {
+				return nil
+			}
+			if r.planted(fi.Handle) {
+				st.Planted++
 				return nil
 			}
 			if fi.Handle.Kind == site.KindConfig && fi.Handle.Name == "repo" {
@@ -107,6 +112,49 @@ func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, prog
 		}
 	}
 	return st, nil
+}
+
+// planted reports whether h is an object the home's signed state says it
+// did not write (a key record, dataset or manifest it does not list, or a
+// config object of no known kind): backfill and catch-up never copy such
+// an object to another site. Without signed state nothing is judged.
+func (r *Repo) planted(h site.Handle) bool {
+	st := r.curState()
+	if st == nil {
+		return false
+	}
+	switch h.Kind {
+	case site.KindConfig:
+		if h.Name == "repo" {
+			return false
+		}
+		if e, ok := parseEpochName(h.Name); ok {
+			return e > r.current
+		}
+		_, ok := parseStateName(h.Name)
+		return !ok
+	case site.KindKey:
+		if dsid, v, e, ok := parseDataKeyName(h.Name); ok {
+			d := st.Dataset(dsid)
+			return e != r.current || d == nil || !d.HasVersion(v)
+		}
+		if e, _, ok := parseShareName(h.Name); ok {
+			return e != r.current
+		}
+		return true
+	case site.KindSnapshot, site.KindIndex, site.KindPack:
+		dsid, _, _ := strings.Cut(h.Name, "/")
+		d := st.Dataset(dsid)
+		if d == nil {
+			return true
+		}
+		if h.Kind == site.KindSnapshot {
+			id, ok := parseObjectName(dsid, h.Name)
+			return !ok || !d.Has(id)
+		}
+		return false
+	}
+	return false
 }
 
 func lastComponent(name string) string {
@@ -190,6 +238,10 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 			if len(at) == len(sites) {
 				continue
 			}
+			if r.planted(site.Handle{Kind: k, Name: name}) {
+				st.Planted++
+				continue // never spread what the home did not write
+			}
 			var size int64
 			for _, sz := range at {
 				size = sz
@@ -206,7 +258,7 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 			}
 			var data []byte
 			for s := range at {
-				b, err := site.ReadAll(ctx, s.Backend, h)
+				b, err := ReadObject(ctx, s.Backend, h)
 				if err != nil {
 					continue
 				}

@@ -28,6 +28,9 @@ type Dataset struct {
 
 	hashers sync.Pool
 
+	// badIndexes are index objects no site returned authentic (LoadIndex).
+	badIndexes map[ID]error
+
 	// ReadAhead, when positive, makes LoadBlob read this many bytes of a
 	// pack at a time and serve the following blobs from that window: far
 	// fewer requests to remote sites, whose blobs of one file usually sit
@@ -97,7 +100,7 @@ func (d *Dataset) SnapshotHandle(id ID) site.Handle { return snapshotHandle(d.Ke
 // openIndexObject authenticates and decodes an index object.
 func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 	if Hash(b) != id {
-		return nil, fmt.Errorf("index %s: content does not match its name: %w", id.Short(), seal.ErrAuth)
+		return nil, fmt.Errorf("index %s: content does not match its name: %w %w", id.Short(), seal.ErrAuth, errNameMismatch)
 	}
 	ver, err := objectKeyVersion(b, objIndex)
 	if err != nil {
@@ -111,7 +114,17 @@ func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return DecodeIndex(plain)
+	f, err := DecodeIndex(plain)
+	if err != nil {
+		return nil, err
+	}
+	if f.Epoch != 0 {
+		pub, err := d.r.signKeyBytes(f.Epoch)
+		if err != nil || !f.verify(d.Keys.ID, pub) {
+			return nil, fmt.Errorf("index %s is not signed by the home's key of epoch %d: %w", id.Short(), f.Epoch, ErrSignature)
+		}
+	}
+	return f, nil
 }
 
 // LoadIndex reads every index object of the dataset from the sites,
@@ -128,6 +141,7 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 		return err
 	}
 	files := make(map[ID]*IndexFile, len(ids))
+	d.badIndexes = map[ID]error{}
 	var mu sync.Mutex
 	var firstErr error
 	sem := make(chan struct{}, 8)
@@ -139,13 +153,31 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			var f *IndexFile
-			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(_ *Site, b []byte) error {
+			var served []string
+			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(s *Site, b []byte) error {
 				var err error
 				f, err = d.openIndexObject(id, b)
+				if err != nil {
+					served = append(served, s.Name)
+				}
 				return err
 			})
 			mu.Lock()
 			defer mu.Unlock()
+			// A copy whose bytes hash to its name but do not authenticate
+			// was made by someone without the home's keys: planted.
+			// (Bytes that do not match the name are damage to a real
+			// index, and stay an error.)
+			if err != nil && len(served) > 0 && !errors.Is(err, errNameMismatch) && (errors.Is(err, seal.ErrAuth) || errors.Is(err, ErrSignature) || errors.Is(err, errFormat)) {
+				// No site has an authentic copy: planted junk, or damage.
+				// Either way it is not used; the rest of the dataset stays
+				// usable, and prune refuses while it is there.
+				d.badIndexes[id] = err
+				for _, name := range served {
+					d.r.alert(ctx, Alert{Site: name, Attack: AttackForgedIndex, Object: d.IndexHandle(id).String(), Detail: "an index that does not authenticate; ignored: " + err.Error()})
+				}
+				return
+			}
 			if err != nil {
 				if firstErr == nil {
 					firstErr = hint.WithCode(hint.Wrap(fmt.Errorf("index %s of dataset %s: %w", id.Short(), d.Keys.Name, err),
@@ -161,7 +193,13 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 		return firstErr
 	}
 	superseded := map[ID]bool{}
-	for _, f := range files {
+	for id, f := range files {
+		if len(f.Supersedes) > 0 && f.Epoch == 0 {
+			// Only an index the home signed may retire others.
+			d.r.alert(ctx, Alert{Site: "*", Attack: AttackUnsignedIndex, Object: d.IndexHandle(id).String(),
+				Detail: "an unsigned index claims to supersede others; its claim is ignored"})
+			continue
+		}
 		for _, s := range f.Supersedes {
 			superseded[s] = true
 		}
@@ -175,6 +213,9 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 		for _, p := range f.Packs {
 			x.addPack(p)
 		}
+	}
+	if n := x.Duplicates(); n > 0 {
+		d.r.log.InfoContext(ctx, "blobs listed at more than one location; the lowest pack id is used", "dataset", d.Keys.Name, "blobs", n)
 	}
 	d.Idx = x
 	return nil
@@ -230,6 +271,17 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 		}
 		if len(out) != int(loc.Raw) {
 			return fmt.Errorf("blob %s has %d bytes, index says %d: %w", id.Short(), len(out), loc.Raw, errFormat)
+		}
+		// The keyed ID binds the plaintext: whoever wrote the box, only the
+		// bytes the home stored under this ID are accepted.
+		if d.BlobID(out) != id {
+			name := "?"
+			if s != nil {
+				name = s.Name
+			}
+			d.r.alert(ctx, Alert{Site: name, Attack: AttackSubstitution, Object: d.PackHandle(loc.Pack).String(),
+				Detail: fmt.Sprintf("blob %s decrypts to bytes that do not hash to its id", id.Short())})
+			return fmt.Errorf("blob %s: plaintext does not match its keyed id: %w", id.Short(), seal.ErrAuth)
 		}
 		return nil
 	}
@@ -288,12 +340,39 @@ func (d *Dataset) LoadTree(ctx context.Context, id ID) (*Tree, error) {
 	return DecodeTree(b)
 }
 
-// Snapshots lists the dataset's snapshots, oldest first. Manifests that do
-// not authenticate are returned in bad, by name.
+// Snapshots lists the dataset's snapshots, oldest first: exactly the live
+// manifests of the home's signed state. A manifest a site lists that the
+// state does not (forged, replayed from an old epoch, or forgotten and put
+// back) is never returned and raises an alert; one the state lists that no
+// site returns authentic is in bad, by name.
 func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]error, err error) {
+	st := d.r.curState()
+	sd := st.Dataset(d.Keys.ID)
 	var ids []ID
-	err = d.r.listUnion(ctx, site.KindSnapshot, func(fi site.Info) error {
-		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
+	seen := map[ID]bool{}
+	type unlistedObj struct {
+		s  *Site
+		h  site.Handle
+		id ID
+	}
+	var unlisted []unlistedObj
+	err = d.r.listUnionSites(ctx, site.KindSnapshot, func(s *Site, fi site.Info) error {
+		id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name)
+		if !ok {
+			return nil
+		}
+		if st != nil && (sd == nil || !sd.Has(id)) {
+			if sd != nil && sd.IsForgetting(id) {
+				d.r.log.InfoContext(ctx, "manifest of an interrupted forget ignored (the next forget deletes it)", "site", s.Name, "object", fi.Handle.String())
+			} else if sd != nil && sd.WasForgotten(id) {
+				d.r.alert(ctx, Alert{Site: s.Name, Attack: AttackResurrectedSnap, Object: fi.Handle.String(), Detail: "a manifest the home forgot (signed tombstone); it is ignored"})
+			} else {
+				unlisted = append(unlisted, unlistedObj{s, fi.Handle, id})
+			}
+			return nil
+		}
+		if !seen[id] {
+			seen[id] = true
 			ids = append(ids, id)
 		}
 		return nil
@@ -301,7 +380,30 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 	if err != nil {
 		return nil, nil, err
 	}
+	for i, u := range unlisted {
+		if i >= maxClassify {
+			d.r.alert(ctx, Alert{Site: u.s.Name, Attack: AttackUnlistedSnap, Object: u.h.String(), Detail: "one of many manifests the home's signed state does not list; ignored"})
+			continue
+		}
+		// A manifest signed by the current epoch that the state neither
+		// lists nor forgot can only be the home's own interrupted snapshot
+		// (written, never committed): ignored quietly. Anything else, such
+		// as a retired epoch's signature, is not the home's.
+		if s, err := d.loadFrom(ctx, u.s, u.id); err == nil && s.Epoch == d.r.current {
+			d.r.log.InfoContext(ctx, "uncommitted manifest ignored (an interrupted snapshot)", "site", u.s.Name, "object", u.h.String())
+			continue
+		}
+		d.r.alert(ctx, Alert{Site: u.s.Name, Attack: AttackUnlistedSnap, Object: u.h.String(), Detail: "a manifest the home's signed state does not list; it is ignored"})
+	}
 	bad = map[ID]error{}
+	if sd != nil {
+		for _, id := range sd.Snapshots {
+			if !seen[id] {
+				bad[id] = fmt.Errorf("manifest %s is listed in the home's signed state but missing at every site: %w", id.Short(), site.ErrNotFound)
+				d.r.alert(ctx, Alert{Site: "*", Attack: AttackMissingSnap, Object: d.SnapshotHandle(id).String(), Detail: "no site returns a manifest the home's signed state lists"})
+			}
+		}
+	}
 	for _, id := range ids {
 		s, err := d.LoadSnapshot(ctx, id)
 		if err != nil {
@@ -314,6 +416,29 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 	return good, bad, nil
 }
 
+// errNameMismatch marks an object whose bytes do not hash to its name.
+var errNameMismatch = errors.New("content does not match name")
+
+// BadIndexes returns the index objects that no site returned authentic at
+// the last LoadIndex: ignored, reported by verify, and a reason for prune
+// to refuse.
+func (d *Dataset) BadIndexes() map[ID]error {
+	out := map[ID]error{}
+	for k, v := range d.badIndexes {
+		out[k] = v
+	}
+	return out
+}
+
+// Head returns the dataset's signed head, if the vault has signed state.
+func (d *Dataset) Head() (Head, bool) {
+	sd := d.r.curState().Dataset(d.Keys.ID)
+	if sd == nil {
+		return Head{}, false
+	}
+	return sd.Head, true
+}
+
 // LoadSnapshot loads and verifies one manifest.
 func (d *Dataset) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error) {
 	var snap *Snapshot
@@ -323,6 +448,15 @@ func (d *Dataset) LoadSnapshot(ctx context.Context, id ID) (*Snapshot, error) {
 		return err
 	})
 	return snap, err
+}
+
+// loadFrom loads and verifies one manifest from site s only.
+func (d *Dataset) loadFrom(ctx context.Context, s *Site, id ID) (*Snapshot, error) {
+	b, err := ReadObject(ctx, s.Backend, d.SnapshotHandle(id))
+	if err != nil {
+		return nil, err
+	}
+	return d.openSnapshot(id, b)
 }
 
 func (d *Dataset) openSnapshot(id ID, b []byte) (*Snapshot, error) {
@@ -384,6 +518,12 @@ func (d *Dataset) FindSnapshot(ctx context.Context, ref string) (*Snapshot, erro
 		return nil, hint.Wrap(fmt.Errorf("dataset %s has no snapshots", d.Keys.Name), "take one with 'embassy snapshot "+d.Keys.Name+" PATH'")
 	}
 	if ref == "" || ref == "latest" {
+		if h, ok := d.Head(); ok && h.Latest != nil {
+			if e, missing := bad[*h.Latest]; missing {
+				return nil, hint.WithCode(hint.Wrap(fmt.Errorf("the latest snapshot %s of dataset %s (signed head %d) cannot be read at any site: %w", h.Latest.Short(), d.Keys.Name, h.Seq, e),
+					"a site is withholding or has lost it: run 'embassy verify' and 'embassy repair', or name an older snapshot explicitly"), hint.CodeDamaged)
+			}
+		}
 		return snaps[len(snaps)-1], nil
 	}
 	var found *Snapshot

@@ -120,6 +120,9 @@ func FuzzDecodeIndex(f *testing.F) {
 	f.Add((&IndexFile{}).Encode())
 	f.Add([]byte("EMBIDX01\xff\xff\xff\xff\x00\x00\x00\x00"))
 	f.Add([]byte("EMBIDX01\x00\x00\x00\x00\xff\xff\xff\xff"))
+	signed := fixIndex().EncodeSigned(fixDSID, 1, fixRoot(f, 1).Signer())
+	f.Add(signed)
+	f.Add(signed[:len(signed)-1])
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := DecodeIndex(b)
 		if err != nil {
@@ -134,7 +137,7 @@ func FuzzDecodeIndex(f *testing.F) {
 			}
 			checkEntries(t, p.Entries, p.Size)
 		}
-		enc := x.Encode()
+		enc := x.reencode()
 		if !bytes.Equal(enc, b) {
 			t.Fatalf("accepted index does not re-encode identically:\n in  %x\n out %x", b, enc)
 		}

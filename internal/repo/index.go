@@ -1,12 +1,15 @@
 package repo
 
 import (
+	"bytes"
+	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
 
 	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/keys"
 )
 
 // IndexPack lists the blobs of one pack, as recorded in an index object.
@@ -22,9 +25,55 @@ type IndexPack struct {
 type IndexFile struct {
 	Supersedes []ID
 	Packs      []IndexPack
+
+	// Epoch is the key epoch whose signing key signed the index (0:
+	// unsigned, as written before signed indexes). Sig and Body are the
+	// signature and the bytes it covers, as decoded.
+	Epoch uint32
+	Sig   []byte
+	Body  []byte
 }
 
-const indexMagic = "EMBIDX01"
+const (
+	indexMagic       = "EMBIDX01"
+	signedIndexMagic = "EMBIDX02"
+	indexSigCtx      = "embassy.v1 index"
+	indexTrailerLen  = 4 + ed25519.SignatureSize
+)
+
+// EncodeSigned serialises f as a signed index (docs/FORMAT.md §9): the
+// body with magic EMBIDX02, then epoch u32 and an Ed25519 signature over
+// dsid || body in context "embassy.v1 index".
+func (f *IndexFile) EncodeSigned(dsid string, epoch uint32, priv ed25519.PrivateKey) []byte {
+	b := f.Encode()
+	copy(b, signedIndexMagic)
+	sig := keys.Sign(priv, indexSigCtx, indexSigned(dsid, b))
+	b = binary.BigEndian.AppendUint32(b, epoch)
+	return append(b, sig...)
+}
+
+func indexSigned(dsid string, body []byte) []byte {
+	m := make([]byte, 0, len(dsid)+1+len(body))
+	m = append(m, dsid...)
+	m = append(m, 0)
+	return append(m, body...)
+}
+
+// reencode serialises a decoded index exactly as it was stored.
+func (f *IndexFile) reencode() []byte {
+	b := f.Encode()
+	if f.Epoch == 0 {
+		return b
+	}
+	copy(b, signedIndexMagic)
+	b = binary.BigEndian.AppendUint32(b, f.Epoch)
+	return append(b, f.Sig...)
+}
+
+// verify reports whether a signed index's signature verifies under pub.
+func (f *IndexFile) verify(dsid string, pub []byte) bool {
+	return f.Epoch != 0 && keys.Verify(pub, indexSigCtx, indexSigned(dsid, f.Body), f.Sig)
+}
 
 // maxPackSize bounds the pack size an index may record: blob offsets and
 // lengths are 32-bit, so offset+length must not wrap.
@@ -57,8 +106,21 @@ func DecodeIndex(b []byte) (*IndexFile, error) {
 	bad := func(what string) (*IndexFile, error) {
 		return nil, fmt.Errorf("index: %s: %w", what, errFormat)
 	}
-	if len(b) < 16 || string(b[:8]) != indexMagic {
+	if len(b) < 16 || (string(b[:8]) != indexMagic && string(b[:8]) != signedIndexMagic) {
 		return bad("bad magic")
+	}
+	var epoch uint32
+	var sig, body []byte
+	if string(b[:8]) == signedIndexMagic {
+		if len(b) < 16+indexTrailerLen {
+			return bad("signature missing")
+		}
+		t := b[len(b)-indexTrailerLen:]
+		b = b[:len(b)-indexTrailerLen]
+		epoch, sig, body = binary.BigEndian.Uint32(t), t[4:], b
+		if epoch == 0 {
+			return bad("signed by epoch 0")
+		}
 	}
 	p := b[8:]
 	ns := binary.BigEndian.Uint32(p)
@@ -66,7 +128,7 @@ func DecodeIndex(b []byte) (*IndexFile, error) {
 	if uint64(ns)*32 > uint64(len(p)) {
 		return bad("supersedes list truncated")
 	}
-	f := &IndexFile{}
+	f := &IndexFile{Epoch: epoch, Sig: sig, Body: body}
 	for i := uint32(0); i < ns; i++ {
 		var id ID
 		copy(id[:], p)
@@ -129,6 +191,7 @@ type Index struct {
 	blobs map[ID]BlobLoc
 	packs map[ID]int64 // pack -> size
 	files map[ID]*IndexFile
+	dups  int
 }
 
 func newIndex() *Index {
@@ -141,11 +204,27 @@ func (x *Index) addPack(p IndexPack) {
 	defer x.mu.Unlock()
 	x.packs[p.ID] = p.Size
 	for _, e := range p.Entries {
-		if _, ok := x.blobs[e.ID]; ok {
-			continue
+		loc := BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Codec: e.Codec, Offset: e.Offset, Length: e.Length, Raw: e.Raw}
+		if old, ok := x.blobs[e.ID]; ok {
+			if old != loc {
+				x.dups++
+			}
+			// Deterministic whatever order indexes load in: the lowest
+			// (pack, offset) wins; restore then checks the blob's keyed ID.
+			if c := bytes.Compare(old.Pack[:], loc.Pack[:]); c < 0 || c == 0 && old.Offset <= loc.Offset {
+				continue
+			}
 		}
-		x.blobs[e.ID] = BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Codec: e.Codec, Offset: e.Offset, Length: e.Length, Raw: e.Raw}
+		x.blobs[e.ID] = loc
 	}
+}
+
+// Duplicates returns how many blob listings named a location other than
+// the one used (a repacked or re-uploaded blob, or a planted copy).
+func (x *Index) Duplicates() int {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	return x.dups
 }
 
 // Lookup returns where blob id lives.

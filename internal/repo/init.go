@@ -83,12 +83,17 @@ func Init(ctx context.Context, o InitOptions) (*keys.Root, string, error) {
 		return nil, "", err
 	}
 	home := HomeIDFor(root.SigningPublicKey())
-	r := &Repo{sites: o.Sites, root: root, home: home, log: nopLogger()}
+	r := &Repo{sites: o.Sites, root: root, home: home, log: nopLogger(), current: 1,
+		epochs: map[uint32]*Epoch{1: {sign: root.SigningPublicKey()}}}
 	p := chunker.DefaultParams
 	p.Max = 4 << 20 // bounds the per-worker buffers; FastCDC rarely reaches it
 	desc := RepoBody{Format: repoFormat, Home: home, Created: o.Now, SignKey: b64(root.SigningPublicKey()),
 		ChunkMin: p.Min, ChunkAvg: p.Avg, ChunkMax: p.Max, Description: o.Description}
 	if err := r.writeEpoch(ctx, root, nil, o.Custodians, o.Threshold, o.Now); err != nil {
+		return nil, "", err
+	}
+	// The first signed state: no datasets yet.
+	if err := r.updateState(ctx, func(*StateBody) error { return nil }); err != nil {
 		return nil, "", err
 	}
 	raw, err := signBody(root.Signer(), repoSigCtx, desc, 1, nil)

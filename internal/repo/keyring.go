@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"crypto/hpke"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -92,11 +93,18 @@ func dataKeyInfo(home, dsid string, version, epoch uint32) []byte {
 	return fmt.Appendf(nil, "embassy.v1 datakey %s %s %d %d", home, dsid, version, epoch)
 }
 
-// Datasets returns every dataset whose keys the home can unwrap, by name.
+// Datasets returns every dataset of the home, by name: exactly those the
+// home's signed state lists, with exactly the key versions it lists. Key
+// records at a site that the state does not list, or that the home did not
+// sign, are never used: each raises an alert naming the site.
 func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 	if err := r.needRoot(); err != nil {
 		return nil, err
 	}
+	if err := r.needState(); err != nil {
+		return nil, err
+	}
+	st := r.curState()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	type ref struct {
@@ -104,15 +112,70 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 		ver  uint32
 	}
 	var refs []ref
-	err := r.listUnion(ctx, site.KindKey, func(fi site.Info) error {
+	listed := map[ref]bool{}
+	type unlistedKey struct {
+		s       *Site
+		h       site.Handle
+		unknown bool
+		dsid    string
+		ver     uint32
+	}
+	var unlisted []unlistedKey
+	err := r.listUnionSites(ctx, site.KindKey, func(s *Site, fi site.Info) error {
 		dsid, v, e, ok := parseDataKeyName(fi.Handle.Name)
-		if ok && e == r.current {
-			refs = append(refs, ref{dsid, v})
+		if !ok || e != r.current {
+			return nil
+		}
+		rf := ref{dsid, v}
+		if st != nil {
+			d := st.Dataset(dsid)
+			if d == nil || !d.HasVersion(v) {
+				unlisted = append(unlisted, unlistedKey{s, fi.Handle, d == nil, dsid, v})
+				return nil
+			}
+		}
+		if !listed[rf] {
+			listed[rf] = true
+			refs = append(refs, rf)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	for i, u := range unlisted {
+		if i >= maxClassify {
+			r.alert(ctx, Alert{Site: u.s.Name, Attack: AttackMintedKey, Object: u.h.String(), Detail: "one of many key records the home's signed state does not list; ignored"})
+			continue
+		}
+		// Signed by the current epoch: the home's own record from a
+		// dataset creation that was interrupted before it committed.
+		// Ignored either way; only a record the home did not sign is an
+		// attack.
+		if b, err := ReadObject(ctx, u.s.Backend, u.h); err == nil {
+			if _, err := openDataKey(r.kem, r.home, u.dsid, u.ver, r.current, r.epochs[r.current].sign, false, b); err == nil {
+				r.log.InfoContext(ctx, "uncommitted dataset key record ignored (an interrupted dataset creation)", "site", u.s.Name, "object", u.h.String())
+				continue
+			}
+		}
+		attack := AttackMintedKey
+		if u.unknown {
+			attack = AttackUnknownDataset
+		}
+		r.alert(ctx, Alert{Site: u.s.Name, Attack: attack, Object: u.h.String(),
+			Detail: "a dataset key record the home's signed state does not list and the home did not sign; it is ignored and never used"})
+	}
+	if st != nil {
+		// Every version the state lists must be readable; a site cannot
+		// hide one without it being noticed.
+		for _, d := range st.Datasets {
+			for _, v := range d.Versions {
+				if rf := (ref{d.ID, v}); !listed[rf] {
+					listed[rf] = true
+					refs = append(refs, rf)
+				}
+			}
+		}
 	}
 	sort.Slice(refs, func(i, j int) bool {
 		return refs[i].dsid < refs[j].dsid || refs[i].dsid == refs[j].dsid && refs[i].ver < refs[j].ver
@@ -124,7 +187,13 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 		}
 		rec, err := r.loadDataKey(ctx, rf.dsid, rf.ver)
 		if err != nil {
-			return nil, err
+			if st == nil {
+				return nil, err
+			}
+			return nil, hint.WithCode(hint.Wrap(err, "no site holds an authentic copy of a key the home's signed state lists; run 'embassy verify' and 'embassy repair'"), hint.CodeKey)
+		}
+		if sd := st.Dataset(rf.dsid); sd != nil && sd.Name != rec.Dataset {
+			return nil, hint.WithCode(fmt.Errorf("dataset %s key version %d names %q but the signed state names %q: %w", rf.dsid, rf.ver, rec.Dataset, sd.Name, ErrSignature), hint.CodeKey)
 		}
 		if d == nil {
 			d = &DatasetKeys{Name: rec.Dataset, ID: rec.ID, Created: rec.Created, Keys: map[uint32]*DataKey{}}
@@ -139,12 +208,27 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 	}
 	out := make(map[string]*DatasetKeys, len(r.datasets))
 	for _, d := range r.datasets {
+		if st != nil && st.Dataset(d.ID) == nil {
+			continue // shredded or forgotten since it was loaded
+		}
 		if prev, dup := out[d.Name]; dup {
 			return nil, fmt.Errorf("two datasets are named %s (%s and %s): %w", d.Name, prev.ID, d.ID, errFormat)
 		}
 		out[d.Name] = d
 	}
 	return out, nil
+}
+
+// maxClassify bounds how many unlisted objects per listing the home reads
+// to tell its own interrupted writes from planted ones: a host cannot make
+// every command read without bound.
+const maxClassify = 16
+
+// curState returns the freshest signed state (immutable), or nil.
+func (r *Repo) curState() *StateBody {
+	r.stateMu.Lock()
+	defer r.stateMu.Unlock()
+	return r.state
 }
 
 func (rec *dataKeyRecord) key() (*DataKey, error) {
@@ -161,26 +245,78 @@ func (rec *dataKeyRecord) key() (*DataKey, error) {
 	return k, nil
 }
 
-func (r *Repo) loadDataKey(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, error) {
+const dataKeySigCtx = "embassy.v1 datakey"
+
+// openDataKey unwraps and authenticates one stored dataset key record of
+// epoch: the plaintext must be a signed envelope (docs/FORMAT.md §5) made
+// by that epoch's signing key, unless legacy records are allowed.
+func openDataKey(kem hpke.PrivateKey, home, dsid string, ver, epoch uint32, signKey []byte, legacy bool, b []byte) (*dataKeyRecord, error) {
+	plain, err := keys.Unwrap(kem, dataKeyInfo(home, dsid, ver, epoch), b)
+	if err != nil {
+		return nil, fmt.Errorf("unwrap: %w", err)
+	}
+	return decodeDataKey(plain, home, dsid, ver, epoch, signKey, legacy)
+}
+
+// decodeDataKey checks an unwrapped dataset key record (docs/FORMAT.md §5).
+func decodeDataKey(plain []byte, home, dsid string, ver, epoch uint32, signKey []byte, legacy bool) (*dataKeyRecord, error) {
+	if len(plain) > maxKeySize {
+		return nil, fmt.Errorf("dataset key record of %d bytes: %w", len(plain), errFormat)
+	}
+	var env Signed
+	if err := json.Unmarshal(plain, &env); err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errFormat)
+	}
+	body := []byte(env.Body)
+	if len(body) == 0 {
+		if !legacy {
+			return nil, fmt.Errorf("dataset key record is not signed by the home (minted by the site, or written before 'embassy upgrade'): %w", ErrSignature)
+		}
+		body = plain
+	} else {
+		sig, err := unb64(env.Sig)
+		if err != nil || env.Epoch != epoch || !keys.Verify(signKey, dataKeySigCtx, body, sig) {
+			return nil, fmt.Errorf("dataset key record is not signed by the home's key of epoch %d: %w", epoch, ErrSignature)
+		}
+	}
 	var rec dataKeyRecord
-	info := dataKeyInfo(r.home, dsid, ver, r.current)
-	err := r.readFirst(ctx, dataKeyHandle(dsid, ver, r.current), 0, 0, func(_ *Site, b []byte) error {
-		plain, err := keys.Unwrap(r.kem, info, b)
-		if err != nil {
-			return fmt.Errorf("unwrap: %w", err)
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return nil, fmt.Errorf("%v: %w", err, errFormat)
+	}
+	if rec.Format != dataKeyFormat || rec.Home != home || rec.ID != dsid || rec.Version != ver {
+		return nil, fmt.Errorf("dataset key record does not match its name: %w", errFormat)
+	}
+	if len(rec.Enc) != 32 || len(rec.IDKey) != 32 || len(rec.GearKey) != 32 {
+		return nil, fmt.Errorf("dataset key record has keys of the wrong size: %w", errFormat)
+	}
+	return &rec, nil
+}
+
+// encodeDataKey is the plaintext a writer wraps: the signed envelope.
+func encodeDataKey(rec *dataKeyRecord, epoch uint32, signer []byte) ([]byte, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(Signed{Body: body, Epoch: epoch, Sig: b64(keys.Sign(signer, dataKeySigCtx, body))})
+}
+
+func (r *Repo) loadDataKey(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, error) {
+	var rec *dataKeyRecord
+	h := dataKeyHandle(dsid, ver, r.current)
+	legacy := r.legacy && r.curState() == nil
+	err := r.readFirst(ctx, h, 0, 0, func(s *Site, b []byte) error {
+		var err error
+		rec, err = openDataKey(r.kem, r.home, dsid, ver, r.current, r.epochs[r.current].sign, legacy, b)
+		if err != nil && errors.Is(err, ErrSignature) {
+			r.alert(ctx, Alert{Site: s.Name, Attack: AttackMintedKey, Object: h.String(), Detail: err.Error()})
 		}
-		if err := json.Unmarshal(plain, &rec); err != nil {
-			return fmt.Errorf("%v: %w", err, errFormat)
-		}
-		if rec.Format != dataKeyFormat || rec.Home != r.home || rec.ID != dsid || rec.Version != ver {
-			return fmt.Errorf("dataset key record does not match its name: %w", errFormat)
-		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, hint.WithCode(fmt.Errorf("dataset %s key version %d: %w", dsid, ver, err), hint.CodeKey)
 	}
-	return &rec, nil
+	return rec, nil
 }
 
 // Dataset returns the named dataset's keys, or an error if it does not exist.
@@ -219,7 +355,19 @@ func (r *Repo) EnsureDataset(ctx context.Context, name string) (*DatasetKeys, bo
 	}
 	rec := &dataKeyRecord{Format: dataKeyFormat, Home: r.home, Dataset: name, ID: randomHex(16), Version: 1,
 		Created: time.Now().UTC(), Enc: randBytes(32), IDKey: randBytes(32), GearKey: randBytes(32)}
-	if err := r.putDataKey(ctx, rec, r.current); err != nil {
+	if err := r.putDataKey(ctx, rec, r.current, r.root.Signer()); err != nil {
+		return nil, false, err
+	}
+	err = r.updateState(ctx, func(st *StateBody) error {
+		for _, d := range st.Datasets {
+			if d.Name == name {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("dataset %s was created by another command at the same time", name), "run the command again"), hint.CodeLocked)
+			}
+		}
+		st.Datasets = append(st.Datasets, StateDataset{ID: rec.ID, Name: name, Versions: []uint32{1}})
+		return nil
+	})
+	if err != nil {
 		return nil, false, err
 	}
 	k, err := rec.key()
@@ -233,8 +381,8 @@ func (r *Repo) EnsureDataset(ctx context.Context, name string) (*DatasetKeys, bo
 	return d, true, nil
 }
 
-func (r *Repo) putDataKey(ctx context.Context, rec *dataKeyRecord, epoch uint32) error {
-	plain, err := json.Marshal(rec)
+func (r *Repo) putDataKey(ctx context.Context, rec *dataKeyRecord, epoch uint32, signer []byte) error {
+	plain, err := encodeDataKey(rec, epoch, signer)
 	if err != nil {
 		return err
 	}

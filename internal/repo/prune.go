@@ -46,6 +46,10 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 		o.MaxWaste = 0.2
 	}
 	rep := &PruneReport{Dataset: d.Keys.Name, DryRun: o.DryRun}
+	if n := len(d.badIndexes); n > 0 {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("%d index object(s) of %s do not authenticate at any site; refusing to prune", n, d.Keys.Name),
+			"run 'embassy verify' and 'embassy repair'; if a site planted them, delete them there first"), hint.CodeDamaged)
+	}
 	snaps, bad, err := d.Snapshots(ctx)
 	if err != nil {
 		return nil, err

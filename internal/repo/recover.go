@@ -27,11 +27,62 @@ type Recovered struct {
 	Epoch     *Epoch
 	Used      []string // labels of the identities whose shares were used
 	Threshold int
+	// Fingerprint is the home fingerprint the site presented.
+	Fingerprint string
+	// StateSeq is the sequence of the freshest signed state at the site
+	// (0: none, a vault not yet upgraded).
+	StateSeq uint64
+}
+
+// Presented returns the home id and fingerprint a site's vault presents,
+// after verifying its descriptor and epoch chain.
+func Presented(ctx context.Context, s *Site) (home, fingerprint string, err error) {
+	home, fingerprint, _, err = PresentedEpoch(ctx, s)
+	return home, fingerprint, err
+}
+
+// PresentedEpoch is Presented with the newest key epoch the site shows.
+func PresentedEpoch(ctx context.Context, s *Site) (home, fingerprint string, epoch uint32, err error) {
+	if s.Backend == nil {
+		return "", "", 0, fmt.Errorf("site %s: %w", s.Name, s.Err())
+	}
+	r := &Repo{sites: []*Site{s}, log: nopLogger(), datasets: map[string]*DatasetKeys{}}
+	if err := r.loadConfig(ctx, s); err != nil {
+		return "", "", 0, fmt.Errorf("site %s: %w", s.Name, err)
+	}
+	return r.home, r.Fingerprint(), r.current, nil
+}
+
+// RecoverExpect is Recover for a home the operator pinned: a site whose
+// vault does not present fingerprint expect is refused before any share is
+// opened; with no pin, the shares are checked and then recovery is refused
+// with the fingerprint the site presents (see CheckFingerprint).
+func RecoverExpect(ctx context.Context, s *Site, ids []IdentitySource, expect string) (*Recovered, error) {
+	if expect != "" {
+		_, fp, err := Presented(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		if err := CheckFingerprint(s.Name, fp, expect); err != nil {
+			return nil, err
+		}
+	}
+	rec, err := Recover(ctx, s, ids)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckFingerprint(s.Name, rec.Fingerprint, expect); err != nil {
+		return nil, err
+	}
+	return rec, nil
 }
 
 // Recover rebuilds a home's root key from one site's copy and the custodians'
 // identities. It refuses fewer than k shares, the same share twice, and
-// identities that are not custodians of the site's home.
+// identities that are not custodians of the site's home. It does not know
+// which home the operator means: callers use RecoverExpect, or check
+// Recovered.Fingerprint with CheckFingerprint, since a hostile site can
+// present a vault it forged with the custodians' public recipients.
 func Recover(ctx context.Context, s *Site, ids []IdentitySource) (*Recovered, error) {
 	if s.Backend == nil {
 		return nil, fmt.Errorf("site %s: %w", s.Name, s.Err())
@@ -52,7 +103,7 @@ func Recover(ctx context.Context, s *Site, ids []IdentitySource) (*Recovered, er
 		if !ok || e != r.current {
 			return nil
 		}
-		b, err := site.ReadAll(ctx, s.Backend, fi.Handle)
+		b, err := ReadObject(ctx, s.Backend, fi.Handle)
 		if err != nil {
 			return err
 		}
@@ -132,5 +183,9 @@ func Recover(ctx context.Context, s *Site, ids []IdentitySource) (*Recovered, er
 	if b64(pub) != ep.KEM {
 		return nil, hint.WithCode(errors.New("the shares combine to a key that does not match the home's key epoch record (a share is corrupt)"), hint.CodeKey)
 	}
-	return &Recovered{Root: root, Home: r.home, Epoch: ep, Used: used, Threshold: ep.Threshold}, nil
+	out := &Recovered{Root: root, Home: r.home, Epoch: ep, Used: used, Threshold: ep.Threshold, Fingerprint: r.Fingerprint()}
+	if st, err := r.readState(ctx, s); err == nil && st != nil {
+		out.StateSeq = st.seq
+	}
+	return out, nil
 }

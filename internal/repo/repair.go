@@ -87,7 +87,7 @@ func (r *Repo) goodCopy(ctx context.Context, h site.Handle, bad *Site) ([]byte, 
 		if s == bad || s.Backend == nil || !s.holds(h.Kind) {
 			continue
 		}
-		b, err := site.ReadAll(ctx, s.Backend, h)
+		b, err := ReadObject(ctx, s.Backend, h)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
 			continue

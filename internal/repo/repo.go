@@ -100,6 +100,12 @@ type Options struct {
 	Logger      *slog.Logger
 	PackSize    int        // target pack size in bytes
 	Compression codec.Mode // per-chunk compression policy
+	// OnAlert is called for every attack or damage a site is caught at
+	// (besides a slog warning naming the site).
+	OnAlert func(Alert)
+	// Legacy opens a vault written before signed key records and state
+	// (only for Upgrade).
+	Legacy bool
 }
 
 // Repo is an open repository.
@@ -116,6 +122,15 @@ type Repo struct {
 	mu       sync.Mutex
 	datasets map[string]*DatasetKeys // by dataset id
 	packBufs sync.Pool
+
+	stateMu  sync.Mutex
+	state    *StateBody // freshest signed state; nil for a legacy vault
+	stateRaw []byte
+	stale    map[string]uint64
+	legacy   bool
+
+	alertMu sync.Mutex
+	alerts  []Alert
 }
 
 // getPackBuf returns a pooled buffer of at least size bytes capacity
@@ -145,30 +160,63 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 	if o.PackSize <= 0 {
 		o.PackSize = DefaultPackSize
 	}
-	r := &Repo{opts: o, sites: o.Sites, log: o.Logger, datasets: make(map[string]*DatasetKeys)}
+	r := &Repo{opts: o, sites: o.Sites, log: o.Logger, datasets: make(map[string]*DatasetKeys), legacy: o.Legacy}
 	var errs []error
-	for _, s := range r.sites {
+	shown := map[*Site]int{}
+	for _, s := range r.orderedSites() {
 		if s.Backend == nil {
 			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, s.Err()))
 			continue
 		}
-		if err := r.loadConfig(ctx, s); err != nil {
+		cfg, err := r.readConfig(ctx, s, r.opts.Home)
+		if err != nil {
 			if errors.Is(err, ErrForeignHome) || errors.Is(err, ErrSignature) {
-				return nil, hint.Wrap(fmt.Errorf("site %s: %w", s.Name, err),
-					"this site does not hold this home's vault; check the site URL in the configuration")
+				if o.Home == "" && r.desc == nil {
+					return nil, hint.Wrap(fmt.Errorf("site %s: %w", s.Name, err),
+						"this site does not hold this home's vault; check the site URL in the configuration")
+				}
+				r.alert(ctx, Alert{Site: s.Name, Attack: AttackForgedState, Object: "config", Detail: err.Error()})
+			}
+			if errors.Is(err, site.ErrNotFound) && s.MetaOnly {
+				continue // a home whose mirror is not yet populated
 			}
 			s.Fail(err)
 			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))
 			continue
 		}
-		break
+		if r.desc != nil && cfg.desc.Home != r.home {
+			err := fmt.Errorf("site holds home %s, not %s: %w", cfg.desc.Home, r.home, ErrForeignHome)
+			r.alert(ctx, Alert{Site: s.Name, Attack: AttackForgedState, Object: "config/repo", Detail: err.Error()})
+			s.Fail(err)
+			continue
+		}
+		shown[s] = len(cfg.epochs)
+		if r.desc == nil || len(cfg.epochs) > len(r.epochs) {
+			r.setConfig(cfg)
+		}
 	}
 	if r.desc == nil {
 		if len(r.sites) == 0 {
 			return nil, hint.Wrap(errors.New("no sites configured"), "add one with 'embassy site add NAME --url DIR --jurisdiction CC'")
 		}
+		if len(errs) == 1 && len(r.Sites()) <= 1 {
+			for _, e := range errs {
+				if errors.Is(e, ErrForeignHome) || errors.Is(e, ErrSignature) {
+					return nil, hint.Wrap(e, "this site does not hold this home's vault; check the site URL in the configuration")
+				}
+			}
+		}
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no site could be read: %w", errors.Join(errs...)),
 			"check that the sites are reachable ('embassy site list') and that the home was initialised ('embassy init')"), hint.CodeDamaged)
+	}
+	for s, n := range shown {
+		if n < len(r.epochs) {
+			r.alert(ctx, Alert{Site: s.Name, Attack: AttackHiddenEpoch, Object: "config/" + epochName(r.current),
+				Detail: fmt.Sprintf("site shows key epochs up to %d but the home knows %d; the site is stale or hiding the newest epoch (run 'embassy site sync')", n, r.current)})
+		}
+	}
+	if err := r.loadState(ctx); err != nil {
+		return nil, err
 	}
 	if o.Root != nil {
 		if err := r.SetRoot(o.Root); err != nil {
@@ -201,17 +249,41 @@ func (r *Repo) SetRoot(root *keys.Root) error {
 	return nil
 }
 
+// vaultConfig is a site's verified descriptor and epoch chain.
+type vaultConfig struct {
+	desc   *RepoBody
+	epochs map[uint32]*Epoch
+}
+
+func (r *Repo) setConfig(c *vaultConfig) {
+	r.desc, r.home, r.epochs = c.desc, c.desc.Home, c.epochs
+	r.current = 0
+	for e := range c.epochs {
+		r.current = max(r.current, e)
+	}
+}
+
+// loadConfig reads and adopts the descriptor and epoch chain of s.
 func (r *Repo) loadConfig(ctx context.Context, s *Site) error {
-	data, err := site.ReadAll(ctx, s.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"})
+	c, err := r.readConfig(ctx, s, r.opts.Home)
 	if err != nil {
-		if errors.Is(err, site.ErrNotFound) {
-			return hint.Wrap(fmt.Errorf("no vault at this site (config/repo missing): %w", err), "initialise a home with 'embassy init', or check the site URL")
-		}
 		return err
 	}
-	desc, pub, err := verifyRepoBody(data, r.opts.Home)
+	r.setConfig(c)
+	return nil
+}
+
+func (r *Repo) readConfig(ctx context.Context, s *Site, wantHome string) (*vaultConfig, error) {
+	data, err := readLimited(ctx, s.Backend, site.Handle{Kind: site.KindConfig, Name: "repo"}, maxConfigSize)
 	if err != nil {
-		return err
+		if errors.Is(err, site.ErrNotFound) {
+			return nil, hint.Wrap(fmt.Errorf("no vault at this site (config/repo missing): %w", err), "initialise a home with 'embassy init', or check the site URL")
+		}
+		return nil, err
+	}
+	desc, pub, err := verifyRepoBody(data, wantHome)
+	if err != nil {
+		return nil, err
 	}
 	records := make(map[uint32][]byte)
 	err = s.Backend.List(ctx, site.KindConfig, func(fi site.Info) error {
@@ -219,7 +291,7 @@ func (r *Repo) loadConfig(ctx context.Context, s *Site) error {
 		if !ok {
 			return nil
 		}
-		b, err := site.ReadAll(ctx, s.Backend, fi.Handle)
+		b, err := readLimited(ctx, s.Backend, fi.Handle, maxConfigSize)
 		if err != nil {
 			return err
 		}
@@ -227,20 +299,16 @@ func (r *Repo) loadConfig(ctx context.Context, s *Site) error {
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if len(records) == 0 {
-		return fmt.Errorf("no key epoch records: %w", errFormat)
+		return nil, fmt.Errorf("no key epoch records: %w", errFormat)
 	}
 	eps, err := verifyEpochs(desc.Home, pub, records)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	r.desc, r.home, r.epochs = desc, desc.Home, eps
-	for e := range eps {
-		r.current = max(r.current, e)
-	}
-	return nil
+	return &vaultConfig{desc: desc, epochs: eps}, nil
 }
 
 // Home returns the home id.
@@ -433,7 +501,7 @@ func (r *Repo) readFirst(ctx context.Context, h site.Handle, off, n int64, fn fu
 		if n > 0 {
 			b, err = site.ReadRange(ctx, s.Backend, h, off, n)
 		} else {
-			b, err = site.ReadAll(ctx, s.Backend, h)
+			b, err = ReadObject(ctx, s.Backend, h)
 		}
 		if err == nil {
 			if err = fn(s, b); err == nil {
@@ -473,6 +541,29 @@ func (r *Repo) listUnion(ctx context.Context, k site.Kind, fn func(site.Info) er
 			seen[fi.Handle.Name] = true
 			return fn(fi)
 		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("site %s: list %s: %w", s.Name, k, err))
+			s.Fail(err)
+			continue
+		}
+		listed = true
+	}
+	if !listed {
+		return errors.Join(errs...)
+	}
+	return nil
+}
+
+// listUnionSites lists kind k at every usable site (the home mirror
+// first), calling fn for each site's every object.
+func (r *Repo) listUnionSites(ctx context.Context, k site.Kind, fn func(*Site, site.Info) error) error {
+	listed := false
+	var errs []error
+	for _, s := range r.orderedSites() {
+		if s.Backend == nil || !s.holds(k) {
+			continue
+		}
+		err := s.Backend.List(ctx, k, func(fi site.Info) error { return fn(s, fi) })
 		if err != nil {
 			errs = append(errs, fmt.Errorf("site %s: list %s: %w", s.Name, k, err))
 			s.Fail(err)

@@ -5,6 +5,8 @@ import (
 	"crypto/hpke"
 	"errors"
 	"fmt"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -22,6 +24,11 @@ type RotateOptions struct {
 	Persist func(*keys.Root) error
 	// Skip excludes datasets (by id) from the new epoch: used by shred.
 	Skip map[string]bool
+
+	// seed lists the manifests of datasets the state does not list yet
+	// (by id): set by Upgrade for a vault without signed state.
+	seed     map[string][]ID
+	datasets map[string]*DatasetKeys // instead of Datasets (Upgrade)
 }
 
 // RotateReport says what a rotation did.
@@ -66,9 +73,12 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 	if threshold < 1 || threshold > len(custodians) {
 		return nil, hint.WithCode(fmt.Errorf("threshold %d is impossible with %d custodians", threshold, len(custodians)), hint.CodeUsage)
 	}
-	all, err := r.Datasets(ctx)
-	if err != nil {
-		return nil, err
+	all := o.datasets
+	if all == nil {
+		var err error
+		if all, err = r.Datasets(ctx); err != nil {
+			return nil, err
+		}
 	}
 	next := r.current + 1
 	if err := r.clearEpoch(ctx, next); err != nil {
@@ -90,6 +100,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 	// Register the new epoch locally so that putDataKey can wrap under it.
 	r.epochs[next] = &Epoch{EpochBody: EpochBody{Epoch: next}, kem: newKEM, sign: newRoot.SigningPublicKey()}
 	rep := &RotateReport{OldEpoch: r.current, NewEpoch: next}
+	versions := map[string][]uint32{}
 	for _, d := range all {
 		if o.Skip[d.ID] {
 			continue
@@ -97,20 +108,60 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 		rep.Datasets++
 		for v, k := range d.Keys {
 			rec := *k.rec
-			_ = v
-			if err := r.putDataKey(ctx, &rec, next); err != nil {
+			if err := r.putDataKey(ctx, &rec, next, newRoot.Signer()); err != nil {
 				delete(r.epochs, next)
 				return nil, err
 			}
+			versions[d.ID] = append(versions[d.ID], v)
 		}
 		nv := d.Current + 1
 		base := d.Keys[d.Current].rec
 		rec := &dataKeyRecord{Format: dataKeyFormat, Home: r.home, Dataset: d.Name, ID: d.ID, Version: nv,
 			Created: time.Now().UTC(), Enc: randBytes(32), IDKey: base.IDKey, GearKey: base.GearKey}
-		if err := r.putDataKey(ctx, rec, next); err != nil {
+		if err := r.putDataKey(ctx, rec, next, newRoot.Signer()); err != nil {
 			delete(r.epochs, next)
 			return nil, err
 		}
+		versions[d.ID] = append(versions[d.ID], nv)
+	}
+	// The new epoch's first state record carries over exactly what the
+	// home holds now: manifests signed under older epochs stay valid only
+	// because it lists them (docs/FORMAT.md §4.4).
+	r.stateMu.Lock()
+	err = r.writeStateLocked(ctx, next, newRoot.Signer(), func(st *StateBody) error {
+		kept := st.Datasets[:0]
+		for _, d := range st.Datasets {
+			if o.Skip[d.ID] {
+				continue
+			}
+			if vs, ok := versions[d.ID]; ok {
+				slices.Sort(vs)
+				d.Versions = vs
+			}
+			kept = append(kept, d)
+		}
+		st.Datasets = kept
+		for _, d := range all {
+			if o.Skip[d.ID] || st.Dataset(d.ID) != nil {
+				continue
+			}
+			vs := versions[d.ID]
+			slices.Sort(vs)
+			sd := StateDataset{ID: d.ID, Name: d.Name, Versions: vs, Snapshots: o.seed[d.ID]}
+			sd.Head.Seq = uint64(len(sd.Snapshots))
+			if n := len(sd.Snapshots); n > 0 {
+				l := sd.Snapshots[n-1]
+				sd.Head.Latest = &l
+			}
+			st.Datasets = append(st.Datasets, sd)
+		}
+		sort.Slice(st.Datasets, func(i, j int) bool { return st.Datasets[i].Name < st.Datasets[j].Name })
+		return nil
+	})
+	r.stateMu.Unlock()
+	if err != nil {
+		delete(r.epochs, next)
+		return nil, err
 	}
 	// Shares, then the signed record (the commit point).
 	if err := r.writeEpoch(ctx, newRoot, r.root, custodians, threshold, time.Now().UTC()); err != nil {
@@ -128,6 +179,10 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 	}
 	if err := r.loadConfig(ctx, r.firstUsable()); err != nil {
 		return nil, fmt.Errorf("re-read key epochs after rotation: %w", err)
+	}
+	r.legacy = false
+	if err := r.loadState(ctx); err != nil {
+		return nil, fmt.Errorf("re-read vault state after rotation: %w", err)
 	}
 	r.mu.Lock()
 	r.datasets = map[string]*DatasetKeys{}

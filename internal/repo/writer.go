@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -264,7 +265,13 @@ func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
 		return fmt.Errorf("sync packs: %w", err)
 	}
 	f := &IndexFile{Packs: packs, Supersedes: supersedes}
-	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, f.Encode())
+	var plain []byte
+	if r := w.d.r; r.root != nil {
+		plain = f.EncodeSigned(w.d.Keys.ID, r.current, r.root.Signer())
+	} else {
+		plain = f.Encode()
+	}
+	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, plain)
 	id := Hash(obj)
 	if err := w.d.r.PutAll(w.ctx, w.d.IndexHandle(id), obj); err != nil {
 		return fmt.Errorf("write index: %w", err)
@@ -346,8 +353,103 @@ func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
 	if err := d.r.PutAll(ctx, d.SnapshotHandle(id), obj); err != nil {
 		return ID{}, fmt.Errorf("write snapshot manifest: %w", err)
 	}
+	// The commit point: the home's signed state lists the manifest and
+	// advances the dataset's head.
+	err = d.r.updateState(ctx, func(st *StateBody) error {
+		sd := st.Dataset(d.Keys.ID)
+		if sd == nil {
+			return fmt.Errorf("dataset %s is not in the home's signed state (shredded meanwhile?)", d.Keys.Name)
+		}
+		if !sd.Has(id) {
+			sd.Snapshots = append(sd.Snapshots, id)
+		}
+		sd.Head.Seq++
+		sd.Head.Latest = &id
+		return nil
+	})
+	if err != nil {
+		return ID{}, fmt.Errorf("commit snapshot: %w", err)
+	}
 	s.ID, s.Epoch = id, d.r.current
 	return id, nil
+}
+
+// Forget removes manifests from the home's signed state and deletes them at
+// every site, leaving a signed tombstone for each so that a copy a site
+// keeps or puts back is refused. It commits twice: first the manifests
+// leave the live set (marked as being forgotten), then, once deleted, they
+// become tombstones; a manifest left by an interrupted forget is therefore
+// not mistaken for a resurrected one, and the next forget finishes it.
+func (d *Dataset) Forget(ctx context.Context, ids []ID) error {
+	if sd := d.r.curState().Dataset(d.Keys.ID); len(ids) == 0 && (sd == nil || len(sd.Forgetting) == 0) {
+		return nil
+	}
+	var todo []ID
+	err := d.r.updateState(ctx, func(st *StateBody) error {
+		sd := st.Dataset(d.Keys.ID)
+		if sd == nil {
+			return fmt.Errorf("dataset %s is not in the home's signed state", d.Keys.Name)
+		}
+		drop := map[ID]bool{}
+		for _, id := range ids {
+			drop[id] = true
+			if !sd.WasForgotten(id) && !sd.IsForgetting(id) {
+				sd.Forgetting = append(sd.Forgetting, id)
+			}
+		}
+		kept := sd.Snapshots[:0]
+		for _, id := range sd.Snapshots {
+			if !drop[id] {
+				kept = append(kept, id)
+			}
+		}
+		sd.Snapshots = kept
+		sd.Head.Latest = nil
+		if n := len(kept); n > 0 {
+			l := kept[n-1]
+			sd.Head.Latest = &l
+		}
+		todo = slices.Clone(sd.Forgetting)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	var errs []error
+	for _, id := range todo {
+		if err := d.r.DeleteAll(ctx, d.SnapshotHandle(id)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err // still marked as being forgotten: run forget again
+	}
+	done := map[ID]bool{}
+	for _, id := range todo {
+		done[id] = true
+	}
+	err = d.r.updateState(ctx, func(st *StateBody) error {
+		sd := st.Dataset(d.Keys.ID)
+		if sd == nil {
+			return nil
+		}
+		rest := sd.Forgetting[:0]
+		for _, id := range sd.Forgetting {
+			if done[id] {
+				if !sd.WasForgotten(id) {
+					sd.Forgotten = append(sd.Forgotten, id)
+				}
+				continue
+			}
+			rest = append(rest, id)
+		}
+		sd.Forgetting = rest
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("forget: record tombstones: %w", err)
+	}
+	return nil
 }
 
 // RecoverOrphans finds packs at the sites that no index lists (left by an

@@ -207,11 +207,18 @@ func (v *Vault) Forget(ctx context.Context, req ForgetRequest) (*ForgetResult, e
 		return out, nil
 	}
 	var ents []tlog.Entry
+	ids := make([]repo.ID, 0, len(out.Removed))
 	for _, s := range out.Removed {
-		if err := r.DeleteAll(ctx, d.SnapshotHandle(s.ID)); err != nil {
-			v.Recorder().Audit(ctx, ents...)
+		ids = append(ids, s.ID)
+	}
+	// Signed tombstones in the vault state first, then deletion: a host
+	// that puts a forgotten manifest back is refused.
+	if len(ids) > 0 {
+		if err := d.Forget(ctx, ids); err != nil {
 			return nil, hint.Wrap(err, "run forget again; removing a manifest is idempotent")
 		}
+	}
+	for _, s := range out.Removed {
 		ents = append(ents, tlog.Forget(dk.ID, s.ID.String()))
 	}
 	if req.Prune && len(out.Removed) > 0 {

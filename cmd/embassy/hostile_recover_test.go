@@ -1,0 +1,120 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Attack 2: the host builds its own vault with the real custodians' public
+// recipients (they are in the epoch record at its site) and presents it to
+// a recovering operator, hoping to become the recovered home's root.
+func TestHostileForgedVaultOnRecovery(t *testing.T) {
+	f := newFixture(t)
+	src := writeSource(t, filepath.Join(f.dir, "src"), "38501012231,Mari,Tamm\n")
+	f.run("snapshot", "registry", src, "--class", "C1-I1-A1")
+	realFP := f.homeFingerprint()
+	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
+
+	// The host's own vault, with the real custodians as its custodians.
+	host := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
+	args := []string{"init", "--threshold", "2"}
+	for _, r := range recipients {
+		args = append(args, "--custodian", r)
+	}
+	host.run(args...)
+	forged := filepath.Join(f.dir, "site-forged")
+	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
+	fake := writeSource(t, filepath.Join(f.dir, "fake"), "forged register\n")
+	host.run("snapshot", "registry", fake, "--class", "C1-I1-A1")
+	forgedFP := host.homeFingerprint()
+	if forgedFP == realFP {
+		t.Fatal("forged vault has the real fingerprint")
+	}
+
+	ids := []string{"--identity", filepath.Join(f.dir, "c0.key"), "--identity", filepath.Join(f.dir, "c1.key")}
+	newHome := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "new-home")}
+	// No pin: refused (exit 4), showing what the site presents.
+	r := newHome.try(append([]string{"recover", "--site", forged}, ids...)...)
+	if r.code != 4 || !strings.Contains(r.stderr, forgedFP) || !strings.Contains(r.stderr, "--expect-home") {
+		t.Fatalf("unpinned recover from the forged site: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(newHome.home); !os.IsNotExist(err) {
+		t.Fatal("an unpinned recover created a home")
+	}
+	// The custodians' fingerprint: the forged vault is refused (exit 3).
+	r = newHome.try(append([]string{"recover", "--site", forged, "--expect-home", realFP}, ids...)...)
+	if r.code != 3 || !strings.Contains(r.stderr, "forged") || !strings.Contains(r.stderr, realFP) {
+		t.Fatalf("pinned recover from the forged site: exit %d\n%s", r.code, r.stderr)
+	}
+	if _, err := os.Stat(newHome.home); !os.IsNotExist(err) {
+		t.Fatal("a refused recover created a home")
+	}
+	// The real site with the pin: the real data comes back.
+	out := newHome.run(append([]string{"recover", "--site", filepath.Join(f.dir, "site-b"), "--expect-home", strings.ToUpper(realFP)}, ids...)...)
+	if !strings.Contains(out, "fingerprint: "+realFP) {
+		t.Fatalf("recover output:\n%s", out)
+	}
+	target := filepath.Join(f.dir, "restore")
+	newHome.run("restore", "registry", "--target", target)
+	sameFile(t, filepath.Join(target, "register.csv"), "38501012231,Mari,Tamm\n")
+}
+
+// Attack 2 during a drill: the plan's first site serves a forged vault; the
+// plan's home: pin makes the drill refuse it, name it, and rebuild from the
+// real site.
+func TestHostileForgedVaultInDrill(t *testing.T) {
+	f := newFixture(t)
+	src := writeSource(t, filepath.Join(f.dir, "src"), "real\n")
+	f.run("snapshot", "registry", src, "--class", "C1-I1-A1")
+	realFP := f.homeFingerprint()
+	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
+	host := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
+	args := []string{"init", "--threshold", "2"}
+	for _, r := range recipients {
+		args = append(args, "--custodian", r)
+	}
+	host.run(args...)
+	forged := filepath.Join(f.dir, "site-forged")
+	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
+	host.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "fake"), "forged\n"), "--class", "C1-I1-A1")
+
+	plan := filepath.Join(f.dir, "plan.yaml")
+	os.WriteFile(plan, []byte("name: hostile\nhome: "+realFP+"\nsites:\n  - {name: lu, url: "+forged+"}\n  - {name: ch, url: "+filepath.Join(f.dir, "site-b")+
+		"}\ncustodians: [c0.key, c1.key]\nrto: 10m\ndatasets: [{name: registry, rpo: 24h}]\n"), 0o644)
+	nohome := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "nohome")}
+	report := filepath.Join(f.dir, "drill.json")
+	nohome.try("drill", plan, "--out", report) // no service: the drill itself fails its RTO check
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Body struct {
+			Home   string `json:"home"`
+			Checks []struct {
+				Check, Subject string
+				OK             bool
+			} `json:"checks"`
+		} `json:"body"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, c := range doc.Body.Checks {
+		got[c.Check+" "+c.Subject+" "+map[bool]string{true: "ok", false: "failed"}[c.OK]] = true
+	}
+	for _, want := range []string{"home lu failed", "keys ch ok", "restore registry ok"} {
+		if !got[want] {
+			t.Errorf("drill report lacks %q: %v", want, got)
+		}
+	}
+	// Without a pin the drill refuses to rebuild anything (exit 4).
+	os.WriteFile(plan, []byte("name: hostile\nsites:\n  - {name: lu, url: "+forged+"}\ncustodians: [c0.key, c1.key]\nrto: 10m\ndatasets: [{name: registry, rpo: 24h}]\n"), 0o644)
+	if r := nohome.try("drill", plan, "--out", filepath.Join(f.dir, "d2.json")); r.code != 4 || !strings.Contains(r.stderr, "--expect-home") {
+		t.Fatalf("unpinned drill: exit %d\n%s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,124 @@
+package repo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/keys"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/mem"
+)
+
+// legacyize turns a vault into what versions before signed state wrote:
+// unsigned key records, no state records, no signed indexes.
+func legacyize(t *testing.T, r *Repo, backends []site.Backend) {
+	ctx := context.Background()
+	for _, b := range backends {
+		var hs []site.Handle
+		b.List(ctx, site.KindConfig, func(fi site.Info) error {
+			if _, ok := parseStateName(fi.Handle.Name); ok {
+				hs = append(hs, fi.Handle)
+			}
+			return nil
+		})
+		for _, h := range hs {
+			b.Delete(ctx, h)
+		}
+		for _, d := range r.datasets {
+			for v, k := range d.Keys {
+				plain, _ := json.Marshal(k.rec)
+				w, err := keys.Wrap(r.epochs[r.current].kem, dataKeyInfo(r.home, d.ID, v, r.current), plain)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h := dataKeyHandle(d.ID, v, r.current)
+				b.Delete(ctx, h)
+				if err := b.Put(ctx, h, site.Bytes(w), site.PutOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
+
+func TestUpgradeSignsLegacyVault(t *testing.T) {
+	ctx := context.Background()
+	lu, ch, meta := mem.New(site.Properties{Name: "lu"}), mem.New(site.Properties{Name: "ch"}), mem.New(site.Properties{Name: "home"})
+	sites := func() []*Site {
+		return []*Site{{Name: "lu", Backend: lu}, {Name: "ch", Backend: ch}, {Name: "home", Backend: meta, MetaOnly: true}}
+	}
+	_, rec, _ := keys.GenerateIdentity(true)
+	root, home, err := Init(ctx, InitOptions{Custodians: []Custodian{{Recipient: rec}}, Threshold: 1, Sites: sites()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(ctx, Options{Home: home, Root: root, Sites: sites()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, _, err := r.EnsureDataset(ctx, "registry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Dataset{r: r, Keys: dk, Idx: newIndex()}
+	sid, err := d.SaveSnapshot(ctx, &Snapshot{Tree: fixID(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacyize(t, r, []site.Backend{lu, ch, meta})
+	// A record the host minted at lu before the upgrade is not carried over.
+	minted := dataKeyHandle(strings.Repeat("ab", 16), 1, 1)
+	lu.Put(ctx, minted, site.Bytes([]byte("x")), site.PutOptions{})
+
+	r, err = Open(ctx, Options{Home: home, Root: root, Sites: sites()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Datasets(ctx); !errors.Is(err, ErrNeedsUpgrade) || hint.CodeOf(err) != hint.CodeKey {
+		t.Fatalf("legacy vault without upgrade: %v", err)
+	}
+	r, err = Open(ctx, Options{Home: home, Root: root, Sites: sites(), Legacy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newRoot *keys.Root
+	rep, err := r.Upgrade(ctx, func(k *keys.Root) error { newRoot = k; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.NewEpoch != 2 || len(rep.Datasets) != 1 || rep.Snapshots != 1 || len(rep.Ignored) != 1 || rep.Ignored[0].Object != minted.String() {
+		t.Fatalf("upgrade report %+v", rep)
+	}
+	r, err = Open(ctx, Options{Home: home, Root: newRoot, Sites: sites()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dk, err = r.Dataset(ctx, "registry")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = &Dataset{r: r, Keys: dk, Idx: newIndex()}
+	snaps, bad, err := d.Snapshots(ctx)
+	if err != nil || len(bad) != 0 || len(snaps) != 1 || snaps[0].ID != sid || snaps[0].Epoch != 1 {
+		t.Fatalf("after upgrade: %v %v %v", snaps, bad, err)
+	}
+	// Every key record of the new epoch is signed.
+	for v := range dk.Keys {
+		b, err := site.ReadAll(ctx, ch, dataKeyHandle(dk.ID, v, 2))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := openDataKey(r.kem, home, dk.ID, v, 2, r.epochs[2].sign, false, b); err != nil {
+			t.Fatalf("version %d after upgrade: %v", v, err)
+		}
+	}
+	// Running it again does nothing.
+	again, err := r.Upgrade(ctx, nil)
+	if err != nil || !again.Already {
+		t.Fatalf("second upgrade: %+v %v", again, err)
+	}
+}
