@@ -406,3 +406,13 @@ func randBytes(n int) []byte {
 }
 
 var errNoShares = errors.New("no shares")
+
+// Material returns copies of the key version's raw keys, for a key broker
+// that releases them to an attested workload (wrapped to its key). The
+// version has already been authenticated against the signed vault state.
+func (k *DataKey) Material() (enc, idKey, gearKey []byte) {
+	if k.rec == nil {
+		return nil, append([]byte(nil), k.IDKey[:]...), append([]byte(nil), k.GearKey[:]...)
+	}
+	return append([]byte(nil), k.rec.Enc...), append([]byte(nil), k.rec.IDKey...), append([]byte(nil), k.rec.GearKey...)
+}
