@@ -142,6 +142,9 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 			for _, s := range res.Skipped {
 				e.warnf("not in snapshot: %v", s)
 			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
+			}
 			e.reportSites(r)
 			e.audit(h, tlog.Entry{Kind: tlog.KindSnapshot, Dataset: dk.ID, Object: id.String(), Details: map[string]string{"class": lbl, "sites": strings.Join(siteNames(r), ","), "files": fmt.Sprint(res.Stats.Files), "new_blobs": fmt.Sprint(res.Stats.NewBlobs)}})
 			if e.json {

@@ -92,7 +92,8 @@ type wireNode struct {
 func (n *Node) needsV2() bool {
 	return !utf8.ValidString(n.Name) || !utf8.ValidString(n.Target) || n.User != "" || n.Group != "" ||
 		n.Dev != 0 || n.Links != 0 || n.Rdev != 0 || len(n.Xattrs) > 0 || len(n.Extents) > 0 ||
-		(n.Type != NodeFile && n.Type != NodeDir && n.Type != NodeSymlink)
+		(n.Type != NodeFile && n.Type != NodeDir && n.Type != NodeSymlink) ||
+		(n.Type == NodeFile && n.Size > 0 && len(n.Content) == 0) // all hole
 }
 
 // EncodeTree serialises t after sorting it (by the bytes of the names).
