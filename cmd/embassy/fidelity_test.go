@@ -80,3 +80,55 @@ func TestFidelityThroughBinary(t *testing.T) {
 		t.Errorf("restore as root gave owner %d:%d, want 4242:4343", st.Uid, st.Gid)
 	}
 }
+
+// TestSiteAddedTwice is issue 11 item 9 through the binary: the same
+// folder cannot be added under a second name (even spelled differently),
+// and exit refuses to delete a site whose storage turned out to be another
+// registered site's (here: its folder replaced by a link to the other).
+func TestSiteAddedTwice(t *testing.T) {
+	f := newFixture(t)
+	src := filepath.Join(f.dir, "src")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("data\n"), 0o644)
+	f.run("snapshot", "ds", src, "--class", "internal")
+	siteA := filepath.Join(f.dir, "site-a")
+	countA := func() int {
+		n := 0
+		filepath.WalkDir(siteA, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	for _, url := range []string{siteA, siteA + "/./", "file://" + siteA} {
+		_, errOut, code := f.result("site", "add", "dup", "--url", url, "--jurisdiction", "LU")
+		if code != 2 || !strings.Contains(errOut, "same storage as registered site a") {
+			t.Errorf("site add dup --url %s: exit %d, want 2 and a refusal naming site a:\n%s", url, code, errOut)
+		}
+	}
+	if out := f.run("site", "list"); strings.Contains(out, "dup") {
+		t.Errorf("refused site is registered:\n%s", out)
+	}
+
+	before := countA() // markers are written by the first check
+	siteC := filepath.Join(f.dir, "site-c")
+	f.run("site", "add", "c", "--url", siteC, "--jurisdiction", "FI")
+	os.RemoveAll(siteC)
+	if err := os.Symlink(siteA, siteC); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := f.result("exit", "c", "--archive", filepath.Join(f.dir, "c.tar"))
+	if code == 0 || !strings.Contains(errOut, "same storage as registered site a") {
+		t.Errorf("exit of a site that is site a's storage: exit %d, want a refusal:\n%s", code, errOut)
+	}
+	if n := countA(); n < before {
+		t.Fatalf("exit deleted objects of site a: %d files left of %d", n, before)
+	}
+	target := filepath.Join(f.dir, "restore")
+	f.run("restore", "ds", "--target", target)
+	if b, err := os.ReadFile(filepath.Join(target, "f")); err != nil || string(b) != "data\n" {
+		t.Errorf("restore after refused exit: %q, %v", b, err)
+	}
+}

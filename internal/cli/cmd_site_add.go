@@ -83,6 +83,11 @@ A local folder is created if it does not exist.`,
 				return err
 			}
 			defer e.closeRepo(r)
+			if !sc.IsGroup() {
+				if err := e.refuseSameStorage(h, r, sc.Name, b, "it would count as an extra copy"); err != nil {
+					return err
+				}
+			}
 			var st repo.CopyStats
 			if copying {
 				keep, err := e.replicationFilter(h, r, []home.SiteConfig{sc})
