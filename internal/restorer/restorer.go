@@ -86,19 +86,24 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	jobs := make([]job, 0, 1024)
 	var links []linkJob          // further hard links, made after the files exist
 	firsts := map[inodeKey]int{} // index in jobs of the first file of each linked inode
-	var plan func(dir string, t *repo.Tree) error
-	plan = func(dir string, t *repo.Tree) error {
+	// fresh: dir was just created by this restore, so nothing is in the
+	// way of its entries (no lstat per file).
+	var plan func(dir string, t *repo.Tree, fresh bool) error
+	plan = func(dir string, t *repo.Tree, fresh bool) error {
 		for _, n := range t.Nodes {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			p := filepath.Join(dir, n.Name)
-			if err := clearPath(p, n.Type == repo.NodeDir, o.Overwrite); err != nil {
-				return err
+			if !fresh {
+				if err := clearPath(p, n.Type == repo.NodeDir, o.Overwrite); err != nil {
+					return err
+				}
 			}
 			switch n.Type {
 			case repo.NodeDir:
-				if err := mkdir(p); err != nil {
+				created, err := mkdir(p)
+				if err != nil {
 					return err
 				}
 				st.Dirs++
@@ -106,7 +111,7 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 				if err != nil {
 					return fmt.Errorf("load tree of %s: %w", p, err)
 				}
-				if err := plan(p, sub); err != nil {
+				if err := plan(p, sub, created); err != nil {
 					return err
 				}
 				dirs = append(dirs, dirMeta{p, n})
@@ -147,10 +152,11 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 		if err := clearPath(dest, true, o.Overwrite); err != nil {
 			return nil, err
 		}
-		if err := mkdir(dest); err != nil {
+		created, err := mkdir(dest)
+		if err != nil {
 			return nil, err
 		}
-		if err := plan(dest, rootTree); err != nil {
+		if err := plan(dest, rootTree, created); err != nil {
 			return nil, err
 		}
 		if rootNode != nil {
@@ -161,7 +167,7 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	} else {
 		// A single file or symlink selected with --path.
 		single := &repo.Tree{Nodes: []repo.Node{*rootNode}}
-		if err := plan(filepath.Dir(dest), single); err != nil {
+		if err := plan(filepath.Dir(dest), single, false); err != nil {
 			return nil, err
 		}
 	}
@@ -228,18 +234,20 @@ func clearPath(p string, wantDir, overwrite bool) error {
 	return nil
 }
 
-func mkdir(p string) error {
-	err := os.Mkdir(p, 0o700)
+// mkdir makes folder p, or keeps the folder already there; created says
+// which.
+func mkdir(p string) (created bool, err error) {
+	err = os.Mkdir(p, 0o700)
 	if err == nil {
-		return nil
+		return true, nil
 	}
 	if errors.Is(err, fs.ErrExist) {
 		if fi, serr := os.Lstat(p); serr == nil && fi.IsDir() {
-			return nil
+			return false, nil
 		}
-		return hint.Wrap(fmt.Errorf("restore: %s exists and is not a directory", p), "restore into an empty directory, or pass --overwrite")
+		return false, hint.Wrap(fmt.Errorf("restore: %s exists and is not a directory", p), "restore into an empty directory, or pass --overwrite")
 	}
-	return fmt.Errorf("restore: %w", err)
+	return false, fmt.Errorf("restore: %w", err)
 }
 
 // resolvePath finds the tree (or single node) at path inside the snapshot.
