@@ -15,72 +15,48 @@ import (
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
-// pool writes files with o.Workers goroutines; the first error cancels
-// the rest.
-type pool struct {
-	ctx          context.Context
-	cancel       context.CancelFunc
-	ch           chan job
-	wg           sync.WaitGroup
-	once         sync.Once
-	err          error
-	closed       bool
-	files, bytes atomic.Int64
-}
-
-func startPool(ctx context.Context, d *repo.Dataset, o Options, m *metaApplier) *pool {
-	p := &pool{ch: make(chan job, 2*o.Workers)}
-	p.ctx, p.cancel = context.WithCancel(ctx)
+func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st *Stats, m *metaApplier) error {
+	ch := make(chan job)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	var once sync.Once
+	var firstErr error
+	var nfiles, nbytes atomic.Int64
 	for range o.Workers {
-		p.wg.Add(1)
+		wg.Add(1)
 		go func() {
-			defer p.wg.Done()
+			defer wg.Done()
 			var buf []byte
-			for j := range p.ch {
-				if p.ctx.Err() != nil {
+			for j := range ch {
+				if ctx.Err() != nil {
 					continue
 				}
 				var err error
-				buf, err = writeFile(p.ctx, d, j, o, buf, m)
+				buf, err = writeFile(ctx, d, j, o, buf, m)
 				if err != nil {
-					p.once.Do(func() { p.err = err; p.cancel() })
+					once.Do(func() { firstErr = err; cancel() })
 					continue
 				}
-				p.files.Add(1)
-				p.bytes.Add(j.node.Size)
+				nfiles.Add(1)
+				nbytes.Add(j.node.Size)
 			}
 		}()
 	}
-	return p
-}
-
-// send queues j; false means the pool has stopped on an error.
-func (p *pool) send(j job) bool {
-	select {
-	case p.ch <- j:
-		return true
-	case <-p.ctx.Done():
-		return false
+	for _, j := range jobs {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- j
 	}
-}
-
-// wait lets the queued files finish and returns the first error.
-func (p *pool) wait() error {
-	if !p.closed {
-		p.closed = true
-		close(p.ch)
+	close(ch)
+	wg.Wait()
+	st.Files += nfiles.Load()
+	st.Bytes += nbytes.Load()
+	if firstErr != nil {
+		return firstErr
 	}
-	p.wg.Wait()
-	if p.err != nil {
-		return p.err
-	}
-	return p.ctx.Err()
-}
-
-// stop cancels and drains the pool (after an error elsewhere).
-func (p *pool) stop() {
-	p.cancel()
-	p.wait()
+	return ctx.Err()
 }
 
 // sparse reports whether n has holes: recorded data extents, or no

@@ -58,7 +58,7 @@ type inodeKey struct{ dev, ino uint64 }
 
 type linkJob struct {
 	job
-	first *job // the first link, written by the pool
+	first int // index of the first link in the jobs
 }
 
 // Restore writes snapshot s of d under target.
@@ -83,12 +83,9 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	st := &Stats{}
 	m := &metaApplier{owners: o.Owners}
 	var dirs []dirMeta
-	// Files are written by a pool while the trees are still being walked,
-	// so memory does not grow with the number of files.
-	pool := startPool(ctx, d, o, m)
-	defer pool.stop()
-	var links []linkJob           // further hard links, made after the files exist
-	firsts := map[inodeKey]*job{} // the first file of each linked inode
+	jobs := make([]job, 0, 1024)
+	var links []linkJob          // further hard links, made after the files exist
+	firsts := map[inodeKey]int{} // index in jobs of the first file of each linked inode
 	// fresh: dir was just created by this restore, so nothing is in the
 	// way of its entries (no lstat per file).
 	var plan func(dir string, t *repo.Tree, fresh bool) error
@@ -122,16 +119,14 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 				o.Progress.TotalBytes.Add(n.Size)
 				if n.Links > 1 {
 					k := inodeKey{n.Dev, n.Inode}
-					if f, ok := firsts[k]; !ok {
-						firsts[k] = &job{p, n}
-					} else if sameContent(&f.node, &n) {
-						links = append(links, linkJob{job{p, n}, f})
+					if i, ok := firsts[k]; !ok {
+						firsts[k] = len(jobs)
+					} else if sameContent(&jobs[i].node, &n) {
+						links = append(links, linkJob{job{p, n}, i})
 						continue
 					}
 				}
-				if !pool.send(job{p, n}) {
-					return pool.wait()
-				}
+				jobs = append(jobs, job{p, n})
 			case repo.NodeSymlink:
 				if err := os.Symlink(n.Target, p); err != nil {
 					return fmt.Errorf("restore symlink %s: %w", p, err)
@@ -176,19 +171,16 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 			return nil, err
 		}
 	}
-	if err := pool.wait(); err != nil {
+	if err := writeFiles(ctx, d, jobs, o, st, m); err != nil {
 		return nil, err
 	}
-	st.Files, st.Bytes = pool.files.Load(), pool.bytes.Load()
 	for _, l := range links {
-		if err := os.Link(l.first.path, l.path); err != nil {
+		if err := os.Link(jobs[l.first].path, l.path); err != nil {
 			// A target that cannot link (another file system rule) gets a copy.
 			m.count(&m.linkFails, l.path, err)
-			if _, err := writeFile(ctx, d, l.job, o, nil, m); err != nil {
+			if err := writeFiles(ctx, d, []job{l.job}, o, st, m); err != nil {
 				return nil, err
 			}
-			st.Files++
-			st.Bytes += l.node.Size
 			continue
 		}
 		st.HardLinks++
