@@ -15,6 +15,7 @@
 #   -dir D         scratch dir (default ${BENCH_DIR:-/tmp/embassy-bench})
 #   -out NAME      results/NAME.{json,md} (default latest, or quick with -quick)
 #   -keep          keep repositories and logs of the last run
+#   -special       also run bench/special.sh (sparse file, 100,000 tiny files; vs restic)
 #
 # Steps, each timed with /usr/bin/time (wall seconds, peak RSS), interleaved
 # across tools in a rotating order:
@@ -28,7 +29,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RUNS=3 QUICK=0 ONLY="" SIZE=2GiB SEED=1 MUTATE=1% KEEP=0 OUT=""
 DIR=${BENCH_DIR:-/tmp/embassy-bench}
-SIZE_SET=0 RUNS_SET=0
+SIZE_SET=0 RUNS_SET=0 SPECIAL=0
 while [[ $# -gt 0 ]]; do
   case $1 in
     -r|--runs) RUNS=$2; RUNS_SET=1; shift 2 ;;
@@ -40,7 +41,8 @@ while [[ $# -gt 0 ]]; do
     -dir|--dir) DIR=$2; shift 2 ;;
     -out|--out) OUT=$2; shift 2 ;;
     -keep|--keep) KEEP=1; shift ;;
-    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+    -special|--special) SPECIAL=1; shift ;;
+    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown flag $1 (see -h)" >&2; exit 2 ;;
   esac
 done
@@ -262,3 +264,6 @@ mkdir -p "$ROOT/bench/results"
   -load "$LOAD_START" -runs "$RUNS" \
   -json "bench/results/$OUT.json" -md "bench/results/$OUT.md")
 log "wrote bench/results/$OUT.json and bench/results/$OUT.md (raw: $RESULTS)"
+if [[ $SPECIAL == 1 ]]; then
+  "$ROOT/bench/special.sh" -r "$RUNS" -dir "$DIR/special" | tee "$ROOT/bench/results/$OUT-special.md"
+fi

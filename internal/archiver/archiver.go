@@ -16,7 +16,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/chunker"
@@ -56,6 +55,9 @@ type Result struct {
 	Skipped    []FileError
 	Paths      []string
 	Incomplete bool
+	// Notes say what the snapshot left out or could not record by design
+	// (sockets), once per kind with a count; they do not make it incomplete.
+	Notes []string
 	// Root is the metadata of the source directory itself when a single
 	// directory was snapshotted (its contents form the root tree).
 	Root *repo.Node
@@ -69,6 +71,8 @@ type entry struct {
 	// skipped is set by the worker that could not read the file; the file
 	// is then left out of its tree (written before storeFiles returns).
 	skipped bool
+	blocks  int64  // st_blocks (512-byte units), -1 if unknown: fewer than the size needs means holes
+	link    *entry // an earlier hard link to the same inode, whose content this file shares
 }
 
 type arch struct {
@@ -77,6 +81,12 @@ type arch struct {
 	o      Options
 	table  *chunker.Table
 	params chunker.Params
+
+	own        owners // scan only
+	xbuf       []byte // scan only
+	sockets    int
+	xattrErrs  int
+	xattrFirst string
 
 	mu      sync.Mutex
 	skipped []FileError
@@ -128,6 +138,7 @@ func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
 	if root.path != "" && root.path != "-" {
 		n := root.node
 		n.Name, n.Subtree = "", nil
+		n.Dev, n.Links = 0, 0
 		res.Root = &n
 	}
 	res.Stats = a.stats
@@ -137,6 +148,12 @@ func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
 	res.Stats.Unchanged = a.unchg.Load()
 	res.Stats.DurationSec = time.Since(start).Seconds()
 	res.Incomplete = len(a.skipped) > 0
+	if a.sockets > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("%d sockets not stored: a socket is recreated by the program that listens on it", a.sockets))
+	}
+	if a.xattrErrs > 0 {
+		res.Notes = append(res.Notes, fmt.Sprintf("extended attributes of %d files could not be read and are not in the snapshot (first: %s)", a.xattrErrs, a.xattrFirst))
+	}
 	return res, nil
 }
 
@@ -219,9 +236,14 @@ func (a *arch) scanPath(ctx context.Context, path string, fi fs.FileInfo, parent
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	e := &entry{path: path, node: nodeFromInfo(fi)}
+	node, blocks := nodeFromInfo(fi)
+	e := &entry{path: path, node: node, blocks: blocks}
 	if !isRoot {
 		e.old = findNode(parent, e.node.Name)
+	}
+	if !timeInRange(e.node.ModTime) {
+		a.skip(path, fmt.Errorf("modification time %v is outside the years 0 to 9999 a snapshot can record", e.node.ModTime))
+		return nil, nil
 	}
 	switch e.node.Type {
 	case repo.NodeSymlink:
@@ -266,36 +288,35 @@ func (a *arch) scanPath(ctx context.Context, path string, fi fs.FileInfo, parent
 				e.children = append(e.children, c)
 			}
 		}
+	case repo.NodeFIFO, repo.NodeCharDev, repo.NodeBlockDev:
 	default:
+		if fi.Mode()&fs.ModeSocket != 0 {
+			a.sockets++
+			return nil, nil
+		}
 		a.skip(path, fmt.Errorf("unsupported file type %s", fi.Mode().Type()))
 		return nil, nil
 	}
+	a.own.fill(&e.node)
+	var err error
+	e.node.Xattrs, a.xbuf, err = readXattrs(path, a.xbuf)
+	if err != nil {
+		a.xattrErrs++
+		if a.xattrErrs == 1 {
+			a.xattrFirst = fmt.Sprintf("%s: %v", path, err)
+		}
+	}
 	return e, nil
-}
-
-func nodeFromInfo(fi fs.FileInfo) repo.Node {
-	n := repo.Node{Name: fi.Name(), ModTime: fi.ModTime().UTC(),
-		Mode: uint32(fi.Mode() & (fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))}
-	switch {
-	case fi.Mode().IsRegular():
-		n.Type = repo.NodeFile
-		n.Size = fi.Size()
-	case fi.IsDir():
-		n.Type = repo.NodeDir
-	case fi.Mode()&fs.ModeSymlink != 0:
-		n.Type = repo.NodeSymlink
-	default:
-		n.Type = "other"
-	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		n.UID, n.GID, n.Inode = st.Uid, st.Gid, st.Ino
-		n.CTime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
-	}
-	return n
 }
 
 // unchanged reports whether a file can reuse its parent's content.
 func unchanged(n *repo.Node, old *repo.Node) bool {
 	return old != nil && old.Type == repo.NodeFile && old.Size == n.Size && old.ModTime.Equal(n.ModTime) &&
 		old.Inode == n.Inode && old.CTime.Equal(n.CTime) && (old.Size == 0 || len(old.Content) > 0)
+}
+
+// reuse copies the content of an unchanged file or of another link to the
+// same inode.
+func reuse(n *repo.Node, from *repo.Node) {
+	n.Content, n.Extents = from.Content, from.Extents
 }

@@ -111,6 +111,11 @@ func (e *env) exitSite(name, archive string, shred []string, keepData bool) erro
 		return hint.Wrap(fmt.Errorf("site %s: %w", name, err), "exit needs the site reachable to export and delete its copy")
 	}
 	defer s.Backend.Close()
+	if !keepData {
+		if err := e.refuseSameStorage(h, r, name, s.Backend, "deleting its objects would delete that site's"); err != nil {
+			return err
+		}
+	}
 
 	// 1. Export.
 	tmp := archive + ".partial"

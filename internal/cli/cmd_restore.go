@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/restorer"
@@ -9,7 +12,7 @@ import (
 
 func cmdRestore(e *env) *cobra.Command {
 	var target, path string
-	var overwrite, owners bool
+	var overwrite, owners, noOwner bool
 	c := &cobra.Command{
 		Use:   "restore DATASET[@ID] --target DIR [--path P]",
 		Short: "Restore a snapshot byte-exact, with modes, times, symlinks and empty folders",
@@ -29,7 +32,7 @@ snapshot is restored, at the same relative place under DIR.`,
 				return err
 			}
 			defer v.Close()
-			o := restorer.Options{Path: path, Overwrite: overwrite, Owners: owners, Progress: &restorer.Progress{}}
+			o := restorer.Options{Path: path, Overwrite: overwrite, Owners: (owners || os.Geteuid() == 0) && !noOwner, Progress: &restorer.Progress{}}
 			b := e.newBar("restore", func() (int64, int64) { return o.Progress.Bytes.Load(), o.Progress.TotalBytes.Load() })
 			res, err := v.Restore(e.ctx, vault.RestoreRequest{Ref: args[0], Target: target, Options: o, By: "restore"})
 			b.done()
@@ -39,8 +42,11 @@ snapshot is restored, at the same relative place under DIR.`,
 			e.noteDenied(res.Denied)
 			e.reportSites(v.Repo)
 			s, st := res.Snapshot, res.Stats
+			for _, n := range st.Notes {
+				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
+			}
 			if e.json {
-				return e.emitJSON(map[string]any{"snapshot": s.ID.String(), "dataset": res.Dataset, "target": target, "files": st.Files, "dirs": st.Dirs, "symlinks": st.Symlinks, "bytes": st.Bytes})
+				return e.emitJSON(map[string]any{"snapshot": s.ID.String(), "dataset": res.Dataset, "target": target, "files": st.Files, "dirs": st.Dirs, "symlinks": st.Symlinks, "bytes": st.Bytes, "hard_links": st.HardLinks, "special": st.Special, "notes": st.Notes})
 			}
 			e.printf("restored snapshot %s of %s to %s: %d files, %d dirs, %d symlinks, %s\n", s.ID.Short(), res.Dataset, target, st.Files, st.Dirs, st.Symlinks, humanBytes(st.Bytes))
 			return nil
@@ -49,6 +55,7 @@ snapshot is restored, at the same relative place under DIR.`,
 	c.Flags().StringVarP(&target, "target", "t", "", "folder to restore into (created if missing)")
 	c.Flags().StringVar(&path, "path", "", "restore only this file or folder of the snapshot")
 	c.Flags().BoolVar(&overwrite, "overwrite", false, "replace files that already exist in the target")
-	c.Flags().BoolVar(&owners, "owners", false, "restore file owners (needs root)")
+	c.Flags().BoolVar(&owners, "owners", false, "restore file owners (the default when running as root)")
+	c.Flags().BoolVar(&noOwner, "no-owner", false, "do not restore file owners, even as root")
 	return c
 }

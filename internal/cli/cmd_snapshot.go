@@ -69,6 +69,9 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 			if err != nil {
 				return err
 			}
+			for _, n := range res.Notes {
+				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
+			}
 			for _, s := range res.Skipped {
 				e.warnf("not in snapshot: %v", s)
 			}

@@ -10,12 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
@@ -24,9 +21,9 @@ import (
 // Options configure a restore.
 type Options struct {
 	Path      string // restore only this path inside the snapshot ("" = all)
-	Overwrite bool   // replace existing files instead of refusing
+	Overwrite bool   // replace existing files, folders and links, whatever their type
 	Workers   int
-	Owners    bool // restore uid/gid (needs root)
+	Owners    bool // restore uid/gid (needs root; the CLI turns it on for root)
 	Progress  *Progress
 }
 
@@ -40,6 +37,11 @@ type Progress struct {
 type Stats struct {
 	Files, Dirs, Symlinks int64
 	Bytes                 int64
+	HardLinks             int64 // files restored as links to an earlier file
+	Special               int64 // FIFOs and device nodes
+	// Notes say, once per kind with a count, what the target could not
+	// hold (extended attributes, ACLs, owners, devices without root).
+	Notes []string
 }
 
 type job struct {
@@ -50,6 +52,13 @@ type job struct {
 type dirMeta struct {
 	path string
 	node repo.Node
+}
+
+type inodeKey struct{ dev, ino uint64 }
+
+type linkJob struct {
+	job
+	first int // index of the first link in the jobs
 }
 
 // Restore writes snapshot s of d under target.
@@ -72,18 +81,29 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 		return nil, fmt.Errorf("create restore target: %w", err)
 	}
 	st := &Stats{}
+	m := &metaApplier{owners: o.Owners}
 	var dirs []dirMeta
 	jobs := make([]job, 0, 1024)
-	var plan func(dir string, t *repo.Tree) error
-	plan = func(dir string, t *repo.Tree) error {
+	var links []linkJob          // further hard links, made after the files exist
+	firsts := map[inodeKey]int{} // index in jobs of the first file of each linked inode
+	// fresh: dir was just created by this restore, so nothing is in the
+	// way of its entries (no lstat per file).
+	var plan func(dir string, t *repo.Tree, fresh bool) error
+	plan = func(dir string, t *repo.Tree, fresh bool) error {
 		for _, n := range t.Nodes {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			p := filepath.Join(dir, n.Name)
+			if !fresh {
+				if err := clearPath(p, n.Type == repo.NodeDir, o.Overwrite); err != nil {
+					return err
+				}
+			}
 			switch n.Type {
 			case repo.NodeDir:
-				if err := mkdir(p, o.Overwrite); err != nil {
+				created, err := mkdir(p)
+				if err != nil {
 					return err
 				}
 				st.Dirs++
@@ -91,34 +111,52 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 				if err != nil {
 					return fmt.Errorf("load tree of %s: %w", p, err)
 				}
-				if err := plan(p, sub); err != nil {
+				if err := plan(p, sub, created); err != nil {
 					return err
 				}
 				dirs = append(dirs, dirMeta{p, n})
 			case repo.NodeFile:
-				jobs = append(jobs, job{p, n})
 				o.Progress.TotalBytes.Add(n.Size)
-			case repo.NodeSymlink:
-				if o.Overwrite {
-					os.Remove(p)
-				}
-				if err := os.Symlink(n.Target, p); err != nil {
-					if errors.Is(err, fs.ErrExist) {
-						return hint.Wrap(fmt.Errorf("restore: %s already exists", p), "restore into an empty directory, or pass --overwrite")
+				if n.Links > 1 {
+					k := inodeKey{n.Dev, n.Inode}
+					if i, ok := firsts[k]; !ok {
+						firsts[k] = len(jobs)
+					} else if sameContent(&jobs[i].node, &n) {
+						links = append(links, linkJob{job{p, n}, i})
+						continue
 					}
-					return fmt.Errorf("restore symlink: %w", err)
+				}
+				jobs = append(jobs, job{p, n})
+			case repo.NodeSymlink:
+				if err := os.Symlink(n.Target, p); err != nil {
+					return fmt.Errorf("restore symlink %s: %w", p, err)
 				}
 				st.Symlinks++
-				setMeta(p, n, o.Owners, true)
+				m.apply(p, &n)
+			case repo.NodeFIFO, repo.NodeCharDev, repo.NodeBlockDev:
+				ok, err := mkspecial(p, &n)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					m.count(&m.devices, p, nil)
+					continue
+				}
+				st.Special++
+				m.apply(p, &n)
 			}
 		}
 		return nil
 	}
 	if rootNode == nil || rootNode.Type == repo.NodeDir {
-		if err := mkdir(dest, true); err != nil {
+		if err := clearPath(dest, true, o.Overwrite); err != nil {
 			return nil, err
 		}
-		if err := plan(dest, rootTree); err != nil {
+		created, err := mkdir(dest)
+		if err != nil {
+			return nil, err
+		}
+		if err := plan(dest, rootTree, created); err != nil {
 			return nil, err
 		}
 		if rootNode != nil {
@@ -129,36 +167,87 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	} else {
 		// A single file or symlink selected with --path.
 		single := &repo.Tree{Nodes: []repo.Node{*rootNode}}
-		if err := plan(filepath.Dir(dest), single); err != nil {
+		if err := plan(filepath.Dir(dest), single, false); err != nil {
 			return nil, err
 		}
 	}
-	if err := writeFiles(ctx, d, jobs, o, st); err != nil {
+	if err := writeFiles(ctx, d, jobs, o, st, m); err != nil {
 		return nil, err
+	}
+	for _, l := range links {
+		if err := os.Link(jobs[l.first].path, l.path); err != nil {
+			// A target that cannot link (another file system rule) gets a copy.
+			m.count(&m.linkFails, l.path, err)
+			if err := writeFiles(ctx, d, []job{l.job}, o, st, m); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		st.HardLinks++
+		o.Progress.Bytes.Add(l.node.Size)
+		o.Progress.Files.Add(1)
 	}
 	// Directory metadata last, deepest first, so writing children does not
 	// disturb the parents' times.
 	for i := len(dirs) - 1; i >= 0; i-- {
-		setMeta(dirs[i].path, dirs[i].node, o.Owners, false)
+		m.apply(dirs[i].path, &dirs[i].node)
 	}
+	st.Notes = m.notes()
 	return st, nil
 }
 
-func mkdir(p string, existingOK bool) error {
-	err := os.Mkdir(p, 0o700)
-	if err == nil {
+// sameContent reports whether two nodes that claim the same inode also
+// hold the same bytes: only then is the second restored as a link.
+func sameContent(a, b *repo.Node) bool {
+	return a.Size == b.Size && slices.Equal(a.Content, b.Content) && slices.Equal(a.Extents, b.Extents)
+}
+
+// clearPath makes room for a node at p. An existing folder stays when a
+// folder is wanted (restore merges into it); anything else in the way is
+// refused, or with overwrite removed, whatever its type.
+func clearPath(p string, wantDir, overwrite bool) error {
+	fi, err := os.Lstat(p)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if errors.Is(err, fs.ErrExist) {
-		fi, serr := os.Lstat(p)
-		if serr == nil && fi.IsDir() {
-			return nil
-		}
-		if !existingOK {
-			return hint.Wrap(fmt.Errorf("restore: %s exists and is not a directory", p), "restore into an empty directory, or pass --overwrite")
-		}
+	if err != nil {
+		return fmt.Errorf("restore: %w", err)
 	}
-	return fmt.Errorf("restore: %w", err)
+	if wantDir && fi.IsDir() {
+		return nil
+	}
+	if !overwrite {
+		what := "already exists"
+		if wantDir {
+			what = "exists and is not a directory"
+		}
+		return hint.Wrap(fmt.Errorf("restore: %s %s", p, what), "restore into an empty directory, or pass --overwrite")
+	}
+	if fi.IsDir() {
+		err = os.RemoveAll(p)
+	} else {
+		err = os.Remove(p)
+	}
+	if err != nil {
+		return fmt.Errorf("restore: replace %s: %w", p, err)
+	}
+	return nil
+}
+
+// mkdir makes folder p, or keeps the folder already there; created says
+// which.
+func mkdir(p string) (created bool, err error) {
+	err = os.Mkdir(p, 0o700)
+	if err == nil {
+		return true, nil
+	}
+	if errors.Is(err, fs.ErrExist) {
+		if fi, serr := os.Lstat(p); serr == nil && fi.IsDir() {
+			return false, nil
+		}
+		return false, hint.Wrap(fmt.Errorf("restore: %s exists and is not a directory", p), "restore into an empty directory, or pass --overwrite")
+	}
+	return false, fmt.Errorf("restore: %w", err)
 }
 
 // resolvePath finds the tree (or single node) at path inside the snapshot.
@@ -196,117 +285,4 @@ func resolvePath(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, path st
 		}
 	}
 	return t, node, path, nil
-}
-
-func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st *Stats) error {
-	ch := make(chan job)
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	var once sync.Once
-	var firstErr error
-	var nfiles, nbytes atomic.Int64
-	for range o.Workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf []byte
-			for j := range ch {
-				if ctx.Err() != nil {
-					continue
-				}
-				var err error
-				buf, err = writeFile(ctx, d, j, o, buf)
-				if err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-					continue
-				}
-				nfiles.Add(1)
-				nbytes.Add(j.node.Size)
-			}
-		}()
-	}
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			break
-		}
-		ch <- j
-	}
-	close(ch)
-	wg.Wait()
-	st.Files += nfiles.Load()
-	st.Bytes += nbytes.Load()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
-}
-
-func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte) ([]byte, error) {
-	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL | unix.O_NOFOLLOW
-	if o.Overwrite {
-		os.Remove(j.path)
-	}
-	f, err := os.OpenFile(j.path, flags, 0o600)
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return buf, hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
-		}
-		return buf, fmt.Errorf("restore: %w", err)
-	}
-	if j.node.Size > 0 {
-		_ = unix.Fallocate(int(f.Fd()), 0, 0, j.node.Size)
-	}
-	var written int64
-	for _, id := range j.node.Content {
-		b, err := d.LoadBlob(ctx, id, buf)
-		if err != nil {
-			f.Close()
-			return buf, fmt.Errorf("restore %s: %w", j.path, err)
-		}
-		if cap(b) > cap(buf) {
-			buf = b[:0]
-		}
-		if _, err := f.Write(b); err != nil {
-			f.Close()
-			return buf, fmt.Errorf("restore %s: %w", j.path, err)
-		}
-		written += int64(len(b))
-		o.Progress.Bytes.Add(int64(len(b)))
-	}
-	if written != j.node.Size {
-		if err := f.Truncate(written); err != nil {
-			f.Close()
-			return buf, err
-		}
-		f.Close()
-		return buf, fmt.Errorf("restore %s: content is %d bytes, snapshot says %d", j.path, written, j.node.Size)
-	}
-	if err := f.Close(); err != nil {
-		return buf, fmt.Errorf("restore %s: %w", j.path, err)
-	}
-	setMeta(j.path, j.node, o.Owners, false)
-	o.Progress.Files.Add(1)
-	return buf, nil
-}
-
-// setMeta applies ownership, mode and times; failures are not fatal (an
-// unprivileged restore cannot chown).
-func setMeta(p string, n repo.Node, owners, symlink bool) {
-	if owners {
-		_ = os.Lchown(p, int(n.UID), int(n.GID))
-	}
-	if !symlink {
-		_ = os.Chmod(p, fs.FileMode(n.Mode)&fs.ModePerm|modeBits(n.Mode))
-	}
-	ts := []unix.Timespec{unix.NsecToTimespec(n.ModTime.UnixNano()), unix.NsecToTimespec(n.ModTime.UnixNano())}
-	if n.ModTime.IsZero() {
-		now := time.Now().UnixNano()
-		ts = []unix.Timespec{unix.NsecToTimespec(now), unix.NsecToTimespec(now)}
-	}
-	_ = unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW)
-}
-
-func modeBits(m uint32) fs.FileMode {
-	return fs.FileMode(m) & (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
 }

@@ -107,6 +107,11 @@ func (v *Vault) AddSite(ctx context.Context, req AddSiteRequest) (*AddSiteResult
 	if r != v.Repo {
 		defer closeSites(r)
 	}
+	if !sc.IsGroup() {
+		if err := RefuseSameStorage(ctx, h, r, sc.Name, b, "it would count as an extra copy"); err != nil {
+			return nil, err
+		}
+	}
 	out := &AddSiteResult{Location: b.Properties().Location}
 	if copying {
 		g, err := v.Gate()

@@ -46,6 +46,7 @@ type SnapshotResult struct {
 	Snapshot  *repo.Snapshot
 	Stats     repo.SnapshotStats
 	Skipped   []archiver.FileError
+	Notes     []string // what the snapshot left out by design (sockets)
 	Sites     []string // sites that hold it
 	Placement Placement
 	Entry     tlog.Entry // what was recorded in the transparency log
@@ -158,7 +159,7 @@ func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotRes
 	}
 	sites := SiteNames(r)
 	out := &SnapshotResult{ID: id, Dataset: req.Dataset, DatasetID: dk.ID, Snapshot: snap, Stats: res.Stats,
-		Skipped: res.Skipped, Sites: sites, Placement: pl}
+		Skipped: res.Skipped, Notes: res.Notes, Sites: sites, Placement: pl}
 	out.Entry = tlog.Snapshot(tlog.SnapshotFacts{DatasetID: dk.ID, Snapshot: id.String(), Class: lbl, Sites: sites,
 		Files: res.Stats.Files, NewBlobs: res.Stats.NewBlobs, By: req.By})
 	v.Recorder().Fill(&out.Entry)

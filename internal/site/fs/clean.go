@@ -55,3 +55,26 @@ func (b *Backend) Clean(ctx context.Context, olderThan time.Duration) (int, erro
 	}
 	return removed, nil
 }
+
+// cleanStamp is touched by cleanOnOpen; ValidName refuses dot names, so no
+// object can be called this.
+const cleanStamp = ".clean-stamp"
+
+// cleanOnOpen removes temp files of killed runs older than StaleAfter, at
+// most once per StaleAfter per site (a stamp file records the last run),
+// so opening a large site does not walk it every time. It is best effort:
+// a read-only site or a failed walk leaves the files for the next open.
+func (b *Backend) cleanOnOpen(ctx context.Context) {
+	stamp := filepath.Join(b.root, cleanStamp)
+	if fi, err := os.Stat(stamp); err == nil && time.Since(fi.ModTime()) < StaleAfter {
+		return
+	}
+	if _, err := b.Clean(ctx, StaleAfter); err != nil {
+		return
+	}
+	if f, err := os.OpenFile(stamp, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+		f.Close()
+		now := time.Now()
+		_ = os.Chtimes(stamp, now, now)
+	}
+}

@@ -96,12 +96,14 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Connections < 1 {
 		cfg.Connections = 4
 	}
-	return &Backend{root: root, props: site.Properties{
+	b := &Backend{root: root, props: site.Properties{
 		Name:         cfg.Name,
 		Jurisdiction: cfg.Jurisdiction,
 		Location:     (&url.URL{Scheme: "file", Path: filepath.ToSlash(root)}).String(),
 		Connections:  cfg.Connections,
-	}}, nil
+	}}
+	b.cleanOnOpen(ctx)
+	return b, nil
 }
 
 // Root returns the absolute site directory.

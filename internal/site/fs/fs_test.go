@@ -146,3 +146,35 @@ func TestHints(t *testing.T) {
 		t.Errorf("hint(ENOSPC) = %v", full)
 	}
 }
+
+// TestCleanOnOpen is issue 11 item 16: temp files left by killed runs are
+// removed when the site is next opened, if they are old enough.
+func TestCleanOnOpen(t *testing.T) {
+	root := t.TempDir()
+	b, err := fs.New(t.Context(), fs.Config{Path: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(t.Context(), site.Handle{Kind: site.KindPack, Name: "ab/cd"}, site.Bytes("x"), site.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, site.KindPack.String(), "ab")
+	stale, fresh := filepath.Join(dir, ".tmp-killed"), filepath.Join(dir, ".tmp-running")
+	for _, p := range []string{stale, fresh} {
+		if err := os.WriteFile(p, []byte("partial"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * fs.StaleAfter)
+	os.Chtimes(stale, old, old)
+	os.Remove(filepath.Join(root, ".clean-stamp")) // the first open made one; pretend it was long ago
+	if _, err := fs.New(t.Context(), fs.Config{Path: root}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("temp file of a killed run survived the next open")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("open removed a temp file young enough to be in use")
+	}
+}

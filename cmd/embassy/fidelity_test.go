@@ -1,0 +1,134 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/digital-embassy/embassy/internal/treegen"
+)
+
+// TestFidelityThroughBinary runs the awkward tree through the real binary:
+// snapshot, restore byte-exact (owners too when root, the default), a
+// second snapshot after type changes restored over the first with
+// --overwrite, and --no-owner.
+func TestFidelityThroughBinary(t *testing.T) {
+	f := newFixture(t)
+	src := filepath.Join(f.dir, "src")
+	os.Mkdir(src, 0o755)
+	made, err := treegen.Build(src, treegen.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for c, why := range made.Missing {
+		t.Run("uncovered/"+c, func(t *testing.T) { t.Skipf("this machine cannot make %s: %s", c, why) })
+	}
+	root := os.Geteuid() == 0
+	_, errOut, code := f.result("snapshot", "ds", src, "--class", "internal")
+	if code != 0 {
+		t.Fatalf("snapshot exit %d:\n%s", code, errOut)
+	}
+	target := filepath.Join(f.dir, "restore")
+	_, errOut, code = f.result("restore", "ds", "--target", target)
+	if code != 0 {
+		t.Fatalf("restore exit %d:\n%s", code, errOut)
+	}
+	if strings.Contains(errOut, "note:") {
+		t.Errorf("restore to the same file system gave notes:\n%s", errOut)
+	}
+	for _, d := range treegen.Compare(src, target, treegen.CompareOptions{Owners: root}) {
+		t.Errorf("restore: %s", d)
+	}
+
+	if err := treegen.ChangeTypes(src); err != nil {
+		t.Fatal(err)
+	}
+	f.run("snapshot", "ds", src, "--class", "internal")
+	if _, errOut, code := f.result("restore", "ds", "--target", target); code == 0 || !strings.Contains(errOut, "--overwrite") {
+		t.Errorf("restore over changed types without --overwrite: exit %d, want a refusal naming --overwrite:\n%s", code, errOut)
+	}
+	f.run("restore", "ds", "--target", target, "--overwrite")
+	for _, d := range treegen.Compare(src, target, treegen.CompareOptions{Owners: root}) {
+		t.Errorf("restore --overwrite: %s", d)
+	}
+
+	if !root {
+		t.Log("--no-owner: not checked without root (owners are only restored as root)")
+		return
+	}
+	plain := filepath.Join(f.dir, "no-owner")
+	f.run("restore", "ds", "--target", plain, "--no-owner", "--path", "hard")
+	var st syscall.Stat_t
+	if err := os.Lchown(filepath.Join(src, "hard", "a"), 4242, 4343); err != nil {
+		t.Fatal(err)
+	}
+	f.run("snapshot", "ds", src, "--class", "internal")
+	f.run("restore", "ds", "--target", plain, "--no-owner", "--path", "hard/a", "--overwrite")
+	if err := syscall.Lstat(filepath.Join(plain, "hard", "a"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != uint32(os.Geteuid()) {
+		t.Errorf("--no-owner restored uid %d", st.Uid)
+	}
+	f.run("restore", "ds", "--target", plain, "--path", "hard/a", "--overwrite")
+	if err := syscall.Lstat(filepath.Join(plain, "hard", "a"), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Uid != 4242 || st.Gid != 4343 {
+		t.Errorf("restore as root gave owner %d:%d, want 4242:4343", st.Uid, st.Gid)
+	}
+}
+
+// TestSiteAddedTwice is issue 11 item 9 through the binary: the same
+// folder cannot be added under a second name (even spelled differently),
+// and exit refuses to delete a site whose storage turned out to be another
+// registered site's (here: its folder replaced by a link to the other).
+func TestSiteAddedTwice(t *testing.T) {
+	f := newFixture(t)
+	src := filepath.Join(f.dir, "src")
+	os.Mkdir(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("data\n"), 0o644)
+	f.run("snapshot", "ds", src, "--class", "internal")
+	siteA := filepath.Join(f.dir, "site-a")
+	countA := func() int {
+		n := 0
+		filepath.WalkDir(siteA, func(p string, d os.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	for _, url := range []string{siteA, siteA + "/./", "file://" + siteA} {
+		_, errOut, code := f.result("site", "add", "dup", "--url", url, "--jurisdiction", "LU")
+		if code != 2 || !strings.Contains(errOut, "same storage as registered site a") {
+			t.Errorf("site add dup --url %s: exit %d, want 2 and a refusal naming site a:\n%s", url, code, errOut)
+		}
+	}
+	if out := f.run("site", "list"); strings.Contains(out, "dup") {
+		t.Errorf("refused site is registered:\n%s", out)
+	}
+
+	before := countA() // markers are written by the first check
+	siteC := filepath.Join(f.dir, "site-c")
+	f.run("site", "add", "c", "--url", siteC, "--jurisdiction", "FI")
+	os.RemoveAll(siteC)
+	if err := os.Symlink(siteA, siteC); err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code := f.result("exit", "c", "--archive", filepath.Join(f.dir, "c.tar"))
+	if code == 0 || !strings.Contains(errOut, "same storage as registered site a") {
+		t.Errorf("exit of a site that is site a's storage: exit %d, want a refusal:\n%s", code, errOut)
+	}
+	if n := countA(); n < before {
+		t.Fatalf("exit deleted objects of site a: %d files left of %d", n, before)
+	}
+	target := filepath.Join(f.dir, "restore")
+	f.run("restore", "ds", "--target", target)
+	if b, err := os.ReadFile(filepath.Join(target, "f")); err != nil || string(b) != "data\n" {
+		t.Errorf("restore after refused exit: %q, %v", b, err)
+	}
+}
