@@ -157,7 +157,6 @@ type session struct {
 	p       Principal
 	csrf    string
 	expires time.Time
-	streams int
 }
 
 // sessions is the in-memory session store: a restart signs everyone out.

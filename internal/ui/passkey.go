@@ -226,7 +226,7 @@ func (s *Server) passkeyLoginBegin(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) passkeyLoginFinish(w http.ResponseWriter, r *http.Request) {
 	fail := func(err error) {
-		s.cfg.Logger.Warn("ui passkey sign-in refused", "remote", r.RemoteAddr, "err", err)
+		s.cfg.Logger.WarnContext(r.Context(), "ui passkey sign-in refused", "remote", r.RemoteAddr, "err", err)
 		writeErr(w, err)
 	}
 	if s.cfg.Passkeys == nil || !sameOrigin(r) {

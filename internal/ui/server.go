@@ -215,7 +215,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := s.cfg.Links.Redeem(req.Token, s.cfg.Now())
 	if err != nil {
-		s.cfg.Logger.Warn("ui sign-in refused", "remote", r.RemoteAddr, "err", err)
+		s.cfg.Logger.WarnContext(r.Context(), "ui sign-in refused", "remote", r.RemoteAddr, "err", err)
 		writeErr(w, httpError{http.StatusUnauthorized, err.Error()})
 		return
 	}

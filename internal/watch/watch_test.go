@@ -81,9 +81,8 @@ func TestLatencyDoublingAlertsOnceWithNumbers(t *testing.T) {
 func TestSteadyStreamsRaiseNothing(t *testing.T) {
 	d := New(Config{})
 	var n int
-	t1 := t0
 	for i := 0; i < 14*24*12; i++ {
-		t1 = t0.Add(time.Duration(i) * 5 * time.Minute)
+		t1 := t0.Add(time.Duration(i) * 5 * time.Minute)
 		n += len(d.Observe(Event{Time: t1, Kind: KindCosign, Site: "ch-1", Value: 30 + float64(i%7)}))
 		if i%6 == 0 {
 			n += len(d.Observe(Event{Time: t1, Kind: KindRead, Dataset: "population-register"}))

@@ -224,7 +224,6 @@ type retryItem struct {
 type pendingGroup struct {
 	first  time.Time
 	alerts []watch.Alert
-	tries  int
 }
 
 func (r *Router) defaults() {
