@@ -44,6 +44,13 @@ type fixture struct {
 	home string
 }
 
+// with returns f reporting to t: subtests must fail and skip on their own t.
+func (f *fixture) with(t *testing.T) *fixture {
+	g := *f
+	g.t = t
+	return &g
+}
+
 func (f *fixture) cmd(args ...string) *exec.Cmd {
 	c := exec.Command(bin, append([]string{"--home", f.home, "--progress", "never"}, args...)...)
 	c.Env = append(os.Environ(), "EMBASSY_HOME=")
