@@ -115,7 +115,9 @@ func TestRunOnOverwritingSite(t *testing.T) {
 // staleList hides objects from listings (an eventually consistent site).
 type staleList struct{ site.Backend }
 
-func (s *staleList) List(ctx context.Context, k site.Kind, fn func(site.Info) error) error { return nil }
+func (s *staleList) List(ctx context.Context, k site.Kind, fn func(site.Info) error) error {
+	return nil
+}
 
 func TestRunOnStaleListing(t *testing.T) {
 	b := mem.New(site.Properties{Name: "m"})
