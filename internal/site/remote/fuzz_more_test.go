@@ -43,8 +43,8 @@ func (d *hostileDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // FuzzHostileDaemon: a daemon is the host's; every answer it gives the
 // remote client (listings, reads, stats, events, exit certificates,
 // proof responses, errors) is refused or returned sanely, never a panic:
-// listed handles validate, a ranged read never yields more than asked,
-// a stat never reports a negative size.
+// listed handles validate, a ranged read never yields more than asked;
+// errors stay errors.
 func FuzzHostileDaemon(f *testing.F) {
 	d := &hostileDaemon{status: 200}
 	srv := httptest.NewUnstartedServer(d)
@@ -100,9 +100,7 @@ func FuzzHostileDaemon(f *testing.F) {
 		if err == nil && got > 4 {
 			t.Fatalf("a read of 4 bytes returned %d", got)
 		}
-		if fi, err := b.Stat(ctx, h); err == nil && fi.Size < 0 {
-			t.Logf("stat of %v reports size %d", h, fi.Size) // see docs/threats/ci.md
-		}
+		b.Stat(ctx, h) // a HEAD without Content-Length gives size -1: see docs/threats/ci.md
 		if evs, err := b.Events(ctx); err == nil && evs == nil && status == 200 && !bytes.HasPrefix(bytes.TrimSpace(body), []byte("null")) {
 			t.Fatalf("events: no error and no events for %q", body)
 		}
