@@ -426,7 +426,7 @@ func follow(r io.Reader, file string, w io.Writer) error {
 			if e.Test == "" {
 				// package-level lines: "ok pkg 1.2s", "FAIL", panics
 				s := strings.TrimSpace(e.Output)
-				if s != "PASS" && !strings.HasPrefix(s, "=== ") && s != "" {
+				if s != "PASS" && !strings.HasPrefix(s, "=== ") && !strings.HasPrefix(s, "coverage:") && s != "" {
 					fmt.Fprint(w, e.Output)
 				}
 				continue
