@@ -244,6 +244,7 @@ func (f *fixture) crashAt(point string, args ...string) {
 // every committed snapshot is still listed and restores byte-exact, the
 // operation run again completes, and the vault verifies.
 func TestCrashPoints(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	src := filepath.Join(f.dir, "src")
 	rng := rand.New(rand.NewPCG(7, 42))
@@ -431,6 +432,7 @@ func writeFile(t *testing.T, p, s string) {
 // ones a forget was asked to remove may go), listings must parse, and at
 // least one round must have been killed.
 func TestCrashDuringSnapshotAndPrune(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	trials := 30
 	if testing.Short() {
 		trials = 6

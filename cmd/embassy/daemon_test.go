@@ -195,6 +195,7 @@ func (f *fixture) restoreSame(ref, digest string, extra ...string) {
 }
 
 func TestDaemonEndToEnd(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t) // sites a and b: local directories
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
@@ -226,6 +227,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 }
 
 func TestDaemonWrongCA(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	f.run("pki", "init")
 	other := &fixture{t: t, dir: filepath.Join(f.dir, "other")}
@@ -272,6 +274,7 @@ func TestDaemonWrongCA(t *testing.T) {
 }
 
 func TestDaemonKilledMidSnapshot(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")

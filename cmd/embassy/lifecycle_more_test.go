@@ -67,6 +67,7 @@ func total(m map[string]int64) (n int64) {
 // the right snapshots remain and restore, prune frees bytes at the sites,
 // and shred leaves no object of the dataset at any site.
 func TestLifecycleBehaviour(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	src := filepath.Join(f.dir, "src")
 	rng := rand.New(rand.NewPCG(3, 9))

@@ -16,6 +16,7 @@ import (
 // (netem is not always in the kernel): a snapshot and a restore over a
 // slow round trip still complete and restore byte-exact.
 func TestDaemonLatency(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
@@ -40,6 +41,7 @@ func TestDaemonLatency(t *testing.T) {
 // pair and reaches it from the root namespace while the link is slow,
 // lossy or cut. Root and EMBASSY_TEST_NETNS=1 only.
 func TestNetworkFaults(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	netlab.Require(t)
 	ns := netlab.NewNS(t)
 	f := newFixture(t) // sites a and b: local directories
