@@ -195,7 +195,7 @@ func (f *fixture) restoreSame(ref, digest string, extra ...string) {
 }
 
 func TestDaemonEndToEnd(t *testing.T) {
-	t.Parallel() // waits on disks, daemons and links more than on CPU
+	t.Parallel()       // waits on disks, daemons and links more than on CPU
 	f := newFixture(t) // sites a and b: local directories
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
