@@ -41,7 +41,8 @@ func TestDaemonLatency(t *testing.T) {
 // pair and reaches it from the root namespace while the link is slow,
 // lossy or cut. Root and EMBASSY_TEST_NETNS=1 only.
 func TestNetworkFaults(t *testing.T) {
-	t.Parallel() // waits on disks, daemons and links more than on CPU
+	// Not parallel: under 20% packet loss on a loaded machine the client's
+	// connect (no retry) to the daemon failed once (docs/threats/ci.md).
 	netlab.Require(t)
 	ns := netlab.NewNS(t)
 	f := newFixture(t) // sites a and b: local directories
