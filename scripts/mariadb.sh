@@ -41,8 +41,8 @@ cmd_install() {
 	# policy-rc.d stops the package from starting the system service.
 	local prc=/usr/sbin/policy-rc.d created=0
 	if [[ ! -e $prc ]]; then printf '#!/bin/sh\nexit 101\n' >"$prc"; chmod +x "$prc"; created=1; fi
-	apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mariadb-server >/dev/null
+	apt-get -o DPkg::Lock::Timeout=600 update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq mariadb-server >/dev/null
 	[[ $created == 1 ]] && rm -f "$prc"
 	bin mariadbd >/dev/null || die "mariadbd still missing after install"
 }

@@ -4,6 +4,7 @@
 #   scripts/s3-servers.sh install   build versitygw and SeaweedFS once, cached by version
 #   scripts/s3-servers.sh start     start both on 127.0.0.1 and write an env file
 #   scripts/s3-servers.sh stop      stop them by PID
+#   scripts/s3-servers.sh check     fail unless every started server is alive and answers
 #   scripts/s3-servers.sh env       print the env file path
 #
 # EMBASSY_S3_SERVERS="versitygw seaweedfs" (the default) selects what start runs.
@@ -134,6 +135,8 @@ JSON
 	log "seaweedfs up: S3 on 127.0.0.1:$S3_PORT, master :$MASTER_PORT, volumes :$VOL_PORT :$VOL2_PORT"
 }
 
+# write_env lists only the servers that are up; cmd_start then fails if a
+# wanted server is not (one that died between its readiness check and now).
 write_env() {
 	cat >"$RUN/s3.env" <<ENV
 export AWS_ACCESS_KEY_ID=$KEY
@@ -157,6 +160,26 @@ cmd_start() {
 	want versitygw && start_versitygw
 	want seaweedfs && start_weed
 	write_env
+	cmd_check
+}
+
+# cmd_check: every wanted server is still running and answering. Tests
+# whose server vanished would skip or fail for the wrong reason.
+cmd_check() {
+	local bad=0
+	if want versitygw; then
+		alive "$RUN/versitygw.pid" && curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$VGW_PORT/health" ||
+			{ log "error: versitygw is not running or not answering; see $RUN/versitygw.log"; bad=1; }
+	fi
+	if want seaweedfs; then
+		local n
+		for n in weed weed-volume2; do
+			alive "$RUN/$n.pid" || { log "error: $n is not running; see $RUN/$n.log"; bad=1; }
+		done
+		curl -s -o /dev/null --max-time 5 "http://127.0.0.1:$S3_PORT/" ||
+			{ log "error: seaweedfs S3 does not answer on :$S3_PORT; see $RUN/weed.log"; bad=1; }
+	fi
+	[[ $bad == 0 ]] || die "S3 servers down (hint: '$0 stop && $0 start')"
 }
 
 stop_one() { # name
@@ -182,7 +205,8 @@ cmd_stop() {
 case ${1:-} in
 install) cmd_install ;;
 start) cmd_start ;;
+check) cmd_check ;;
 stop) cmd_stop ;;
 env) echo "$RUN/s3.env" ;;
-*) die "usage: $0 install|start|stop|env" ;;
+*) die "usage: $0 install|start|check|stop|env" ;;
 esac

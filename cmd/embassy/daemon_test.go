@@ -7,10 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -66,14 +67,14 @@ func (f *fixture) issueSite(name, host string) *hostSite {
 	return s
 }
 
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
+// listening matches the daemon's start-up log line with the address its
+// listener got (--listen 127.0.0.1:0 picks a free port with no race).
+var listening = regexp.MustCompile(`msg="embassy daemon" .*\baddr=(\S+)`)
+
+// namesSite reports whether a command's stderr names site name as a word
+// ("site lu failed ..."), not as two letters inside another word.
+func namesSite(stderr, name string) bool {
+	return regexp.MustCompile(`\bsite "?` + regexp.QuoteMeta(name) + `"?\b`).MatchString(stderr)
 }
 
 type lockedWriter struct {
@@ -87,14 +88,16 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-// start runs the daemon on s.addr (a free loopback port the first time)
-// and waits until it accepts connections.
+// start runs the daemon on s.addr and waits until it accepts connections.
+// The first time, with no s.addr, the daemon binds 127.0.0.1:0 itself and
+// the test reads the port from its log: no port is freed and reused.
 func (s *hostSite) start() {
 	s.t.Helper()
-	if s.addr == "" {
-		s.addr = freeLoopbackAddr(s.t)
+	listen := s.addr
+	if listen == "" {
+		listen = "127.0.0.1:0"
 	}
-	args := append(append([]string{}, s.wrap...), embassyd(s.t), "--listen", s.addr, "--store", s.store, "--create",
+	args := append(append([]string{}, s.wrap...), embassyd(s.t), "--listen", listen, "--store", s.store, "--create",
 		"--ca", filepath.Join(s.certs, "ca.crt"), "--cert", filepath.Join(s.certs, s.name+".crt"), "--key", filepath.Join(s.certs, s.name+".key"))
 	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stderr = lockedWriter{&s.logLock, &s.log}
@@ -105,6 +108,19 @@ func (s *hostSite) start() {
 	s.t.Cleanup(func() { netlab.Kill(cmd, 5*time.Second) })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if s.addr == "" {
+		for s.addr == "" {
+			if m := listening.FindStringSubmatch(s.logs()); m != nil {
+				s.addr = m[1]
+				break
+			}
+			select {
+			case <-ctx.Done():
+				s.t.Fatalf("embassyd %s logged no listening address: %v\n%s", s.name, ctx.Err(), s.logs())
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}
 	if err := netlab.WaitDial(ctx, s.addr); err != nil {
 		s.t.Fatalf("embassyd %s did not start: %v\n%s", s.name, err, s.logs())
 	}
@@ -179,6 +195,7 @@ func (f *fixture) restoreSame(ref, digest string, extra ...string) {
 }
 
 func TestDaemonEndToEnd(t *testing.T) {
+	t.Parallel()       // waits on disks, daemons and links more than on CPU
 	f := newFixture(t) // sites a and b: local directories
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
@@ -189,9 +206,15 @@ func TestDaemonEndToEnd(t *testing.T) {
 	writeNoise(t, filepath.Join(src, "registry.bin"), 3<<20, 1)
 	os.WriteFile(filepath.Join(src, "readme.txt"), []byte("population register\n"), 0o644)
 	digest := treeDigest(t, src)
-	out := f.run("snapshot", "ds", src, "--class", "internal")
-	if !strings.Contains(out, "lu") {
-		t.Errorf("snapshot output does not name the daemon site:\n%s", out)
+	var snap struct {
+		ID    string   `json:"id"`
+		Sites []string `json:"sites"`
+	}
+	if err := json.Unmarshal([]byte(f.run("--json", "snapshot", "ds", src, "--class", "internal")), &snap); err != nil || snap.ID == "" {
+		t.Fatalf("snapshot --json: %v", err)
+	}
+	if !slices.Contains(snap.Sites, "lu") {
+		t.Errorf("the snapshot was not written to the daemon site: sites %q", snap.Sites)
 	}
 	if lu.packs() == 0 {
 		t.Fatalf("the daemon's store holds no packs after the snapshot")
@@ -204,6 +227,7 @@ func TestDaemonEndToEnd(t *testing.T) {
 }
 
 func TestDaemonWrongCA(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	f.run("pki", "init")
 	other := &fixture{t: t, dir: filepath.Join(f.dir, "other")}
@@ -250,6 +274,7 @@ func TestDaemonWrongCA(t *testing.T) {
 }
 
 func TestDaemonKilledMidSnapshot(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
@@ -308,7 +333,7 @@ wait:
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("snapshot with the daemon killed: %v, want exit code 3 (sites a and b took it)\n%s%s", err, out.String(), errb.String())
 	}
-	if !strings.Contains(errb.String(), "lu") {
+	if !namesSite(errb.String(), "lu") {
 		t.Errorf("the snapshot does not report that site lu failed:\n%s", errb.String())
 	}
 	t.Logf("snapshot with lu killed: exit 3\n%s", errb.String())
@@ -323,9 +348,27 @@ wait:
 
 	// Restart the daemon over the same store: sync catches up, all verify.
 	lu.start()
-	f.run("site", "sync")
-	if out := f.run("site", "sync", "--dry-run"); !strings.Contains(out, "lu") {
-		t.Logf("site sync --dry-run after the catch-up:\n%s", out)
+	var sync struct {
+		Copied int64 `json:"copied_objects"`
+		Lag    []struct {
+			Site    string `json:"site"`
+			Objects int64  `json:"objects"`
+		} `json:"lag"`
+	}
+	if err := json.Unmarshal([]byte(f.run("--json", "site", "sync")), &sync); err != nil {
+		t.Fatalf("site sync --json: %v", err)
+	}
+	if sync.Copied == 0 {
+		t.Error("site sync copied nothing to the restarted daemon, which missed the second snapshot's packs")
+	}
+	sync.Lag = nil
+	if err := json.Unmarshal([]byte(f.run("--json", "site", "sync", "--dry-run")), &sync); err != nil {
+		t.Fatalf("site sync --dry-run --json: %v", err)
+	}
+	for _, l := range sync.Lag {
+		if l.Objects != 0 {
+			t.Errorf("after the catch-up site %s still misses %d objects", l.Site, l.Objects)
+		}
 	}
 	f.run("verify", "--read-data")
 	f.run("site", "remove", "a")

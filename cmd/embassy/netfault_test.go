@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 // (netem is not always in the kernel): a snapshot and a restore over a
 // slow round trip still complete and restore byte-exact.
 func TestDaemonLatency(t *testing.T) {
+	t.Parallel() // waits on disks, daemons and links more than on CPU
 	f := newFixture(t)
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
@@ -41,6 +41,8 @@ func TestDaemonLatency(t *testing.T) {
 // pair and reaches it from the root namespace while the link is slow,
 // lossy or cut. Root and EMBASSY_TEST_NETNS=1 only.
 func TestNetworkFaults(t *testing.T) {
+	// Not parallel: under 20% packet loss on a loaded machine the client's
+	// connect (no retry) to the daemon failed once (docs/threats/ci.md).
 	netlab.Require(t)
 	ns := netlab.NewNS(t)
 	f := newFixture(t) // sites a and b: local directories
@@ -60,12 +62,14 @@ func TestNetworkFaults(t *testing.T) {
 	}
 
 	t.Run("bandwidth", func(t *testing.T) {
-		ns.Bandwidth("40mbit") // 5 MB/s each way
+		f := f.with(t)
+		ns.Bandwidth(t, "40mbit") // 5 MB/s each way
 		change(8)
 		f.run("snapshot", "ds", src, "--class", "internal")
 	})
 
 	t.Run("partition during a snapshot", func(t *testing.T) {
+		f := f.with(t)
 		digest := change(24) // ~5 s at 40 mbit: still in flight when cut
 		before := lu.packs()
 		c := f.cmd("snapshot", "ds", src, "--class", "internal")
@@ -76,14 +80,18 @@ func TestNetworkFaults(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- c.Wait() }()
+		deadline := time.After(3 * time.Minute)
 		for lu.packs() == before {
 			select {
 			case err := <-done:
 				t.Fatalf("the snapshot ended before the cut: %v\n%s", err, errb.String())
-			case <-time.After(10 * time.Millisecond):
+			case <-deadline:
+				c.Process.Kill()
+				t.Fatalf("the daemon got no pack in 3 minutes:\n%s", errb.String())
+			case <-time.After(20 * time.Millisecond):
 			}
 		}
-		ns.Partition(true)
+		ns.Partition(t, true)
 		var err error
 		select {
 		case err = <-done:
@@ -92,19 +100,20 @@ func TestNetworkFaults(t *testing.T) {
 			t.Fatalf("the snapshot hangs on a partitioned site:\n%s", errb.String())
 		}
 		var ee *exec.ExitError
-		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !strings.Contains(errb.String(), "lu") {
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 || !namesSite(errb.String(), "lu") {
 			t.Fatalf("snapshot across a partition: %v, want exit 3 naming site lu\n%s%s", err, out.String(), errb.String())
 		}
 		// Site a kept working: the snapshot restores from it.
 		f.restoreSame("ds@latest", digest)
-		ns.Partition(false)
+		ns.Partition(t, false)
 		f.run("site", "sync")
 		f.run("verify", "--read-data")
 	})
 
 	t.Run("packet loss", func(t *testing.T) {
-		ns.Loss(20)
-		defer ns.Loss(0)
+		f := f.with(t)
+		ns.Loss(t, 20)
+		defer ns.Loss(t, 0)
 		digest := change(4)
 		f.run("snapshot", "ds", src, "--class", "internal")
 		f.run("site", "remove", "a") // read from the daemon only

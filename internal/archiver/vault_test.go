@@ -5,6 +5,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
+	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -266,6 +267,23 @@ func TestRecoverRotateShred(t *testing.T) {
 		t.Fatal("recovered root differs")
 	}
 
+	// A hostile host keeps every byte it is ever given: a copy now (epoch
+	// 1 shares and wrapped keys) and another before the shred.
+	kept := map[site.Handle][]byte{}
+	keepAll := func() {
+		for _, k := range site.Kinds {
+			v.sites[0].Backend.List(ctx, k, func(fi site.Info) error {
+				b, err := site.ReadAll(ctx, v.sites[0].Backend, fi.Handle)
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept[fi.Handle] = b
+				return nil
+			})
+		}
+	}
+	keepAll()
+
 	// Rotate: old snapshots readable, new writes use the new key version.
 	var saved *keys.Root
 	rep, err := r.Rotate(ctx, repo.RotateOptions{Persist: func(k *keys.Root) error { saved = k; return nil }})
@@ -294,15 +312,14 @@ func TestRecoverRotateShred(t *testing.T) {
 	}
 
 	// Shred: copy the site first, as a hostile host would.
-	before := map[site.Handle][]byte{}
-	for _, k := range site.Kinds {
-		v.sites[0].Backend.List(ctx, k, func(fi site.Info) error {
-			b, _ := site.ReadAll(ctx, v.sites[0].Backend, fi.Handle)
-			before[fi.Handle] = b
-			return nil
-		})
-	}
+	keepAll()
+	preShred := saved // the epoch-2 root, for the control below
 	doomed, _ := r2.Dataset(ctx, "doomed")
+	if d, err := r2.OpenDataset(ctx, doomed); err != nil {
+		t.Fatal(err)
+	} else if s, _, _ := d.Snapshots(ctx); len(s) != 1 {
+		t.Fatalf("doomed has %d snapshots before the shred", len(s))
+	}
 	if _, err := r2.Shred(ctx, "doomed", func(k *keys.Root) error { saved = k; return nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -320,16 +337,85 @@ func TestRecoverRotateShred(t *testing.T) {
 			return nil
 		})
 	}
-	// The hostile copy: its wrapped keys for the dataset cannot be opened
-	// with the current root, and its shares for the old epoch are gone from
-	// every site, so k custodians can no longer rebuild that root from them.
-	for h, b := range before {
-		if h.Kind == site.KindKey && strings.Contains(h.Name, doomed.ID) {
-			if _, err := keys.Unwrap(r3.KEM(), nil, b); err == nil {
-				t.Errorf("wrapped key %s opens under the new root", h)
-			}
+	// The attacker: the host's copy of every byte it ever held (both
+	// copies, old shares and old wrapped keys included) plus what the site
+	// holds now, and the home's current root, seized after the shred.
+	hostile := mem.New(site.Properties{Name: "hostile", Jurisdiction: "LU"})
+	put := func(h site.Handle, b []byte) {
+		if err := hostile.Put(ctx, h, site.Bytes(b), site.PutOptions{}); err != nil && !errors.Is(err, site.ErrExists) {
+			t.Fatal(err)
 		}
 	}
+	for h, b := range kept {
+		put(h, b)
+	}
+	for _, k := range site.Kinds {
+		v.sites[0].Backend.List(ctx, k, func(fi site.Info) error {
+			b, _ := site.ReadAll(ctx, v.sites[0].Backend, fi.Handle)
+			put(fi.Handle, b)
+			return nil
+		})
+	}
+	seizedKEM, err := saved.KEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKEM, err := preShred.KEM()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 1. Every wrapped key of the dataset it kept, unwrapped the way the
+	// home does (docs: info "embassy.v1 datakey HOME DSID VERSION EPOCH"),
+	// fails under the seized root. The control: the epoch-2 key opens
+	// under the epoch-2 root, so the attempt is a real one.
+	wrapped, opened := 0, 0
+	var keyHandles []site.Handle
+	hostile.List(ctx, site.KindKey, func(fi site.Info) error {
+		keyHandles = append(keyHandles, fi.Handle)
+		return nil
+	})
+	for _, h := range keyHandles {
+		var ver, ep uint32
+		if !strings.HasPrefix(h.Name, "datasets/"+doomed.ID+"/") {
+			continue
+		}
+		b, err := site.ReadAll(ctx, hostile, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fmt.Sscanf(strings.TrimPrefix(h.Name, "datasets/"+doomed.ID+"/"), "v%06d.e%08d", &ver, &ep); err != nil {
+			t.Fatalf("kept key %s: %v", h, err)
+		}
+		wrapped++
+		info := fmt.Appendf(nil, "embassy.v1 datakey %s %s %d %d", v.home, doomed.ID, ver, ep)
+		if _, err := keys.Unwrap(seizedKEM, info, b); err == nil {
+			t.Errorf("wrapped key %s of the shredded dataset opens under the root seized after the shred", h)
+		}
+		if ep == 2 {
+			if _, err := keys.Unwrap(oldKEM, info, b); err != nil {
+				t.Errorf("control: wrapped key %s does not open under its own epoch's root: %v", h, err)
+			}
+			opened++
+		}
+	}
+	if wrapped < 2 || opened == 0 {
+		t.Fatalf("the host kept %d wrapped keys of the dataset (%d of epoch 2): the attack was not tried", wrapped, opened)
+	}
+	// 2. A vault opened over everything the host kept, with the seized
+	// root, finds no key of the dataset (its data keys are what decrypt
+	// manifests and packs; only the shredded epochs' roots unwrap them).
+	hr, err := repo.Open(ctx, repo.Options{Home: v.home, Root: saved, Sites: []*repo.Site{{Name: "hostile", Jurisdiction: "LU", Backend: hostile}}})
+	if err != nil {
+		t.Fatalf("open the hostile copy: %v", err)
+	}
+	if _, err := hr.Dataset(ctx, "doomed"); err == nil {
+		t.Error("the hostile copy with the seized root lists the shredded dataset")
+	}
+	if all, err := hr.Datasets(ctx); err != nil || all[doomed.Name] != nil || len(all) != 1 {
+		t.Errorf("datasets of the hostile copy: %v %v, want only keep", all, err)
+	}
+	// 3. The custodians, asked after the shred, rebuild the current root
+	// from what the sites hold: it does not open the dataset either.
 	recNow, err := repo.Recover(ctx, v.sites[0], ids(v.idFiles[0], v.idFiles[1]))
 	if err != nil || recNow.Root.Epoch != 3 {
 		t.Fatalf("recover after shred: %v", err)

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,14 +11,49 @@ import (
 	"testing"
 )
 
-// pgCluster starts a throwaway PostgreSQL 15 cluster as user postgres on a
-// private port (EMBASSY_TEST_PG=1 only) and returns a stop function.
+// pgBin finds the server binaries of the newest PostgreSQL installed:
+// EMBASSY_TEST_PG_BIN, else /usr/lib/postgresql/<version>/bin (Debian).
+func pgBin(t *testing.T) string {
+	t.Helper()
+	if b := os.Getenv("EMBASSY_TEST_PG_BIN"); b != "" {
+		return b
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	best, bestV := "", -1
+	for _, d := range dirs {
+		var v int
+		if _, err := fmt.Sscanf(filepath.Base(filepath.Dir(filepath.Dir(d))), "%d", &v); err == nil && v > bestV {
+			best, bestV = filepath.Dir(d), v
+		}
+	}
+	if best == "" {
+		t.Fatal("EMBASSY_TEST_PG=1 but no /usr/lib/postgresql/*/bin/initdb: apt-get install postgresql, or set EMBASSY_TEST_PG_BIN")
+	}
+	return best
+}
+
+// pgPort picks a free loopback port for a cluster. postmaster cannot take
+// a listener passed in, so a port another process grabs in between makes
+// pg_ctl start fail loudly (never a wrong server: the cluster is fresh).
+func pgPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// pgCluster starts a throwaway PostgreSQL cluster (any version) as user
+// postgres on a private port (EMBASSY_TEST_PG=1 only) and returns a stop
+// function.
 func pgCluster(t *testing.T, port int) (stop func()) {
 	t.Helper()
 	if os.Getenv("EMBASSY_TEST_PG") == "" {
 		t.Skip("set EMBASSY_TEST_PG=1 to run against a throwaway PostgreSQL cluster")
 	}
-	bin := "/usr/lib/postgresql/15/bin"
+	bin := pgBin(t)
 	d, err := os.MkdirTemp("", "embassy-pg-")
 	if err != nil {
 		t.Fatal(err)
@@ -49,18 +85,26 @@ func pgCluster(t *testing.T, port int) (stop func()) {
 }
 
 // TestProtectPostgres (EMBASSY_TEST_PG=1): a real pg_dump is snapshotted;
-// with the server gone, the dump fails and nothing is committed.
+// with the server gone, the dump fails and nothing is committed; the
+// restored dump loads into a fresh PostgreSQL with the same rows.
 func TestProtectPostgres(t *testing.T) {
-	const port = 25433
+	port := pgPort(t)
 	stop := pgCluster(t, port)
-	psql := func(sql string) {
-		out, err := exec.Command("psql", "-h", "127.0.0.1", "-p", fmt.Sprint(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-c", sql).CombinedOutput()
+	psqlAt := func(port int, db string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command("psql", append([]string{"-h", "127.0.0.1", "-p", fmt.Sprint(port), "-U", "postgres", "-d", db,
+			"-v", "ON_ERROR_STOP=1", "-X", "-q", "-A", "-t"}, args...)...).CombinedOutput()
 		if err != nil {
-			t.Fatalf("psql %s: %v %s", sql, err, out)
+			t.Fatalf("psql %v: %v %s", args, err, out)
 		}
+		return strings.TrimSpace(string(out))
 	}
+	psql := func(sql string) string { t.Helper(); return psqlAt(port, "postgres", "-c", sql) }
+	const digest = "select count(*) || ' ' || md5(string_agg(id || ':' || owner, ',' order by id)) from land"
 	psql("create table land(id int primary key, owner text)")
 	psql("insert into land select g, 'owner ' || g from generate_series(1, 5000) g")
+	psql("update land set owner = E'tab\\there, quote '' and newline\\n' where id = 77")
+	want := psql(digest)
 	_, home, _ := setup(t)
 	os.WriteFile(filepath.Join(home, "protect.yaml"), fmt.Appendf(nil,
 		"datasets:\n  - name: land-db\n    source: {type: postgres, database: postgres, host: 127.0.0.1, port: %d, user: postgres, format: plain}\n    rpo: 1h\n    class: C1-I1-A1\n", port), 0o644)
@@ -77,8 +121,15 @@ func TestProtectPostgres(t *testing.T) {
 	}
 	dir := t.TempDir()
 	mustRun(t, home, "restore", "land-db", "--target", dir)
-	b, _ := os.ReadFile(filepath.Join(dir, "postgres.sql"))
-	if !strings.Contains(string(b), "owner 5000") {
-		t.Fatalf("restored dump lacks the data (%d bytes)", len(b))
+	dump := filepath.Join(dir, "postgres.sql")
+	if _, err := os.Stat(dump); err != nil {
+		t.Fatalf("restore has no dump: %v", err)
+	}
+	// Load the restored dump into a fresh cluster: the rows must match.
+	port2 := pgPort(t)
+	pgCluster(t, port2)
+	psqlAt(port2, "postgres", "-f", dump)
+	if got := psqlAt(port2, "postgres", "-c", digest); got != want {
+		t.Fatalf("restored database: %q, want %q", got, want)
 	}
 }

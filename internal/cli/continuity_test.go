@@ -139,10 +139,14 @@ probes:
 		}()
 	}()
 	var addr string
+	deadline := time.After(2 * time.Minute)
 	for addr == "" {
 		select {
 		case r := <-done:
 			t.Fatalf("operate exited early: %d\n%s%s", r.code, r.stdout, r.stderr)
+		case <-deadline:
+			cancel()
+			t.Fatalf("operate wrote no listening address to %s in 2 minutes", filepath.Join(opDir, "addr"))
 		case <-time.After(20 * time.Millisecond):
 			b, _ := os.ReadFile(filepath.Join(opDir, "addr"))
 			addr = string(b)
@@ -182,7 +186,13 @@ probes:
 	if code, _ := get("POST", "/deactivate", string(stop)); code != 202 {
 		t.Fatalf("deactivate: %d", code)
 	}
-	r := <-done
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		cancel()
+		t.Fatal("operate did not end within 2 minutes of /deactivate")
+	}
 	if r.code != 0 || !strings.Contains(r.stdout, "deactivated by duty-officer") {
 		t.Fatalf("operate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}

@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.InfoContext(ctx, "embassy daemon", slog.String("site", id.Name), slog.String("home", id.Home), slog.String("store", b.Properties().Location))
+	log.InfoContext(ctx, "embassy daemon", slog.String("site", id.Name), slog.String("home", id.Home), slog.String("store", b.Properties().Location), slog.String("addr", ln.Addr().String()))
 	if o.WitnessListen != "" {
 		var tc *tls.Config
 		if !o.WitnessPlainHTTP {

@@ -86,6 +86,9 @@ func Parse(r io.Reader) (Config, error) {
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return c, explainYAML(err, data)
 	}
+	if c.PackSizeMiB == 0 { // "0" means the default: Save omits it (found by FuzzParse)
+		c.PackSizeMiB = Default().PackSizeMiB
+	}
 	return c, c.Validate()
 }
 

@@ -36,14 +36,15 @@ func Require(t testing.TB) {
 
 // NS is a network namespace joined to the root namespace by a veth pair:
 // HostIP is the root end, IP the end inside the namespace. Its name and
-// /30 subnet are random, so parallel tests do not collide.
+// /30 subnet are random, so parallel tests do not collide. Its methods
+// take the t of the (sub)test that calls them, so a failure or skip lands
+// on that test, never on the parent that created the namespace.
 type NS struct {
 	Name     string
 	HostDev  string // veth end in the root namespace
 	Dev      string // veth end in the namespace
 	HostIP   string
 	IP       string
-	t        testing.TB
 	nftReady bool
 }
 
@@ -56,7 +57,6 @@ func NewNS(t testing.TB) *NS {
 		Name:    fmt.Sprintf("emb-lab-%05x", id),
 		HostDev: fmt.Sprintf("el%05xh", id),
 		Dev:     fmt.Sprintf("el%05xn", id),
-		t:       t,
 	}
 	// 10.251.0.0/16 cut into /30s: .1 in the root namespace, .2 inside.
 	blk := rand.N(1 << 14)
@@ -67,21 +67,21 @@ func NewNS(t testing.TB) *NS {
 		_ = exec.Command("ip", "netns", "del", n.Name).Run()
 		_ = exec.Command("ip", "link", "del", n.HostDev).Run() // gone with the namespace; belt and braces
 	})
-	n.must("ip", "netns", "add", n.Name)
-	n.must("ip", "link", "add", n.HostDev, "type", "veth", "peer", "name", n.Dev)
-	n.must("ip", "link", "set", n.Dev, "netns", n.Name)
-	n.must("ip", "addr", "add", n.HostIP+"/30", "dev", n.HostDev)
-	n.must("ip", "link", "set", n.HostDev, "up")
-	n.must("ip", "-n", n.Name, "addr", "add", n.IP+"/30", "dev", n.Dev)
-	n.must("ip", "-n", n.Name, "link", "set", "lo", "up")
-	n.must("ip", "-n", n.Name, "link", "set", n.Dev, "up")
+	must(t, "ip", "netns", "add", n.Name)
+	must(t, "ip", "link", "add", n.HostDev, "type", "veth", "peer", "name", n.Dev)
+	must(t, "ip", "link", "set", n.Dev, "netns", n.Name)
+	must(t, "ip", "addr", "add", n.HostIP+"/30", "dev", n.HostDev)
+	must(t, "ip", "link", "set", n.HostDev, "up")
+	must(t, "ip", "-n", n.Name, "addr", "add", n.IP+"/30", "dev", n.Dev)
+	must(t, "ip", "-n", n.Name, "link", "set", "lo", "up")
+	must(t, "ip", "-n", n.Name, "link", "set", n.Dev, "up")
 	return n
 }
 
-func (n *NS) must(args ...string) {
-	n.t.Helper()
+func must(t testing.TB, args ...string) {
+	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
-		n.t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
 
@@ -92,46 +92,46 @@ func (n *NS) Command(ctx context.Context, name string, args ...string) *exec.Cmd
 
 // Bandwidth limits traffic from the root namespace into this one (uploads)
 // and back (downloads) to rate (tc syntax, e.g. "16mbit") with tbf.
-func (n *NS) Bandwidth(rate string) {
-	n.t.Helper()
-	n.must("tc", "qdisc", "replace", "dev", n.HostDev, "root", "tbf", "rate", rate, "burst", "64kbit", "latency", "400ms")
-	n.must("ip", "netns", "exec", n.Name, "tc", "qdisc", "replace", "dev", n.Dev, "root", "tbf", "rate", rate, "burst", "64kbit", "latency", "400ms")
+func (n *NS) Bandwidth(t testing.TB, rate string) {
+	t.Helper()
+	must(t, "tc", "qdisc", "replace", "dev", n.HostDev, "root", "tbf", "rate", rate, "burst", "64kbit", "latency", "400ms")
+	must(t, "ip", "netns", "exec", n.Name, "tc", "qdisc", "replace", "dev", n.Dev, "root", "tbf", "rate", rate, "burst", "64kbit", "latency", "400ms")
 }
 
 // nft runs nft inside the namespace, creating the lab table on first use:
 // an input and an output chain, so the root namespace is never touched.
-func (n *NS) nft(rules ...string) {
-	n.t.Helper()
+func (n *NS) nft(t testing.TB, rules ...string) {
+	t.Helper()
 	if _, err := exec.LookPath("nft"); err != nil {
-		n.t.Skip("nft not installed (apt-get install -y --no-install-recommends nftables)")
+		t.Skip("nft not installed (apt-get install -y --no-install-recommends nftables)")
 	}
 	if !n.nftReady {
-		n.must("ip", "netns", "exec", n.Name, "nft", "add table inet lab; "+
+		must(t, "ip", "netns", "exec", n.Name, "nft", "add table inet lab; "+
 			"add chain inet lab in { type filter hook input priority 0; policy accept; }; "+
 			"add chain inet lab out { type filter hook output priority 0; policy accept; }")
 		n.nftReady = true
 	}
-	n.must("ip", "netns", "exec", n.Name, "nft", strings.Join(rules, "; "))
+	must(t, "ip", "netns", "exec", n.Name, "nft", strings.Join(rules, "; "))
 }
 
 // Loss drops pct percent of the TCP packets entering and leaving the
 // namespace at random; 0 removes the loss.
-func (n *NS) Loss(pct int) {
-	n.t.Helper()
-	n.nft("flush chain inet lab in", "flush chain inet lab out")
+func (n *NS) Loss(t testing.TB, pct int) {
+	t.Helper()
+	n.nft(t, "flush chain inet lab in", "flush chain inet lab out")
 	if pct > 0 {
-		n.nft(fmt.Sprintf("add rule inet lab in meta l4proto tcp numgen random mod 100 < %d drop", pct),
+		n.nft(t, fmt.Sprintf("add rule inet lab in meta l4proto tcp numgen random mod 100 < %d drop", pct),
 			fmt.Sprintf("add rule inet lab out meta l4proto tcp numgen random mod 100 < %d drop", pct))
 	}
 }
 
 // Partition drops every packet in and out of the namespace (on), or heals
 // it (off).
-func (n *NS) Partition(on bool) {
-	n.t.Helper()
-	n.nft("flush chain inet lab in", "flush chain inet lab out")
+func (n *NS) Partition(t testing.TB, on bool) {
+	t.Helper()
+	n.nft(t, "flush chain inet lab in", "flush chain inet lab out")
 	if on {
-		n.nft("add rule inet lab in drop", "add rule inet lab out drop")
+		n.nft(t, "add rule inet lab in drop", "add rule inet lab out drop")
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
@@ -277,6 +278,7 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 				if _, ok := at[s]; ok || (keep != nil && !keep(s.Name, h)) {
 					continue
 				}
+				crashpoint.Hit("repo.copy")
 				err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h))
 				if err != nil && !errors.Is(err, site.ErrExists) {
 					s.Fail(fmt.Errorf("catch up %s: %w", h, err))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -185,8 +186,16 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 	// 2. One complete index of the packs that stay, superseding all others.
 	var oldIndexes []ID
 	files := d.Idx.Files()
-	for id := range files {
-		oldIndexes = append(oldIndexes, id)
+	seenIdx := map[ID]bool{}
+	for id, f := range files {
+		// With the indexes an interrupted prune superseded but did not
+		// delete: dropping their superseder alone would bring them back.
+		for _, o := range append([]ID{id}, f.Supersedes...) {
+			if !seenIdx[o] {
+				seenIdx[o] = true
+				oldIndexes = append(oldIndexes, o)
+			}
+		}
 	}
 	keepSet := map[ID]bool{}
 	for _, id := range keep {
@@ -219,6 +228,7 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 	}
 	rep.IndexesMerged = len(oldIndexes)
 	// 3. Only now delete: old indexes, then dropped, repacked and orphan packs.
+	crashpoint.Hit("repo.prune.delete")
 	for _, id := range oldIndexes {
 		if err := d.r.DeleteAll(ctx, d.IndexHandle(id)); err != nil {
 			return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
@@ -57,6 +58,7 @@ func (r *Repo) Repair(ctx context.Context, rep *VerifyReport, dryRun bool) ([]Re
 			out = append(out, act)
 			continue
 		}
+		crashpoint.Hit("repo.repair.deleted")
 		if err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h)); err != nil {
 			act.Error = err.Error()
 		} else {

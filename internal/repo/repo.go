@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -373,6 +374,7 @@ func (r *Repo) SiteErrors() map[string]error {
 // content). It fails only if no site took the object; failing sites are
 // recorded and skipped for the rest of the session.
 func (r *Repo) PutAll(ctx context.Context, h site.Handle, data []byte) error {
+	crashpoint.Hit("repo.put")
 	return r.putAll(ctx, h, data, false)
 }
 
@@ -457,6 +459,7 @@ func (r *Repo) putAll(ctx context.Context, h site.Handle, data []byte, deferred 
 
 // DeleteAll removes an object from every usable site; missing is fine.
 func (r *Repo) DeleteAll(ctx context.Context, h site.Handle) error {
+	crashpoint.Hit("repo.delete")
 	var errs []error
 	for _, s := range r.sites {
 		if !s.usable() || !s.holds(h.Kind) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -164,6 +165,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 		return nil, err
 	}
 	// Shares, then the signed record (the commit point).
+	crashpoint.Hit("repo.rotate.commit")
 	if err := r.writeEpoch(ctx, newRoot, r.root, custodians, threshold, time.Now().UTC()); err != nil {
 		delete(r.epochs, next)
 		return nil, err
@@ -187,6 +189,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 	r.mu.Lock()
 	r.datasets = map[string]*DatasetKeys{}
 	r.mu.Unlock()
+	crashpoint.Hit("repo.rotate.retire")
 	n, err := r.retireEpoch(ctx, old)
 	rep.Retired = n
 	if err != nil {
@@ -283,6 +286,7 @@ func (r *Repo) Shred(ctx context.Context, name string, persist func(*keys.Root) 
 	rep.NewEpoch = rot.NewEpoch
 	rep.Warnings = append(rep.Warnings, rot.Warnings...)
 	dsid := d.ID
+	crashpoint.Hit("repo.shred.keys")
 	n, err := r.deleteEpochObjects(ctx, 0, &dsid)
 	rep.KeysDeleted = n
 	if err != nil {

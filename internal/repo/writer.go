@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/seal"
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -273,6 +274,7 @@ func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
 	}
 	obj := sealObject(w.key.Enc, w.key.Version, objIndex, w.d.Keys.ID, plain)
 	id := Hash(obj)
+	crashpoint.Hit("repo.index")
 	if err := w.d.r.PutAll(w.ctx, w.d.IndexHandle(id), obj); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
@@ -350,6 +352,7 @@ func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
 	}
 	obj := sealObject(k.Enc, k.Version, objSnapshot, d.Keys.ID, plain)
 	id := Hash(obj)
+	crashpoint.Hit("repo.snapshot")
 	if err := d.r.PutAll(ctx, d.SnapshotHandle(id), obj); err != nil {
 		return ID{}, fmt.Errorf("write snapshot manifest: %w", err)
 	}

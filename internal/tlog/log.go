@@ -17,7 +17,6 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"golang.org/x/mod/sumdb/note"
-	"k8s.io/klog/v2"
 )
 
 // TilesDir is the tessera POSIX root inside a log directory.
@@ -85,7 +84,7 @@ func Open(ctx context.Context, dir string, o Options) (*Log, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	klog.SetSlogLogger(o.Logger) // tessera logs through klog
+	routeKlog(o.Logger) // tessera logs through klog
 	wg, err := tessera.NewWitnessGroupFromPolicy(o.Policy.Text)
 	if err != nil {
 		return nil, fmt.Errorf("witness policy: %w", err)
