@@ -345,3 +345,17 @@ func TestHostedgeDaemonWitnessRefusalLogged(t *testing.T) {
 		t.Fatalf("the witness's refusal of the operator is not in the log:\n%s", log)
 	}
 }
+
+// freeLoopbackAddr picks a free loopback port for a daemon flag that must
+// be known before the daemon starts (the witness address goes into the
+// policy line). The port is released before use: another process could
+// take it in between, in which case the test fails loudly, never silently.
+func freeLoopbackAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}

@@ -35,7 +35,7 @@ func testCA(t testing.TB) *x509.Certificate {
 // FuzzVerifyCertificate: a deletion certificate comes from the host; any
 // bytes must verify or be refused without a panic, and under the home's
 // key only the body the home signed verifies.
-func FuzzVerifyCertificate(f *testing.F) {
+func FuzzVerifyCertificateBytes(f *testing.F) {
 	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{1}, 32))
 	body := CertBody{Site: "lu", Home: "home-1", Time: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), Manifest: "ab12", ByKind: map[string]int64{}}
 	c, err := SignHome(body, priv)

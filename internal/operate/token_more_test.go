@@ -13,7 +13,7 @@ import (
 // FuzzVerifyToken: bearer tokens arrive from anyone who can reach the
 // crisis service. Any string is refused with ErrToken, or is exactly the
 // token the home issued (same id, official, expiry).
-func FuzzVerifyToken(f *testing.F) {
+func FuzzVerifyTokenBytes(f *testing.F) {
 	root, err := keys.NewRoot(1)
 	if err != nil {
 		f.Fatal(err)
