@@ -89,6 +89,9 @@ func Parse(r io.Reader) (Config, error) {
 	if c.PackSizeMiB == 0 { // "0" means the default: Save omits it (found by FuzzParse)
 		c.PackSizeMiB = Default().PackSizeMiB
 	}
+	if c.Compression == "" { // an explicit empty value (a YAML tag such as !000) is the default too (found by FuzzParse)
+		c.Compression = Default().Compression
+	}
 	return c, c.Validate()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/digital-embassy/embassy/internal/crashpoint"
@@ -235,7 +236,22 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 				return st, lag, nil
 			}
 		}
-		for name, at := range where {
+		// Deterministic order, and config/repo last: a copy interrupted
+		// part-way leaves a site without the descriptor, which opens as
+		// empty (to be filled by the next sync) rather than as a site with
+		// a broken epoch chain.
+		names := make([]string, 0, len(where))
+		for name := range where {
+			names = append(names, name)
+		}
+		sort.Slice(names, func(i, j int) bool {
+			if (names[i] == "repo") != (names[j] == "repo") {
+				return names[j] == "repo"
+			}
+			return names[i] < names[j]
+		})
+		for _, name := range names {
+			at := where[name]
 			if len(at) == len(sites) {
 				continue
 			}

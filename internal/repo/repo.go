@@ -178,8 +178,11 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 				}
 				r.alert(ctx, Alert{Site: s.Name, Attack: AttackForgedState, Object: "config", Detail: err.Error()})
 			}
-			if errors.Is(err, site.ErrNotFound) && s.MetaOnly {
-				continue // a home whose mirror is not yet populated
+			if errors.Is(err, site.ErrNotFound) {
+				// A home whose mirror is not yet populated, or a site
+				// registered with --no-copy: empty, not failed, so that
+				// 'site sync' (and the home's writes) can fill it.
+				continue
 			}
 			s.Fail(err)
 			errs = append(errs, fmt.Errorf("site %s: %w", s.Name, err))

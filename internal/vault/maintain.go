@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"time"
 
@@ -205,6 +206,21 @@ func (v *Vault) Forget(ctx context.Context, req ForgetRequest) (*ForgetResult, e
 	}
 	if req.DryRun {
 		return out, nil
+	}
+	// A snapshot still under retention at an object-lock site cannot be
+	// deleted there: forget refuses it whole, before any tombstone, so the
+	// signed state and every site keep agreeing that it exists.
+	for _, s := range out.Removed {
+		for _, sc := range v.Home.Config.Sites {
+			if sc.RetainDays <= 0 {
+				continue
+			}
+			if until := s.Time.Add(time.Duration(sc.RetainDays) * 24 * time.Hour); v.Now().Before(until) {
+				return nil, hint.WithCode(hint.Wrap(fmt.Errorf("snapshot %s of %s is retained at site %s until %s (object lock, --retain-days %d)",
+					s.ID.Short(), req.Dataset, sc.Name, until.UTC().Format(time.RFC3339), sc.RetainDays),
+					"forget it after that date; to make it unreadable now, use 'embassy key shred' (keys are never retained)"), hint.CodeDamaged)
+			}
+		}
 	}
 	var ents []tlog.Entry
 	ids := make([]repo.ID, 0, len(out.Removed))

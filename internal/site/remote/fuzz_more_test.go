@@ -3,6 +3,8 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/proof"
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -47,11 +50,34 @@ func (d *hostileDaemon) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // errors stay errors.
 func FuzzHostileDaemon(f *testing.F) {
 	d := &hostileDaemon{status: 200}
+	// The hostile daemon holds a genuine site certificate of the home's CA
+	// (the host runs the site): the client's identity checks pass, and
+	// every answer after that is the fuzzer's.
+	ca, err := pki.Init(f.TempDir(), "h0123456789abcdef0123", time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	pair := func(req pki.Request) tls.Certificate {
+		is, err := ca.Issue(req)
+		if err != nil {
+			f.Fatal(err)
+		}
+		p, err := tls.X509KeyPair(is.CertPEM, is.KeyPEM)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return p
+	}
 	srv := httptest.NewUnstartedServer(d)
 	srv.EnableHTTP2 = true
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair(pki.Request{Role: pki.RoleSite, Name: "lu", Hosts: []string{"127.0.0.1"}})},
+		CurvePreferences: pki.PQCurves, ClientAuth: tls.RequestClientCert}
 	srv.StartTLS()
 	f.Cleanup(srv.Close)
-	tc := srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	home := pair(pki.Request{Role: pki.RoleHome, Name: "home"})
+	tc := &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{home}, CurvePreferences: pki.PQCurves}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	f.Cleanup(cancel)
 	b, err := NewWithTLS(ctx, Config{Host: strings.TrimPrefix(srv.URL, "https://"), Name: "lu"}, tc)
