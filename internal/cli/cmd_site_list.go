@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"net/url"
 	"strings"
@@ -37,20 +38,9 @@ func cmdSiteList(e *env) *cobra.Command {
 			}
 			var rows []row
 			for _, sc := range h.Config.Sites {
-				st := "ok"
-				b, err := location.Open(e.ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{})
-				loc, scrub := redactURL(sc.URL) // never show a credential, in the URL or in an error
-				if err != nil {
-					st = "unreachable: " + scrub(err.Error())
+				loc, st := e.probeSite(e.ctx, sc, location.Options{})
+				if st != "ok" {
 					e.warned = true
-				} else {
-					loc, _ = redactURL(b.Properties().Location)
-					loc = scrub(loc)
-					if _, err := b.Stat(e.ctx, site.Handle{Kind: site.KindConfig, Name: "repo"}); err != nil {
-						st = "no vault: " + scrub(err.Error())
-						e.warned = true
-					}
-					b.Close()
 				}
 				rw := row{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Operator: sc.Operator, Agreement: sc.Agreement, URL: loc, Location: sc.Location, Tier: sc.Tier, Status: st}
 				if d := home.DistanceKm(h.Config.HomeLocation, sc.Location); d >= 0 {
@@ -134,4 +124,22 @@ func redactURL(raw string) (string, func(string) string) {
 		return s
 	}
 	return scrub(shown), scrub
+}
+
+// probeSite opens a registered site and stats its vault descriptor: it
+// returns the site's location and "ok", "unreachable: WHY" or "no vault:
+// WHY", with every credential scrubbed from both (site list, dashboard).
+func (e *env) probeSite(ctx context.Context, sc home.SiteConfig, o location.Options) (loc, status string) {
+	b, err := location.Open(ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, o)
+	loc, scrub := redactURL(sc.URL) // never show a credential, in the URL or in an error
+	if err != nil {
+		return loc, "unreachable: " + scrub(err.Error())
+	}
+	defer b.Close()
+	loc, _ = redactURL(b.Properties().Location)
+	loc = scrub(loc)
+	if _, err := b.Stat(ctx, site.Handle{Kind: site.KindConfig, Name: "repo"}); err != nil {
+		return loc, "no vault: " + scrub(err.Error())
+	}
+	return loc, "ok"
 }

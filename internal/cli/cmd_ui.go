@@ -57,6 +57,9 @@ SameSite=Strict.`,
 			if err != nil {
 				return hint.Wrap(err, "choose a free address with --listen")
 			}
+			// Open the home's vault before serving: handlers then only read
+			// e.vaults, from many goroutines at once.
+			e.vaultOf(h)
 			pk := &ui.Passkeys{Path: filepath.Join(h.Dir, "ui", "passkeys.json"), RPID: rpid}
 			srv := &http.Server{Handler: ui.New(ui.Config{Source: &homeSource{e: e, h: h}, Links: uiLinks(h.Dir), Passkeys: pk, Logger: e.log, Now: e.now}),
 				ReadHeaderTimeout: 10 * time.Second}

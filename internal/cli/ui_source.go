@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/site"
-	"github.com/digital-embassy/embassy/internal/site/location"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/ui"
 	"github.com/digital-embassy/embassy/internal/watch"
@@ -93,21 +91,16 @@ func (s *homeSource) checkSites(ctx context.Context) map[string]string {
 	out := map[string]string{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	lo := s.e.locationOptions(s.h) // the home's own options: daemon sites need its PKI
 	for _, sc := range s.h.Config.Sites {
 		wg.Add(1)
 		go func(sc home.SiteConfig) {
 			defer wg.Done()
 			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			defer cancel()
-			status := ""
-			b, err := location.Open(cctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, location.Options{})
-			if err != nil {
-				status = "unreachable"
-			} else {
-				if _, err := b.Stat(cctx, site.Handle{Kind: site.KindConfig, Name: "repo"}); err != nil {
-					status = "unreachable or empty"
-				}
-				_ = b.Close()
+			_, status := s.e.probeSite(cctx, sc, lo)
+			if status == "ok" {
+				status = ""
 			}
 			mu.Lock()
 			out[sc.Name] = status

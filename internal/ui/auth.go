@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"sync"
@@ -88,11 +89,7 @@ func (l *Links) save(ls []Link) error {
 	if err := os.MkdirAll(filepath.Dir(l.Path), 0o700); err != nil {
 		return err
 	}
-	tmp := l.Path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, l.Path)
+	return atomicfile.Write(l.Path, b, 0o600)
 }
 
 // Issue creates a link token for a principal, valid for ttl.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"net"
 	"net/http"
 	"os"
@@ -67,11 +68,7 @@ func (p *Passkeys) save(us []*PasskeyUser) error {
 	if err := os.MkdirAll(filepath.Dir(p.Path), 0o700); err != nil {
 		return err
 	}
-	tmp := p.Path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p.Path)
+	return atomicfile.Write(p.Path, b, 0o600)
 }
 
 // relyingParty builds the WebAuthn configuration for the request's origin,

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/watch"
 	"github.com/digital-embassy/embassy/internal/watch/source"
@@ -234,23 +235,7 @@ func SaveState(path string, st State) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o600)
 }
 
 func sortedIDs(m map[string]time.Time) []string {
