@@ -51,7 +51,11 @@ func DecodeChallenge(r io.Reader) (Challenge, error) {
 		return Challenge{}, fmt.Errorf("challenge version %d, want 1", j.Version)
 	}
 	var c Challenge
-	if n, err := hex.Decode(c.Nonce[:], []byte(j.Nonce)); err != nil || n != 32 || len(j.Nonce) != 64 {
+	// Length first: hex.Decode writes past a too-small destination (found by the fuzz tier).
+	if len(j.Nonce) != 64 {
+		return Challenge{}, errors.New("challenge nonce: want 64 hex digits")
+	}
+	if n, err := hex.Decode(c.Nonce[:], []byte(j.Nonce)); err != nil || n != 32 {
 		return Challenge{}, errors.New("challenge nonce: want 64 hex digits")
 	}
 	if len(j.Objects) > MaxObjects {
