@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
@@ -12,6 +14,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/site/remote"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
+	"github.com/digital-embassy/embassy/internal/watch/source"
 )
 
 // proofChunks is how many random 1 KiB chunks each sampled object reveals
@@ -26,6 +29,7 @@ type proofReport struct {
 	Proved   int           `json:"objects_proved"`
 	Chunks   int           `json:"chunks_checked"`
 	Damage   []repo.Damage `json:"damage"`
+	Latency  float64       `json:"latency_ms"` // the daemon's answer to the challenge
 }
 
 // expectation is what the home knows a site must hold, from its own
@@ -145,7 +149,10 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		}
 		c := proof.NewChallenge(objs, 0, proofChunks, proofKinds...)
 		rep := &proofReport{Site: names[i], Expected: expected, Objects: len(objs), Damage: []repo.Damage{}}
+		start := time.Now()
 		resp, err := rb.Prove(e.ctx, c)
+		latency := time.Since(start)
+		rep.Latency = float64(latency.Microseconds()) / 1000
 		if err != nil {
 			if e.ctx.Err() != nil {
 				return e.ctx.Err()
@@ -164,7 +171,8 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		}
 		damaged += len(rep.Damage)
 		reps = append(reps, rep)
-		e.audit(h, tlog.Entry{Kind: tlog.KindVerify, Site: names[i], Details: map[string]string{"proof": "true", "objects": fmt.Sprint(rep.Objects), "proved": fmt.Sprint(rep.Proved), "damage": fmt.Sprint(len(rep.Damage))}})
+		e.audit(h, tlog.Entry{Kind: tlog.KindVerify, Site: names[i], Details: map[string]string{"proof": "true", "objects": fmt.Sprint(rep.Objects), "proved": fmt.Sprint(rep.Proved), "damage": fmt.Sprint(len(rep.Damage)),
+			source.DetailLatency: strconv.FormatFloat(rep.Latency, 'f', 3, 64)}})
 	}
 	if e.json {
 		if err := e.emitJSON(reps); err != nil {

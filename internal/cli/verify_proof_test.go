@@ -24,6 +24,11 @@ func TestVerifyProofDaemon(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 || reps[0].Proved != reps[0].Objects || reps[0].Objects == 0 || reps[0].Chunks == 0 {
 		t.Fatalf("honest site: %v %s", err, out)
 	}
+	// The proof's round trip is in the log, where the watcher learns each
+	// site's proof latency from (issue 15).
+	if lg := mustRun(t, home, "--json", "log", "--kind", "verify"); !strings.Contains(lg, `"latency_ms": "`) {
+		t.Fatalf("verify entry without latency_ms:\n%s", lg)
+	}
 	packs, _ := filepath.Glob(filepath.Join(store, "data", "*", "*", "*"))
 	if len(packs) < 2 {
 		t.Fatalf("packs at daemon: %v", packs)
