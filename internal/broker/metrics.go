@@ -14,7 +14,7 @@ import (
 // "key broker"), served at GET /metrics. No label carries a dataset or a
 // workload name: those are chosen by whoever asks.
 type brokerMetrics struct {
-	reg      *prometheus.Registry
+	reg      *metrics.Registry
 	requests *metrics.Requests
 	released *prometheus.CounterVec
 	refused  *prometheus.CounterVec
@@ -58,7 +58,7 @@ func (m *brokerMetrics) tee(t string) string {
 }
 
 // Registry is the broker's metrics registry.
-func (b *Broker) Registry() *prometheus.Registry { return b.m.reg }
+func (b *Broker) Registry() *metrics.Registry { return b.m.reg }
 
 // instrument counts and times h's answers; api names a release route.
 func (b *Broker) instrument(route, api string, h http.HandlerFunc) http.HandlerFunc {
@@ -96,3 +96,7 @@ func (s *statusWriter) Write(p []byte) (int, error) {
 	}
 	return s.ResponseWriter.Write(p)
 }
+
+// MetricNames lists the broker's metrics (docs/METRICS.md is checked
+// against it).
+func MetricNames() []string { return newBrokerMetrics().reg.Names() }

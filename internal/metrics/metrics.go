@@ -6,6 +6,8 @@ package metrics
 
 import (
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -20,13 +22,72 @@ import (
 // proof of storage over a slow link.
 var LatencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 
+// Registry is a prometheus.Registry that also keeps what was registered,
+// so that the names a component declares can be listed before any of them
+// has a sample (docs/METRICS.md is checked against them).
+type Registry struct {
+	*prometheus.Registry
+	mu sync.Mutex
+	cs []prometheus.Collector
+}
+
 // NewRegistry returns a registry holding the Go runtime and process
 // collectors. Each server has its own, so that two servers in one process
 // (tests, 'embassy serve' beside the dashboard) never share counters.
-func NewRegistry() *prometheus.Registry {
-	reg := prometheus.NewRegistry()
+func NewRegistry() *Registry {
+	reg := NewBareRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return reg
+}
+
+// NewBareRegistry returns a registry without the runtime collectors, for a
+// component served inside another's process (a witness beside embassyd).
+func NewBareRegistry() *Registry { return &Registry{Registry: prometheus.NewRegistry()} }
+
+// Register implements prometheus.Registerer.
+func (r *Registry) Register(c prometheus.Collector) error {
+	if err := r.Registry.Register(c); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.cs = append(r.cs, c)
+	r.mu.Unlock()
+	return nil
+}
+
+// MustRegister implements prometheus.Registerer.
+func (r *Registry) MustRegister(cs ...prometheus.Collector) {
+	for _, c := range cs {
+		if err := r.Register(c); err != nil {
+			panic(err)
+		}
+	}
+}
+
+var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+
+// Names returns the sorted names of every metric registered.
+func (r *Registry) Names() []string {
+	r.mu.Lock()
+	cs := slices.Clone(r.cs)
+	r.mu.Unlock()
+	return Names(cs...)
+}
+
+// Names returns the sorted metric names cs describe.
+func Names(cs ...prometheus.Collector) []string {
+	var names []string
+	for _, c := range cs {
+		ch := make(chan *prometheus.Desc)
+		go func() { c.Describe(ch); close(ch) }()
+		for d := range ch {
+			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+				names = append(names, m[1])
+			}
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }
 
 // Handler serves g in the Prometheus exposition formats. A collector that

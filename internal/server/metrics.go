@@ -16,7 +16,7 @@ import (
 // daemonMetrics are the daemon's Prometheus metrics (docs/METRICS.md,
 // "embassyd"), on a registry of its own.
 type daemonMetrics struct {
-	reg        *prometheus.Registry
+	reg        *metrics.Registry
 	requests   *metrics.Requests
 	handshakes *prometheus.CounterVec
 	hsErrors   prometheus.Counter
@@ -81,7 +81,7 @@ func (m *daemonMetrics) proofObject(s proof.Status) {
 
 // Registry is the daemon's metrics registry, for metrics of components
 // served next to it.
-func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+func (s *Server) Registry() *metrics.Registry { return s.metrics.reg }
 
 func (s *Server) metricsText(w http.ResponseWriter, r *http.Request, c caller) error {
 	metrics.Handler(s.metrics.reg).ServeHTTP(w, r)
@@ -106,3 +106,7 @@ func (e errorLogWriter) Write(p []byte) (int, error) {
 	e.s.log.Debug("http", "msg", line)
 	return len(p), nil
 }
+
+// MetricNames lists the daemon's metrics (docs/METRICS.md is checked
+// against it).
+func MetricNames() []string { return newMetrics().reg.Names() }

@@ -13,7 +13,7 @@ import (
 // uiMetrics are the dashboard's Prometheus metrics (docs/METRICS.md,
 // "dashboard"), at GET /metrics for the home and auditor roles.
 type uiMetrics struct {
-	reg      *prometheus.Registry
+	reg      *metrics.Registry
 	requests *metrics.Requests
 	signins  *prometheus.CounterVec
 }
@@ -30,7 +30,7 @@ func newUIMetrics(s *Server) *uiMetrics {
 }
 
 // Registry is the dashboard's metrics registry.
-func (s *Server) Registry() *prometheus.Registry { return s.metrics.reg }
+func (s *Server) Registry() *metrics.Registry { return s.metrics.reg }
 
 // routeOf is the label of a served request: the mux pattern that matched
 // (a fixed set), "static" for assets, "unknown" otherwise.
@@ -93,3 +93,7 @@ func (s *statusWriter) Flush() {
 }
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// MetricNames lists the dashboard's metrics (docs/METRICS.md is checked
+// against it).
+func MetricNames() []string { return newUIMetrics(&Server{}).reg.Names() }

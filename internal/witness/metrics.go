@@ -13,7 +13,7 @@ import (
 // witnessMetrics are the witness's Prometheus metrics (docs/METRICS.md,
 // "witness"), served at GET /metrics next to /add-checkpoint.
 type witnessMetrics struct {
-	reg      *prometheus.Registry
+	reg      *metrics.Registry
 	requests *metrics.Requests
 	cosigned prometheus.Counter
 	cosign   prometheus.Histogram
@@ -21,7 +21,7 @@ type witnessMetrics struct {
 }
 
 func newWitnessMetrics() *witnessMetrics {
-	m := &witnessMetrics{reg: prometheus.NewRegistry()}
+	m := &witnessMetrics{reg: metrics.NewBareRegistry()}
 	m.requests = metrics.NewRequests(m.reg, "embassy_witness_", "Witness")
 	m.cosigned = prometheus.NewCounter(prometheus.CounterOpts{Name: "embassy_witness_cosignatures_total",
 		Help: "Checkpoints cosigned."})
@@ -34,7 +34,7 @@ func newWitnessMetrics() *witnessMetrics {
 }
 
 // Registry is the witness's metrics registry.
-func (w *Witness) Registry() *prometheus.Registry { return w.metrics.reg }
+func (w *Witness) Registry() *metrics.Registry { return w.metrics.reg }
 
 // refusalReason names a refused add-checkpoint by its tlog-witness status.
 func refusalReason(code int, stale bool) string {
@@ -107,3 +107,7 @@ func (r *statusRecorder) Write(p []byte) (int, error) {
 	}
 	return r.ResponseWriter.Write(p)
 }
+
+// MetricNames lists the witness's metrics (docs/METRICS.md is checked
+// against it).
+func MetricNames() []string { return newWitnessMetrics().reg.Names() }

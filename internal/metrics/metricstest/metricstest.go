@@ -1,16 +1,11 @@
 // Package metricstest holds test helpers for Prometheus metrics: lint a
 // registry with client_golang's promlint, scrape and parse a real
-// server's /metrics, read one sample, and list the metric names a
-// component registers.
+// server's /metrics, and read one sample.
 package metricstest
 
 import (
 	"io"
 	"net/http"
-	"regexp"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -109,55 +104,4 @@ func matches(m *dto.Metric, labels []string) bool {
 		}
 	}
 	return true
-}
-
-// Recorder is a prometheus.Registerer that keeps what is registered, to
-// list the metric names a component declares (before any of them has a
-// sample).
-type Recorder struct {
-	mu sync.Mutex
-	cs []prometheus.Collector
-}
-
-// Register implements prometheus.Registerer.
-func (r *Recorder) Register(c prometheus.Collector) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.cs = append(r.cs, c)
-	return nil
-}
-
-// MustRegister implements prometheus.Registerer.
-func (r *Recorder) MustRegister(cs ...prometheus.Collector) {
-	for _, c := range cs {
-		_ = r.Register(c)
-	}
-}
-
-// Unregister implements prometheus.Registerer.
-func (r *Recorder) Unregister(prometheus.Collector) bool { return false }
-
-var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
-
-// Names returns the sorted metric names of everything registered.
-func (r *Recorder) Names() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var names []string
-	for _, c := range r.cs {
-		ch := make(chan *prometheus.Desc)
-		go func() { c.Describe(ch); close(ch) }()
-		for d := range ch {
-			if m := fqName.FindStringSubmatch(d.String()); m != nil {
-				names = append(names, m[1])
-			}
-		}
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
-}
-
-// HasPrefix reports whether any name starts with p.
-func HasPrefix(names []string, p string) bool {
-	return slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, p) })
 }
