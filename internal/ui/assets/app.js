@@ -151,7 +151,7 @@
         const verdict = r.signature_ok && !r.problem ? (r.endorsed_by ? `signature verifies; signer endorsed by home ${r.endorsed_by} (epoch ${r.epoch})${r.home_bound ? ", the key the home id derives from" : ""}` : "signature verifies; signer not endorsed") : `not trusted: ${r.problem || "signature does not verify"}`;
         out.push(el("section", { "aria-labelledby": "last-report" }, el("h3", { id: "last-report" }, `Last signed report (${r.kind || "unknown"})`),
           el("p", { class: r.signature_ok && !r.problem ? "ok" : "bad" }, verdict), el("p", {}, "sha256 ", el("code", {}, r.sha256)),
-          el("pre", { class: "report" }, r.body ? JSON.stringify(r.body, null, 2) : "")));
+          el("pre", { class: "report", tabindex: 0, "aria-label": "Body of the signed report" }, r.body ? JSON.stringify(r.body, null, 2) : "")));
       }
       return out;
     },
@@ -174,7 +174,10 @@
     if (!window.uPlot || !rows.length || !node.isConnected) return;
     const xs = rows.map((r) => new Date(r[0]).getTime() / 1000);
     const data = [xs, ...lines.map((_, i) => rows.map((r) => (r[i + 1] === undefined || r[i + 1] < 0 ? null : r[i + 1])))];
-    new uPlot({ width: Math.min(900, node.clientWidth || 600), height: 200, series: [{}, ...lines.map((l) => Object.assign({ width: 2, points: { show: true } }, l))] }, data, node);
+    // One point (or one day) would stretch the time axis over years: pad it by a day.
+    const lo = Math.min(...xs), hi = Math.max(...xs);
+    const scales = hi - lo < 86400 ? { x: { time: true, auto: false, range: [lo - 86400, hi + 86400] } } : {};
+    new uPlot({ width: Math.min(900, node.clientWidth || 600), height: 200, scales, series: [{}, ...lines.map((l) => Object.assign({ width: 2, points: { show: true, size: 8 } }, l))] }, data, node);
   }
 
   function plot(node, rows) {
