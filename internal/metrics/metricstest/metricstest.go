@@ -105,3 +105,19 @@ func matches(m *dto.Metric, labels []string) bool {
 	}
 	return true
 }
+
+// LintFamilies is Lint for scraped families.
+func LintFamilies(t testing.TB, f Families) {
+	t.Helper()
+	var fams []*dto.MetricFamily
+	for _, m := range f {
+		fams = append(fams, m)
+	}
+	problems, err := promlint.NewWithMetricFamilies(fams).Lint()
+	if err != nil {
+		t.Fatalf("promlint: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+}
