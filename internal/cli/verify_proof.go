@@ -153,6 +153,7 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		resp, err := rb.Prove(e.ctx, c)
 		latency := time.Since(start)
 		rep.Latency = float64(latency.Microseconds()) / 1000
+		e.observeProof(names[i], latency)
 		if err != nil {
 			if e.ctx.Err() != nil {
 				return e.ctx.Err()

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/digital-embassy/embassy/internal/broker"
+	"github.com/digital-embassy/embassy/internal/cli"
 	"github.com/digital-embassy/embassy/internal/metrics"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/server"
@@ -30,6 +31,7 @@ func components() map[string][]string {
 		"dashboard": ui.MetricNames(),
 		"protect":   metrics.Names(&protect.Runner{}),
 		"watch":     metrics.Names(watchman.NewExporter()),
+		"commands":  cli.MetricNames(),
 	}
 }
 
