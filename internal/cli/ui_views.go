@@ -59,14 +59,18 @@ func (e *env) liveScorecards(h *home.Home) ([]*assess.Scorecard, error) {
 	return cards, nil
 }
 
-// scorecardTTL is how long the dashboard keeps scorecards: scoring scans
-// every site.
-const scorecardTTL = time.Minute
+// The dashboard keeps scorecards for scorecardTTL while the log does not
+// grow, and at least scorecardMinAge even if it does: scoring scans every
+// site.
+const (
+	scorecardTTL    = time.Minute
+	scorecardMinAge = 10 * time.Second
+)
 
 // Agreements implements ui.AgreementSource.
 func (s *homeSource) Agreements(ctx context.Context) ([]*assess.Scorecard, error) {
 	s.mu.Lock()
-	if s.cards != nil && time.Since(s.cardsAt) < scorecardTTL && s.cardsLog == s.logSize(ctx) {
+	if age := time.Since(s.cardsAt); s.cards != nil && (age < scorecardMinAge || age < scorecardTTL && s.cardsLog == s.logSize(ctx)) {
 		c := s.cards
 		s.mu.Unlock()
 		return c, nil
