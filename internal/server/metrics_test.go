@@ -3,6 +3,7 @@ package server_test
 import (
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/metrics/metricstest"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -39,7 +40,16 @@ func TestMetricsMove(t *testing.T) {
 	if resp, err := op.Do(req); err == nil {
 		resp.Body.Close() // denied: an access event
 	}
+	// The guard counts a refused handshake when the server side of it
+	// ends, which may be after the client has seen the refusal: wait for it.
 	after := metricstest.Scrape(t, op, url)
+	for deadline := time.Now().Add(10 * time.Second); after.Value("embassy_tls_handshake_errors_total") <= max(before.Value("embassy_tls_handshake_errors_total"), 0); {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused handshake was never counted")
+		}
+		time.Sleep(10 * time.Millisecond)
+		after = metricstest.Scrape(t, op, url)
+	}
 
 	for _, tc := range []struct {
 		name   string
