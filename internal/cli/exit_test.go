@@ -18,6 +18,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/site/fs"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // countFiles counts regular files under dir.
@@ -48,7 +49,7 @@ func TestExitFSSite(t *testing.T) {
 	mustRun(t, home, "snapshot", "land", src, "--class", "internal")
 	archive := filepath.Join(dir, "lu.tar")
 	out := mustRun(t, home, "--json", "exit", "lu", "--archive", archive)
-	var rep exitReport
+	var rep vault.ExitReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -110,7 +111,7 @@ func TestExitFSSite(t *testing.T) {
 		json.Unmarshal(raw, &c)
 		c["body"] = json.RawMessage(strings.Replace(string(c["body"]), `"site":"lu"`, `"site":"ch"`, 1))
 		p := filepath.Join(t.TempDir(), "cert.json")
-		writeJSONFile(p, c)
+		vault.WriteJSONFile(p, c)
 		r := run(t, home, "", "exit", "verify", archive, "--certificate", p)
 		if r.code != ExitDamaged || !strings.Contains(r.stderr, "signature") {
 			t.Fatalf("tampered certificate: %d %s", r.code, r.stderr)
@@ -167,7 +168,7 @@ func TestExitDaemonSite(t *testing.T) {
 	}
 	archive := filepath.Join(dir, "lu-d.tar")
 	out := mustRun(t, home, "--json", "exit", "lu-d", "--archive", archive)
-	var rep exitReport
+	var rep vault.ExitReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -187,7 +188,7 @@ func TestExitDaemonSite(t *testing.T) {
 	json.Unmarshal(raw, &c)
 	c["body"] = json.RawMessage(strings.Replace(string(c["body"]), `"remaining":0`, `"remaining":-0`, 1))
 	p := filepath.Join(dir, "cert.json")
-	writeJSONFile(p, c)
+	vault.WriteJSONFile(p, c)
 	if r := run(t, home, "", "exit", "verify", archive, "--certificate", p); r.code != ExitDamaged {
 		t.Fatalf("tampered site certificate: %d %s", r.code, r.stderr)
 	}

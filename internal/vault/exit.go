@@ -9,11 +9,9 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -107,47 +105,6 @@ func CheckArchive(ctx context.Context, h *home.Home, path string, log *slog.Logg
 	}
 	*p = RestoreProof{ReadData: true, Datasets: vr.Datasets, Snapshots: vr.Snapshots, Packs: vr.Packs, Blobs: vr.Blobs, Bytes: vr.Bytes}
 	return c, p, nil
-}
-
-// DeleteArchived deletes every archived object at b: data first, config/repo
-// (which marks a site as initialised) last.
-func DeleteArchived(ctx context.Context, b site.Backend, m *exit.Manifest) (int, error) {
-	order := map[site.Kind]int{site.KindPack: 0, site.KindIndex: 1, site.KindSnapshot: 2, site.KindLock: 3, site.KindKey: 4, site.KindConfig: 5}
-	var hs []site.Handle
-	for _, o := range m.Objects {
-		kind, name, _ := strings.Cut(o.Path, "/")
-		k, err := site.ParseKind(kind)
-		if err != nil {
-			return 0, err
-		}
-		hs = append(hs, site.Handle{Kind: k, Name: name})
-	}
-	slices.SortStableFunc(hs, func(a, b site.Handle) int {
-		ra, rb := order[a.Kind], order[b.Kind]
-		if a.Kind == site.KindConfig && a.Name == "repo" {
-			ra = 6
-		}
-		if b.Kind == site.KindConfig && b.Name == "repo" {
-			rb = 6
-		}
-		return ra - rb
-	})
-	n := 0
-	var errs []error
-	for _, h := range hs {
-		if err := b.Delete(ctx, h); err != nil && !errors.Is(err, site.ErrNotFound) {
-			if ctx.Err() != nil {
-				return n, ctx.Err()
-			}
-			errs = append(errs, fmt.Errorf("%s: %w", h, err))
-			if len(errs) >= 10 {
-				break
-			}
-			continue
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
 }
 
 // DeletionCertificate asks a daemon site for its signed certificate; for
