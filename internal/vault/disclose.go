@@ -31,7 +31,7 @@ type DiscloseResult struct {
 	Entry    tlog.Entry    `json:"-"`
 	At       time.Time     `json:"at"`
 	Delay    time.Duration `json:"delay_ns"`
-	Asked    bool          `json:"-"`                // the access needed a policy decision
+	Asked    bool          `json:"-"`               // the access needed a policy decision
 	Decision Decision      `json:"policy,omitzero"` // set when Asked
 }
 
