@@ -194,3 +194,30 @@ func TestExitDaemonSite(t *testing.T) {
 	}
 	mustRun(t, home, "restore", "registry", "--target", filepath.Join(dir, "r"))
 }
+
+// TestExitStatusOverdue (issue 18 #25): 'exit SITE --notice' begins the
+// exit; 'exit status' reports it open within the baseline's 90 days and
+// overdue after them (exit code 3), until the exit completes.
+func TestExitStatusOverdue(t *testing.T) {
+	dir, home, _ := setup(t)
+	t.Setenv("EMBASSY_NOW", "2027-01-10T10:00:00Z")
+	if out := mustRun(t, home, "exit", "lu", "--notice"); !strings.Contains(out, "until 2027-04-10T10:00:00Z") {
+		t.Fatalf("notice: %s", out)
+	}
+	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "lu: open, began 2027-01-10") {
+		t.Fatalf("status within the deadline: %s", out)
+	}
+	t.Setenv("EMBASSY_NOW", "2027-04-10T10:00:01Z")
+	r := run(t, home, "", "--json", "exit", "status")
+	var open []vault.OpenExit
+	if err := json.Unmarshal([]byte(r.stdout), &open); err != nil || r.code != ExitDamaged || len(open) != 1 || !open[0].Overdue || open[0].Site != "lu" {
+		t.Fatalf("status past the deadline: exit %d %+v %v\n%s", r.code, open, err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "the exit from site lu began 2027-01-10 and is not complete") {
+		t.Errorf("no overdue alert: %s", r.stderr)
+	}
+	mustRun(t, home, "exit", "lu", "--archive", filepath.Join(dir, "lu.tar"))
+	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "no exit is open") {
+		t.Fatalf("status after the exit: %s", out)
+	}
+}
