@@ -115,16 +115,14 @@ func DeletionCertificate(ctx context.Context, b site.Backend, name, homeID, dige
 	}
 	body := exit.CertBody{Site: name, Home: homeID, Time: now.UTC(), ByKind: map[string]int64{}, Manifest: digest,
 		Note: "attestation by the home: the site's listing was empty after deletion; not signed by the host"}
-	for _, k := range site.Kinds {
-		var n int64
-		if err := b.List(ctx, k, func(site.Info) error { n++; return nil }); err != nil {
-			return nil, fmt.Errorf("list %s after deletion: %w", k, err)
-		}
-		if n > 0 {
-			body.ByKind[k.String()] = n
-		}
-		body.Remaining += n
+	hs, err := exit.Handles(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("after deletion: %w", err)
 	}
+	for _, h := range hs {
+		body.ByKind[h.Kind.String()]++
+	}
+	body.Remaining = int64(len(hs))
 	return exit.SignHome(body, signer)
 }
 
