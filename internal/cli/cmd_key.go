@@ -17,10 +17,11 @@ func cmdKey(e *env) *cobra.Command {
 	return c
 }
 
-// persistRoot and retireRoots are the vault's, for 'embassy upgrade'.
-func (e *env) persistRoot(h *home.Home) func(*keys.Root) error { return e.vaultOf(h).KeepRoot() }
+// persistRoot saves a new root in the home ('embassy upgrade').
+func persistRoot(h *home.Home) func(*keys.Root) error { return vault.KeepRoot(h) }
 
-func (e *env) retireRoots(h *home.Home, current uint32) { e.vaultOf(h).RetireRoots(current) }
+// retireRoots deletes the home's root keys older than the current epoch.
+func retireRoots(h *home.Home, current uint32) { _ = vault.RetireRoots(h, current) }
 
 func cmdKeyStatus(e *env) *cobra.Command {
 	return &cobra.Command{

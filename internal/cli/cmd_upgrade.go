@@ -62,12 +62,12 @@ site must be reachable. Running it again does nothing.`,
 			if err := r.SetRoot(root); err != nil {
 				return err
 			}
-			rep, err := r.Upgrade(e.ctx, e.persistRoot(h))
+			rep, err := r.Upgrade(e.ctx, persistRoot(h))
 			if err != nil {
 				return err
 			}
 			if !rep.Already {
-				e.retireRoots(h, rep.NewEpoch)
+				retireRoots(h, rep.NewEpoch)
 				e.audit(h, tlog.Entry{Kind: tlog.KindKeyRotate, Object: fmt.Sprint(rep.NewEpoch), Details: map[string]string{"reason": "upgrade", "datasets": fmt.Sprint(len(rep.Datasets)), "snapshots": fmt.Sprint(rep.Snapshots)}})
 			}
 			for _, w := range rep.Warnings {

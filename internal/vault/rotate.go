@@ -5,7 +5,10 @@ package vault
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -26,19 +29,32 @@ const KeysLockName = "keys"
 
 // KeepRoot returns the callback that saves a new root key in the home
 // before anything is written to the sites.
-func (v *Vault) KeepRoot() func(*keys.Root) error {
-	return func(r *keys.Root) error { return v.Home.SaveRoot(v.Home.Config.Home, r) }
+func KeepRoot(h *home.Home) func(*keys.Root) error {
+	return func(r *keys.Root) error { return h.SaveRoot(h.Config.Home, r) }
 }
 
 // RetireRoots deletes the home's root keys of epochs before current: the
 // shares of those epochs are gone at the sites, and so must the keys be.
-func (v *Vault) RetireRoots(current uint32) {
-	for _, ep := range v.Home.Roots() {
+func RetireRoots(h *home.Home, current uint32) error {
+	var errs []error
+	for _, ep := range h.Roots() {
 		if ep < current {
-			if err := v.Home.DeleteRoot(ep); err != nil {
-				v.Warnf("root key of retired epoch %d is still in the home: %v (delete it by hand)", ep, err)
+			if err := h.DeleteRoot(ep); err != nil {
+				errs = append(errs, fmt.Errorf("root key of retired epoch %d is still in the home: %w (delete it by hand)", ep, err))
 			}
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// KeepRoot is KeepRoot of the vault's home.
+func (v *Vault) KeepRoot() func(*keys.Root) error { return KeepRoot(v.Home) }
+
+// RetireRoots is RetireRoots of the vault's home; a key that could not be
+// deleted is reported, the operation having succeeded.
+func (v *Vault) RetireRoots(current uint32) {
+	if err := RetireRoots(v.Home, current); err != nil {
+		v.Warnf("%v", err)
 	}
 }
 
