@@ -72,7 +72,7 @@ type ExitFacts struct {
 	Deleted  int
 	KeptData bool
 	Signer   string   // who signed the deletion certificate ("site", "home", "")
-	Shredded []string // datasets crypto-shredded for the exit (names, as the operator gave them)
+	Shredded []string // ids of the datasets crypto-shredded for the exit
 	Deadline time.Time
 }
 

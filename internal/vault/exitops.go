@@ -278,8 +278,16 @@ func (v *Vault) Exit(ctx context.Context, req ExitRequest) (*ExitReport, error) 
 		return rep, nil
 	}
 	rep.Archive = req.Archive
+	var shredIDs []string // the log carries dataset ids, never names
 	for _, ds := range req.Shred {
-		if err := v.withFreshRepo(ctx, func(r *repo.Repo) error { _, err := v.shred(ctx, r, ds, "exit"); return err }); err != nil {
+		err := v.withFreshRepo(ctx, func(r *repo.Repo) error {
+			sr, err := v.shred(ctx, r, ds, "exit")
+			if err == nil {
+				shredIDs = append(shredIDs, sr.DatasetID)
+			}
+			return err
+		})
+		if err != nil {
 			return nil, fmt.Errorf("shred %s: %w", ds, err)
 		}
 		rep.Shredded = append(rep.Shredded, ds)
@@ -298,7 +306,7 @@ func (v *Vault) Exit(ctx context.Context, req ExitRequest) (*ExitReport, error) 
 	}
 	rep.Done = true
 	v.Recorder().Audit(ctx, tlog.Exit(tlog.ExitFacts{Site: name, Phase: tlog.ExitPhaseDone, Manifest: rep.Manifest, Objects: rep.Objects,
-		Bytes: rep.Bytes, Deleted: rep.Deleted, KeptData: req.KeepData, Signer: rep.Signer, Shredded: rep.Shredded, Deadline: oe.Deadline}))
+		Bytes: rep.Bytes, Deleted: rep.Deleted, KeptData: req.KeepData, Signer: rep.Signer, Shredded: shredIDs, Deadline: oe.Deadline}))
 	return rep, nil
 }
 

@@ -208,7 +208,7 @@ func TestExitShredHostKeepsNothingThatDecrypts(t *testing.T) {
 	var shred, done bool
 	for _, e := range ents {
 		shred = shred || (e.Kind == tlog.KindKeyShred && e.Dataset == ids["census"] && e.Details["for"] == "exit")
-		done = done || (e.Kind == tlog.KindExit && e.Details["phase"] == tlog.ExitPhaseDone && e.Object == rep.Manifest && e.Details["shredded"] == "census")
+		done = done || (e.Kind == tlog.KindExit && e.Details["phase"] == tlog.ExitPhaseDone && e.Object == rep.Manifest && e.Details["shredded"] == ids["census"])
 	}
 	if !shred || !done {
 		t.Errorf("log: shred entry %v, exit entry %v", shred, done)
