@@ -221,3 +221,50 @@ func TestExitStatusOverdue(t *testing.T) {
 		t.Fatalf("status after the exit: %s", out)
 	}
 }
+
+// TestExitShredCLI: 'exit SITE --shred DATASET' through the command line:
+// the dataset no longer restores from the remaining site, the other does,
+// and the log holds the shred (marked for the exit, by id) and the exit.
+func TestExitShredCLI(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := exitSource(t, dir)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	mustRun(t, home, "snapshot", "land", src, "--class", "internal")
+	var st struct {
+		Datasets []struct{ Name, ID string }
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "key", "status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, d := range st.Datasets {
+		ids[d.Name] = d.ID
+	}
+	var rep vault.ExitReport
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "exit", "lu", "--archive", filepath.Join(dir, "lu.tar"), "--shred", "registry")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Done || len(rep.Shredded) != 1 || rep.Shredded[0] != "registry" || rep.Remaining != 0 {
+		t.Fatalf("exit report: %+v", rep)
+	}
+	if r := run(t, home, "", "restore", "registry", "--target", filepath.Join(dir, "r-registry")); r.code == 0 {
+		t.Fatal("the shredded dataset restored after the exit")
+	}
+	mustRun(t, home, "restore", "land", "--target", filepath.Join(dir, "r-land"))
+	var ents []struct {
+		Kind    string
+		Dataset string
+		Details map[string]string
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "log")), &ents); err != nil {
+		t.Fatal(err)
+	}
+	var shred, done bool
+	for _, e := range ents {
+		shred = shred || (e.Kind == "key.shred" && e.Dataset == ids["registry"] && e.Details["for"] == "exit")
+		done = done || (e.Kind == "exit" && e.Details["phase"] == "done" && e.Details["shredded"] == ids["registry"])
+	}
+	if ids["registry"] == "" || !shred || !done {
+		t.Fatalf("log: shred %v, exit %v (registry id %q)", shred, done, ids["registry"])
+	}
+}
