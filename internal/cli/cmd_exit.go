@@ -15,6 +15,7 @@ import (
 
 func cmdExit(e *env) *cobra.Command {
 	var req vault.ExitRequest
+	var cancel bool
 	c := &cobra.Command{
 		Use:   "exit SITE [--archive FILE] [--shred DATASET...] [--keep-data] [--notice]",
 		Short: "Leave a host: export its copy, prove it restores, delete it, get a certificate",
@@ -40,7 +41,8 @@ archive then holds them shredded too).
 The exit begins the first time it is run (or with --notice, which only
 records the start): the site's agreement (exit.export-days) allows that many
 days to complete it. An exit that failed part-way stays open; 'embassy exit
-status' lists open exits and reports those past their deadline (exit code 3).`,
+status' lists open exits and reports those past their deadline (exit code 3);
+--cancel withdraws an open exit, which the log records.`,
 		Example: `  embassy exit lu-1 --notice
   embassy exit lu-1 --archive lu-1-exit.tar
   embassy exit status
@@ -52,6 +54,14 @@ status' lists open exits and reports those past their deadline (exit code 3).`,
 				return err
 			}
 			req.Site, req.Progress = args[0], func(msg string) { e.printf("%s\n", msg) }
+			if cancel {
+				oe, err := v.CancelExit(e.ctx, args[0])
+				if err != nil {
+					return err
+				}
+				e.printf("exit from %s withdrawn (it began %s); the site stays in the registry\n", oe.Site, oe.Started.Format(time.RFC3339))
+				return nil
+			}
 			rep, err := v.Exit(e.ctx, req)
 			if err != nil {
 				return err
@@ -80,6 +90,7 @@ status' lists open exits and reports those past their deadline (exit code 3).`,
 	f.StringSliceVar(&req.Shred, "shred", nil, "crypto-shred these datasets first (repeatable; cannot be undone)")
 	f.BoolVar(&req.KeepData, "keep-data", false, "do not delete the data at the site (no certificate)")
 	f.BoolVar(&req.Notice, "notice", false, "only begin the exit: record its start and the agreement's deadline")
+	f.BoolVar(&cancel, "cancel", false, "withdraw an open exit (logged); the site stays")
 	c.AddCommand(cmdExitVerify(e), cmdExitStatus(e))
 	return c
 }

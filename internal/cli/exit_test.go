@@ -220,6 +220,15 @@ func TestExitStatusOverdue(t *testing.T) {
 	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "no exit is open") {
 		t.Fatalf("status after the exit: %s", out)
 	}
+	// An exit begun by mistake is withdrawn; withdrawing none is a usage error.
+	mustRun(t, home, "exit", "ch", "--notice")
+	mustRun(t, home, "exit", "ch", "--cancel")
+	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "no exit is open") {
+		t.Fatalf("status after the withdrawal: %s", out)
+	}
+	if r := run(t, home, "", "exit", "ch", "--cancel"); r.code != ExitUsage || !strings.Contains(r.stderr, "no exit from site") {
+		t.Fatalf("cancel of no exit: %d %s", r.code, r.stderr)
+	}
 }
 
 // TestExitShredCLI: 'exit SITE --shred DATASET' through the command line:

@@ -58,14 +58,15 @@ func DisclosureEntry(f DisclosureFacts) Entry {
 
 // Exit phases recorded in an exit entry's "phase" detail.
 const (
-	ExitPhaseStart = "start" // the exit began (notice given): the agreement's exit.export-days count from here
-	ExitPhaseDone  = "done"  // exported, restore-proven, deleted (or kept) and certified
+	ExitPhaseStart  = "start"  // the exit began (notice given): the agreement's exit.export-days count from here
+	ExitPhaseDone   = "done"   // exported, restore-proven, deleted (or kept) and certified
+	ExitPhaseCancel = "cancel" // the sending state withdrew the exit; the site stays
 )
 
 // ExitFacts describe an exit from a host site.
 type ExitFacts struct {
 	Site     string
-	Phase    string // ExitPhaseStart or ExitPhaseDone
+	Phase    string // ExitPhaseStart, ExitPhaseDone or ExitPhaseCancel
 	Manifest string // digest of the signed archive manifest (done)
 	Objects  int
 	Bytes    int64

@@ -26,6 +26,8 @@ func TestKeyAndExitBuilders(t *testing.T) {
 				Details: map[string]string{DetailAccess: "physical", DetailAt: "2026-11-25T08:10:00Z", DetailTicket: "CHG-1"}}},
 		{Exit(ExitFacts{Site: "lu", Phase: ExitPhaseStart, Deadline: deadline}),
 			Entry{Kind: KindExit, Site: "lu", Details: map[string]string{"phase": "start", "deadline": "2027-02-23T10:00:00Z"}}},
+		{Exit(ExitFacts{Site: "lu", Phase: ExitPhaseCancel, Deadline: deadline}),
+			Entry{Kind: KindExit, Site: "lu", Details: map[string]string{"phase": "cancel", "deadline": "2027-02-23T10:00:00Z"}}},
 		{Exit(ExitFacts{Site: "lu", Phase: ExitPhaseDone, Manifest: "ab12", Objects: 14, Bytes: 2048, Deleted: 14, Signer: "site", Shredded: []string{"d1", "d2"}, Deadline: deadline}),
 			Entry{Kind: KindExit, Site: "lu", Object: "ab12", Details: map[string]string{"phase": "done", "deadline": "2027-02-23T10:00:00Z",
 				"objects": "14", "bytes": "2048", "deleted": "14", "kept_data": "false", "certificate_signer": "site", "shredded": "d1,d2"}}},

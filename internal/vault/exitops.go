@@ -198,6 +198,30 @@ func (v *Vault) ExitStatus() ([]OpenExit, error) {
 	return out, nil
 }
 
+// CancelExit withdraws an open exit (begun by mistake, or the host
+// relationship continues): the record is removed and the withdrawal
+// logged with the deadline it had, so the log shows that an exit was open
+// and who closed it without completing it.
+func (v *Vault) CancelExit(ctx context.Context, name string) (*OpenExit, error) {
+	unlock, err := v.Home.Lock(KeysLockName, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	oe, err := readOpenExit(exitFile(v.Home, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no exit from site %q is open", name), "see 'embassy exit status'"), hint.CodeUsage)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Remove(exitFile(v.Home, name)); err != nil {
+		return nil, err
+	}
+	v.Recorder().Audit(ctx, tlog.Exit(tlog.ExitFacts{Site: name, Phase: tlog.ExitPhaseCancel, Deadline: oe.Deadline}))
+	return oe, nil
+}
+
 // ExitOverdueKind is the kind of the alert an overdue exit raises in
 // <home>/alerts.jsonl.
 const ExitOverdueKind = "exit-overdue"

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/exit"
+	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -295,6 +296,19 @@ func TestExitDeadlineOverdue(t *testing.T) {
 	if got := overdue(); !slices.Equal(got, []string{"ch"}) || alerts() != 2 {
 		t.Fatalf("past ch's deadline: overdue %v, %d alerts", got, alerts())
 	}
+	// Withdrawing ch's exit closes it, logged; withdrawing it twice is a usage error.
+	if _, err := v.CancelExit(ctx, "ch"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := v.ExitStatus(); err != nil || len(st) != 0 {
+		t.Fatalf("after cancel: %+v %v", st, err)
+	}
+	if _, err := v.CancelExit(ctx, "ch"); hint.CodeOf(err) != hint.CodeUsage {
+		t.Errorf("second cancel: %v", err)
+	}
+	if sc, _ := v.Home.Site("ch"); sc == nil {
+		t.Error("a withdrawn exit removed the site")
+	}
 	// The start is in the log with its deadline.
 	rd, err := v.Recorder().Reader()
 	if err != nil {
@@ -305,10 +319,15 @@ func TestExitDeadlineOverdue(t *testing.T) {
 		t.Fatal(err)
 	}
 	starts := map[string]string{}
+	cancelled := false
 	for _, e := range ents {
 		if e.Kind == tlog.KindExit && e.Details["phase"] == tlog.ExitPhaseStart {
 			starts[e.Site] = e.Details["deadline"]
 		}
+		cancelled = cancelled || (e.Kind == tlog.KindExit && e.Details["phase"] == tlog.ExitPhaseCancel && e.Site == "ch")
+	}
+	if !cancelled {
+		t.Error("the withdrawal is not in the log")
 	}
 	if starts["lu"] != testNow.Add(30*day).Format(time.RFC3339) || starts["ch"] != testNow.Add(90*day).Format(time.RFC3339) {
 		t.Errorf("exit starts in the log: %v", starts)
