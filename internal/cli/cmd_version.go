@@ -83,6 +83,8 @@ Files and folders of a home:
                        home.crt, home.key, ...) for embassy:// sites
   protect.yaml         continuous-protection datasets ('embassy protect --help')
   alerts.jsonl         RPO alerts raised by protect
+  exits/               open exits from host sites (SITE.json: start, the agreement's
+                       deadline; 'embassy exit status')
   events.jsonl         the local journal of continuity events (drills, alerts, crises)
   cache/               rebuildable caches (protect's captures)
 
