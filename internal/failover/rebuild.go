@@ -355,6 +355,11 @@ func freshSites(ctx context.Context, env *Env, w *Witnessed, log *slog.Logger) (
 			behind = []string{"(no signed state)"}
 		} else {
 			behind = w.Behind(st)
+			for i, id := range behind {
+				if d := st.Dataset(id); d != nil {
+					behind[i] = d.Name + " (" + id + ")"
+				}
+			}
 		}
 		if len(behind) > 0 {
 			err := fmt.Errorf("site %s presents less than the log's witnesses cosigned (checkpoint of size %d): it misses the newest snapshots of datasets %s; stale or hiding manifests, not used",
