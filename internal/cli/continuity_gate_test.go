@@ -1,15 +1,23 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"filippo.io/age"
+	"filippo.io/age/armor"
 
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/sample"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -181,5 +189,181 @@ func TestDrillStaleSiteAgainstWitnesses(t *testing.T) {
 		"--identity", ids[0], "--identity", ids[1], "--log", logDir, "--log-policy", filepath.Join(logDir, "policy"))
 	if r.code != 0 {
 		t.Fatalf("recover from the fresh site: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestOperateDeactivationQuorum: no official's lookup token ends a crisis
+// session (403, audited, journalled and written to the home's log); one
+// custodian's signature is not a quorum; k custodians' signatures made
+// with 'embassy operate sign' deactivate it.
+func TestOperateDeactivationQuorum(t *testing.T) {
+	dir, home, ids := setup(t)
+	src := filepath.Join(dir, "registry")
+	if _, err := sample.Generate(src, sample.Options{Rows: 200, Documents: 1, DocSize: 512}); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, home, "snapshot", "population-register", src, "--class", "C1-I1-A1")
+	tokFile := filepath.Join(dir, "official.token")
+	mustRun(t, home, "operate", "token", "issue", "--official", "registrar-1", "--ttl", "24h", "-o", tokFile)
+	fp := homeFingerprint(t, home)
+	plan := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(plan, fmt.Appendf(nil, `name: quorum
+sites: [{name: lu, url: %s, jurisdiction: LU}]
+rto: 10m
+datasets: [{name: population-register, rpo: 24h}]
+service:
+  population: {dataset: population-register, path: population-register.csv}
+`, filepath.Join(dir, "site-lu")), 0o644)
+	opDir := filepath.Join(dir, "op")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		var o, e strings.Builder
+		code := Main(ctx, []string{"--home", home, "--progress", "never", "operate", plan, "--expect-home", fp, "--identity", ids[0], "--identity", ids[1],
+			"--reason", "quorum test", "--listen", "127.0.0.1:0", "--dir", opDir}, strings.NewReader(""), &o, &e)
+		done <- result{code, o.String(), e.String()}
+	}()
+	var addr string
+	for addr == "" {
+		select {
+		case r := <-done:
+			t.Fatalf("operate exited early: %d\n%s%s", r.code, r.stdout, r.stderr)
+		case <-time.After(20 * time.Millisecond):
+			b, _ := os.ReadFile(filepath.Join(opDir, "addr"))
+			addr = string(b)
+		}
+	}
+	b, _ := os.ReadFile(filepath.Join(opDir, "activation.json"))
+	var doc evidence.Document
+	var act struct{ Session string }
+	if err := json.Unmarshal(b, &doc); err != nil || doc.Decode(&act) != nil || act.Session == "" {
+		t.Fatalf("activation.json: %v\n%s", err, b)
+	}
+	session := act.Session
+	post := func(token string, body []byte) int {
+		req, _ := http.NewRequest("POST", "http://"+addr+"/deactivate", bytes.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	tok, _ := os.ReadFile(tokFile)
+	if code := post(strings.TrimSpace(string(tok)), nil); code != http.StatusForbidden {
+		t.Fatalf("deactivate with an official's lookup token: %d, want 403", code)
+	}
+	nohome := filepath.Join(dir, "nohome")
+	q := filepath.Join(dir, "quorum.json")
+	mustRun(t, nohome, "operate", "sign", "--site", filepath.Join(dir, "site-lu"), "--expect-home", fp, "--session", session, "--identity", ids[0], "-o", q)
+	one, _ := os.ReadFile(q)
+	if code := post("", one); code != http.StatusForbidden {
+		t.Fatalf("deactivate with one custodian of 2: %d, want 403", code)
+	}
+	if r := run(t, nohome, "", "operate", "sign", "--site", filepath.Join(dir, "site-lu"), "--expect-home", "fp1-0000-0000-0000-0000-0000-0000-0000-0000-0000", "--session", session, "--identity", ids[2], "-o", q); r.code == 0 {
+		t.Fatalf("signed for a home the site does not present:\n%s", r.stdout)
+	}
+	mustRun(t, nohome, "operate", "sign", "--site", filepath.Join(dir, "site-lu"), "--expect-home", fp, "--session", session, "--identity", ids[2], "-o", q)
+	two, _ := os.ReadFile(q)
+	if code := post("", two); code != http.StatusAccepted {
+		t.Fatalf("deactivate with 2 custodians: %d, want 202", code)
+	}
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(2 * time.Minute):
+		cancel()
+		t.Fatal("operate did not end within 2 minutes of a quorum's /deactivate")
+	}
+	if r.code != 0 || !strings.Contains(r.stdout, "deactivated by custodians 1,3") {
+		t.Fatalf("operate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	var ents []tlog.Indexed
+	json.Unmarshal([]byte(mustRun(t, home, "--json", "log")), &ents)
+	events := map[string][]tlog.Entry{}
+	for _, x := range ents {
+		if x.Kind == tlog.KindSession && x.Details["session"] == session {
+			events[x.Details["event"]] = append(events[x.Details["event"]], x.Entry)
+		}
+	}
+	if rs := events["deactivation-refused"]; len(rs) != 2 || rs[0].Details["by"] != "registrar-1" || !strings.Contains(rs[0].Details["refused"], "may not deactivate") ||
+		!strings.Contains(rs[1].Details["refused"], "1 valid custodian signatures, 2 needed") {
+		t.Errorf("refused deactivation entries: %+v", rs)
+	}
+	if len(events["activation"]) != 1 || len(events["deactivation"]) != 1 || events["deactivation"][0].Details["by"] != "custodians 1,3" {
+		t.Errorf("session entries: %+v", events)
+	}
+	audit, _ := os.ReadFile(filepath.Join(opDir, "audit.jsonl"))
+	if strings.Count(string(audit), `"status":403`) != 2 {
+		t.Errorf("audit has %d refusals, want 2:\n%s", strings.Count(string(audit), `"status":403`), audit)
+	}
+}
+
+// encryptIdentity writes src's identity file passphrase-encrypted, as
+// 'age -p -a' does (scrypt recipient, armored).
+func encryptIdentity(t *testing.T, src, dst, pass string) {
+	t.Helper()
+	plain, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcp, err := age.NewScryptRecipient(pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcp.SetWorkFactor(12) // age -d accepts up to 22; keep the test fast
+	var out bytes.Buffer
+	aw := armor.NewWriter(&out)
+	w, err := age.Encrypt(aw, rcp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(plain)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	aw.Close()
+	os.WriteFile(dst, out.Bytes(), 0o600)
+}
+
+// TestRecoverPassphraseIdentity: recover accepts a custodian identity
+// file encrypted with a passphrase (what 'age -p' writes), with the
+// passphrase from --passphrase-file; a wrong passphrase is a key error
+// (exit 4) that says so, and no passphrase source at all says how to give one.
+func TestRecoverPassphraseIdentity(t *testing.T) {
+	dir, home, ids := setup(t)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("row\n"), 0o644)
+	mustRun(t, home, "snapshot", "reg", src, "--class", "C1-I1-A1")
+	fp := homeFingerprint(t, home)
+	enc := filepath.Join(dir, "b.key.age")
+	encryptIdentity(t, ids[1], enc, "correct horse battery staple")
+	pass := filepath.Join(dir, "pass.txt")
+	os.WriteFile(pass, []byte("wrong\n"), 0o600)
+	args := func() []string {
+		return []string{"recover", "--site", filepath.Join(dir, "site-lu"), "--name", "lu", "--expect-home", fp,
+			"--identity", ids[0], "--identity", enc, "--passphrase-file", pass}
+	}
+	rec := filepath.Join(dir, "rec")
+	if r := run(t, rec, "", args()...); r.code != ExitKey || !strings.Contains(r.stderr, "wrong passphrase") {
+		t.Fatalf("wrong passphrase: exit %d\n%s", r.code, r.stderr)
+	}
+	if r := run(t, rec, "", "recover", "--site", filepath.Join(dir, "site-lu"), "--expect-home", fp, "--identity", ids[0], "--identity", enc); r.code != ExitKey || !strings.Contains(r.stderr, "--passphrase-file") {
+		t.Fatalf("no passphrase source: exit %d\n%s", r.code, r.stderr)
+	}
+	os.WriteFile(pass, []byte("correct horse battery staple\n"), 0o600)
+	out := mustRun(t, rec, args()...)
+	if !strings.Contains(out, "with 2 of 2 needed custodians") {
+		t.Fatalf("recover: %s", out)
+	}
+	restored := filepath.Join(dir, "out")
+	mustRun(t, rec, "restore", "reg", "--target", restored)
+	if b, _ := os.ReadFile(filepath.Join(restored, "a.txt")); string(b) != "row\n" {
+		t.Fatalf("restored %q", b)
 	}
 }
