@@ -80,10 +80,11 @@ type Denial struct {
 	Reason string
 }
 
-// Gate asks the policy whether dataset d (labelled class) may be restored
-// from site s; nil allows it. The vault's policy gate provides it (the
-// same decision 'embassy restore' asks for), recording denials.
-type Gate func(ctx context.Context, s *repo.Site, d *repo.Dataset, class string) *Denial
+// Gate asks the policy whether dataset d (labelled class) of the recovered
+// home may be restored from site s; nil allows it. The vault's policy gate
+// provides it (the same decision 'embassy restore' asks for), recording
+// denials.
+type Gate func(ctx context.Context, home string, s *repo.Site, d *repo.Dataset, class string) *Denial
 
 // Options tune a rebuild.
 type Options struct {
@@ -315,7 +316,7 @@ func gateSites(ctx context.Context, env *Env, r *repo.Repo, d *repo.Dataset, nam
 		if s.Backend == nil || s.Err() != nil {
 			continue
 		}
-		dn := gate(ctx, s, d, class)
+		dn := gate(ctx, env.Recovered.Home, s, d, class)
 		if dn == nil {
 			allowed++
 			continue

@@ -58,50 +58,38 @@ func NewContinuity(v *Vault, o Options) *Continuity {
 
 // Gate is the rebuild's policy gate for plan p: one policy.Restore
 // decision per site before a dataset is restored from it, asked exactly as
-// 'embassy restore' asks it. With a home, its gate decides (sites it knows
-// by name get their tier, agreement and distance) and records each denial
-// in the home's log.
+// 'embassy restore' asks it. When this machine's home is the one rebuilt,
+// its gate decides (sites it knows by name get their tier, agreement and
+// distance) and records each denial in its log; otherwise the plan's
+// policy.yaml (or the baseline defaults) decides.
 func (c *Continuity) Gate(p *failover.Plan) (failover.Gate, error) {
+	var homeGate *Gate
 	if c.Home != nil {
 		g, err := c.Home.Gate()
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, s *repo.Site, d *repo.Dataset, class string) *failover.Denial {
-			ps := policy.Site{Name: s.Name, Jurisdiction: s.Jurisdiction, DistanceKm: -1}
+		homeGate = g
+	}
+	if err := c.planEngine(p); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, homeID string, s *repo.Site, d *repo.Dataset, class string) *failover.Denial {
+		ds := policy.Dataset{Name: d.Keys.Name, Class: restoreClass(ctx, d, class)}
+		ps := policy.Site{Name: s.Name, Jurisdiction: s.Jurisdiction, DistanceKm: -1}
+		if homeGate != nil && c.Home.Home.Config.Home == homeID {
+			// This machine's home is the one rebuilt: its gate decides
+			// (and logs), with its registry's view of the site.
 			if sc, _ := c.Home.Home.Site(s.Name); sc != nil {
-				ps = g.Site(*sc)
+				ps = homeGate.Site(*sc)
 			}
-			dec := g.Decide(ctx, policy.Request{Action: policy.Restore, Dataset: policy.Dataset{Name: d.Keys.Name, Class: restoreClass(ctx, d, class)}, Site: ps})
+			dec := homeGate.Decide(ctx, policy.Request{Action: policy.Restore, Dataset: ds, Site: ps})
 			if dec.Allow {
 				return nil
 			}
 			return &failover.Denial{Rules: dec.Rules, Reason: strings.Join(dec.Reasons, "; ")}
-		}, nil
-	}
-	if c.engine == nil {
-		base := agreement.DefaultBaseline()
-		s := policy.DefaultSettings(base)
-		if p.Policy != "" {
-			f, err := os.Open(p.Policy)
-			if err != nil {
-				return nil, hint.WithCode(fmt.Errorf("plan policy: %w", err), hint.CodeUsage)
-			}
-			s, err = policy.ParseSettings(f, base)
-			f.Close()
-			if err != nil {
-				return nil, hint.WithCode(hint.Wrap(fmt.Errorf("plan policy %s: %w", p.Policy, err), "fix the policy settings (see docs/POLICY.md)"), hint.CodeUsage)
-			}
 		}
-		eng, err := policy.New(s, base, nil)
-		if err != nil {
-			return nil, err
-		}
-		c.engine = eng
-	}
-	return func(ctx context.Context, s *repo.Site, d *repo.Dataset, class string) *failover.Denial {
-		req := policy.Request{Action: policy.Restore, Dataset: policy.Dataset{Name: d.Keys.Name, Class: restoreClass(ctx, d, class)},
-			Site: policy.Site{Name: s.Name, Jurisdiction: s.Jurisdiction, DistanceKm: -1}, Now: c.Opts.Clock().UTC()}
+		req := policy.Request{Action: policy.Restore, Dataset: ds, Site: ps, Now: c.Opts.Clock().UTC()}
 		dec := c.engine.Decide(req)
 		if dec.Allow {
 			return nil
@@ -111,6 +99,33 @@ func (c *Continuity) Gate(p *failover.Plan) (failover.Gate, error) {
 			"site", ev.Site, "rules", strings.Join(ev.Rules, ","))
 		return &failover.Denial{Rules: dec.Rules, Reason: strings.Join(dec.Reasons, "; ")}
 	}, nil
+}
+
+// planEngine builds the engine for a rebuild of a home that is not on
+// this machine: the plan's policy.yaml, or the baseline defaults.
+func (c *Continuity) planEngine(p *failover.Plan) error {
+	if c.engine != nil {
+		return nil
+	}
+	base := agreement.DefaultBaseline()
+	s := policy.DefaultSettings(base)
+	if p.Policy != "" {
+		f, err := os.Open(p.Policy)
+		if err != nil {
+			return hint.WithCode(fmt.Errorf("plan policy: %w", err), hint.CodeUsage)
+		}
+		s, err = policy.ParseSettings(f, base)
+		f.Close()
+		if err != nil {
+			return hint.WithCode(hint.Wrap(fmt.Errorf("plan policy %s: %w", p.Policy, err), "fix the policy settings (see docs/POLICY.md)"), hint.CodeUsage)
+		}
+	}
+	eng, err := policy.New(s, base, nil)
+	if err != nil {
+		return err
+	}
+	c.engine = eng
+	return nil
 }
 
 // restoreClass is the class a restore is decided under: the dataset's
