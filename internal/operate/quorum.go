@@ -15,7 +15,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/keys"
 )
 
-// Deactivation by a custodian quorum (see docs/threats/continuity.md): k of the home's n custodians each sign the
+// Deactivation by a custodian quorum (docs/formats/operate-quorum.md): k of the home's n custodians each sign the
 // statement {home fingerprint, session id, time} with their root share as
 // a Schnorr key over ristretto255. The public key of custodian i is
 // Σ_j C_j·i^j, computed from the Feldman commitments C_j in the signed

@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"os"
 	"testing"
 	"time"
 
@@ -116,4 +117,29 @@ func FuzzVerifyQuorum(f *testing.F) {
 			t.Fatalf("accepted %d signatures", len(got))
 		}
 	})
+}
+
+// TestQuorumKnownAnswer pins the signature format of
+// docs/formats/operate-quorum.md: a recorded quorum of custodians 1 and 3
+// verifies against its commitments, and fails for any other session.
+func TestQuorumKnownAnswer(t *testing.T) {
+	b, err := os.ReadFile("testdata/quorum-kat.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kat struct {
+		Custodians Custodians
+		Request    json.RawMessage
+	}
+	if err := json.Unmarshal(b, &kat); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 2, 3, 5, 0, 0, time.UTC)
+	got, err := VerifyQuorum(kat.Request, kat.Custodians, "fp1-9ec7-69ad-2dd5-60b3-d2c5-4597-4dac-e4bc", "081d7dd2fc532798", at)
+	if err != nil || len(got) != 2 || got[0] != 1 || got[1] != 3 {
+		t.Fatalf("recorded quorum: %v %v", got, err)
+	}
+	if _, err := VerifyQuorum(kat.Request, kat.Custodians, "fp1-9ec7-69ad-2dd5-60b3-d2c5-4597-4dac-e4bc", "081d7dd2fc532799", at); !errors.Is(err, ErrQuorum) {
+		t.Fatalf("recorded quorum for another session: %v", err)
+	}
 }
