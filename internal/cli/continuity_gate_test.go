@@ -286,7 +286,7 @@ service:
 	json.Unmarshal([]byte(mustRun(t, home, "--json", "log")), &ents)
 	events := map[string][]tlog.Entry{}
 	for _, x := range ents {
-		if x.Kind == tlog.KindSession && x.Details["session"] == session {
+		if x.Kind == tlog.KindOperate && x.Details["session"] == session {
 			events[x.Details["event"]] = append(events[x.Details["event"]], x.Entry)
 		}
 	}

@@ -4,6 +4,11 @@ import "strconv"
 
 // Entry builders of the continuity operations (recover, drill, operate).
 
+// KindOperate is a crisis session event of 'embassy operate' (activation,
+// deactivation, a refused deactivation). It is not KindSession, which is a
+// host operator's privileged session at a site that needs a disclosure.
+const KindOperate = "operate.session"
+
 // RecoverFacts describe a home rebuilt from a site and k custodians.
 type RecoverFacts struct {
 	Site       string
@@ -53,5 +58,5 @@ func OperateEntry(f OperateFacts) Entry {
 			d[k] = v
 		}
 	}
-	return Entry{Kind: KindSession, Object: f.Session, Details: d}
+	return Entry{Kind: KindOperate, Object: f.Session, Details: d}
 }
