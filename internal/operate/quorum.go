@@ -149,6 +149,9 @@ func VerifyQuorum(body []byte, c Custodians, fingerprint, session string, now ti
 	if err := json.Unmarshal(body, &q); err != nil {
 		return nil, fmt.Errorf("%w: body is not a quorum request: %v", ErrQuorum, err)
 	}
+	if len(q.Signatures) > keys.MaxShares {
+		return nil, fmt.Errorf("%w: %d signatures, a home has at most %d custodians", ErrQuorum, len(q.Signatures), keys.MaxShares)
+	}
 	seen := map[uint16]bool{}
 	var good []uint16
 	var problems []string

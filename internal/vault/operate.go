@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/evidence"
@@ -57,6 +58,10 @@ type Deactivation struct {
 }
 
 const sessionLabel = "embassy.v1 operate session"
+
+// maxRefusalsLogged bounds the refused deactivations of one session that
+// are journalled and logged (all are audited).
+const maxRefusalsLogged = 32
 
 // OperateRequest is a crisis to declare.
 type OperateRequest struct {
@@ -164,6 +169,7 @@ func (c *Continuity) Operate(ctx context.Context, req OperateRequest, started fu
 	c.record(ctx, homeID, tlog.OperateFacts{Event: "activation", Session: session, Digest: actSum})
 	auditPath := filepath.Join(req.Dir, "audit.jsonl")
 	cust := QuorumCustodians(env.Repo.CurrentEpoch())
+	var refusals atomic.Int64
 	srv := &operate.Server{Service: svc, AuditPath: auditPath, AuditKey: operate.DeriveKey(root, operate.AuditLabel),
 		Session: session, Log: c.Opts.Logger, Now: c.Opts.Clock,
 		Verify: func(s string) (*operate.Token, error) {
@@ -177,6 +183,12 @@ func (c *Continuity) Operate(ctx context.Context, req OperateRequest, started fu
 			return custodiansBy(idx), nil
 		},
 		OnRefused: func(l operate.AuditLine) {
+			// Every refusal is in the audit; the journal and the home's log
+			// take the first maxRefusalsLogged, so that a flood of
+			// unauthenticated requests cannot flood the log.
+			if refusals.Add(1) > maxRefusalsLogged {
+				return
+			}
 			c.journal(journal, evidence.Event{Type: "deactivation-refused", Home: homeID,
 				Summary: fmt.Sprintf("crisis session %s: deactivation refused (HTTP %d): %s", session, l.Status, l.Denied),
 				Fields:  map[string]any{"official": l.Official, "token_id": l.TokenID}})
