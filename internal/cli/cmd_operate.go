@@ -4,16 +4,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/atomicfile"
-	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/operate"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -113,12 +110,12 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			if ttl <= 0 || ttl > operate.MaxTTL {
 				return usagef("--ttl must be positive and at most %v, e.g. 720h", operate.MaxTTL)
 			}
-			h, r, err := e.openVault(true)
+			v, err := e.openKeyed()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			tok, t, err := operate.IssueRole(r.Root(), r.Home(), official, role, ttl, time.Now())
+			defer v.Close()
+			tok, t, err := v.IssueOperateToken(e.ctx, official, role, ttl)
 			if err != nil {
 				return err
 			}
@@ -127,9 +124,6 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 					return err
 				}
 			}
-			evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "token", Home: r.Home(),
-				Summary: fmt.Sprintf("operate token %s issued to %s until %s", t.ID, official, t.Expires.Format(time.RFC3339))})
-			e.audit(h, tlog.Entry{Kind: tlog.KindKeyUse, Object: t.ID, Details: map[string]string{"initiator": "home", "use": "operate-token", "official": official, "role": t.RoleOf(), "expires": t.Expires.Format(time.RFC3339)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"token": tok, "id": t.ID, "official": official, "expires": t.Expires, "file": out})
 			}

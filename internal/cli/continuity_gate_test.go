@@ -205,6 +205,10 @@ func TestOperateDeactivationQuorum(t *testing.T) {
 	mustRun(t, home, "snapshot", "population-register", src, "--class", "C1-I1-A1")
 	tokFile := filepath.Join(dir, "official.token")
 	mustRun(t, home, "operate", "token", "issue", "--official", "registrar-1", "--ttl", "24h", "-o", tokFile)
+	var gone struct{ Token, ID string }
+	json.Unmarshal([]byte(mustRun(t, home, "--json", "operate", "token", "issue", "--official", "registrar-2", "--ttl", "24h")), &gone)
+	revoked := filepath.Join(dir, "revoked.json")
+	mustRun(t, home, "operate", "token", "revoke", gone.ID, "-o", revoked)
 	fp := homeFingerprint(t, home)
 	plan := filepath.Join(dir, "plan.yaml")
 	os.WriteFile(plan, fmt.Appendf(nil, `name: quorum
@@ -221,7 +225,7 @@ service:
 	go func() {
 		var o, e strings.Builder
 		code := Main(ctx, []string{"--home", home, "--progress", "never", "operate", plan, "--expect-home", fp, "--identity", ids[0], "--identity", ids[1],
-			"--reason", "quorum test", "--listen", "127.0.0.1:0", "--dir", opDir}, strings.NewReader(""), &o, &e)
+			"--reason", "quorum test", "--listen", "127.0.0.1:0", "--dir", opDir, "--revoked", revoked}, strings.NewReader(""), &o, &e)
 		done <- result{code, o.String(), e.String()}
 	}()
 	var addr string
@@ -253,7 +257,23 @@ service:
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	lookup := func(token string) int {
+		req, _ := http.NewRequest("GET", "http://"+addr+"/v1/population/00000000000", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
 	tok, _ := os.ReadFile(tokFile)
+	if code := lookup(gone.Token); code != http.StatusUnauthorized {
+		t.Fatalf("lookup with a revoked token: %d, want 401", code)
+	}
+	if code := lookup(strings.TrimSpace(string(tok))); code == http.StatusUnauthorized || code == http.StatusForbidden {
+		t.Fatalf("lookup with a valid token: %d", code)
+	}
 	if code := post(strings.TrimSpace(string(tok)), nil); code != http.StatusForbidden {
 		t.Fatalf("deactivate with an official's lookup token: %d, want 403", code)
 	}
@@ -296,6 +316,14 @@ service:
 	}
 	if len(events["activation"]) != 1 || len(events["deactivation"]) != 1 || events["deactivation"][0].Details["by"] != "custodians 1,3" {
 		t.Errorf("session entries: %+v", events)
+	}
+	var revokes, issued int
+	for _, x := range ents {
+		revokes += boolInt(x.Kind == tlog.KindOperateRevoke && x.Object == gone.ID)
+		issued += boolInt(x.Kind == tlog.KindKeyUse && x.Details["use"] == "operate-token")
+	}
+	if revokes != 1 || issued != 2 {
+		t.Errorf("log: %d revocations of %s, %d tokens issued; want 1 and 2", revokes, gone.ID, issued)
 	}
 	audit, _ := os.ReadFile(filepath.Join(opDir, "audit.jsonl"))
 	if strings.Count(string(audit), `"status":403`) != 2 {
@@ -366,4 +394,11 @@ func TestRecoverPassphraseIdentity(t *testing.T) {
 	if b, _ := os.ReadFile(filepath.Join(restored, "a.txt")); string(b) != "row\n" {
 		t.Fatalf("restored %q", b)
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

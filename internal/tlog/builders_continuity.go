@@ -1,6 +1,10 @@
 package tlog
 
-import "strconv"
+import (
+	"strconv"
+	"strings"
+	"time"
+)
 
 // Entry builders of the continuity operations (recover, drill, operate).
 
@@ -59,4 +63,20 @@ func OperateEntry(f OperateFacts) Entry {
 		}
 	}
 	return Entry{Kind: KindOperate, Object: f.Session, Details: d}
+}
+
+// OperateTokenEntry is the entry of an official's operate token issued by
+// the home (a use of the root signing key).
+func OperateTokenEntry(tokenID, official, role string, expires time.Time) Entry {
+	return Entry{Kind: KindKeyUse, Object: tokenID, Details: map[string]string{"initiator": "home", "use": "operate-token",
+		"official": official, "role": role, "expires": expires.UTC().Format(time.RFC3339)}}
+}
+
+// KindOperateRevoke is a signed revocation list of operate tokens.
+const KindOperateRevoke = "operate.token-revoke"
+
+// OperateRevokeEntry is the entry of a revocation list (ids revoked now).
+func OperateRevokeEntry(ids []string, number uint64, epoch uint32) Entry {
+	return Entry{Kind: KindOperateRevoke, Object: strings.Join(ids, ","), Details: map[string]string{
+		"list_number": strconv.FormatUint(number, 10), "epoch": strconv.FormatUint(uint64(epoch), 10)}}
 }

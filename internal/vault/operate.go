@@ -19,9 +19,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/failover"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/operate"
 	"github.com/digital-embassy/embassy/internal/repo"
@@ -351,4 +353,70 @@ func SignDeactivation(ctx context.Context, siteURL, expect, session string, ids 
 		return nil, hint.WithCode(errors.New("no custodian identity given"), hint.CodeUsage)
 	}
 	return out, nil
+}
+
+// OperateRevokedFile is the home's signed list of revoked operate tokens.
+func OperateRevokedFile(h *home.Home) string { return filepath.Join(h.Dir, "operate-revoked.json") }
+
+// IssueOperateToken issues an official's token for the crisis service,
+// signed by the current root signing key, valid for ttl from the vault's
+// clock (at most operate.MaxTTL), and records it in the events journal and
+// the log. The vault must be open with keys.
+func (v *Vault) IssueOperateToken(ctx context.Context, official, role string, ttl time.Duration) (string, *operate.Token, error) {
+	r := v.Repo
+	tok, t, err := operate.IssueRole(r.Root(), r.Home(), official, role, ttl, v.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	v.journal(evidence.Event{Type: "token", Home: r.Home(),
+		Summary: fmt.Sprintf("operate token %s issued to %s until %s", t.ID, official, t.Expires.Format(time.RFC3339))})
+	v.Recorder().Audit(ctx, tlog.OperateTokenEntry(t.ID, official, t.RoleOf(), t.Expires))
+	return tok, t, nil
+}
+
+// RevokeOperateTokens adds ids to the home's signed revocation list (a new
+// epoch starts a new list: older tokens are dead anyway), records it in
+// the log before the file is replaced, and writes it to OperateRevokedFile
+// and, if set, to out. The vault must be open with keys.
+func (v *Vault) RevokeOperateTokens(ctx context.Context, ids []string, out string) (*operate.RevocationList, error) {
+	r, h := v.Repo, v.Home
+	l := operate.RevocationList{Home: r.Home()}
+	if b, err := os.ReadFile(OperateRevokedFile(h)); err == nil {
+		old, err := operate.OpenRevocations(b, r.Home(), operate.EpochKeys(r))
+		if err != nil {
+			return nil, hint.Wrap(fmt.Errorf("%s: %w", OperateRevokedFile(h), err), "restore the file from a backup, or move it away to start a new list")
+		}
+		if old.Epoch == r.Root().Epoch {
+			l.IDs, l.Number = old.IDs, old.Number
+		}
+	}
+	l.IDs = append(l.IDs, ids...)
+	l.Number++
+	l.Time = v.Now()
+	b, err := operate.SignRevocations(r.Root(), l)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.Recorder().Append(ctx, tlog.OperateRevokeEntry(ids, l.Number, r.Root().Epoch)); err != nil {
+		return nil, err
+	}
+	for _, p := range []string{OperateRevokedFile(h), out} {
+		if p == "" {
+			continue
+		}
+		if err := atomicfile.Write(p, b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	v.journal(evidence.Event{Type: "token", Home: r.Home(),
+		Summary: fmt.Sprintf("operate tokens revoked: %s (list %d)", strings.Join(ids, ", "), l.Number)})
+	return &l, nil
+}
+
+// journal appends to the home's events journal (a failure is a warning).
+func (v *Vault) journal(ev evidence.Event) {
+	j := evidence.Journal{Path: filepath.Join(v.Home.Dir, EventsFile)}
+	if err := j.Append(ev); err != nil {
+		v.Warnf("event journal %s: %v", j.Path, err)
+	}
 }
