@@ -33,7 +33,8 @@ needs --expect-home with the home fingerprint the custodians were given at
 init: without it, recover prints the fingerprint the site presents and
 refuses (exit 4); with a different one it refuses the site (exit 3). With
 --log (a copy of the home's log folder) and --log-policy, a site showing
-less than the log's witnesses cosigned is refused as stale (exit 3).`,
+less than the log's witnesses cosigned is refused as stale (exit 3), and
+with --compare URL so is a site showing an older signed state than another.`,
 		Example: `  embassy --home /srv/embassy recover --site /mnt/embassy-lu --expect-home fp1-... --identity alice.key --identity bob.key
   embassy recover --site s3://10.0.0.5:9000/embassy --name ch-1 --jurisdiction CH --identity a.key.age --identity b.key`,
 		Args: cobra.NoArgs,
@@ -81,6 +82,7 @@ less than the log's witnesses cosigned is refused as stale (exit 3).`,
 	f.StringVar(&req.Jurisdiction, "jurisdiction", "", "ISO 3166 code of the site (ZZ if unknown)")
 	f.StringVar(&req.LogDir, "log", "", "a copy of the home's log folder (<home>/log): refuse a site showing less than its witnesses cosigned")
 	f.StringVar(&req.LogPolicy, "log-policy", "", "the log policy (log key, witnesses, quorum) to check --log against")
+	f.StringArrayVar(&req.Compare, "compare", nil, "another site of the home (URL, repeatable): refuse --site if it shows an older signed state")
 	passFlag(c, &passFile)
 	return c
 }

@@ -185,6 +185,11 @@ func TestDrillStaleSiteAgainstWitnesses(t *testing.T) {
 	if r.code != ExitDamaged || !strings.Contains(r.stderr, "site ch presents vault state") {
 		t.Fatalf("recover from the stale site: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	r = run(t, filepath.Join(dir, "rec"), "", "recover", "--site", filepath.Join(dir, "site-ch"), "--name", "ch", "--expect-home", fp,
+		"--identity", ids[0], "--identity", ids[1], "--compare", filepath.Join(dir, "site-lu"))
+	if r.code != ExitDamaged || !strings.Contains(r.stderr, "another site of the home shows") {
+		t.Fatalf("recover from the stale site beside a fresh one: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	r = run(t, filepath.Join(dir, "rec"), "", "recover", "--site", filepath.Join(dir, "site-lu"), "--name", "lu", "--expect-home", fp,
 		"--identity", ids[0], "--identity", ids[1], "--log", logDir, "--log-policy", filepath.Join(logDir, "policy"))
 	if r.code != 0 {

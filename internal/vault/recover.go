@@ -149,6 +149,9 @@ type RecoverRequest struct {
 	// trusted policy: the site must show every head the log's witnesses
 	// cosigned (see failover.ReadWitnessed), or recovery is refused.
 	LogDir, LogPolicy string
+	// Compare are other sites of the home (URLs): the site recovered from
+	// must show at least the freshest signed state any of them shows.
+	Compare []string
 	// Open opens the site (nil: location.Open of SiteURL).
 	Open func(ctx context.Context, url string, p site.Properties) (site.Backend, error)
 }
@@ -190,6 +193,9 @@ func Recover(ctx context.Context, req RecoverRequest, o Options) (*RecoverResult
 	rec, err := repo.RecoverExpect(ctx, src, req.Identities, req.ExpectHome)
 	if err == nil && req.LogDir != "" {
 		err = checkFresh(ctx, src, rec.Home, req.LogDir, req.LogPolicy, o)
+	}
+	if err == nil && len(req.Compare) > 0 {
+		err = compareSites(ctx, src, rec.Home, req.Compare, open, o)
 	}
 	_ = b.Close()
 	if err != nil {
@@ -258,4 +264,47 @@ func checkFresh(ctx context.Context, s *repo.Site, homeID, logDir, policyFile st
 			"recover from another site of the home, one that shows the newest snapshots"), hint.CodeDamaged)
 	}
 	return nil
+}
+
+// compareSites refuses src when another of the home's sites shows a
+// fresher signed state: src is then stale or hiding manifests. Sites that
+// cannot be opened, or present another home, are warned about and not
+// compared.
+func compareSites(ctx context.Context, src *repo.Site, homeID string, urls []string, open func(context.Context, string, site.Properties) (site.Backend, error), o Options) error {
+	sites := []*repo.Site{src}
+	for i, u := range urls {
+		name := fmt.Sprintf("compare-%d", i+1)
+		b, err := open(ctx, u, site.Properties{Name: name, Jurisdiction: "ZZ"})
+		if err != nil {
+			warn(o, fmt.Sprintf("site %s (%s) not compared: %v", name, u, err))
+			continue
+		}
+		defer b.Close()
+		sites = append(sites, &repo.Site{Name: name, Backend: b})
+	}
+	r, err := repo.Open(ctx, repo.Options{Home: homeID, Sites: sites, Logger: o.Logger, OnAlert: func(a repo.Alert) {
+		if a.Site != src.Name {
+			warn(o, fmt.Sprintf("site %s: %s: %s", a.Site, a.Attack, a.Detail))
+		}
+	}})
+	if err != nil {
+		return err
+	}
+	if got, stale := r.StaleSites()[src.Name]; stale {
+		best := uint64(0)
+		if st := r.State(); st != nil {
+			best = st.Seq
+		}
+		return hint.WithCode(hint.Wrap(fmt.Errorf("site %s presents vault state %d, another site of the home shows %d: stale or hiding manifests, not used", src.Name, got, best),
+			"recover from the site that shows the freshest state"), hint.CodeDamaged)
+	}
+	return nil
+}
+
+func warn(o Options, msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+	} else if o.Logger != nil {
+		o.Logger.Warn(msg)
+	}
 }
