@@ -143,3 +143,17 @@ func TestQuorumKnownAnswer(t *testing.T) {
 		t.Fatalf("recorded quorum for another session: %v", err)
 	}
 }
+
+func BenchmarkVerifyQuorum(b *testing.B) {
+	envs, c := quorumFixture(&testing.T{})
+	now := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	st := Statement{Fingerprint: "fp", Session: "s", Time: now}
+	s1, _ := SignStatement(envs[0], st)
+	s2, _ := SignStatement(envs[1], st)
+	body, _ := json.Marshal(QuorumRequest{Signatures: []CustodianSignature{s1, s2}})
+	for b.Loop() {
+		if _, err := VerifyQuorum(body, c, "fp", "s", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
