@@ -370,9 +370,9 @@ func (h *Home) LoadRoot(epoch uint32) (*keys.Root, error) {
 	b, err := os.ReadFile(h.rootPath(epoch))
 	if err != nil {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("home has no root key for epoch %d: %w", epoch, err),
-			"rebuild the home's keys from the custodians with 'embassy recover'"), hint.CodeKey)
+			"restore "+h.rootPath(epoch)+" from this home's backup, or rebuild a home from a site and the custodians in a new folder: "+hint.Recover), hint.CodeKey)
 	}
-	const rebuild = "restore the file from this home's backup, or rebuild the home's keys from the custodians with 'embassy recover'"
+	const rebuild = "restore the file from this home's backup, or rebuild a home from a site and the custodians in a new folder: " + hint.Recover
 	var rf rootFile
 	if err := json.Unmarshal(b, &rf); err != nil || rf.Format != "embassy.rootkey.v1" {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s is malformed", h.rootPath(epoch)), rebuild), hint.CodeKey)

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runDefault runs the CLI without --home, so that the default home (under
+// $XDG_CONFIG_HOME) applies.
+func runDefault(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), append([]string{"--progress", "never"}, args...), strings.NewReader(""), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+// TestQuickstartOwnFolder: quickstart without --home puts the demo in its
+// own folder, says how to remove it, and a newcomer's first real init in
+// the default home then works (issue 11.16).
+func TestQuickstartOwnFolder(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quickstart generates a registry")
+	}
+	cfg := t.TempDir()
+	t.Setenv("XDG_CONFIG_HOME", cfg)
+	t.Setenv("EMBASSY_HOME", "")
+	os.Unsetenv("EMBASSY_HOME")
+	r := runDefault(t, "quickstart", "--rows", "500", "--documents", "2")
+	if r.code != 0 {
+		t.Fatalf("quickstart: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	demo := filepath.Join(cfg, "embassy-quickstart")
+	if !strings.Contains(r.stdout, "rm -rf "+demo) {
+		t.Fatalf("quickstart does not say how to remove the demo:\n%s", r.stdout)
+	}
+	if _, err := os.Stat(filepath.Join(cfg, "embassy")); !os.IsNotExist(err) {
+		t.Fatalf("quickstart wrote into the default home: %v", err)
+	}
+	key := filepath.Join(t.TempDir(), "a.key")
+	rec := strings.TrimSpace(runDefault(t, "custodian", "keygen", "-o", key).stdout)
+	if r := runDefault(t, "init", "--custodian", rec, "--threshold", "1"); r.code != 0 {
+		t.Fatalf("init after quickstart: %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestMissingRootKeyHint: a home whose root key file is gone is told to
+// recover into a new folder, since recover refuses an existing home; and
+// following that advice literally into this home is refused (issue 11.16).
+func TestMissingRootKeyHint(t *testing.T) {
+	_, home, _ := setup(t)
+	keys, _ := filepath.Glob(filepath.Join(home, "keys", "root-*.key"))
+	if len(keys) == 0 {
+		t.Fatal("no root key file in the home")
+	}
+	for _, k := range keys {
+		os.Remove(k)
+	}
+	r := run(t, home, "", "verify")
+	if r.code != ExitKey {
+		t.Fatalf("verify without a root key: exit %d\n%s", r.code, r.stderr)
+	}
+	var hintLine string
+	for _, l := range strings.Split(r.stderr, "\n") {
+		if strings.HasPrefix(l, "embassy: hint: ") {
+			hintLine = l
+		}
+	}
+	if !strings.Contains(hintLine, "--home NEW-DIR recover") || strings.Contains(hintLine, "with 'embassy recover'") {
+		t.Fatalf("hint: %q", hintLine)
+	}
+	if r := run(t, home, "", "recover", "--site", "x", "--identity", "y"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Fatalf("recover into the existing home: %d %s", r.code, r.stderr)
+	}
+}
