@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,5 +75,58 @@ func TestMissingRootKeyHint(t *testing.T) {
 	}
 	if r := run(t, home, "", "recover", "--site", "x", "--identity", "y"); r.code == 0 || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("recover into the existing home: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestHomeDiskFull: with the home's disk full, operations that change the
+// vault are refused before they change anything, saying why and what to
+// do, and work again once there is room (issue 11.16). Needs root (mount).
+func TestHomeDiskFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	dir := t.TempDir()
+	home := filepath.Join(mnt, "home")
+	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))
+	mustRun(t, home, "init", "--custodian", rec, "--threshold", "1")
+	mustRun(t, home, "site", "add", "lu", "--url", filepath.Join(dir, "site"), "--jurisdiction", "LU")
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("one\n"), 0o644)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	fill := filepath.Join(mnt, "fill")
+	exec.Command("dd", "if=/dev/zero", "of="+fill, "bs=64k").Run() // until the disk is full
+	for _, args := range [][]string{{"snapshot", "registry", src, "--class", "internal"}, {"forget", "registry", "latest"}, {"prune"}} {
+		r := run(t, home, "", args...)
+		if r.code != ExitError || !strings.Contains(r.stderr, "is full") || !strings.Contains(r.stderr, "hint: free space on that disk") {
+			t.Fatalf("%v on a full home disk: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+	if out := mustRun(t, home, "--json", "snapshots", "registry"); strings.Count(out, `"id"`) != 1 {
+		t.Fatalf("snapshots changed while refused:\n%s", out)
+	}
+	os.Remove(fill)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	mustRun(t, home, "verify")
+}
+
+// TestEmptyConfigNamed: an empty embassy.yaml is named as the problem, not
+// blamed on the root key (issue 11.16).
+func TestEmptyConfigNamed(t *testing.T) {
+	_, home, _ := setup(t)
+	if err := os.WriteFile(filepath.Join(home, "embassy.yaml"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, home, "", "snapshots")
+	if r.code != ExitError || !strings.Contains(r.stderr, "embassy.yaml is empty or has no 'home:' id") || strings.Contains(r.stderr, "root key") && !strings.Contains(r.stderr, "root key files") {
+		t.Fatalf("empty config: exit %d\n%s", r.code, r.stderr)
 	}
 }

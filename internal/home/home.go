@@ -285,6 +285,12 @@ func Open(dir string) (*Home, error) {
 	if err != nil {
 		return nil, hint.Wrap(fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err), "fix the configuration file")
 	}
+	if c.Home == "" {
+		// An empty or truncated file (a full disk, an editor): say so,
+		// rather than let the root key appear to belong elsewhere.
+		return nil, hint.Wrap(fmt.Errorf("%s is empty or has no 'home:' id", filepath.Join(dir, ConfigFile)),
+			"restore it from a backup; its 'home:' line is this home's id, which the root key files under "+filepath.Join(dir, "keys")+" also carry (\"home\": ...); see 'embassy help config'")
+	}
 	return &Home{Dir: dir, Config: c}, nil
 }
 
