@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,5 +129,64 @@ func TestEmptyConfigNamed(t *testing.T) {
 	r := run(t, home, "", "snapshots")
 	if r.code != ExitError || !strings.Contains(r.stderr, "embassy.yaml is empty or has no 'home:' id") || strings.Contains(r.stderr, "root key") && !strings.Contains(r.stderr, "root key files") {
 		t.Fatalf("empty config: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestLsEscapesNames: names that are not UTF-8 or hold a terminal escape
+// are printed escaped (as Go's %q), byte for byte with --raw, and exactly
+// in --json's path_base64 (issue 11.16).
+func TestLsEscapesNames(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	names := []string{"caf\xff", "\x1b[31mred", "plain.txt"}
+	for _, n := range names {
+		if err := os.WriteFile(filepath.Join(src, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	out := mustRun(t, home, "ls", "registry")
+	for _, want := range []string{`"caf\xff"`, `"\x1b[31mred"`, "  plain.txt\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("ls does not show %s:\n%s", want, out)
+		}
+	}
+	if strings.ContainsAny(out, "\xff\x1b") {
+		t.Errorf("ls printed raw bytes:\n%q", out)
+	}
+	if raw := mustRun(t, home, "ls", "registry", "--raw"); !strings.Contains(raw, "  caf\xff\n") || !strings.Contains(raw, "  \x1b[31mred\n") {
+		t.Errorf("ls --raw:\n%q", raw)
+	}
+	var rows []struct {
+		Path string `json:"path"`
+		Raw  []byte `json:"path_base64"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "ls", "registry")), &rows); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range rows {
+		if string(r.Raw) == "caf\xff" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("--json has no exact bytes of caf\\xff: %+v", rows)
+	}
+}
+
+// TestSiteCheckCreate: site check on storage that does not exist yet says
+// that site add creates it, and --create does (issue 11.16).
+func TestSiteCheckCreate(t *testing.T) {
+	dir := t.TempDir()
+	home := filepath.Join(dir, "nohome")
+	target := filepath.Join(dir, "new", "site")
+	r := run(t, home, "", "site", "check", target, "--large-mib", "1")
+	if r.code != ExitError || !strings.Contains(r.stderr, "created by 'embassy site add', or by 'embassy site check --create'") {
+		t.Fatalf("missing storage: exit %d\n%s", r.code, r.stderr)
+	}
+	if out := mustRun(t, home, "site", "check", target, "--large-mib", "1", "--create"); !strings.Contains(out, "passed all") {
+		t.Fatalf("--create:\n%s", out)
 	}
 }
