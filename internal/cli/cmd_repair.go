@@ -61,7 +61,7 @@ proof sampled from.`,
 				e.printf("%d problem(s) found, %d repaired, %d remaining\n", len(rep.Damage), countDone(acts), len(after.Damage))
 			}
 			if len(after.Damage) > 0 && !dry {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) remain after repair", len(after.Damage)), "no site holds an intact copy of these objects; see 'embassy verify'"), hint.CodeDamaged)
+				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) remain after repair", len(after.Damage)), repairHint(acts)), hint.CodeDamaged)
 			}
 			return nil
 		},
@@ -80,4 +80,16 @@ func countDone(acts []repo.RepairAction) int {
 		}
 	}
 	return n
+}
+
+// repairHint says why damage remains: an intact copy was found but could
+// not be written (the FAILED lines name the site and its error), or no
+// site holds one.
+func repairHint(acts []repo.RepairAction) string {
+	for _, a := range acts {
+		if a.Error != "" && a.From != "" {
+			return "an intact copy exists (at " + a.From + ") but writing it to site " + a.Site + " failed: see the FAILED lines, fix the site and run repair again"
+		}
+	}
+	return "no site holds an intact copy of these objects; see 'embassy verify'"
 }

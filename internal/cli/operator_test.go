@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/digital-embassy/embassy/internal/repo"
 )
 
 // runDefault runs the CLI without --home, so that the default home (under
@@ -188,5 +190,17 @@ func TestSiteCheckCreate(t *testing.T) {
 	}
 	if out := mustRun(t, home, "site", "check", target, "--large-mib", "1", "--create"); !strings.Contains(out, "passed all") {
 		t.Fatalf("--create:\n%s", out)
+	}
+}
+
+// TestRepairHintNamesTheFailedWrite: when an intact copy exists but cannot
+// be written to the damaged site, the hint says so instead of claiming that
+// no site holds a copy (issue 11.14).
+func TestRepairHintNamesTheFailedWrite(t *testing.T) {
+	if got := repairHint([]repo.RepairAction{{Site: "worm", Object: "data/x", From: "local", Error: "put: object already exists"}}); !strings.Contains(got, "an intact copy exists (at local)") || !strings.Contains(got, "site worm failed") {
+		t.Fatalf("hint: %s", got)
+	}
+	if got := repairHint([]repo.RepairAction{{Site: "worm", Object: "data/x", Error: "no other site holds a copy"}}); !strings.Contains(got, "no site holds an intact copy") {
+		t.Fatalf("hint: %s", got)
 	}
 }
