@@ -247,7 +247,7 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 			}
 			logAlerts, _ := tlog.ReadAlerts(filepath.Join(hl.dir, tlog.AlertsFile))
 			if e.json {
-				out := map[string]any{"ok": cerr == nil && len(alerts) == 0 && len(logAlerts) == 0, "witness_alerts": alerts, "log_alerts": logAlerts}
+				out := map[string]any{"ok": cerr == nil && len(alerts) == 0 && len(logAlerts) == 0, "witness_alerts": alerts, "log_alerts": logAlerts, "log_alert_groups": tlog.GroupAlerts(logAlerts)}
 				if cerr != nil {
 					out["error"] = cerr.Error()
 				} else if cp != nil {
@@ -265,11 +265,26 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 				default:
 					e.printf("OK: %s, %d entries, checkpoint cosigned by the witness quorum\n", cp.Origin, cp.Size)
 				}
-				for _, a := range alerts {
-					e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
+				for _, g := range groupWitnessAlerts(alerts) {
+					a := g.last
+					if g.n > 1 {
+						e.printf("ALERT (home witness %s) %s %d times from %s to %s: %s\n", a.Witness, a.Kind, g.n, g.first.Format(time.RFC3339), a.Time.Format(time.RFC3339), a.Message)
+					} else {
+						e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
+					}
 				}
-				for _, a := range logAlerts {
-					e.printf("ALERT (log) %s witness %s answered %d %s: %s\n", a.Time.Format(time.RFC3339), a.URL, a.Status, a.Kind, a.Body)
+				for _, g := range tlog.GroupAlerts(logAlerts) {
+					what := fmt.Sprintf("answered %d %s", g.Status, g.Kind)
+					if g.Kind == "unreachable" {
+						what = "unreachable"
+					}
+					e.printf("ALERT (log) witness %s %s", g.URL, what)
+					if g.Count > 1 {
+						e.printf(" %d times (%d episode(s)) from %s to %s", g.Count, g.Episodes, g.First.Format(time.RFC3339), g.Last.Format(time.RFC3339))
+					} else {
+						e.printf(" at %s", g.Last.Format(time.RFC3339))
+					}
+					e.printf(": %s\n", g.Body)
 				}
 			}
 			if cerr != nil && !errors.Is(cerr, tlog.ErrEmpty) {
@@ -281,4 +296,34 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 			return nil
 		},
 	}
+}
+
+// witnessAlertGroup is the repeats of one refusal: the same witness, kind
+// and message (the log retrying the same checkpoint).
+type witnessAlertGroup struct {
+	first time.Time
+	last  witness.Alert
+	n     int
+}
+
+func groupWitnessAlerts(as []witness.Alert) []witnessAlertGroup {
+	var out []witnessAlertGroup
+	at := map[string]int{}
+	for _, a := range as {
+		k := a.Witness + "\x00" + a.Kind + "\x00" + a.Message
+		i, ok := at[k]
+		if !ok {
+			at[k], i = len(out), len(out)
+			out = append(out, witnessAlertGroup{first: a.Time})
+		}
+		g := &out[i]
+		g.n += max(a.Count, 1)
+		if a.Time.Before(g.first) {
+			g.first = a.Time
+		}
+		if g.last.Time.IsZero() || !a.Time.Before(g.last.Time) {
+			g.last = a
+		}
+	}
+	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -188,11 +189,23 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		}
 	}
 	if damaged > 0 {
-		return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", damaged),
-			"the site does not hold what it was given; run 'embassy repair' to re-copy from another site, and ask the host (see 'embassy disclosures')"), hint.CodeDamaged)
+		return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", damaged), proofRepairHint(reps)), hint.CodeDamaged)
 	}
 	e.printf("no damage found\n")
 	return nil
 }
 
 func daemonOf(b site.Backend) *remote.Backend { return vault.DaemonOf(b) }
+
+// proofRepairHint names the repair that fixes what the proofs found: a
+// proof reads content, so plain repair (presence and size) is not enough.
+func proofRepairHint(reps []*proofReport) string {
+	var args []string
+	for _, rep := range reps {
+		if len(rep.Damage) > 0 {
+			args = append(args, "--site "+rep.Site)
+		}
+	}
+	return "the site does not hold what it was given; run 'embassy repair " + strings.Join(args, " ") +
+		" --read-data' to re-copy from another site, and ask the host (see 'embassy disclosures')"
+}
