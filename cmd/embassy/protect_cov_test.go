@@ -20,12 +20,12 @@ import (
 // its stdout into events: one line per committed snapshot, and the
 // metrics address.
 type protectRun struct {
-	t      *testing.T
-	lines  chan string
-	mu     sync.Mutex
-	buf    bytes.Buffer
-	wait   func() int
-	stop   func()
+	t     *testing.T
+	lines chan string
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	wait  func() int
+	stop  func()
 }
 
 func (p *protectRun) stderr() string { p.mu.Lock(); defer p.mu.Unlock(); return p.buf.String() }
