@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/mem"
@@ -224,5 +225,65 @@ func TestSiteExclude(t *testing.T) {
 	undo()
 	if !errors.Is(s.Err(), broken) {
 		t.Fatalf("undo cleared the site's own failure: %v", s.Err())
+	}
+}
+
+// TestDatasetLookupAndIndex: an unknown dataset's error says what exists
+// (or how to make the first one); an opened dataset's index accounts for
+// every blob in the packs the sites hold.
+func TestDatasetLookupAndIndex(t *testing.T) {
+	ctx := context.Background()
+	v := newHostileVault(t)
+	r := v.open()
+	if _, err := r.Dataset(ctx, "reg"); err == nil || !strings.Contains(hint.Of(err), "no datasets yet") {
+		t.Fatalf("empty vault: %v (hint %q)", err, hint.Of(err))
+	}
+	v.snapshot(r, "reg", smallSource(t, strings.Repeat("row\n", 50000)))
+	v.snapshot(r, "land", smallSource(t, "parcel\n"))
+	_, err := r.Dataset(ctx, "nope")
+	if err == nil || hint.Of(err) != "known datasets: land, reg" {
+		t.Fatalf("unknown dataset: %v (hint %q)", err, hint.Of(err))
+	}
+	dk, err := r.Dataset(ctx, "reg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.OpenDataset(ctx, dk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	packs := map[repo.ID]int64{}
+	for _, h := range ofKind(t, v.ch, site.KindPack) {
+		if repo.DatasetOf(h) == dk.ID {
+			id, err := repo.ParseID(h.Name[strings.LastIndexByte(h.Name, '/')+1:])
+			if err != nil {
+				t.Fatal(err)
+			}
+			packs[id] = listAll(t, v.ch)[h]
+		}
+	}
+	n := 0
+	d.Idx.Each(func(id repo.ID, l repo.BlobLoc) {
+		n++
+		if size, ok := packs[l.Pack]; !ok || int64(l.Offset)+int64(l.Length) > size {
+			t.Errorf("blob %v at %v+%d in pack %v of size %d", id, l.Offset, l.Length, l.Pack, size)
+		}
+		if !d.Idx.Has(id) {
+			t.Errorf("Each listed %v, Has denies it", id)
+		}
+	})
+	if n == 0 || n != d.Idx.Len() {
+		t.Fatalf("Each saw %d blobs, Len says %d", n, d.Idx.Len())
+	}
+	for id, size := range packs {
+		if d.Idx.PackSize(id) != size {
+			t.Errorf("pack %v: index says %d bytes, site holds %d", id, d.Idx.PackSize(id), size)
+		}
+	}
+	if d.Idx.PackSize(repo.ID{}) != 0 || !(repo.ID{}).IsZero() {
+		t.Fatal("the zero ID is a known pack")
+	}
+	if len(r.Epochs()) != 1 || r.Root() == nil || r.CurrentEpoch() == nil {
+		t.Fatalf("epochs %v, root %v", r.Epochs(), r.Root())
 	}
 }
