@@ -388,3 +388,38 @@ func TestProtectSQLiteRestore(t *testing.T) {
 		t.Fatalf("%d snapshots, want 2", len(ids))
 	}
 }
+
+// TestRestoreGateAfterResidencyChange: the restore gate asks the policy
+// for each site; tightening the residency rules after the data is stored
+// blocks new writes to the site outside them but never a recovery: with
+// the allowed site's copy gone, the snapshot both sites held restores
+// from the other site and the restore is in the log.
+func TestRestoreGateAfterResidencyChange(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	want := noise(150<<10, 9)
+	os.WriteFile(filepath.Join(src, "register.bin"), want, 0o644)
+	mustRun(t, home, "snapshot", "reg", src, "--class", "C2-I1-A1")
+	first := snapshotIDs(t, home, "reg")[0]
+	// C2 may now live only in LU: ch is outside.
+	os.WriteFile(filepath.Join(home, "policy.yaml"), []byte("classes:\n  - class: C2-I0-A0\n    jurisdictions: [LU]\n"), 0o644)
+	r := run(t, home, "", "snapshot", "reg", src)
+	if !strings.Contains(r.stderr, "site ch denied by policy for write of reg") {
+		t.Fatalf("write after the change: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "site-lu")); err != nil { // the allowed site lost everything
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "out")
+	r = run(t, home, "", "restore", "reg@"+first, "--target", target)
+	if b, _ := os.ReadFile(filepath.Join(target, "register.bin")); !bytes.Equal(b, want) {
+		t.Fatalf("restore from ch after the residency change: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stderr, "denied by policy for restore") {
+		t.Fatalf("the restore gate denied a recovery:\n%s", r.stderr)
+	}
+	if log := mustRun(t, home, "log", "--kind", "restore"); !strings.Contains(log, " restore ") {
+		t.Fatalf("the restore is not in the log:\n%s", log)
+	}
+}
