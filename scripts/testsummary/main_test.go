@@ -109,7 +109,7 @@ example.com/embassy/internal/cli/cli.go:1.1,2.2 1 0
 		}
 	}
 	want := []string{
-		"     0.0%       1 stmts  internal/cli",   // not a domain package: not flagged
+		"     0.0%       1 stmts  internal/cli",  // not a domain package: not flagged
 		"<   50.0%       2 stmts  internal/repo", // domain, below 80%
 		"    90.0%      10 stmts  internal/seal",
 	}
