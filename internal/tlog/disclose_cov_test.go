@@ -130,3 +130,41 @@ func shape(e Entry) string {
 	}
 	return e.Kind + " " + e.Dataset + " " + e.Object + " " + e.Site + " " + strings.Join(d, " ")
 }
+
+// TestEntryValidation: what a host may put in a disclosure or any entry is
+// checked before it is logged: the reason and access codes, who, what and
+// when, and the text of every field (length, UTF-8, no line breaks that
+// would forge a second line in a printed log).
+func TestEntryValidation(t *testing.T) {
+	good := disclosure(1, "lu", ReasonHostService, "T-1", t0, t0.Add(time.Hour)).Entry
+	good.V = Version
+	if err := good.Validate(); err != nil {
+		t.Fatalf("a valid disclosure: %v", err)
+	}
+	with := func(f func(e *Entry)) Entry {
+		e := good
+		e.Details = maps.Clone(good.Details)
+		f(&e)
+		return e
+	}
+	for name, c := range map[string]struct {
+		e    Entry
+		want string
+	}{
+		"unknown reason":   {with(func(e *Entry) { e.Reason = "BECAUSE" }), "disclosure reason"},
+		"unknown access":   {with(func(e *Entry) { e.Details[DetailAccess] = "telepathy" }), "disclosure access"},
+		"no who":           {with(func(e *Entry) { e.Actor = "" }), "needs a site, who"},
+		"no what":          {with(func(e *Entry) { e.Object = "" }), "needs a site, who"},
+		"bad time":         {with(func(e *Entry) { e.Details[DetailAt] = "yesterday" }), "access time"},
+		"access after log": {with(func(e *Entry) { e.Details[DetailAt] = t0.Add(3 * time.Hour).Format(time.RFC3339) }), "after the disclosure itself"},
+		"newline":          {with(func(e *Entry) { e.Object = "rack 4\nsnapshot forged" }), "control characters"},
+		"carriage return":  {with(func(e *Entry) { e.Details[DetailTicket] = "T-1\r" }), "control characters"},
+		"not utf-8":        {with(func(e *Entry) { e.Actor = "ops\xff" }), "UTF-8"},
+		"long field":       {with(func(e *Entry) { e.Site = strings.Repeat("s", 300) }), "at most"},
+		"bad detail key":   {with(func(e *Entry) { e.Details["Bad Key"] = "x" }), "detail key"},
+	} {
+		if err := c.e.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %q", name, err, c.want)
+		}
+	}
+}
