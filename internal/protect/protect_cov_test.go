@@ -14,6 +14,8 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/archiver"
 	"github.com/digital-embassy/embassy/internal/keys"
+	"github.com/digital-embassy/embassy/internal/metrics"
+	"github.com/digital-embassy/embassy/internal/metrics/metricstest"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -461,17 +463,29 @@ func TestRunnerCycle(t *testing.T) {
 	if len(alerts) != 2 || alerts[0].State != "firing" || alerts[1].State != "firing" || alerts[0].Site == alerts[1].Site {
 		t.Fatalf("alerts: %+v", alerts)
 	}
-	var m strings.Builder
-	rn.WriteMetrics(&m)
-	for _, want := range []string{
-		`embassy_rpo_exceeded{dataset="reg",site="lu"} 1`,
-		`embassy_replication_lag_seconds{dataset="reg",site="ch"} 10800.000`,
-		`embassy_rpo_seconds{dataset="reg"} 7200`,
-		`embassy_protect_snapshots_total{dataset="reg",result="ok"} 2`,
-		`embassy_protect_snapshots_total{dataset="reg",result="failed"} 2`,
+	reg := metrics.NewBareRegistry()
+	reg.MustRegister(rn)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := metricstest.Families{}
+	for _, f := range fams {
+		m[f.GetName()] = f
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"embassy_rpo_exceeded", []string{"dataset", "reg", "site", "lu"}, 1},
+		{"embassy_replication_lag_seconds", []string{"dataset", "reg", "site", "ch"}, 10800},
+		{"embassy_rpo_seconds", []string{"dataset", "reg"}, 7200},
+		{"embassy_protect_snapshots_total", []string{"dataset", "reg", "result", "ok"}, 2},
+		{"embassy_protect_snapshots_total", []string{"dataset", "reg", "result", "failed"}, 2},
 	} {
-		if !strings.Contains(m.String(), want+"\n") {
-			t.Errorf("metrics lack %q:\n%s", want, m.String())
+		if got := m.Value(c.name, c.labels...); got != c.want {
+			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
 	failNext = false
