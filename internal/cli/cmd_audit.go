@@ -111,13 +111,21 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 				warnHomeAlone(e, p)
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To, "policy": from})
+				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To,
+					"start": b.Start, "end": b.End, "policy": from})
 			}
 			first, last := "-", "-"
 			if len(ents) > 0 {
 				first, last = fmt.Sprint(ents[0].Index), fmt.Sprint(ents[len(ents)-1].Index)
 			}
-			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint (policy %s)\n", len(ents), first, last, b.Origin, from)
+			period := func(t time.Time, open string) string {
+				if t.IsZero() {
+					return open
+				}
+				return t.Format(time.RFC3339)
+			}
+			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint: every entry logged from %s to %s (policy %s)\n",
+				len(ents), first, last, b.Origin, period(b.From, "the start"), period(b.To, "the checkpoint"), from)
 			return nil
 		},
 	}
@@ -152,7 +160,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 			if err != nil {
 				return err
 			}
-			b, err := r.Export(e.ctx, from, to)
+			b, err := r.Export(e.ctx, from, to, e.vaultOf(h).Recorder().Signer)
 			if err != nil {
 				return hint.WithCode(err, hint.CodeDamaged)
 			}
