@@ -357,3 +357,20 @@ func FuzzOpenObject(f *testing.F) {
 		}
 	})
 }
+
+func FuzzParseCard(f *testing.F) {
+	c := &Card{Custodian: "alice", Index: 1, Of: 3, Threshold: 2, Home: "h0123", Fingerprint: "fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef", Recipient: "age1pq1x", Created: fixTime(0)}
+	f.Add(c.Encode())
+	f.Add([]byte(cardFormat + "\nfingerprint: fp1-zz\n"))
+	f.Add([]byte(cardFormat + "\nfingerprint: fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef\nfingerprint: fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef\n"))
+	f.Add([]byte("fingerprint: fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fp, err := ParseCard(b)
+		if err != nil {
+			return
+		}
+		if n, err := NormalizeFingerprint(fp); err != nil || n != fp {
+			t.Fatalf("card fingerprint %q is not canonical", fp)
+		}
+	})
+}
