@@ -55,7 +55,7 @@ func (e *env) auditPolicy(file string) (*tlog.Policy, string, error) {
 }
 
 func cmdAuditVerify(e *env) *cobra.Command {
-	var policyFile string
+	var policyFile, since, until string
 	c := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Verify a receipt or an evidence bundle offline",
@@ -65,7 +65,10 @@ the log's signature on the checkpoint, the witness quorum's cosignatures
 
 The trust anchor is --policy FILE (a C2SP tlog-policy obtained out of band),
 else the home's policy. A bundle carries its own policy: with neither, it is
-checked against that one and a warning says so. Exit code 3 if it fails.`,
+checked against that one and a warning says so. A bundle proves every entry
+of its own period (it cannot be cut at either end); pass the period you
+asked for with --from/--to to refuse one made for a shorter period. Exit
+code 3 if it fails.`,
 		Example: `  embassy audit verify receipt-42.tlog-proof
   embassy audit verify --policy embassy-ee.policy evidence-2026-11.json --json`,
 		Args: cobra.ExactArgs(1),
@@ -107,6 +110,15 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 			if err != nil {
 				return damaged(err)
 			}
+			if since != "" || until != "" {
+				want, wantTo, err := parseRange(since, until, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := b.Covers(want, wantTo); err != nil {
+					return damaged(err)
+				}
+			}
 			if p != nil {
 				warnHomeAlone(e, p)
 			}
@@ -130,6 +142,8 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 		},
 	}
 	c.Flags().StringVar(&policyFile, "policy", "", "C2SP tlog-policy file to trust (default: the home's)")
+	c.Flags().StringVar(&since, "from", "", "bundles: refuse unless the bundle covers the period from this time (as for export)")
+	c.Flags().StringVar(&until, "to", "", "bundles: refuse unless the bundle covers the period to this time")
 	return c
 }
 

@@ -197,3 +197,24 @@ func VerifyBundle(data []byte, p *Policy) (*Bundle, []Indexed, error) {
 	}
 	return &b, out, nil
 }
+
+// Covers returns an error wrapping ErrBundleCut unless the bundle's period
+// includes [from, to] (zero: open end; a bundle's open end covers any).
+// A verified bundle is complete for its own period; an auditor who asked
+// for a period checks with Covers that it was not relabelled to a
+// shorter one.
+func (b *Bundle) Covers(from, to time.Time) error {
+	fromOK := b.From.IsZero() || (!from.IsZero() && !b.From.After(from))
+	toOK := b.To.IsZero() || (!to.IsZero() && !b.To.Before(to))
+	if fromOK && toOK {
+		return nil
+	}
+	show := func(t time.Time, open string) string {
+		if t.IsZero() {
+			return open
+		}
+		return t.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Errorf("the bundle covers %s to %s, not the period asked (%s to %s): %w",
+		show(b.From, "the log's start"), show(b.To, "its checkpoint"), show(from, "the log's start"), show(to, "the checkpoint"), ErrBundleCut)
+}

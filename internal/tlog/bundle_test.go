@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -122,5 +123,34 @@ func TestBundleEmptyPeriod(t *testing.T) {
 	b, ents, err := VerifyBundle(data, te.policy)
 	if err != nil || len(ents) != 0 || b.Start != b.End || b.Before == nil || b.After == nil {
 		t.Fatalf("empty period: %v, %d entries, %+v", err, len(ents), b)
+	}
+}
+
+func TestBundleCovers(t *testing.T) {
+	d := func(s string) time.Time {
+		x, err := time.Parse("2006-01-02", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	nov := &Bundle{From: d("2026-11-01"), To: d("2026-12-01")}
+	for _, tc := range []struct {
+		b        *Bundle
+		from, to time.Time
+		ok       bool
+	}{
+		{nov, d("2026-11-01"), d("2026-12-01"), true},
+		{nov, d("2026-11-10"), d("2026-11-20"), true},
+		{nov, d("2026-10-31"), d("2026-12-01"), false}, // head relabelled
+		{nov, d("2026-11-01"), d("2026-12-02"), false}, // tail relabelled
+		{nov, time.Time{}, d("2026-12-01"), false},
+		{nov, d("2026-11-01"), time.Time{}, false},
+		{&Bundle{}, time.Time{}, time.Time{}, true},
+		{&Bundle{}, d("2026-11-01"), d("2026-12-01"), true},
+	} {
+		if err := tc.b.Covers(tc.from, tc.to); (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrBundleCut)) {
+			t.Errorf("bundle %v..%v asked %v..%v: %v", tc.b.From, tc.b.To, tc.from, tc.to, err)
+		}
 	}
 }
