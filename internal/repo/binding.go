@@ -64,21 +64,7 @@ func (d *Dataset) Bind(ctx context.Context, s *Snapshot) (*Binding, error) {
 	for _, id := range s.Indexes {
 		bound[id] = true
 	}
-	// Retired by a signed index the home wrote at or after s's epoch.
-	retired := map[ID]bool{}
-	for _, f := range files {
-		if f.Epoch != 0 && f.Epoch >= s.Epoch {
-			for _, o := range f.Supersedes {
-				retired[o] = true
-			}
-		}
-	}
-	var missing []ID
-	for _, id := range s.Indexes {
-		if _, ok := files[id]; !ok && !retired[id] {
-			missing = append(missing, id)
-		}
-	}
+	missing := missingBound(s, files)
 	var excluded []ID
 	for id, f := range files {
 		if !bound[id] && (f.Epoch == 0 || f.Epoch < s.Epoch) {
@@ -150,6 +136,26 @@ func (d *Dataset) Bind(ctx context.Context, s *Snapshot) (*Binding, error) {
 	return b, nil
 }
 
+// missingBound returns the indexes s is bound to that are neither among
+// the loaded files nor retired by a signed index of s's epoch or later.
+func missingBound(s *Snapshot, files map[ID]*IndexFile) []ID {
+	retired := map[ID]bool{}
+	for _, f := range files {
+		if f.Epoch != 0 && f.Epoch >= s.Epoch {
+			for _, o := range f.Supersedes {
+				retired[o] = true
+			}
+		}
+	}
+	var missing []ID
+	for _, id := range s.Indexes {
+		if _, ok := files[id]; !ok && !retired[id] {
+			missing = append(missing, id)
+		}
+	}
+	return missing
+}
+
 // indexListing is which site lists which index of a dataset.
 type indexListing struct {
 	sites []string               // sites that list at least one of the dataset's indexes
@@ -208,6 +214,13 @@ func (r *Repo) rebind(ctx context.Context) (int, []string, error) {
 		snaps, _, err := d.Snapshots(ctx)
 		if err != nil {
 			return total, warnings, err
+		}
+		// In commit order (the signed state's), so that a parent is
+		// re-signed before its children whatever their times.
+		if sd := r.curState().Dataset(d.Keys.ID); sd != nil {
+			slices.SortStableFunc(snaps, func(a, b *Snapshot) int {
+				return slices.Index(sd.Snapshots, a.ID) - slices.Index(sd.Snapshots, b.ID)
+			})
 		}
 		moved := map[ID]ID{}
 		for _, s := range snaps {

@@ -159,6 +159,19 @@ func TestBindDroppedIndex(t *testing.T) {
 	if !f.alerted("lu", AttackDroppedIndex) || !f.alerted("ch", AttackDroppedIndex) {
 		t.Fatalf("alerts %v", f.alerts)
 	}
+	rep, err := d.r.Verify(ctx, VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, dm := range rep.Damage {
+		if dm.Object == h.String() && len(dm.Snapshots) == 1 && dm.Snapshots[0] == f.snap.String() {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("verify does not report the dropped bound index: %+v", rep.Damage)
+	}
 }
 
 // Someone with a dataset key (leaked or retired) plants an unsigned index
