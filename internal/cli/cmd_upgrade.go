@@ -72,6 +72,9 @@ their place; the v1 copies are forgotten. Running it again does nothing.`,
 				retireRoots(h, rep.NewEpoch)
 				e.audit(h, tlog.Entry{Kind: tlog.KindKeyRotate, Object: fmt.Sprint(rep.NewEpoch), Details: map[string]string{"reason": "upgrade", "datasets": fmt.Sprint(len(rep.Datasets)), "snapshots": fmt.Sprint(rep.Snapshots)}})
 			}
+			if rep.Rebound > 0 {
+				e.audit(h, tlog.Entry{Kind: tlog.KindRepair, Object: "manifests", Details: map[string]string{"reason": "upgrade: v1 manifests re-signed as v2, bound to their index set", "snapshots": fmt.Sprint(rep.Rebound)}})
+			}
 			for _, w := range rep.Warnings {
 				e.warnf("%s", w)
 			}
