@@ -55,7 +55,7 @@ func (e *env) auditPolicy(file string) (*tlog.Policy, string, error) {
 }
 
 func cmdAuditVerify(e *env) *cobra.Command {
-	var policyFile string
+	var policyFile, since, until string
 	c := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Verify a receipt or an evidence bundle offline",
@@ -65,7 +65,10 @@ the log's signature on the checkpoint, the witness quorum's cosignatures
 
 The trust anchor is --policy FILE (a C2SP tlog-policy obtained out of band),
 else the home's policy. A bundle carries its own policy: with neither, it is
-checked against that one and a warning says so. Exit code 3 if it fails.`,
+checked against that one and a warning says so. A bundle proves every entry
+of its own period (it cannot be cut at either end); pass the period you
+asked for with --from/--to to refuse one made for a shorter period. Exit
+code 3 if it fails.`,
 		Example: `  embassy audit verify receipt-42.tlog-proof
   embassy audit verify --policy embassy-ee.policy evidence-2026-11.json --json`,
 		Args: cobra.ExactArgs(1),
@@ -107,21 +110,40 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 			if err != nil {
 				return damaged(err)
 			}
+			if since != "" || until != "" {
+				want, wantTo, err := parseRange(since, until, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := b.Covers(want, wantTo); err != nil {
+					return damaged(err)
+				}
+			}
 			if p != nil {
 				warnHomeAlone(e, p)
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To, "policy": from})
+				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To,
+					"start": b.Start, "end": b.End, "policy": from})
 			}
 			first, last := "-", "-"
 			if len(ents) > 0 {
 				first, last = fmt.Sprint(ents[0].Index), fmt.Sprint(ents[len(ents)-1].Index)
 			}
-			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint (policy %s)\n", len(ents), first, last, b.Origin, from)
+			period := func(t time.Time, open string) string {
+				if t.IsZero() {
+					return open
+				}
+				return t.Format(time.RFC3339)
+			}
+			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint: every entry logged from %s to %s (policy %s)\n",
+				len(ents), first, last, b.Origin, period(b.From, "the start"), period(b.To, "the checkpoint"), from)
 			return nil
 		},
 	}
 	c.Flags().StringVar(&policyFile, "policy", "", "C2SP tlog-policy file to trust (default: the home's)")
+	c.Flags().StringVar(&since, "from", "", "bundles: refuse unless the bundle covers the period from this time (as for export)")
+	c.Flags().StringVar(&until, "to", "", "bundles: refuse unless the bundle covers the period to this time")
 	return c
 }
 
@@ -152,7 +174,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 			if err != nil {
 				return err
 			}
-			b, err := r.Export(e.ctx, from, to)
+			b, err := r.Export(e.ctx, from, to, e.vaultOf(h).Recorder().Signer)
 			if err != nil {
 				return hint.WithCode(err, hint.CodeDamaged)
 			}

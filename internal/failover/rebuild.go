@@ -275,6 +275,11 @@ func restoreLatest(ctx context.Context, env *Env, r *repo.Repo, pd PlanDataset, 
 	for i := len(snaps) - 1; i >= 0; i-- {
 		s := snaps[i]
 		os.RemoveAll(dir)
+		// Only the index set the signed manifest binds (repo.Dataset.Bind).
+		if _, err := d.Bind(ctx, s); err != nil {
+			env.add(Check{Check: "restore", Subject: pd.Name, Detail: fmt.Sprintf("snapshot %s refused: %v", s.ID.Short(), err)})
+			continue
+		}
 		st, err := restorer.Restore(ctx, d, s, dir, restorer.Options{})
 		if err != nil {
 			if ctx.Err() != nil {
