@@ -86,7 +86,13 @@ func TestHostileCustodianCardPinsRecovery(t *testing.T) {
 	if _, err := os.Stat(newHome.home); !os.IsNotExist(err) {
 		t.Fatal("a refused recover created a home")
 	}
-	out = newHome.run(append([]string{"recover", "--site", filepath.Join(dir, "site-a"), "--expect-home", pin}, ids...)...)
+	// --expect-home also takes the card file itself.
+	card := filepath.Join(idDir, "custodian-alice.txt")
+	r = newHome.try(append([]string{"recover", "--site", forged, "--expect-home", card}, ids...)...)
+	if r.code != 3 || !strings.Contains(r.stderr, realFP) {
+		t.Fatalf("recover from the forged site with the card file: exit %d\n%s", r.code, r.stderr)
+	}
+	out = newHome.run(append([]string{"recover", "--site", filepath.Join(dir, "site-a"), "--expect-home", card}, ids...)...)
 	if !strings.Contains(out, "fingerprint: "+realFP) {
 		t.Fatalf("recover output:\n%s", out)
 	}

@@ -78,7 +78,7 @@ with --compare URL so is a site showing an older signed state than another.`,
 	f.StringVar(&req.SiteURL, "site", "", "URL of a site holding the vault (folder, file:// or s3://)")
 	f.StringArrayVar(&identities, "identity", nil, "a custodian's identity file, plain or passphrase-encrypted (repeat for k custodians)")
 	f.StringVar(&req.SiteName, "name", "recovered", "name to give the site in the new home")
-	f.StringVar(&req.ExpectHome, "expect-home", "", expectHomeUsage)
+	expectHomeFlag(c, &req.ExpectHome)
 	f.StringVar(&req.Jurisdiction, "jurisdiction", "", "ISO 3166 code of the site (ZZ if unknown)")
 	f.StringVar(&req.LogDir, "log", "", "a copy of the home's log folder (<home>/log): refuse a site showing less than its witnesses cosigned")
 	f.StringVar(&req.LogPolicy, "log-policy", "", "the log policy (log key, witnesses, quorum) to check --log against")
