@@ -131,7 +131,8 @@ func TestKBSConformanceDocumentedBodies(t *testing.T) {
 			t.Errorf("EAR claim %s missing: %s", name, payload)
 		}
 	}
-	if ear.Profile != "tag:github.com,2023:veraison/ear" || ear.Expires <= ear.IssuedAt || len(ear.Submods) == 0 {
+	nb, _ := base64.StdEncoding.DecodeString(nonce)
+	if ear.Profile != "tag:github.com,2023:veraison/ear" || ear.Expires <= ear.IssuedAt || len(ear.Submods) == 0 || ear.Nonce != b64(nb) || hdr["alg"] != "EdDSA" {
 		t.Errorf("EAR %+v", ear)
 	}
 	for name, sm := range ear.Submods {
