@@ -59,7 +59,11 @@ func brokerHome(t *testing.T, f *fixture, model []byte) string {
 // the process and its URL (the first line it prints names the address).
 func startBroker(t *testing.T, f *fixture) (*exec.Cmd, string) {
 	t.Helper()
-	srv := f.cmd("broker", "serve", "--listen", "127.0.0.1:0")
+	return startBrokerCmd(t, f.cmd("broker", "serve", "--listen", "127.0.0.1:0"))
+}
+
+func startBrokerCmd(t *testing.T, srv *exec.Cmd) (*exec.Cmd, string) {
+	t.Helper()
 	out, err := srv.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -223,5 +227,45 @@ func TestBrokerAfterRotate(t *testing.T) {
 	json.Unmarshal([]byte(f.run("--json", "log", "--kind", "key.release")), &rel)
 	if len(rel) != 2 || rel[0].Object != "v1" || rel[1].Object != "v2" {
 		t.Fatalf("releases logged (want key versions v1 then v2): %+v", rel)
+	}
+}
+
+// TestEmbassydBrokerRole runs the broker as a role of the real embassyd
+// binary (embassyd --role broker): a workload fetches the key from it and
+// its inference reads the weights; an unknown role is a usage error.
+func TestEmbassydBrokerRole(t *testing.T) {
+	f := newFixture(t)
+	model := make([]byte, 64<<10)
+	rand.Read(model)
+	infer := brokerHome(t, f, model)
+	d := exec.Command(embassyd(t), "--role", "broker", "--home", f.home, "--progress", "never", "--listen", "127.0.0.1:0")
+	d.Env = append(os.Environ(), "EMBASSY_HOME=")
+	srv, url := startBrokerCmd(t, d)
+	c := f.cmd("workload", "run", "--broker", url, "--dataset", "weights", "--site", filepath.Join(f.dir, "site-a"),
+		"--ca", filepath.Join(f.home, "pki", "ca.crt"), "--tee", "tpm-sim", "--measure", "9="+infer, "--", "sh", infer)
+	var o, e bytes.Buffer
+	c.Stdout, c.Stderr = &o, &e
+	err := c.Run()
+	s := sha256.Sum256(model)
+	if err != nil || !strings.Contains(o.String(), "weights-sha256 "+hex.EncodeToString(s[:])) {
+		t.Fatalf("workload against embassyd --role broker: %v\n%s%s", err, o.String(), e.String())
+	}
+	srv.Process.Signal(syscall.SIGTERM)
+	srv.Wait()
+	if code := srv.ProcessState.ExitCode(); code != 130 { // the documented "interrupted", as embassy broker serve
+		t.Fatalf("embassyd --role broker on SIGTERM: exit %d, want 130", code)
+	}
+	var rel []struct{ Dataset string }
+	json.Unmarshal([]byte(f.run("--json", "log", "--kind", "key.release")), &rel)
+	if len(rel) != 1 || rel[0].Dataset != "weights" {
+		t.Fatalf("release logged by embassyd --role broker: %+v", rel)
+	}
+	bad := exec.Command(embassyd(t), "--role", "witness")
+	var be bytes.Buffer
+	bad.Stderr = &be
+	err = bad.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(be.String(), "use site") {
+		t.Fatalf("unknown role: %v %s", err, be.String())
 	}
 }
