@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -125,6 +126,13 @@ func TestBrokerKilledMidSession(t *testing.T) {
 	if code := postJSON(t, hc, url+"/v1/challenge", broker.ChallengeRequest{TEE: "tpm-sim"}, &ch); code != 200 || len(ch.Nonce) != broker.NonceSize {
 		t.Fatalf("challenge: %d %+v", code, ch)
 	}
+	// And a KBS session (cookie) opened before the kill.
+	jar, _ := cookiejar.New(nil)
+	kc := &http.Client{Timeout: 30 * time.Second, Transport: hc.Transport, Jar: jar}
+	var kch broker.KBSChallenge
+	if code := postJSON(t, kc, url+"/kbs/v0/auth", map[string]string{"version": "0.1.1", "tee": "tpm-sim"}, &kch); code != 200 || kch.Nonce == "" {
+		t.Fatalf("kbs auth: %d %+v", code, kch)
+	}
 	if err := srv.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -161,6 +169,14 @@ func TestBrokerKilledMidSession(t *testing.T) {
 	if code != http.StatusForbidden || ae.Code != "session" || !strings.Contains(ae.Detail, "restarted") {
 		t.Fatalf("pre-restart session after kill -9: %d %+v", code, ae)
 	}
+	// The KBS cookie of the killed broker names no session of the new one.
+	// (Cookies are not port-bound, so the jar sends it to the new port.)
+	var kerr struct{ Type, Detail string }
+	att := map[string]any{"runtime-data": map[string]any{"nonce": kch.Nonce, "tee-pubkey": map[string]string{"kty": "EC", "crv": "P-256", "alg": "ECDH-ES+A256KW",
+		"x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4", "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}}, "tee-evidence": json.RawMessage(ev)}
+	if code := postJSON(t, kc, url2+"/kbs/v0/attest", att, &kerr); code != http.StatusUnauthorized || !strings.Contains(kerr.Detail, "restarted") {
+		t.Fatalf("KBS session after kill -9: %d %+v", code, kerr)
+	}
 	// The same session once more: still refused, nothing released.
 	var ae2 broker.APIError
 	if code := postJSON(t, hc, url2+"/v1/release", broker.ReleaseRequest{Session: ch.Session, Dataset: "weights", TEE: "tpm-sim", Evidence: ev, PubKey: pub}, &ae2); code != http.StatusForbidden {
@@ -179,7 +195,7 @@ func TestBrokerKilledMidSession(t *testing.T) {
 	var rel, ref []struct{ Dataset, Reason string }
 	json.Unmarshal([]byte(f.run("--json", "log", "--kind", "key.release")), &rel)
 	json.Unmarshal([]byte(f.run("--json", "log", "--kind", "key.refuse")), &ref)
-	if len(rel) != 1 || len(ref) != 2 || ref[0].Reason != "session" || ref[1].Reason != "session" {
+	if len(rel) != 1 || len(ref) != 3 || ref[0].Reason != "session" || ref[1].Reason != "session" || ref[2].Reason != "session" {
 		t.Fatalf("log: releases %+v refusals %+v", rel, ref)
 	}
 }

@@ -27,13 +27,14 @@ type VaultKeys struct {
 	// new key version under a new epoch, a running broker releases the new
 	// versions without a restart. The signed vault state stays the
 	// authority: a view whose epoch did not advance is kept, and the same
-	// newest epoch is not retried. Views replaced are not closed here
-	// (requests in flight may hold them); Reopen's caller closes them at exit.
+	// newest epoch is not reopened again (after a failed reopen it is).
+	// Views replaced are not closed here (requests in flight may hold
+	// them); Reopen's caller closes them at exit.
 	Newest func() uint32
 	Reopen func(ctx context.Context) (*repo.Repo, *keys.Root, error)
 
 	mu    sync.Mutex
-	tried uint32 // the newest home epoch a reopen was attempted for
+	tried uint32 // the newest home epoch a reopen succeeded for
 }
 
 var _ KeySource = (*VaultKeys)(nil)
@@ -61,11 +62,13 @@ func (v *VaultKeys) view(ctx context.Context) (*repo.Repo, *keys.Root, error) {
 	if n <= v.Root.Epoch || n == v.tried {
 		return v.Repo, v.Root, nil
 	}
-	v.tried = n
 	r, root, err := v.Reopen(ctx)
 	if err != nil {
+		// Not marked tried: the next release tries again (a site may be
+		// back); only attested, policy-approved requests get here.
 		return nil, nil, fmt.Errorf("reopen the vault after a root rotation to epoch %d: %w", n, err)
 	}
+	v.tried = n
 	if root.Epoch > v.Root.Epoch {
 		v.Repo, v.Root = r, root
 	}
