@@ -6,7 +6,11 @@
 // cosigned by two witnesses (Ed25519 and ML-DSA-44) over loopback HTTP
 // before it answers. It prints p50/p99 latency and releases per second.
 //
-//	go run ./bench/broker [-n 300] [-c 4] [-log=true]
+// With -verify N it first times the offline verification of each recorded
+// evidence type (internal/attest/testdata) N times: the per-type part of a
+// release, which adds to the broker's other work measured below.
+//
+//	go run ./bench/broker [-n 300] [-c 4] [-log=true] [-verify 200]
 package main
 
 import (
@@ -27,6 +31,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/attest"
 	"github.com/digital-embassy/embassy/internal/broker"
 	"github.com/digital-embassy/embassy/internal/broker/tpmquote"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -78,7 +83,11 @@ func main() {
 	n := flag.Int("n", 300, "releases to time one at a time")
 	c := flag.Int("c", 4, "concurrent workloads for the throughput run")
 	withLog := flag.Bool("log", true, "append every release to a witnessed transparency log")
+	nv := flag.Int("verify", 200, "offline verifications to time per recorded evidence type (0: skip)")
 	flag.Parse()
+	if *nv > 0 {
+		verifyPerType(*nv)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir, err := os.MkdirTemp("", "broker-bench")
@@ -184,4 +193,38 @@ func main() {
 	}
 	wg.Wait()
 	fmt.Printf("releases with %d concurrent workloads (one shared simulator): %.1f releases/s\n", *c, float64(per**c)/time.Since(t0).Seconds())
+}
+
+// verifyPerType times attest.Verify on each recorded vector (run from the
+// module root).
+func verifyPerType(n int) {
+	dir := filepath.Join("internal", "attest", "testdata")
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		check(err)
+		return b
+	}
+	cases := []struct {
+		name string
+		ev   attest.Evidence
+	}{
+		{"tpm (trustee quote)", attest.Evidence{TEE: attest.TPM, Raw: read("tpm_evidence.json")}},
+		{"snp (report + VCEK)", attest.Evidence{TEE: attest.SNP, Raw: read("snp/test-report.bin"), Certs: read("snp/test-vcek.der")}},
+		{"tdx quote v4", attest.Evidence{TEE: attest.TDX, Raw: read("tdx_quote_4.dat")}},
+		{"tdx quote v5", attest.Evidence{TEE: attest.TDX, Raw: read("tdx_quote_5.dat")}},
+		{"nvidia hopper", attest.Evidence{TEE: attest.NVIDIA, Raw: read("nvidia/hopperAttestationReport.txt"), Certs: read("nvidia/hopper_cert_chain_case1.txt")}},
+		{"az-snp-vtpm", attest.Evidence{TEE: attest.AzSNPvTPM, Raw: read("az-snp-vtpm/evidence-v1.json")}},
+		{"az-tdx-vtpm", attest.Evidence{TEE: attest.AzTDXvTPM, Raw: read("az-tdx-vtpm/evidence-v1.json")}},
+	}
+	fmt.Printf("offline verification per evidence type (n=%d each):\n", n)
+	for _, c := range cases {
+		d := make([]time.Duration, n)
+		for i := range d {
+			t0 := time.Now()
+			_, err := attest.Verify(c.ev, attest.Options{})
+			d[i] = time.Since(t0)
+			check(err)
+		}
+		fmt.Printf("  %-22s p50 %v  p99 %v\n", c.name, pct(d, 50).Round(time.Microsecond), pct(d, 99).Round(time.Microsecond))
+	}
 }

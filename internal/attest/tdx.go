@@ -23,8 +23,9 @@ import (
 // signed by the PCK certificate, and the PCK chain (carried in the quote)
 // to Intel's SGX root CA. When opts.Cache holds the Intel PCS collateral
 // for the quote's FMSPC (TCB info and QE identity, see TDXCollateral), it is
-// verified and the TCB status checked too. Version 5 quotes are refused:
-// go-tdx-guest v0.3.x does not parse them.
+// verified and the TCB status checked too. Version 5 quotes (TD report 1.0
+// or 1.5 bodies) go to verifyTDXQuoteV5 (tdx5.go): go-tdx-guest v0.3.x does
+// not parse them.
 func verifyTDX(ev Evidence, opts Options) (Claims, error) {
 	raw := bytes.TrimSpace(ev.Raw)
 	if len(raw) == 0 || raw[0] != '{' {
@@ -60,11 +61,12 @@ func verifyTDXQuote(what string, raw []byte, opts Options) (Claims, error) {
 	if len(raw) < 4 {
 		return Claims{}, Refusef("%s: quote of %d bytes is truncated", what, len(raw))
 	}
-	if v := binary.LittleEndian.Uint16(raw); v != 4 {
-		if v == 5 {
-			return Claims{}, Refusef("%s: TDX quote version 5 is not supported: go-tdx-guest v0.3.x verifies version 4 only; have the guest request a version 4 quote", what)
-		}
-		return Claims{}, Refusef("%s: TDX quote version %d is not supported (only version 4)", what, v)
+	switch v := binary.LittleEndian.Uint16(raw); v {
+	case 4:
+	case 5:
+		return verifyTDXQuoteV5(what, raw, opts)
+	default:
+		return Claims{}, Refusef("%s: TDX quote version %d is not supported (versions 4 and 5)", what, v)
 	}
 	if len(raw) > maxEvidence {
 		return Claims{}, Refusef("%s: quote of %d bytes exceeds the %d-byte limit", what, len(raw), maxEvidence)

@@ -77,11 +77,6 @@ func TestTDXQuoteV4(t *testing.T) {
 	mustRefuse(t, err, "does not match the expected nonce")
 }
 
-func TestTDXQuoteV5Refused(t *testing.T) {
-	_, err := Verify(Evidence{TEE: TDX, Raw: readVector(t, "tdx_quote_5.dat")}, Options{})
-	mustRefuse(t, err, "version 5 is not supported")
-}
-
 func TestTDXTampered(t *testing.T) {
 	raw := readVector(t, "tdx_quote_4.dat")
 	// header, MRTD (body offset 48+136), report data, the quote signature

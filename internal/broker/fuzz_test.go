@@ -44,6 +44,8 @@ func FuzzParseKBSAttestation(f *testing.F) {
 	f.Add([]byte(`{"tee-pubkey":{"kty":"RSA","alg":"RSA-OAEP-256","n":"AQAB","e":"AQAB"},"tee-evidence":{}}`))
 	f.Add([]byte(`{"runtime-data":{"nonce":"AAAA","tee-pubkey":{"kty":"EC","crv":"P-256","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}},"tee-evidence":{"primary_evidence":"{}","additional_evidence":"{\"nvidia\":1}"}}`))
 	f.Add([]byte(`{"tee-pubkey":{"kty":"oct","k":"AAAA"},"tee-evidence":null}`))
+	// The protocol document's form: init-data, and "{}" for no devices.
+	f.Add([]byte(`{"init-data":{"format":"json","body":"{}"},"runtime-data":{"nonce":"AAAA","tee-pubkey":{"kty":"EC","crv":"P-256","alg":"ECDH-ES+A256KW","x":"MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4","y":"4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"}},"tee-evidence":{"primary_evidence":{"q":1},"additional_evidence":"{}"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		a, err := ParseKBSAttestation(b)
 		if err == nil && (a.Key.key == nil || len(a.Evidence) == 0 || len(a.bound) == 0) {

@@ -171,7 +171,7 @@ type KBSAttest struct {
 	Key        jwkKey
 	Nonce      string // the nonce the client quotes ("" in the oldest form)
 	Evidence   []byte // the primary (CPU TEE) evidence
-	Additional string // the devices' evidence, as sent
+	Additional string // the devices' evidence, as sent ("" for none, also when sent as "{}")
 	bound      []byte // what the report data hashes
 }
 
@@ -208,6 +208,13 @@ func ParseKBSAttestation(b []byte) (*KBSAttest, error) {
 	composite := strictJSON(ev, &comp) == nil && len(comp.Primary) > 0
 	if composite {
 		ev, out.Additional = comp.Primary, comp.Additional
+		// The KBS protocol's example (and current guest components with no
+		// device attesters) send "{}": no devices. It stays in the bound
+		// data as sent; there is nothing to verify.
+		var m map[string]json.RawMessage
+		if json.Unmarshal([]byte(comp.Additional), &m) == nil && m != nil && len(m) == 0 {
+			out.Additional = ""
+		}
 	}
 	out.Evidence = ev
 	var s string

@@ -129,3 +129,32 @@ func TestAttestVerifyCLIUsage(t *testing.T) {
 		t.Errorf("missing file: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// A TDX version 5 quote (TD report 1.5) verifies offline through the CLI,
+// with its nonce; one bit of its report data flipped is refused (exit 3).
+func TestAttestVerifyCLITDXv5(t *testing.T) {
+	home := t.TempDir()
+	rd := "6d6ab13b046cff606ac0074be13981b07b6325dba10b5facc96febf551c0c3be2b75f92fe1f88f4bb996969ad0174b4b7a70261b7b85c844f4b33a4674fd049f"
+	r := run(t, home, "", "--json", "attest", "verify", "--tee", "tdx", "--evidence", vec("tdx_quote_5.dat"), "--nonce", rd)
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	var c attest.Claims
+	if err := json.Unmarshal([]byte(r.stdout), &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Platform["version"] != "5" || c.Platform["body_type"] != "td_report_1.5" || c.Measurements["mrtd"] != "dfba221b48a22af8511542ee796603f37382800840dcd978703909bf8e64d4c8a1e9de86e7c9638bfcba422f3886400a" {
+		t.Fatalf("claims %+v", c)
+	}
+	raw, err := os.ReadFile(vec("tdx_quote_5.dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[54+530] ^= 1
+	bad := filepath.Join(t.TempDir(), "bad.dat")
+	os.WriteFile(bad, raw, 0o644)
+	r = run(t, home, "", "attest", "verify", "--tee", "tdx", "--evidence", bad)
+	if r.code != ExitDamaged || !strings.Contains(r.stderr, "quote signature") {
+		t.Fatalf("tampered v5: exit %d: %s", r.code, r.stderr)
+	}
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/broker/verifiers"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
@@ -122,10 +123,30 @@ func cmdBrokerServe(e *env) *cobra.Command {
 			rec := broker.NewTlogRecorder(context.WithoutCancel(e.ctx), l, e.log)
 			defer rec.Wait()
 			var gateMu sync.Mutex
+			var reopened []*repo.Repo // vault views opened after a rotation (guarded by VaultKeys)
+			defer func() {
+				for _, nr := range reopened {
+					e.closeRepo(nr)
+				}
+			}()
 			b, err := broker.New(broker.Options{
 				Home: h.Config.Home, Verifier: verifiers.Verifiers{},
-				Keys: &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend},
-				Log:  rec, Store: st, EARKey: broker.DeriveEARKey(root),
+				Keys: &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend, Newest: func() uint32 {
+					eps := h.Roots()
+					if len(eps) == 0 {
+						return 0
+					}
+					return eps[len(eps)-1]
+				}, Reopen: func(ctx context.Context) (*repo.Repo, *keys.Root, error) {
+					nr, err := e.openRepo(h, true)
+					if err != nil {
+						return nil, nil, err
+					}
+					reopened = append(reopened, nr)
+					nroot, err := h.LoadRoot(nr.CurrentEpoch().Epoch)
+					return nr, nroot, err
+				}},
+				Log: rec, Store: st, EARKey: broker.DeriveEARKey(root),
 				Gate: gateFunc(func(ctx context.Context, dataset, site string) error {
 					gateMu.Lock()
 					defer gateMu.Unlock()
