@@ -124,6 +124,7 @@ func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 			return nil, fmt.Errorf("index %s is not signed by the home's key of epoch %d: %w", id.Short(), f.Epoch, ErrSignature)
 		}
 	}
+	f.Body = nil // verified: the plaintext can go
 	return f, nil
 }
 
