@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"sync"
 	"testing"
 
 	"github.com/digital-embassy/embassy/internal/codec"
@@ -63,4 +64,53 @@ func TestIndexCompactLocations(t *testing.T) {
 			t.Errorf("Packs() = %v", ps)
 		}
 	}
+}
+
+// TestLoadAdmission: loads run up to the count while their sizes fit, one
+// at a time when each alone is over the byte bound, and never deadlock.
+func TestLoadAdmission(t *testing.T) {
+	for _, tc := range []struct {
+		size    int64
+		wantMax int
+	}{{size: 1 << 20, wantMax: 4}, {size: 100 << 20, wantMax: 1}, {size: 40 << 20, wantMax: 1}, {size: 0, wantMax: 4}} {
+		a := newLoadAdmission(4, 64<<20)
+		var mu sync.Mutex
+		running, peak := 0, 0
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for range 12 {
+			a.acquire(tc.size)
+			mu.Lock()
+			running++
+			peak = max(peak, running)
+			mu.Unlock()
+			wg.Add(1)
+			go func(gate chan struct{}) {
+				defer wg.Done()
+				<-gate
+				mu.Lock()
+				running--
+				mu.Unlock()
+				a.release(tc.size)
+			}(gate)
+			// Let the loads admitted so far finish only once the next one
+			// would have to wait: peak is then the bound, not a race.
+			if a.full(tc.size) {
+				close(gate)
+				gate = make(chan struct{})
+			}
+		}
+		close(gate)
+		wg.Wait()
+		if peak != tc.wantMax {
+			t.Errorf("size %d: %d loads ran at once, want %d", tc.size, peak, tc.wantMax)
+		}
+	}
+}
+
+// full reports whether acquire(n) would wait now.
+func (a *loadAdmission) full(n int64) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.running > 0 && (a.running >= a.max || a.inflight+n > a.bytes)
 }
