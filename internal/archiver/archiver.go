@@ -35,7 +35,7 @@ type Options struct {
 
 // Progress is updated atomically while a snapshot runs.
 type Progress struct {
-	TotalFiles, TotalBytes atomic.Int64 // known after the scan
+	TotalFiles, TotalBytes atomic.Int64 // grow while folders are listed; final once Scanned
 	Files, Bytes           atomic.Int64 // processed so far
 	Scanned                atomic.Bool
 }
@@ -64,15 +64,38 @@ type Result struct {
 }
 
 type entry struct {
-	path     string
+	// src is the path of a source given to the run ("-" for the standard
+	// input); deeper entries build their path from their folder's and
+	// their name when they need it.
+	src      string
+	parent   *entry // the folder that holds it; nil for the root
 	node     repo.Node
-	children []*entry
+	children []*entry   // folders: listed, until its tree is stored
 	old      *repo.Node // matching node of the parent snapshot
 	// skipped is set by the worker that could not read the file; the file
-	// is then left out of its tree (written before storeFiles returns).
+	// is then left out of its tree.
 	skipped bool
 	blocks  int64  // st_blocks (512-byte units), -1 if unknown: fewer than the size needs means holes
 	link    *entry // an earlier hard link to the same inode, whose content this file shares
+
+	// Folders: sub is the parent snapshot's tree of this folder, listed
+	// marks a synthetic root whose children are known, and pending counts
+	// the children still being stored, plus one while it is being listed.
+	sub     *repo.Tree
+	listed  bool
+	pending atomic.Int64
+	// First links to an inode: done once its content is stored, and the
+	// later links waiting for it until then (guarded by arch.mu).
+	done    bool
+	waiters []*entry
+}
+
+// path is the file's path on the source file system.
+func (e *entry) path() string {
+	if e.parent == nil || e.src != "" {
+		return e.src
+	}
+	return filepath.Join(e.parent.path(), e.node.Name)
 }
 
 type arch struct {
@@ -122,11 +145,7 @@ func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
 		a.w.Abort()
 		return nil, err
 	}
-	if err := a.storeFiles(ctx, root); err != nil {
-		a.w.Abort()
-		return nil, err
-	}
-	treeID, err := a.storeTrees(root)
+	treeID, err := a.store(ctx, root)
 	if err != nil {
 		a.w.Abort()
 		return nil, err
@@ -135,7 +154,7 @@ func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{Tree: treeID, Skipped: a.skipped, Paths: o.Paths}
-	if root.path != "" && root.path != "-" {
+	if root.src != "" && root.src != "-" {
 		n := root.node
 		n.Name, n.Subtree = "", nil
 		n.Dev, n.Links = 0, 0
@@ -163,9 +182,10 @@ func (a *arch) skip(path string, err error) {
 	a.mu.Unlock()
 }
 
-// scan builds the in-memory tree of the sources (metadata only).
+// scan finds the sources: the root entry, whose folders store lists as
+// it goes, so that only the folders being worked on are in memory.
 func (a *arch) scan(ctx context.Context) (*entry, error) {
-	root := &entry{node: repo.Node{Type: repo.NodeDir, Mode: 0o755, ModTime: time.Now().UTC()}}
+	root := &entry{listed: true, node: repo.Node{Type: repo.NodeDir, Mode: 0o755, ModTime: time.Now().UTC()}}
 	var parentRoot *repo.Tree
 	if a.o.Parent != nil {
 		t, err := a.d.LoadTree(ctx, a.o.Parent.Tree)
@@ -178,7 +198,7 @@ func (a *arch) scan(ctx context.Context) (*entry, error) {
 		if name == "" {
 			name = "stdin"
 		}
-		root.children = []*entry{{path: "-", node: repo.Node{Name: name, Type: repo.NodeFile, Mode: 0o644, ModTime: time.Now().UTC()}}}
+		root.children = []*entry{{src: "-", parent: root, node: repo.Node{Name: name, Type: repo.NodeFile, Mode: 0o644, ModTime: time.Now().UTC()}}}
 		return root, nil
 	}
 	if len(a.o.Paths) == 0 {
@@ -192,7 +212,7 @@ func (a *arch) scan(ctx context.Context) (*entry, error) {
 			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("source %v", err), "check the path"), hint.CodeUsage)
 		}
 		if fi.IsDir() {
-			e, err := a.scanPath(ctx, a.o.Paths[0], fi, parentRoot, true)
+			e, err := a.scanPath(ctx, nil, a.o.Paths[0], fi, parentRoot, true)
 			if err != nil {
 				return nil, err
 			}
@@ -210,7 +230,7 @@ func (a *arch) scan(ctx context.Context) (*entry, error) {
 			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("two sources are named %q", base), "snapshot them as separate datasets or from their common parent"), hint.CodeUsage)
 		}
 		seen[base] = true
-		e, err := a.scanPath(ctx, p, fi, parentRoot, false)
+		e, err := a.scanPath(ctx, root, p, fi, parentRoot, false)
 		if err != nil {
 			return nil, err
 		}
@@ -232,12 +252,18 @@ func findNode(t *repo.Tree, name string) *repo.Node {
 	return nil
 }
 
-func (a *arch) scanPath(ctx context.Context, path string, fi fs.FileInfo, parent *repo.Tree, isRoot bool) (*entry, error) {
+// scanPath reads the metadata of one file or folder (a folder's entries
+// are listed by store). dir is the folder that holds it; a source given
+// to the run keeps its path.
+func (a *arch) scanPath(ctx context.Context, dir *entry, path string, fi fs.FileInfo, parent *repo.Tree, isRoot bool) (*entry, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	node, blocks := nodeFromInfo(fi)
-	e := &entry{path: path, node: node, blocks: blocks}
+	e := &entry{parent: dir, node: node, blocks: blocks}
+	if dir == nil || dir.listed {
+		e.src = path
+	}
 	if !isRoot {
 		e.old = findNode(parent, e.node.Name)
 	}
@@ -257,35 +283,11 @@ func (a *arch) scanPath(ctx context.Context, path string, fi fs.FileInfo, parent
 		a.o.Progress.TotalFiles.Add(1)
 		a.o.Progress.TotalBytes.Add(fi.Size())
 	case repo.NodeDir:
-		var sub *repo.Tree
 		if isRoot {
-			sub = parent
+			e.sub = parent
 		} else if e.old != nil && e.old.Type == repo.NodeDir && e.old.Subtree != nil {
 			if t, err := a.d.LoadTree(ctx, *e.old.Subtree); err == nil {
-				sub = t
-			}
-		}
-		ents, err := os.ReadDir(path)
-		if err != nil {
-			if isRoot {
-				return nil, fmt.Errorf("read source directory: %w", err)
-			}
-			a.skip(path, err)
-			return nil, nil
-		}
-		for _, de := range ents {
-			cp := filepath.Join(path, de.Name())
-			cfi, err := os.Lstat(cp)
-			if err != nil {
-				a.skip(cp, err)
-				continue
-			}
-			c, err := a.scanPath(ctx, cp, cfi, sub, false)
-			if err != nil {
-				return nil, err
-			}
-			if c != nil {
-				e.children = append(e.children, c)
+				e.sub = t
 			}
 		}
 	case repo.NodeFIFO, repo.NodeCharDev, repo.NodeBlockDev:

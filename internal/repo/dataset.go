@@ -124,6 +124,7 @@ func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 			return nil, fmt.Errorf("index %s is not signed by the home's key of epoch %d: %w", id.Short(), f.Epoch, ErrSignature)
 		}
 	}
+	f.Body = nil // verified: the plaintext can go
 	return f, nil
 }
 
@@ -131,9 +132,11 @@ func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 // honouring supersession by prune.
 func (d *Dataset) LoadIndex(ctx context.Context) error {
 	var ids []ID
+	sizes := map[ID]int64{}
 	err := d.r.listUnion(ctx, site.KindIndex, func(fi site.Info) error {
 		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
 			ids = append(ids, id)
+			sizes[id] = max(sizes[id], fi.Size)
 		}
 		return nil
 	})
@@ -144,14 +147,15 @@ func (d *Dataset) LoadIndex(ctx context.Context) error {
 	d.badIndexes = map[ID]error{}
 	var mu sync.Mutex
 	var firstErr error
-	sem := make(chan struct{}, 8)
+	adm := newLoadAdmission(8, indexLoadBytes)
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Add(1)
-		sem <- struct{}{}
+		n := sizes[id]
+		adm.acquire(n)
 		go func(id ID) {
 			defer wg.Done()
-			defer func() { <-sem }()
+			defer adm.release(n)
 			var f *IndexFile
 			var served []string
 			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(s *Site, b []byte) error {

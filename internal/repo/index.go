@@ -117,7 +117,9 @@ func DecodeIndex(b []byte) (*IndexFile, error) {
 		}
 		t := b[len(b)-indexTrailerLen:]
 		b = b[:len(b)-indexTrailerLen]
-		epoch, sig, body = binary.BigEndian.Uint32(t), t[4:], b
+		// The signature is copied: the caller drops Body once verified,
+		// and nothing then holds the plaintext (46 bytes a blob).
+		epoch, sig, body = binary.BigEndian.Uint32(t), bytes.Clone(t[4:]), b
 		if epoch == 0 {
 			return bad("signed by epoch 0")
 		}
@@ -187,31 +189,58 @@ type BlobLoc struct {
 
 // Index is the in-memory union of a dataset's index objects.
 type Index struct {
-	mu    sync.RWMutex
-	blobs map[ID]BlobLoc
-	packs map[ID]int64 // pack -> size
-	files map[ID]*IndexFile
-	dups  int
+	mu      sync.RWMutex
+	blobs   map[ID]blobLoc
+	packs   map[ID]packRef // pack -> its number and size
+	packIDs []ID           // by number
+	files   map[ID]*IndexFile
+	dups    int
+}
+
+// blobLoc is a BlobLoc as the index keeps it: the pack by its number in
+// packIDs, 24 bytes instead of 56 (10 million blobs: 320 MB less).
+type blobLoc struct {
+	pack, keyVersion    uint32
+	offset, length, raw uint32
+	typ                 BlobType
+	codec               codec.ID
+}
+
+type packRef struct {
+	no   uint32
+	size int64
 }
 
 func newIndex() *Index {
-	return &Index{blobs: make(map[ID]BlobLoc), packs: make(map[ID]int64), files: make(map[ID]*IndexFile)}
+	return &Index{blobs: make(map[ID]blobLoc), packs: make(map[ID]packRef), files: make(map[ID]*IndexFile)}
+}
+
+// expand turns a kept location into a BlobLoc; x.mu must be held.
+func (x *Index) expand(l blobLoc) BlobLoc {
+	return BlobLoc{Pack: x.packIDs[l.pack], KeyVersion: l.keyVersion, Type: l.typ, Codec: l.codec, Offset: l.offset, Length: l.length, Raw: l.raw}
 }
 
 // addPack records the blobs of one pack.
 func (x *Index) addPack(p IndexPack) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	x.packs[p.ID] = p.Size
+	ref, ok := x.packs[p.ID]
+	if !ok {
+		ref.no = uint32(len(x.packIDs))
+		x.packIDs = append(x.packIDs, p.ID)
+	}
+	ref.size = p.Size
+	x.packs[p.ID] = ref
 	for _, e := range p.Entries {
-		loc := BlobLoc{Pack: p.ID, KeyVersion: p.KeyVersion, Type: e.Type, Codec: e.Codec, Offset: e.Offset, Length: e.Length, Raw: e.Raw}
+		loc := blobLoc{pack: ref.no, keyVersion: p.KeyVersion, typ: e.Type, codec: e.Codec, offset: e.Offset, length: e.Length, raw: e.Raw}
 		if old, ok := x.blobs[e.ID]; ok {
 			if old != loc {
 				x.dups++
 			}
 			// Deterministic whatever order indexes load in: the lowest
 			// (pack, offset) wins; restore then checks the blob's keyed ID.
-			if c := bytes.Compare(old.Pack[:], loc.Pack[:]); c < 0 || c == 0 && old.Offset <= loc.Offset {
+			oldPack := x.packIDs[old.pack]
+			if c := bytes.Compare(oldPack[:], p.ID[:]); c < 0 || c == 0 && old.offset <= loc.offset {
 				continue
 			}
 		}
@@ -230,14 +259,19 @@ func (x *Index) Duplicates() int {
 // Lookup returns where blob id lives.
 func (x *Index) Lookup(id ID) (BlobLoc, bool) {
 	x.mu.RLock()
+	defer x.mu.RUnlock()
 	l, ok := x.blobs[id]
-	x.mu.RUnlock()
-	return l, ok
+	if !ok {
+		return BlobLoc{}, false
+	}
+	return x.expand(l), true
 }
 
 // Has reports whether id is stored.
 func (x *Index) Has(id ID) bool {
-	_, ok := x.Lookup(id)
+	x.mu.RLock()
+	_, ok := x.blobs[id]
+	x.mu.RUnlock()
 	return ok
 }
 
@@ -254,7 +288,7 @@ func (x *Index) Packs() map[ID]int64 {
 	defer x.mu.RUnlock()
 	out := make(map[ID]int64, len(x.packs))
 	for k, v := range x.packs {
-		out[k] = v
+		out[k] = v.size
 	}
 	return out
 }
@@ -263,7 +297,7 @@ func (x *Index) Packs() map[ID]int64 {
 func (x *Index) PackSize(id ID) int64 {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return x.packs[id]
+	return x.packs[id].size
 }
 
 // Files returns the index objects loaded, by name.
@@ -282,6 +316,6 @@ func (x *Index) Each(fn func(ID, BlobLoc)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	for id, l := range x.blobs {
-		fn(id, l)
+		fn(id, x.expand(l))
 	}
 }

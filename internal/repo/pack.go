@@ -138,8 +138,15 @@ func newPackBuilder(keyVer uint32, buf []byte) *packBuilder {
 	return &packBuilder{buf: buf, keyVer: keyVer}
 }
 
-// fits reports whether n more bytes fit without reallocating.
-func (p *packBuilder) fits(n int) bool { return len(p.buf)+n <= cap(p.buf) }
+// fits reports whether a box of n more bytes fits without reallocating,
+// together with the header that will then name it.
+func (p *packBuilder) fits(n int) bool {
+	return len(p.buf)+n+p.trailerLen(len(p.entries)+1) <= cap(p.buf)
+}
+
+// trailerLen is the size of the sealed header box and its length field of
+// a pack of n entries, which finish appends after the blobs.
+func (p *packBuilder) trailerLen(n int) int { return 4 + n*packEntryLen + seal.Overhead + 4 }
 
 // reserve appends an entry and returns the zero-length slice at its place,
 // with capacity for its box. The caller must hold the writer's lock, and
@@ -149,7 +156,7 @@ func (p *packBuilder) reserve(t BlobType, c codec.ID, id ID, boxLen, raw int) []
 		if p.inflight > 0 {
 			panic("repo: pack reservation without room")
 		}
-		nb := make([]byte, len(p.buf), 2*(len(p.buf)+boxLen))
+		nb := make([]byte, len(p.buf), 2*(len(p.buf)+boxLen+p.trailerLen(len(p.entries)+1)))
 		copy(nb, p.buf)
 		p.buf, p.pooled = nb, false
 	}
@@ -161,7 +168,10 @@ func (p *packBuilder) reserve(t BlobType, c codec.ID, id ID, boxLen, raw int) []
 	return p.buf[off:off:(off + boxLen)]
 }
 
-func (p *packBuilder) size() int { return len(p.buf) }
+// size is the length of the finished pack so far: blobs and header. A
+// pack of many tiny blobs has a header of megabytes; counting it closes
+// the pack before its buffer has to grow (a copy of the whole pack).
+func (p *packBuilder) size() int { return len(p.buf) + p.trailerLen(len(p.entries)) }
 
 // finish waits for every reservation, seals the header and returns the
 // complete pack bytes.
