@@ -1,0 +1,130 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/watch"
+	"github.com/digital-embassy/embassy/internal/watch/notify"
+	"github.com/digital-embassy/embassy/internal/watch/watchman"
+)
+
+// The watcher's files in the home.
+const (
+	WatchConfigFile = "watch.yaml"       // notification routes (notify.Load)
+	WatchStateFile  = "watch/state.json" // what the watcher already reported
+)
+
+// WatchCycle is what one evaluation of 'embassy watch' found.
+type WatchCycle struct {
+	// Alerts are the new alerts, in the order they were found; every one
+	// routed to a person is already in the transparency log.
+	Alerts []watch.Alert
+	// Overdue are the open exits past their deadline (new or not).
+	Overdue []OpenExit
+	// Metrics is what the cycle measured (watchman.Exporter.Update).
+	Metrics watchman.Snapshot
+	// NotifyErr is a failed delivery: the alerts are logged and the state
+	// saved, so it is reported, not returned.
+	NotifyErr error
+}
+
+// Watch runs one evaluation of the watcher over the home at the vault's
+// clock: it replays the verified log through the anomaly detector,
+// forwards protect's RPO alerts, disclosure alerts measured against each
+// site's agreement deadline, witness refusals, agreements near or past
+// the end of their term, and exits past their deadline (CheckExits).
+// New alerts are logged (kind "alert") before anyone is notified, then
+// the state is saved and the routes of <home>/watch.yaml are flushed.
+func (v *Vault) Watch(ctx context.Context) (*WatchCycle, error) {
+	h := v.Home
+	router, err := notify.Load(filepath.Join(h.Dir, WatchConfigFile))
+	if err != nil {
+		return nil, hint.WithCode(hint.Wrap(err, "fix <home>/watch.yaml; 'embassy watch --help' shows its fields"), hint.CodeUsage)
+	}
+	rc := v.Recorder()
+	rd, err := rc.Reader()
+	if err != nil {
+		return nil, err
+	}
+	_, ents, err := rd.All(ctx)
+	if err != nil && !errors.Is(err, tlog.ErrEmpty) {
+		return nil, hint.WithCode(hint.Wrap(err, "the log or its checkpoint was altered; run 'embassy audit check'"), hint.CodeDamaged)
+	}
+	statePath := filepath.Join(h.Dir, filepath.FromSlash(WatchStateFile))
+	st, err := watchman.LoadState(statePath)
+	if err != nil {
+		return nil, err
+	}
+	now := v.Now()
+	in := watchman.Input{Entries: ents, ProtectAlerts: filepath.Join(h.Dir, SiteAlertsFile), Now: now, Agreements: map[string]time.Time{}}
+	base := agreement.DefaultBaseline()
+	ias, err := LoadAgreements(h, base)
+	if err != nil {
+		return nil, err
+	}
+	for _, ia := range ias {
+		in.Agreements[ia.ID] = ia.StatusAt(now, base).Expires
+	}
+	deadline, err := DisclosureDeadlines(h, tlog.DefaultAllowed)
+	if err != nil {
+		return nil, err
+	}
+	in.Disclosures = tlog.Disclosures(ents, tlog.DisclosureOptions{Allowed: deadline, Now: now}).Alerts
+	was, _ := tlog.ReadAlerts(filepath.Join(rc.Dir, tlog.AlertsFile))
+	for _, w := range was {
+		in.WitnessAlerts = append(in.WitnessAlerts, watchman.WitnessAlert(w.Time, w.Kind, w.URL))
+	}
+	// Exits first: CheckExits marks an exit alerted once, so an overdue
+	// exit raises one alert, on the cycle that finds it overdue.
+	overdue, err := v.CheckExits()
+	if err != nil {
+		return nil, err
+	}
+	fresh, next, err := watchman.Cycle(in, st)
+	if err != nil {
+		return nil, err
+	}
+	for _, oe := range overdue {
+		if !oe.Alerted { // raised by this cycle's CheckExits
+			fresh = append(fresh, ExitAlert(oe, now))
+		}
+	}
+	var logged []tlog.Entry
+	for _, a := range fresh {
+		if router.Add(a) {
+			logged = append(logged, watchman.Entry(a, now))
+		}
+	}
+	// The alerts are in the log before anyone is told, so that a
+	// notification always has an entry to point to.
+	if err := rc.Append(ctx, logged...); err != nil {
+		return nil, hint.Wrap(err, "the alerts could not be logged; nothing was sent, the next cycle tries again")
+	}
+	next.Updated = now
+	if err := watchman.SaveState(statePath, next); err != nil {
+		return nil, err
+	}
+	out := &WatchCycle{Alerts: fresh, Overdue: overdue, Metrics: watchman.Measure(in, fresh, now)}
+	router.GroupWait = time.Nanosecond // a cycle delivers what it found; grouping is per cycle
+	if _, err := router.Flush(ctx, now); err != nil {
+		out.NotifyErr = err
+	}
+	return out, nil
+}
+
+// ExitAlert is the watcher's alert for an exit past its deadline: the
+// baseline is the days the agreement allowed, the observed value the days
+// since the exit began.
+func ExitAlert(oe OpenExit, now time.Time) watch.Alert {
+	return watch.Alert{Time: now, Kind: ExitOverdueKind, Site: watch.Clean(oe.Site),
+		Why: fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %d days (deadline %s)",
+			watch.Clean(oe.Site), oe.Started.UTC().Format(time.DateOnly), oe.Days, oe.Deadline.UTC().Format(time.RFC3339)),
+		Baseline: float64(oe.Days), Observed: float64(int(now.Sub(oe.Started).Hours() / 24)), Unit: "days"}
+}
