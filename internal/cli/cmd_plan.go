@@ -1,18 +1,14 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/plan"
 )
 
@@ -140,49 +136,11 @@ func (e *env) planned(path string) (*plan.Scenario, *plan.HomeApplier, []plan.Di
 	if err != nil {
 		return nil, nil, nil, infeasible(err)
 	}
-	a := &plan.HomeApplier{Dir: h.Dir, AddSiteFunc: e.planAddSite}
-	sys, err := a.System(e.ctx)
+	a, diffs, err := e.vaultOf(h).Planned(e.ctx, s, pl)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	want := plan.DesiredSystem(s, pl)
-	ias, err := loadAgreements(h, agreement.DefaultBaseline())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var ids []string
-	for _, ia := range ias {
-		ids = append(ids, ia.ID)
-	}
-	return s, a, append(plan.Compare(want, sys), plan.MissingAgreements(want, ids)...), nil
-}
-
-// planAddSite registers a site exactly as 'embassy site add' does.
-func (e *env) planAddSite(ctx context.Context, sc home.SiteConfig) error {
-	args := []string{sc.Name, "--url", sc.URL}
-	if sc.Jurisdiction != "" && sc.Jurisdiction != "MULTI" {
-		args = append(args, "--jurisdiction", sc.Jurisdiction)
-	}
-	for _, f := range [][2]string{{"--operator", sc.Operator}, {"--agreement", sc.Agreement}, {"--location", sc.Location}} {
-		if f[1] != "" {
-			args = append(args, f[0], f[1])
-		}
-	}
-	if sc.Tier > 0 {
-		args = append(args, "--tier", strconv.Itoa(sc.Tier))
-	}
-	if sc.Member {
-		args = append(args, "--member")
-	}
-	quiet, js := e.quiet, e.json
-	e.quiet, e.json = true, false
-	defer func() { e.quiet, e.json = quiet, js }()
-	c := cmdSiteAdd(e)
-	c.SilenceErrors, c.SilenceUsage = true, true
-	c.SetArgs(args)
-	c.SetOut(io.Discard)
-	c.SetErr(io.Discard)
-	return c.ExecuteContext(ctx)
+	return s, a, diffs, nil
 }
 
 func printDiffs(e *env, diffs []plan.Difference) {
