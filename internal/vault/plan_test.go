@@ -25,7 +25,7 @@ func TestPlanApplierAddsSitesAsSiteAdd(t *testing.T) {
 	}
 	a := v.PlanApplier()
 	for _, bad := range []home.SiteConfig{
-		{Name: "lu", URL: "mem:lu2", Jurisdiction: "LU"},    // taken
+		{Name: "lu", URL: "mem:lu2", Jurisdiction: "LU"},     // taken
 		{Name: "ee", URL: "mem:ee", Jurisdiction: "Estonia"}, // not a code
 		{Name: "ee", Jurisdiction: "EE"},                     // no url
 		{Name: "ee", URL: "mem:ee", Jurisdiction: "EE", Location: "north"},
