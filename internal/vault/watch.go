@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/watch"
 	"github.com/digital-embassy/embassy/internal/watch/notify"
@@ -127,4 +132,134 @@ func ExitAlert(oe OpenExit, now time.Time) watch.Alert {
 		Why: fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %d days (deadline %s)",
 			watch.Clean(oe.Site), oe.Started.UTC().Format(time.DateOnly), oe.Days, oe.Deadline.UTC().Format(time.RFC3339)),
 		Baseline: float64(oe.Days), Observed: float64(int(now.Sub(oe.Started).Hours() / 24)), Unit: "days"}
+}
+
+// SiteEventsResult is what one daemon site's events added to the log.
+type SiteEventsResult struct {
+	Site        string `json:"site"`
+	Sessions    int    `json:"sessions"`
+	Disclosures int    `json:"disclosures"`
+	Error       string `json:"error,omitempty"`
+}
+
+// IsDaemonSite reports whether a site is reached through an embassy
+// daemon (embassy:// or https://), which keeps access events.
+func IsDaemonSite(sc home.SiteConfig) bool {
+	return strings.HasPrefix(sc.URL, "embassy://") || strings.HasPrefix(sc.URL, "https://")
+}
+
+// SiteEvents pulls the host-side events of the named daemon sites (all
+// daemon sites if none is named) into the log ('embassy site events').
+// A named site that is not a daemon site is a usage error; a site that
+// fails is reported in its result and warned of, and the others go on.
+func (v *Vault) SiteEvents(ctx context.Context, names ...string) ([]SiteEventsResult, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	out := []SiteEventsResult{}
+	for _, sc := range v.Home.Config.Sites {
+		if len(want) > 0 && !want[sc.Name] {
+			continue
+		}
+		if !IsDaemonSite(sc) {
+			if want[sc.Name] {
+				return nil, hint.WithCode(fmt.Errorf("site %s is not an embassy daemon site", sc.Name), hint.CodeUsage)
+			}
+			continue
+		}
+		res := SiteEventsResult{Site: sc.Name}
+		var err error
+		res.Sessions, res.Disclosures, err = v.pullEvents(ctx, sc)
+		if err != nil {
+			res.Error = err.Error()
+			v.Warnf("site %s: %v", sc.Name, err)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// pullEvents records a daemon site's new events in the log and advances
+// the site's cursor (<home>/log/cursors/SITE). Every event is written by
+// the host: a malformed disclosure is kept as an unexplained host session,
+// and the home's own sessions are skipped.
+func (v *Vault) pullEvents(ctx context.Context, sc home.SiteConfig) (sessions, disclosures int, err error) {
+	b, err := v.Backend(ctx, sc, false)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer b.Close()
+	rb := DaemonOf(b)
+	if rb == nil {
+		return 0, 0, fmt.Errorf("not an embassy daemon site")
+	}
+	evs, err := rb.Events(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	cursorFile := filepath.Join(LogDir(v.Home), "cursors", sc.Name)
+	var since time.Time
+	if b, err := os.ReadFile(cursorFile); err == nil {
+		since, _ = time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	}
+	save := func(t time.Time) {
+		if err := os.MkdirAll(filepath.Dir(cursorFile), 0o700); err == nil {
+			_ = atomicfile.Write(cursorFile, []byte(t.Format(time.RFC3339Nano)+"\n"), 0o600)
+		}
+	}
+	last := since
+	for _, ev := range evs {
+		if !ev.Time.After(since) {
+			continue
+		}
+		var ent tlog.Entry
+		switch {
+		case ev.Kind == "disclosure" && ev.Disclosure != nil:
+			ent = DaemonDisclosureEntry(sc.Name, ev.Disclosure, ev.Identity, ev.Time)
+			if verr := ent.Validate(); verr != nil {
+				ent = tlog.Entry{Kind: tlog.KindSession, Site: sc.Name, Actor: ev.Identity, Time: ev.Time,
+					Details: map[string]string{tlog.DetailInitiator: "host", "event": "invalid-disclosure", "detail": verr.Error(),
+						tlog.DetailAt: ev.Time.Format(time.RFC3339Nano)}}
+				sessions++
+				break
+			}
+			disclosures++
+		case ev.Role == "operator" || ev.Kind == "denied":
+			ent = tlog.Entry{Kind: tlog.KindSession, Site: sc.Name, Actor: ev.Identity, Time: ev.Time,
+				Details: map[string]string{tlog.DetailInitiator: "host", "event": ev.Kind, "role": ev.Role, "detail": ev.Detail,
+					tlog.DetailAt: ev.Time.Format(time.RFC3339Nano)}}
+			sessions++
+		default:
+			if ev.Time.After(last) {
+				last = ev.Time
+			}
+			continue // the home's own sessions
+		}
+		if err := v.Recorder().Append(ctx, ent); err != nil {
+			return sessions, disclosures, err
+		}
+		if ev.Time.After(last) {
+			last = ev.Time
+		}
+		save(last)
+	}
+	if last.After(since) {
+		save(last)
+	}
+	return sessions, disclosures, nil
+}
+
+// DaemonDisclosureEntry is the log entry of a disclosure filed at a daemon.
+func DaemonDisclosureEntry(siteName string, d *api.Disclosure, filedBy string, filed time.Time) tlog.Entry {
+	access := d.Access
+	if access == "" {
+		access = "console"
+	}
+	ent := tlog.Entry{V: tlog.Version, Kind: tlog.KindDisclosure, Time: filed.UTC(), Site: siteName, Actor: d.Who, Object: d.What, Reason: d.Reason,
+		Details: map[string]string{tlog.DetailAccess: access, tlog.DetailAt: d.At.Format(time.RFC3339Nano), "filed_by": filedBy, "via": "daemon"}}
+	if d.Ticket != "" {
+		ent.Details[tlog.DetailTicket] = d.Ticket
+	}
+	return ent
 }
