@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -78,5 +79,28 @@ func TestDashboardMatchesTheCommands(t *testing.T) {
 	}
 	if v2 := d.Version(ctx); v2 == v1 {
 		t.Errorf("the version did not change when the log grew")
+	}
+	// The page's requests run at once (go test -race checks them).
+	var wg sync.WaitGroup
+	errs := make(chan error, 12)
+	for range 4 {
+		wg.Go(func() {
+			_, err := d.Datasets(ctx)
+			errs <- err
+			_, err = d.Overview(ctx)
+			errs <- err
+			cards, err := d.Agreements(ctx)
+			if err == nil && len(cards) != 1 {
+				t.Errorf("%d scorecards, want mc-lu's", len(cards))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
 	}
 }
