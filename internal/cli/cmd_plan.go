@@ -10,6 +10,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/plan"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // cmdPlan is the sovereignty strategy planner (internal/plan; docs/SCENARIO.md).
@@ -121,8 +122,8 @@ func writeHTMLReport(r *plan.Report, path string) error {
 	return f.Close()
 }
 
-// planned solves a scenario and compares the placement with the home.
-func (e *env) planned(path string) (*plan.Scenario, *plan.HomeApplier, []plan.Difference, error) {
+// solved solves a scenario for the home's vault.
+func (e *env) solved(path string) (*plan.Scenario, *plan.Placement, *vault.Vault, error) {
 	s, err := loadScenario(path, e.stdin)
 	if err != nil {
 		return nil, nil, nil, err
@@ -131,16 +132,21 @@ func (e *env) planned(path string) (*plan.Scenario, *plan.HomeApplier, []plan.Di
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	scores := plan.Score(s)
-	pl, err := plan.Solve(s, scores, plan.SolveOptions{})
+	pl, err := plan.Solve(s, plan.Score(s), plan.SolveOptions{})
 	if err != nil {
 		return nil, nil, nil, infeasible(err)
 	}
-	a, diffs, err := e.vaultOf(h).Planned(e.ctx, s, pl)
+	return s, pl, e.vaultOf(h), nil
+}
+
+// planned solves a scenario and compares the placement with the home.
+func (e *env) planned(path string) (*plan.Scenario, []plan.Difference, error) {
+	s, pl, v, err := e.solved(path)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
-	return s, a, diffs, nil
+	_, diffs, err := v.Planned(e.ctx, s, pl)
+	return s, diffs, err
 }
 
 func printDiffs(e *env, diffs []plan.Difference) {
@@ -155,7 +161,7 @@ func cmdPlanCheck(e *env) *cobra.Command {
 		Short: "Compare the running system with the plan (exit 3 if it departs)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, _, diffs, err := e.planned(args[0])
+			_, diffs, err := e.planned(args[0])
 			if err != nil {
 				return err
 			}
@@ -193,28 +199,17 @@ differences are listed and the command exits 3. Running it twice changes
 nothing the second time.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, a, diffs, err := e.planned(args[0])
+			s, pl, v, err := e.solved(args[0])
 			if err != nil {
 				return err
 			}
-			var left []plan.Difference
-			for _, d := range diffs {
-				if !d.Fixable {
-					left = append(left, d)
-				}
-			}
-			var done []plan.Difference
-			if dryRun {
-				for _, d := range diffs {
-					if d.Fixable {
-						done = append(done, d)
-					}
-				}
-			} else if done, err = plan.Apply(e.ctx, a, diffs); err != nil {
+			res, err := v.ApplyPlan(e.ctx, s, pl, dryRun)
+			if err != nil {
 				return err
 			}
+			done, left := res.Done, res.Left
 			if e.json {
-				if err := e.emitJSON(map[string]any{"dry_run": dryRun, "actions": nonNil(done), "left": nonNil(left)}); err != nil {
+				if err := e.emitJSON(map[string]any{"dry_run": dryRun, "actions": done, "left": left}); err != nil {
 					return err
 				}
 			} else {
@@ -242,13 +237,6 @@ nothing the second time.`,
 	}
 	c.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "print the actions without changing anything")
 	return c
-}
-
-func nonNil(d []plan.Difference) []plan.Difference {
-	if d == nil {
-		return []plan.Difference{}
-	}
-	return d
 }
 
 func cmdPlanSchema(e *env) *cobra.Command {

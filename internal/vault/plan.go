@@ -94,3 +94,36 @@ func (v *Vault) Planned(ctx context.Context, s *plan.Scenario, pl *plan.Placemen
 	}
 	return a, append(plan.Compare(want, sys), plan.MissingAgreements(want, ids)...), nil
 }
+
+// PlanApplied is what applying a plan did (or, dry, would do), and the
+// differences that need an operator (a site to remove, a URL to change).
+type PlanApplied struct {
+	Done []plan.Difference `json:"actions"`
+	Left []plan.Difference `json:"left"`
+}
+
+// ApplyPlan makes the home's sites and class rules match a solved
+// placement through PlanApplier; with dry nothing is changed. It never
+// removes a site or changes a site's URL: those are left.
+func (v *Vault) ApplyPlan(ctx context.Context, s *plan.Scenario, pl *plan.Placement, dry bool) (*PlanApplied, error) {
+	a, diffs, err := v.Planned(ctx, s, pl)
+	if err != nil {
+		return nil, err
+	}
+	out := &PlanApplied{Done: []plan.Difference{}, Left: []plan.Difference{}}
+	for _, d := range diffs {
+		if !d.Fixable {
+			out.Left = append(out.Left, d)
+		} else if dry {
+			out.Done = append(out.Done, d)
+		}
+	}
+	if !dry {
+		done, err := plan.Apply(ctx, a, diffs)
+		if err != nil {
+			return nil, err
+		}
+		out.Done = append(out.Done, done...)
+	}
+	return out, nil
+}
