@@ -1,9 +1,13 @@
 package vault
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,8 +90,8 @@ func (v *Vault) Watch(ctx context.Context) (*WatchCycle, error) {
 	for _, w := range was {
 		in.WitnessAlerts = append(in.WitnessAlerts, watchman.WitnessAlert(w.Time, w.Kind, w.URL))
 	}
-	// Exits first: CheckExits marks an exit alerted once, so an overdue
-	// exit raises one alert, on the cycle that finds it overdue.
+	// Exits first: CheckExits records an overdue exit's alert once, in
+	// <home>/alerts.jsonl.
 	overdue, err := v.CheckExits()
 	if err != nil {
 		return nil, err
@@ -96,11 +100,14 @@ func (v *Vault) Watch(ctx context.Context) (*WatchCycle, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, oe := range overdue {
-		if !oe.Alerted { // raised by this cycle's CheckExits
-			fresh = append(fresh, ExitAlert(oe, now))
-		}
+	// Overdue exits raised since the last cycle, by this cycle's
+	// CheckExits or by 'embassy exit status', are the lines of
+	// alerts.jsonl this cycle read past those already watched.
+	exits, err := exitAlerts(in.ProtectAlerts, st.AlertLines, next.AlertLines, overdue, now)
+	if err != nil {
+		return nil, err
 	}
+	fresh = append(fresh, exits...)
 	var logged []tlog.Entry
 	for _, a := range fresh {
 		if router.Add(a) {
@@ -122,6 +129,48 @@ func (v *Vault) Watch(ctx context.Context) (*WatchCycle, error) {
 		out.NotifyErr = err
 	}
 	return out, nil
+}
+
+// exitAlerts reads the exit-overdue records of <home>/alerts.jsonl in its
+// lines skip+1 to upto (the lines this cycle read and the last did not).
+func exitAlerts(path string, skip, upto int64, open []OpenExit, now time.Time) ([]watch.Alert, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	byName := map[string]OpenExit{}
+	for _, oe := range open {
+		byName[oe.Site] = oe
+	}
+	sc := bufio.NewScanner(io.LimitReader(f, 256<<20))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var out []watch.Alert
+	for n := int64(1); n <= upto && sc.Scan(); n++ {
+		if n <= skip {
+			continue
+		}
+		var rec struct {
+			Kind     string    `json:"kind"`
+			Site     string    `json:"site"`
+			Time     time.Time `json:"time"`
+			Deadline time.Time `json:"deadline"`
+			Message  string    `json:"message"`
+		}
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Kind != ExitOverdueKind {
+			continue
+		}
+		a := watch.Alert{Time: rec.Time, Kind: ExitOverdueKind, Site: watch.Clean(rec.Site), Why: watch.Clean(rec.Message), Unit: "days"}
+		if oe, ok := byName[rec.Site]; ok {
+			a = ExitAlert(oe, now)
+			a.Time = rec.Time
+		}
+		out = append(out, a)
+	}
+	return out, sc.Err()
 }
 
 // ExitAlert is the watcher's alert for an exit past its deadline: the

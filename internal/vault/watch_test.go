@@ -96,3 +96,45 @@ func TestWatchRaisesScheduledAlerts(t *testing.T) {
 		t.Fatalf("the expiry was warned of twice: %v", got)
 	}
 }
+
+// TestWatchForwardsExitStatusAlert: an exit first found overdue by
+// 'embassy exit status' (CheckExits outside the watcher) is still
+// forwarded by the next watcher cycle, once.
+func TestWatchForwardsExitStatusAlert(t *testing.T) {
+	dir, o := newVault(t, "ch=CH")
+	now := testNow
+	o.Clock = func() time.Time { return now }
+	v := open(t, dir, o)
+	ctx := context.Background()
+	if _, err := v.Watch(ctx); err != nil { // the watcher has seen the home
+		t.Fatal(err)
+	}
+	oe, err := v.BeginExit(ctx, "ch")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = oe.Deadline.Add(time.Minute)
+	if got, err := v.CheckExits(); err != nil || len(got) != 1 {
+		t.Fatalf("exit status: %v %v", got, err)
+	}
+	count := func() int {
+		t.Helper()
+		c, err := v.Watch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, a := range c.Alerts {
+			if a.Kind == ExitOverdueKind && a.Site == "ch" && a.Baseline == float64(oe.Days) {
+				n++
+			}
+		}
+		return n
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("first cycle after exit status: %d exit alerts, want 1", n)
+	}
+	if n := count(); n != 0 {
+		t.Fatalf("second cycle: %d exit alerts, want 0", n)
+	}
+}
