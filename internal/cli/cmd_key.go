@@ -29,40 +29,28 @@ func cmdKeyStatus(e *env) *cobra.Command {
 		Short: "Show the key epochs, custodians and datasets",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, r, err := e.openVault(true)
+			h, err := e.openHome()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			ep := r.CurrentEpoch()
-			all, err := r.Datasets(e.ctx)
+			ks, err := e.vaultOf(h).KeyStatus(e.ctx)
 			if err != nil {
 				return err
-			}
-			type ds struct {
-				Name     string `json:"name"`
-				ID       string `json:"id"`
-				Versions int    `json:"key_versions"`
-				Current  uint32 `json:"current_version"`
-			}
-			var dss []ds
-			for _, d := range all {
-				dss = append(dss, ds{d.Name, d.ID, len(d.Keys), d.Current})
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"home": r.Home(), "home_fingerprint": r.Fingerprint(), "epoch": ep.Epoch, "fingerprint": ep.Fingerprint, "threshold": ep.Threshold, "custodians": ep.Custodians, "created": ep.Created, "datasets": dss})
+				return e.emitJSON(ks)
 			}
-			e.printf("home %s, root key epoch %d (%s) since %s\n", r.Home(), ep.Epoch, ep.Fingerprint, ep.Created.Format("2006-01-02 15:04"))
-			e.printf("fingerprint: %s\n", r.Fingerprint())
-			e.printf("custodians: %d of %d needed to recover\n", ep.Threshold, len(ep.Custodians))
-			for _, c := range ep.Custodians {
+			e.printf("home %s, root key epoch %d (%s) since %s\n", ks.Home, ks.Epoch, ks.Fingerprint, ks.Created.Format("2006-01-02 15:04"))
+			e.printf("fingerprint: %s\n", ks.HomeFingerprint)
+			e.printf("custodians: %d of %d needed to recover\n", ks.Threshold, len(ks.Custodians))
+			for _, c := range ks.Custodians {
 				rec := c.Recipient
 				if len(rec) > 24 {
 					rec = rec[:16] + "..." + rec[len(rec)-6:]
 				}
 				e.printf("  %d  %s\n", c.Index, rec)
 			}
-			for _, d := range dss {
+			for _, d := range ks.Datasets {
 				e.printf("dataset %s: key version %d (%d versions readable)\n", d.Name, d.Current, d.Versions)
 			}
 			return nil

@@ -1,16 +1,14 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdLog(e *env) *cobra.Command {
@@ -44,39 +42,12 @@ Entry kinds: ` + strings.Join(tlog.Kinds, ", ") + `.`,
 			if err != nil {
 				return err
 			}
-			if dataset != "" {
-				dataset = e.vaultOf(h).DatasetID(e.ctx, dataset) // entries name datasets by id
-			}
-			r, _, err := e.readLog(h)
+			res, err := e.vaultOf(h).Log(e.ctx, vault.LogQuery{Kinds: kinds, Site: site, Dataset: dataset, From: from, To: to, Limit: limit})
 			if err != nil {
 				return err
 			}
-			cp, ents, err := r.All(e.ctx)
-			if errors.Is(err, tlog.ErrEmpty) {
-				ents = nil
-			} else if err != nil {
-				return hint.WithCode(hint.Wrap(err, "the log or its checkpoint was altered; run 'embassy audit check' and compare with the witnesses' copies"), hint.CodeDamaged)
-			}
-			var rows []tlog.Indexed
-			for _, x := range ents {
-				if len(kinds) > 0 && !slices.Contains(kinds, x.Kind) {
-					continue
-				}
-				if site != "" && x.Site != site || dataset != "" && x.Dataset != dataset {
-					continue
-				}
-				if !from.IsZero() && x.Time.Before(from) || !to.IsZero() && x.Time.After(to) {
-					continue
-				}
-				rows = append(rows, x)
-			}
-			if limit > 0 && len(rows) > limit {
-				rows = rows[len(rows)-limit:]
-			}
+			rows := res.Entries
 			if e.json {
-				if rows == nil {
-					rows = []tlog.Indexed{}
-				}
 				return e.emitJSON(rows)
 			}
 			if e.quiet {
@@ -89,8 +60,8 @@ Entry kinds: ` + strings.Join(tlog.Kinds, ", ") + `.`,
 					x.Kind, logDash(x.Actor), logDash(x.Site), logDash(x.Dataset), logDash(logClip(x.Object, 16)), logDash(x.Reason))
 			}
 			tw.Flush()
-			if cp != nil {
-				fmt.Fprintf(e.stdout, "%d of %d entries; checkpoint %d cosigned by the witness quorum\n", len(rows), cp.Size, cp.Size)
+			if res.Size > 0 {
+				fmt.Fprintf(e.stdout, "%d of %d entries; checkpoint %d cosigned by the witness quorum\n", len(rows), res.Size, res.Size)
 			}
 			return nil
 		},

@@ -1,19 +1,16 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/plan"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // cmdPlan is the sovereignty strategy planner (internal/plan; docs/SCENARIO.md).
@@ -125,8 +122,8 @@ func writeHTMLReport(r *plan.Report, path string) error {
 	return f.Close()
 }
 
-// planned solves a scenario and compares the placement with the home.
-func (e *env) planned(path string) (*plan.Scenario, *plan.HomeApplier, []plan.Difference, error) {
+// solved solves a scenario for the home's vault.
+func (e *env) solved(path string) (*plan.Scenario, *plan.Placement, *vault.Vault, error) {
 	s, err := loadScenario(path, e.stdin)
 	if err != nil {
 		return nil, nil, nil, err
@@ -135,54 +132,21 @@ func (e *env) planned(path string) (*plan.Scenario, *plan.HomeApplier, []plan.Di
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	scores := plan.Score(s)
-	pl, err := plan.Solve(s, scores, plan.SolveOptions{})
+	pl, err := plan.Solve(s, plan.Score(s), plan.SolveOptions{})
 	if err != nil {
 		return nil, nil, nil, infeasible(err)
 	}
-	a := &plan.HomeApplier{Dir: h.Dir, AddSiteFunc: e.planAddSite}
-	sys, err := a.System(e.ctx)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	want := plan.DesiredSystem(s, pl)
-	ias, err := loadAgreements(h, agreement.DefaultBaseline())
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	var ids []string
-	for _, ia := range ias {
-		ids = append(ids, ia.ID)
-	}
-	return s, a, append(plan.Compare(want, sys), plan.MissingAgreements(want, ids)...), nil
+	return s, pl, e.vaultOf(h), nil
 }
 
-// planAddSite registers a site exactly as 'embassy site add' does.
-func (e *env) planAddSite(ctx context.Context, sc home.SiteConfig) error {
-	args := []string{sc.Name, "--url", sc.URL}
-	if sc.Jurisdiction != "" && sc.Jurisdiction != "MULTI" {
-		args = append(args, "--jurisdiction", sc.Jurisdiction)
+// planned solves a scenario and compares the placement with the home.
+func (e *env) planned(path string) (*plan.Scenario, []plan.Difference, error) {
+	s, pl, v, err := e.solved(path)
+	if err != nil {
+		return nil, nil, err
 	}
-	for _, f := range [][2]string{{"--operator", sc.Operator}, {"--agreement", sc.Agreement}, {"--location", sc.Location}} {
-		if f[1] != "" {
-			args = append(args, f[0], f[1])
-		}
-	}
-	if sc.Tier > 0 {
-		args = append(args, "--tier", strconv.Itoa(sc.Tier))
-	}
-	if sc.Member {
-		args = append(args, "--member")
-	}
-	quiet, js := e.quiet, e.json
-	e.quiet, e.json = true, false
-	defer func() { e.quiet, e.json = quiet, js }()
-	c := cmdSiteAdd(e)
-	c.SilenceErrors, c.SilenceUsage = true, true
-	c.SetArgs(args)
-	c.SetOut(io.Discard)
-	c.SetErr(io.Discard)
-	return c.ExecuteContext(ctx)
+	_, diffs, err := v.Planned(e.ctx, s, pl)
+	return s, diffs, err
 }
 
 func printDiffs(e *env, diffs []plan.Difference) {
@@ -197,7 +161,7 @@ func cmdPlanCheck(e *env) *cobra.Command {
 		Short: "Compare the running system with the plan (exit 3 if it departs)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, _, diffs, err := e.planned(args[0])
+			_, diffs, err := e.planned(args[0])
 			if err != nil {
 				return err
 			}
@@ -235,28 +199,17 @@ differences are listed and the command exits 3. Running it twice changes
 nothing the second time.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, a, diffs, err := e.planned(args[0])
+			s, pl, v, err := e.solved(args[0])
 			if err != nil {
 				return err
 			}
-			var left []plan.Difference
-			for _, d := range diffs {
-				if !d.Fixable {
-					left = append(left, d)
-				}
-			}
-			var done []plan.Difference
-			if dryRun {
-				for _, d := range diffs {
-					if d.Fixable {
-						done = append(done, d)
-					}
-				}
-			} else if done, err = plan.Apply(e.ctx, a, diffs); err != nil {
+			res, err := v.ApplyPlan(e.ctx, s, pl, dryRun)
+			if err != nil {
 				return err
 			}
+			done, left := res.Done, res.Left
 			if e.json {
-				if err := e.emitJSON(map[string]any{"dry_run": dryRun, "actions": nonNil(done), "left": nonNil(left)}); err != nil {
+				if err := e.emitJSON(map[string]any{"dry_run": dryRun, "actions": done, "left": left}); err != nil {
 					return err
 				}
 			} else {
@@ -284,13 +237,6 @@ nothing the second time.`,
 	}
 	c.Flags().BoolVarP(&dryRun, "dry-run", "n", false, "print the actions without changing anything")
 	return c
-}
-
-func nonNil(d []plan.Difference) []plan.Difference {
-	if d == nil {
-		return []plan.Difference{}
-	}
-	return d
 }
 
 func cmdPlanSchema(e *env) *cobra.Command {

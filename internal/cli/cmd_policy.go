@@ -7,8 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/class"
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/vault"
@@ -58,37 +56,21 @@ dataset's latest snapshot's, or --class for a dataset not yet written.`,
 			if err != nil {
 				return err
 			}
-			if label == "" {
-				if label, err = e.datasetClass(h, args[0]); err != nil {
-					return err
-				}
-			} else {
-				l, err := class.Parse(label)
-				if err != nil {
-					return hint.WithCode(err, hint.CodeUsage)
-				}
-				label = l.String()
-			}
-			eng, err := e.loadPolicy(h)
+			p, err := e.vaultOf(h).Explain(e.ctx, vault.ExplainRequest{Dataset: args[0], Class: label, Personal: personal})
 			if err != nil {
 				return err
 			}
-			var sites []policy.Site
-			for _, sc := range h.Config.Sites {
-				sites = append(sites, policySite(eng.Settings(), sc))
-			}
-			p := eng.Explain(policy.Dataset{Name: args[0], Class: label, Personal: personal}, sites, e.now())
 			if len(p.Problems) > 0 || len(p.Allowed()) == 0 {
 				e.warned = true
 			}
 			if e.json {
 				return e.emitJSON(p)
 			}
-			cls := label
+			cls := p.Dataset.Class
 			if cls == "" {
 				cls = "unlabelled"
 			}
-			e.printf("dataset %s (%s): %d of %d sites may hold it\n", args[0], cls, len(p.Allowed()), len(sites))
+			e.printf("dataset %s (%s): %d of %d sites may hold it\n", args[0], cls, len(p.Allowed()), len(p.Sites))
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SITE\tJURISDICTION\tDISTANCE\tAGREEMENT\tDECISION\tREASONS")
 			for _, s := range p.Sites {
@@ -114,22 +96,9 @@ dataset's latest snapshot's, or --class for a dataset not yet written.`,
 	return c
 }
 
-// datasetClass returns the dataset's class (vault.ClassOf; "" if none).
+// datasetClass returns the dataset's class (vault.DatasetClass; "" if none).
 func (e *env) datasetClass(h *home.Home, name string) (string, error) {
-	r, err := e.openRepo(h, true)
-	if err != nil {
-		return "", err
-	}
-	defer e.closeRepo(r)
-	dk, err := r.Dataset(e.ctx, name)
-	if err != nil {
-		return "", hint.Wrap(err, "pass --class LABEL to explain a dataset that does not exist yet")
-	}
-	d, err := r.OpenDataset(e.ctx, dk)
-	if err != nil {
-		return "", err
-	}
-	return vault.DatasetClass(e.ctx, d), nil
+	return e.vaultOf(h).ClassOfDataset(e.ctx, name)
 }
 
 func orDash(s string) string {

@@ -57,11 +57,10 @@ SameSite=Strict.`,
 			if err != nil {
 				return hint.Wrap(err, "choose a free address with --listen")
 			}
-			// Open the home's vault before serving: handlers then only read
-			// e.vaults, from many goroutines at once.
-			e.vaultOf(h)
+			// The home's vault is opened before serving: handlers then only
+			// use its dashboard, from many goroutines at once.
 			pk := &ui.Passkeys{Path: filepath.Join(h.Dir, "ui", "passkeys.json"), RPID: rpid}
-			srv := &http.Server{Handler: ui.New(ui.Config{Source: &homeSource{e: e, h: h}, Links: uiLinks(h.Dir), Passkeys: pk, Logger: e.log, Now: e.now}),
+			srv := &http.Server{Handler: ui.New(ui.Config{Source: e.vaultOf(h).Dashboard(), Links: uiLinks(h.Dir), Passkeys: pk, Logger: e.log, Now: e.now}),
 				ReadHeaderTimeout: 10 * time.Second}
 			go func() {
 				<-e.ctx.Done()

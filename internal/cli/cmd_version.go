@@ -88,6 +88,14 @@ Files and folders of a home:
   exits/               open exits from host sites (SITE.json: start, the agreement's
                        deadline; 'embassy exit status')
   events.jsonl         the local journal of continuity events (drills, alerts, crises)
+  watch.yaml           the watcher's notification routes: webhooks, e-mail, quiet
+                       periods ('embassy watch --help')
+  watch/               the watcher's state (state.json: what was already reported)
+  ui/                  the dashboard's one-time sign-in links (links.json, hashes
+                       only) and registered passkeys (passkeys.json)
+  broker/              the key broker's state: approved and pending workload
+                       reference values ('embassy broker --help')
+  operate-revoked.json the home's signed list of revoked operate tokens
   cache/               rebuildable caches (protect's captures)
 
 embassy.yaml:

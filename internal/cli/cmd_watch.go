@@ -3,13 +3,11 @@ package cli
 import (
 	"bufio"
 	"compress/gzip"
-	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -17,11 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/watch"
-	"github.com/digital-embassy/embassy/internal/watch/notify"
 	"github.com/digital-embassy/embassy/internal/watch/watchman"
 )
 
@@ -164,72 +159,22 @@ func dash(s string) string {
 	return watch.Clean(s)
 }
 
-// watchCycle runs one cycle over the home and returns the number of new alerts.
+// watchCycle runs one cycle over the home (vault.Watch) and returns the
+// number of new alerts.
 func (e *env) watchCycle(exp *watchman.Exporter) (int, error) {
 	h, err := e.openHome()
 	if err != nil {
 		return 0, err
 	}
-	router, err := notify.Load(filepath.Join(h.Dir, "watch.yaml"))
-	if err != nil {
-		return 0, hint.WithCode(hint.Wrap(err, "fix <home>/watch.yaml; 'embassy watch --help' shows its fields"), hint.CodeUsage)
-	}
-	r, hl, err := e.readLog(h)
+	c, err := e.vaultOf(h).Watch(e.ctx)
 	if err != nil {
 		return 0, err
 	}
-	_, ents, err := r.All(e.ctx)
-	if err != nil && !errors.Is(err, tlog.ErrEmpty) {
-		return 0, hint.WithCode(hint.Wrap(err, "the log or its checkpoint was altered; run 'embassy audit check'"), hint.CodeDamaged)
+	if c.NotifyErr != nil {
+		e.warnf("notification failed: %v", c.NotifyErr)
 	}
-	statePath := filepath.Join(h.Dir, "watch", "state.json")
-	st, err := watchman.LoadState(statePath)
-	if err != nil {
-		return 0, err
-	}
-	in := watchman.Input{Entries: ents, ProtectAlerts: filepath.Join(h.Dir, "alerts.jsonl"), Now: e.now(), Agreements: map[string]time.Time{}}
-	base := agreement.DefaultBaseline()
-	ias, err := loadAgreements(h, base)
-	if err != nil {
-		return 0, err
-	}
-	for _, ia := range ias {
-		in.Agreements[ia.ID] = ia.StatusAt(in.Now, base).Expires
-	}
-	in.Disclosures = tlog.Disclosures(ents, tlog.DisclosureOptions{Now: e.now()}).Alerts
-	was, _ := tlog.ReadAlerts(filepath.Join(hl.dir, tlog.AlertsFile))
-	for _, w := range was {
-		in.WitnessAlerts = append(in.WitnessAlerts, watchman.WitnessAlert(w.Time, w.Kind, w.URL))
-	}
-	fresh, next, err := watchman.Cycle(in, st)
-	if err != nil {
-		return 0, err
-	}
-	now := e.now()
-	var logged []tlog.Entry
-	for _, a := range fresh {
-		if router.Add(a) {
-			logged = append(logged, watchman.Entry(a, now))
-		}
-	}
-	if err := e.printAlerts(fresh); err != nil {
-		return 0, err
-	}
-	// The alerts are in the log before anyone is told, so that a
-	// notification always has an entry to point to.
-	if err := e.vaultOf(h).Recorder().Append(e.ctx, logged...); err != nil {
-		return 0, hint.Wrap(err, "the alerts could not be logged; nothing was sent, the next cycle tries again")
-	}
-	next.Updated = now
-	if err := watchman.SaveState(statePath, next); err != nil {
-		return 0, err
-	}
-	router.GroupWait = time.Nanosecond // a cycle delivers what it found; grouping is per cycle
-	if _, err := router.Flush(e.ctx, now); err != nil {
-		e.warnf("notification failed: %v", err)
-	}
-	exp.Update(watchman.Measure(in, fresh, now))
-	return len(fresh), nil
+	exp.Update(c.Metrics)
+	return len(c.Alerts), e.printAlerts(c.Alerts)
 }
 
 // serveMetrics serves the exporter's metrics until stop is called.

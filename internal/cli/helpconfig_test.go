@@ -2,6 +2,7 @@ package cli
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // TestHelpConfigComplete keeps 'embassy help config' complete: every key
@@ -28,7 +30,9 @@ func TestHelpConfigComplete(t *testing.T) {
 		}
 	}
 	for _, name := range []string{home.ConfigFile, policy.SettingsFile, protect.FileName, protect.AlertsFile, eventsFile,
-		"agreements/", "pki/", "cache/", "locks/", "meta/", "keys/root-N.key", "log/", tlog.PolicyFile, tlog.TilesDir + "/", tlog.AlertsFile} {
+		"agreements/", "pki/", "cache/", "locks/", "meta/", "keys/root-N.key", "log/", tlog.PolicyFile, tlog.TilesDir + "/", tlog.AlertsFile,
+		vault.WatchConfigFile, path.Dir(vault.WatchStateFile) + "/", path.Base(vault.WatchStateFile), "exits/", "ui/", "links.json", "passkeys.json",
+		"broker/", "operate-revoked.json", "cursors/"} {
 		if !strings.Contains(help, name) {
 			t.Errorf("help config does not list %q", name)
 		}

@@ -9,7 +9,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/site/location"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
@@ -219,8 +218,6 @@ type homeLog struct {
 	policy *tlog.Policy
 }
 
-func logDir(h *home.Home) string { return vault.LogDir(h) }
-
 func (e *env) setupLog(h *home.Home) (*homeLog, error) {
 	rc := e.vaultOf(h).Recorder()
 	if err := rc.Setup(); err != nil {
@@ -243,5 +240,3 @@ func (e *env) record(h *home.Home, ent tlog.Entry) error {
 }
 
 func (e *env) audit(h *home.Home, ent tlog.Entry) { e.vaultOf(h).Recorder().Audit(e.ctx, ent) }
-
-func (e *env) locationOptions(h *home.Home) location.Options { return e.vaultOf(h).LocationOptions() }
