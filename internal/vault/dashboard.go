@@ -29,10 +29,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/watch"
 )
 
-// EventsFile is the home's journal of drills and crisis activations and
-// deactivations (evidence.ReadJournal), one JSON object a line.
-const EventsFile = "events.jsonl"
-
 // Dashboard is the operator dashboard's view of the vault's home
 // (ui.Source, ui.AgreementSource, ui.ContinuitySource): sites and their
 // health, datasets, the verified log, disclosures measured against each
