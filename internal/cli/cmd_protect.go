@@ -18,11 +18,8 @@ import (
 	promreg "github.com/digital-embassy/embassy/internal/metrics"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
-
-// eventsFile is the home's local journal of continuity events, to be
-// mirrored into the transparency log.
-const eventsFile = "events.jsonl"
 
 func loadProtectConfig(h *home.Home, path string) (*protect.Config, error) {
 	if path == "" {
@@ -161,7 +158,7 @@ func (e *env) alert(h *home.Home, a protect.Alert) {
 	if err := evidence.AppendLine(filepath.Join(h.Dir, protect.AlertsFile), a); err != nil {
 		e.log.ErrorContext(e.ctx, "alerts", "err", err)
 	}
-	_ = evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
+	_ = evidence.Journal{Path: filepath.Join(h.Dir, vault.EventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
 		Summary: fmt.Sprintf("rpo %s: %s at %s", a.State, a.Dataset, a.Site), Fields: map[string]any{"lag_seconds": a.LagSec, "rpo_seconds": a.RPOSec}})
 }
 
@@ -239,7 +236,7 @@ Exit code 3 when a dataset is past its RPO at some site.`,
 				}
 				lags = append(lags, l...)
 			}
-			events, _ := evidence.ReadJournal(filepath.Join(h.Dir, eventsFile))
+			events, _ := evidence.ReadJournal(filepath.Join(h.Dir, vault.EventsFile))
 			if len(events) > 10 {
 				events = events[len(events)-10:]
 			}
