@@ -140,6 +140,11 @@ func (e *Engine) Decide(r Request) Decision {
 	lbl, lerr := class.Parse(r.Dataset.Class)
 	labelled := r.Dataset.Class != "" && lerr == nil
 	cp := e.settings.For(lbl)
+	tags := e.settings.Tags(r.Dataset.Name)
+	tjs := make([]cedar.Value, len(tags.Jurisdictions))
+	for i, j := range tags.Jurisdictions {
+		tjs[i] = cedar.String(j)
+	}
 	jset := make([]cedar.Value, len(cp.Jurisdictions))
 	for i, j := range cp.Jurisdictions {
 		jset[i] = cedar.String(j)
@@ -149,7 +154,10 @@ func (e *Engine) Decide(r Request) Decision {
 		"c":                cedar.Long(lbl.C),
 		"i":                cedar.Long(lbl.I),
 		"a":                cedar.Long(lbl.A),
-		"personal":         cedar.Boolean(r.Dataset.Personal),
+		"personal":         cedar.Boolean(r.Dataset.Personal || tags.Personal),
+		"tagged_places":    cedar.Boolean(len(tags.Jurisdictions) > 0),
+		"places":           cedar.NewSet(tjs...),
+		"governing_law":    cedar.String(tags.GoverningLaw),
 		"any_jurisdiction": cedar.Boolean(cp.Jurisdictions == nil),
 		"jurisdictions":    cedar.NewSet(jset...),
 		"min_tier":         cedar.Long(cp.MinTier),
@@ -176,6 +184,7 @@ func (e *Engine) Decide(r Request) Decision {
 			"personal_data": cedar.String(res["data.personal-data"].Value.Raw),
 			"hub":           cedar.String(res["hub"].Value.Raw),
 			"jurisdictions": cedar.NewSet(js...),
+			"law":           cedar.String(agreementLaw(a, res)),
 		}
 		recoveryKm = max(recoveryKm, res["residency.recovery-distance-km"].Value.Int())
 		if st.Expired && (r.Action == Write || r.Action == Replicate) {
@@ -228,6 +237,19 @@ func (e *Engine) Decide(r Request) Decision {
 	return d
 }
 
+// agreementLaw is the state whose law governs data hosted under a: the
+// sending or the host state, as legal.governing-law says.
+func agreementLaw(a *agreement.Agreement, res map[string]agreement.Resolved) string {
+	p := a.Sending()
+	if res["legal.governing-law"].Value.Raw == "host" {
+		p = a.Host()
+	}
+	if p == nil {
+		return ""
+	}
+	return p.State
+}
+
 // actionGroups: "store" holds write and replicate; "leave-home" holds
 // store, disclose and key-release.
 func actionGroups() cedar.EntityMap {
@@ -263,13 +285,15 @@ func (e *Engine) replacer(r Request, lbl class.Label, cp ClassPolicy, a *agreeme
 	kv := []string{
 		"{dataset}", r.Dataset.Name, "{class}", cls, "{site}", r.Site.Name, "{jurisdiction}", r.Site.Jurisdiction,
 		"{allowed}", allowed, "{agreement}", r.Site.Agreement, "{distance}", strconv.Itoa(int(r.Site.DistanceKm)),
+		"{places}", strings.Join(e.settings.Tags(r.Dataset.Name).Jurisdictions, ", "), "{law}", e.settings.Tags(r.Dataset.Name).GoverningLaw,
 		"{recovery_km}", strconv.Itoa(recoveryKm), "{tier}", strconv.Itoa(r.Site.Tier), "{min_tier}", strconv.Itoa(cp.MinTier),
 	}
 	if a != nil {
 		res := e.res[a.ID]
 		kv = append(kv, "{expires}", st.Expires.Format(time.DateOnly), "{effective}", res["term.effective"].Value.Raw,
 			"{max_class}", res["data.max-class"].Value.Raw, "{hub}", res["hub"].Value.Raw,
-			"{agreement_jurisdictions}", strings.Join(res["residency.jurisdictions"].Value.List, ", "))
+			"{agreement_jurisdictions}", strings.Join(res["residency.jurisdictions"].Value.List, ", "),
+			"{agreement_law}", agreementLaw(a, res))
 	}
 	return strings.NewReplacer(kv...)
 }

@@ -26,6 +26,28 @@ type Settings struct {
 	RecoveryDistanceKm int         `yaml:"recovery-distance-km,omitempty"`
 	RequireAgreement   bool        `yaml:"require-agreement,omitempty"` // sites without an agreement take no data
 	Classes            []ClassRule `yaml:"classes,omitempty"`
+	// Datasets tag named datasets (and so their keys) with attributes the
+	// class label does not carry: personal data, governing law, the
+	// jurisdictions they may be placed in.
+	Datasets []DatasetTags `yaml:"datasets,omitempty"`
+}
+
+// DatasetTags are the tags of one dataset and of its keys.
+type DatasetTags struct {
+	Name          string   `yaml:"name"`
+	Personal      bool     `yaml:"personal,omitempty"`      // holds personal data (minimisation, data.personal-data)
+	GoverningLaw  string   `yaml:"governing-law,omitempty"` // ISO 3166-1 alpha-2 state whose law governs it
+	Jurisdictions []string `yaml:"jurisdictions,omitempty"` // where it and its keys may be placed; empty: where its class allows
+}
+
+// Tags returns the tags of the named dataset (zero if untagged).
+func (s *Settings) Tags(name string) DatasetTags {
+	for _, d := range s.Datasets {
+		if d.Name == name {
+			return d
+		}
+	}
+	return DatasetTags{Name: name}
 }
 
 // ClassRule applies to every label at least as strict as Class.
@@ -80,6 +102,7 @@ func ParseSettings(r io.Reader, base *agreement.Baseline) (Settings, error) {
 	if doc.Classes != nil {
 		s.Classes = doc.Classes
 	}
+	s.Datasets = doc.Datasets
 	return s, s.Validate(base)
 }
 
@@ -98,6 +121,27 @@ func (s *Settings) Validate(base *agreement.Baseline) error {
 	}
 	if min := base.Values["residency.recovery-distance-km"].Int(); s.RecoveryDistanceKm < min {
 		return fmt.Errorf("recovery-distance-km: %d loosens the baseline (%d km): use %d or more", s.RecoveryDistanceKm, min, min)
+	}
+	seen := map[string]bool{}
+	for i, d := range s.Datasets {
+		p := fmt.Sprintf("datasets[%d]", i)
+		if d.Name == "" {
+			return fmt.Errorf("%s.name: a dataset tag needs the dataset's name", p)
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("%s.name: dataset %s is tagged twice: merge its entries", p, d.Name)
+		}
+		seen[d.Name] = true
+		if d.GoverningLaw != "" {
+			if err := agreement.ValidState(d.GoverningLaw); err != nil {
+				return fmt.Errorf("%s.governing-law: %w", p, err)
+			}
+		}
+		for _, j := range d.Jurisdictions {
+			if err := agreement.ValidState(j); err != nil {
+				return fmt.Errorf("%s.jurisdictions: %w", p, err)
+			}
+		}
 	}
 	for i, c := range s.Classes {
 		p := fmt.Sprintf("classes[%d]", i)
