@@ -452,6 +452,9 @@ func evalKeyCustody(f *Facts) liveResult {
 	if len(f.heldSites()) == 0 {
 		return unset(append(ev, "no site holds data yet: nothing to scan")...)
 	}
+	if len(unscanned) > 0 {
+		return unset(ev...) // an unscanned site is no evidence of custody
+	}
 	return met(append([]string{"every object at the sites is ciphertext, a wrapped key or signed public metadata"}, ev...)...)
 }
 
