@@ -65,6 +65,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
+	for _, v := range e.vaults {
+		v.Flush(context.WithoutCancel(ctx)) // key.unwrap entries not yet in the log (vault/custody.go)
+	}
 	if err == nil {
 		if e.warned {
 			return ExitDamaged

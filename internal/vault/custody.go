@@ -34,11 +34,50 @@ func UnwrapEntries(us []repo.Unwrap) []tlog.Entry {
 	return out
 }
 
-// recordUnwraps is the repository's OnUnwrap hook: every unwrap is in the
-// transparency log before the keys are used. A log that cannot be written
-// is a warning (the operation goes on: refusing would lock the home out
-// of its own data when its log is unwritable).
+// recordUnwraps is the repository's OnUnwrap hook. The entries are
+// stamped now and go into the log with the operation's own entries (one
+// witnessed checkpoint for both), or at the latest when the command ends
+// (Flush). Whoever runs an operation that opens keys leaves the trace.
 func (v *Vault) recordUnwraps(ctx context.Context, us []repo.Unwrap) {
 	v.log.InfoContext(ctx, "dataset keys unwrapped", "count", len(us))
-	v.Recorder().Audit(ctx, UnwrapEntries(us)...)
+	ents := UnwrapEntries(us)
+	now := v.Now()
+	for i := range ents {
+		ents[i].Time = now
+	}
+	rc := v.Recorder()
+	rc.pendMu.Lock()
+	rc.pending = append(rc.pending, ents...)
+	rc.pendMu.Unlock()
+}
+
+// Flush writes the key.unwrap entries not yet in the log. Entry points
+// call it when a command ends; a log that cannot be written is a warning
+// (the operation has happened: the warning says it went unrecorded).
+func (v *Vault) Flush(ctx context.Context) {
+	rc := v.Recorder()
+	rc.pendMu.Lock()
+	n := len(rc.pending)
+	rc.pendMu.Unlock()
+	if n > 0 {
+		rc.Audit(ctx)
+	}
+}
+
+func (rc *Recorder) takePending() []tlog.Entry {
+	rc.pendMu.Lock()
+	defer rc.pendMu.Unlock()
+	p := rc.pending
+	rc.pending = nil
+	return p
+}
+
+// putBack queues entries ahead of any queued later.
+func (rc *Recorder) putBack(ents []tlog.Entry) {
+	if len(ents) == 0 {
+		return
+	}
+	rc.pendMu.Lock()
+	defer rc.pendMu.Unlock()
+	rc.pending = append(append([]tlog.Entry(nil), ents...), rc.pending...)
 }
