@@ -141,3 +141,37 @@ func TestKeyCustodyHostCannotDecryptWithoutHome(t *testing.T) {
 		t.Fatal("site.Kinds has no pack kind")
 	}
 }
+
+// A command that only reads (no entry of its own) still leaves its
+// unwraps in the log when its vault is closed.
+func TestKeyCustodyReadOnlyCommandFlushes(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	src := filepath.Join(dir, "src")
+	writeTree(t, src, map[string]string{"a.txt": "a"})
+	ctx := context.Background()
+	v := open(t, dir, o)
+	if _, err := v.Snapshot(ctx, SnapshotRequest{Dataset: "registry", Paths: []string{src}, Class: "restricted", By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	before := len(logEntries(t, dir, o))
+	v2, err := Open(ctx, filepath.Join(dir, "home"), true, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := v2.OpenRepo(ctx, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Datasets(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(logEntries(t, dir, o)); n != before {
+		t.Fatalf("unwrap entries written before the command ended (%d -> %d)", before, n)
+	}
+	v2.Close()
+	after := logEntries(t, dir, o)
+	if len(after) != before+1 || after[before].Kind != tlog.KindKeyUnwrap {
+		t.Fatalf("after close: %d entries (was %d), last %+v; want one key.unwrap", len(after), before, after[len(after)-1].Entry)
+	}
+}

@@ -223,8 +223,10 @@ func (v *Vault) OpenRepo(ctx context.Context, keys bool) (*repo.Repo, error) {
 	return r, nil
 }
 
-// Close closes the sites of the vault's repository.
+// Close writes the key.unwrap entries not yet in the log (Flush) and
+// closes the sites of the vault's repository.
 func (v *Vault) Close() {
+	v.Flush(context.Background())
 	if v.Repo != nil {
 		closeSites(v.Repo)
 	}
