@@ -217,7 +217,9 @@ func evalAgreementRegistry(f *Facts) liveResult {
 		case st.NotYet:
 			state = "not yet in force"
 		}
-		ev = append(ev, fmt.Sprintf("agreement %s (%s → %s, hub %s): %s", a.ID, a.Sending().State, a.Host().State, a.Values["hub"].Raw, state))
+		res := agreement.Resolve(a, f.Baseline)
+		ev = append(ev, fmt.Sprintf("agreement %s (%s → %s, hub %s, disputes: %s, technology-stack immunity: %s): %s", a.ID, a.Sending().State, a.Host().State,
+			res["hub"].Value.Raw, res["legal.dispute-mechanism"].Value.Raw, res["legal.immunities.technology-stack"].Value.Raw, state))
 	}
 	for _, name := range f.heldSites() {
 		s, ok := f.siteByName(name)
@@ -630,7 +632,7 @@ func evalWatch(f *Facts) liveResult {
 
 var reqDefs = []reqDef{
 	{1, "agreement-registry", "Agreement registry", "A", "every hosted workload resolves to exactly one active agreement; a workload whose agreement has expired is flagged within 24 h",
-		Some, "no dispute-mechanism field, no technology-stack immunity; expiry is noticed only when a command runs, not on a schedule", []string{"TestRequirement01AgreementRegistry"}, evalAgreementRegistry},
+		Some, "expiry is noticed only when a command runs, not on a schedule", []string{"TestRequirement01AgreementRegistry"}, evalAgreementRegistry},
 	{2, "review-cadence", "Review cadence", "A", "clock-advance test produces an alert on day 366",
 		Full, "", []string{"TestRequirement02ReviewCadence"}, evalReview},
 	{3, "template-terms", "Template terms", "A", "attempting to loosen a baseline term without an explicit signed override is rejected",

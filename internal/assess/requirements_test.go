@@ -131,6 +131,10 @@ func want(t *testing.T, r Requirement, st Status, evidence string) {
 func TestRequirement01AgreementRegistry(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 1), Partial, "2 sites holding data each resolve to one agreement in force")
+	want(t, w.run(t, 1), Partial, "disputes: arbitration, technology-stack immunity: false") // inherited from the baseline
+	w.ags = []*agreement.Agreement{example(t, "ee-lu", "  emergency-access: physical-only", "  emergency-access: physical-only\n  dispute-mechanism: diplomatic")}
+	want(t, w.run(t, 1), Partial, "disputes: diplomatic")
+	w.ags = []*agreement.Agreement{example(t, "ee-lu")}
 	w.f.Now = time.Date(2030, 5, 17, 0, 0, 0, 0, time.UTC)
 	want(t, w.run(t, 1), Violated, "site lu1 holds data under agreement ee-lu, which is not in force")
 	w.f.Now = reqNow
