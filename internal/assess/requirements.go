@@ -307,7 +307,9 @@ func evalJurisdictionTags(f *Facts) liveResult {
 }
 
 func evalLegalProcess(f *Facts) liveResult {
+	denied := func(e tlog.Indexed) bool { return slices.Contains(strings.Split(e.Details["rules"], ","), "disclosure-approval") }
 	ev := []string{f.logged(tlog.KindDisclosure, reason(tlog.ReasonThirdPartyRequest), tlog.ReasonThirdPartyRequest),
+		f.logged(tlog.KindPolicyChange, denied, "disclosure-approval denial"),
 		"rule disclosure-approval: no disclosure without the sending state's approval",
 		"keys never leave home unwrapped: host operators cannot decrypt (see requirement 12)"}
 	return met(ev...)
@@ -640,7 +642,7 @@ var reqDefs = []reqDef{
 	{4, "jurisdiction-tagging", "Jurisdiction tagging", "B", "a placement API call into a jurisdiction not allowed by the agreement fails",
 		Some, "workloads carry no governing-law or jurisdiction tag", []string{"TestRequirement04JurisdictionTagging", "TestRuleResidencyAgreement", "TestRuleDatasetJurisdiction", "TestRuleDatasetGoverningLaw"}, evalJurisdictionTags},
 	{5, "legal-process", "Legal-process handling", "B", "a simulated host request produces a logged event and a blocked decryption",
-		Some, "no test yet joins a logged third-party request to a refused decryption", []string{"TestRequirement05LegalProcess"}, evalLegalProcess},
+		Full, "", []string{"TestRequirement05LegalProcess", "TestScripts/legal_process", "TestKeyCustodyHostCannotDecryptWithoutHome"}, evalLegalProcess},
 	{6, "emergency-access", "Emergency-access path", "B", "break-glass event → notification in ≤ N h; no key release recorded",
 		Some, "break-glass is only a reason code, not a distinct access class that blocks key release while open", []string{"TestRequirement06EmergencyAccess"}, evalEmergency},
 	{7, "classification", "Data classification", "C", "a dataset without a label cannot be replicated; a high-confidentiality dataset cannot be placed in a virtual or extended hub unless the policy allows it",

@@ -181,9 +181,11 @@ func TestRequirement04JurisdictionTagging(t *testing.T) {
 // possible for the host (requirement 12).
 func TestRequirement05LegalProcess(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 5), Partial, "log: no THIRD_PARTY_DATA_REQUEST entries")
-	w.log(tlog.Entry{Kind: tlog.KindDisclosure, Site: "lu1", Reason: tlog.ReasonThirdPartyRequest})
-	want(t, w.run(t, 5), Partial, "log: 1 THIRD_PARTY_DATA_REQUEST entries")
+	want(t, w.run(t, 5), Met, "log: no THIRD_PARTY_DATA_REQUEST entries")
+	w.log(tlog.Entry{Kind: tlog.KindDisclosure, Site: "lu1", Reason: tlog.ReasonThirdPartyRequest},
+		tlog.PolicyEventEntry("policy-denied", "disclose", "lu1", "C2-I1-A1", "", "", []string{"disclosure-approval"}, []string{"needs approval"}))
+	want(t, w.run(t, 5), Met, "log: 1 THIRD_PARTY_DATA_REQUEST entries")
+	want(t, w.run(t, 5), Met, "log: 1 disclosure-approval denial entries")
 }
 
 // Break-glass events are visible; not yet a distinct access class.
