@@ -307,7 +307,9 @@ func evalJurisdictionTags(f *Facts) liveResult {
 }
 
 func evalLegalProcess(f *Facts) liveResult {
-	denied := func(e tlog.Indexed) bool { return slices.Contains(strings.Split(e.Details["rules"], ","), "disclosure-approval") }
+	denied := func(e tlog.Indexed) bool {
+		return slices.Contains(strings.Split(e.Details["rules"], ","), "disclosure-approval")
+	}
 	ev := []string{f.logged(tlog.KindDisclosure, reason(tlog.ReasonThirdPartyRequest), tlog.ReasonThirdPartyRequest),
 		f.logged(tlog.KindPolicyChange, denied, "disclosure-approval denial"),
 		"rule disclosure-approval: no disclosure without the sending state's approval",
