@@ -318,8 +318,29 @@ func evalLegalProcess(f *Facts) liveResult {
 }
 
 func evalEmergency(f *Facts) liveResult {
-	return met(f.logged(tlog.KindDisclosure, reason(tlog.ReasonEmergency), tlog.ReasonEmergency),
-		"agreement term legal.emergency-access: physical-only by the baseline")
+	ev := []string{f.logged(tlog.KindDisclosure, reason(tlog.ReasonEmergency), tlog.ReasonEmergency),
+		"rule break-glass-open: no key release at a site while its break-glass is open"}
+	// a key release recorded at a site while its break-glass was open
+	var bad, open []string
+	var bgs policy.BreakGlassTracker
+	for _, e := range f.Log {
+		bgs.Add(e)
+		if e.Kind == tlog.KindKeyRelease && bgs.At(e.Site).Open {
+			bad = append(bad, fmt.Sprintf("entry %d: key released at %s during an open break-glass", e.Index, e.Site))
+		}
+	}
+	for _, s := range f.Sites {
+		if bg := bgs.At(s.Name); bg.Open {
+			open = append(open, fmt.Sprintf("%s (since %s)", s.Name, bg.Since.UTC().Format(time.RFC3339)))
+		}
+	}
+	if len(open) > 0 {
+		ev = append(ev, "open now: "+strings.Join(open, ", ")+"; close with 'embassy break-glass close'")
+	}
+	if len(bad) > 0 {
+		return violated(append(bad, ev...)...)
+	}
+	return met(ev...)
 }
 
 func evalClassification(f *Facts) liveResult {
@@ -646,7 +667,7 @@ var reqDefs = []reqDef{
 	{5, "legal-process", "Legal-process handling", "B", "a simulated host request produces a logged event and a blocked decryption",
 		Full, "", []string{"TestRequirement05LegalProcess", "TestScripts/legal_process", "TestKeyCustodyHostCannotDecryptWithoutHome"}, evalLegalProcess},
 	{6, "emergency-access", "Emergency-access path", "B", "break-glass event → notification in ≤ N h; no key release recorded",
-		Some, "break-glass is only a reason code, not a distinct access class that blocks key release while open", []string{"TestRequirement06EmergencyAccess"}, evalEmergency},
+		Full, "", []string{"TestRequirement06EmergencyAccess", "TestScripts/break_glass", "TestRuleBreakGlassOpen", "TestBreakGlassAt"}, evalEmergency},
 	{7, "classification", "Data classification", "C", "a dataset without a label cannot be replicated; a high-confidentiality dataset cannot be placed in a virtual or extended hub unless the policy allows it",
 		Full, "", []string{"TestRequirement07Classification"}, evalClassification},
 	{8, "residency", "Residency enforcement and proof", "C", "a replication target outside the allow-list is refused; location evidence is produced on demand for any object",

@@ -191,8 +191,17 @@ func TestRequirement05LegalProcess(t *testing.T) {
 // Break-glass events are visible; not yet a distinct access class.
 func TestRequirement06EmergencyAccess(t *testing.T) {
 	w := newWorld(t)
+	w.log(tlog.Entry{Kind: tlog.KindKeyRelease, Site: "lu1"}) // before any emergency
+	want(t, w.run(t, 6), Met, "log: no EMERGENCY_BREAK_GLASS entries")
 	w.log(tlog.Entry{Kind: tlog.KindDisclosure, Site: "lu1", Reason: tlog.ReasonEmergency})
-	want(t, w.run(t, 6), Partial, "log: 1 EMERGENCY_BREAK_GLASS entries")
+	want(t, w.run(t, 6), Met, "open now: lu1")
+	w.log(tlog.Entry{Kind: tlog.KindKeyRelease, Site: "lu2"}) // another site
+	want(t, w.run(t, 6), Met, "log: 1 EMERGENCY_BREAK_GLASS entries")
+	w.log(tlog.Entry{Kind: tlog.KindKeyRelease, Site: "lu1"})
+	want(t, w.run(t, 6), Violated, "entry 3: key released at lu1 during an open break-glass")
+	w.f.Log = w.f.Log[:3]
+	w.log(policy.BreakGlassEntry("lu1", "closed"), tlog.Entry{Kind: tlog.KindKeyRelease, Site: "lu1"})
+	want(t, w.run(t, 6), Met, "log: 1 EMERGENCY_BREAK_GLASS entries")
 }
 
 // A dataset without a label cannot be replicated.

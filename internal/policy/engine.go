@@ -69,6 +69,9 @@ type Request struct {
 	Now      time.Time
 	Attested bool // key release: the site presented a valid attestation
 	Approved bool // disclosure: the sending state approved it
+	// BreakGlass: a break-glass emergency access is open at the site
+	// (physical or operational only: no key leaves home while it is).
+	BreakGlass bool
 }
 
 // Decision is the answer, with reasons a person can act on.
@@ -216,6 +219,7 @@ func (e *Engine) Decide(r Request) Decision {
 			"require_agreement": cedar.Boolean(e.settings.RequireAgreement),
 			"attested":          cedar.Boolean(r.Attested),
 			"approved":          cedar.Boolean(r.Approved),
+			"break_glass":       cedar.Boolean(r.BreakGlass),
 		}),
 	}
 	dec, diag := cedar.Authorize(e.ps, e.entities, req)

@@ -194,3 +194,13 @@ func TestDatasetTagsValidate(t *testing.T) {
 		}
 	}
 }
+
+// While a break-glass emergency access is open at a site, no key is
+// released there, attested or not; other sites are unaffected.
+func TestRuleBreakGlassOpen(t *testing.T) {
+	ds := Dataset{Name: "tax", Class: "C1-I1-A1"}
+	ruleCase{rule: "break-glass-open", agreements: []*agreement.Agreement{variant(t, "ee-lu", "ee-lu")},
+		denied:         Request{Action: KeyRelease, Dataset: ds, Site: lu, Attested: true, BreakGlass: true},
+		twin:           Request{Action: KeyRelease, Dataset: ds, Site: lu, Attested: true},
+		reasonMentions: "break-glass emergency access is open at site lu"}.run(t)
+}
