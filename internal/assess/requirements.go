@@ -384,14 +384,31 @@ func evalResidency(f *Facts) liveResult {
 }
 
 func evalInventory(f *Facts) liveResult {
-	if len(f.Holdings) == 0 {
-		return unset("no dataset is held at any site yet")
+	declared := f.Engine.Settings().Datasets
+	if len(declared) == 0 {
+		if len(f.Holdings) == 0 {
+			return unset("no declared inventory (datasets: in policy.yaml) and no dataset held")
+		}
+		var ev []string
+		for _, h := range f.Holdings {
+			ev = append(ev, fmt.Sprintf("%s (%s): %s", h.Dataset.Name, orNone([]string{h.Dataset.Class}), strings.Join(h.Sites, ", ")))
+		}
+		return unset(append([]string{"no declared inventory: declare each hosted dataset under datasets: in policy.yaml (owner, rpo, rto, agreements); held now:"}, ev...)...)
 	}
-	var ev []string
+	var bad, ev []string
 	for _, h := range f.Holdings {
-		ev = append(ev, fmt.Sprintf("%s (%s): %s", h.Dataset.Name, orNone([]string{h.Dataset.Class}), strings.Join(h.Sites, ", ")))
+		t := f.Engine.Settings().Tags(h.Dataset.Name)
+		if !slices.ContainsFunc(declared, func(d policy.DatasetTags) bool { return d.Name == h.Dataset.Name }) {
+			bad = append(bad, fmt.Sprintf("%s is held at %s but not in the inventory", h.Dataset.Name, strings.Join(h.Sites, ", ")))
+			continue
+		}
+		ev = append(ev, fmt.Sprintf("%s (%s; owner %s, RPO %s, RTO %s, agreements %s): at %s", h.Dataset.Name, orNone([]string{h.Dataset.Class}),
+			orNone([]string{t.Owner}), orNone([]string{t.RPO}), orNone([]string{t.RTO}), orNone(t.Agreements), strings.Join(h.Sites, ", ")))
 	}
-	return met(append([]string{"derived from the sites' snapshot listings:"}, ev...)...)
+	if len(bad) > 0 {
+		return violated(append(bad, ev...)...)
+	}
+	return met(append([]string{fmt.Sprintf("%d datasets declared; every dataset held is declared", len(declared))}, ev...)...)
 }
 
 func evalIntegrity(f *Facts) liveResult {
@@ -673,7 +690,7 @@ var reqDefs = []reqDef{
 	{8, "residency", "Residency enforcement and proof", "C", "a replication target outside the allow-list is refused; location evidence is produced on demand for any object",
 		Some, "no location evidence on demand (signed site facts, certificate chain, round-trip bounds)", []string{"TestRequirement08Residency"}, evalResidency},
 	{9, "inventory", "Hosted-dataset inventory", "C", "data present at a host but absent from the inventory triggers an alert",
-		Some, "the inventory is derived from the sites, not declared per agreement (owner, RPO, RTO); no alert for undeclared data", []string{"TestRequirement09Inventory"}, evalInventory},
+		Some, "undeclared data is reported by assess (exit 3), not alerted on watch's schedule", []string{"TestRequirement09Inventory", "TestRuleDatasetAgreement"}, evalInventory},
 	{10, "integrity", "Replica integrity proofs", "C", "flipping one byte in a replica is detected at the next verification cycle (≤ M min)",
 		Some, "verification is not scheduled; home and site roots are not compared against a third location automatically", []string{"TestRequirement10Integrity"}, evalIntegrity},
 	{11, "minimisation", "Minimisation / scope control", "C", "a write of personal-data-tagged records to a non-personal-only embassy is rejected",

@@ -225,7 +225,11 @@ func TestRequirement08Residency(t *testing.T) {
 // The inventory names every dataset and where it is.
 func TestRequirement09Inventory(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 9), Partial, "land (C1-I1-A1): lu1, lu2")
+	want(t, w.run(t, 9), NotConfigured, "land (C1-I1-A1): lu1, lu2")
+	w.settings.Datasets = []policy.DatasetTags{{Name: "land", Owner: "Land Board", RPO: "24h", RTO: "4h", Agreements: []string{"ee-lu"}}}
+	want(t, w.run(t, 9), Partial, "land (C1-I1-A1; owner Land Board, RPO 24h, RTO 4h, agreements ee-lu): at lu1, lu2")
+	w.f.Holdings = append(w.f.Holdings, Holding{Dataset: policy.Dataset{Name: "tax", Class: "C1-I1-A1"}, Sites: []string{"lu2"}})
+	want(t, w.run(t, 9), Violated, "tax is held at lu2 but not in the inventory")
 }
 
 // Verification results are in the log; damage found is a violation.

@@ -148,24 +148,30 @@ func (e *Engine) Decide(r Request) Decision {
 	for i, j := range tags.Jurisdictions {
 		tjs[i] = cedar.String(j)
 	}
+	tas := make([]cedar.Value, len(tags.Agreements))
+	for i, a := range tags.Agreements {
+		tas[i] = cedar.String(a)
+	}
 	jset := make([]cedar.Value, len(cp.Jurisdictions))
 	for i, j := range cp.Jurisdictions {
 		jset[i] = cedar.String(j)
 	}
 	ds := cedar.RecordMap{
-		"labelled":         cedar.Boolean(labelled),
-		"c":                cedar.Long(lbl.C),
-		"i":                cedar.Long(lbl.I),
-		"a":                cedar.Long(lbl.A),
-		"personal":         cedar.Boolean(r.Dataset.Personal || tags.Personal),
-		"tagged_places":    cedar.Boolean(len(tags.Jurisdictions) > 0),
-		"places":           cedar.NewSet(tjs...),
-		"governing_law":    cedar.String(tags.GoverningLaw),
-		"any_jurisdiction": cedar.Boolean(cp.Jurisdictions == nil),
-		"jurisdictions":    cedar.NewSet(jset...),
-		"min_tier":         cedar.Long(cp.MinTier),
-		"private_hub":      cedar.Boolean(cp.PrivateHub),
-		"home_only_keys":   cedar.Boolean(cp.KeyPolicy == "home-only"),
+		"labelled":          cedar.Boolean(labelled),
+		"c":                 cedar.Long(lbl.C),
+		"i":                 cedar.Long(lbl.I),
+		"a":                 cedar.Long(lbl.A),
+		"personal":          cedar.Boolean(r.Dataset.Personal || tags.Personal),
+		"tagged_places":     cedar.Boolean(len(tags.Jurisdictions) > 0),
+		"places":            cedar.NewSet(tjs...),
+		"governing_law":     cedar.String(tags.GoverningLaw),
+		"tagged_agreements": cedar.Boolean(len(tags.Agreements) > 0),
+		"agreements":        cedar.NewSet(tas...),
+		"any_jurisdiction":  cedar.Boolean(cp.Jurisdictions == nil),
+		"jurisdictions":     cedar.NewSet(jset...),
+		"min_tier":          cedar.Long(cp.MinTier),
+		"private_hub":       cedar.Boolean(cp.PrivateHub),
+		"home_only_keys":    cedar.Boolean(cp.KeyPolicy == "home-only"),
 	}
 	recoveryKm := e.settings.RecoveryDistanceKm
 	ag := cedar.RecordMap{"named": cedar.Boolean(r.Site.Agreement != ""), "present": cedar.False}
@@ -207,6 +213,7 @@ func (e *Engine) Decide(r Request) Decision {
 		"distance_km":  cedar.Long(dist),
 		"tier":         cedar.Long(r.Site.Tier),
 		"agreement":    cedar.NewRecord(ag),
+		"agreement_id": cedar.String(r.Site.Agreement),
 	}
 	req := cedar.Request{
 		Principal: cedar.NewEntityUID("Site", cedar.String(r.Site.Name)),
@@ -289,7 +296,8 @@ func (e *Engine) replacer(r Request, lbl class.Label, cp ClassPolicy, a *agreeme
 	kv := []string{
 		"{dataset}", r.Dataset.Name, "{class}", cls, "{site}", r.Site.Name, "{jurisdiction}", r.Site.Jurisdiction,
 		"{allowed}", allowed, "{agreement}", r.Site.Agreement, "{distance}", strconv.Itoa(int(r.Site.DistanceKm)),
-		"{places}", strings.Join(e.settings.Tags(r.Dataset.Name).Jurisdictions, ", "), "{law}", e.settings.Tags(r.Dataset.Name).GoverningLaw,
+		"{places}", strings.Join(e.settings.Tags(r.Dataset.Name).Jurisdictions, ", "),
+		"{inventory_agreements}", strings.Join(e.settings.Tags(r.Dataset.Name).Agreements, ", "), "{law}", e.settings.Tags(r.Dataset.Name).GoverningLaw,
 		"{recovery_km}", strconv.Itoa(recoveryKm), "{tier}", strconv.Itoa(r.Site.Tier), "{min_tier}", strconv.Itoa(cp.MinTier),
 	}
 	if a != nil {

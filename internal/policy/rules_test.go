@@ -184,6 +184,8 @@ func TestDatasetTagsValidate(t *testing.T) {
 		{"datasets:\n  - name: a\n  - name: a\n", "tagged twice"},
 		{"datasets:\n  - name: a\n    governing-law: Estonia\n", "datasets[0].governing-law"},
 		{"datasets:\n  - name: a\n    jurisdictions: [xx1]\n", "datasets[0].jurisdictions"},
+		{"datasets:\n  - name: pop\n    personal: true\n    owner: Ministry of the Interior\n    rpo: 24h\n    rto: 4h\n    agreements: [ee-lu]\n", ""},
+		{"datasets:\n  - name: a\n    rpo: daily\n", "datasets[0].rpo"},
 	} {
 		s, err := ParseSettings(strings.NewReader(tc.doc), base)
 		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
@@ -203,4 +205,20 @@ func TestRuleBreakGlassOpen(t *testing.T) {
 		denied:         Request{Action: KeyRelease, Dataset: ds, Site: lu, Attested: true, BreakGlass: true},
 		twin:           Request{Action: KeyRelease, Dataset: ds, Site: lu, Attested: true},
 		reasonMentions: "break-glass emergency access is open at site lu"}.run(t)
+}
+
+// A dataset whose inventory entry names agreements is hosted only under
+// them (and never at a site under no agreement).
+func TestRuleDatasetAgreement(t *testing.T) {
+	inv := func(s *Settings) { s.Datasets = []DatasetTags{{Name: "tax", Agreements: []string{"ee-lu"}}} }
+	ags := []*agreement.Agreement{variant(t, "ee-lu", "ee-lu"), variant(t, "ee-lu", "ee-lu2")}
+	ds := Dataset{Name: "tax", Class: "C1-I1-A1"}
+	ruleCase{rule: "dataset-agreement", settings: inv, agreements: ags,
+		denied:         Request{Action: Replicate, Dataset: ds, Site: Site{Name: "lu-b", Jurisdiction: "LU", DistanceKm: -1, Agreement: "ee-lu2"}},
+		twin:           Request{Action: Replicate, Dataset: ds, Site: lu},
+		reasonMentions: "hosted only under ee-lu; site lu-b is under ee-lu2"}.run(t)
+	ruleCase{rule: "dataset-agreement", settings: inv, agreements: ags,
+		denied:         Request{Action: Write, Dataset: ds, Site: Site{Name: "fi", Jurisdiction: "FI", DistanceKm: -1}},
+		twin:           Request{Action: Write, Dataset: ds, Site: Site{Name: "home", Jurisdiction: "EE", Home: true}},
+		reasonMentions: "dataset tax"}.run(t)
 }

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -38,10 +39,18 @@ type DatasetTags struct {
 	Personal      bool     `yaml:"personal,omitempty"`      // holds personal data (minimisation, data.personal-data)
 	GoverningLaw  string   `yaml:"governing-law,omitempty"` // ISO 3166-1 alpha-2 state whose law governs it
 	Jurisdictions []string `yaml:"jurisdictions,omitempty"` // where it and its keys may be placed; empty: where its class allows
+	// The hosted-dataset inventory (framework requirement 9): who owns the
+	// registry, its recovery objectives, and the agreements it may be
+	// hosted under. A dataset held at a site but not tagged here is
+	// reported by 'embassy assess --requirements'.
+	Owner      string   `yaml:"owner,omitempty"`
+	RPO        string   `yaml:"rpo,omitempty"` // recovery point objective, a Go duration such as 24h
+	RTO        string   `yaml:"rto,omitempty"` // recovery time objective
+	Agreements []string `yaml:"agreements,omitempty"`
 }
 
 // Tags returns the tags of the named dataset (zero if untagged).
-func (s *Settings) Tags(name string) DatasetTags {
+func (s Settings) Tags(name string) DatasetTags {
 	for _, d := range s.Datasets {
 		if d.Name == name {
 			return d
@@ -140,6 +149,14 @@ func (s *Settings) Validate(base *agreement.Baseline) error {
 		for _, j := range d.Jurisdictions {
 			if err := agreement.ValidState(j); err != nil {
 				return fmt.Errorf("%s.jurisdictions: %w", p, err)
+			}
+		}
+		for _, f := range []struct{ name, v string }{{"rpo", d.RPO}, {"rto", d.RTO}} {
+			if f.v == "" {
+				continue
+			}
+			if dur, err := time.ParseDuration(f.v); err != nil || dur <= 0 {
+				return fmt.Errorf("%s.%s: %q is not a duration such as 24h or 90m", p, f.name, f.v)
 			}
 		}
 	}
