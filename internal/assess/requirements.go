@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -69,6 +70,7 @@ type Facts struct {
 	Scan       map[string][]string // site -> suspect objects; absent: not scanned
 	Log        []tlog.Indexed      // nil: no log yet
 	Disclosure *tlog.DisclosureReport
+	Incidents  []incident.Incident // from the log (internal/incident)
 	// Configured names optional parts this home has set up: "pki",
 	// "revocations", "broker-refs", "plan", "watch", "protect", "witness".
 	Configured map[string]bool
@@ -620,6 +622,30 @@ func evalApproval(f *Facts) liveResult {
 	return met("rule disclosure-approval; agreement term operations.support-access (baseline prior-approval)")
 }
 
+func evalIncidents(f *Facts) liveResult {
+	if len(f.Incidents) == 0 {
+		return unset("log: no incident records yet ('embassy incident file' records one as it reaches the home)")
+	}
+	var bad []string
+	acked := 0
+	for _, in := range f.Incidents {
+		switch {
+		case in.Late:
+			bad = append(bad, fmt.Sprintf("incident %d at %s notified %s after it occurred, allowed %s", in.Index, in.Site, in.Notified.Sub(in.Occurred).Round(time.Second), in.Allowed))
+		case in.Escalated:
+			bad = append(bad, fmt.Sprintf("incident %d at %s not acknowledged within %s: escalated", in.Index, in.Site, in.Allowed))
+		}
+		if !in.Acked.IsZero() {
+			acked++
+		}
+	}
+	ev := fmt.Sprintf("%d incidents in the log, %d acknowledged", len(f.Incidents), acked)
+	if len(bad) > 0 {
+		return violated(append(bad, ev)...)
+	}
+	return met(ev)
+}
+
 func evalAudit(f *Facts) liveResult {
 	if f.Log == nil {
 		return unset("no transparency log yet")
@@ -718,7 +744,7 @@ var reqDefs = []reqDef{
 	{22, "access-approval", "Access approval", "E", "a support-access request stays pending until approved; denial is honoured",
 		Some, "no pending state: the daemon does not hold non-customer-initiated access for approval", []string{"TestRequirement22AccessApproval"}, evalApproval},
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
-		None, "hosts cannot file incident records; no delivery, acknowledgement or escalation", []string{"TestRequirement23Incidents"}, nil},
+		Some, "hosts report incidents to the home's operator, who files them ('embassy incident file'); the daemon takes no filings, and escalation is shown by 'incident list' and assess, not pushed to contacts", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestStatus"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
 		Some, "the bundle lacks key-use logs, attestation history, drill results and configuration history", []string{"TestRequirement24Audit"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",

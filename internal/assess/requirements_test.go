@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -353,9 +354,16 @@ func TestRequirement22AccessApproval(t *testing.T) {
 	want(t, newWorld(t).run(t, 22), Partial, "disclosure-approval")
 }
 
-// Not implemented.
+// Incidents notified in time and acknowledged; late or unacknowledged
+// ones are violations.
 func TestRequirement23Incidents(t *testing.T) {
-	want(t, newWorld(t).run(t, 23), NotImplemented, "")
+	w := newWorld(t)
+	want(t, w.run(t, 23), NotConfigured, "no incident records yet")
+	day := 24 * time.Hour
+	w.f.Incidents = []incident.Incident{{Index: 4, Site: "lu1", Occurred: reqNow.Add(-2 * day), Notified: reqNow.Add(-47 * time.Hour), Acked: reqNow.Add(-46 * time.Hour), Allowed: day}}
+	want(t, w.run(t, 23), Partial, "1 incidents in the log, 1 acknowledged")
+	w.f.Incidents = append(w.f.Incidents, incident.Incident{Index: 9, Site: "lu2", Occurred: reqNow.Add(-3 * day), Notified: reqNow.Add(-2 * day), Allowed: day, Escalated: true})
+	want(t, w.run(t, 23), Violated, "incident 9 at lu2 not acknowledged within 24h0m0s: escalated")
 }
 
 // The audit bundle covers the log.

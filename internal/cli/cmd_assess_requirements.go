@@ -7,6 +7,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/assess"
 	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/protect"
@@ -71,6 +72,7 @@ func (e *env) requirementFacts(h *home.Home) (*assess.Facts, error) {
 			}
 			rep := tlog.Disclosures(ents, o)
 			f.Disclosure = &rep
+			f.Incidents = incident.Status(ents, f.Now, incidentHours(h))
 		}
 	}
 	exists := func(p ...string) bool {
