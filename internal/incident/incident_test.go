@@ -72,3 +72,25 @@ func TestFilingErrors(t *testing.T) {
 		t.Errorf("entry does not validate: %v", err)
 	}
 }
+
+// FuzzStatus: entries as anyone may have filed them (details, indexes and
+// times of any shape) never panic, and only the home's acknowledgements
+// count.
+func FuzzStatus(f *testing.F) {
+	f.Add("incident", "lu", "physical", "2026-11-25T03:00:00Z", "", "", int64(0))
+	f.Add("incident.ack", "lu", "", "", "0", "home", int64(3600))
+	f.Add("incident.ack", "lu", "", "", "18446744073709551615", "host", int64(-1))
+	f.Fuzz(func(t *testing.T, kind, site, typ, occurred, filed, initiator string, secs int64) {
+		first, _ := Filing{Site: "lu", Type: "physical", Reporter: "r", What: "w", Occurred: t0}.Entry()
+		first.Time = t0
+		e := tlog.Entry{Kind: kind, Site: site, Time: t0.Add(time.Duration(secs) * time.Second),
+			Details: map[string]string{DetailType: typ, DetailOccurred: occurred, DetailFiled: filed, tlog.DetailInitiator: initiator}}
+		is := Status([]tlog.Indexed{{Index: 0, Entry: first}, {Index: 1, Entry: e}}, t0.Add(time.Hour), func(string) time.Duration { return time.Hour })
+		if len(is) == 0 {
+			t.Fatal("the first incident is gone")
+		}
+		if !is[0].Acked.IsZero() && (initiator != "home" || site != "lu" || kind != KindAck) {
+			t.Fatalf("acknowledged by %+v", e)
+		}
+	})
+}

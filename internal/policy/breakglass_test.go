@@ -47,3 +47,20 @@ func TestBreakGlassAt(t *testing.T) {
 		t.Errorf("close entry does not validate: %v", err)
 	}
 }
+
+// FuzzBreakGlassAt: only the home's break-glass-closed event closes an
+// open break-glass, whatever else the log holds.
+func FuzzBreakGlassAt(f *testing.F) {
+	f.Add("disclosure", "EMERGENCY_BREAK_GLASS", "", "lu")
+	f.Add("policy.change", "", EventBreakGlassClosed, "lu")
+	f.Add("disclosure", "HOST_INITIATED_SERVICE", EventBreakGlassClosed, "lu")
+	f.Fuzz(func(t *testing.T, kind, reason, event, site string) {
+		open := tlog.Indexed{Index: 0, Entry: tlog.Entry{Kind: tlog.KindDisclosure, Site: "lu", Reason: tlog.ReasonEmergency}}
+		e := tlog.Indexed{Index: 1, Entry: tlog.Entry{Kind: kind, Site: site, Reason: reason, Details: map[string]string{"event": event}}}
+		bg := BreakGlassAt([]tlog.Indexed{open, e}, "lu")
+		closes := kind == tlog.KindPolicyChange && event == EventBreakGlassClosed && site == "lu"
+		if bg.Open == closes {
+			t.Fatalf("after %+v: open = %v", e.Entry, bg.Open)
+		}
+	})
+}
