@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -71,6 +72,7 @@ type Facts struct {
 	Log        []tlog.Indexed      // nil: no log yet
 	Disclosure *tlog.DisclosureReport
 	Incidents  []incident.Incident // from the log (internal/incident)
+	Access     []approval.State    // access requests and decisions (internal/approval)
 	// Configured names optional parts this home has set up: "pki",
 	// "revocations", "broker-refs", "plan", "watch", "protect", "witness".
 	Configured map[string]bool
@@ -619,7 +621,23 @@ func evalUnlogged(f *Facts) liveResult {
 }
 
 func evalApproval(f *Facts) liveResult {
-	return met("rule disclosure-approval; agreement term operations.support-access (baseline prior-approval)")
+	ev := []string{"rule disclosure-approval; agreement term operations.support-access (baseline prior-approval)"}
+	if len(f.Access) == 0 {
+		return unset(append(ev, "log: no access requests yet ('embassy access request' holds one pending until the home decides)")...)
+	}
+	n := map[string]int{}
+	var pending []string
+	for _, a := range f.Access {
+		n[a.Status]++
+		if a.Status == approval.Pending {
+			pending = append(pending, fmt.Sprintf("%d at %s (%s)", a.Index, a.Site, a.Reason))
+		}
+	}
+	ev = append(ev, fmt.Sprintf("log: %d access requests: %d pending, %d approved, %d denied", len(f.Access), n[approval.Pending], n[approval.Approved], n[approval.Denied]))
+	if len(pending) > 0 {
+		ev = append(ev, "pending: "+strings.Join(pending, ", "))
+	}
+	return met(ev...)
 }
 
 func evalIncidents(f *Facts) liveResult {
@@ -742,7 +760,7 @@ var reqDefs = []reqDef{
 	{21, "unlogged-access", "Unlogged-access detection", "E", "an injected unwrap without a disclosure is caught",
 		Full, "", []string{"TestRequirement21UnloggedAccess"}, evalUnlogged},
 	{22, "access-approval", "Access approval", "E", "a support-access request stays pending until approved; denial is honoured",
-		Some, "no pending state: the daemon does not hold non-customer-initiated access for approval", []string{"TestRequirement22AccessApproval"}, evalApproval},
+		Some, "requests are held pending at home ('embassy access'), but the daemon does not enforce the decision and 'disclose --approved' does not check it", []string{"TestRequirement22AccessApproval", "TestScripts/access_approval", "TestStatus"}, evalApproval},
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
 		Some, "hosts report incidents to the home's operator, who files them ('embassy incident file'); the daemon takes no filings, and escalation is shown by 'incident list' and assess, not pushed to contacts", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestStatus"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -349,9 +350,14 @@ func TestRequirement21UnloggedAccess(t *testing.T) {
 	want(t, w.run(t, 21), Violated, "has no matching disclosure")
 }
 
-// Partial: approval only for disclosures.
+// Requests wait for the home's decision; the report shows what is pending.
 func TestRequirement22AccessApproval(t *testing.T) {
-	want(t, newWorld(t).run(t, 22), Partial, "disclosure-approval")
+	w := newWorld(t)
+	want(t, w.run(t, 22), NotConfigured, "no access requests yet")
+	w.f.Access = []approval.State{{Index: 3, Site: "lu1", Reason: tlog.ReasonHostService, Status: approval.Pending},
+		{Index: 5, Site: "lu1", Reason: tlog.ReasonHostReview, Status: approval.Denied, Auto: true}}
+	want(t, w.run(t, 22), Partial, "2 access requests: 1 pending, 0 approved, 1 denied")
+	want(t, w.run(t, 22), Partial, "pending: 3 at lu1 (HOST_INITIATED_SERVICE)")
 }
 
 // Incidents notified in time and acknowledged; late or unacknowledged

@@ -177,7 +177,7 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	// Commands of the data-in-use, monitoring and planning features, one file each.
 	root.AddCommand(cmdBroker(e), cmdAttest(e), cmdWorkload(e), cmdPlan(e), cmdWatch(e), cmdUpgrade(e), cmdUI(e))
 	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
-	root.AddCommand(cmdBreakGlass(e), cmdIncident(e)) // framework requirements 6 and 23 (cmd_breakglass.go, cmd_incident.go)
+	root.AddCommand(cmdBreakGlass(e), cmdIncident(e), cmdAccess(e)) // framework requirements 6, 23, 22 (cmd_breakglass.go, cmd_incident.go, cmd_access.go)
 	usageArgs(root)
 	return root
 }

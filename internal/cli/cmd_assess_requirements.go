@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/assess"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/incident"
@@ -73,6 +74,7 @@ func (e *env) requirementFacts(h *home.Home) (*assess.Facts, error) {
 			rep := tlog.Disclosures(ents, o)
 			f.Disclosure = &rep
 			f.Incidents = incident.Status(ents, f.Now, incidentHours(h))
+			f.Access = approval.Status(ents)
 		}
 	}
 	exists := func(p ...string) bool {

@@ -186,6 +186,7 @@ func TestDatasetTagsValidate(t *testing.T) {
 		{"datasets:\n  - name: a\n    jurisdictions: [xx1]\n", "datasets[0].jurisdictions"},
 		{"datasets:\n  - name: pop\n    personal: true\n    owner: Ministry of the Interior\n    rpo: 24h\n    rto: 4h\n    agreements: [ee-lu]\n", ""},
 		{"datasets:\n  - name: a\n    rpo: daily\n", "datasets[0].rpo"},
+		{"auto-deny: [BECAUSE]\n", "auto-deny[0]"},
 	} {
 		s, err := ParseSettings(strings.NewReader(tc.doc), base)
 		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/class"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // SettingsFile is the name of the policy settings file inside a home.
@@ -31,6 +32,9 @@ type Settings struct {
 	// class label does not carry: personal data, governing law, the
 	// jurisdictions they may be placed in.
 	Datasets []DatasetTags `yaml:"datasets,omitempty"`
+	// AutoDeny lists reason codes whose access requests are denied at
+	// once, without waiting for the sending state (embassy access).
+	AutoDeny []string `yaml:"auto-deny,omitempty"`
 }
 
 // DatasetTags are the tags of one dataset and of its keys.
@@ -112,6 +116,7 @@ func ParseSettings(r io.Reader, base *agreement.Baseline) (Settings, error) {
 		s.Classes = doc.Classes
 	}
 	s.Datasets = doc.Datasets
+	s.AutoDeny = doc.AutoDeny
 	return s, s.Validate(base)
 }
 
@@ -130,6 +135,11 @@ func (s *Settings) Validate(base *agreement.Baseline) error {
 	}
 	if min := base.Values["residency.recovery-distance-km"].Int(); s.RecoveryDistanceKm < min {
 		return fmt.Errorf("recovery-distance-km: %d loosens the baseline (%d km): use %d or more", s.RecoveryDistanceKm, min, min)
+	}
+	for i, r := range s.AutoDeny {
+		if tlog.ReasonCodes[r] == "" {
+			return fmt.Errorf("auto-deny[%d]: %q is not a reason code", i, r)
+		}
 	}
 	seen := map[string]bool{}
 	for i, d := range s.Datasets {
