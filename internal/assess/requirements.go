@@ -760,7 +760,7 @@ var reqDefs = []reqDef{
 	{21, "unlogged-access", "Unlogged-access detection", "E", "an injected unwrap without a disclosure is caught",
 		Full, "", []string{"TestRequirement21UnloggedAccess"}, evalUnlogged},
 	{22, "access-approval", "Access approval", "E", "a support-access request stays pending until approved; denial is honoured",
-		Some, "requests are held pending at home ('embassy access'), but the daemon does not enforce the decision and 'disclose --approved' does not check it", []string{"TestRequirement22AccessApproval", "TestScripts/access_approval", "TestStatus"}, evalApproval},
+		Some, "requests are held pending at home ('embassy access') and 'disclose --approved INDEX' honours the decision, but the daemon does not hold the host's access until it is decided", []string{"TestRequirement22AccessApproval", "TestScripts/access_approval", "TestStatus"}, evalApproval},
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
 		Some, "hosts report incidents to the home's operator, who files them ('embassy incident file'); the daemon takes no filings, and escalation is shown by 'incident list' and assess, not pushed to contacts", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestStatus"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",

@@ -27,6 +27,21 @@ func (e *env) accessRequests(h *home.Home) ([]approval.State, error) {
 	return approval.Status(ents), nil
 }
 
+// accessApproved reports whether the access request at log index n was
+// approved by the home for site (for 'disclose --approved N').
+func (e *env) accessApproved(h *home.Home, site string, n uint64) bool {
+	st, err := e.accessRequests(h)
+	if err != nil {
+		return false
+	}
+	for _, s := range st {
+		if s.Index == n {
+			return s.Site == site && s.Status == approval.Approved
+		}
+	}
+	return false
+}
+
 func cmdAccess(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "access",

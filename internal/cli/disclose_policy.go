@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
@@ -54,7 +55,11 @@ func (e *env) disclosureDecision(h *home.Home, sc home.SiteConfig, reason, acces
 			e.closeRepo(r)
 		}
 	}
+	approved := approval != "" || homeInitiated
+	if n, perr := strconv.ParseUint(approval, 10, 64); perr == nil { // an access request's index: it must be approved (cmd_access.go)
+		approved = homeInitiated || e.accessApproved(h, sc.Name, n)
+	}
 	d, err = e.checkPolicy(h, policy.Request{Action: policy.Disclose, Dataset: ds, Site: e.policySiteFor(h, sc),
-		Approved: approval != "" || homeInitiated})
+		Approved: approved})
 	return d, true, err
 }
