@@ -764,7 +764,7 @@ var reqDefs = []reqDef{
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
 		Some, "hosts report incidents to the home's operator, who files them ('embassy incident file'); the daemon takes no filings, and escalation is shown by 'incident list' and assess, not pushed to contacts", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestStatus"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
-		Some, "the bundle lacks key-use logs, attestation history, drill results and configuration history", []string{"TestRequirement24Audit"}, evalAudit},
+		Some, "the bundle holds the key-use log (key.unwrap, key.release entries) but not the attestation history, drill reports or configuration history", []string{"TestRequirement24Audit"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",
 		Some, "exit --shred and the agreement's N-day deadline are untested", []string{"TestRequirement25Exit"}, evalExit},
 	{26, "sla", "SLA monitoring", "E", "an injected outage shows in the monthly SLA report",
