@@ -135,7 +135,7 @@ func main() {
 	var exp, ver time.Duration
 	if *bundle {
 		t0 = time.Now()
-		bundleOut, err = r.Export(ctx, time.Time{}, time.Time{})
+		bundleOut, err = r.Export(ctx, time.Time{}, time.Time{}, signer)
 		check(err)
 		exp = time.Since(t0)
 		t0 = time.Now()

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,11 +25,13 @@ import (
 // The host-facing edges, played by a hostile host against the real
 // embassy and embassyd binaries (docs/threats/hostedge.md).
 
-// startHostedgeDaemon runs embassyd for s with extra flags.
+// startHostedgeDaemon runs embassyd for s with extra flags. Its listeners
+// bind 127.0.0.1:0 themselves (pass "--witness-listen", "127.0.0.1:0" for
+// the witness's) and the addresses are read from its log once it serves:
+// no port is freed and then reused.
 func startHostedgeDaemon(t *testing.T, s *hostSite, extra ...string) {
 	t.Helper()
-	s.addr = freeLoopbackAddr(t)
-	args := append([]string{"--listen", s.addr, "--store", s.store, "--create",
+	args := append([]string{"--listen", "127.0.0.1:0", "--store", s.store, "--create",
 		"--ca", filepath.Join(s.certs, "ca.crt"), "--cert", filepath.Join(s.certs, s.name+".crt"), "--key", filepath.Join(s.certs, s.name+".key")}, extra...)
 	s.cmd = exec.Command(embassyd(t), args...)
 	s.cmd.Stderr = lockedWriter{&s.logLock, &s.log}
@@ -37,10 +40,19 @@ func startHostedgeDaemon(t *testing.T, s *hostSite, extra ...string) {
 	}
 	cmd := s.cmd
 	t.Cleanup(func() { netlab.Kill(cmd, 5*time.Second) })
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := netlab.WaitDial(ctx, s.addr); err != nil {
-		t.Fatalf("embassyd did not start: %v\n%s", err, s.logs())
+	witness := slices.Contains(extra, "--witness-listen")
+	deadline := time.After(20 * time.Second)
+	for {
+		logs := s.logs()
+		if m := listening.FindStringSubmatch(logs); m != nil && (!witness || strings.Contains(logs, "policy_line=")) {
+			s.addr = m[1]
+			return
+		}
+		select {
+		case <-deadline:
+			t.Fatalf("embassyd logged no listening address within 20s:\n%s", logs)
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
@@ -309,17 +321,17 @@ func TestHostedgeDaemonWitnessRefusalLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	lu := f.issueSite("lu", "127.0.0.1")
-	waddr := freeLoopbackAddr(t)
-	startHostedgeDaemon(t, lu, "--witness-listen", waddr, "--witness-dir", filepath.Join(f.dir, "lu-wit"), "--witness-log", strings.TrimSpace(string(pub)))
+	startHostedgeDaemon(t, lu, "--witness-listen", "127.0.0.1:0", "--witness-dir", filepath.Join(f.dir, "lu-wit"), "--witness-log", strings.TrimSpace(string(pub)))
 	var pl []string
 	for _, l := range strings.Split(lu.logs(), "\n") {
 		if i := strings.Index(l, `policy_line="`); i >= 0 {
 			pl = strings.Fields(strings.TrimSuffix(l[i+len(`policy_line="`):], `"`))
 		}
 	}
-	if len(pl) != 4 || pl[3] != "https://"+waddr {
+	if len(pl) != 4 || !strings.HasPrefix(pl[3], "https://127.0.0.1:") {
 		t.Fatalf("no https policy line in the daemon's log:\n%s", lu.logs())
 	}
+	waddr := strings.TrimPrefix(pl[3], "https://")
 	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
 	f.run("witness", "add", pl[1], pl[2], pl[3])
 	f.run("disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
@@ -344,18 +356,4 @@ func TestHostedgeDaemonWitnessRefusalLogged(t *testing.T) {
 	if !strings.Contains(log, "witness: a certificate of role operator may not connect here") {
 		t.Fatalf("the witness's refusal of the operator is not in the log:\n%s", log)
 	}
-}
-
-// freeLoopbackAddr picks a free loopback port for a daemon flag that must
-// be known before the daemon starts (the witness address goes into the
-// policy line). The port is released before use: another process could
-// take it in between, in which case the test fails loudly, never silently.
-func freeLoopbackAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

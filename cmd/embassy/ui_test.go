@@ -135,12 +135,16 @@ func TestDashboardInRealBrowser(t *testing.T) {
 	}
 	shot(t, ctx, "disclosures")
 
+	// Agreements, continuity and key broker, from real records.
+	seedViews(t, f)
+	checkNewViews(t, ctx, addr)
+
 	// Accessibility: axe-core finds no serious or critical violation on any view.
 	axe, err := os.ReadFile(filepath.Join("testdata", "axe.min.js"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, view := range []string{"overview", "datasets", "log", "disclosures"} {
+	for _, view := range []string{"overview", "datasets", "log", "disclosures", "agreements", "continuity", "broker"} {
 		if err := chromedp.Do(ctx, chromedp.Navigate("http://"+addr+"/#/"+view)); err != nil {
 			t.Fatal(err)
 		}
@@ -172,6 +176,16 @@ func TestDashboardInRealBrowser(t *testing.T) {
 	}
 	if status != 403 {
 		t.Fatalf("operator reached /api/datasets: %d", status)
+	}
+	status, err = chromedp.Run(ctx, chromedp.Evaluate[int](`fetch("/api/continuity").then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil || status != 403 {
+		t.Fatalf("operator reached /api/continuity: %d %v", status, err)
+	}
+	// No agreement covers site a, and the broker's entries are about site a
+	// only through the workload's site: the operator sees those, nothing else.
+	opView, err := chromedp.Run(ctx, chromedp.Evaluate[string](`Promise.all([fetch("/api/agreements").then(r => r.json()), fetch("/api/broker").then(r => r.json())]).then(([a, b]) => a.length + " " + b.events.every(e => e.site === "a"))`, chromedp.EvalAwaitPromise))
+	if err != nil || opView != "0 true" {
+		t.Fatalf("operator's agreements and broker views: %q %v", opView, err)
 	}
 	shot(t, ctx, "operator-overview")
 

@@ -35,6 +35,7 @@ type Options struct {
 type Broker struct {
 	o  Options
 	ss *sessions
+	m  *brokerMetrics
 }
 
 // New returns a broker.
@@ -54,7 +55,7 @@ func New(o Options) (*Broker, error) {
 	if o.Class == nil {
 		o.Class = func(string) string { return "" }
 	}
-	return &Broker{o: o, ss: newSessions()}, nil
+	return &Broker{o: o, ss: newSessions(), m: newBrokerMetrics()}, nil
 }
 
 // EARPublicKey is the public key that verifies the broker's tokens.
@@ -199,6 +200,7 @@ func (b *Broker) release(ctx context.Context, tee string, c Claims, w Workload, 
 		kb.Wipe()
 		return nil, d, refuse("log", "not released: the release could not be logged: %v", err)
 	}
+	b.m.released.WithLabelValues(b.m.tee(tee)).Inc()
 	b.o.Logger.InfoContext(ctx, "key released", "dataset", dataset, "workload", w.Name, "site", w.Site, "rule", d.Rule)
 	return kb, d, nil
 }
@@ -244,6 +246,7 @@ func (b *Broker) logRefusal(ctx context.Context, tee string, c Claims, w Workloa
 		b.o.Logger.ErrorContext(ctx, "refusal not logged", "err", err)
 		r.Detail += " (and the refusal could not be logged: " + err.Error() + ")"
 	}
+	b.m.refused.WithLabelValues(r.Code, b.m.tee(tee)).Inc()
 	b.o.Logger.InfoContext(ctx, "key refused", "dataset", dataset, "code", r.Code, "detail", r.Detail)
 	return r
 }

@@ -5,17 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/digital-embassy/embassy/internal/metrics"
 )
 
-// Handler serves the native API (/v1/...) and the KBS API (/kbs/v0/...).
+// Handler serves the native API (/v1/...), the KBS API (/kbs/v0/...) and
+// GET /metrics (counts only, public like /v1/info: docs/METRICS.md).
 func (b *Broker) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/challenge", b.apiChallenge)
-	mux.HandleFunc("POST /v1/release", b.apiRelease)
-	mux.HandleFunc("GET /v1/info", b.apiInfo)
-	mux.HandleFunc("POST /kbs/v0/auth", b.kbsAuth)
-	mux.HandleFunc("POST /kbs/v0/attest", b.kbsAttest)
-	mux.HandleFunc("GET /kbs/v0/resource/{repo}/{type}/{tag}", b.kbsResource)
+	mux.HandleFunc("POST /v1/challenge", b.instrument("challenge", "", b.apiChallenge))
+	mux.HandleFunc("POST /v1/release", b.instrument("release", "native", b.apiRelease))
+	mux.HandleFunc("GET /v1/info", b.instrument("info", "", b.apiInfo))
+	mux.HandleFunc("POST /kbs/v0/auth", b.instrument("kbs_auth", "", b.kbsAuth))
+	mux.HandleFunc("POST /kbs/v0/attest", b.instrument("kbs_attest", "", b.kbsAttest))
+	mux.HandleFunc("GET /kbs/v0/resource/{repo}/{type}/{tag}", b.instrument("kbs_resource", "kbs", b.kbsResource))
+	mux.HandleFunc("GET /metrics", b.instrument("metrics", "", metrics.Handler(b.m.reg).ServeHTTP))
 	return mux
 }
 

@@ -51,6 +51,7 @@ type env struct {
 	clock     func() time.Time // EMBASSY_NOW or the system clock, read once in setup
 	retryLock time.Duration    // --retry-lock
 	vaults    map[*home.Home]*vault.Vault
+	metrics   *commandMetrics // written for node_exporter at the end (metrics_textfile.go)
 }
 
 // Main runs the CLI with args and returns the exit code.
@@ -64,17 +65,20 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	start := time.Now()
+	cmd, err := root.ExecuteContextC(ctx)
 	for _, v := range e.vaults {
 		v.Flush(context.WithoutCancel(ctx)) // key.unwrap entries not yet in the log (vault/custody.go)
 	}
-	if err == nil {
-		if e.warned {
-			return ExitDamaged
-		}
-		return ExitOK
+	code := ExitOK
+	switch {
+	case err != nil:
+		code = e.fail(err)
+	case e.warned:
+		code = ExitDamaged
 	}
-	return e.fail(err)
+	e.writeCommandMetrics(cmd, code, start)
+	return code
 }
 
 func (e *env) fail(err error) int {

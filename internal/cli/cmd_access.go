@@ -13,6 +13,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 func (e *env) accessRequests(h *home.Home) ([]approval.State, error) {
@@ -25,21 +26,6 @@ func (e *env) accessRequests(h *home.Home) ([]approval.State, error) {
 		return nil, err
 	}
 	return approval.Status(ents), nil
-}
-
-// accessApproved reports whether the access request at log index n was
-// approved by the home for site (for 'disclose --approved N').
-func (e *env) accessApproved(h *home.Home, site string, n uint64) bool {
-	st, err := e.accessRequests(h)
-	if err != nil {
-		return false
-	}
-	for _, s := range st {
-		if s.Index == n {
-			return s.Site == site && s.Status == approval.Approved
-		}
-	}
-	return false
 }
 
 func cmdAccess(e *env) *cobra.Command {
@@ -173,4 +159,10 @@ are denied at once (exit 3). Only the home's decisions count.`,
 	}
 	c.AddCommand(request, decide(true), decide(false), list)
 	return c
+}
+
+// recordIndex appends one entry to the home's log and returns its index
+// (break-glass, incident and access entries).
+func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
+	return e.vaultOf(h).Recorder().AppendIndex(e.ctx, ent)
 }

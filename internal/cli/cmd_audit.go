@@ -55,7 +55,7 @@ func (e *env) auditPolicy(file string) (*tlog.Policy, string, error) {
 }
 
 func cmdAuditVerify(e *env) *cobra.Command {
-	var policyFile string
+	var policyFile, since, until string
 	c := &cobra.Command{
 		Use:   "verify FILE",
 		Short: "Verify a receipt or an evidence bundle offline",
@@ -65,7 +65,10 @@ the log's signature on the checkpoint, the witness quorum's cosignatures
 
 The trust anchor is --policy FILE (a C2SP tlog-policy obtained out of band),
 else the home's policy. A bundle carries its own policy: with neither, it is
-checked against that one and a warning says so. Exit code 3 if it fails.`,
+checked against that one and a warning says so. A bundle proves every entry
+of its own period (it cannot be cut at either end); pass the period you
+asked for with --from/--to to refuse one made for a shorter period. Exit
+code 3 if it fails.`,
 		Example: `  embassy audit verify receipt-42.tlog-proof
   embassy audit verify --policy embassy-ee.policy evidence-2026-11.json --json`,
 		Args: cobra.ExactArgs(1),
@@ -107,21 +110,40 @@ checked against that one and a warning says so. Exit code 3 if it fails.`,
 			if err != nil {
 				return damaged(err)
 			}
+			if since != "" || until != "" {
+				want, wantTo, err := parseRange(since, until, time.Now())
+				if err != nil {
+					return err
+				}
+				if err := b.Covers(want, wantTo); err != nil {
+					return damaged(err)
+				}
+			}
 			if p != nil {
 				warnHomeAlone(e, p)
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To, "policy": from})
+				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To,
+					"start": b.Start, "end": b.End, "policy": from})
 			}
 			first, last := "-", "-"
 			if len(ents) > 0 {
 				first, last = fmt.Sprint(ents[0].Index), fmt.Sprint(ents[len(ents)-1].Index)
 			}
-			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint (policy %s)\n", len(ents), first, last, b.Origin, from)
+			period := func(t time.Time, open string) string {
+				if t.IsZero() {
+					return open
+				}
+				return t.Format(time.RFC3339)
+			}
+			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint: every entry logged from %s to %s (policy %s)\n",
+				len(ents), first, last, b.Origin, period(b.From, "the start"), period(b.To, "the checkpoint"), from)
 			return nil
 		},
 	}
 	c.Flags().StringVar(&policyFile, "policy", "", "C2SP tlog-policy file to trust (default: the home's)")
+	c.Flags().StringVar(&since, "from", "", "bundles: refuse unless the bundle covers the period from this time (as for export)")
+	c.Flags().StringVar(&until, "to", "", "bundles: refuse unless the bundle covers the period to this time")
 	return c
 }
 
@@ -152,7 +174,7 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 			if err != nil {
 				return err
 			}
-			b, err := r.Export(e.ctx, from, to)
+			b, err := r.Export(e.ctx, from, to, e.vaultOf(h).Recorder().Signer)
 			if err != nil {
 				return hint.WithCode(err, hint.CodeDamaged)
 			}
@@ -247,7 +269,7 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 			}
 			logAlerts, _ := tlog.ReadAlerts(filepath.Join(hl.dir, tlog.AlertsFile))
 			if e.json {
-				out := map[string]any{"ok": cerr == nil && len(alerts) == 0 && len(logAlerts) == 0, "witness_alerts": alerts, "log_alerts": logAlerts}
+				out := map[string]any{"ok": cerr == nil && len(alerts) == 0 && len(logAlerts) == 0, "witness_alerts": alerts, "log_alerts": logAlerts, "log_alert_groups": tlog.GroupAlerts(logAlerts)}
 				if cerr != nil {
 					out["error"] = cerr.Error()
 				} else if cp != nil {
@@ -265,11 +287,26 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 				default:
 					e.printf("OK: %s, %d entries, checkpoint cosigned by the witness quorum\n", cp.Origin, cp.Size)
 				}
-				for _, a := range alerts {
-					e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
+				for _, g := range groupWitnessAlerts(alerts) {
+					a := g.last
+					if g.n > 1 {
+						e.printf("ALERT (home witness %s) %s %d times from %s to %s: %s\n", a.Witness, a.Kind, g.n, g.first.Format(time.RFC3339), a.Time.Format(time.RFC3339), a.Message)
+					} else {
+						e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
+					}
 				}
-				for _, a := range logAlerts {
-					e.printf("ALERT (log) %s witness %s answered %d %s: %s\n", a.Time.Format(time.RFC3339), a.URL, a.Status, a.Kind, a.Body)
+				for _, g := range tlog.GroupAlerts(logAlerts) {
+					what := fmt.Sprintf("answered %d %s", g.Status, g.Kind)
+					if g.Kind == "unreachable" {
+						what = "unreachable"
+					}
+					e.printf("ALERT (log) witness %s %s", g.URL, what)
+					if g.Count > 1 {
+						e.printf(" %d times (%d episode(s)) from %s to %s", g.Count, g.Episodes, g.First.Format(time.RFC3339), g.Last.Format(time.RFC3339))
+					} else {
+						e.printf(" at %s", g.Last.Format(time.RFC3339))
+					}
+					e.printf(": %s\n", g.Body)
 				}
 			}
 			if cerr != nil && !errors.Is(cerr, tlog.ErrEmpty) {
@@ -281,4 +318,34 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 			return nil
 		},
 	}
+}
+
+// witnessAlertGroup is the repeats of one refusal: the same witness, kind
+// and message (the log retrying the same checkpoint).
+type witnessAlertGroup struct {
+	first time.Time
+	last  witness.Alert
+	n     int
+}
+
+func groupWitnessAlerts(as []witness.Alert) []witnessAlertGroup {
+	var out []witnessAlertGroup
+	at := map[string]int{}
+	for _, a := range as {
+		k := a.Witness + "\x00" + a.Kind + "\x00" + a.Message
+		i, ok := at[k]
+		if !ok {
+			at[k], i = len(out), len(out)
+			out = append(out, witnessAlertGroup{first: a.Time})
+		}
+		g := &out[i]
+		g.n += max(a.Count, 1)
+		if a.Time.Before(g.first) {
+			g.first = a.Time
+		}
+		if g.last.Time.IsZero() || !a.Time.Before(g.last.Time) {
+			g.last = a
+		}
+	}
+	return out
 }

@@ -33,7 +33,9 @@ func cmdCustodianKeygen(e *env) *cobra.Command {
 		Short: "Create a custodian identity and print its public recipient",
 		Long: `Create a new custodian identity, write it to FILE (mode 0600) and print its
 public recipient on standard output. Give the recipient to the home's operator
-for 'embassy init --custodian'; keep FILE offline (a hardware token, a safe).`,
+for 'embassy init --custodian'; keep FILE offline (a hardware token, a safe).
+Passed as 'init --custodian FILE', init writes custodian-NAME.txt next to it:
+the home fingerprint to check any vault against before lending FILE to it.`,
 		Example: `  embassy custodian keygen -o alice.key
   embassy custodian keygen --classic -o bob.key   # X25519 only, not post-quantum`,
 		Args: cobra.NoArgs,

@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
@@ -58,54 +57,28 @@ Access types (--access):
       --who "LU court order 2026/77" --what "dataset population-register (ciphertext only)"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now := time.Now().UTC()
-			when := now
-			if at != "" {
-				t, err := parseWhen(at, now)
-				if err != nil {
-					return err
-				}
-				when = t.UTC()
-			}
 			h, err := e.openHome()
 			if err != nil {
 				return err
 			}
-			sc, _ := h.Site(site)
-			if sc == nil {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", site), "see 'embassy site list'"), hint.CodeUsage)
+			req := vault.DiscloseRequest{Site: site, Reason: reason, Who: who, What: what, Access: access, Ticket: ticket, Dataset: dataset, Approval: approval}
+			if at != "" {
+				if req.At, err = parseWhen(at, e.now()); err != nil {
+					return err
+				}
 			}
-			ent := tlog.Entry{V: tlog.Version, Kind: tlog.KindDisclosure, Time: now, Home: h.Config.Home, Site: site,
-				Actor: who, Object: what, Reason: strings.ToUpper(reason),
-				Details: map[string]string{tlog.DetailAccess: access, tlog.DetailAt: when.Format(time.RFC3339Nano)}}
-			if ticket != "" {
-				ent.Details[tlog.DetailTicket] = ticket
-			}
-			if err := ent.Validate(); err != nil {
-				return usagef("%v", err)
-			}
-			idx, _, err := e.recordIndex(h, ent)
+			res, err := e.vaultOf(h).Disclose(e.ctx, req)
 			if err != nil {
 				return err
 			}
-			// The access happened; the log records it either way. Policy says
-			// whether it needed an approval that was not given (a denial, logged).
-			dec, asked, err := e.disclosureDecision(h, *sc, ent.Reason, access, dataset, approval)
-			if err != nil {
-				return err
-			}
-			if !dec.Allow {
-				e.warnf("policy: disclosure %d was not allowed: %s", idx, strings.Join(dec.Reasons, "; "))
-			}
-			delay := now.Sub(when)
 			if e.json {
-				out := map[string]any{"index": idx, "site": site, "reason": ent.Reason, "at": when, "delay": delay.Round(time.Second).String(), "delay_ns": delay}
-				if asked {
-					out["policy"] = dec
+				out := map[string]any{"index": res.Index, "site": site, "reason": res.Entry.Reason, "at": res.At, "delay": res.Delay.Round(time.Second).String(), "delay_ns": res.Delay}
+				if res.Asked {
+					out["policy"] = res.Decision
 				}
 				return e.emitJSON(out)
 			}
-			e.printf("Logged disclosure %d: %s at %s (%s after the access)\n", idx, ent.Reason, site, delay.Round(time.Second))
+			e.printf("Logged disclosure %d: %s at %s (%s after the access)\n", res.Index, res.Entry.Reason, site, res.Delay.Round(time.Second))
 			return nil
 		},
 	}
@@ -148,32 +121,16 @@ Exit code 3 if there is any alert.`,
 			if err != nil {
 				return err
 			}
-			r, _, err := e.readLog(h)
-			if err != nil {
-				return err
-			}
-			_, ents, err := r.All(e.ctx)
-			if err != nil && err != tlog.ErrEmpty {
-				return hint.WithCode(err, hint.CodeDamaged)
-			}
-			if site != "" {
-				var keep []tlog.Indexed
-				for _, x := range ents {
-					if x.Site == site {
-						keep = append(keep, x)
-					}
-				}
-				ents = keep
-			}
-			// each site's deadline is its agreement's; --allowed overrides them all
-			deadline, err := vault.DisclosureDeadlines(h, allowed)
-			if err != nil {
-				return err
-			}
+			// each site's deadline is its agreement's; --allowed given overrides them all
+			req := vault.DisclosuresRequest{Site: site, Fallback: allowed, Window: window}
 			if cmd.Flags().Changed("allowed") {
-				deadline = func(string) time.Duration { return allowed }
+				req.Override = allowed
 			}
-			rep := tlog.Disclosures(ents, tlog.DisclosureOptions{Allowed: deadline, Window: window, Now: e.now()})
+			vrep, err := e.vaultOf(h).Disclosures(e.ctx, req)
+			if err != nil {
+				return err
+			}
+			rep, deadline := vrep.DisclosureReport, vrep.Deadline
 			if len(rep.Alerts) > 0 {
 				e.warned = true
 			}

@@ -1,70 +1,44 @@
 package cli
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/drill"
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/failover"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/keys"
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-// loadIdentities reads custodian identity files, each once.
-func loadIdentities(files []string) ([]repo.IdentitySource, error) {
-	var out []repo.IdentitySource
-	seen := map[string]bool{}
-	for _, f := range files {
-		if seen[f] {
-			continue
-		}
-		seen[f] = true
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return nil, hint.WithCode(fmt.Errorf("identity: %w", err), hint.CodeUsage)
-		}
-		ids, err := keys.ParseIdentities(b)
-		if err != nil {
-			return nil, hint.WithCode(fmt.Errorf("identity %s: %w", f, err), hint.CodeKey)
-		}
-		out = append(out, repo.IdentitySource{Label: filepath.Base(f), Identities: ids})
-	}
-	if len(out) == 0 {
-		return nil, usagef("no custodian identities: list them in the plan (custodians:) or give --identity FILE")
-	}
-	return out, nil
-}
-
-func loadPlan(path string, extra []string) (*failover.Plan, []repo.IdentitySource, error) {
+// loadPlan reads a continuity plan, pins it with --expect-home and loads
+// its custodians' identities plus the --identity files.
+func (e *env) loadPlan(path, expect string, extra []string, passFile string) (*failover.Plan, []repo.IdentitySource, error) {
 	p, err := failover.LoadPlan(path)
 	if err != nil {
 		return nil, nil, hint.WithCode(err, hint.CodeUsage)
 	}
-	ids, err := loadIdentities(append(append([]string(nil), p.Custodians...), extra...))
+	pinPlan(p, expect)
+	ids, err := vault.LoadIdentities(append(append([]string(nil), p.Custodians...), extra...), e.passphrase(passFile))
+	if err == nil && len(ids) == 0 {
+		err = usagef("no custodian identities: list them in the plan (custodians:) or give --identity FILE")
+	}
 	return p, ids, err
 }
 
-// writeDoc writes a signed document and returns its SHA-256.
-func writeDoc(path string, d *evidence.Document) (string, error) {
-	b, err := json.MarshalIndent(d, "", "  ")
-	if err != nil {
-		return "", err
+// continuity is the command's continuity service: over the home in --home
+// if there is one (its policy gate and log), else over nothing but the plan.
+func (e *env) continuity() *vault.Continuity {
+	if dir, err := e.homePath(); err == nil && home.Exists(dir) {
+		if h, err := home.Open(dir); err == nil {
+			return vault.NewContinuity(e.vaultOf(h), vault.Options{})
+		}
 	}
-	b = append(b, '\n')
-	if err := os.WriteFile(path, b, 0o644); err != nil {
-		return "", err
-	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return vault.NewContinuity(nil, e.vaultOptions())
 }
 
 func cmdDrill(e *env) *cobra.Command {
@@ -72,6 +46,7 @@ func cmdDrill(e *env) *cobra.Command {
 	var expectHome string
 	var out, scratch string
 	var keep bool
+	var passFile string
 	c := &cobra.Command{
 		Use:   "drill PLAN.yaml",
 		Short: "Run a restore drill from the sites and k custodians alone, and sign the report",
@@ -83,7 +58,13 @@ report signed by a drill key (derived from the recovered root and endorsed by
 the root signing key, or the plan's drill-key) with the measured RTO (start to
 first successful probe) and achieved RPO (now minus snapshot time) against
 the plan's targets, and every check that failed: missing shares, a site down,
-a corrupted snapshot, a dataset past its RPO, a probe that did not answer.
+a corrupted snapshot, a dataset past its RPO, a probe that did not answer,
+a site the policy denies restoring from (with the rule id), a site showing
+less than the plan's log copy says the witnesses cosigned.
+
+With a home in --home, its policy gate decides each site and its log
+records the drill and every denial; without one, the plan's policy: file
+(a policy.yaml) or the baseline defaults decide.
 
   name: registry-drill
   home: fp1-9ec7-69ad-2dd5-60b3-d2c5-4597-4dac-e4bc   # 'embassy key status'; --expect-home overrides
@@ -95,6 +76,7 @@ a corrupted snapshot, a dataset past its RPO, a probe that did not answer.
     population: {dataset: population-register, path: population-register.csv}
     land: {dataset: population-register, path: land-register.csv}
   probes: [{register: population, key: "34606095281"}, {register: land, key: "19801:932:5479"}]
+  log: {dir: /mnt/copy-of-home/log, policy: log-policy}   # optional: freshness against the witnesses
 
 Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 'embassy drill verify REPORT' checks a report's signature.`,
@@ -102,50 +84,34 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
   embassy drill verify drill.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, ids, err := loadPlan(args[0], identities)
+			p, ids, err := e.loadPlan(args[0], expectHome, identities, passFile)
 			if err != nil {
 				return err
 			}
-			pinPlan(p, expectHome)
-			doc, rep, err := drill.Run(e.ctx, p, ids, drill.Options{Scratch: scratch, Keep: keep, Log: e.log})
+			res, err := e.continuity().Drill(e.ctx, vault.DrillRequest{Plan: p, Identities: ids, Scratch: scratch, Keep: keep, Out: out})
 			if err != nil {
-				if rep != nil && !e.json {
-					for _, f := range rep.Failures {
+				if res != nil && res.Report != nil && !e.json {
+					for _, f := range res.Report.Failures {
 						fmt.Fprintf(e.stderr, "embassy: drill: %s\n", f)
 					}
 				}
 				return err
 			}
-			digest, err := writeDoc(out, doc)
-			if err != nil {
-				return err
-			}
-			ev := evidence.Event{Type: "drill", Home: rep.Home, Digest: digest,
-				Summary: fmt.Sprintf("drill %s: pass=%t rto=%.1fs", rep.Plan, rep.Pass, rep.RTOMeasured),
-				Fields:  map[string]any{"report": out, "pass": rep.Pass, "rto_seconds": rep.RTOMeasured, "failures": len(rep.Failures)}}
-			if err := (evidence.Journal{Path: filepath.Join(filepath.Dir(out), eventsFile)}).Append(ev); err != nil {
-				e.warnf("event journal: %v", err)
-			}
-			if !rep.Pass {
-				e.warned = true
-			}
+			rep := res.Report
+			e.warned = e.warned || !rep.Pass
 			if e.json {
-				return e.emitJSON(map[string]any{"report": out, "sha256": digest, "pass": rep.Pass, "rto_seconds": rep.RTOMeasured,
+				return e.emitJSON(map[string]any{"report": out, "sha256": res.Digest, "pass": rep.Pass, "rto_seconds": rep.RTOMeasured,
 					"rto_target_seconds": rep.RTOTarget, "datasets": rep.Datasets, "failures": rep.Failures})
 			}
-			verdict := "PASS"
-			if !rep.Pass {
-				verdict = "FAIL"
-			}
-			e.printf("drill %s: %s\n", rep.Plan, verdict)
-			e.printf("  RTO %.1fs (target %gs)\n", rep.RTOMeasured, rep.RTOTarget)
+			verdict := map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass]
+			e.printf("drill %s: %s\n  RTO %.1fs (target %gs)\n", rep.Plan, verdict, rep.RTOMeasured, rep.RTOTarget)
 			for _, d := range rep.Datasets {
 				e.printf("  %s: snapshot %s, RPO achieved %.0fs (target %gs)\n", d.Dataset, d.Snapshot[:12], d.AchievedSec, d.TargetSec)
 			}
 			for _, f := range rep.Failures {
 				e.printf("  failed: %s\n", f)
 			}
-			e.printf("  signed report: %s (sha256 %s)\n", out, digest[:16])
+			e.printf("  signed report: %s (sha256 %s)\n", out, res.Digest[:16])
 			return nil
 		},
 	}
@@ -154,6 +120,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 	c.Flags().StringVar(&scratch, "scratch", "", "folder to restore into (default: a temporary folder, removed after)")
 	c.Flags().BoolVar(&keep, "keep", false, "keep the temporary scratch folder")
 	expectHomeFlag(c, &expectHome)
+	passFlag(c, &passFile)
 	c.AddCommand(cmdDrillVerify(e))
 	return c
 }

@@ -60,6 +60,9 @@ only deleted by 'embassy prune' (or --prune).`,
 			e.printf("%s: %d snapshot(s) %s (%s)\n", res.Dataset, len(remove), map[bool]string{true: "would be removed", false: "removed"}[dry], p.String())
 			if pr != nil {
 				e.printf("pruned: %d packs deleted, %d repacked, %s freed\n", pr.PacksDeleted, pr.PacksRepacked, humanBytes(pr.BytesFreed))
+				if pr.Deferred > 0 {
+					e.printf("pruned: %d object(s) deferred under object lock: a later prune deletes them once their retention has passed\n", pr.Deferred)
+				}
 			}
 			return nil
 		},

@@ -3,10 +3,13 @@ package cli
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/repo"
@@ -16,7 +19,7 @@ import (
 func cmdInit(e *env) *cobra.Command {
 	var custodians []string
 	var threshold int
-	var description, homeState, homeLocation string
+	var description, homeState, homeLocation, cardDir string
 	c := &cobra.Command{
 		Use:   "init --custodian R1 --custodian R2 ... --threshold K",
 		Short: "Create the home: a root key split k-of-n among custodians, and a signing key",
@@ -27,7 +30,13 @@ every site, so a site's copy plus k custodians can rebuild the home anywhere
 ('embassy recover'). Add storage sites afterwards with 'embassy site add'.
 
 A --custodian value may be a recipient string or a file holding one (for
-example an identity file written by 'embassy custodian keygen').`,
+example an identity file written by 'embassy custodian keygen').
+
+Each custodian gets the home fingerprint with their identity: init writes,
+per custodian, custodian-NAME.txt (NAME: the identity file's name, or the
+custodian's number for a recipient string) next to the identity file, or
+into --custodian-out DIR, or else into DIR/custodians of the home. It holds
+the fingerprint and how to check it ('recover --expect-home').`,
 		Example: `  embassy init --custodian age1pq1... --custodian age1pq1... --custodian age1pq1... --threshold 2
   embassy --home /srv/embassy init --custodian alice.pub --custodian bob.pub --threshold 2`,
 		Args: cobra.NoArgs,
@@ -61,13 +70,22 @@ example an identity file written by 'embassy custodian keygen').`,
 			if err != nil {
 				return err
 			}
+			fp := repo.HomeFingerprint(homeID, root.SigningPublicKey())
+			cards, err := writeCustodianCards(custodians, cs, cardDir, dir, repo.Card{Home: homeID, Fingerprint: fp, Threshold: threshold, Of: len(cs), Created: time.Now()})
+			if err != nil {
+				return hint.Wrap(fmt.Errorf("the home was created, but a custodian card could not be written: %w", err),
+					"give each custodian the fingerprint above by hand ('embassy key status' prints it again)")
+			}
 			if e.json {
-				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": repo.HomeFingerprint(homeID, root.SigningPublicKey()), "root_fingerprint": root.Fingerprint()})
+				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": fp, "root_fingerprint": root.Fingerprint(), "custodian_cards": cards})
 			}
 			e.printf("Created home %s in %s\n", homeID, dir)
 			e.printf("Root key epoch 1 (%s) split %d-of-%d among the custodians.\n", root.Fingerprint(), threshold, len(cs))
 			e.printf("fingerprint: %s\n", repo.HomeFingerprint(homeID, root.SigningPublicKey()))
 			e.printf("Give each custodian this fingerprint with their identity: recover, drill and operate need it (--expect-home).\n")
+			for _, p := range cards {
+				e.printf("  custodian card: %s\n", p)
+			}
 			e.printf("Next: add a storage site, e.g.\n  embassy site add lu-1 --url /path/to/site --jurisdiction LU\n")
 			return nil
 		},
@@ -77,7 +95,46 @@ example an identity file written by 'embassy custodian keygen').`,
 	c.Flags().StringVar(&description, "description", "", "free text describing this home")
 	c.Flags().StringVar(&homeState, "state", "", "the sending state, as an ISO 3166-1 alpha-2 code (e.g. EE)")
 	c.Flags().StringVar(&homeLocation, "location", "", "the home data centre as LAT,LON, for distance rules (e.g. 59.43,24.75)")
+	c.Flags().StringVar(&cardDir, "custodian-out", "", "folder for the custodian cards (default: next to each identity file, else HOME/custodians)")
 	return c
+}
+
+// writeCustodianCards writes custodian-NAME.txt for each custodian (args
+// as given to --custodian, recipients as resolved) and returns the paths.
+// An existing card of another home is kept: the new one then carries the
+// home id in its name.
+func writeCustodianCards(args, recipients []string, outDir, homeDir string, base repo.Card) ([]string, error) {
+	var paths []string
+	for i, a := range args {
+		c := base
+		c.Index, c.Recipient = i+1, recipients[i]
+		c.Custodian = fmt.Sprint(i + 1)
+		dir := outDir
+		if st, err := os.Stat(a); err == nil && !st.IsDir() && !strings.HasPrefix(strings.TrimSpace(a), "age1") {
+			name := filepath.Base(a)
+			c.Custodian = strings.TrimSuffix(name, filepath.Ext(name))
+			if dir == "" {
+				dir = filepath.Dir(a)
+			}
+		}
+		if dir == "" {
+			dir = filepath.Join(homeDir, "custodians")
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return paths, err
+		}
+		p := filepath.Join(dir, "custodian-"+c.Custodian+".txt")
+		if old, err := os.ReadFile(p); err == nil {
+			if fp, err := repo.ParseCard(old); err != nil || fp != c.Fingerprint {
+				p = filepath.Join(dir, "custodian-"+c.Custodian+"."+c.Home+".txt")
+			}
+		}
+		if err := atomicfile.Write(p, c.Encode(), 0o644); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
 }
 
 // readRecipient accepts a recipient string or a file containing one (a

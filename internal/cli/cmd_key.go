@@ -1,14 +1,10 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -21,19 +17,11 @@ func cmdKey(e *env) *cobra.Command {
 	return c
 }
 
-// persistRoot returns a callback that saves a new root in the home.
-func persistRoot(h *home.Home) func(*keys.Root) error {
-	return func(r *keys.Root) error { return h.SaveRoot(h.Config.Home, r) }
-}
+// persistRoot saves a new root in the home ('embassy upgrade').
+func persistRoot(h *home.Home) func(*keys.Root) error { return vault.KeepRoot(h) }
 
 // retireRoots deletes the home's root keys older than the current epoch.
-func retireRoots(h *home.Home, current uint32) {
-	for _, ep := range h.Roots() {
-		if ep < current {
-			_ = h.DeleteRoot(ep)
-		}
-	}
-}
+func retireRoots(h *home.Home, current uint32) { _ = vault.RetireRoots(h, current) }
 
 func cmdKeyStatus(e *env) *cobra.Command {
 	return &cobra.Command{
@@ -101,47 +89,25 @@ must be reachable.`,
   embassy key rotate --custodian alice.pub --custodian bob.pub --custodian carol.pub --custodian dan.pub --threshold 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
-			if err != nil {
-				return err
-			}
-			unlock, err := h.Lock("keys", true)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			r, err := e.openRepo(h, true)
-			if err != nil {
-				return err
-			}
-			defer e.closeRepo(r)
-			// rotation re-wraps and retires every dataset's keys: no reader may run
-			unlockAll, err := e.vaultOf(h).LockAll(e.ctx, vault.OpRotate, r)
-			if err != nil {
-				return err
-			}
-			defer unlockAll()
-			o := repo.RotateOptions{Threshold: threshold, Persist: persistRoot(h)}
+			req := vault.RotateRequest{Threshold: threshold}
 			for _, c := range custodians {
 				rec, err := readRecipient(c)
 				if err != nil {
 					return err
 				}
-				o.Custodians = append(o.Custodians, repo.Custodian{Recipient: rec})
+				req.Custodians = append(req.Custodians, rec)
 			}
-			rep, err := r.Rotate(e.ctx, o)
+			h, err := e.openHome()
 			if err != nil {
 				return err
 			}
-			retireRoots(h, rep.NewEpoch)
-			for _, w := range rep.Warnings {
-				e.warnf("%s", w)
+			rep, ep, err := e.vaultOf(h).Rotate(e.ctx, req)
+			if err != nil {
+				return err
 			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindKeyRotate, Object: fmt.Sprint(rep.NewEpoch), Details: map[string]string{"datasets": fmt.Sprint(rep.Datasets), "retired_objects": fmt.Sprint(rep.Retired)}})
 			if e.json {
 				return e.emitJSON(rep)
 			}
-			ep := r.CurrentEpoch()
 			e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %d datasets moved to new key versions; %d old key objects retired\n",
 				rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), rep.Datasets, rep.Retired)
 			return nil
@@ -172,34 +138,10 @@ sites allow it. This cannot be undone.`,
 			if err != nil {
 				return err
 			}
-			unlock, err := h.Lock("keys", true)
+			rep, err := e.vaultOf(h).Shred(e.ctx, args[0])
 			if err != nil {
 				return err
 			}
-			defer unlock()
-			r, err := e.openRepo(h, true)
-			if err != nil {
-				return err
-			}
-			defer e.closeRepo(r)
-			dk, err := r.Dataset(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			unlockDS, err := e.vaultOf(h).LockDataset(e.ctx, vault.OpShred, dk)
-			if err != nil {
-				return err
-			}
-			defer unlockDS()
-			rep, err := r.Shred(e.ctx, args[0], persistRoot(h))
-			if err != nil {
-				return err
-			}
-			retireRoots(h, rep.NewEpoch)
-			for _, w := range rep.Warnings {
-				e.warnf("%s", w)
-			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindKeyShred, Dataset: rep.DatasetID, Details: map[string]string{"wrapped_keys_deleted": fmt.Sprint(rep.KeysDeleted), "objects_deleted": fmt.Sprint(rep.Objects), "new_epoch": fmt.Sprint(rep.NewEpoch)}})
 			if e.json {
 				return e.emitJSON(rep)
 			}

@@ -1,60 +1,23 @@
 package cli
 
 import (
-	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/evidence"
-	"github.com/digital-embassy/embassy/internal/failover"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/operate"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
-
-// Activation is the signed crisis-activation statement.
-type Activation struct {
-	Session    string            `json:"session"`
-	Home       string            `json:"home"`
-	Epoch      uint32            `json:"epoch"`
-	Reason     string            `json:"reason"`
-	Declared   time.Time         `json:"declared"`
-	Threshold  int               `json:"threshold"`
-	Custodians []string          `json:"custodians"` // recipients of the custodians whose shares rebuilt the root
-	Sites      []string          `json:"sites"`
-	Datasets   map[string]string `json:"datasets"` // dataset -> snapshot served
-	Listen     string            `json:"listen"`
-}
-
-// Deactivation is the signed report of what was served.
-type Deactivation struct {
-	Session          string         `json:"session"`
-	Home             string         `json:"home"`
-	ActivationSHA256 string         `json:"activation_sha256"`
-	Activated        time.Time      `json:"activated"`
-	Deactivated      time.Time      `json:"deactivated"`
-	By               string         `json:"deactivated_by"` // official name, or "signal"
-	Served           operate.Served `json:"served"`
-	AuditSHA256      string         `json:"audit_sha256"`
-}
-
-const sessionLabel = "embassy.v1 operate session"
 
 func cmdOperate(e *env) *cobra.Command {
 	var identities []string
 	var expectHome string
-	var dir, listen, reason string
+	var dir, listen, reason, passFile string
 	var ot operateTLS
 	c := &cobra.Command{
 		Use:   "operate PLAN.yaml --identity FILE... --reason TEXT [--listen ADDR] [--dir DIR]",
@@ -74,8 +37,15 @@ signing key, so anyone holding the vault's signed key epochs can check it.
 Officials authenticate with tokens the home issued before the crisis
 ('embassy operate token issue'), checked against the signing keys recorded
 in the vault. Every request is audited in DIR/audit.jsonl before it is
-answered, with the looked-up ID only as a keyed hash. Deactivation writes
-DIR/deactivation.json, a signed report of what was served.`,
+answered, with the looked-up ID only as a keyed hash.
+
+No lookup token ends the session: POST /deactivate needs a token of the
+separate deactivate role, or (with no Authorization header) a custodian
+quorum: a JSON body {"signatures": [...]} with k custodians' signatures over
+{home fingerprint, session id, time}, made with 'embassy operate sign'.
+A refused deactivation is audited and journalled (and, with the home on this
+machine, written to its log). Deactivation writes DIR/deactivation.json, a
+signed report of what was served.`,
 		Example: `  embassy operate plan.yaml --identity alice.key --identity bob.key --reason "home data centres down" --listen :8443
   curl -H "Authorization: Bearer $(cat official.token)" http://host:8443/v1/population/34606095281`,
 		Args: cobra.ExactArgs(1),
@@ -83,127 +53,29 @@ DIR/deactivation.json, a signed report of what was served.`,
 			if reason == "" {
 				return usagef("missing --reason TEXT: state why the crisis is declared")
 			}
-			p, ids, err := loadPlan(args[0], identities)
+			p, ids, err := e.loadPlan(args[0], expectHome, identities, passFile)
 			if err != nil {
 				return err
 			}
-			pinPlan(p, expectHome)
-			if dir == "" {
-				dir = "embassy-operate"
-			}
-			if err := os.MkdirAll(dir, 0o700); err != nil {
-				return err
-			}
-			start := time.Now()
-			env, err := failover.Rebuild(e.ctx, p, ids, filepath.Join(dir, "data"), e.log, time.Now)
-			if env != nil {
-				defer env.Close()
-			}
-			if err != nil {
-				return err
-			}
-			for _, c := range env.Checks {
-				if !c.OK {
-					e.warnf("%s %s: %s", c.Check, c.Subject, c.Detail)
-				}
-			}
-			svc, err := env.Service(p)
-			if err != nil {
-				return hint.Wrap(err, "the plan's registers must be restorable to operate")
-			}
-			defer svc.Close()
-			root, home := env.Recovered.Root, env.Recovered.Home
 			tc, err := ot.config(listen)
 			if err != nil {
 				return err
 			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return hint.WithCode(fmt.Errorf("--listen %s: %w", listen, err), hint.CodeUsage)
-			}
-			sid := make([]byte, 8)
-			rand.Read(sid)
-			session := hex.EncodeToString(sid)
-			act := Activation{Session: session, Home: home, Epoch: root.Epoch, Reason: reason, Declared: start.UTC(),
-				Threshold: env.Recovered.Threshold, Datasets: map[string]string{}, Listen: ln.Addr().String()}
-			for _, src := range ids {
-				for _, u := range env.Recovered.Used {
-					if u == src.Label && len(src.Identities) > 0 {
-						act.Custodians = append(act.Custodians, keys.RecipientOf(src.Identities[0]))
-					}
+			req := vault.OperateRequest{Plan: p, Identities: ids, Dir: firstNonEmpty(dir, "embassy-operate"), Listen: listen, Reason: reason, TLS: tc, Revoked: ot.revoked}
+			res, err := e.continuity().Operate(e.ctx, req, func(s vault.OperateSession) {
+				if e.json {
+					_ = e.emitJSON(map[string]any{"session": s.Session, "listen": s.Addr, "activation": s.Activation, "activation_sha256": s.ActivationSHA256})
+					return
 				}
-			}
-			for _, s := range env.Sites {
-				if s.Backend != nil && s.Err() == nil {
-					act.Sites = append(act.Sites, s.Name)
-				}
-			}
-			for n, rs := range env.Restored {
-				act.Datasets[n] = rs.Snapshot
-			}
-			signer := operate.DeriveSigner(root, sessionLabel)
-			doc, err := evidence.Sign(evidence.KindActivation, act, signer, home, root.Epoch, root.Signer())
+				e.printf("crisis session %s active: serving %d datasets on %s://%s (restored in %.1fs)\n  activation signed: %s\n", s.Session, s.Datasets, s.Scheme, s.Addr, s.Elapsed.Seconds(), s.Activation)
+			})
 			if err != nil {
 				return err
 			}
-			actSum, err := writeDoc(filepath.Join(dir, "activation.json"), doc)
-			if err != nil {
-				return err
-			}
-			journal := evidence.Journal{Path: filepath.Join(dir, eventsFile)}
-			journal.Append(evidence.Event{Type: "activation", Home: home, Digest: actSum,
-				Summary: fmt.Sprintf("crisis declared, session %s: %s", session, reason), Fields: map[string]any{"custodians": len(act.Custodians)}})
-			auditPath := filepath.Join(dir, "audit.jsonl")
-			srv := &operate.Server{Service: svc, AuditPath: auditPath, AuditKey: operate.DeriveKey(root, operate.AuditLabel),
-				Session: session, Log: e.log,
-				Verify: func(s string) (*operate.Token, error) {
-					return operate.Verify(s, home, operate.CurrentEpochKey(env.Repo), time.Now())
-				}}
-			if ot.revoked != "" {
-				srv.Revoked = &operate.Revoked{Path: ot.revoked, Home: home, SignKey: operate.CurrentEpochKey(env.Repo)}
-				if err := srv.Revoked.Load(); err != nil {
-					return hint.Wrap(fmt.Errorf("--revoked %s: %w", ot.revoked, err), "use the list 'embassy operate token revoke' wrote, signed under the vault's current epoch")
-				}
-			}
-			hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: tc}
-			scheme := "http"
-			if tc != nil {
-				scheme = "https"
-				go hs.ServeTLS(ln, "", "")
-			} else {
-				go hs.Serve(ln)
-			}
-			os.WriteFile(filepath.Join(dir, "addr"), []byte(ln.Addr().String()), 0o644)
 			if e.json {
-				e.emitJSON(map[string]any{"session": session, "listen": ln.Addr().String(), "activation": filepath.Join(dir, "activation.json"), "activation_sha256": actSum})
-			} else {
-				e.printf("crisis session %s active: serving %d datasets on %s://%s (restored in %.1fs)\n", session, len(env.Restored), scheme, ln.Addr(), time.Since(start).Seconds())
-				e.printf("  activation signed: %s\n", filepath.Join(dir, "activation.json"))
+				return e.emitJSON(map[string]any{"session": res.Session, "deactivated_by": res.By, "served": res.Served, "report": res.Report, "sha256": res.SHA256})
 			}
-			by := "signal"
-			select {
-			case <-e.ctx.Done():
-			case by = <-srv.Deactivated():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			hs.Shutdown(sctx)
-			cancel()
-			deact := Deactivation{Session: session, Home: home, ActivationSHA256: actSum, Activated: start.UTC(),
-				Deactivated: time.Now().UTC(), By: by, Served: srv.Summary(), AuditSHA256: fileSHA256(auditPath)}
-			ddoc, err := evidence.Sign(evidence.KindDeactivation, deact, signer, home, root.Epoch, root.Signer())
-			if err != nil {
-				return err
-			}
-			dsum, err := writeDoc(filepath.Join(dir, "deactivation.json"), ddoc)
-			if err != nil {
-				return err
-			}
-			journal.Append(evidence.Event{Type: "deactivation", Home: home, Digest: dsum,
-				Summary: fmt.Sprintf("crisis session %s deactivated by %s", session, by), Fields: map[string]any{"audit_lines": deact.Served.AuditLines}})
-			if e.json {
-				return e.emitJSON(map[string]any{"session": session, "deactivated_by": by, "served": deact.Served, "report": filepath.Join(dir, "deactivation.json"), "sha256": dsum})
-			}
-			e.printf("crisis session %s deactivated by %s: %d audited requests; signed report %s\n", session, by, deact.Served.AuditLines, filepath.Join(dir, "deactivation.json"))
+			e.printf("crisis session %s deactivated by %s: %d audited requests; signed report %s\n", res.Session, res.By, res.Served.AuditLines, res.Report)
 			return nil
 		},
 	}
@@ -214,19 +86,9 @@ DIR/deactivation.json, a signed report of what was served.`,
 	f.StringVar(&reason, "reason", "", "why the crisis is declared (recorded in the signed activation)")
 	ot.flags(f)
 	expectHomeFlag(c, &expectHome)
-	c.AddCommand(cmdOperateToken(e))
+	passFlag(c, &passFile)
+	c.AddCommand(cmdOperateToken(e), cmdOperateSign(e))
 	return c
-}
-
-func fileSHA256(p string) string {
-	f, err := os.Open(p)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil))
 }
 
 func cmdOperateToken(e *env) *cobra.Command {
@@ -248,12 +110,12 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			if ttl <= 0 || ttl > operate.MaxTTL {
 				return usagef("--ttl must be positive and at most %v, e.g. 720h", operate.MaxTTL)
 			}
-			h, r, err := e.openVault(true)
+			v, err := e.openKeyed()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			tok, t, err := operate.IssueRole(r.Root(), r.Home(), official, role, ttl, time.Now())
+			defer v.Close()
+			tok, t, err := v.IssueOperateToken(e.ctx, official, role, ttl)
 			if err != nil {
 				return err
 			}
@@ -262,9 +124,6 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 					return err
 				}
 			}
-			evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "token", Home: r.Home(),
-				Summary: fmt.Sprintf("operate token %s issued to %s until %s", t.ID, official, t.Expires.Format(time.RFC3339))})
-			e.audit(h, tlog.Entry{Kind: tlog.KindKeyUse, Object: t.ID, Details: map[string]string{"initiator": "home", "use": "operate-token", "official": official, "role": t.RoleOf(), "expires": t.Expires.Format(time.RFC3339)}})
 			if e.json {
 				return e.emitJSON(map[string]any{"token": tok, "id": t.ID, "official": official, "expires": t.Expires, "file": out})
 			}
@@ -281,5 +140,58 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 	issue.Flags().StringVar(&role, "role", operate.RoleLookup, "lookup (registry lookups) or deactivate (may only end the crisis service)")
 	issue.Flags().StringVarP(&out, "output", "o", "", "write the token to FILE (mode 0600) instead of stdout")
 	c.AddCommand(issue, cmdOperateTokenRevoke(e))
+	return c
+}
+
+func cmdOperateSign(e *env) *cobra.Command {
+	var siteURL, expectHome, session, out, passFile string
+	var identities []string
+	c := &cobra.Command{
+		Use:   "sign --site URL --expect-home FP --session ID --identity FILE -o quorum.json",
+		Short: "Sign, as a custodian, the end of a crisis session (k signatures deactivate it)",
+		Long: `Sign the statement {home fingerprint, session id, now} with your root share,
+opened from a site of the home with your identity. Signatures are added to
+the quorum file -o (created if missing), so k custodians can sign it in turn;
+POST it to the crisis service's /deactivate with no Authorization header:
+
+  curl --data-binary @quorum.json https://host:8443/deactivate
+
+The server checks each signature against the Feldman commitments in the
+vault's signed key-epoch record; statements older than 15 minutes are refused.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if siteURL == "" || session == "" || out == "" || len(identities) == 0 {
+				return usagef("give --site URL, --session ID (activation.json), --identity FILE and -o FILE")
+			}
+			ids, err := vault.LoadIdentities(identities, e.passphrase(passFile))
+			if err != nil {
+				return err
+			}
+			sigs, err := vault.SignDeactivation(e.ctx, siteURL, expectHome, session, ids, e.now())
+			if err != nil {
+				return err
+			}
+			var q operate.QuorumRequest
+			if b, err := os.ReadFile(out); err == nil {
+				if err := json.Unmarshal(b, &q); err != nil {
+					return hint.WithCode(hint.Wrap(fmt.Errorf("%s: %w", out, err), "give a quorum file this command wrote, or a new file name"), hint.CodeUsage)
+				}
+			}
+			q.Signatures = append(q.Signatures, sigs...)
+			b, _ := json.MarshalIndent(q, "", "  ")
+			if err := atomicfile.Write(out, append(b, '\n'), 0o644); err != nil {
+				return err
+			}
+			e.printf("%d signatures for session %s in %s\n", len(q.Signatures), session, out)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&siteURL, "site", "", "a site of the home, to open your share from")
+	f.StringVar(&session, "session", "", "the crisis session id (in activation.json)")
+	f.StringArrayVar(&identities, "identity", nil, "your custodian identity file")
+	f.StringVarP(&out, "output", "o", "", "the quorum file to add the signature to")
+	expectHomeFlag(c, &expectHome)
+	passFlag(c, &passFile)
 	return c
 }

@@ -5,21 +5,14 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/digital-embassy/embassy/internal/atomicfile"
-	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/operate"
 	"github.com/digital-embassy/embassy/internal/pki"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // operateTLS holds operate's transport flags.
@@ -72,9 +65,6 @@ func (o *operateTLS) config(listen string) (*tls.Config, error) {
 	return tc, nil
 }
 
-// operateRevokedFile is the home's signed list of revoked operate tokens.
-func operateRevokedFile(h *home.Home) string { return filepath.Join(h.Dir, "operate-revoked.json") }
-
 func cmdOperateTokenRevoke(e *env) *cobra.Command {
 	var out string
 	c := &cobra.Command{
@@ -93,43 +83,16 @@ A key rotation ends every token anyway.`,
 					return usagef("token id %q: want the 24 hex digits 'operate token issue' printed", id)
 				}
 			}
-			h, r, err := e.openVault(true)
+			v, err := e.openKeyed()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			l := operate.RevocationList{Home: r.Home()}
-			if b, err := os.ReadFile(operateRevokedFile(h)); err == nil {
-				old, err := operate.OpenRevocations(b, r.Home(), operate.EpochKeys(r))
-				if err != nil {
-					return hint.Wrap(fmt.Errorf("%s: %w", operateRevokedFile(h), err), "restore the file from a backup, or move it away to start a new list")
-				}
-				if old.Epoch == r.Root().Epoch {
-					l.IDs, l.Number = old.IDs, old.Number
-				} // tokens of older epochs are dead anyway: a new epoch starts a new list
-			}
-			l.IDs = append(l.IDs, args...)
-			l.Number++
-			l.Time = time.Now().UTC()
-			b, err := operate.SignRevocations(r.Root(), l)
+			defer v.Close()
+			l, err := v.RevokeOperateTokens(e.ctx, args, out)
 			if err != nil {
 				return err
 			}
-			if err := e.record(h, tlog.Entry{Kind: "operate.token-revoke", Object: strings.Join(args, ","), Details: map[string]string{
-				"list_number": fmt.Sprint(l.Number), "epoch": fmt.Sprint(r.Root().Epoch)}}); err != nil {
-				return err
-			}
-			if err := atomicfile.Write(operateRevokedFile(h), b, 0o644); err != nil {
-				return err
-			}
-			if out != "" {
-				if err := atomicfile.Write(out, b, 0o644); err != nil {
-					return err
-				}
-			}
-			evidence.Journal{Path: filepath.Join(h.Dir, eventsFile)}.Append(evidence.Event{Type: "token", Home: r.Home(),
-				Summary: fmt.Sprintf("operate tokens revoked: %s (list %d)", strings.Join(args, ", "), l.Number)})
-			e.printf("revoked %d tokens; revocation list %d signed: %s\n", len(args), l.Number, firstNonEmpty(out, operateRevokedFile(h)))
+			e.printf("revoked %d tokens; revocation list %d signed: %s\n", len(args), l.Number, firstNonEmpty(out, vault.OperateRevokedFile(v.Home)))
 			return nil
 		},
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
+	promreg "github.com/digital-embassy/embassy/internal/metrics"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
@@ -127,11 +128,10 @@ at http://ADDR/metrics.`,
 				if err != nil {
 					return hint.WithCode(fmt.Errorf("--metrics %s: %w", metrics, err), hint.CodeUsage)
 				}
+				reg := promreg.NewRegistry()
+				reg.MustRegister(rn)
 				mux := http.NewServeMux()
-				mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
-					w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-					rn.WriteMetrics(w)
-				})
+				mux.Handle("GET /metrics", promreg.Handler(reg))
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close()

@@ -37,8 +37,11 @@ func cmdQuickstart(e *env) *cobra.Command {
   5. verification of every object at both sites
   6. a restore into a scratch folder, proven byte-identical to the source
 
-Everything lives under the home folder (--home or EMBASSY_HOME). Running it
-again reuses the home and takes a new (deduplicated) snapshot.`,
+Everything lives under the demo's own home folder: --home (or EMBASSY_HOME)
+if given, else "embassy-quickstart" next to the default home, so that a
+later 'embassy init' of your real home is not in its way. Running it again
+reuses the demo home and takes a new (deduplicated) snapshot; remove the
+folder to remove the demo.`,
 		Example: `  go run ./cmd/embassy quickstart
   embassy --home /tmp/embassy-demo quickstart`,
 		Args: cobra.NoArgs,
@@ -46,6 +49,10 @@ again reuses the home and takes a new (deduplicated) snapshot.`,
 			dir, err := e.homePath()
 			if err != nil {
 				return err
+			}
+			if e.homeDir == "" {
+				// Not in the default home: the newcomer's real 'init' goes there.
+				dir += "-quickstart"
 			}
 			return e.quickstart(dir, rows, docs)
 		},
@@ -201,6 +208,11 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 		filepath.Join(qs, "sites", "ch-1"), filepath.Join(qs, "custodians", "alice.key"), filepath.Join(qs, "custodians", "carol.key"), hf)
 	say("   embassy%s log", hf)
 	say("   embassy%s key rotate", hf)
+	say("")
+	say("The demo is self-contained: remove it with  rm -rf %s", dir)
+	if def, err := home.DefaultDir(); err == nil && def != dir {
+		say("Your real home goes elsewhere (%s by default): start it with 'embassy init'.", def)
+	}
 	return nil
 }
 

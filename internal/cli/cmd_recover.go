@@ -6,124 +6,109 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/keys"
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/site"
-	"github.com/digital-embassy/embassy/internal/site/location"
-	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdRecover(e *env) *cobra.Command {
-	var siteURL, name, jurisdiction, expectHome string
+	var req vault.RecoverRequest
 	var identities []string
+	var passFile string
 	c := &cobra.Command{
-		Use:   "recover --site URL --identity FILE --identity FILE ...",
+		Use:   "recover --site URL --expect-home FP --identity FILE --identity FILE ...",
 		Short: "Rebuild a home on a new machine from one site and k custodians",
 		Long: `Rebuild the home's root key from one site's copy of the vault and the
 identities of at least k custodians, then create a home (in --home) that uses
-that site. Nothing else is needed: the site holds the signed key-epoch
-records and every custodian's encrypted share.
+that site. The site holds the signed key-epoch records and every custodian's
+encrypted share. Identity files encrypted with a passphrase ('age -p') are
+decrypted first: the passphrase is asked on the terminal, or read from
+--passphrase-file / EMBASSY_PASSPHRASE_FILE.
 
 recover refuses fewer than k custodians, the same custodian twice, and
 identities that are not custodians of the site's home. A hostile site can
 present a vault it forged with the custodians' public recipients, so recover
 needs --expect-home with the home fingerprint the custodians were given at
 init: without it, recover prints the fingerprint the site presents and
-refuses (exit 4); with a different one it refuses the site (exit 3).`,
+refuses (exit 4); with a different one it refuses the site (exit 3). With
+--log (a copy of the home's log folder) and --log-policy, a site showing
+less than the log's witnesses cosigned is refused as stale (exit 3), and
+with --compare URL so is a site showing an older signed state than another.`,
 		Example: `  embassy --home /srv/embassy recover --site /mnt/embassy-lu --expect-home fp1-... --identity alice.key --identity bob.key
-  embassy recover --site s3://10.0.0.5:9000/embassy --name ch-1 --jurisdiction CH --identity a.key --identity b.key`,
+  embassy recover --site s3://10.0.0.5:9000/embassy --name ch-1 --jurisdiction CH --identity a.key.age --identity b.key`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if siteURL == "" {
-				return usagef("missing --site URL: a site holding the vault")
+			if req.SiteURL == "" || len(identities) == 0 {
+				return usagef("give --site URL (a site holding the vault) and --identity FILE for at least k custodians")
 			}
-			if len(identities) == 0 {
-				return usagef("missing --identity FILE: give the identity files of at least k custodians")
+			if (req.LogDir == "") != (req.LogPolicy == "") {
+				return usagef("--log and --log-policy go together")
 			}
-			dir, err := e.homePath()
-			if err != nil {
+			var err error
+			if req.Dir, err = e.homePath(); err != nil {
 				return err
 			}
-			if home.Exists(dir) {
-				return hint.Wrap(fmt.Errorf("a home already exists at %s", dir), "recover into an empty --home")
+			if req.Identities, err = vault.LoadIdentityList(identities, e.passphrase(passFile)); err != nil {
+				return err
 			}
-			var srcs []repo.IdentitySource
-			for _, f := range identities {
-				b, err := os.ReadFile(f)
-				if err != nil {
-					return hint.WithCode(fmt.Errorf("identity: %w", err), hint.CodeUsage)
-				}
-				ids, err := keys.ParseIdentities(b)
-				if err != nil {
-					return hint.WithCode(fmt.Errorf("identity %s: %w", f, err), hint.CodeKey)
-				}
-				srcs = append(srcs, repo.IdentitySource{Label: f, Identities: ids})
+			if req.Jurisdiction = strings.ToUpper(req.Jurisdiction); req.Jurisdiction == "" {
+				req.Jurisdiction = "ZZ"
 			}
-			if name == "" {
-				name = "recovered"
-			}
-			jurisdiction = strings.ToUpper(jurisdiction)
-			if jurisdiction == "" {
-				jurisdiction = "ZZ"
-			}
-			if err := home.ValidJurisdiction(jurisdiction); err != nil {
+			if err := home.ValidJurisdiction(req.Jurisdiction); err != nil {
 				return usageError{err}
 			}
-			b, err := location.Open(e.ctx, siteURL, site.Properties{Name: name, Jurisdiction: jurisdiction}, location.Options{})
-			if err != nil {
-				return hint.Wrap(fmt.Errorf("site %s: %w", siteURL, err), "check the URL and that the site is reachable")
-			}
-			defer b.Close()
-			src := &repo.Site{Name: name, Jurisdiction: jurisdiction, Backend: b}
-			rec, err := repo.RecoverExpect(e.ctx, src, srcs, expectHome)
+			res, err := vault.Recover(e.ctx, req, e.vaultOptions())
 			if err != nil {
 				return err
 			}
-			cfg := home.Default()
-			cfg.Home = rec.Home
-			cfg.Sites = []home.SiteConfig{{Name: name, URL: siteURL, Jurisdiction: jurisdiction}}
-			h, err := home.Create(dir, cfg)
-			if err != nil {
-				return err
-			}
-			if err := h.SaveRoot(rec.Home, rec.Root); err != nil {
-				return err
-			}
-			r, err := e.openRepo(h, true)
-			if err != nil {
-				return err
-			}
-			defer e.closeRepo(r)
-			meta, err := e.metaSite(h)
-			if err != nil {
-				return err
-			}
-			if _, err := r.Backfill(e.ctx, meta, nil); err != nil {
-				return err
-			}
-			all, err := r.Datasets(e.ctx)
-			if err != nil {
-				return err
-			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindRecover, Site: name, Details: map[string]string{"custodians": fmt.Sprint(len(rec.Used)), "threshold": fmt.Sprint(rec.Threshold), "epoch": fmt.Sprint(rec.Root.Epoch)}})
+			defer res.Vault.Close()
+			rec := res.Recovered
 			if e.json {
-				return e.emitJSON(map[string]any{"home": rec.Home, "dir": dir, "epoch": rec.Root.Epoch, "custodians_used": rec.Used, "threshold": rec.Threshold, "datasets": len(all), "site": name, "fingerprint": rec.Fingerprint, "state": rec.StateSeq})
+				return e.emitJSON(map[string]any{"home": rec.Home, "dir": req.Dir, "epoch": rec.Root.Epoch, "custodians_used": rec.Used, "threshold": rec.Threshold, "datasets": res.Datasets, "site": req.SiteName, "fingerprint": rec.Fingerprint, "state": rec.StateSeq})
 			}
 			e.printf("Recovered home %s into %s from site %s with %d of %d needed custodians (%s).\n",
-				rec.Home, dir, name, len(rec.Used), rec.Threshold, strings.Join(rec.Used, ", "))
+				rec.Home, req.Dir, req.SiteName, len(rec.Used), rec.Threshold, strings.Join(rec.Used, ", "))
 			e.printf("fingerprint: %s (vault state %d)\n", rec.Fingerprint, rec.StateSeq)
-			e.printf("Root key epoch %d; %d datasets readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.\n", rec.Root.Epoch, len(all))
+			e.printf("Root key epoch %d; %d datasets readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.\n", rec.Root.Epoch, res.Datasets)
 			return nil
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&siteURL, "site", "", "URL of a site holding the vault (folder, file:// or s3://)")
-	f.StringArrayVar(&identities, "identity", nil, "a custodian's identity file (repeat for k custodians)")
-	f.StringVar(&name, "name", "recovered", "name to give the site in the new home")
-	f.StringVar(&expectHome, "expect-home", "", expectHomeUsage)
-	f.StringVar(&jurisdiction, "jurisdiction", "", "ISO 3166 code of the site (ZZ if unknown)")
+	f.StringVar(&req.SiteURL, "site", "", "URL of a site holding the vault (folder, file:// or s3://)")
+	f.StringArrayVar(&identities, "identity", nil, "a custodian's identity file, plain or passphrase-encrypted (repeat for k custodians)")
+	f.StringVar(&req.SiteName, "name", "recovered", "name to give the site in the new home")
+	f.StringVar(&req.ExpectHome, "expect-home", "", expectHomeUsage)
+	f.StringVar(&req.Jurisdiction, "jurisdiction", "", "ISO 3166 code of the site (ZZ if unknown)")
+	f.StringVar(&req.LogDir, "log", "", "a copy of the home's log folder (<home>/log): refuse a site showing less than its witnesses cosigned")
+	f.StringVar(&req.LogPolicy, "log-policy", "", "the log policy (log key, witnesses, quorum) to check --log against")
+	f.StringArrayVar(&req.Compare, "compare", nil, "another site of the home (URL, repeatable): refuse --site if it shows an older signed state")
+	passFlag(c, &passFile)
 	return c
+}
+
+// passFlag registers --passphrase-file on c.
+func passFlag(c *cobra.Command, v *string) {
+	c.Flags().StringVar(v, "passphrase-file", "", "file holding the passphrase of passphrase-encrypted identities (default $EMBASSY_PASSPHRASE_FILE, else asked on the terminal)")
+}
+
+// passphrase asks for an encrypted identity's passphrase: from file (or
+// EMBASSY_PASSPHRASE_FILE), else on the terminal; nil when neither is
+// possible (the vault then refuses with a hint).
+func (e *env) passphrase(file string) vault.Passphrase {
+	if file == "" {
+		file = os.Getenv("EMBASSY_PASSPHRASE_FILE")
+	}
+	if file != "" {
+		return func(string) ([]byte, error) { return os.ReadFile(file) }
+	}
+	in, ok := e.stdin.(*os.File)
+	if !ok || !term.IsTerminal(int(in.Fd())) {
+		return nil
+	}
+	return func(label string) ([]byte, error) {
+		fmt.Fprintf(e.stderr, "passphrase for %s: ", label)
+		defer fmt.Fprintln(e.stderr)
+		return term.ReadPassword(int(in.Fd()))
+	}
 }

@@ -11,15 +11,22 @@ import (
 
 func cmdRepair(e *env) *cobra.Command {
 	var readData, dry bool
+	var sites []string
 	c := &cobra.Command{
-		Use:   "repair [--read-data] [--dry-run]",
+		Use:   "repair [--read-data] [--site NAME] [--dry-run]",
 		Short: "Rebuild what a site lost or damaged from the intact copies at other sites",
 		Long: `Verify every site (reading all data with --read-data), then for each missing
 or damaged object at a site copy an intact one from another site: content-
 addressed objects must hash to their name before they are copied. Reports
 every action, then verifies again. Damage no other site can repair is
-reported and the command exits with code 3.`,
+reported and the command exits with code 3.
+
+With --site only that site is checked and repaired (the others serve as
+sources): 'embassy repair --site S --read-data' repairs what
+'embassy verify --site S --proof' found, since it reads every object the
+proof sampled from.`,
 		Example: `  embassy repair --read-data
+  embassy repair --site lu-1 --read-data
   embassy repair --dry-run --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -28,7 +35,7 @@ reported and the command exits with code 3.`,
 				return err
 			}
 			defer e.closeRepo(r)
-			res, err := e.vaultOf(h).Repair(e.ctx, readData, dry)
+			res, err := e.vaultOf(h).Repair(e.ctx, readData, dry, sites...)
 			if err != nil {
 				return err
 			}
@@ -54,12 +61,13 @@ reported and the command exits with code 3.`,
 				e.printf("%d problem(s) found, %d repaired, %d remaining\n", len(rep.Damage), countDone(acts), len(after.Damage))
 			}
 			if len(after.Damage) > 0 && !dry {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) remain after repair", len(after.Damage)), "no site holds an intact copy of these objects; see 'embassy verify'"), hint.CodeDamaged)
+				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) remain after repair", len(after.Damage)), repairHint(acts)), hint.CodeDamaged)
 			}
 			return nil
 		},
 	}
 	c.Flags().BoolVar(&readData, "read-data", false, "verify every object's content, not only its presence and size")
+	c.Flags().StringArrayVar(&sites, "site", nil, "check and repair only this site (repeatable)")
 	c.Flags().BoolVarP(&dry, "dry-run", "n", false, "only report what would be repaired")
 	return c
 }
@@ -72,4 +80,16 @@ func countDone(acts []repo.RepairAction) int {
 		}
 	}
 	return n
+}
+
+// repairHint says why damage remains: an intact copy was found but could
+// not be written (the FAILED lines name the site and its error), or no
+// site holds one.
+func repairHint(acts []repo.RepairAction) string {
+	for _, a := range acts {
+		if a.Error != "" && a.From != "" {
+			return "an intact copy exists (at " + a.From + ") but writing it to site " + a.Site + " failed: see the FAILED lines, fix the site and run repair again"
+		}
+	}
+	return "no site holds an intact copy of these objects; see 'embassy verify'"
 }

@@ -14,6 +14,7 @@ import (
 
 func cmdSiteCheck(e *env) *cobra.Command {
 	var large int64
+	var create bool
 	c := &cobra.Command{
 		Use:   "check NAME|URL",
 		Short: "Qualify a live site: run the storage contract's checks against it",
@@ -22,9 +23,13 @@ site by name, or any URL): write and read back, create-only writes (the site
 must refuse to overwrite), concurrent create-only writes (exactly one wins),
 ranged reads, stat, listing, missing objects, a large streamed object, and
 deletion. The checks work in a scratch namespace and remove what they wrote.
-Use it when qualifying a new host, before 'embassy site add'.`,
+Use it when qualifying a new host, before 'embassy site add'.
+
+The check does not create the storage: 'embassy site add' creates a missing
+bucket or folder, and so does 'site check --create' (which leaves it, empty).`,
 		Example: `  embassy site check s3://10.0.0.5:9000/embassy
-  embassy site check lu-1 --json`,
+  embassy site check lu-1 --json
+  embassy site check s3://10.0.0.5:9000/new-bucket --create`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			url, name := args[0], args[0]
@@ -33,9 +38,13 @@ Use it when qualifying a new host, before 'embassy site add'.`,
 					url = sc.URL
 				}
 			}
-			b, err := location.Open(e.ctx, url, site.Properties{Name: name}, location.Options{})
+			b, err := location.Open(e.ctx, url, site.Properties{Name: name}, location.Options{Create: create})
 			if err != nil {
-				return hint.Wrap(fmt.Errorf("open %s: %w", name, err), "check the URL, the credentials and that the storage is reachable")
+				advice := "check the URL, the credentials and that the storage is reachable"
+				if !create {
+					advice += "; a bucket or folder that does not exist yet is created by 'embassy site add', or by 'embassy site check --create'"
+				}
+				return hint.Wrap(fmt.Errorf("open %s: %w", name, err), advice)
 			}
 			defer b.Close()
 			res := check.Run(e.ctx, b, check.Options{LargeSize: large << 20})
@@ -71,5 +80,6 @@ Use it when qualifying a new host, before 'embassy site add'.`,
 		},
 	}
 	c.Flags().Int64Var(&large, "large-mib", 32, "size of the large-object check in MiB")
+	c.Flags().BoolVar(&create, "create", false, "create the bucket or folder if it is missing (as 'site add' does); it stays, empty, after the check")
 	return c
 }

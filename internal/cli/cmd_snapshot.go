@@ -78,6 +78,7 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 			e.noteDenied(res.Placement.Denied)
 			e.reportSites(v.Repo)
 			snap, st := res.Snapshot, res.Stats
+			e.observeSnapshot(name, st)
 			if e.json {
 				return e.emitJSON(map[string]any{"id": res.ID.String(), "dataset": name, "class": snap.Class, "time": snap.Time,
 					"parent": snap.Parent, "stats": st, "skipped": len(res.Skipped), "sites": res.Sites})

@@ -26,7 +26,9 @@ found only at a site are reported and left out), and the manifests that
 verify under the home's epoch keys, then rotates the root to a new epoch
 whose key records are all signed and whose first signed state lists exactly
 that. Custodians keep their identities; their shares are rewritten. Every
-site must be reachable. Running it again does nothing.`,
+site must be reachable. On a vault that is already signed it re-signs the
+snapshot manifests of format v1 (which bind no index set) as v2, keeping
+their place; the v1 copies are forgotten. Running it again does nothing.`,
 		Example: `  embassy upgrade`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -66,9 +68,12 @@ site must be reachable. Running it again does nothing.`,
 			if err != nil {
 				return err
 			}
-			if !rep.Already {
+			if !rep.Already && rep.NewEpoch != rep.OldEpoch {
 				retireRoots(h, rep.NewEpoch)
 				e.audit(h, tlog.Entry{Kind: tlog.KindKeyRotate, Object: fmt.Sprint(rep.NewEpoch), Details: map[string]string{"reason": "upgrade", "datasets": fmt.Sprint(len(rep.Datasets)), "snapshots": fmt.Sprint(rep.Snapshots)}})
+			}
+			if rep.Rebound > 0 {
+				e.audit(h, tlog.Entry{Kind: tlog.KindRepair, Object: "manifests", Details: map[string]string{"reason": "upgrade: v1 manifests re-signed as v2, bound to their index set", "snapshots": fmt.Sprint(rep.Rebound)}})
 			}
 			for _, w := range rep.Warnings {
 				e.warnf("%s", w)
@@ -78,6 +83,12 @@ site must be reachable. Running it again does nothing.`,
 			}
 			if rep.Already {
 				e.printf("home %s is already upgraded (signed state %d, key epoch %d)\n", r.Home(), r.State().Seq, rep.NewEpoch)
+				return nil
+			}
+			if rep.Rebound > 0 {
+				e.printf("re-signed %d snapshot manifests of format v1, now bound to their index set\n", rep.Rebound)
+			}
+			if rep.OldEpoch == rep.NewEpoch {
 				return nil
 			}
 			e.printf("upgraded home %s: key epoch %d -> %d; %d datasets (%s) and %d snapshots in the signed state\n",

@@ -68,6 +68,8 @@ Files and folders of a home:
 
   embassy.yaml         the configuration (keys below)
   keys/root-N.key      the root key of epoch N (mode 0600; the sending state's secret)
+  custodians/          custodian cards written by init for custodians given as
+                       recipient strings (custodian-N.txt: the home fingerprint)
   meta/                a mirror of the vault's small config and key objects (lets
                        a home exist before its first site, and bootstraps new sites)
   locks/               advisory locks between embassy processes (NAME.lock) and
@@ -83,6 +85,8 @@ Files and folders of a home:
                        home.crt, home.key, ...) for embassy:// sites
   protect.yaml         continuous-protection datasets ('embassy protect --help')
   alerts.jsonl         RPO alerts raised by protect
+  exits/               open exits from host sites (SITE.json: start, the agreement's
+                       deadline; 'embassy exit status')
   events.jsonl         the local journal of continuity events (drills, alerts, crises)
   cache/               rebuildable caches (protect's captures)
 

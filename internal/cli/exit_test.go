@@ -18,6 +18,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/site/fs"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // countFiles counts regular files under dir.
@@ -48,7 +49,7 @@ func TestExitFSSite(t *testing.T) {
 	mustRun(t, home, "snapshot", "land", src, "--class", "internal")
 	archive := filepath.Join(dir, "lu.tar")
 	out := mustRun(t, home, "--json", "exit", "lu", "--archive", archive)
-	var rep exitReport
+	var rep vault.ExitReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -110,7 +111,7 @@ func TestExitFSSite(t *testing.T) {
 		json.Unmarshal(raw, &c)
 		c["body"] = json.RawMessage(strings.Replace(string(c["body"]), `"site":"lu"`, `"site":"ch"`, 1))
 		p := filepath.Join(t.TempDir(), "cert.json")
-		writeJSONFile(p, c)
+		vault.WriteJSONFile(p, c)
 		r := run(t, home, "", "exit", "verify", archive, "--certificate", p)
 		if r.code != ExitDamaged || !strings.Contains(r.stderr, "signature") {
 			t.Fatalf("tampered certificate: %d %s", r.code, r.stderr)
@@ -167,7 +168,7 @@ func TestExitDaemonSite(t *testing.T) {
 	}
 	archive := filepath.Join(dir, "lu-d.tar")
 	out := mustRun(t, home, "--json", "exit", "lu-d", "--archive", archive)
-	var rep exitReport
+	var rep vault.ExitReport
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
@@ -187,9 +188,92 @@ func TestExitDaemonSite(t *testing.T) {
 	json.Unmarshal(raw, &c)
 	c["body"] = json.RawMessage(strings.Replace(string(c["body"]), `"remaining":0`, `"remaining":-0`, 1))
 	p := filepath.Join(dir, "cert.json")
-	writeJSONFile(p, c)
+	vault.WriteJSONFile(p, c)
 	if r := run(t, home, "", "exit", "verify", archive, "--certificate", p); r.code != ExitDamaged {
 		t.Fatalf("tampered site certificate: %d %s", r.code, r.stderr)
 	}
 	mustRun(t, home, "restore", "registry", "--target", filepath.Join(dir, "r"))
+}
+
+// TestExitStatusOverdue (issue 18 #25): 'exit SITE --notice' begins the
+// exit; 'exit status' reports it open within the baseline's 90 days and
+// overdue after them (exit code 3), until the exit completes.
+func TestExitStatusOverdue(t *testing.T) {
+	dir, home, _ := setup(t)
+	t.Setenv("EMBASSY_NOW", "2027-01-10T10:00:00Z")
+	if out := mustRun(t, home, "exit", "lu", "--notice"); !strings.Contains(out, "until 2027-04-10T10:00:00Z") {
+		t.Fatalf("notice: %s", out)
+	}
+	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "lu: open, began 2027-01-10") {
+		t.Fatalf("status within the deadline: %s", out)
+	}
+	t.Setenv("EMBASSY_NOW", "2027-04-10T10:00:01Z")
+	r := run(t, home, "", "--json", "exit", "status")
+	var open []vault.OpenExit
+	if err := json.Unmarshal([]byte(r.stdout), &open); err != nil || r.code != ExitDamaged || len(open) != 1 || !open[0].Overdue || open[0].Site != "lu" {
+		t.Fatalf("status past the deadline: exit %d %+v %v\n%s", r.code, open, err, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "the exit from site lu began 2027-01-10 and is not complete") {
+		t.Errorf("no overdue alert: %s", r.stderr)
+	}
+	mustRun(t, home, "exit", "lu", "--archive", filepath.Join(dir, "lu.tar"))
+	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "no exit is open") {
+		t.Fatalf("status after the exit: %s", out)
+	}
+	// An exit begun by mistake is withdrawn; withdrawing none is a usage error.
+	mustRun(t, home, "exit", "ch", "--notice")
+	mustRun(t, home, "exit", "ch", "--cancel")
+	if out := mustRun(t, home, "exit", "status"); !strings.Contains(out, "no exit is open") {
+		t.Fatalf("status after the withdrawal: %s", out)
+	}
+	if r := run(t, home, "", "exit", "ch", "--cancel"); r.code != ExitUsage || !strings.Contains(r.stderr, "no exit from site") {
+		t.Fatalf("cancel of no exit: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestExitShredCLI: 'exit SITE --shred DATASET' through the command line:
+// the dataset no longer restores from the remaining site, the other does,
+// and the log holds the shred (marked for the exit, by id) and the exit.
+func TestExitShredCLI(t *testing.T) {
+	dir, home, _ := setup(t)
+	src := exitSource(t, dir)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	mustRun(t, home, "snapshot", "land", src, "--class", "internal")
+	var st struct {
+		Datasets []struct{ Name, ID string }
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "key", "status")), &st); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]string{}
+	for _, d := range st.Datasets {
+		ids[d.Name] = d.ID
+	}
+	var rep vault.ExitReport
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "exit", "lu", "--archive", filepath.Join(dir, "lu.tar"), "--shred", "registry")), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.Done || len(rep.Shredded) != 1 || rep.Shredded[0] != "registry" || rep.Remaining != 0 {
+		t.Fatalf("exit report: %+v", rep)
+	}
+	if r := run(t, home, "", "restore", "registry", "--target", filepath.Join(dir, "r-registry")); r.code == 0 {
+		t.Fatal("the shredded dataset restored after the exit")
+	}
+	mustRun(t, home, "restore", "land", "--target", filepath.Join(dir, "r-land"))
+	var ents []struct {
+		Kind    string
+		Dataset string
+		Details map[string]string
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, home, "--json", "log")), &ents); err != nil {
+		t.Fatal(err)
+	}
+	var shred, done bool
+	for _, e := range ents {
+		shred = shred || (e.Kind == "key.shred" && e.Dataset == ids["registry"] && e.Details["for"] == "exit")
+		done = done || (e.Kind == "exit" && e.Details["phase"] == "done" && e.Details["shredded"] == ids["registry"])
+	}
+	if ids["registry"] == "" || !shred || !done {
+		t.Fatalf("log: shred %v, exit %v (registry id %q)", shred, done, ids["registry"])
+	}
 }

@@ -205,7 +205,7 @@ func TestCLIKeyProblems(t *testing.T) {
 	})
 	t.Run("root key file missing", func(t *testing.T) {
 		os.Remove(keyFile)
-		expect(t, home, ExitKey, []string{"snapshot", "ds", src, "--class", "internal"}, "no root key for epoch 1", "embassy recover")
+		expect(t, home, ExitKey, []string{"snapshot", "ds", src, "--class", "internal"}, "no root key for epoch 1", "--home NEW-DIR recover", "recover refuses an existing home")
 	})
 	t.Run("root key file garbled", func(t *testing.T) {
 		overwrite(t, keyFile, mine[:len(mine)/2])

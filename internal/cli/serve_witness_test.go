@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
-	"net"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,15 +25,6 @@ func TestServeWitness(t *testing.T) {
 	mustRun(t, home, "pki", "init")
 	ids := filepath.Join(dir, "lu-ids")
 	mustRun(t, home, "pki", "issue", "--role", "site", "--name", "lu", "--host", "127.0.0.1", "-o", ids)
-	free := func() string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		return l.Addr().String()
-	}
-	witnessAddr := free()
 	wdir := filepath.Join(dir, "lu-witness")
 	keyOut := strings.Fields(mustRun(t, home, "witness", "key", "--dir", wdir, "--name", "lu-witness"))
 	vkey := keyOut[len(keyOut)-1]
@@ -38,8 +32,9 @@ func TestServeWitness(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	startServe(t, dir, ids, "lu", "--witness-listen", witnessAddr, "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub)))
-	waitListening(t, witnessAddr)
+	// Both listeners bind 127.0.0.1:0 themselves; the addresses come from
+	// the daemon's log (no port is freed and then reused).
+	witnessAddr := startServe(t, dir, ids, "lu", "--witness-listen", "127.0.0.1:0", "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub))).witness
 	mustRun(t, home, "witness", "add", "lu", vkey, "https://"+witnessAddr) // mutual TLS with the home's certificate
 	mustRun(t, home, "disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
 	var last string
@@ -67,7 +62,7 @@ func TestDaemonDisclosures(t *testing.T) {
 	mustRun(t, home, "pki", "issue", "--role", "site", "--name", "lu-d", "--host", "127.0.0.1", "-o", ids)
 	ops := filepath.Join(dir, "ops")
 	mustRun(t, home, "pki", "issue", "--role", "operator", "--name", "ops", "-o", ops)
-	addr := startServe(t, dir, ids, "lu-d")
+	addr := startServe(t, dir, ids, "lu-d").daemon
 	mustRun(t, home, "site", "add", "lu-d", "--url", "embassy://"+addr, "--jurisdiction", "LU")
 	op, err := remote.New(context.Background(), remote.Config{Host: addr, Files: pki.Files{CA: filepath.Join(ops, "ca.crt"), Cert: filepath.Join(ops, "ops.crt"), Key: filepath.Join(ops, "ops.key")}})
 	if err != nil {
@@ -97,24 +92,68 @@ func TestDaemonDisclosures(t *testing.T) {
 	}
 }
 
-// startServe runs 'embassy serve' with the site certificate in ids (named
-// name) on a free loopback port until the test ends, and returns its address.
-func startServe(t *testing.T, dir, ids, name string, extra ...string) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+// served are the addresses a daemon's listeners bound, read from its log.
+type served struct{ daemon, witness string }
+
+// addrWatcher is the daemon's stderr: it hands over the "addr" of the
+// "embassy daemon" and "witness" log lines as they are written.
+type addrWatcher struct {
+	mu      sync.Mutex
+	partial []byte
+	log     strings.Builder
+	daemon  chan string
+	witness chan string
+}
+
+var addrAttr = regexp.MustCompile(` addr=(\S+)`)
+
+func (w *addrWatcher) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.log.Write(p)
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		line := string(w.partial[:i])
+		w.partial = w.partial[i+1:]
+		m := addrAttr.FindStringSubmatch(line)
+		switch {
+		case m == nil:
+		case strings.Contains(line, `msg="embassy daemon"`):
+			hand(w.daemon, m[1])
+		case strings.Contains(line, " msg=witness "):
+			hand(w.witness, m[1])
+		}
 	}
-	addr := l.Addr().String()
-	l.Close()
+}
+
+// hand passes the first address on and never blocks the daemon's log.
+func hand(ch chan string, addr string) {
+	select {
+	case ch <- addr:
+	default:
+	}
+}
+
+func (w *addrWatcher) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.log.String() }
+
+// startServe runs 'embassy serve' with the site certificate in ids (named
+// name) on 127.0.0.1:0 until the test ends, and returns the addresses it
+// bound once it serves (its witness's too, with --witness-listen).
+func startServe(t *testing.T, dir, ids, name string, extra ...string) served {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
-	args := append([]string{"--home", filepath.Join(dir, "host-side"), "serve", "--listen", addr,
+	args := append([]string{"--home", filepath.Join(dir, "host-side"), "--log-level", "info", "serve", "--listen", "127.0.0.1:0",
 		"--store", filepath.Join(dir, name+"-store"), "--create",
 		"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, name+".crt"), "--key", filepath.Join(ids, name+".key")}, extra...)
+	w := &addrWatcher{daemon: make(chan string, 1), witness: make(chan string, 1)}
 	go func() {
-		var out, errb strings.Builder
-		done <- Main(ctx, args, strings.NewReader(""), &out, &errb)
+		var out strings.Builder
+		done <- Main(ctx, args, strings.NewReader(""), &out, w)
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -124,21 +163,21 @@ func startServe(t *testing.T, dir, ids, name string, extra ...string) string {
 			t.Error("serve did not stop")
 		}
 	})
-	waitListening(t, addr)
-	return addr
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if i > 100 {
-			t.Fatalf("%s never listened: %v", addr, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var s served
+	want := 1
+	if slices.Contains(extra, "--witness-listen") {
+		want = 2
 	}
+	deadline := time.After(60 * time.Second)
+	for got := 0; got < want; got++ {
+		select {
+		case s.daemon = <-w.daemon:
+		case s.witness = <-w.witness:
+		case code := <-done:
+			t.Fatalf("serve exited %d before serving:\n%s", code, w.String())
+		case <-deadline:
+			t.Fatalf("serve did not log its listening addresses within 60s:\n%s", w.String())
+		}
+	}
+	return s
 }

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/assess"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/ui"
@@ -29,6 +30,11 @@ type homeSource struct {
 
 	cached     []tlog.Indexed
 	cachedSize uint64
+
+	assessMu sync.Mutex // one scoring at a time
+	cards    []*assess.Scorecard
+	cardsAt  time.Time
+	cardsLog uint64
 }
 
 // entries returns the log's entries, verified against the published

@@ -212,10 +212,6 @@ func denySite(s *repo.Site, d policy.Decision) {
 
 func (e *env) recordEvent(h *home.Home, ev policy.Event) { e.vaultOf(h).RecordEvent(e.ctx, ev) }
 
-func (e *env) datasetLabels(r *repo.Repo) (map[string]policy.Dataset, error) {
-	return vault.DatasetLabels(e.ctx, r)
-}
-
 // Log bindings.
 
 type homeLog struct {
@@ -244,10 +240,6 @@ func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {
 
 func (e *env) record(h *home.Home, ent tlog.Entry) error {
 	return e.vaultOf(h).Recorder().Append(e.ctx, ent)
-}
-
-func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
-	return e.vaultOf(h).Recorder().AppendIndex(e.ctx, ent)
 }
 
 func (e *env) audit(h *home.Home, ent tlog.Entry) { e.vaultOf(h).Recorder().Audit(e.ctx, ent) }

@@ -3,6 +3,9 @@ package cli
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
@@ -12,6 +15,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/site/remote"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
+	"github.com/digital-embassy/embassy/internal/watch/source"
 )
 
 // proofChunks is how many random 1 KiB chunks each sampled object reveals
@@ -26,6 +30,7 @@ type proofReport struct {
 	Proved   int           `json:"objects_proved"`
 	Chunks   int           `json:"chunks_checked"`
 	Damage   []repo.Damage `json:"damage"`
+	Latency  float64       `json:"latency_ms"` // the daemon's answer to the challenge
 }
 
 // expectation is what the home knows a site must hold, from its own
@@ -145,7 +150,11 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		}
 		c := proof.NewChallenge(objs, 0, proofChunks, proofKinds...)
 		rep := &proofReport{Site: names[i], Expected: expected, Objects: len(objs), Damage: []repo.Damage{}}
+		start := time.Now()
 		resp, err := rb.Prove(e.ctx, c)
+		latency := time.Since(start)
+		rep.Latency = float64(latency.Microseconds()) / 1000
+		e.observeProof(names[i], latency)
 		if err != nil {
 			if e.ctx.Err() != nil {
 				return e.ctx.Err()
@@ -164,7 +173,8 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		}
 		damaged += len(rep.Damage)
 		reps = append(reps, rep)
-		e.audit(h, tlog.Entry{Kind: tlog.KindVerify, Site: names[i], Details: map[string]string{"proof": "true", "objects": fmt.Sprint(rep.Objects), "proved": fmt.Sprint(rep.Proved), "damage": fmt.Sprint(len(rep.Damage))}})
+		e.audit(h, tlog.Entry{Kind: tlog.KindVerify, Site: names[i], Details: map[string]string{"proof": "true", "objects": fmt.Sprint(rep.Objects), "proved": fmt.Sprint(rep.Proved), "damage": fmt.Sprint(len(rep.Damage)),
+			source.DetailLatency: strconv.FormatFloat(rep.Latency, 'f', 3, 64)}})
 	}
 	if e.json {
 		if err := e.emitJSON(reps); err != nil {
@@ -179,11 +189,23 @@ func (e *env) verifyProof(h *home.Home, r *repo.Repo, names []string, sample int
 		}
 	}
 	if damaged > 0 {
-		return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", damaged),
-			"the site does not hold what it was given; run 'embassy repair' to re-copy from another site, and ask the host (see 'embassy disclosures')"), hint.CodeDamaged)
+		return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", damaged), proofRepairHint(reps)), hint.CodeDamaged)
 	}
 	e.printf("no damage found\n")
 	return nil
 }
 
 func daemonOf(b site.Backend) *remote.Backend { return vault.DaemonOf(b) }
+
+// proofRepairHint names the repair that fixes what the proofs found: a
+// proof reads content, so plain repair (presence and size) is not enough.
+func proofRepairHint(reps []*proofReport) string {
+	var args []string
+	for _, rep := range reps {
+		if len(rep.Damage) > 0 {
+			args = append(args, "--site "+rep.Site)
+		}
+	}
+	return "the site does not hold what it was given; run 'embassy repair " + strings.Join(args, " ") +
+		" --read-data' to re-copy from another site, and ask the host (see 'embassy disclosures')"
+}

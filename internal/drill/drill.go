@@ -48,6 +48,8 @@ type Options struct {
 	Keep    bool   // keep the scratch folder
 	Log     *slog.Logger
 	Now     func() time.Time
+	// Gate is the policy asked before every restore (failover.Options).
+	Gate failover.Gate
 }
 
 // derivedLabel is the HKDF label of the drill signing key.
@@ -58,7 +60,7 @@ const derivedLabel = "embassy.v1 drill report"
 // produced; a failed drill is a report with Pass false.
 func Run(ctx context.Context, p *failover.Plan, ids []repo.IdentitySource, o Options) (*evidence.Document, *Report, error) {
 	if o.Now == nil {
-		o.Now = time.Now
+		o.Now = time.Now //nolint:forbidigo // default clock; entry points pass theirs
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -80,7 +82,7 @@ func Run(ctx context.Context, p *failover.Plan, ids []repo.IdentitySource, o Opt
 			defer os.RemoveAll(d)
 		}
 	}
-	env, rerr := failover.Rebuild(ctx, p, ids, scratch, o.Log, o.Now)
+	env, rerr := failover.Rebuild(ctx, p, ids, failover.Options{Scratch: scratch, Log: o.Log, Now: o.Now, Gate: o.Gate})
 	defer env.Close()
 	var root ed25519.PrivateKey
 	var endorser ed25519.PrivateKey

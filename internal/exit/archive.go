@@ -27,17 +27,10 @@ const (
 // filled in by the caller) and signed with priv. It returns the stored
 // manifest bytes.
 func Write(ctx context.Context, b site.Backend, w io.Writer, m Manifest, priv ed25519.PrivateKey) ([]byte, error) {
-	var hs []site.Handle
-	for _, k := range site.Kinds {
-		err := b.List(ctx, k, func(fi site.Info) error {
-			hs = append(hs, fi.Handle)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", k, err)
-		}
+	hs, err := Handles(ctx, b)
+	if err != nil {
+		return nil, err
 	}
-	slices.SortFunc(hs, func(a, b site.Handle) int { return strings.Compare(a.String(), b.String()) })
 	tw := tar.NewWriter(w)
 	m.Objects = make([]Object, 0, len(hs))
 	m.Bytes = 0
@@ -64,6 +57,23 @@ func Write(ctx context.Context, b site.Backend, w io.Writer, m Manifest, priv ed
 		return nil, err
 	}
 	return raw, nil
+}
+
+// Handles lists every object b holds, of every kind, sorted by
+// <kind>/<name>: what an exit exports, and what must be gone after it.
+func Handles(ctx context.Context, b site.Backend) ([]site.Handle, error) {
+	var hs []site.Handle
+	for _, k := range site.Kinds {
+		err := b.List(ctx, k, func(fi site.Info) error {
+			hs = append(hs, fi.Handle)
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list %s: %w", k, err)
+		}
+	}
+	slices.SortFunc(hs, func(a, b site.Handle) int { return strings.Compare(a.String(), b.String()) })
+	return hs, nil
 }
 
 func writeEntry(tw *tar.Writer, name string, data []byte, m Manifest) error {

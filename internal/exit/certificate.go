@@ -196,3 +196,12 @@ func VerifyCertificate(c *Certificate, t Trust) (*CertBody, error) {
 	}
 	return &b, nil
 }
+
+// Trust is what a deletion certificate for the archive of m must prove:
+// the manifest, signed by the home, pins the site (and its daemon's
+// certificate) and gives the validation time. ca is the home CA for
+// site-signed certificates, homeKey the key for home attestations, digest
+// the manifest's Digest.
+func (m *Manifest) Trust(ca *x509.Certificate, homeKey ed25519.PublicKey, digest string) Trust {
+	return Trust{CA: ca, HomeKey: homeKey, Home: m.Home, Digest: digest, Site: m.Site, SiteCert: m.SiteCert, At: m.Created}
+}

@@ -34,6 +34,19 @@ type Plan struct {
 	Probes     []Probe       `yaml:"probes,omitempty"`
 	DrillKey   string        `yaml:"drill-key,omitempty"` // file with a base64 Ed25519 seed; default: derived from the root
 	Scratch    string        `yaml:"scratch,omitempty"`
+	// Log, if set, is a copy of the home's transparency log and the policy
+	// to check it with: a site showing less than its witnesses cosigned is
+	// skipped as stale.
+	Log *PlanLog `yaml:"log,omitempty"`
+	// Policy is the home's policy.yaml, for a rebuild with no home on the
+	// machine (a home's own policy is used when there is one).
+	Policy string `yaml:"policy,omitempty"`
+}
+
+// PlanLog locates a copy of the home's log.
+type PlanLog struct {
+	Dir    string `yaml:"dir"`    // a copy of <home>/log (its tiles/)
+	Policy string `yaml:"policy"` // the log policy: log key, witnesses, quorum
 }
 
 // PlanSite is a site to rebuild from.
@@ -94,7 +107,10 @@ func ParsePlan(r io.Reader, dir string) (*Plan, error) {
 	for i := range p.Custodians {
 		p.Custodians[i] = abs(p.Custodians[i])
 	}
-	p.DrillKey, p.Scratch = abs(p.DrillKey), abs(p.Scratch)
+	p.DrillKey, p.Scratch, p.Policy = abs(p.DrillKey), abs(p.Scratch), abs(p.Policy)
+	if p.Log != nil {
+		p.Log.Dir, p.Log.Policy = abs(p.Log.Dir), abs(p.Log.Policy)
+	}
 	for i := range p.Sites {
 		if u := p.Sites[i].URL; u != "" && !hasScheme(u) {
 			p.Sites[i].URL = abs(u)
@@ -150,6 +166,9 @@ func (p *Plan) Validate() error {
 		if pr.Register != registry.KindPopulation && pr.Register != registry.KindLand {
 			return fmt.Errorf("plan probes[%d].register: %q, use population or land", i, pr.Register)
 		}
+	}
+	if p.Log != nil && (p.Log.Dir == "" || p.Log.Policy == "") {
+		return errors.New("plan log: give dir (a copy of the home's log folder) and policy (the log policy)")
 	}
 	if p.RTO < 0 {
 		return errors.New("plan rto: must not be negative")

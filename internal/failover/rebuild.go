@@ -25,6 +25,9 @@ type Check struct {
 	Subject string `json:"subject"` // site, dataset or probe name
 	OK      bool   `json:"ok"`
 	Detail  string `json:"detail,omitempty"`
+	// Rules are the ids of the policy rules that denied a site (check
+	// "policy"): a denied site is reported as denied, not as failed.
+	Rules []string `json:"rules,omitempty"`
 }
 
 // Restored is a dataset brought back.
@@ -47,6 +50,7 @@ type Env struct {
 	Restored  map[string]*Restored
 	Checks    []Check
 	Sites     []*repo.Site
+	Witnessed *Witnessed // what the plan's log copy says, if it has one
 }
 
 func (e *Env) add(c Check) { e.Checks = append(e.Checks, c) }
@@ -70,16 +74,52 @@ func (e *Env) Close() {
 	}
 }
 
+// Denial is a site the policy keeps out of a restore.
+type Denial struct {
+	Rules  []string
+	Reason string
+}
+
+// Gate asks the policy whether dataset d (labelled class) of the recovered
+// home may be restored from site s; nil allows it. The vault's policy gate
+// provides it (the same decision 'embassy restore' asks for), recording
+// denials.
+type Gate func(ctx context.Context, home string, s *repo.Site, d *repo.Dataset, class string) *Denial
+
+// Options tune a rebuild.
+type Options struct {
+	Scratch string // where datasets are restored (scratch/<dataset>)
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Gate, if set, is asked for every site before a dataset is restored
+	// from it.
+	Gate Gate
+	// Open opens a plan site (nil: its URL with location.Open).
+	Open func(ctx context.Context, ps PlanSite) (site.Backend, error)
+}
+
 // Rebuild recovers the root key from the first site that yields it with
 // ids, opens the vault on every reachable site and restores the plan's
-// datasets (their latest authentic snapshots) under scratch. It returns an
-// error only when nothing can go on (no site, no key); everything else is a
-// failed Check in the Env.
-func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch string, log *slog.Logger, now func() time.Time) (*Env, error) {
+// datasets (their latest authentic snapshots) under o.Scratch. It returns
+// an error only when nothing can go on (no site, no key); everything else
+// is a failed Check in the Env.
+func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, o Options) (*Env, error) {
+	if o.Now == nil {
+		o.Now = time.Now //nolint:forbidigo // default clock; entry points pass theirs
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Open == nil {
+		o.Open = func(ctx context.Context, ps PlanSite) (site.Backend, error) {
+			return location.Open(ctx, ps.URL, site.Properties{Name: ps.Name, Jurisdiction: ps.Jurisdiction}, location.Options{})
+		}
+	}
+	scratch, log, now := o.Scratch, o.Log, o.Now
 	env := &Env{Restored: map[string]*Restored{}}
 	for _, ps := range p.Sites {
 		s := &repo.Site{Name: ps.Name, Jurisdiction: ps.Jurisdiction}
-		b, err := location.Open(ctx, ps.URL, site.Properties{Name: ps.Name, Jurisdiction: ps.Jurisdiction}, location.Options{})
+		b, err := o.Open(ctx, ps)
 		if err == nil {
 			_, err = b.Stat(ctx, site.Handle{Kind: site.KindConfig, Name: "repo"})
 			if err != nil {
@@ -167,6 +207,19 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 	if err != nil {
 		return env, err
 	}
+	if p.Log != nil {
+		// The heads the log's witnesses cosigned: a site presenting less
+		// is skipped with a failed "freshness" check.
+		w, err := ReadWitnessed(ctx, p.Log.Dir, p.Log.Policy, env.Recovered.Home)
+		if err != nil {
+			env.add(Check{Check: "freshness", Subject: "log", Detail: err.Error()})
+			return env, hint.WithCode(hint.Wrap(err, "the plan's log: must name a copy of the home's log folder and the log policy"), hint.CodeUsage)
+		}
+		env.Witnessed = w
+		if r, err = freshSites(ctx, env, w, log); err != nil {
+			return env, err
+		}
+	}
 	if st := r.State(); st != nil {
 		env.add(Check{Check: "state", Subject: "vault", OK: true, Detail: fmt.Sprintf("freshest signed vault state %d across %d sites", st.Seq, len(env.Sites))})
 	}
@@ -175,7 +228,7 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 	}
 	env.Repo = r
 	for _, pd := range p.Datasets {
-		rs, err := restoreLatest(ctx, env, r, pd, filepath.Join(scratch, pd.Name), now)
+		rs, err := restoreLatest(ctx, env, r, pd, filepath.Join(scratch, pd.Name), now, o.Gate)
 		if err != nil {
 			continue
 		}
@@ -187,7 +240,7 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, scratch st
 	return env, nil
 }
 
-func restoreLatest(ctx context.Context, env *Env, r *repo.Repo, pd PlanDataset, dir string, now func() time.Time) (*Restored, error) {
+func restoreLatest(ctx context.Context, env *Env, r *repo.Repo, pd PlanDataset, dir string, now func() time.Time, gate Gate) (*Restored, error) {
 	fail := func(check string, err error) (*Restored, error) {
 		env.add(Check{Check: check, Subject: pd.Name, Detail: err.Error()})
 		return nil, err
@@ -210,11 +263,23 @@ func restoreLatest(ctx context.Context, env *Env, r *repo.Repo, pd PlanDataset, 
 	if len(snaps) == 0 {
 		return fail("snapshot", fmt.Errorf("no authentic snapshot of %s at any site", pd.Name))
 	}
+	if gate != nil {
+		undo, err := gateSites(ctx, env, r, d, pd.Name, snaps, gate)
+		defer undo()
+		if err != nil {
+			return nil, err
+		}
+	}
 	// Newest first: a snapshot that fails to restore (damaged at every site)
 	// falls back to the one before, and the check records it.
 	for i := len(snaps) - 1; i >= 0; i-- {
 		s := snaps[i]
 		os.RemoveAll(dir)
+		// Only the index set the signed manifest binds (repo.Dataset.Bind).
+		if _, err := d.Bind(ctx, s); err != nil {
+			env.add(Check{Check: "restore", Subject: pd.Name, Detail: fmt.Sprintf("snapshot %s refused: %v", s.ID.Short(), err)})
+			continue
+		}
 		st, err := restorer.Restore(ctx, d, s, dir, restorer.Options{})
 		if err != nil {
 			if ctx.Err() != nil {
@@ -236,6 +301,89 @@ func restoreLatest(ctx context.Context, env *Env, r *repo.Repo, pd PlanDataset, 
 		return rs, nil
 	}
 	return nil, errors.New("no snapshot restores")
+}
+
+// gateSites asks the gate for every open site before the dataset is
+// restored: denied sites are kept out of this dataset's restore (undo lets
+// them in again) and reported as denied; none allowed refuses the restore
+// with the rules that denied it.
+func gateSites(ctx context.Context, env *Env, r *repo.Repo, d *repo.Dataset, name string, snaps []*repo.Snapshot, gate Gate) (func(), error) {
+	class := snaps[len(snaps)-1].Class
+	var undos []func()
+	undo := func() {
+		for _, u := range undos {
+			u()
+		}
+	}
+	allowed, denied := 0, 0
+	var first *Denial
+	for _, s := range r.Sites() {
+		if s.Backend == nil || s.Err() != nil {
+			continue
+		}
+		dn := gate(ctx, env.Recovered.Home, s, d, class)
+		if dn == nil {
+			allowed++
+			continue
+		}
+		denied++
+		if first == nil {
+			first = dn
+		}
+		env.add(Check{Check: "policy", Subject: name + " at " + s.Name, OK: false, Rules: dn.Rules,
+			Detail: fmt.Sprintf("policy denies restore of %s at site %s (%s): %s", name, s.Name, strings.Join(dn.Rules, ","), dn.Reason)})
+		undos = append(undos, s.Exclude(fmt.Errorf("policy denies restore of %s at site %s (%s)", name, s.Name, strings.Join(dn.Rules, ","))))
+	}
+	if allowed == 0 && denied > 0 {
+		return undo, fmt.Errorf("policy denies restore of %s at every site (%s): %s", name, strings.Join(first.Rules, ","), first.Reason)
+	}
+	return undo, nil
+}
+
+// freshSites reopens the vault over the sites whose signed state shows at
+// least what the witnesses cosigned; the others are named and skipped.
+func freshSites(ctx context.Context, env *Env, w *Witnessed, log *slog.Logger) (*repo.Repo, error) {
+	home := env.Recovered.Home
+	var fresh []*repo.Site
+	for _, s := range env.Sites {
+		if s.Backend == nil || s.Err() != nil {
+			continue
+		}
+		one, err := repo.Open(ctx, repo.Options{Home: home, Sites: []*repo.Site{s}, Logger: log})
+		if err != nil {
+			env.add(Check{Check: "freshness", Subject: s.Name, Detail: err.Error()})
+			s.Fail(err)
+			continue
+		}
+		st := one.State()
+		var behind []string
+		if st == nil {
+			behind = []string{"(no signed state)"}
+		} else {
+			behind = w.Behind(st)
+			for i, id := range behind {
+				if d := st.Dataset(id); d != nil {
+					behind[i] = d.Name + " (" + id + ")"
+				}
+			}
+		}
+		if len(behind) > 0 {
+			err := fmt.Errorf("site %s presents less than the log's witnesses cosigned (checkpoint of size %d): it misses the newest snapshots of datasets %s; stale or hiding manifests, not used",
+				s.Name, w.Size, strings.Join(behind, ", "))
+			env.add(Check{Check: "freshness", Subject: s.Name, Detail: err.Error()})
+			s.Fail(err)
+			continue
+		}
+		env.add(Check{Check: "freshness", Subject: s.Name, OK: true, Detail: fmt.Sprintf("shows every head of the witnessed log (size %d)", w.Size)})
+		fresh = append(fresh, s)
+	}
+	if len(fresh) == 0 {
+		return nil, hint.WithCode(hint.Wrap(errors.New("no site presents the vault state the log's witnesses cosigned: every site is stale or hiding manifests"),
+			"bring a site that holds the newest snapshots ('embassy site sync' at home), or check the plan's log copy"), hint.CodeDamaged)
+	}
+	return repo.Open(ctx, repo.Options{Home: home, Sites: fresh, Logger: log, OnAlert: func(a repo.Alert) {
+		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
+	}})
 }
 
 // Service opens the lookup service over the restored files.

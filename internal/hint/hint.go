@@ -29,6 +29,10 @@ func Of(err error) string {
 	return ""
 }
 
+// Recover is how to rebuild a home's keys when this home has lost them:
+// recover refuses an existing home, so the advice names a new folder.
+const Recover = "'embassy --home NEW-DIR recover --site URL --expect-home FINGERPRINT --identity KEY ...' (recover refuses an existing home), then use --home NEW-DIR"
+
 // Code is an exit-code class carried by an error.
 type Code int
 

@@ -285,6 +285,12 @@ func Open(dir string) (*Home, error) {
 	if err != nil {
 		return nil, hint.Wrap(fmt.Errorf("%s: %w", filepath.Join(dir, ConfigFile), err), "fix the configuration file")
 	}
+	if c.Home == "" {
+		// An empty or truncated file (a full disk, an editor): say so,
+		// rather than let the root key appear to belong elsewhere.
+		return nil, hint.Wrap(fmt.Errorf("%s is empty or has no 'home:' id", filepath.Join(dir, ConfigFile)),
+			"restore it from a backup; its 'home:' line is this home's id, which the root key files under "+filepath.Join(dir, "keys")+" also carry (\"home\": ...); see 'embassy help config'")
+	}
 	return &Home{Dir: dir, Config: c}, nil
 }
 
@@ -370,9 +376,9 @@ func (h *Home) LoadRoot(epoch uint32) (*keys.Root, error) {
 	b, err := os.ReadFile(h.rootPath(epoch))
 	if err != nil {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("home has no root key for epoch %d: %w", epoch, err),
-			"rebuild the home's keys from the custodians with 'embassy recover'"), hint.CodeKey)
+			"restore "+h.rootPath(epoch)+" from this home's backup, or rebuild a home from a site and the custodians in a new folder: "+hint.Recover), hint.CodeKey)
 	}
-	const rebuild = "restore the file from this home's backup, or rebuild the home's keys from the custodians with 'embassy recover'"
+	const rebuild = "restore the file from this home's backup, or rebuild a home from a site and the custodians in a new folder: " + hint.Recover
 	var rf rootFile
 	if err := json.Unmarshal(b, &rf); err != nil || rf.Format != "embassy.rootkey.v1" {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("root key file %s is malformed", h.rootPath(epoch)), rebuild), hint.CodeKey)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -41,6 +42,13 @@ type Server struct {
 	Session   string
 	Log       *slog.Logger
 	Now       func() time.Time
+	// Quorum, if set, checks a POST /deactivate without a token: a
+	// custodian quorum's signatures (QuorumRequest); it returns who
+	// deactivated ("custodians 1,3").
+	Quorum func(body []byte, now time.Time) (by string, err error)
+	// OnRefused, if set, is told of every refused deactivation (after its
+	// audit line is written), for the home's log.
+	OnRefused func(AuditLine)
 
 	mu          sync.Mutex
 	counts      map[string]int // "<action>/<status>"
@@ -77,14 +85,55 @@ func (s *Server) Handler() http.Handler {
 	s.init()
 	mux := http.NewServeMux()
 	s.Service.Register(mux, s.wrap)
-	mux.HandleFunc("POST /deactivate", s.wrap("deactivate", func(w http.ResponseWriter, r *http.Request) {
-		registry.WriteJSON(w, http.StatusAccepted, map[string]any{"deactivating": true})
-		select {
-		case s.deactivated <- officialOf(r):
-		default:
+	byToken := s.wrap("deactivate", func(w http.ResponseWriter, r *http.Request) {
+		s.deactivate(w, officialOf(r))
+	})
+	mux.HandleFunc("POST /deactivate", func(w http.ResponseWriter, r *http.Request) {
+		if s.Quorum != nil && r.Header.Get("Authorization") == "" {
+			s.quorumDeactivate(w, r)
+			return
 		}
-	}))
+		byToken(w, r)
+	})
 	return mux
+}
+
+func (s *Server) deactivate(w http.ResponseWriter, by string) {
+	registry.WriteJSON(w, http.StatusAccepted, map[string]any{"deactivating": true, "by": by})
+	select {
+	case s.deactivated <- by:
+	default:
+	}
+}
+
+// quorumDeactivate ends the session on a custodian quorum's signatures.
+func (s *Server) quorumDeactivate(w http.ResponseWriter, r *http.Request) {
+	now := s.Now().UTC()
+	line := AuditLine{Time: now, Session: s.Session, Action: "deactivate"}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxQuorumBody+1))
+	var by string
+	if err == nil {
+		by, err = s.Quorum(body, now)
+	}
+	if err != nil {
+		line.Status, line.Denied = http.StatusForbidden, err.Error()
+		s.audit(r.Context(), line)
+		s.refused(line)
+		registry.WriteJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
+		return
+	}
+	line.Official, line.Status = by, http.StatusAccepted
+	if err := s.audit(r.Context(), line); err != nil {
+		registry.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit unavailable"})
+		return
+	}
+	s.deactivate(w, by)
+}
+
+func (s *Server) refused(l AuditLine) {
+	if s.OnRefused != nil && l.Action == "deactivate" {
+		s.OnRefused(l)
+	}
 }
 
 type ctxKey struct{}
@@ -119,6 +168,7 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 		if err != nil {
 			line.Status, line.Denied = http.StatusUnauthorized, err.Error()
 			s.audit(r.Context(), line)
+			s.refused(line)
 			registry.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid official token is required"})
 			return
 		}
@@ -130,6 +180,7 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 		if tok.RoleOf() != want {
 			line.Status, line.Denied = http.StatusForbidden, "token role "+tok.RoleOf()+" may not "+action
 			s.audit(r.Context(), line)
+			s.refused(line)
 			registry.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "this token's role (" + tok.RoleOf() + ") may not " + action + "; " + want + " tokens are issued separately"})
 			return
 		}

@@ -74,6 +74,9 @@ type ClassRule struct {
 	MinTier          int      `yaml:"min-tier,omitempty"`
 	PrivateHub       bool     `yaml:"private-hub,omitempty"`
 	RequireCopies    bool     `yaml:"require-copies,omitempty"` // refuse a write the allowed sites cannot give the minimums or erasure code
+	// RequireOutsideWitness refuses a write while the log policy's quorum
+	// can be met by the home's own witnesses alone.
+	RequireOutsideWitness bool `yaml:"require-outside-witness,omitempty"`
 }
 
 // Key policies, from least to most strict.
@@ -219,6 +222,8 @@ type ClassPolicy struct {
 	MinTier          int         `json:"min_tier,omitempty"`
 	PrivateHub       bool        `json:"private_hub,omitempty"`
 	RequireCopies    bool        `json:"require_copies,omitempty"`
+	// RequireOutsideWitness: any matching rule sets it.
+	RequireOutsideWitness bool `json:"require_outside_witness,omitempty"`
 }
 
 // For merges the rules that apply to l: allowed jurisdictions are
@@ -245,6 +250,7 @@ func (s *Settings) For(l class.Label) ClassPolicy {
 		p.MinTier = max(p.MinTier, r.MinTier)
 		p.PrivateHub = p.PrivateHub || r.PrivateHub
 		p.RequireCopies = p.RequireCopies || r.RequireCopies
+		p.RequireOutsideWitness = p.RequireOutsideWitness || r.RequireOutsideWitness
 		if r.Erasure != "" {
 			p.Erasure = r.Erasure
 		}

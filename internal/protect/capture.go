@@ -56,7 +56,15 @@ func Open(ctx context.Context, src Source, work string) (*Capture, error) {
 		if err != nil {
 			return nil, err
 		}
-		return &Capture{Paths: []string{p}}, nil
+		paths := []string{p}
+		// Without the sqlite3 shell the copy is the database plus its
+		// write-ahead log: committed transactions not yet checkpointed live
+		// only in the -wal file, and SQLite replays it when the restored
+		// database is opened. Leaving it out lost those transactions.
+		if fi, err := os.Stat(p + "-wal"); err == nil && fi.Size() > 0 {
+			paths = append(paths, p+"-wal")
+		}
+		return &Capture{Paths: paths}, nil
 	case KindPostgres:
 		return dumpPostgres(ctx, src)
 	}

@@ -2,11 +2,7 @@ package protect
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
-	"math"
-	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +58,8 @@ type dsState struct {
 	ok, failed  int
 	lastErr     string
 	lastSuccess time.Time
+	last        repo.SnapshotStats // of the last committed snapshot
+	stored      int64              // new stored bytes of every committed snapshot
 	lags        []SiteLag
 	firing      map[string]bool
 }
@@ -118,6 +116,8 @@ func (rn *Runner) Cycle(ctx context.Context, force bool) []error {
 			st.ok++
 			st.lastErr = ""
 			st.lastSuccess = t.Time
+			st.last = t.Stats
+			st.stored += t.Stats.NewStored
 			st.fingerprint = fp
 		}
 		rn.mu.Unlock()
@@ -208,58 +208,6 @@ func (rn *Runner) Lags() []SiteLag {
 		out = append(out, rn.state[ds.Name].lags...)
 	}
 	return out
-}
-
-// WriteMetrics writes the Prometheus text exposition of the runner's state.
-func (rn *Runner) WriteMetrics(w io.Writer) {
-	rn.init()
-	rn.mu.Lock()
-	defer rn.mu.Unlock()
-	names := make([]string, 0, len(rn.state))
-	for _, d := range rn.Config.Datasets {
-		names = append(names, d.Name)
-	}
-	slices.Sort(names)
-	fmt.Fprintln(w, "# HELP embassy_replication_lag_seconds Time since the newest committed snapshot of the dataset held by the site (+Inf: none).")
-	fmt.Fprintln(w, "# TYPE embassy_replication_lag_seconds gauge")
-	for _, n := range names {
-		for _, l := range rn.state[n].lags {
-			fmt.Fprintf(w, "embassy_replication_lag_seconds{dataset=%q,site=%q} %s\n", n, l.Site, promFloat(l))
-		}
-	}
-	fmt.Fprintln(w, "# HELP embassy_rpo_exceeded 1 when the dataset's lag at the site exceeds its RPO.")
-	fmt.Fprintln(w, "# TYPE embassy_rpo_exceeded gauge")
-	for _, n := range names {
-		for _, l := range rn.state[n].lags {
-			fmt.Fprintf(w, "embassy_rpo_exceeded{dataset=%q,site=%q} %d\n", n, l.Site, b2i(l.Exceeded))
-		}
-	}
-	fmt.Fprintln(w, "# HELP embassy_rpo_seconds The dataset's recovery point objective.")
-	fmt.Fprintln(w, "# TYPE embassy_rpo_seconds gauge")
-	for _, d := range rn.Config.Datasets {
-		fmt.Fprintf(w, "embassy_rpo_seconds{dataset=%q} %g\n", d.Name, d.RPO.Seconds())
-	}
-	fmt.Fprintln(w, "# HELP embassy_protect_snapshots_total Protection snapshots attempted, by result.")
-	fmt.Fprintln(w, "# TYPE embassy_protect_snapshots_total counter")
-	for _, n := range names {
-		st := rn.state[n]
-		fmt.Fprintf(w, "embassy_protect_snapshots_total{dataset=%q,result=\"ok\"} %d\n", n, st.ok)
-		fmt.Fprintf(w, "embassy_protect_snapshots_total{dataset=%q,result=\"failed\"} %d\n", n, st.failed)
-	}
-}
-
-func promFloat(l SiteLag) string {
-	if l.LagSec < 0 || l.Lag == time.Duration(math.MaxInt64) {
-		return "+Inf"
-	}
-	return fmt.Sprintf("%.3f", l.LagSec)
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // AlertsFile is the home's append-only log of RPO alerts (JSON lines).

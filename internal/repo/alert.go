@@ -23,6 +23,8 @@ const (
 	AttackForgedIndex     Attack = "forged-index"         // an index no site returns authentic
 	AttackDuplicateBlob   Attack = "duplicate-blob"       // one blob listed at two locations
 	AttackOversize        Attack = "oversized-object"     // an object larger than its kind allows
+	AttackDroppedIndex    Attack = "dropped-index"        // an index a signed manifest is bound to is missing
+	AttackUnboundIndex    Attack = "unbound-index"        // an index a manifest is not bound to and the home did not write after it
 )
 
 // Alert is one detection of a hostile or damaged site.

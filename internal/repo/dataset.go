@@ -400,7 +400,12 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 		for _, id := range sd.Snapshots {
 			if !seen[id] {
 				bad[id] = fmt.Errorf("manifest %s is listed in the home's signed state but missing at every site: %w", id.Short(), site.ErrNotFound)
-				d.r.alert(ctx, Alert{Site: "*", Attack: AttackMissingSnap, Object: d.SnapshotHandle(id).String(), Detail: "no site returns a manifest the home's signed state lists"})
+				// Every site that holds manifests withholds this one.
+				for _, s := range d.r.orderedSites() {
+					if s.usable() && s.holds(site.KindSnapshot) {
+						d.r.alert(ctx, Alert{Site: s.Name, Attack: AttackMissingSnap, Object: d.SnapshotHandle(id).String(), Detail: "no site returns a manifest the home's signed state lists"})
+					}
+				}
 			}
 		}
 	}

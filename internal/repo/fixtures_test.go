@@ -113,8 +113,16 @@ func fixSnapshot(tb testing.TB) *Snapshot {
 		Format: snapshotFormat, Home: HomeIDFor(fixRoot(tb, 1).SigningPublicKey()), Dataset: "population-register", DatasetID: fixDSID,
 		Time: fixTime(10), Host: "registry-1", Paths: []string{"/srv/registry"}, Class: "C2-I3-A3",
 		Tree: fixID(0x33), Parent: &parent, Tags: []string{"daily"}, KeyVersion: 1,
-		Stats: SnapshotStats{Files: 3, Dirs: 1, Bytes: 2 << 20, NewBlobs: 2, NewRaw: 2 << 20, NewStored: 1 << 20, DurationSec: 1.5},
+		Stats:   SnapshotStats{Files: 3, Dirs: 1, Bytes: 2 << 20, NewBlobs: 2, NewRaw: 2 << 20, NewStored: 1 << 20, DurationSec: 1.5},
+		Indexes: []ID{fixID(0x10), fixID(0x90)},
 	}
+}
+
+// fixSnapshotV1 is the fixed manifest as builds before index binding wrote it.
+func fixSnapshotV1(tb testing.TB) *Snapshot {
+	s := fixSnapshot(tb)
+	s.Format, s.Indexes = snapshotFormatV1, nil
+	return s
 }
 
 // fixSignKey returns the signing keys of the fixed home, by epoch.

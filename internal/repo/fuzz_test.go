@@ -210,9 +210,16 @@ func FuzzDecodeManifest(f *testing.F) {
 	f.Add(valid[:len(valid)/2], []byte(`{"format":"embassy.snapshot.v2"}`))
 	f.Add([]byte(`{"body":{},"epoch":9,"sig":""}`), []byte(`{"format":"embassy.snapshot.v1","tree":"zz"}`))
 	f.Add([]byte(`null`), []byte(`{"format":"embassy.snapshot.v1","root":{"name":"x"}}`))
+	v1, _ := json.Marshal(fixSnapshotV1(f))
+	f.Add(valid, v1)
+	id1, id2 := fixID(0x10).String(), fixID(0x90).String()
+	f.Add(valid, []byte(`{"format":"embassy.snapshot.v2","indexes":["`+id2+`","`+id1+`"]}`))
+	f.Add(valid, []byte(`{"format":"embassy.snapshot.v2","indexes":["`+id1+`","`+id1+`"]}`))
+	f.Add(valid, []byte(`{"format":"embassy.snapshot.v2","indexes":[]}`))
+	f.Add(valid, []byte(`{"format":"embassy.snapshot.v1","indexes":["`+id1+`"]}`))
 	f.Fuzz(func(t *testing.T, b, body []byte) {
 		if s, e, err := decodeManifest(b, signKey); err == nil {
-			if s.Format != snapshotFormat || (e != 1 && e != 2) {
+			if (s.Format != snapshotFormat && s.Format != snapshotFormatV1) || (e != 1 && e != 2) {
 				t.Fatalf("accepted manifest of format %q epoch %d", s.Format, e)
 			}
 		}
@@ -225,8 +232,18 @@ func FuzzDecodeManifest(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if s.Format != snapshotFormat {
+		if s.Format != snapshotFormat && s.Format != snapshotFormatV1 {
 			t.Fatalf("accepted format %q", s.Format)
+		}
+		// A v2 manifest binds a non-empty, strictly ascending index set;
+		// a v1 manifest binds none.
+		if s.Bound() != (len(s.Indexes) > 0) {
+			t.Fatalf("format %q with %d bound indexes", s.Format, len(s.Indexes))
+		}
+		for i := 1; i < len(s.Indexes); i++ {
+			if bytes.Compare(s.Indexes[i-1][:], s.Indexes[i][:]) >= 0 {
+				t.Fatal("accepted an index set that is not strictly ascending")
+			}
 		}
 		// The signature covers the exact body bytes: any other epoch fails.
 		env2, _ := json.Marshal(Signed{Body: body, Epoch: 2, Sig: b64(keys.Sign(priv, snapshotSigCtx, body))})
@@ -337,6 +354,23 @@ func FuzzOpenObject(f *testing.F) {
 		}
 		if _, err := openObject(k, kind, "ffffffffffffffffffffffffffffffff", o); err == nil {
 			t.Fatal("object opened under another dataset id")
+		}
+	})
+}
+
+func FuzzParseCard(f *testing.F) {
+	c := &Card{Custodian: "alice", Index: 1, Of: 3, Threshold: 2, Home: "h0123", Fingerprint: "fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef", Recipient: "age1pq1x", Created: fixTime(0)}
+	f.Add(c.Encode())
+	f.Add([]byte(cardFormat + "\nfingerprint: fp1-zz\n"))
+	f.Add([]byte(cardFormat + "\nfingerprint: fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef\nfingerprint: fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef\n"))
+	f.Add([]byte("fingerprint: fp1-0123-4567-89ab-cdef-0123-4567-89ab-cdef\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fp, err := ParseCard(b)
+		if err != nil {
+			return
+		}
+		if n, err := NormalizeFingerprint(fp); err != nil || n != fp {
+			t.Fatalf("card fingerprint %q is not canonical", fp)
 		}
 	})
 }

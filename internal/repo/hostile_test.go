@@ -271,7 +271,7 @@ func TestHostileDroppedLatestIsNotSilentlyReplaced(t *testing.T) {
 	if err == nil || hint.CodeOf(err) != hint.CodeDamaged || !errors.Is(err, site.ErrNotFound) {
 		t.Fatalf("latest with the newest manifest dropped: %v", err)
 	}
-	if !v.alerted("*", repo.AttackMissingSnap) {
+	if !v.alerted("lu", repo.AttackMissingSnap) {
 		t.Fatalf("alerts: %+v", v.alerts)
 	}
 	rep, err := rr.Verify(ctx, repo.VerifyOptions{})

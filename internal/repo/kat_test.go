@@ -75,11 +75,16 @@ func TestKnownAnswerPlaintexts(t *testing.T) {
 	for e, rec := range fixEpochRecords(t) {
 		golden(t, epochName(e)+".json", rec)
 	}
-	man, err := signManifest(fixSnapshot(t), 1, fixRoot(t, 1).Signer())
+	man, err := signManifest(fixSnapshotV1(t), 1, fixRoot(t, 1).Signer())
 	if err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "manifest.json", man)
+	man2, err := signManifest(fixSnapshot(t), 1, fixRoot(t, 1).Signer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "manifest-v2.json", man2)
 	golden(t, "ad.txt", bytes.Join([][]byte{
 		blobAD(BlobTree, codec.Zstd, fixID(1)),
 		packHeaderAD(packPrefix(7), fixDSID),
@@ -135,11 +140,18 @@ func TestKnownAnswerDecode(t *testing.T) {
 		t.Errorf("epoch 2 (-want +got):\n%s", d)
 	}
 	s, e, err := decodeManifest(read("manifest.json"), fixSignKey(t))
-	if err != nil || e != 1 {
-		t.Fatalf("manifest: epoch %d, %v", e, err)
+	if err != nil || e != 1 || s.Bound() {
+		t.Fatalf("manifest v1: epoch %d, bound %v, %v", e, s != nil && s.Bound(), err)
+	}
+	if d := cmp.Diff(fixSnapshotV1(t), s); d != "" {
+		t.Errorf("manifest v1 (-want +got):\n%s", d)
+	}
+	s, e, err = decodeManifest(read("manifest-v2.json"), fixSignKey(t))
+	if err != nil || e != 1 || !s.Bound() {
+		t.Fatalf("manifest v2: epoch %d, %v", e, err)
 	}
 	if d := cmp.Diff(fixSnapshot(t), s); d != "" {
-		t.Errorf("manifest (-want +got):\n%s", d)
+		t.Errorf("manifest v2 (-want +got):\n%s", d)
 	}
 }
 
@@ -219,7 +231,7 @@ func TestKnownAnswerSealed(t *testing.T) {
 		t.Fatalf("index object: %v", err)
 	}
 
-	man, err := signManifest(fixSnapshot(t), 1, fixRoot(t, 1).Signer())
+	man, err := signManifest(fixSnapshotV1(t), 1, fixRoot(t, 1).Signer())
 	if err != nil {
 		t.Fatal(err)
 	}

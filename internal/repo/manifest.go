@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
@@ -10,9 +11,15 @@ import (
 )
 
 const (
-	snapshotFormat  = "embassy.snapshot.v1"
-	snapshotSigCtx  = "embassy.v1 snapshot"
-	maxManifestSize = 16 << 20
+	snapshotFormat = "embassy.snapshot.v2"
+	// snapshotFormatV1 manifests bind no index set; they are still read,
+	// with a warning, until 'embassy upgrade' re-signs them.
+	snapshotFormatV1 = "embassy.snapshot.v1"
+	snapshotSigCtx   = "embassy.v1 snapshot"
+	maxManifestSize  = 16 << 20
+	// maxBoundIndexes bounds the index set a manifest binds (64 hex
+	// digits each: 16 MiB of manifest holds about 250,000).
+	maxBoundIndexes = 1 << 17
 )
 
 // Snapshot is a signed manifest: the root of one point-in-time copy of a dataset.
@@ -31,6 +38,11 @@ type Snapshot struct {
 	Tags       []string      `json:"tags,omitempty"`
 	KeyVersion uint32        `json:"key_version"`
 	Stats      SnapshotStats `json:"stats"`
+	// Indexes is the exact set of index objects (ascending ids) live in
+	// the dataset when the snapshot was committed: every blob the
+	// snapshot needs is listed in one of them (docs/FORMAT.md §10.1).
+	// Empty only in a v1 manifest.
+	Indexes []ID `json:"indexes,omitempty"`
 
 	// Set when loaded, not stored in the body.
 	ID    ID     `json:"-"`
@@ -80,8 +92,25 @@ func decodeManifest(b []byte, signKey func(epoch uint32) (ed25519.PublicKey, err
 	if err := json.Unmarshal(env.Body, &s); err != nil {
 		return nil, 0, fmt.Errorf("manifest: %v: %w", err, errFormat)
 	}
-	if s.Format != snapshotFormat {
-		return nil, 0, fmt.Errorf("manifest format %q not supported (this build reads %s): %w", s.Format, snapshotFormat, errFormat)
+	switch s.Format {
+	case snapshotFormat:
+		if len(s.Indexes) == 0 || len(s.Indexes) > maxBoundIndexes {
+			return nil, 0, fmt.Errorf("manifest binds %d indexes (want 1 to %d): %w", len(s.Indexes), maxBoundIndexes, errFormat)
+		}
+		for i := 1; i < len(s.Indexes); i++ {
+			if bytes.Compare(s.Indexes[i-1][:], s.Indexes[i][:]) >= 0 {
+				return nil, 0, fmt.Errorf("manifest index set is not strictly ascending: %w", errFormat)
+			}
+		}
+	case snapshotFormatV1:
+		if len(s.Indexes) != 0 {
+			return nil, 0, fmt.Errorf("a %s manifest cannot bind indexes: %w", snapshotFormatV1, errFormat)
+		}
+	default:
+		return nil, 0, fmt.Errorf("manifest format %q not supported (this build reads %s and %s): %w", s.Format, snapshotFormat, snapshotFormatV1, errFormat)
 	}
 	return &s, env.Epoch, nil
 }
+
+// Bound reports whether the manifest binds its index set (format v2).
+func (s *Snapshot) Bound() bool { return s.Format == snapshotFormat }

@@ -2,8 +2,10 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -34,7 +36,11 @@ type PruneReport struct {
 	OrphanPacks   int    `json:"orphan_packs_deleted"`
 	BytesFreed    int64  `json:"bytes_freed"`
 	IndexesMerged int    `json:"indexes_replaced"`
-	DryRun        bool   `json:"dry_run"`
+	// Deferred counts the objects left in place everywhere because a site
+	// with object lock still retains them (docs/FORMAT.md §12): a later
+	// prune deletes them once their retention has passed.
+	Deferred int  `json:"deferred_under_retention"`
+	DryRun   bool `json:"dry_run"`
 }
 
 // Prune deletes data no snapshot refers to. It never loses a referenced
@@ -153,7 +159,33 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 		return rep, nil
 	}
 	nothing := len(drop) == 0 && len(repack) == 0
-	if nothing && len(orphans) == 0 && len(d.Idx.Files()) <= 1 {
+	if nothing && len(d.Idx.Files()) <= 1 {
+		// Only orphans and superseded indexes a retaining site kept, if
+		// anything: delete those no site retains any more, without writing
+		// another index.
+		leftover, err := d.supersededLeft(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range leftover {
+			if d.r.retained(ctx, h) {
+				rep.Deferred++
+				continue
+			}
+			if err := d.r.DeleteAll(ctx, h); err != nil {
+				return nil, err
+			}
+		}
+		for _, id := range orphans {
+			h := d.PackHandle(id)
+			if d.r.retained(ctx, h) {
+				rep.Deferred++
+				continue
+			}
+			if err := d.r.DeleteAll(ctx, h); err != nil {
+				return nil, err
+			}
+		}
 		return rep, nil
 	}
 	// 1. Copy the used blobs of packs being repacked into new packs.
@@ -228,18 +260,70 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 	}
 	rep.IndexesMerged = len(oldIndexes)
 	// 3. Only now delete: old indexes, then dropped, repacked and orphan packs.
+	// An object a retaining site still holds under object lock is deferred
+	// at every site, so that the sites keep agreeing: a superseded index
+	// stays superseded, a dropped pack becomes an orphan, and both go in a
+	// later prune.
 	crashpoint.Hit("repo.prune.delete")
+	var handles []site.Handle
 	for _, id := range oldIndexes {
-		if err := d.r.DeleteAll(ctx, d.IndexHandle(id)); err != nil {
-			return nil, err
-		}
+		handles = append(handles, d.IndexHandle(id))
 	}
 	for _, id := range append(append(drop, repack...), orphans...) {
-		if err := d.r.DeleteAll(ctx, d.PackHandle(id)); err != nil {
+		handles = append(handles, d.PackHandle(id))
+	}
+	for _, h := range handles {
+		if d.r.retained(ctx, h) {
+			rep.Deferred++
+			continue
+		}
+		if err := d.r.DeleteAll(ctx, h); err != nil {
 			return nil, err
 		}
 	}
 	return rep, d.LoadIndex(ctx)
+}
+
+// retained reports whether a site with object lock may still refuse to
+// delete h: it holds h and h's retention has not passed, or it cannot say.
+// The site's modification time is its own claim; a host that backdates it
+// only makes the delete fail there, loudly.
+func (r *Repo) retained(ctx context.Context, h site.Handle) bool {
+	for _, s := range r.sites {
+		if s.RetainFor <= 0 || !s.usable() || !s.holds(h.Kind) {
+			continue
+		}
+		fi, err := s.Backend.Stat(ctx, h)
+		if errors.Is(err, site.ErrNotFound) {
+			continue
+		}
+		if err != nil || time.Now().Before(fi.ModTime.Add(s.RetainFor)) {
+			return true
+		}
+	}
+	return false
+}
+
+// supersededLeft lists the index objects still at some site that a live
+// index supersedes: left by an interrupted prune, or deferred by one.
+func (d *Dataset) supersededLeft(ctx context.Context) ([]site.Handle, error) {
+	sup := map[ID]bool{}
+	for _, f := range d.Idx.Files() {
+		for _, id := range f.Supersedes {
+			sup[id] = true
+		}
+	}
+	if len(sup) == 0 {
+		return nil, nil
+	}
+	var out []site.Handle
+	err := d.r.listUnion(ctx, site.KindIndex, func(fi site.Info) error {
+		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok && sup[id] {
+			out = append(out, d.IndexHandle(id))
+		}
+		return nil
+	})
+	return out, err
 }
 
 func (d *Dataset) listOrphans(ctx context.Context) ([]ID, error) {

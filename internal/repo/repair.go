@@ -53,13 +53,25 @@ func (r *Repo) Repair(ctx context.Context, rep *VerifyReport, dryRun bool) ([]Re
 			out = append(out, act)
 			continue
 		}
-		if err := s.Backend.Delete(ctx, h); err != nil && !errors.Is(err, site.ErrNotFound) {
+		// At an object-lock site the damaged version may be retained (the
+		// delete is refused) or hidden by a host's delete marker (a
+		// create-only write is refused): the checked copy is then written
+		// as a new current version on top.
+		locked := s.Backend.Properties().ObjectLock
+		if err := s.Backend.Delete(ctx, h); err != nil && !errors.Is(err, site.ErrNotFound) && !locked {
 			act.Error = fmt.Sprintf("delete damaged copy: %v", err)
 			out = append(out, act)
 			continue
 		}
 		crashpoint.Hit("repo.repair.deleted")
-		if err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h)); err != nil {
+		opts := s.putOptions(h)
+		opts.IfAbsent = opts.IfAbsent && !locked
+		err = s.Backend.Put(ctx, h, site.Bytes(data), opts)
+		if errors.Is(err, site.ErrExists) {
+			opts.IfAbsent = false
+			err = s.Backend.Put(ctx, h, site.Bytes(data), opts)
+		}
+		if err != nil {
 			act.Error = err.Error()
 		} else {
 			act.Done = true

@@ -248,7 +248,7 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 func (r *Repo) SetRoot(root *keys.Root) error {
 	if root.Epoch != r.current {
 		return hint.WithCode(hint.Wrap(fmt.Errorf("home holds root key epoch %d but the sites are at epoch %d", root.Epoch, r.current),
-			"another machine rotated the keys; rebuild this home with 'embassy recover'"), hint.CodeKey)
+			"another machine rotated the keys; rebuild a home in a new folder: "+hint.Recover), hint.CodeKey)
 	}
 	pub, err := root.PublicKEM()
 	if err != nil {
@@ -256,7 +256,7 @@ func (r *Repo) SetRoot(root *keys.Root) error {
 	}
 	if b64(pub) != r.epochs[r.current].KEM {
 		return hint.WithCode(hint.Wrap(errors.New("home's root key does not match the sites' key epoch record"),
-			"the key file in this home belongs to another vault; rebuild it with 'embassy recover'"), hint.CodeKey)
+			"the key file in this home belongs to another vault; rebuild a home in a new folder: "+hint.Recover), hint.CodeKey)
 	}
 	kem, err := root.KEM()
 	if err != nil {
@@ -369,7 +369,7 @@ func (r *Repo) Root() *keys.Root { return r.root }
 func (r *Repo) needRoot() error {
 	if r.root == nil {
 		return hint.WithCode(hint.Wrap(errors.New("this operation needs the home's root key"),
-			"run it on the home machine, or rebuild the home with 'embassy recover'"), hint.CodeKey)
+			"run it on the home machine, or rebuild a home in a new folder: "+hint.Recover), hint.CodeKey)
 	}
 	return nil
 }

@@ -17,6 +17,7 @@ type UpgradeReport struct {
 	NewEpoch  uint32   `json:"new_epoch"`
 	Datasets  []string `json:"datasets"`
 	Snapshots int      `json:"snapshots"`
+	Rebound   int      `json:"rebound"`           // v1 manifests re-signed as v2, bound to their index set
 	Ignored   []Alert  `json:"ignored,omitempty"` // key records or manifests not carried over
 	Warnings  []string `json:"warnings,omitempty"`
 }
@@ -28,14 +29,21 @@ type UpgradeReport struct {
 // site are reported and left out), the manifests that verify under the
 // home's epoch keys, and rotates to a new epoch whose key records are all
 // signed and whose first state record lists exactly that. Open the
-// repository with Options.Legacy.
+// repository with Options.Legacy. On a vault that has signed state, and
+// after the above, it re-signs every live v1 manifest as v2, bound to the
+// index set (docs/FORMAT.md §10.1).
 func (r *Repo) Upgrade(ctx context.Context, persist func(*keys.Root) error) (*UpgradeReport, error) {
 	if err := r.needRoot(); err != nil {
 		return nil, err
 	}
 	rep := &UpgradeReport{OldEpoch: r.current}
 	if r.curState() != nil {
-		rep.Already, rep.NewEpoch = true, r.current
+		n, warn, err := r.rebind(ctx)
+		rep.Rebound, rep.Warnings = n, warn
+		if err != nil {
+			return rep, err
+		}
+		rep.Already, rep.NewEpoch = n == 0, r.current
 		return rep, nil
 	}
 	r.legacy = true
@@ -126,5 +134,10 @@ func (r *Repo) Upgrade(ctx context.Context, persist func(*keys.Root) error) (*Up
 		return nil, err
 	}
 	rep.NewEpoch, rep.Warnings = rot.NewEpoch, rot.Warnings
+	n, warn, err := r.rebind(ctx)
+	rep.Rebound, rep.Warnings = n, append(rep.Warnings, warn...)
+	if err != nil {
+		return rep, fmt.Errorf("re-sign manifests: %w; run 'embassy upgrade' again", err)
+	}
 	return rep, nil
 }

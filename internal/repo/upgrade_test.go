@@ -64,11 +64,16 @@ func TestUpgradeSignsLegacyVault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &Dataset{r: r, Keys: dk, Idx: newIndex()}
-	sid, err := d.SaveSnapshot(ctx, &Snapshot{Tree: fixID(1)})
+	d, err := r.OpenDataset(ctx, dk)
 	if err != nil {
 		t.Fatal(err)
 	}
+	w := d.NewWriter(ctx)
+	tree, _, err := w.SaveBlob(BlobTree, []byte(`{"nodes":[]}`), &Scratch{})
+	if err != nil || w.Flush() != nil {
+		t.Fatal(err)
+	}
+	sid := saveV1(t, d, &Snapshot{Tree: tree})
 	legacyize(t, r, []site.Backend{lu, ch, meta})
 	// A record the host minted at lu before the upgrade is not carried over.
 	minted := dataKeyHandle(strings.Repeat("ab", 16), 1, 1)
@@ -103,8 +108,13 @@ func TestUpgradeSignsLegacyVault(t *testing.T) {
 	}
 	d = &Dataset{r: r, Keys: dk, Idx: newIndex()}
 	snaps, bad, err := d.Snapshots(ctx)
-	if err != nil || len(bad) != 0 || len(snaps) != 1 || snaps[0].ID != sid || snaps[0].Epoch != 1 {
-		t.Fatalf("after upgrade: %v %v %v", snaps, bad, err)
+	// The v1 manifest is re-signed (epoch 2) as v2, bound to the index
+	// set; the v1 copy is a tombstone.
+	if err != nil || len(bad) != 0 || len(snaps) != 1 || snaps[0].ID == sid || snaps[0].Epoch != 2 || !snaps[0].Bound() || snaps[0].Tree != tree || rep.Rebound != 1 {
+		t.Fatalf("after upgrade: %v %v %v (rebound %d)", snaps, bad, err, rep.Rebound)
+	}
+	if sd := r.State().Dataset(dk.ID); !sd.WasForgotten(sid) || *sd.Head.Latest != snaps[0].ID {
+		t.Fatalf("v1 manifest not tombstoned, or head not moved: %+v", sd)
 	}
 	// Every key record of the new epoch is signed.
 	for v := range dk.Keys {

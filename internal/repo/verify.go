@@ -189,6 +189,14 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 	for id, e := range bad {
 		rep.add(Damage{Site: "*", Dataset: k.Name, Object: d.SnapshotHandle(id).String(), Problem: "manifest does not authenticate at any site: " + e.Error(), Snapshots: []string{id.String()}})
 	}
+	// The bound index sets (FORMAT §10.1): restore refuses these snapshots.
+	files := d.Idx.Files()
+	for _, s := range snaps {
+		for _, id := range missingBound(s, files) {
+			rep.add(Damage{Site: "*", Dataset: k.Name, Object: d.IndexHandle(id).String(),
+				Problem: "an index the snapshot's signed manifest is bound to is missing at every site (dropped or replaced); restore refuses the snapshot", Snapshots: []string{s.ID.String()}})
+		}
+	}
 	// Which snapshots need which packs.
 	packUsers := map[ID]map[string]bool{}
 	treeDone := map[ID]bool{}

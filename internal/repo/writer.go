@@ -346,6 +346,9 @@ func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
 	if s.Time.IsZero() {
 		s.Time = time.Now().UTC()
 	}
+	if s.Indexes = d.liveIndexes(); len(s.Indexes) == 0 {
+		return ID{}, fmt.Errorf("snapshot of dataset %s: no index lists its blobs (save the snapshot after Flush)", d.Keys.Name)
+	}
 	plain, err := signManifest(s, d.r.current, d.r.root.Signer())
 	if err != nil {
 		return ID{}, err

@@ -7,12 +7,14 @@ import (
 	"net/http"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/proof"
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
 func (s *Server) prove(w http.ResponseWriter, r *http.Request, c caller) error {
+	start := time.Now()
 	ch, err := proof.DecodeChallenge(http.MaxBytesReader(w, r.Body, proof.MaxRequestBytes))
 	if err != nil {
 		return badRequest("invalid challenge: " + err.Error())
@@ -54,7 +56,7 @@ func (s *Server) prove(w http.ResponseWriter, r *http.Request, c caller) error {
 	for _, a := range resp.Answers {
 		s.metrics.proofObject(a.Status)
 	}
-	s.metrics.proof()
+	s.metrics.proof(start)
 	w.Header().Set("Content-Type", "application/x-embassy-proof")
 	return proof.WriteResponse(w, resp)
 }

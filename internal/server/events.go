@@ -46,6 +46,7 @@ type eventLog struct {
 	path     string
 	size     int64
 	log      *slog.Logger
+	counted  func(kind string) // called for every event recorded (metrics)
 }
 
 func newEventLog(path string, maxFile int64, log *slog.Logger) *eventLog {
@@ -164,6 +165,9 @@ func (l *eventLog) addNoise(e Event) {
 }
 
 func (l *eventLog) record(e Event) {
+	if l.counted != nil {
+		l.counted(e.Kind)
+	}
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}

@@ -205,7 +205,7 @@ func (g *guardListener) handshake(c net.Conn, ip string) {
 	}
 	g.mu.Unlock()
 	if err != nil {
-		g.s.metrics.add("embassy_tls_handshake_errors_total", "")
+		g.s.metrics.hsErrors.Inc()
 		g.s.log.Debug("TLS handshake refused", "source", ip, "err", err)
 		tc.Close()
 		return
@@ -222,7 +222,7 @@ func (g *guardListener) handshake(c net.Conn, ip string) {
 // flood of N junk handshakes makes about log2(N) events per source and
 // window, never one per handshake.
 func (g *guardListener) noteLocked(ip string, src *source) {
-	g.s.metrics.addBounded("embassy_unauthenticated_connections_total", ip, 1024)
+	g.s.metrics.unauth.Inc(ip)
 	n := src.failures + src.refused
 	if n <= 0 || bits.OnesCount(uint(n)) != 1 {
 		return

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -28,7 +29,7 @@ func (s *Server) routes() {
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
 	s.handle("GET /metrics", "metrics", observers, false, s.metricsText)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		s.metrics.request("unknown", "", http.StatusNotFound)
+		s.metrics.request("unknown", "", http.StatusNotFound, -1)
 		writeError(w, &httpError{status: http.StatusNotFound, code: api.CodeNotFound, msg: "no such endpoint"})
 	})
 }
@@ -37,6 +38,7 @@ func (s *Server) routes() {
 // limited), metrics and error rendering.
 func (s *Server) handle(pattern, route string, roles []pki.Role, limited bool, fn handlerFunc) {
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		rec := &recorder{ResponseWriter: w}
 		c, err := callerOf(r)
 		role := string(c.id.Role)
@@ -92,7 +94,7 @@ func (s *Server) handle(pattern, route string, roles []pki.Role, limited bool, f
 		if status == 0 {
 			status = http.StatusOK
 		}
-		s.metrics.request(route, role, status)
+		s.metrics.request(route, role, status, time.Since(start))
 		s.metrics.bytesOut.Add(rec.n.Load())
 	})
 }

@@ -62,7 +62,7 @@ type Server struct {
 	cfg     Config
 	log     *slog.Logger
 	mux     *http.ServeMux
-	metrics *metrics
+	metrics *daemonMetrics
 	sem     chan struct{}
 	clients *clientLimiter
 	events  *eventLog
@@ -103,6 +103,7 @@ func New(cfg Config) (*Server, error) {
 		events:  newEventLog(cfg.EventsFile, cfg.EventsMaxBytes, cfg.Logger),
 		cache:   newOutboardCache(cfg.CacheBytes),
 	}
+	s.events.counted = s.metrics.event
 	if err := s.events.load(); err != nil {
 		return nil, fmt.Errorf("events file: %w", err)
 	}

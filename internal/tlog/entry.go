@@ -52,7 +52,8 @@ var Kinds = func() []string {
 	k := []string{KindInit, KindSnapshot, KindRestore, KindVerify, KindForget, KindPrune,
 		KindKeyUnwrap, KindKeyUse, KindKeyRelease, KindKeyRefuse, KindKeyRotate, KindKeyShred, KindRecover, KindSiteAdd,
 		KindSiteRemove, KindPlacement, KindRepair, KindPolicyChange, KindAgreementChange,
-		KindExit, KindDrill, KindDaemonLogin, KindSession, KindDisclosure, KindWitnessChange}
+		KindExit, KindDrill, KindDaemonLogin, KindSession, KindDisclosure, KindWitnessChange,
+		KindOperate, KindOperateRevoke}
 	sort.Strings(k)
 	return k
 }()

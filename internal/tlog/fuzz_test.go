@@ -36,12 +36,14 @@ func FuzzUnmarshalEntry(f *testing.F) {
 func FuzzVerifyBundle(f *testing.F) {
 	te := filledLog(f, 3)
 	r := NewReader(te.dir+"/log", te.policy)
-	b, err := r.Export(f.Context(), testEntry(0).Time, testEntry(9).Time)
+	b, err := r.Export(f.Context(), testEntry(0).Time, testEntry(9).Time, te.signer(f))
 	if err != nil {
 		f.Fatal(err)
 	}
 	f.Add(b)
 	f.Add([]byte(`{"format":"digital-embassy.org/tlog-bundle@v1"}`))
+	f.Add([]byte(`{"format":"digital-embassy.org/tlog-bundle@v2","start":2,"end":1,"seal":"x"}`))
+	f.Add(bytes.Replace(b, []byte(`"start": 0`), []byte(`"start": 1`), 1))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, ents, err := VerifyBundle(data, te.policy)
 		if err == nil && len(ents) > 3 {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/witness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 type testEnv struct {
@@ -115,3 +116,13 @@ func testEntry(i int) Entry {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// signer returns the log's note signer.
+func (te *testEnv) signer(t testing.TB) note.Signer {
+	t.Helper()
+	s, _, err := LoadOrCreateKey(te.dir, te.origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -7,16 +7,24 @@
 package tlog
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/transparency-dev/tessera"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 )
 
 // TilesDir is the tessera POSIX root inside a log directory.
@@ -53,6 +61,118 @@ type Log struct {
 	cancel   context.CancelFunc
 	tr       *transport
 	timeout  time.Duration
+
+	mu sync.Mutex
+	// missed is the earliest deadline a wait for a witnessed checkpoint
+	// missed in this session: Close then waits no longer than it, so that
+	// "not witnessed within 30s" is true of the whole command. The entries
+	// are sequenced and durable; a later checkpoint covers them.
+	missed time.Time
+	// unwitnessed maps the hash of an entry's bytes to the index it was
+	// sequenced at, for entries whose wait for a witnessed checkpoint
+	// missed (kept in UnwitnessedFile): appending the same bytes again
+	// waits for that index instead of logging the entry twice.
+	unwitnessed map[[32]byte]uint64
+}
+
+// UnwitnessedFile, in a log directory, lists entries that were sequenced
+// but whose append reported ErrNotWitnessed: one JSON line {hash, index}.
+const UnwitnessedFile = "unwitnessed.jsonl"
+
+// maxUnwitnessed bounds the entries kept in UnwitnessedFile (the newest).
+const maxUnwitnessed = 4096
+
+type unwitnessedLine struct {
+	Hash  string `json:"hash"` // hex SHA-256 of the entry's bytes
+	Index uint64 `json:"index"`
+}
+
+func loadUnwitnessed(dir string) map[[32]byte]uint64 {
+	out := map[[32]byte]uint64{}
+	b, err := os.ReadFile(filepath.Join(dir, UnwitnessedFile))
+	if err != nil {
+		return out
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var u unwitnessedLine
+		var h [32]byte
+		if json.Unmarshal(line, &u) != nil {
+			continue
+		}
+		if n, err := hex.Decode(h[:], []byte(u.Hash)); err != nil || n != len(h) {
+			continue
+		}
+		out[h] = u.Index
+	}
+	return out
+}
+
+// add adds entry bytes b, or, if the same bytes were sequenced by an
+// append that missed its witnessed checkpoint, returns their index.
+func (l *Log) add(ctx context.Context, b []byte) (tessera.IndexFuture, [32]byte) {
+	h := sha256.Sum256(b)
+	l.mu.Lock()
+	i, ok := l.unwitnessed[h]
+	l.mu.Unlock()
+	if ok {
+		return func() (tessera.Index, error) { return tessera.Index{Index: i, IsDup: true}, nil }, h
+	}
+	return l.app.Add(ctx, tessera.NewEntry(b)), h
+}
+
+// remember keeps the index of an entry that was sequenced but not
+// witnessed in time, so that appending it again is idempotent.
+func (l *Log) remember(h [32]byte, f tessera.IndexFuture) {
+	i, err := f()
+	if err != nil {
+		return // not sequenced: a retry must add it
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.unwitnessed[h]; ok {
+		return
+	}
+	l.unwitnessed[h] = i.Index
+	if len(l.unwitnessed) > maxUnwitnessed {
+		var oldest [32]byte
+		first := true
+		for k, v := range l.unwitnessed {
+			if first || v < l.unwitnessed[oldest] {
+				oldest, first = k, false
+			}
+		}
+		delete(l.unwitnessed, oldest)
+	}
+	var buf bytes.Buffer
+	for k, v := range l.unwitnessed {
+		line, _ := json.Marshal(unwitnessedLine{Hash: hex.EncodeToString(k[:]), Index: v})
+		buf.Write(append(line, '\n'))
+	}
+	// Best effort: the caller is told the entry was not witnessed either way.
+	_ = atomicfile.Write(filepath.Join(l.dir, UnwitnessedFile), buf.Bytes(), 0o600)
+}
+
+// miss notes that a wait with deadline dl found no witnessed checkpoint.
+func (l *Log) miss(dl time.Time) {
+	l.mu.Lock()
+	if l.missed.IsZero() || dl.Before(l.missed) {
+		l.missed = dl
+	}
+	l.mu.Unlock()
+}
+
+// notWitnessed turns a wait's deadline error into ErrNotWitnessed, naming
+// the last refusal, and notes the miss.
+func (l *Log) notWitnessed(err error, dl time.Time) error {
+	if !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	l.miss(dl)
+	err = fmt.Errorf("%w within %s", ErrNotWitnessed, l.timeout)
+	if a := l.tr.lastAlert(); a != nil {
+		err = fmt.Errorf("%w; last witness refusal: %s %s (%d %s)", err, a.Kind, a.URL, a.Status, a.Body)
+	}
+	return err
 }
 
 // Open opens (or creates) the log in dir. Background work runs until Close.
@@ -101,12 +221,14 @@ func Open(ctx context.Context, dir string, o Options) (*Log, error) {
 		WithBatching(o.BatchMaxSize, o.BatchMaxAge).
 		WithPushback(1<<16).
 		WithWitnesses(wg, &tessera.WitnessOptions{Timeout: o.WitnessTimeout}).
+		WithAntispam(4096, nil). // the same bytes twice in one session: one entry
+
 		WithShutdownTimeout(o.PublishTimeout))
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("open log: %w", err)
 	}
-	l := &Log{Reader: rd, dir: dir, app: app, shutdown: shutdown, cancel: cancel, tr: tr, timeout: o.PublishTimeout}
+	l := &Log{Reader: rd, dir: dir, app: app, shutdown: shutdown, cancel: cancel, tr: tr, timeout: o.PublishTimeout, unwitnessed: loadUnwitnessed(dir)}
 	l.aw = tessera.NewPublicationAwaiter(bctx, lr.ReadCheckpoint, 10*time.Millisecond)
 	return l, nil
 }
@@ -123,20 +245,19 @@ func (l *Log) Append(ctx context.Context, e Entry) (uint64, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	dl := time.Now().Add(l.timeout)
+	ctx, cancel := context.WithDeadline(ctx, dl)
 	defer cancel()
-	idx, cp, err := l.aw.Await(ctx, l.app.Add(ctx, tessera.NewEntry(b)))
+	f, h := l.add(ctx, b)
+	idx, cp, err := l.aw.Await(ctx, f)
 	if err != nil {
 		if isNoSpace(err) {
 			err = fmt.Errorf("%w: %w", ErrStorageFull, err)
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w within %s", ErrNotWitnessed, l.timeout)
-			if a := l.tr.lastAlert(); a != nil {
-				err = fmt.Errorf("%w; last witness refusal: %s %s (%d %s)", err, a.Kind, a.URL, a.Status, a.Body)
-			}
+			l.remember(h, f)
 		}
-		return idx.Index, nil, err
+		return idx.Index, nil, l.notWitnessed(err, dl)
 	}
 	return idx.Index, cp, nil
 }
@@ -152,7 +273,7 @@ func (l *Log) AppendDurable(ctx context.Context, e Entry) (uint64, func(context.
 	if err != nil {
 		return 0, nil, err
 	}
-	f := l.app.Add(ctx, tessera.NewEntry(b))
+	f, h := l.add(ctx, b)
 	idx, err := f()
 	if err != nil {
 		if isNoSpace(err) {
@@ -161,32 +282,58 @@ func (l *Log) AppendDurable(ctx context.Context, e Entry) (uint64, func(context.
 		return 0, nil, err
 	}
 	return idx.Index, func(ctx context.Context) ([]byte, error) {
-		ctx, cancel := context.WithTimeout(ctx, l.timeout)
+		dl := time.Now().Add(l.timeout)
+		ctx, cancel := context.WithDeadline(ctx, dl)
 		defer cancel()
 		_, cp, err := l.aw.Await(ctx, f)
 		if errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w within %s", ErrNotWitnessed, l.timeout)
+			l.remember(h, f)
 		}
-		return cp, err
+		return cp, l.notWitnessed(err, dl)
 	}, nil
 }
 
 // AppendAsync adds e and returns a function that waits for its witnessed
-// checkpoint, for callers that pipeline many appends.
+// checkpoint, for callers that pipeline many appends. The wait ends with
+// ErrNotWitnessed at the publish timeout counted from the add.
 func (l *Log) AppendAsync(ctx context.Context, e Entry) (func() (uint64, []byte, error), error) {
 	b, err := e.Marshal()
 	if err != nil {
 		return nil, err
 	}
-	f := l.app.Add(ctx, tessera.NewEntry(b))
+	dl := time.Now().Add(l.timeout)
+	f, h := l.add(ctx, b)
 	return func() (uint64, []byte, error) {
+		ctx, cancel := context.WithDeadline(ctx, dl)
+		defer cancel()
 		idx, cp, err := l.aw.Await(ctx, f)
-		return idx.Index, cp, err
+		if err != nil && isNoSpace(err) {
+			err = fmt.Errorf("%w: %w", ErrStorageFull, err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			l.remember(h, f)
+		}
+		return idx.Index, cp, l.notWitnessed(err, dl)
 	}, nil
 }
 
 // Close waits for sequenced entries to be published and stops the log.
+// After a wait that found no witnessed checkpoint it waits no longer than
+// that wait's deadline (already passed: it stops at once), and the
+// publication left undone is not an error again: the caller has been told.
 func (l *Log) Close(ctx context.Context) error {
 	defer l.cancel()
-	return l.shutdown(ctx)
+	defer l.tr.flush()
+	l.mu.Lock()
+	missed := l.missed
+	l.mu.Unlock()
+	if missed.IsZero() {
+		return l.shutdown(ctx)
+	}
+	sctx, cancel := context.WithDeadline(ctx, missed)
+	defer cancel()
+	if err := l.shutdown(sctx); err != nil && sctx.Err() == nil {
+		return err
+	}
+	return nil
 }

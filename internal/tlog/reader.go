@@ -15,6 +15,7 @@ import (
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Reader reads a log directory without appending. Everything it returns is
@@ -198,9 +199,15 @@ func (r *Reader) Receipt(ctx context.Context, index uint64) ([]byte, error) {
 
 // Export writes an auditor's evidence bundle for entries logged between
 // from and to (inclusive; zero times are open ends): the contiguous index
-// range covering them, each with an inclusion proof, the cosigned
-// checkpoint and the policy. The bundle is verified before it is returned.
-func (r *Reader) Export(ctx context.Context, from, to time.Time) ([]byte, error) {
+// range from the first to the last entry logged in the period, each with
+// an inclusion proof, the entries just before and after the range, the
+// cosigned checkpoint, the policy, and a seal over the period and range
+// signed with the log's key (signer). The bundle is verified before it is
+// returned.
+func (r *Reader) Export(ctx context.Context, from, to time.Time, signer note.Signer) ([]byte, error) {
+	if signer == nil {
+		return nil, errors.New("export: the log's signing key is needed to seal the bundle")
+	}
 	cp, raw, err := r.Checkpoint(ctx)
 	if err != nil {
 		return nil, err
@@ -210,32 +217,60 @@ func (r *Reader) Export(ctx context.Context, from, to time.Time) ([]byte, error)
 		return nil, err
 	}
 	first, last := -1, -1
+	insert := len(leaves) // where an empty period would sit
 	for i, l := range leaves {
 		e, err := UnmarshalEntry(l)
 		if err != nil {
 			return nil, fmt.Errorf("entry %d: %w", i, err)
 		}
-		if (from.IsZero() || !e.Time.Before(from)) && (to.IsZero() || !e.Time.After(to)) {
+		if inPeriod(e.Time, from, to) {
 			if first < 0 {
 				first = i
 			}
 			last = i
+		} else if first < 0 && insert == len(leaves) && !from.IsZero() && !e.Time.Before(from) {
+			insert = i
 		}
 	}
 	b := Bundle{Format: BundleFormat, Origin: cp.Origin, Policy: string(r.policy.Text), Checkpoint: string(raw), From: from, To: to}
 	if first >= 0 {
-		pb, err := client.NewProofBuilder(ctx, cp.Size, r.f.ReadTile)
+		b.Start, b.End = uint64(first), uint64(last)+1
+	} else {
+		b.Start, b.End = uint64(insert), uint64(insert)
+	}
+	pb, err := client.NewProofBuilder(ctx, cp.Size, r.f.ReadTile)
+	if err != nil {
+		return nil, fmt.Errorf("read tiles: %w", err)
+	}
+	entry := func(i uint64) (*BundleEntry, error) {
+		hashes, err := pb.InclusionProof(ctx, i)
 		if err != nil {
-			return nil, fmt.Errorf("read tiles: %w", err)
+			return nil, fmt.Errorf("inclusion proof %d: %w", i, err)
 		}
-		for i := first; i <= last; i++ {
-			hashes, err := pb.InclusionProof(ctx, uint64(i))
-			if err != nil {
-				return nil, fmt.Errorf("inclusion proof %d: %w", i, err)
-			}
-			b.Entries = append(b.Entries, BundleEntry{Index: uint64(i), Leaf: leaves[i], Proof: hashes})
+		return &BundleEntry{Index: i, Leaf: leaves[i], Proof: hashes}, nil
+	}
+	for i := b.Start; i < b.End; i++ {
+		be, err := entry(i)
+		if err != nil {
+			return nil, err
+		}
+		b.Entries = append(b.Entries, *be)
+	}
+	if b.Start > 0 {
+		if b.Before, err = entry(b.Start - 1); err != nil {
+			return nil, err
 		}
 	}
+	if b.End < cp.Size {
+		if b.After, err = entry(b.End); err != nil {
+			return nil, err
+		}
+	}
+	seal, err := note.Sign(&note.Note{Text: b.sealText(cp.Size)}, signer)
+	if err != nil {
+		return nil, fmt.Errorf("seal bundle: %w", err)
+	}
+	b.Seal = string(seal)
 	out, err := b.Marshal()
 	if err != nil {
 		return nil, err

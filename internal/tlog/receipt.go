@@ -60,6 +60,11 @@ func verifyInclusion(index uint64, cp *f_log.Checkpoint, leaf []byte, hashes [][
 		return fmt.Errorf("%w: index %d is beyond the tree size %d", ErrInclusion, index, cp.Size)
 	}
 	if err := mproof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
+		var rm mproof.RootMismatchError
+		if errors.As(err, &rm) {
+			// The library prints the roots as decimal byte lists.
+			return fmt.Errorf("%w: entry %d: calculated root %x does not match the checkpoint's root %x", ErrInclusion, index, rm.CalculatedRoot, rm.ExpectedRoot)
+		}
 		return fmt.Errorf("%w: entry %d: %v", ErrInclusion, index, err)
 	}
 	return nil

@@ -151,7 +151,7 @@ func TestAWSAppendReadReceiptBundle(t *testing.T) {
 	if err != nil || got.Index != 257 {
 		t.Fatalf("verify receipt: %v %d", err, got.Index)
 	}
-	b, err := r.Export(ctx, testEntry(10).Time, testEntry(20).Time)
+	b, err := r.Export(ctx, testEntry(10).Time, testEntry(20).Time, te.signer(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func TestTamperDetected(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bundle, err := r.Export(ctx, time.Time{}, time.Time{})
+	bundle, err := r.Export(ctx, time.Time{}, time.Time{}, te.signer(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -49,6 +49,7 @@ type Server struct {
 	cer     ceremonies
 	streams atomic.Int64
 	mux     *http.ServeMux
+	metrics *uiMetrics
 }
 
 // New returns a dashboard server.
@@ -70,6 +71,7 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, ss: sessions{ttl: cfg.SessionTTL}, mux: http.NewServeMux()}
 	static, _ := fs.Sub(assets, "assets")
+	s.metrics = newUIMetrics(s)
 	files := http.FileServer(http.FS(static))
 	s.mux.Handle("GET /", files)
 	s.mux.HandleFunc("POST /api/signin", s.signin)
@@ -81,7 +83,11 @@ func New(cfg Config) *Server {
 	s.mux.HandleFunc("GET /api/log", s.auth(s.log, false))
 	s.mux.HandleFunc("GET /api/receipt/{index}", s.auth(s.receipt, false))
 	s.mux.HandleFunc("GET /api/disclosures", s.auth(s.disclosures, false))
+	s.mux.HandleFunc("GET /api/agreements", s.auth(s.agreements, false))
+	s.mux.HandleFunc("GET /api/continuity", s.auth(s.continuity, false))
+	s.mux.HandleFunc("GET /api/broker", s.auth(s.broker, false))
 	s.mux.HandleFunc("GET /api/stream", s.auth(s.stream, false))
+	s.mux.HandleFunc("GET /metrics", s.auth(s.metricsText, false))
 	s.mux.HandleFunc("POST /api/alerts/{index}/ack", s.auth(s.ack, true))
 	s.mux.HandleFunc("POST /api/passkey/register/begin", s.auth(s.passkeyRegisterBegin, false))
 	s.mux.HandleFunc("POST /api/passkey/register/finish", s.auth(s.passkeyRegisterFinish, false))
@@ -106,7 +112,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		h.Set("Cache-Control", "no-store")
 	}
-	s.mux.ServeHTTP(w, r)
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	s.mux.ServeHTTP(sw, r)
+	code := sw.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	s.observe(r, code, start)
 }
 
 const cookieName = "embassy_session"
@@ -216,6 +229,7 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	p, err := s.cfg.Links.Redeem(req.Token, s.cfg.Now())
 	if err != nil {
 		s.cfg.Logger.WarnContext(r.Context(), "ui sign-in refused", "remote", r.RemoteAddr, "err", err)
+		s.metrics.signins.WithLabelValues("link", "refused").Inc()
 		writeErr(w, httpError{http.StatusUnauthorized, err.Error()})
 		return
 	}
@@ -236,6 +250,7 @@ func entry(kind string, p Principal, details map[string]string) tlog.Entry {
 }
 
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, p Principal) {
+	s.metrics.signins.WithLabelValues(p.Via, "ok").Inc()
 	id, ss := s.ss.create(p, s.cfg.Now())
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
 		SameSite: http.SameSiteStrictMode, Expires: ss.expires})

@@ -9,11 +9,9 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -109,47 +107,6 @@ func CheckArchive(ctx context.Context, h *home.Home, path string, log *slog.Logg
 	return c, p, nil
 }
 
-// DeleteArchived deletes every archived object at b: data first, config/repo
-// (which marks a site as initialised) last.
-func DeleteArchived(ctx context.Context, b site.Backend, m *exit.Manifest) (int, error) {
-	order := map[site.Kind]int{site.KindPack: 0, site.KindIndex: 1, site.KindSnapshot: 2, site.KindLock: 3, site.KindKey: 4, site.KindConfig: 5}
-	var hs []site.Handle
-	for _, o := range m.Objects {
-		kind, name, _ := strings.Cut(o.Path, "/")
-		k, err := site.ParseKind(kind)
-		if err != nil {
-			return 0, err
-		}
-		hs = append(hs, site.Handle{Kind: k, Name: name})
-	}
-	slices.SortStableFunc(hs, func(a, b site.Handle) int {
-		ra, rb := order[a.Kind], order[b.Kind]
-		if a.Kind == site.KindConfig && a.Name == "repo" {
-			ra = 6
-		}
-		if b.Kind == site.KindConfig && b.Name == "repo" {
-			rb = 6
-		}
-		return ra - rb
-	})
-	n := 0
-	var errs []error
-	for _, h := range hs {
-		if err := b.Delete(ctx, h); err != nil && !errors.Is(err, site.ErrNotFound) {
-			if ctx.Err() != nil {
-				return n, ctx.Err()
-			}
-			errs = append(errs, fmt.Errorf("%s: %w", h, err))
-			if len(errs) >= 10 {
-				break
-			}
-			continue
-		}
-		n++
-	}
-	return n, errors.Join(errs...)
-}
-
 // DeletionCertificate asks a daemon site for its signed certificate; for
 // other sites the home lists what remains and signs its own attestation.
 func DeletionCertificate(ctx context.Context, b site.Backend, name, homeID, digest string, signer ed25519.PrivateKey, now time.Time) (*exit.Certificate, error) {
@@ -158,16 +115,14 @@ func DeletionCertificate(ctx context.Context, b site.Backend, name, homeID, dige
 	}
 	body := exit.CertBody{Site: name, Home: homeID, Time: now.UTC(), ByKind: map[string]int64{}, Manifest: digest,
 		Note: "attestation by the home: the site's listing was empty after deletion; not signed by the host"}
-	for _, k := range site.Kinds {
-		var n int64
-		if err := b.List(ctx, k, func(site.Info) error { n++; return nil }); err != nil {
-			return nil, fmt.Errorf("list %s after deletion: %w", k, err)
-		}
-		if n > 0 {
-			body.ByKind[k.String()] = n
-		}
-		body.Remaining += n
+	hs, err := exit.Handles(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("after deletion: %w", err)
 	}
+	for _, h := range hs {
+		body.ByKind[h.Kind.String()]++
+	}
+	body.Remaining = int64(len(hs))
 	return exit.SignHome(body, signer)
 }
 

@@ -52,26 +52,53 @@ type Gate struct {
 	logWarned bool
 }
 
-// warnHomeAlone notes, once per vault, that a dataset of the highest
-// integrity level (I3) is written while the log policy's quorum can be met
-// by the home's own witnesses alone: the home could then rewrite its
-// history unnoticed (tlog.Policy.RequireExternal).
-func (g *Gate) warnHomeAlone(name, label string) {
+// ErrOutsideWitness marks a write refused because its class requires a
+// log witness outside the home and the log policy has none in its quorum
+// (exit 3: refused, even for a snapshot).
+var ErrOutsideWitness = errors.New("requires a log witness outside the home")
+
+// checkLogWitness refuses a write of dataset name labelled label (exit 3)
+// while the log policy's quorum can be met by the home's own witnesses
+// alone, if a class rule for the label sets require-outside-witness: the
+// home could then rewrite its history unnoticed
+// (tlog.Policy.RequireExternal). For other labels of integrity level I3 it
+// notes the same once per vault, as a warning.
+func (g *Gate) checkLogWitness(ctx context.Context, name, label string) error {
 	l, err := class.Parse(label)
-	g.mu.Lock()
-	done := g.logWarned
-	g.logWarned = true
-	g.mu.Unlock()
-	if done || err != nil || l.I < 3 {
-		return
+	if err != nil {
+		return nil
+	}
+	st := g.Engine.Settings()
+	cp := st.For(l)
+	if !cp.RequireOutsideWitness {
+		g.mu.Lock()
+		done := g.logWarned
+		g.logWarned = true
+		g.mu.Unlock()
+		if done || l.I < 3 {
+			return nil
+		}
 	}
 	rc := g.v.Recorder()
-	if rc.Setup() != nil || rc.Policy == nil {
-		return
+	if err := rc.Setup(); err != nil || rc.Policy == nil {
+		if cp.RequireOutsideWitness {
+			return hint.WithCode(hint.Wrap(fmt.Errorf("policy refuses snapshot of %s: class %s %w, and the log policy cannot be read: %v", name, label, ErrOutsideWitness, err),
+				"fix the home's log (see 'embassy log') and add a host site's witness with 'embassy witness add NAME VKEY URL'"), hint.CodeDamaged)
+		}
+		return nil
 	}
-	if err := rc.Policy.RequireExternal(); err != nil {
+	err = rc.Policy.RequireExternal()
+	if err == nil {
+		return nil
+	}
+	if !cp.RequireOutsideWitness {
 		g.v.notef("dataset %s is of integrity level I%d, which needs a log witness outside the home: %v", name, l.I, err)
+		return nil
 	}
+	g.v.RecordEvent(ctx, policy.Event{Time: g.v.Now(), Kind: "policy-denied", Action: policy.Write, Dataset: name, Class: label,
+		Rules: []string{"require-outside-witness"}, Reasons: []string{err.Error()}})
+	return hint.WithCode(hint.Wrap(fmt.Errorf("policy refuses snapshot of %s: class %s %w (require-outside-witness in policy.yaml): %w", name, label, ErrOutsideWitness, err),
+		"add a host site's witness with 'embassy witness add NAME VKEY URL' so that the quorum needs it, then snapshot again; the home's own witnesses alone cannot vouch against the home"), hint.CodeDamaged)
 }
 
 // Gate returns the vault's policy gate, building it on first use.
@@ -169,7 +196,9 @@ func (g *Gate) Place(ctx context.Context, r *repo.Repo, name, label string) (Pla
 		}
 	}
 	var pl Placement
-	g.warnHomeAlone(name, label)
+	if err := g.checkLogWitness(ctx, name, label); err != nil {
+		return pl, func() {}, err
+	}
 	ds := policy.Dataset{Name: name, Class: label}
 	var usable []home.SiteConfig
 	var usablePS []policy.Site

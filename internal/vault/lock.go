@@ -45,6 +45,11 @@ var Ops = slices.Sorted(maps.Keys(Exclusive))
 // LockDataset takes dataset dk's lock for op, waiting up to the vault's
 // RetryLock while another process holds it.
 func (v *Vault) LockDataset(ctx context.Context, op Op, dk *repo.DatasetKeys) (unlock func(), err error) {
+	if writes[op] {
+		if err := v.homeRoom(op); err != nil {
+			return nil, err
+		}
+	}
 	return v.Home.Acquire(home.LockRequest{Name: "dataset-" + dk.ID, What: "dataset " + dk.Name, Op: string(op),
 		Exclusive: Exclusive[op], Wait: v.retry, Since: v.Now()})
 }

@@ -36,17 +36,18 @@ type RepairResult struct {
 	Actions       []repo.RepairAction
 }
 
-// Repair verifies every site and copies an intact copy of each missing or
-// damaged object from another site (dry: only reports), then verifies
-// again; it holds every dataset's lock shared throughout.
-func (v *Vault) Repair(ctx context.Context, readData, dry bool) (*RepairResult, error) {
+// Repair verifies every site (or only the named sites) and copies an
+// intact copy of each missing or damaged object from another site (dry:
+// only reports), then verifies again; it holds every dataset's lock shared
+// throughout. With sites, the other sites serve as sources only.
+func (v *Vault) Repair(ctx context.Context, readData, dry bool, sites ...string) (*RepairResult, error) {
 	unlock, err := v.LockAll(ctx, OpRepair, v.Repo)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
 	r := v.Repo
-	rep, err := r.Verify(ctx, repo.VerifyOptions{ReadData: readData})
+	rep, err := r.Verify(ctx, repo.VerifyOptions{ReadData: readData, Sites: sites})
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +64,7 @@ func (v *Vault) Repair(ctx context.Context, readData, dry bool) (*RepairResult, 
 	v.Recorder().Audit(ctx, ents...)
 	out := &RepairResult{Before: rep, After: rep, Actions: acts}
 	if !dry && len(acts) > 0 {
-		if out.After, err = r.Verify(ctx, repo.VerifyOptions{ReadData: readData}); err != nil {
+		if out.After, err = r.Verify(ctx, repo.VerifyOptions{ReadData: readData, Sites: sites}); err != nil {
 			return nil, err
 		}
 	}

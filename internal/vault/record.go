@@ -178,6 +178,10 @@ func (rc *Recorder) Fill(ent *tlog.Entry) {
 }
 
 func (rc *Recorder) wrap(err error) error {
+	if errors.Is(err, tlog.ErrStorageFull) {
+		return hint.Wrap(fmt.Errorf("transparency log: %w", err),
+			"free space on the disk holding "+rc.Dir+" and run the command again")
+	}
 	return hint.Wrap(fmt.Errorf("transparency log: %w", err),
 		"check that the witnesses in "+filepath.Join(rc.Dir, tlog.PolicyFile)+" are reachable; see 'embassy audit check'")
 }

@@ -33,6 +33,10 @@ func (v *Vault) OpenSnapshot(ctx context.Context, ref string) (*repo.Dataset, *r
 	if err != nil {
 		return nil, nil, err
 	}
+	// Only the index set the signed manifest binds (repo.Dataset.Bind).
+	if _, err := d.Bind(ctx, s); err != nil {
+		return nil, nil, err
+	}
 	return d, s, nil
 }
 

@@ -59,9 +59,10 @@ type SnapshotResult struct {
 // manifest and records the entry. The vault must be open with keys.
 func (v *Vault) Snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotResult, error) {
 	res, err := v.snapshot(ctx, req)
-	if err != nil && hint.CodeOf(err) == hint.CodeDamaged {
+	if err != nil && hint.CodeOf(err) == hint.CodeDamaged && !errors.Is(err, ErrOutsideWitness) {
 		// exit code 3 means "done, with problems"; a snapshot that failed
-		// saved nothing, whatever the sites said
+		// saved nothing, whatever the sites said (a policy refusal of an
+		// I3 home-alone write stays 3: refused)
 		return nil, hint.WithCode(fmt.Errorf("nothing saved: %w", err), hint.CodeError)
 	}
 	return res, err

@@ -106,18 +106,23 @@ func TestWitnessMutualTLS(t *testing.T) {
 	}
 	l := newFakeLog(t)
 	w, _, _ := newTestWitness(t, l, Ed25519)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	tc := pki.ServerTLS(sitePair, pool, pki.PeerCheck{Home: "h1", Roles: []pki.Role{pki.RoleHome}, Revoked: rev}, nil)
+	// ServeTLS binds 127.0.0.1:0 itself and reports the address: no port
+	// is freed and then reused.
 	ready := make(chan net.Addr, 1)
-	go ServeTLS(ctx, addr, w.Handler(), tc, func(a net.Addr) { ready <- a })
-	<-ready
+	served := make(chan error, 1)
+	go func() { served <- ServeTLS(ctx, "127.0.0.1:0", w.Handler(), tc, func(a net.Addr) { ready <- a }) }()
+	var addr string
+	select {
+	case a := <-ready:
+		addr = a.String()
+	case err := <-served:
+		t.Fatalf("ServeTLS: %v", err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("the witness did not listen within 30s")
+	}
 	postAs := func(c *tls.Certificate) error {
 		cfg := &tls.Config{RootCAs: pool, CurvePreferences: pki.PQCurves}
 		if c != nil {

@@ -30,6 +30,8 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sys/unix"
+
+	"github.com/digital-embassy/embassy/internal/metrics"
 )
 
 // AlertsFile is the witness's alert journal inside its directory.
@@ -48,6 +50,7 @@ type Witness struct {
 	alertMu sync.Mutex
 	noise   map[string]*noiseAlert // kind -> pending aggregate
 	limit   *failureLimiter
+	metrics *witnessMetrics
 }
 
 // noiseAlert aggregates refusals anyone can provoke (checkpoints of unknown
@@ -79,7 +82,8 @@ func New(c Config) (*Witness, error) {
 		return nil, errors.New("witness: no signer")
 	}
 	w := &Witness{dir: c.Dir, signer: c.Signer, logs: map[string]note.Verifier{}, log: c.Logger, now: time.Now,
-		noise: map[string]*noiseAlert{}, limit: newFailureLimiter(FailuresPerSource, AlertWindow, 4096)}
+		noise: map[string]*noiseAlert{}, limit: newFailureLimiter(FailuresPerSource, AlertWindow, 4096),
+		metrics: newWitnessMetrics()}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
 	}
@@ -401,10 +405,12 @@ func readAlertsFile(path string) ([]Alert, error) {
 	return out, sc.Err()
 }
 
-// Handler serves POST /add-checkpoint (C2SP tlog-witness).
+// Handler serves POST /add-checkpoint (C2SP tlog-witness) and GET /metrics
+// (Prometheus; behind the same TLS as add-checkpoint).
 func (w *Witness) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /add-checkpoint", w.serveAdd)
+	mux.HandleFunc("POST /add-checkpoint", w.instrument("add-checkpoint", w.serveAdd))
+	mux.HandleFunc("GET /metrics", w.instrument("metrics", metrics.Handler(w.metrics.reg).ServeHTTP))
 	return mux
 }
 

@@ -46,6 +46,9 @@ func Decrypt(ctx context.Context, kb *broker.KeyBundle, sites []*repo.Site, targ
 	if err != nil {
 		return err
 	}
+	if _, err := d.Bind(ctx, s); err != nil { // only the index set the manifest binds
+		return err
+	}
 	_, err = restorer.Restore(ctx, d, s, target, restorer.Options{})
 	return err
 }

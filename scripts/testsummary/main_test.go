@@ -86,3 +86,37 @@ example.com/embassy/internal/b/y.go:1.1,2.2 4 0
 		t.Fatal("a profile without a mode line was accepted")
 	}
 }
+
+func TestCoverTableFlagsDomainPackages(t *testing.T) {
+	prof := `mode: set
+example.com/embassy/internal/seal/seal.go:1.1,2.2 9 1
+example.com/embassy/internal/seal/seal.go:3.1,4.2 1 0
+example.com/embassy/internal/repo/repo.go:1.1,2.2 1 1
+example.com/embassy/internal/repo/repo.go:3.1,4.2 1 0
+example.com/embassy/internal/cli/cli.go:1.1,2.2 1 0
+`
+	c, err := parseCover(strings.NewReader(prof))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	printCover(&out, c)
+	lines := strings.Split(out.String(), "\n")
+	var rows []string
+	for _, l := range lines {
+		if strings.Contains(l, " stmts  internal/") {
+			rows = append(rows, l)
+		}
+	}
+	want := []string{
+		"     0.0%       1 stmts  internal/cli",  // not a domain package: not flagged
+		"<   50.0%       2 stmts  internal/repo", // domain, below 80%
+		"    90.0%      10 stmts  internal/seal",
+	}
+	if strings.Join(rows, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("table rows:\n%s\nwant:\n%s", strings.Join(rows, "\n"), strings.Join(want, "\n"))
+	}
+	if !strings.Contains(out.String(), "1 domain packages below 80%: internal/repo 50.0%\n") {
+		t.Fatalf("no list of low domain packages:\n%s", out.String())
+	}
+}

@@ -112,7 +112,73 @@
         table("Unmatched host sessions, key uses and late disclosures", ["Time", "Kind", "Site", "Detail"], alerts.length ? alerts : [el("tr", {}, el("td", { colspan: 4 }, "None."))]),
         table("Disclosures", ["Access at", "Site", "Reason", "Who", "What"], ds.length ? ds : [el("tr", {}, el("td", { colspan: 5 }, "None."))])];
     },
+    async agreements() {
+      const cards = await api("/api/agreements");
+      const print = el("button", { type: "button", id: "print-scorecards" }, "Print scorecards");
+      print.addEventListener("click", () => window.print());
+      const out = [el("h2", {}, "Agreements"), el("p", {}, "Live scorecards along the five trust dimensions, from the evidence the home holds now ('embassy assess')."), print];
+      if (!cards.length) out.push(el("p", {}, "No agreement is installed ('embassy agreement add FILE')."));
+      for (const c of cards) {
+        const ok = c.passed === c.total;
+        const card = el("article", { class: "scorecard", "aria-labelledby": `sc-${c.agreement}` },
+          el("h3", { id: `sc-${c.agreement}` }, `${c.title || c.agreement} `, el("span", { class: ok ? "ok" : "bad" }, `${c.passed}/${c.total}`)),
+          el("p", {}, `Agreement ${c.agreement}: ${c.sending} with ${c.host}; sites ${(c.sites || []).join(", ") || "none"}; assessed ${when(c.at)}; digest `, el("code", {}, c.digest)));
+        for (const d of c.dimensions || []) {
+          card.append(table(`${d.name} (${d.score})`, ["Check", "Status", "Basis", "Evidence"],
+            (d.checks || []).map((k) => el("tr", { class: k.status === "fail" ? "flag" : "", "data-check": k.id },
+              el("th", { scope: "row" }, k.title), el("td", { class: k.status === "pass" ? "ok" : k.status === "fail" ? "bad" : "warn" }, k.status),
+              el("td", {}, k.basis), el("td", { class: "evidence" }, k.evidence)))));
+        }
+        out.push(card);
+      }
+      return out;
+    },
+    async continuity() {
+      const c = await api("/api/continuity");
+      const secs = (v) => v === undefined || v < 0 ? "–" : `${v.toFixed(1)} s`;
+      const chart = el("div", { id: "continuity-chart", role: "img", "aria-label": "RTO and RPO of each drill over time, in seconds" });
+      setTimeout(() => series(chart, c.drills.map((d) => [d.time, d.rto_seconds, d.rpo_seconds])
+        .filter((r) => r[1] >= 0 || r[2] >= 0), [{ label: "RTO (s)", stroke: "#0b57d0" }, { label: "RPO achieved (s)", stroke: "#b3261e" }]), 0);
+      const drills = c.drills.slice().reverse().map((d) => el("tr", { class: d.pass ? "" : "flag" }, el("td", {}, when(d.time)), el("th", { scope: "row" }, d.plan || "–"),
+        el("td", { class: d.pass ? "ok" : "bad" }, d.pass ? "pass" : "fail"), el("td", {}, `${secs(d.rto_seconds)} / ${d.rto_target_seconds ? d.rto_target_seconds + " s" : "–"}`),
+        el("td", {}, `${secs(d.rpo_seconds)} / ${d.rpo_target_seconds ? d.rpo_target_seconds + " s" : "–"}`), el("td", {}, d.failures), el("td", {}, d.source)));
+      const sessions = c.sessions.slice().reverse().map((x) => el("tr", {}, el("td", {}, when(x.time)), el("td", {}, x.type), el("td", {}, x.summary), el("td", {}, el("code", {}, (x.sha256 || "").slice(0, 16)))));
+      const out = [el("h2", {}, "Continuity"), chart,
+        table("Restore drills, newest first", ["Time", "Plan", "Result", "RTO / target", "RPO / target", "Failures", "Source"], drills.length ? drills : [el("tr", {}, el("td", { colspan: 7 }, "No drill yet."))]),
+        table("Crisis sessions ('embassy operate')", ["Time", "Step", "Summary", "Signed document"], sessions.length ? sessions : [el("tr", {}, el("td", { colspan: 4 }, "No crisis session."))])];
+      const r = c.last_report;
+      if (r) {
+        const verdict = r.signature_ok && !r.problem ? (r.endorsed_by ? `signature verifies; signer endorsed by home ${r.endorsed_by} (epoch ${r.epoch})${r.home_bound ? ", the key the home id derives from" : ""}` : "signature verifies; signer not endorsed") : `not trusted: ${r.problem || "signature does not verify"}`;
+        out.push(el("section", { "aria-labelledby": "last-report" }, el("h3", { id: "last-report" }, `Last signed report (${r.kind || "unknown"})`),
+          el("p", { class: r.signature_ok && !r.problem ? "ok" : "bad" }, verdict), el("p", {}, "sha256 ", el("code", {}, r.sha256)),
+          el("pre", { class: "report", tabindex: 0, "aria-label": "Body of the signed report" }, r.body ? JSON.stringify(r.body, null, 2) : "")));
+      }
+      return out;
+    },
+    async broker() {
+      const b = await api("/api/broker");
+      const chart = el("div", { id: "broker-chart", role: "img", "aria-label": "Key releases and refusals per day" });
+      setTimeout(() => series(chart, b.days.map((d) => [d.day, d.releases, d.refusals]), [{ label: "releases", stroke: "#1b7a3a" }, { label: "refusals", stroke: "#b3261e" }]), 0);
+      const reasons = Object.entries(b.refusals_by_reason || {}).map(([k, v]) => el("tr", {}, el("th", { scope: "row" }, k), el("td", {}, v)));
+      const rows = b.events.map((x) => el("tr", { class: x.released ? "" : "flag" }, el("td", {}, x.index), el("td", {}, when(x.time)),
+        el("td", { class: x.released ? "ok" : "bad" }, x.released ? "released" : "refused"), el("td", {}, x.dataset || "–"), el("td", {}, x.site || "–"),
+        el("td", {}, x.tee || "–"), el("td", {}, x.workload || "–"), el("td", { class: "evidence" }, x.released ? (x.rule || "–") : `${x.reason}: ${x.detail || ""}`)));
+      return [el("h2", {}, "Key broker"), el("p", {}, `${b.releases} releases and ${b.refusals} refusals in the transparency log.`), chart,
+        table("Refusals by reason", ["Reason", "Count"], reasons.length ? reasons : [el("tr", {}, el("td", { colspan: 2 }, "None."))]),
+        table("Releases and refusals, newest first", ["#", "Time", "Outcome", "Dataset", "Site", "Evidence", "Workload", "Rule or reason"], rows.length ? rows : [el("tr", {}, el("td", { colspan: 8 }, "No release or refusal yet."))])];
+    },
   };
+
+  // series draws rows of [time, y1, y2, ...] with uPlot.
+  function series(node, rows, lines) {
+    if (!window.uPlot || !rows.length || !node.isConnected) return;
+    const xs = rows.map((r) => new Date(r[0]).getTime() / 1000);
+    const data = [xs, ...lines.map((_, i) => rows.map((r) => (r[i + 1] === undefined || r[i + 1] < 0 ? null : r[i + 1])))];
+    // One point (or one day) would stretch the time axis over years: pad it by a day.
+    const lo = Math.min(...xs), hi = Math.max(...xs);
+    const scales = hi - lo < 86400 ? { x: { time: true, auto: false, range: [lo - 86400, hi + 86400] } } : {};
+    new uPlot({ width: Math.min(900, node.clientWidth || 600), height: 200, scales, series: [{}, ...lines.map((l) => Object.assign({ width: 2, points: { show: true, size: 8 } }, l))] }, data, node);
+  }
 
   function plot(node, rows) {
     if (!window.uPlot || !rows.length || !node.isConnected) return;
@@ -178,7 +244,7 @@
     $("signin").hidden = true;
     $("passkey-register").hidden = !window.PublicKeyCredential || me.via === "certificate";
     $("who").textContent = `${me.name} (${me.role}${me.site ? ", " + me.site : ""})`;
-    if (me.role === "operator") document.querySelector('nav a[data-view="datasets"]').parentElement.hidden = true;
+    if (me.role === "operator") for (const v of ["datasets", "continuity"]) document.querySelector(`nav a[data-view="${v}"]`).parentElement.hidden = true;
     if (started) { await render(); return; }
     started = true;
     window.addEventListener("hashchange", render);

@@ -89,6 +89,24 @@ embassy_drill_last_pass_timestamp_seconds{dataset="land"} 7776000+0x100`,
 embassy_watch_alerts_total{kind="lag-past-rpo"} 0+0x30 4+0x30`,
 		fire: `{kind="proof-latency-shift"}`,
 	},
+	"EmbassyWitnessSawFork": {
+		load: `embassy_witness_checkpoints_refused_total{instance="w1",reason="fork"} 0+0x30 1+0x30
+embassy_witness_checkpoints_refused_total{instance="w1",reason="conflict"} 0+0x30 50+0x30
+embassy_witness_checkpoints_refused_total{instance="w2",reason="bad-proof"} 3+0x60`,
+		fire: `{instance="w1",reason="fork"}`,
+	},
+	"EmbassyBrokerRefusalBurst": {
+		at: "40m", // the 15m window must hold the change at 30m
+		load: `embassy_broker_refusals_total{reason="policy",evidence="tpm"} 0+0x30 6+0x30
+embassy_broker_refusals_total{reason="evidence",evidence="tdx"} 0+0x30 2+0x30
+embassy_broker_refusals_total{reason="no-rule",evidence="tpm"} 0+0x30 40+0x30`,
+		fire: `{reason="policy"}`,
+	},
+	"EmbassyCommandFailing": {
+		load: `embassy_command_exit_code{command="snapshot"} 3+0x60
+embassy_command_exit_code{command="verify"} 0+0x60`,
+		fire: `{command="snapshot"}`,
+	},
 	"EmbassyWatcherDown": {
 		at: "60m",
 		load: `embassy_watch_last_cycle_timestamp_seconds{instance="home"} 600+0x60

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Attack 2 at crisis time: the only site the plan lists serves a vault the
+// host forged with the real custodians' recipients. 'operate' with the
+// plan's home: pin refuses it (exit 3, the site and the fingerprints
+// named) and never serves or signs an activation.
+func TestHostileForgedVaultOnOperate(t *testing.T) {
+	f := newFixture(t)
+	f.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "src"), "real\n"), "--class", "C1-I1-A1")
+	realFP := f.homeFingerprint()
+	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
+	host := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
+	args := []string{"init", "--threshold", "2"}
+	for _, r := range recipients {
+		args = append(args, "--custodian", r)
+	}
+	host.run(args...)
+	forged := filepath.Join(f.dir, "site-forged")
+	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
+	host.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "fake"), "forged\n"), "--class", "C1-I1-A1")
+
+	plan := filepath.Join(f.dir, "plan.yaml")
+	os.WriteFile(plan, []byte("name: crisis\nhome: "+realFP+"\nsites:\n  - {name: lu, url: "+forged+"}\ncustodians: [c0.key, c1.key]\nrto: 10m\n"+
+		"datasets: [{name: registry, rpo: 24h}]\nservice:\n  population: {dataset: registry, path: register.csv}\n"), 0o644)
+	opDir := filepath.Join(f.dir, "op")
+	nohome := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "nohome")}
+	c := nohome.cmd("operate", plan, "--reason", "game day", "--listen", "127.0.0.1:0", "--dir", opDir)
+	c.Dir = f.dir
+	var out, errb bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errb
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	timer := time.AfterFunc(2*time.Minute, func() { c.Process.Kill() })
+	err := c.Wait()
+	timer.Stop()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+		t.Fatalf("operate on a forged vault: %v\n%s%s", err, out.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), realFP) || !strings.Contains(errb.String(), "site lu") || !strings.Contains(errb.String(), "forged") {
+		t.Fatalf("refusal does not name the site and the pinned fingerprint:\n%s", errb.String())
+	}
+	for _, name := range []string{"addr", "activation.json"} {
+		if _, err := os.Stat(filepath.Join(opDir, name)); !os.IsNotExist(err) {
+			t.Fatalf("operate left %s after refusing", name)
+		}
+	}
+}

@@ -1,0 +1,187 @@
+package vault
+
+// Disclosures of access by host personnel: recording one (Disclose) and
+// the report of all of them against each site's agreement (Disclosures).
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
+)
+
+// DiscloseRequest is an access to disclose.
+type DiscloseRequest struct {
+	Site, Reason, Who, What, Access, Ticket string
+	At                                      time.Time // when the access happened; zero is now
+	Dataset                                 string    // the dataset concerned, for the policy ("" is all data at the site)
+	Approval                                string    // reference of the sending state's prior approval
+}
+
+// DiscloseResult is the recorded disclosure.
+type DiscloseResult struct {
+	Index    uint64        `json:"index"`
+	Entry    tlog.Entry    `json:"-"`
+	At       time.Time     `json:"at"`
+	Delay    time.Duration `json:"delay_ns"`
+	Asked    bool          `json:"-"`               // the access needed a policy decision
+	Decision Decision      `json:"policy,omitzero"` // set when Asked
+}
+
+// Disclose records an access by host personnel in the transparency log
+// (cosigned before it returns), then, when the access needed the sending
+// state's prior approval, asks the gate's disclose action. The access
+// happened, so it is logged either way; a denial is logged by the gate
+// and reported as a warning (a partial outcome).
+func (v *Vault) Disclose(ctx context.Context, req DiscloseRequest) (*DiscloseResult, error) {
+	sc, _ := v.Home.Site(req.Site)
+	if sc == nil {
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", req.Site), "see 'embassy site list'"), hint.CodeUsage)
+	}
+	now := v.Now()
+	at := req.At.UTC()
+	if req.At.IsZero() {
+		at = now
+	}
+	ent := tlog.DisclosureEntry(tlog.DisclosureFacts{Site: req.Site, Who: req.Who, What: req.What, Reason: req.Reason,
+		Access: req.Access, At: at, Ticket: req.Ticket})
+	ent.Time = now
+	v.Recorder().Fill(&ent)
+	if err := ent.Validate(); err != nil {
+		return nil, hint.WithCode(err, hint.CodeUsage)
+	}
+	idx, _, err := v.Recorder().AppendIndex(ctx, ent)
+	if err != nil {
+		return nil, err
+	}
+	res := &DiscloseResult{Index: idx, Entry: ent, At: at, Delay: now.Sub(at)}
+	res.Decision, res.Asked, err = v.disclosureDecision(ctx, *sc, ent.Reason, req)
+	if err != nil {
+		return res, err
+	}
+	if res.Asked && !res.Decision.Allow {
+		v.Warnf("policy: disclosure %d was not allowed: %s", idx, strings.Join(res.Decision.Reasons, "; "))
+	}
+	return res, nil
+}
+
+// SupportAccess is the operations.support-access term that applies at a
+// site: its installed agreement's, or the baseline's.
+func SupportAccess(h *home.Home, sc home.SiteConfig) string {
+	base := agreement.DefaultBaseline()
+	if sc.Agreement != "" {
+		if ias, err := LoadAgreements(h, base); err == nil {
+			for _, ia := range ias {
+				if ia.ID == sc.Agreement {
+					return agreement.Resolve(ia.Agreement, base)["operations.support-access"].Value.Raw
+				}
+			}
+		}
+	}
+	return base.Values["operations.support-access"].Raw
+}
+
+// disclosureDecision asks policy.Disclose about an access when it needs
+// the sending state's prior approval: data handed to a third party (a
+// legal demand), or a host support session where the site's agreement
+// sets support-access: prior-approval. Access the sending state initiated
+// (HOME_INITIATED_*) or that names an approval counts as approved. asked
+// is false when no decision is needed. Without a dataset the request is
+// about all data at the site, taken as the strictest class.
+func (v *Vault) disclosureDecision(ctx context.Context, sc home.SiteConfig, reason string, req DiscloseRequest) (d Decision, asked bool, err error) {
+	legal := reason == tlog.ReasonThirdPartyRequest || req.Access == "legal-demand"
+	support := req.Access == "support" && SupportAccess(v.Home, sc) == "prior-approval"
+	homeInitiated := strings.HasPrefix(reason, "HOME_INITIATED")
+	if !legal && (!support || homeInitiated) {
+		return Decision{Action: policy.Disclose, Site: sc.Name, Allow: true}, false, nil
+	}
+	ds := policy.Dataset{Name: "(all)", Class: "C3-I3-A3"}
+	if req.Dataset != "" {
+		ds = policy.Dataset{Name: req.Dataset}
+		if err := v.withFreshRepo(ctx, func(r0 *repo.Repo) error {
+			labels, err := DatasetLabels(ctx, r0)
+			if err == nil {
+				for _, l := range labels {
+					if l.Name == req.Dataset {
+						ds = l
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			v.notef("dataset %s: class not known (%v); asked as unlabelled", req.Dataset, err)
+		}
+	}
+	g, err := v.Gate()
+	if err != nil {
+		return Decision{}, true, err
+	}
+	approved := req.Approval != "" || homeInitiated
+	if n, perr := strconv.ParseUint(req.Approval, 10, 64); perr == nil { // an access request's index: it must be approved (approval.go)
+		approved = homeInitiated || v.AccessApproved(ctx, sc.Name, n)
+	}
+	return g.Decide(ctx, policy.Request{Action: policy.Disclose, Dataset: ds, Site: g.Site(sc), Approved: approved}), true, nil
+}
+
+// DisclosuresRequest selects the disclosure report.
+type DisclosuresRequest struct {
+	Site string // only this site ("" all)
+	// Fallback is the deadline of sites whose agreement sets none (0:
+	// tlog.DefaultAllowed).
+	Fallback time.Duration
+	// Override, if positive, is the deadline of every site, whatever its
+	// agreement says.
+	Override time.Duration
+	Window   time.Duration // how far apart a key use and its disclosure may be and still match
+}
+
+// DisclosuresReport is the report with the deadline each site was
+// measured against.
+type DisclosuresReport struct {
+	tlog.DisclosureReport
+	Deadline func(site string) time.Duration `json:"-"`
+}
+
+// Disclosures reads the whole log and measures every disclosure's delay
+// against its site's agreement deadline (DisclosureDeadlines), at the
+// vault's clock. A log that does not verify is damage.
+func (v *Vault) Disclosures(ctx context.Context, req DisclosuresRequest) (*DisclosuresReport, error) {
+	rd, err := v.Recorder().Reader()
+	if err != nil {
+		return nil, err
+	}
+	_, ents, err := rd.All(ctx)
+	if err != nil && err != tlog.ErrEmpty {
+		return nil, hint.WithCode(err, hint.CodeDamaged)
+	}
+	if req.Site != "" {
+		var keep []tlog.Indexed
+		for _, x := range ents {
+			if x.Site == req.Site {
+				keep = append(keep, x)
+			}
+		}
+		ents = keep
+	}
+	fallback := req.Fallback
+	if fallback <= 0 {
+		fallback = tlog.DefaultAllowed
+	}
+	deadline, err := DisclosureDeadlines(v.Home, fallback)
+	if err != nil {
+		return nil, err
+	}
+	if req.Override > 0 {
+		deadline = func(string) time.Duration { return req.Override }
+	}
+	rep := tlog.Disclosures(ents, tlog.DisclosureOptions{Allowed: deadline, Window: req.Window, Now: v.Now()})
+	return &DisclosuresReport{DisclosureReport: rep, Deadline: deadline}, nil
+}
