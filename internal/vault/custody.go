@@ -52,15 +52,21 @@ func (v *Vault) recordUnwraps(ctx context.Context, us []repo.Unwrap) {
 }
 
 // Flush writes the key.unwrap entries not yet in the log. Entry points
-// call it when a command ends; a log that cannot be written is a warning
-// (the operation has happened: the warning says it went unrecorded).
+// call it when a command ends. A log that cannot be written (a full or
+// read-only home) is reported on stderr but does not change the command's
+// outcome: reading must keep working when the home's disk is full; the
+// next command that writes the log records the unwraps (they stay queued
+// only in this process, so the note names how many went unrecorded).
 func (v *Vault) Flush(ctx context.Context) {
 	rc := v.Recorder()
 	rc.pendMu.Lock()
 	n := len(rc.pending)
 	rc.pendMu.Unlock()
-	if n > 0 {
-		rc.Audit(ctx)
+	if n == 0 {
+		return
+	}
+	if err := rc.Append(ctx); err != nil {
+		v.notef("%d dataset key unwraps were not recorded in the transparency log: %v", n, err)
 	}
 }
 
