@@ -220,3 +220,47 @@ func TestJSONSchema(t *testing.T) {
 		t.Fatalf("docs/agreement.schema.json is stale: run go test ./internal/agreement -update (%v)", err)
 	}
 }
+
+// The dispute mechanism and technology-stack immunity are terms like any
+// other (issue 18 #1): stated, inherited from the baseline when not, and
+// the host state's courts loosen the baseline (arbitration) so they need
+// a signed override.
+func TestDisputeMechanismAndTechnologyStack(t *testing.T) {
+	base := DefaultBaseline()
+	a, err := Parse(signBoth(t, example(t, "ee-lu")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Resolve(a, base)
+	if v := res["legal.dispute-mechanism"]; v.Value.Raw != "arbitration" || v.Source == FromAgreement {
+		t.Errorf("inherited dispute mechanism: %+v", v)
+	}
+	if v := res["legal.immunities.technology-stack"]; v.Value.Raw != "false" {
+		t.Errorf("inherited technology-stack immunity: %+v", v)
+	}
+	stated := strings.Replace(string(example(t, "ee-lu")), "  emergency-access: physical-only\n",
+		"  emergency-access: physical-only\n  dispute-mechanism: diplomatic\n", 1)
+	stated = strings.Replace(stated, "    communications: true\n", "    communications: true\n    technology-stack: true\n", 1)
+	a, err = Parse(signBoth(t, []byte(stated)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckBaseline(a, base); err != nil {
+		t.Errorf("diplomatic settlement and a stack immunity tighten the baseline: %v", err)
+	}
+	if r := Resolve(a, base); r["legal.dispute-mechanism"].Value.Raw != "diplomatic" || r["legal.immunities.technology-stack"].Value.Raw != "true" {
+		t.Errorf("stated terms: %+v %+v", r["legal.dispute-mechanism"], r["legal.immunities.technology-stack"])
+	}
+	courts := strings.Replace(stated, "dispute-mechanism: diplomatic", "dispute-mechanism: host-courts", 1)
+	a, err = Parse(signBoth(t, []byte(courts)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckBaseline(a, base); err == nil || !strings.Contains(err.Error(), "legal.dispute-mechanism: host-courts loosens the baseline arbitration") {
+		t.Errorf("host courts without an override: %v", err)
+	}
+	bad := strings.Replace(stated, "dispute-mechanism: diplomatic", "dispute-mechanism: duel", 1)
+	if _, err := Parse([]byte(bad)); err == nil || !strings.Contains(err.Error(), "legal.dispute-mechanism") {
+		t.Errorf("unknown mechanism: %v", err)
+	}
+}

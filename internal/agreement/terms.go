@@ -70,6 +70,8 @@ var Terms = []Term{
 	{Path: "legal.immunities.data", Dimension: "legal basis", Kind: Bool, Dir: True, Doc: "data and information systems immune from search, requisition, attachment and execution"},
 	{Path: "legal.immunities.staff", Dimension: "legal basis", Kind: Bool, Dir: True, Doc: "personal immunity for the sending state's staff"},
 	{Path: "legal.immunities.communications", Dimension: "legal basis", Kind: Bool, Dir: True, Doc: "communications inviolable"},
+	{Path: "legal.immunities.technology-stack", Dimension: "legal basis", Kind: Bool, Dir: True, Doc: "hardware, firmware and software of the embassy immune from inspection, seizure and compelled modification"},
+	{Path: "legal.dispute-mechanism", Dimension: "legal basis", Kind: Enum, Dir: Order, Enum: []string{"diplomatic", "arbitration", "host-courts"}, Doc: "how disputes under the agreement are settled: diplomatic consultation between the parties, international arbitration, or the host state's courts"},
 	{Path: "legal.emergency-access", Dimension: "legal basis", Kind: Enum, Dir: Order, Enum: []string{"none", "physical-only", "full"}, Doc: "host emergency intervention (fire, flood): none, physical access without plaintext, or full"},
 	{Path: "data.max-class", Dimension: "data management", Kind: Class, Dir: Below, Doc: "highest classification the host may hold"},
 	{Path: "data.personal-data", Dimension: "data management", Kind: Enum, Dir: Order, Enum: []string{"forbidden", "pseudonymised", "allowed"}, Doc: "minimisation: whether datasets tagged as personal data may be hosted"},

@@ -58,3 +58,33 @@ Digest <code>{{.Digest}}</code><br>Sites: {{range $i, $s := .Sites}}{{if $i}}, {
 
 // WriteHTML renders a printable HTML report.
 func (s *Scorecard) WriteHTML(w io.Writer) error { return page.Execute(w, s) }
+
+var reqMark = map[Status]string{Met: "met", Partial: "partial", NotConfigured: "not configured", Violated: "VIOLATED", NotImplemented: "not implemented"}
+
+// WriteText renders the framework report for a terminal: one block per
+// requirement, its status, what is missing, and the evidence.
+func (fw *Framework) WriteText(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Trust framework: %d requirements on home %s, assessed %s\n", len(fw.Requirements), fw.Home, fw.At.Format(time.DateOnly))
+	fmt.Fprintf(&b, "  %d met, %d partial, %d not configured, %d violated, %d not implemented\n",
+		fw.Counts[Met], fw.Counts[Partial], fw.Counts[NotConfigured], fw.Counts[Violated], fw.Counts[NotImplemented])
+	group := ""
+	for _, r := range fw.Requirements {
+		if r.Group != group {
+			group = r.Group
+			fmt.Fprintf(&b, "\n%s. %s\n", group, groupNames[group])
+		}
+		fmt.Fprintf(&b, "  %2d %-40s %s\n", r.N, r.Title, reqMark[r.Status])
+		if r.Missing != "" {
+			fmt.Fprintf(&b, "       missing: %s\n", r.Missing)
+		}
+		for _, ev := range r.Evidence {
+			fmt.Fprintf(&b, "       - %s\n", ev)
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+var groupNames = map[string]string{"A": "Agreements and political commitment", "B": "Legal basis and jurisdiction", "C": "Data management",
+	"D": "Technical safeguards", "E": "Operational rules", "F": "Continuity", "G": "Strategy, prerequisites and monitoring"}

@@ -19,6 +19,7 @@ import (
 
 func cmdAssess(e *env) *cobra.Command {
 	var htmlOut string
+	var requirements bool
 	c := &cobra.Command{
 		Use:   "assess [AGREEMENT]",
 		Short: "Score agreements along the five trust dimensions against live evidence",
@@ -35,15 +36,28 @@ running system:
   * disclosures and incident notification: from the transparency log, or
     "no evidence yet".
 
-A failing check gives exit code 3. --html writes a printable report.`,
+A failing check gives exit code 3. --html writes a printable report.
+
+With --requirements, list instead each of the framework's 35 requirements
+(docs/FRAMEWORK.md) with its status on this home (met, partial, not
+configured, violated, not implemented) and the live evidence behind it: log
+entries, site scans, policy decisions, configuration. A violated
+requirement gives exit code 3.`,
 		Example: `  embassy assess
   embassy assess ee-lu --html ee-lu-scorecard.html
-  embassy --json assess examples/agreements/noncompliant.signed.yaml`,
+  embassy --json assess examples/agreements/noncompliant.signed.yaml
+  embassy assess --requirements`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := e.openHome()
 			if err != nil {
 				return err
+			}
+			if requirements {
+				if len(args) > 0 {
+					return usagef("--requirements assesses the whole home: give no agreement")
+				}
+				return e.runRequirements(h)
 			}
 			base := agreement.DefaultBaseline()
 			settings, err := loadSettings(h, base)
@@ -126,6 +140,7 @@ A failing check gives exit code 3. --html writes a printable report.`,
 		},
 	}
 	c.Flags().StringVar(&htmlOut, "html", "", "also write a printable HTML report to this file")
+	c.Flags().BoolVar(&requirements, "requirements", false, "list the framework's 35 requirements with their status on this home and the evidence")
 	return c
 }
 

@@ -69,6 +69,9 @@ type Request struct {
 	Now      time.Time
 	Attested bool // key release: the site presented a valid attestation
 	Approved bool // disclosure: the sending state approved it
+	// BreakGlass: a break-glass emergency access is open at the site
+	// (physical or operational only: no key leaves home while it is).
+	BreakGlass bool
 }
 
 // Decision is the answer, with reasons a person can act on.
@@ -140,21 +143,35 @@ func (e *Engine) Decide(r Request) Decision {
 	lbl, lerr := class.Parse(r.Dataset.Class)
 	labelled := r.Dataset.Class != "" && lerr == nil
 	cp := e.settings.For(lbl)
+	tags := e.settings.Tags(r.Dataset.Name)
+	tjs := make([]cedar.Value, len(tags.Jurisdictions))
+	for i, j := range tags.Jurisdictions {
+		tjs[i] = cedar.String(j)
+	}
+	tas := make([]cedar.Value, len(tags.Agreements))
+	for i, a := range tags.Agreements {
+		tas[i] = cedar.String(a)
+	}
 	jset := make([]cedar.Value, len(cp.Jurisdictions))
 	for i, j := range cp.Jurisdictions {
 		jset[i] = cedar.String(j)
 	}
 	ds := cedar.RecordMap{
-		"labelled":         cedar.Boolean(labelled),
-		"c":                cedar.Long(lbl.C),
-		"i":                cedar.Long(lbl.I),
-		"a":                cedar.Long(lbl.A),
-		"personal":         cedar.Boolean(r.Dataset.Personal),
-		"any_jurisdiction": cedar.Boolean(cp.Jurisdictions == nil),
-		"jurisdictions":    cedar.NewSet(jset...),
-		"min_tier":         cedar.Long(cp.MinTier),
-		"private_hub":      cedar.Boolean(cp.PrivateHub),
-		"home_only_keys":   cedar.Boolean(cp.KeyPolicy == "home-only"),
+		"labelled":          cedar.Boolean(labelled),
+		"c":                 cedar.Long(lbl.C),
+		"i":                 cedar.Long(lbl.I),
+		"a":                 cedar.Long(lbl.A),
+		"personal":          cedar.Boolean(r.Dataset.Personal || tags.Personal),
+		"tagged_places":     cedar.Boolean(len(tags.Jurisdictions) > 0),
+		"places":            cedar.NewSet(tjs...),
+		"governing_law":     cedar.String(tags.GoverningLaw),
+		"tagged_agreements": cedar.Boolean(len(tags.Agreements) > 0),
+		"agreements":        cedar.NewSet(tas...),
+		"any_jurisdiction":  cedar.Boolean(cp.Jurisdictions == nil),
+		"jurisdictions":     cedar.NewSet(jset...),
+		"min_tier":          cedar.Long(cp.MinTier),
+		"private_hub":       cedar.Boolean(cp.PrivateHub),
+		"home_only_keys":    cedar.Boolean(cp.KeyPolicy == "home-only"),
 	}
 	recoveryKm := e.settings.RecoveryDistanceKm
 	ag := cedar.RecordMap{"named": cedar.Boolean(r.Site.Agreement != ""), "present": cedar.False}
@@ -176,6 +193,7 @@ func (e *Engine) Decide(r Request) Decision {
 			"personal_data": cedar.String(res["data.personal-data"].Value.Raw),
 			"hub":           cedar.String(res["hub"].Value.Raw),
 			"jurisdictions": cedar.NewSet(js...),
+			"law":           cedar.String(agreementLaw(a, res)),
 		}
 		recoveryKm = max(recoveryKm, res["residency.recovery-distance-km"].Value.Int())
 		if st.Expired && (r.Action == Write || r.Action == Replicate) {
@@ -195,6 +213,7 @@ func (e *Engine) Decide(r Request) Decision {
 		"distance_km":  cedar.Long(dist),
 		"tier":         cedar.Long(r.Site.Tier),
 		"agreement":    cedar.NewRecord(ag),
+		"agreement_id": cedar.String(r.Site.Agreement),
 	}
 	req := cedar.Request{
 		Principal: cedar.NewEntityUID("Site", cedar.String(r.Site.Name)),
@@ -207,6 +226,7 @@ func (e *Engine) Decide(r Request) Decision {
 			"require_agreement": cedar.Boolean(e.settings.RequireAgreement),
 			"attested":          cedar.Boolean(r.Attested),
 			"approved":          cedar.Boolean(r.Approved),
+			"break_glass":       cedar.Boolean(r.BreakGlass),
 		}),
 	}
 	dec, diag := cedar.Authorize(e.ps, e.entities, req)
@@ -226,6 +246,19 @@ func (e *Engine) Decide(r Request) Decision {
 		d.Reasons = append(d.Reasons, rp.Replace(e.reasons[cedar.PolicyID(id)]))
 	}
 	return d
+}
+
+// agreementLaw is the state whose law governs data hosted under a: the
+// sending or the host state, as legal.governing-law says.
+func agreementLaw(a *agreement.Agreement, res map[string]agreement.Resolved) string {
+	p := a.Sending()
+	if res["legal.governing-law"].Value.Raw == "host" {
+		p = a.Host()
+	}
+	if p == nil {
+		return ""
+	}
+	return p.State
 }
 
 // actionGroups: "store" holds write and replicate; "leave-home" holds
@@ -263,13 +296,16 @@ func (e *Engine) replacer(r Request, lbl class.Label, cp ClassPolicy, a *agreeme
 	kv := []string{
 		"{dataset}", r.Dataset.Name, "{class}", cls, "{site}", r.Site.Name, "{jurisdiction}", r.Site.Jurisdiction,
 		"{allowed}", allowed, "{agreement}", r.Site.Agreement, "{distance}", strconv.Itoa(int(r.Site.DistanceKm)),
+		"{places}", strings.Join(e.settings.Tags(r.Dataset.Name).Jurisdictions, ", "),
+		"{inventory_agreements}", strings.Join(e.settings.Tags(r.Dataset.Name).Agreements, ", "), "{law}", e.settings.Tags(r.Dataset.Name).GoverningLaw,
 		"{recovery_km}", strconv.Itoa(recoveryKm), "{tier}", strconv.Itoa(r.Site.Tier), "{min_tier}", strconv.Itoa(cp.MinTier),
 	}
 	if a != nil {
 		res := e.res[a.ID]
 		kv = append(kv, "{expires}", st.Expires.Format(time.DateOnly), "{effective}", res["term.effective"].Value.Raw,
 			"{max_class}", res["data.max-class"].Value.Raw, "{hub}", res["hub"].Value.Raw,
-			"{agreement_jurisdictions}", strings.Join(res["residency.jurisdictions"].Value.List, ", "))
+			"{agreement_jurisdictions}", strings.Join(res["residency.jurisdictions"].Value.List, ", "),
+			"{agreement_law}", agreementLaw(a, res))
 	}
 	return strings.NewReplacer(kv...)
 }

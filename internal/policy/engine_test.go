@@ -169,6 +169,7 @@ func TestSettings(t *testing.T) {
 
 func FuzzParseSettings(f *testing.F) {
 	f.Add("home-location: 59.4,24.7\nclasses:\n  - class: C2-I3-A3\n    jurisdictions: [LU]\n")
+	f.Add("datasets:\n  - name: population\n    personal: true\n    governing-law: EE\n    jurisdictions: [LU, EE]\n")
 	base := agreement.DefaultBaseline()
 	f.Fuzz(func(t *testing.T, doc string) {
 		s, err := ParseSettings(strings.NewReader(doc), base)

@@ -9,11 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/class"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // SettingsFile is the name of the policy settings file inside a home.
@@ -26,6 +28,39 @@ type Settings struct {
 	RecoveryDistanceKm int         `yaml:"recovery-distance-km,omitempty"`
 	RequireAgreement   bool        `yaml:"require-agreement,omitempty"` // sites without an agreement take no data
 	Classes            []ClassRule `yaml:"classes,omitempty"`
+	// Datasets tag named datasets (and so their keys) with attributes the
+	// class label does not carry: personal data, governing law, the
+	// jurisdictions they may be placed in.
+	Datasets []DatasetTags `yaml:"datasets,omitempty"`
+	// AutoDeny lists reason codes whose access requests are denied at
+	// once, without waiting for the sending state (embassy access).
+	AutoDeny []string `yaml:"auto-deny,omitempty"`
+}
+
+// DatasetTags are the tags of one dataset and of its keys.
+type DatasetTags struct {
+	Name          string   `yaml:"name"`
+	Personal      bool     `yaml:"personal,omitempty"`      // holds personal data (minimisation, data.personal-data)
+	GoverningLaw  string   `yaml:"governing-law,omitempty"` // ISO 3166-1 alpha-2 state whose law governs it
+	Jurisdictions []string `yaml:"jurisdictions,omitempty"` // where it and its keys may be placed; empty: where its class allows
+	// The hosted-dataset inventory (framework requirement 9): who owns the
+	// registry, its recovery objectives, and the agreements it may be
+	// hosted under. A dataset held at a site but not tagged here is
+	// reported by 'embassy assess --requirements'.
+	Owner      string   `yaml:"owner,omitempty"`
+	RPO        string   `yaml:"rpo,omitempty"` // recovery point objective, a Go duration such as 24h
+	RTO        string   `yaml:"rto,omitempty"` // recovery time objective
+	Agreements []string `yaml:"agreements,omitempty"`
+}
+
+// Tags returns the tags of the named dataset (zero if untagged).
+func (s Settings) Tags(name string) DatasetTags {
+	for _, d := range s.Datasets {
+		if d.Name == name {
+			return d
+		}
+	}
+	return DatasetTags{Name: name}
 }
 
 // ClassRule applies to every label at least as strict as Class.
@@ -83,6 +118,8 @@ func ParseSettings(r io.Reader, base *agreement.Baseline) (Settings, error) {
 	if doc.Classes != nil {
 		s.Classes = doc.Classes
 	}
+	s.Datasets = doc.Datasets
+	s.AutoDeny = doc.AutoDeny
 	return s, s.Validate(base)
 }
 
@@ -101,6 +138,40 @@ func (s *Settings) Validate(base *agreement.Baseline) error {
 	}
 	if min := base.Values["residency.recovery-distance-km"].Int(); s.RecoveryDistanceKm < min {
 		return fmt.Errorf("recovery-distance-km: %d loosens the baseline (%d km): use %d or more", s.RecoveryDistanceKm, min, min)
+	}
+	for i, r := range s.AutoDeny {
+		if tlog.ReasonCodes[r] == "" {
+			return fmt.Errorf("auto-deny[%d]: %q is not a reason code", i, r)
+		}
+	}
+	seen := map[string]bool{}
+	for i, d := range s.Datasets {
+		p := fmt.Sprintf("datasets[%d]", i)
+		if d.Name == "" {
+			return fmt.Errorf("%s.name: a dataset tag needs the dataset's name", p)
+		}
+		if seen[d.Name] {
+			return fmt.Errorf("%s.name: dataset %s is tagged twice: merge its entries", p, d.Name)
+		}
+		seen[d.Name] = true
+		if d.GoverningLaw != "" {
+			if err := agreement.ValidState(d.GoverningLaw); err != nil {
+				return fmt.Errorf("%s.governing-law: %w", p, err)
+			}
+		}
+		for _, j := range d.Jurisdictions {
+			if err := agreement.ValidState(j); err != nil {
+				return fmt.Errorf("%s.jurisdictions: %w", p, err)
+			}
+		}
+		for _, f := range []struct{ name, v string }{{"rpo", d.RPO}, {"rto", d.RTO}} {
+			if f.v == "" {
+				continue
+			}
+			if dur, err := time.ParseDuration(f.v); err != nil || dur <= 0 {
+				return fmt.Errorf("%s.%s: %q is not a duration such as 24h or 90m", p, f.name, f.v)
+			}
+		}
 	}
 	for i, c := range s.Classes {
 		p := fmt.Sprintf("classes[%d]", i)

@@ -121,6 +121,14 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 		ver     uint32
 	}
 	var unlisted []unlistedKey
+	var unwrapped []Unwrap
+	if r.opts.OnUnwrap != nil {
+		defer func() {
+			if len(unwrapped) > 0 {
+				r.opts.OnUnwrap(ctx, unwrapped)
+			}
+		}()
+	}
 	err := r.listUnionSites(ctx, site.KindKey, func(s *Site, fi site.Info) error {
 		dsid, v, e, ok := parseDataKeyName(fi.Handle.Name)
 		if !ok || e != r.current {
@@ -154,6 +162,7 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 		// attack.
 		if b, err := ReadObject(ctx, u.s.Backend, u.h); err == nil {
 			if _, err := openDataKey(r.kem, r.home, u.dsid, u.ver, r.current, r.epochs[r.current].sign, false, b); err == nil {
+				unwrapped = append(unwrapped, Unwrap{Dataset: u.dsid, Version: u.ver, Epoch: r.current, Site: u.s.Name})
 				r.log.InfoContext(ctx, "uncommitted dataset key record ignored (an interrupted dataset creation)", "site", u.s.Name, "object", u.h.String())
 				continue
 			}
@@ -185,7 +194,10 @@ func (r *Repo) Datasets(ctx context.Context) (map[string]*DatasetKeys, error) {
 		if d != nil && d.Keys[rf.ver] != nil {
 			continue
 		}
-		rec, err := r.loadDataKey(ctx, rf.dsid, rf.ver)
+		rec, from, err := r.loadDataKeyFrom(ctx, rf.dsid, rf.ver)
+		if err == nil {
+			unwrapped = append(unwrapped, Unwrap{Dataset: rf.dsid, Version: rf.ver, Epoch: r.current, Site: from, Used: true})
+		}
 		if err != nil {
 			if st == nil {
 				return nil, err
@@ -302,21 +314,31 @@ func encodeDataKey(rec *dataKeyRecord, epoch uint32, signer []byte) ([]byte, err
 }
 
 func (r *Repo) loadDataKey(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, error) {
+	rec, _, err := r.loadDataKeyFrom(ctx, dsid, ver)
+	return rec, err
+}
+
+// loadDataKeyFrom is loadDataKey also returning the site read from.
+func (r *Repo) loadDataKeyFrom(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, string, error) {
 	var rec *dataKeyRecord
+	var from string
 	h := dataKeyHandle(dsid, ver, r.current)
 	legacy := r.legacy && r.curState() == nil
 	err := r.readFirst(ctx, h, 0, 0, func(s *Site, b []byte) error {
 		var err error
 		rec, err = openDataKey(r.kem, r.home, dsid, ver, r.current, r.epochs[r.current].sign, legacy, b)
+		if err == nil {
+			from = s.Name
+		}
 		if err != nil && errors.Is(err, ErrSignature) {
 			r.alert(ctx, Alert{Site: s.Name, Attack: AttackMintedKey, Object: h.String(), Detail: err.Error()})
 		}
 		return err
 	})
 	if err != nil {
-		return nil, hint.WithCode(fmt.Errorf("dataset %s key version %d: %w", dsid, ver, err), hint.CodeKey)
+		return nil, "", hint.WithCode(fmt.Errorf("dataset %s key version %d: %w", dsid, ver, err), hint.CodeKey)
 	}
-	return rec, nil
+	return rec, from, nil
 }
 
 // Dataset returns the named dataset's keys, or an error if it does not exist.

@@ -107,6 +107,19 @@ type Options struct {
 	// Legacy opens a vault written before signed key records and state
 	// (only for Upgrade).
 	Legacy bool
+	// OnUnwrap, if set, is called with every dataset key record the root
+	// key unwrapped, once per call of Datasets that unwrapped any (the
+	// key-custody log: internal/vault records each as a key.unwrap entry).
+	OnUnwrap func(ctx context.Context, us []Unwrap)
+}
+
+// Unwrap is one dataset key record the root key unwrapped.
+type Unwrap struct {
+	Dataset string // dataset id
+	Version uint32 // key version
+	Epoch   uint32 // key epoch of the root key used
+	Site    string // the site the wrapped record was read from
+	Used    bool   // false: unwrapped only to tell the home's own uncommitted record from a planted one
 }
 
 // Repo is an open repository.

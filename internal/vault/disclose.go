@@ -6,6 +6,7 @@ package vault
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -123,7 +124,11 @@ func (v *Vault) disclosureDecision(ctx context.Context, sc home.SiteConfig, reas
 	if err != nil {
 		return Decision{}, true, err
 	}
-	return g.Decide(ctx, policy.Request{Action: policy.Disclose, Dataset: ds, Site: g.Site(sc), Approved: req.Approval != "" || homeInitiated}), true, nil
+	approved := req.Approval != "" || homeInitiated
+	if n, perr := strconv.ParseUint(req.Approval, 10, 64); perr == nil { // an access request's index: it must be approved (approval.go)
+		approved = homeInitiated || v.AccessApproved(ctx, sc.Name, n)
+	}
+	return g.Decide(ctx, policy.Request{Action: policy.Disclose, Dataset: ds, Site: g.Site(sc), Approved: approved}), true, nil
 }
 
 // DisclosuresRequest selects the disclosure report.

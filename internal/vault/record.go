@@ -49,6 +49,9 @@ type Recorder struct {
 	Signer note.Signer
 	Policy *tlog.Policy
 	local  map[string]http.Handler
+
+	pendMu  sync.Mutex
+	pending []tlog.Entry // key.unwrap entries waiting for the next Append or Flush (custody.go)
 }
 
 // Recorder returns the vault's recorder.
@@ -186,13 +189,22 @@ func (rc *Recorder) wrap(err error) error {
 // Append appends entries with one open of the log, pipelined so that they
 // share witnessed checkpoints, and returns once a checkpoint covering them
 // is cosigned by the witness quorum.
-func (rc *Recorder) Append(ctx context.Context, ents ...tlog.Entry) error {
-	if len(ents) == 0 {
+func (rc *Recorder) Append(ctx context.Context, ents ...tlog.Entry) (err error) {
+	pend := rc.takePending()
+	if len(ents) == 0 && len(pend) == 0 {
 		return nil
 	}
-	l, err := rc.Open(ctx)
-	if err != nil {
-		return rc.wrap(err)
+	if len(pend) > 0 {
+		ents = append(pend, ents...)
+	}
+	defer func() {
+		if err != nil {
+			rc.putBack(pend)
+		}
+	}()
+	l, oerr := rc.Open(ctx)
+	if oerr != nil {
+		return rc.wrap(oerr)
 	}
 	var waits []func() (uint64, []byte, error)
 	for i := range ents {

@@ -201,7 +201,7 @@ func (v *Vault) OpenRepo(ctx context.Context, keys bool) (*repo.Repo, error) {
 		return nil, err
 	}
 	sites = append(sites, meta)
-	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, OnAlert: v.siteAlert,
+	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, OnAlert: v.siteAlert, OnUnwrap: v.recordUnwraps,
 		PackSize: h.Config.PackSizeMiB << 20, Compression: CompressionMode(h.Config.Compression)})
 	if err != nil {
 		return nil, err
@@ -223,8 +223,10 @@ func (v *Vault) OpenRepo(ctx context.Context, keys bool) (*repo.Repo, error) {
 	return r, nil
 }
 
-// Close closes the sites of the vault's repository.
+// Close writes the key.unwrap entries not yet in the log (Flush) and
+// closes the sites of the vault's repository.
 func (v *Vault) Close() {
+	v.Flush(context.Background())
 	if v.Repo != nil {
 		closeSites(v.Repo)
 	}
