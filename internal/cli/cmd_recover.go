@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
@@ -48,6 +49,9 @@ with --compare URL so is a site showing an older signed state than another.`,
 			var err error
 			if req.Dir, err = e.homePath(); err != nil {
 				return err
+			}
+			if home.Exists(req.Dir) { // before any passphrase is asked for
+				return hint.Wrap(fmt.Errorf("a home already exists at %s", req.Dir), "recover into an empty folder: 'embassy --home NEW-DIR recover ...'")
 			}
 			if req.Identities, err = vault.LoadIdentityList(identities, e.passphrase(passFile)); err != nil {
 				return err

@@ -58,7 +58,7 @@ func TestDrillPolicyDeniesRestore(t *testing.T) {
 	os.WriteFile(filepath.Join(src, "a.txt"), []byte("register row\n"), 0o644)
 	mustRun(t, home, "snapshot", "reg", src, "--class", "C1-I1-A1")
 	fp := homeFingerprint(t, home)
-	settings := []byte("classes:\n  - class: C1-I0-A0\n    jurisdictions: [FI]\n")
+	settings := []byte("classes:\n  - class: C1-I0-A0\n    jurisdictions: [FI]\n    restore-within-residency: true\n")
 	os.WriteFile(filepath.Join(home, policy.SettingsFile), settings, 0o644)
 
 	plan := drillPlan(t, dir, "denied", "", "lu", "ch")

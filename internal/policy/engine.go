@@ -168,6 +168,7 @@ func (e *Engine) Decide(r Request) Decision {
 		"tagged_agreements": cedar.Boolean(len(tags.Agreements) > 0),
 		"agreements":        cedar.NewSet(tas...),
 		"any_jurisdiction":  cedar.Boolean(cp.Jurisdictions == nil),
+		"restore_within":    cedar.Boolean(cp.RestoreWithinResidency),
 		"jurisdictions":     cedar.NewSet(jset...),
 		"min_tier":          cedar.Long(cp.MinTier),
 		"private_hub":       cedar.Boolean(cp.PrivateHub),

@@ -223,3 +223,32 @@ func TestRuleDatasetAgreement(t *testing.T) {
 		twin:           Request{Action: Write, Dataset: ds, Site: Site{Name: "home", Jurisdiction: "EE", Home: true}},
 		reasonMentions: "dataset tax"}.run(t)
 }
+
+// residency-restore is opt-in: by default a copy held outside the class's
+// jurisdictions (stored before the rules were tightened) still restores,
+// since a restore brings the data home; with restore-within-residency the
+// class refuses it.
+func TestRuleResidencyRestore(t *testing.T) {
+	fiOnly := func(within bool) func(*Settings) {
+		return func(s *Settings) {
+			s.Classes = append(s.Classes, ClassRule{Class: "C1-I0-A0", Jurisdictions: []string{"FI"}, RestoreWithinResidency: within})
+		}
+	}
+	ds := Dataset{Name: "tax", Class: "C1-I1-A1"}
+	outside := Site{Name: "ch", Jurisdiction: "CH", DistanceKm: -1}
+	inside := Site{Name: "fi", Jurisdiction: "FI", DistanceKm: -1}
+	ruleCase{rule: "residency-restore", settings: fiOnly(true),
+		denied: Request{Action: Restore, Dataset: ds, Site: outside}, twin: Request{Action: Restore, Dataset: ds, Site: inside},
+		reasonMentions: "site ch is in CH, so its copy is not restored from"}.run(t)
+
+	base := agreement.DefaultBaseline()
+	s := DefaultSettings(base)
+	fiOnly(false)(&s)
+	e, err := New(s, base, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := e.Decide(Request{Action: Restore, Dataset: ds, Site: outside, Now: now}); !d.Allow {
+		t.Fatalf("without restore-within-residency a restore from outside was denied: %v", d.Reasons)
+	}
+}

@@ -77,6 +77,11 @@ type ClassRule struct {
 	// RequireOutsideWitness refuses a write while the log policy's quorum
 	// can be met by the home's own witnesses alone.
 	RequireOutsideWitness bool `yaml:"require-outside-witness,omitempty"`
+	// RestoreWithinResidency refuses to restore from a site outside the
+	// class's jurisdictions (rule residency-restore). Off by default: a
+	// copy stored before the rules were tightened still brings the data
+	// home, since restoring moves it back to the sending state.
+	RestoreWithinResidency bool `yaml:"restore-within-residency,omitempty"`
 }
 
 // Key policies, from least to most strict.
@@ -224,6 +229,8 @@ type ClassPolicy struct {
 	RequireCopies    bool        `json:"require_copies,omitempty"`
 	// RequireOutsideWitness: any matching rule sets it.
 	RequireOutsideWitness bool `json:"require_outside_witness,omitempty"`
+	// RestoreWithinResidency: any matching rule sets it.
+	RestoreWithinResidency bool `json:"restore_within_residency,omitempty"`
 }
 
 // For merges the rules that apply to l: allowed jurisdictions are
@@ -251,6 +258,7 @@ func (s *Settings) For(l class.Label) ClassPolicy {
 		p.PrivateHub = p.PrivateHub || r.PrivateHub
 		p.RequireCopies = p.RequireCopies || r.RequireCopies
 		p.RequireOutsideWitness = p.RequireOutsideWitness || r.RequireOutsideWitness
+		p.RestoreWithinResidency = p.RestoreWithinResidency || r.RestoreWithinResidency
 		if r.Erasure != "" {
 			p.Erasure = r.Erasure
 		}
