@@ -3,18 +3,12 @@ package cli
 import (
 	"bytes"
 	"fmt"
-	"sort"
-	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/assess"
 	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/policy"
-	"github.com/digital-embassy/embassy/internal/site"
 )
 
 func cmdAssess(e *env) *cobra.Command {
@@ -59,54 +53,25 @@ requirement gives exit code 3.`,
 				}
 				return e.runRequirements(h)
 			}
-			base := agreement.DefaultBaseline()
-			settings, err := loadSettings(h, base)
-			if err != nil {
-				return err
-			}
-			ias, err := loadAgreements(h, base)
-			if err != nil {
-				return err
-			}
-			ags := map[string]*agreement.Agreement{}
-			for _, ia := range ias {
-				ags[ia.ID] = ia.Agreement
-			}
-			var targets []*agreement.Agreement
+			v := e.vaultOf(h)
+			var cards []*assess.Scorecard
 			if len(args) == 1 {
 				a, err := e.readAgreementArg(args[0])
 				if err != nil {
 					return err
 				}
-				ags[a.ID] = a // score this text, installed or not
-				targets = append(targets, a)
-			} else {
-				for _, ia := range ias {
-					targets = append(targets, ia.Agreement)
+				sc, err := v.AssessAgreement(e.ctx, a)
+				if err != nil {
+					return err
 				}
-			}
-			if len(targets) == 0 {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("no agreement to assess"), "install one with 'embassy agreement add FILE' or pass a file"), hint.CodeUsage)
-			}
-			var list []*agreement.Agreement
-			for _, a := range ags {
-				list = append(list, a)
-			}
-			eng, err := policy.New(settings, base, list)
-			if err != nil {
+				cards = append(cards, sc)
+			} else if cards, err = v.Assess(e.ctx); err != nil {
 				return err
 			}
-			var sites []policy.Site
-			for _, sc := range h.Config.Sites {
-				sites = append(sites, policySite(settings, sc))
+			if len(cards) == 0 {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("no agreement to assess"), "install one with 'embassy agreement add FILE' or pass a file"), hint.CodeUsage)
 			}
-			scan, holdings := e.gatherEvidence(h)
-			now := e.now()
-			evidence := e.assessEvidence(h)
-			var cards []*assess.Scorecard
-			for _, a := range targets {
-				sc := assess.Assess(assess.Input{Agreement: a, Baseline: base, Engine: eng, Now: now, Sites: sites, Holdings: holdings, Scan: scan, Evidence: evidence})
-				cards = append(cards, sc)
+			for _, sc := range cards {
 				if sc.Passed < sc.Total {
 					e.warned = true
 				}
@@ -142,70 +107,4 @@ requirement gives exit code 3.`,
 	c.Flags().StringVar(&htmlOut, "html", "", "also write a printable HTML report to this file")
 	c.Flags().BoolVar(&requirements, "requirements", false, "list the framework's 35 requirements with their status on this home and the evidence")
 	return c
-}
-
-// gatherEvidence scans every reachable site and builds the placement map
-// (which sites hold which datasets, with each dataset's latest class).
-// Unreachable sites are reported and left out of the scan.
-func (e *env) gatherEvidence(h *home.Home) (map[string][]string, []assess.Holding) {
-	scan := map[string][]string{}
-	at := map[string][]string{} // dsid -> sites
-	for _, sc := range h.Config.Sites {
-		s := e.openSite(sc)
-		if err := s.Err(); err != nil {
-			e.warnf("site %s is unavailable: %v", sc.Name, err)
-			continue
-		}
-		found, err := assess.ScanSite(e.ctx, s.Backend)
-		if err != nil {
-			e.warnf("site %s: scan failed: %v", sc.Name, err)
-		} else {
-			scan[sc.Name] = append([]string{}, found...)
-		}
-		seen := map[string]bool{}
-		_ = s.Backend.List(e.ctx, site.KindSnapshot, func(i site.Info) error {
-			ds, _, _ := strings.Cut(i.Handle.Name, "/")
-			if !seen[ds] {
-				seen[ds] = true
-				at[ds] = append(at[ds], sc.Name)
-			}
-			return nil
-		})
-		s.Backend.Close()
-	}
-	var out []assess.Holding
-	names := map[string]policy.Dataset{}
-	if r, err := e.openRepo(h, true); err == nil {
-		if dss, err := r.Datasets(e.ctx); err == nil {
-			for name, dk := range dss {
-				ds := policy.Dataset{Name: name}
-				if d, err := r.OpenDataset(e.ctx, dk); err == nil {
-					if snaps, _, err := d.Snapshots(e.ctx); err == nil {
-						latest := ""
-						var lt int64
-						for _, s := range snaps {
-							if s.Time.UnixNano() >= lt {
-								lt, latest = s.Time.UnixNano(), s.Class
-							}
-						}
-						ds.Class = latest
-					}
-				}
-				names[dk.ID] = ds
-			}
-		}
-		e.closeRepo(r)
-	} else {
-		e.warnf("dataset names and classes unavailable (%v); datasets are shown by id", err)
-	}
-	for id, sites := range at {
-		ds, ok := names[id]
-		if !ok {
-			ds = policy.Dataset{Name: id}
-		}
-		sort.Strings(sites)
-		out = append(out, assess.Holding{Dataset: ds, Sites: sites})
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Dataset.Name < out[j].Dataset.Name })
-	return scan, out
 }

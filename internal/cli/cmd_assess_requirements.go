@@ -60,7 +60,7 @@ func (e *env) requirementFacts(h *home.Home) (*assess.Facts, error) {
 	for _, sc := range h.Config.Sites {
 		f.Sites = append(f.Sites, policySite(settings, sc))
 	}
-	f.Scan, f.Holdings = e.gatherEvidence(h)
+	f.Scan, f.Holdings = e.vaultOf(h).Holdings(e.ctx)
 	if r, _, err := e.readLog(h); err == nil {
 		if _, ents, err := r.All(e.ctx); err == nil {
 			f.Log = ents

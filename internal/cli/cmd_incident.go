@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/incident"
@@ -16,30 +15,7 @@ import (
 
 // incidentHours gives each site's operations.incident-notification-hours:
 // its agreement's, or the baseline's.
-func incidentHours(h *home.Home) func(site string) time.Duration {
-	base := agreement.DefaultBaseline()
-	fallback := time.Duration(base.Values["operations.incident-notification-hours"].Int()) * time.Hour
-	byID := map[string]*agreement.Agreement{}
-	if ias, err := vault.LoadAgreements(h, base); err == nil {
-		for _, ia := range ias {
-			byID[ia.ID] = ia.Agreement
-		}
-	}
-	hours := map[string]time.Duration{}
-	for _, sc := range h.Config.Sites {
-		if a := byID[sc.Agreement]; a != nil {
-			if n := agreement.Resolve(a, base)["operations.incident-notification-hours"].Value.Int(); n > 0 {
-				hours[sc.Name] = time.Duration(n) * time.Hour
-			}
-		}
-	}
-	return func(site string) time.Duration {
-		if d, ok := hours[site]; ok {
-			return d
-		}
-		return fallback
-	}
-}
+func incidentHours(h *home.Home) func(site string) time.Duration { return vault.IncidentHours(h) }
 
 // incidents reads every incident from the home's log.
 func (e *env) incidents(h *home.Home) ([]incident.Incident, error) {

@@ -112,7 +112,7 @@ func TestRootKeyFiles(t *testing.T) {
 	if err := h.DeleteRoot(2); err != nil {
 		t.Fatalf("deleting a deleted root key: %v", err)
 	}
-	if _, err := h.LoadRoot(2); err == nil || hint.CodeOf(err) != hint.CodeKey || !strings.Contains(hint.Of(err), "embassy recover") {
+	if _, err := h.LoadRoot(2); err == nil || hint.CodeOf(err) != hint.CodeKey || !strings.Contains(hint.Of(err), "recover --site") {
 		t.Fatalf("missing root key: %v", err)
 	}
 }

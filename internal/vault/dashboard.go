@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"slices"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -21,6 +22,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/drill"
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -308,7 +310,7 @@ func (s *Dashboard) Agreements(ctx context.Context) ([]*assess.Scorecard, error)
 	s.mu.Unlock()
 	s.assessMu.Lock() // one scoring at a time
 	defer s.assessMu.Unlock()
-	cards, err := s.v.assess(ctx, s.openRepo)
+	cards, err := s.v.assess(ctx, s.openRepo, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -450,25 +452,51 @@ var (
 // Assess scores every installed agreement against the home as
 // 'embassy assess' does with no argument: the policy engine over the
 // home's settings and agreements, every reachable site scanned for what
-// it holds, and the disclosures of the log measured against each site's
-// deadline. No agreement installed is no scorecard.
+// it holds, and the disclosures and incidents of the log measured against
+// each site's agreement. No agreement installed is no scorecard.
 func (v *Vault) Assess(ctx context.Context) ([]*assess.Scorecard, error) {
-	return v.assess(ctx, v.OpenRepo)
+	return v.assess(ctx, v.OpenRepo, nil)
 }
 
-func (v *Vault) assess(ctx context.Context, open func(context.Context, bool) (*repo.Repo, error)) ([]*assess.Scorecard, error) {
+// AssessAgreement scores one agreement text (installed or not) the same
+// way, with it standing in for any installed agreement of its id.
+func (v *Vault) AssessAgreement(ctx context.Context, a *agreement.Agreement) (*assess.Scorecard, error) {
+	cards, err := v.assess(ctx, v.OpenRepo, a)
+	if err != nil || len(cards) == 0 {
+		return nil, err
+	}
+	return cards[0], nil
+}
+
+func (v *Vault) assess(ctx context.Context, open func(context.Context, bool) (*repo.Repo, error), only *agreement.Agreement) ([]*assess.Scorecard, error) {
 	base := agreement.DefaultBaseline()
 	settings, err := LoadSettings(v.Home, base)
 	if err != nil {
 		return nil, err
 	}
 	ias, err := LoadAgreements(v.Home, base)
-	if err != nil || len(ias) == 0 {
+	if err != nil {
 		return nil, err
 	}
-	var list []*agreement.Agreement
+	ags := map[string]*agreement.Agreement{}
+	var targets []*agreement.Agreement
 	for _, ia := range ias {
-		list = append(list, ia.Agreement)
+		ags[ia.ID] = ia.Agreement
+		targets = append(targets, ia.Agreement)
+	}
+	if only != nil {
+		ags[only.ID] = only // score this text, installed or not
+		targets = []*agreement.Agreement{only}
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	list := make([]*agreement.Agreement, 0, len(ags))
+	for _, ia := range ias {
+		list = append(list, ags[ia.ID])
+	}
+	if only != nil && !slices.Contains(list, only) {
+		list = append(list, only)
 	}
 	eng, err := policy.New(settings, base, list)
 	if err != nil {
@@ -483,7 +511,7 @@ func (v *Vault) assess(ctx context.Context, open func(context.Context, bool) (*r
 	now := v.Now()
 	ev := v.AssessEvidence(ctx)
 	var cards []*assess.Scorecard
-	for _, a := range list {
+	for _, a := range targets {
 		cards = append(cards, assess.Assess(assess.Input{Agreement: a, Baseline: base, Engine: eng, Now: now, Sites: sites, Holdings: holdings, Scan: scan, Evidence: ev}))
 	}
 	return cards, nil
@@ -561,16 +589,18 @@ func (v *Vault) holdings(ctx context.Context, open func(context.Context, bool) (
 
 // logEvidence feeds an assessment from the home's transparency log: the
 // access disclosures recorded there, with when each access happened and
-// when it was logged.
+// when it was logged, and the incidents hosts filed.
 type logEvidence struct {
-	ds []assess.Disclosure
+	ds  []assess.Disclosure
+	ins []assess.Incident
 }
 
 func (l logEvidence) Disclosures() ([]assess.Disclosure, bool) { return l.ds, len(l.ds) > 0 }
-func (l logEvidence) Incidents() ([]assess.Incident, bool)     { return nil, false }
+func (l logEvidence) Incidents() ([]assess.Incident, bool)     { return l.ins, len(l.ins) > 0 }
 
 // AssessEvidence reads the log's disclosures, each measured against its
-// site's agreement deadline; nil when the home has no log yet.
+// site's agreement deadline, and its incidents against each site's
+// notification hours; nil when the home has no log yet.
 func (v *Vault) AssessEvidence(ctx context.Context) assess.Evidence {
 	r, err := v.Recorder().Reader()
 	if err != nil {
@@ -587,6 +617,9 @@ func (v *Vault) AssessEvidence(ctx context.Context) assess.Evidence {
 	var ev logEvidence
 	for _, d := range tlog.Disclosures(ents, o).Disclosures {
 		ev.ds = append(ev.ds, assess.Disclosure{Site: d.Site, Accessed: d.At, Disclosed: d.Logged})
+	}
+	for _, in := range incident.Status(ents, v.Now(), IncidentHours(v.Home)) {
+		ev.ins = append(ev.ins, assess.Incident{Site: in.Site, Occurred: in.Occurred, Notified: in.Notified})
 	}
 	return ev
 }
