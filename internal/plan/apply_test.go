@@ -15,7 +15,9 @@ import (
 func TestApplyIdempotentOnAHome(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	if _, err := home.Create(dir, home.Default()); err != nil {
+	cfg := home.Default()
+	cfg.Home = "plan-test-home"
+	if _, err := home.Create(dir, cfg); err != nil {
 		t.Fatal(err)
 	}
 	in := small
