@@ -29,6 +29,12 @@ func FromEntry(e tlog.Entry) []watch.Event {
 			return one(watch.KindSession)
 		}
 	case tlog.KindKeyUnwrap, tlog.KindKeyUse:
+		// The home's own unwraps (one per command that opens keys) are not
+		// key use at a host: they would teach the detector the operator's
+		// habits instead of the host's.
+		if !e.Privileged() {
+			return nil
+		}
 		return one(watch.KindKeyUse)
 	case tlog.KindRestore:
 		r := one(watch.KindRestore)
