@@ -15,6 +15,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/broker"
 	"github.com/digital-embassy/embassy/internal/cli"
 	"github.com/digital-embassy/embassy/internal/metrics"
+	"github.com/digital-embassy/embassy/internal/operate"
 	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/ui"
@@ -32,6 +33,7 @@ func components() map[string][]string {
 		"protect":   metrics.Names(&protect.Runner{}),
 		"watch":     metrics.Names(watchman.NewExporter()),
 		"commands":  cli.MetricNames(),
+		"operate":   operate.MetricNames(),
 	}
 }
 

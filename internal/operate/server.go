@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -50,6 +51,7 @@ type Server struct {
 	// audit line is written), for the home's log.
 	OnRefused func(AuditLine)
 
+	metrics     *operateMetrics
 	mu          sync.Mutex
 	counts      map[string]int // "<action>/<status>"
 	officials   map[string]int
@@ -70,6 +72,7 @@ func (s *Server) init() {
 	s.once.Do(func() {
 		s.counts, s.officials = map[string]int{}, map[string]int{}
 		s.deactivated = make(chan string, 1)
+		s.metrics = newOperateMetrics()
 		if s.Now == nil {
 			s.Now = time.Now
 		}
@@ -86,8 +89,9 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.Service.Register(mux, s.wrap)
 	byToken := s.wrap("deactivate", func(w http.ResponseWriter, r *http.Request) {
-		s.deactivate(w, officialOf(r))
+		s.deactivate(w, officialOf(r), "token")
 	})
+	mux.HandleFunc("GET /metrics", s.metricsHandler)
 	mux.HandleFunc("POST /deactivate", func(w http.ResponseWriter, r *http.Request) {
 		if s.Quorum != nil && r.Header.Get("Authorization") == "" {
 			s.quorumDeactivate(w, r)
@@ -98,7 +102,8 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-func (s *Server) deactivate(w http.ResponseWriter, by string) {
+func (s *Server) deactivate(w http.ResponseWriter, by, how string) {
+	s.metrics.deactivations.WithLabelValues(how).Inc()
 	registry.WriteJSON(w, http.StatusAccepted, map[string]any{"deactivating": true, "by": by})
 	select {
 	case s.deactivated <- by:
@@ -119,6 +124,8 @@ func (s *Server) quorumDeactivate(w http.ResponseWriter, r *http.Request) {
 		line.Status, line.Denied = http.StatusForbidden, err.Error()
 		s.audit(r.Context(), line)
 		s.refused(line)
+		s.metrics.refused.WithLabelValues("quorum").Inc()
+		s.metrics.requests.Count("deactivate", "custodian", http.StatusForbidden)
 		registry.WriteJSON(w, http.StatusForbidden, map[string]string{"error": err.Error()})
 		return
 	}
@@ -127,7 +134,7 @@ func (s *Server) quorumDeactivate(w http.ResponseWriter, r *http.Request) {
 		registry.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit unavailable"})
 		return
 	}
-	s.deactivate(w, by)
+	s.deactivate(w, by, "quorum")
 }
 
 func (s *Server) refused(l AuditLine) {
@@ -169,6 +176,8 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 			line.Status, line.Denied = http.StatusUnauthorized, err.Error()
 			s.audit(r.Context(), line)
 			s.refused(line)
+			s.metrics.refused.WithLabelValues("token").Inc()
+			s.metrics.requests.Count(action, "none", http.StatusUnauthorized)
 			registry.WriteJSON(w, http.StatusUnauthorized, map[string]string{"error": "a valid official token is required"})
 			return
 		}
@@ -181,6 +190,8 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 			line.Status, line.Denied = http.StatusForbidden, "token role "+tok.RoleOf()+" may not "+action
 			s.audit(r.Context(), line)
 			s.refused(line)
+			s.metrics.refused.WithLabelValues("role").Inc()
+			s.metrics.requests.Count(action, tok.RoleOf(), http.StatusForbidden)
 			registry.WriteJSON(w, http.StatusForbidden, map[string]string{"error": "this token's role (" + tok.RoleOf() + ") may not " + action + "; " + want + " tokens are issued separately"})
 			return
 		}
@@ -190,8 +201,13 @@ func (s *Server) wrap(action string, h http.HandlerFunc) http.HandlerFunc {
 			registry.WriteJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "audit unavailable"})
 			return
 		}
+		start := s.Now()
 		h(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, tok)))
 		line.Status = sw.code
+		s.metrics.requests.Observe(action, tok.RoleOf(), sw.code, s.Now().Sub(start))
+		if action != "deactivate" {
+			s.metrics.lookups.WithLabelValues(action, strconv.Itoa(sw.code)).Inc()
+		}
 		s.audit(r.Context(), line)
 	}
 }
