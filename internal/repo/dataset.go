@@ -264,7 +264,7 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 	var out []byte
 	open := func(s *Site, box []byte) error {
 		var err error
-		out, err = d.openBox(ctx, s, k, id, loc, box, buf)
+		out, err = d.openBox(ctx, s, k, id, loc, box, buf, true)
 		return err
 	}
 	if d.ReadAhead > 0 {

@@ -15,8 +15,9 @@ const maxMergedRead = 4 << 20
 // openBox decrypts box (loc's bytes of blob id, as site s returned them;
 // s is nil for a read-ahead window) in place and returns the plaintext,
 // decompressed into buf when the blob is compressed. It checks the length
-// the index records and that the plaintext hashes to id.
-func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, buf []byte) ([]byte, error) {
+// the index records and that the plaintext hashes to id, raising a
+// substitution alert when it does not and alert is set.
+func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, buf []byte, alert bool) ([]byte, error) {
 	plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
@@ -33,6 +34,9 @@ func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc B
 	// The keyed ID binds the plaintext: whoever wrote the box, only the
 	// bytes the home stored under this ID are accepted.
 	if d.BlobID(out) != id {
+		if !alert {
+			return nil, fmt.Errorf("blob %s: plaintext does not match its keyed id: %w", id.Short(), seal.ErrAuth)
+		}
 		name := "?"
 		if s != nil {
 			name = s.Name
@@ -122,12 +126,13 @@ func (d *Dataset) loadRun(ctx context.Context, ids []ID, locs []BlobLoc, start, 
 			}
 			off := int64(loc.Offset) - start
 			var oerr error
-			out, oerr = d.openBox(ctx, from, k, id, loc, data[off:off+int64(loc.Length)], buf)
+			out, oerr = d.openBox(ctx, from, k, id, loc, data[off:off+int64(loc.Length)], buf, false)
 			ok = oerr == nil
 		}
 		if !ok {
 			// The merged read failed, or this blob did not open from it:
-			// read it alone, trying every site.
+			// read it alone, trying every site (and alerting, once, on a
+			// substitute).
 			var lerr error
 			if out, lerr = d.LoadBlob(ctx, id, buf); lerr != nil {
 				return buf, lerr
