@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/seal"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -264,30 +263,9 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 	}
 	var out []byte
 	open := func(s *Site, box []byte) error {
-		plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
-		if err != nil {
-			return fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
-		}
-		if loc.Codec == codec.None {
-			out = plain
-		} else if out, err = codec.Decompress(buf[:0], plain, loc.Codec, int(loc.Raw)); err != nil {
-			return fmt.Errorf("blob %s: %w", id.Short(), err)
-		}
-		if len(out) != int(loc.Raw) {
-			return fmt.Errorf("blob %s has %d bytes, index says %d: %w", id.Short(), len(out), loc.Raw, errFormat)
-		}
-		// The keyed ID binds the plaintext: whoever wrote the box, only the
-		// bytes the home stored under this ID are accepted.
-		if d.BlobID(out) != id {
-			name := "?"
-			if s != nil {
-				name = s.Name
-			}
-			d.r.alert(ctx, Alert{Site: name, Attack: AttackSubstitution, Object: d.PackHandle(loc.Pack).String(),
-				Detail: fmt.Sprintf("blob %s decrypts to bytes that do not hash to its id", id.Short())})
-			return fmt.Errorf("blob %s: plaintext does not match its keyed id: %w", id.Short(), seal.ErrAuth)
-		}
-		return nil
+		var err error
+		out, err = d.openBox(ctx, s, k, id, loc, box, buf, true)
+		return err
 	}
 	if d.ReadAhead > 0 {
 		if box := d.fromWindow(ctx, loc); box != nil && open(nil, box) == nil {

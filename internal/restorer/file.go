@@ -64,13 +64,17 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 func sparse(n *repo.Node) bool { return len(n.Extents) > 0 || (n.Size > 0 && len(n.Content) == 0) }
 
 func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte, m *metaApplier) ([]byte, error) {
-	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	// unix.Open and os.NewFile rather than os.OpenFile: a regular file
+	// gains nothing from Go's poller, and registering it costs five
+	// syscalls (four fcntl and a failing epoll_ctl) per restored file.
+	fd, err := unix.Open(j.path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return buf, hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
 		}
-		return buf, fmt.Errorf("restore: %w", err)
+		return buf, fmt.Errorf("restore: open %s: %w", j.path, err)
 	}
+	f := os.NewFile(uintptr(fd), j.path)
 	if sparse(&j.node) {
 		buf, err = writeSparse(ctx, d, f, j, o, buf)
 	} else {
@@ -80,10 +84,12 @@ func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byt
 		f.Close()
 		return buf, err
 	}
+	// Owner, mode and extended attributes through the open file; the
+	// times (set by path, after the last write) last.
+	m.applyTo(j.path, f, &j.node)
 	if err := f.Close(); err != nil {
 		return buf, fmt.Errorf("restore %s: %w", j.path, err)
 	}
-	m.apply(j.path, &j.node)
 	o.Progress.Files.Add(1)
 	return buf, nil
 }
@@ -92,24 +98,22 @@ func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byt
 // offset if off < 0) and returns how many bytes they held.
 func writeBlobs(ctx context.Context, d *repo.Dataset, f *os.File, ids []repo.ID, off int64, o Options, buf []byte) (int64, []byte, error) {
 	var written int64
-	for _, id := range ids {
-		b, err := d.LoadBlob(ctx, id, buf)
-		if err != nil {
-			return written, buf, fmt.Errorf("restore %s: %w", f.Name(), err)
-		}
-		if cap(b) > cap(buf) {
-			buf = b[:0]
-		}
+	buf, err := d.LoadBlobs(ctx, ids, buf, func(b []byte) error {
+		var err error
 		if off >= 0 {
 			_, err = f.WriteAt(b, off+written)
 		} else {
 			_, err = f.Write(b)
 		}
 		if err != nil {
-			return written, buf, fmt.Errorf("restore %s: %w", f.Name(), err)
+			return err
 		}
 		written += int64(len(b))
 		o.Progress.Bytes.Add(int64(len(b)))
+		return nil
+	})
+	if err != nil {
+		return written, buf, fmt.Errorf("restore %s: %w", f.Name(), err)
 	}
 	return written, buf, nil
 }

@@ -58,18 +58,37 @@ func (m *metaApplier) notes() []string {
 // apply sets p's metadata from n: owner first (chown clears set-id bits),
 // then mode, then extended attributes (an ACL also sets the group bits
 // consistently with the mode), then times. Failures are counted, not fatal.
-func (m *metaApplier) apply(p string, n *repo.Node) {
+func (m *metaApplier) apply(p string, n *repo.Node) { m.applyTo(p, nil, n) }
+
+// applyTo is apply through f, the open file at p, when f is not nil: one
+// path lookup (for the times) instead of three or more.
+func (m *metaApplier) applyTo(p string, f *os.File, n *repo.Node) {
 	symlink := n.Type == repo.NodeSymlink
 	if m.owners {
-		if err := os.Lchown(p, int(n.UID), int(n.GID)); err != nil {
+		var err error
+		if f != nil {
+			err = f.Chown(int(n.UID), int(n.GID))
+		} else {
+			err = os.Lchown(p, int(n.UID), int(n.GID))
+		}
+		if err != nil {
 			m.count(&m.chowns, p, err)
 		}
 	}
-	if !symlink {
-		_ = os.Chmod(p, fs.FileMode(n.Mode)&fs.ModePerm|modeBits(n.Mode))
+	mode := fs.FileMode(n.Mode)&fs.ModePerm | modeBits(n.Mode)
+	if f != nil {
+		_ = f.Chmod(mode)
+	} else if !symlink {
+		_ = os.Chmod(p, mode)
 	}
 	for _, x := range n.Xattrs {
-		if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
+		var err error
+		if f != nil {
+			err = unix.Fsetxattr(int(f.Fd()), x.Name, x.Value, 0)
+		} else {
+			err = unix.Lsetxattr(p, x.Name, x.Value, 0)
+		}
+		if err != nil {
 			m.count(&m.xattrs, p, fmt.Errorf("%s: %w", x.Name, err))
 		}
 	}

@@ -1,0 +1,149 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/digital-embassy/embassy/internal/codec"
+	"github.com/digital-embassy/embassy/internal/seal"
+)
+
+// maxMergedRead bounds one merged read of neighbouring blobs (memory: one
+// such buffer per reader).
+const maxMergedRead = 4 << 20
+
+// openBox decrypts box (loc's bytes of blob id, as site s returned them;
+// s is nil for a read-ahead window) in place and returns the plaintext,
+// decompressed into buf when the blob is compressed. It checks the length
+// the index records and that the plaintext hashes to id, raising a
+// substitution alert when it does not and alert is set.
+func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, buf []byte, alert bool) ([]byte, error) {
+	plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
+	if err != nil {
+		return nil, fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
+	}
+	out := plain
+	if loc.Codec != codec.None {
+		if out, err = codec.Decompress(buf[:0], plain, loc.Codec, int(loc.Raw)); err != nil {
+			return nil, fmt.Errorf("blob %s: %w", id.Short(), err)
+		}
+	}
+	if len(out) != int(loc.Raw) {
+		return nil, fmt.Errorf("blob %s has %d bytes, index says %d: %w", id.Short(), len(out), loc.Raw, errFormat)
+	}
+	// The keyed ID binds the plaintext: whoever wrote the box, only the
+	// bytes the home stored under this ID are accepted.
+	if d.BlobID(out) != id {
+		if !alert {
+			return nil, fmt.Errorf("blob %s: plaintext does not match its keyed id: %w", id.Short(), seal.ErrAuth)
+		}
+		name := "?"
+		if s != nil {
+			name = s.Name
+		}
+		d.r.alert(ctx, Alert{Site: name, Attack: AttackSubstitution, Object: d.PackHandle(loc.Pack).String(),
+			Detail: fmt.Sprintf("blob %s decrypts to bytes that do not hash to its id", id.Short())})
+		return nil, fmt.Errorf("blob %s: plaintext does not match its keyed id: %w", id.Short(), seal.ErrAuth)
+	}
+	return out, nil
+}
+
+// LoadBlobs calls fn with the plaintext of each blob of ids, in order, as
+// LoadBlob would return it. Neighbours stored back to back in one pack (a
+// file's chunks usually are) are fetched with one read of their whole
+// range, up to maxMergedRead bytes, instead of one read each; every blob is
+// still authenticated on its own. A merged read that fails at every site,
+// or a blob in it that does not open, is read again alone by LoadBlob,
+// with its per-site fallback and alerts. The plaintext passed to fn is
+// only valid during the call. buf is reused for decompression and
+// returned, possibly grown, for the next call.
+func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(plain []byte) error) ([]byte, error) {
+	locs := make([]BlobLoc, 0, min(len(ids), 64))
+	for i := 0; i < len(ids); {
+		// The run [i, j) of blobs contiguous in one pack.
+		locs = locs[:0]
+		j := i
+		var start, end int64
+		for ; j < len(ids); j++ {
+			loc, ok := d.Idx.Lookup(ids[j])
+			if !ok {
+				break
+			}
+			off, n := int64(loc.Offset), int64(loc.Length)
+			if j > i && (loc.Pack != locs[0].Pack || off != end || end+n-start > maxMergedRead) {
+				break
+			}
+			if j == i {
+				start = off
+			}
+			end = off + n
+			locs = append(locs, loc)
+		}
+		if d.ReadAhead > 0 || j-i < 2 {
+			// One blob (or a missing one, which LoadBlob names), or remote
+			// sites read through the read-ahead windows.
+			j = max(j, i+1)
+			for ; i < j; i++ {
+				b, err := d.LoadBlob(ctx, ids[i], buf)
+				if err != nil {
+					return buf, err
+				}
+				if cap(b) > cap(buf) {
+					buf = b[:0]
+				}
+				if err := fn(b); err != nil {
+					return buf, err
+				}
+			}
+			continue
+		}
+		var err error
+		if buf, err = d.loadRun(ctx, ids[i:j], locs, start, end, buf, fn); err != nil {
+			return buf, err
+		}
+		i = j
+	}
+	return buf, nil
+}
+
+// loadRun reads the run of blobs ids (at locs, back to back in one pack
+// from start to end) with one read and hands their plaintexts to fn.
+func (d *Dataset) loadRun(ctx context.Context, ids []ID, locs []BlobLoc, start, end int64, buf []byte, fn func([]byte) error) ([]byte, error) {
+	var data []byte
+	var from *Site
+	err := d.r.readFirst(ctx, d.PackHandle(locs[0].Pack), start, end-start, func(s *Site, b []byte) error {
+		data, from = b, s
+		return nil
+	})
+	for i, id := range ids {
+		var out []byte
+		ok := false
+		if err == nil {
+			loc := locs[i]
+			k, kerr := d.Keys.Key(loc.KeyVersion)
+			if kerr != nil {
+				return buf, kerr
+			}
+			off := int64(loc.Offset) - start
+			var oerr error
+			out, oerr = d.openBox(ctx, from, k, id, loc, data[off:off+int64(loc.Length)], buf, false)
+			ok = oerr == nil
+		}
+		if !ok {
+			// The merged read failed, or this blob did not open from it:
+			// read it alone, trying every site (and alerting, once, on a
+			// substitute).
+			var lerr error
+			if out, lerr = d.LoadBlob(ctx, id, buf); lerr != nil {
+				return buf, lerr
+			}
+		}
+		if locs[i].Codec != codec.None && cap(out) > cap(buf) {
+			buf = out[:0]
+		}
+		if ferr := fn(out); ferr != nil {
+			return buf, ferr
+		}
+	}
+	return buf, nil
+}
