@@ -81,6 +81,16 @@ func TestSubstitutedBlobIsNeverReturned(t *testing.T) {
 		if err != nil && len(alerts) == 0 {
 			t.Fatal("substitution refused without an alert")
 		}
+		// The restorer's path: merged reads of neighbouring blobs check
+		// every blob's keyed id as LoadBlob does.
+		var got [][]byte
+		_, err = d.LoadBlobs(ctx, []ID{id, id}, nil, func(p []byte) error { got = append(got, bytes.Clone(p)); return nil })
+		switch {
+		case err == nil && (len(got) != 2 || !bytes.Equal(got[0], real) || !bytes.Equal(got[1], real)):
+			t.Fatalf("merged read returned the substitute: %q", got)
+		case err != nil && !errors.Is(err, seal.ErrAuth):
+			t.Fatalf("merged read refusal does not say why: %v", err)
+		}
 	}
 }
 
