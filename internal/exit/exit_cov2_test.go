@@ -157,11 +157,11 @@ func TestOpenManifestRefusals(t *testing.T) {
 	}
 }
 
-// failing is a backend whose List, Get or Delete fail on demand.
+// failing is a backend whose List or Delete fail on demand.
 type failing struct {
 	*mem.Backend
-	list, get, del error
-	deletes        int
+	list, del error
+	deletes   int
 }
 
 func (f *failing) List(ctx context.Context, k site.Kind, fn func(site.Info) error) error {
