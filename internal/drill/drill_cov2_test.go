@@ -133,14 +133,24 @@ func TestProbeGet(t *testing.T) {
 	if err != nil || code != http.StatusTeapot || auth != "Bearer tok" {
 		t.Fatalf("got %d %v, auth %q", code, err, auth)
 	}
+	// A listener that takes the connection and closes it unanswered: no
+	// port is freed and reused, so nothing else can answer in its place.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	if code, err := get(t.Context(), "http://"+addr+"/v1/reg/k1", "tok"); err == nil {
-		t.Fatalf("a closed port answered %d", code)
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	if code, err := get(t.Context(), "http://"+ln.Addr().String()+"/v1/reg/k1", "tok"); err == nil {
+		t.Fatalf("a peer that hung up answered %d", code)
 	}
 	if _, err := get(t.Context(), "http://[::1", "tok"); err == nil {
 		t.Fatal("a malformed URL was requested")
