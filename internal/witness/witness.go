@@ -84,7 +84,7 @@ func New(c Config) (*Witness, error) {
 	}
 	w := &Witness{dir: c.Dir, signer: c.Signer, logs: map[string]note.Verifier{}, log: c.Logger, now: time.Now,
 		noise: map[string]*noiseAlert{}, limit: newFailureLimiter(FailuresPerSource, AlertWindow, 4096),
-		reads: newFailureLimiter(ReadsPerSource, AlertWindow, 4096),
+		reads:   newFailureLimiter(ReadsPerSource, AlertWindow, 4096),
 		metrics: newWitnessMetrics()}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
