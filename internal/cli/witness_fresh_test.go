@@ -89,6 +89,15 @@ func TestRecoverAgainstWitnessLatest(t *testing.T) {
 		t.Fatalf("drill with a stale log copy: exit %d, want %d\n%s%s", r.code, ExitDamaged, r.stdout, r.stderr)
 	}
 
+	fresh := drillPlan(t, dir, "fresh-log", fmt.Sprintf("log: {dir: %s, policy: %s}\n", filepath.Join(home, "log"), policy), "lu")
+	r = run(t, filepath.Join(dir, "nohome"), "", "drill", fresh, "--expect-home", fp, "--identity", ids[0], "--identity", ids[1], "--out", filepath.Join(dir, "d1.json"), "--json")
+	var rep drillJSON
+	json.Unmarshal([]byte(r.stdout), &rep)
+	fails := strings.Join(rep.Failures, "\n")
+	if len(rep.Datasets) != 1 || rep.Datasets[0].Snapshot != snap.ID || strings.Contains(fails, "witness") || strings.Contains(fails, "freshness") {
+		t.Fatalf("drill of the fresh site with the current log: exit %d %+v\n%s%s", r.code, rep, r.stdout, r.stderr)
+	}
+
 	r = recov("rec-fresh", "lu", filepath.Join(home, "log"))
 	if r.code != 0 || strings.Contains(r.stderr, "witness lu") {
 		t.Fatalf("fresh site with the current log: exit %d\n%s%s", r.code, r.stdout, r.stderr)
@@ -106,5 +115,11 @@ func TestRecoverAgainstWitnessLatest(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "rec-down", "embassy.yaml")); err != nil {
 		t.Fatalf("witness down: no home rebuilt: %v", err)
+	}
+	r = run(t, filepath.Join(dir, "nohome"), "", "drill", fresh, "--expect-home", fp, "--identity", ids[0], "--identity", ids[1], "--out", filepath.Join(dir, "d2.json"), "--json")
+	rep = drillJSON{}
+	json.Unmarshal([]byte(r.stdout), &rep)
+	if rep.Pass || !strings.Contains(strings.Join(rep.Failures, "\n"), "witness lu: not asked for its latest checkpoint") {
+		t.Fatalf("drill with the witness down: exit %d pass %t %q, want a failed witness check naming lu\n%s", r.code, rep.Pass, rep.Failures, r.stderr)
 	}
 }
