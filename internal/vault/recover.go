@@ -262,7 +262,7 @@ func checkFresh(ctx context.Context, s *repo.Site, homeID string, req RecoverReq
 		warn(o, fmt.Sprintf("witness %s (%s) not asked for its latest checkpoint: %v; the site's freshness against it is unknown", h.Name, h.URL, h.Err))
 	}
 	if len(heads) == 0 && o.Logger != nil { // as 'witness add' warns of a home-alone policy: logged, exit unchanged
-		o.Logger.Warn("the log policy names no witness outside the home: the site's freshness is checked against the log copy alone")
+		o.Logger.WarnContext(ctx, "the log policy names no witness outside the home: the site's freshness is checked against the log copy alone")
 	}
 	if ahead := w.Ahead(heads); len(ahead) > 0 {
 		return hint.WithCode(hint.Wrap(w.AheadError("site "+s.Name, ahead),
