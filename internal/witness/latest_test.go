@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	f_note "github.com/transparency-dev/formats/note"
@@ -122,4 +123,39 @@ func FuzzParseLatest(f *testing.F) {
 			t.Fatal("accepted another origin")
 		}
 	})
+}
+
+// BenchmarkLatest measures one GET /latest round trip over loopback with a
+// fresh cosignature and the client's checks.
+func BenchmarkLatest(b *testing.B) {
+	for _, alg := range []string{Ed25519, MLDSA44} {
+		b.Run(alg, func(b *testing.B) {
+			l := newFakeLog(b)
+			dir := b.TempDir()
+			s, vkey, err := LoadOrCreateKey(dir, "w-"+alg, alg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			w, err := New(Config{Dir: dir, Signer: s, Logs: []string{l.vkey}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			w.reads = newFailureLimiter(1<<30, AlertWindow, 4096)
+			l.add(5, "a")
+			r, _ := ParseRequest(l.request(b, 0, 5))
+			if _, err := w.AddCheckpoint(r); err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(w.Handler())
+			defer srv.Close()
+			logV, _ := note.NewVerifier(l.vkey)
+			witV, _ := f_note.NewVerifierForCosignatureV1(vkey)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := FetchLatest(context.Background(), nil, srv.URL, l.signer.Name(), logV, witV); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
