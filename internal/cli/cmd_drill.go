@@ -60,7 +60,9 @@ first successful probe) and achieved RPO (now minus snapshot time) against
 the plan's targets, and every check that failed: missing shares, a site down,
 a corrupted snapshot, a dataset past its RPO, a probe that did not answer,
 a site the policy denies restoring from (with the rule id), a site showing
-less than the plan's log copy says the witnesses cosigned.
+less than the plan's log copy says the witnesses cosigned, a witness of the
+policy that cannot be asked for its latest checkpoint. A log copy older than
+what a witness says it cosigned (GET /latest) refuses the drill (exit 3).
 
 With a home in --home, its policy gate decides each site and its log
 records the drill and every denial; without one, the plan's policy: file

@@ -34,8 +34,12 @@ needs --expect-home with the home fingerprint the custodians were given at
 init: without it, recover prints the fingerprint the site presents and
 refuses (exit 4); with a different one it refuses the site (exit 3). With
 --log (a copy of the home's log folder) and --log-policy, a site showing
-less than the log's witnesses cosigned is refused as stale (exit 3), and
-with --compare URL so is a site showing an older signed state than another.`,
+less than the log's witnesses cosigned is refused as stale (exit 3); every
+witness the policy names outside the home is asked for the newest
+checkpoint it cosigned (GET /latest), and a log copy older than that is
+refused (exit 3, naming the witness); a witness that cannot be asked is a
+warning (exit 3 after the home is rebuilt). With --compare URL a site
+showing an older signed state than another is refused too.`,
 		Example: `  embassy --home /srv/embassy recover --site /mnt/embassy-lu --expect-home fp1-... --identity alice.key --identity bob.key
   embassy recover --site s3://10.0.0.5:9000/embassy --name ch-1 --jurisdiction CH --identity a.key.age --identity b.key`,
 		Args: cobra.NoArgs,

@@ -17,6 +17,10 @@ import (
 type Witnessed struct {
 	Origin string
 	Size   uint64
+	Hash   []byte // the copy's root
+	// Policy is the trusted log policy the copy was checked against (its
+	// witnesses are asked with AskWitnesses).
+	Policy *tlog.Policy
 	// Latest maps a dataset id to its newest snapshot the log records and
 	// no later forget removed.
 	Latest map[string]repo.ID
@@ -44,7 +48,9 @@ func ReadWitnessed(ctx context.Context, dir, policyFile, home string) (*Witnesse
 	if err != nil {
 		return nil, fmt.Errorf("log %s: %w", dir, err)
 	}
-	return witnessedFrom(cp.Origin, cp.Size, entries), nil
+	w := witnessedFrom(cp.Origin, cp.Size, entries)
+	w.Hash, w.Policy = cp.Hash, p
+	return w, nil
 }
 
 func witnessedFrom(origin string, size uint64, entries []tlog.Indexed) *Witnessed {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -96,6 +97,9 @@ type Options struct {
 	Gate Gate
 	// Open opens a plan site (nil: its URL with location.Open).
 	Open func(ctx context.Context, ps PlanSite) (site.Backend, error)
+	// WitnessHTTP reaches the log policy's witnesses (nil: a default
+	// client).
+	WitnessHTTP *http.Client
 }
 
 // Rebuild recovers the root key from the first site that yields it with
@@ -216,6 +220,9 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, o Options)
 			return env, hint.WithCode(hint.Wrap(err, "the plan's log: must name a copy of the home's log folder and the log policy"), hint.CodeUsage)
 		}
 		env.Witnessed = w
+		if err := askWitnesses(ctx, env, w, o.WitnessHTTP); err != nil {
+			return env, err
+		}
 		if r, err = freshSites(ctx, env, w, log); err != nil {
 			return env, err
 		}
@@ -415,4 +422,35 @@ func (env *Env) Service(p *Plan) (*registry.Service, error) {
 		return nil, err
 	}
 	return svc, nil
+}
+
+// askWitnesses asks the log policy's witnesses for the newest checkpoint
+// they cosigned: one they cannot give is a failed "witness" check (unknown
+// is not a pass); one beyond the plan's log copy refuses the rebuild, since
+// the copy then cannot show any site fresh.
+func askWitnesses(ctx context.Context, env *Env, w *Witnessed, hc *http.Client) error {
+	heads := w.AskWitnesses(ctx, hc)
+	for _, h := range heads {
+		switch {
+		case h.Err != nil:
+			env.add(Check{Check: "witness", Subject: h.Name, Detail: fmt.Sprintf("not asked for its latest checkpoint (%s): %v; freshness against it is unknown", h.URL, h.Err)})
+		case h.None:
+			env.add(Check{Check: "witness", Subject: h.Name, OK: true, Detail: "has cosigned no checkpoint of the log"})
+		default:
+			env.add(Check{Check: "witness", Subject: h.Name, OK: true, Detail: fmt.Sprintf("latest cosigned checkpoint of size %d", h.Size)})
+		}
+	}
+	ahead := w.Ahead(heads)
+	if len(ahead) == 0 {
+		return nil
+	}
+	var names []string
+	for _, s := range env.Sites {
+		names = append(names, s.Name)
+	}
+	err := w.AheadError("sites "+strings.Join(names, ", "), ahead)
+	for _, h := range ahead {
+		env.add(Check{Check: "freshness", Subject: h.Name, Detail: err.Error()})
+	}
+	return hint.WithCode(hint.Wrap(err, "refresh the plan's copy of the home's log (log.dir) from the home or a custodian's copy"), hint.CodeDamaged)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -149,6 +150,9 @@ type RecoverRequest struct {
 	// trusted policy: the site must show every head the log's witnesses
 	// cosigned (see failover.ReadWitnessed), or recovery is refused.
 	LogDir, LogPolicy string
+	// WitnessHTTP reaches the log policy's witnesses, which are asked for
+	// the newest checkpoint they cosigned (nil: a default client).
+	WitnessHTTP *http.Client
 	// Compare are other sites of the home (URLs): the site recovered from
 	// must show at least the freshest signed state any of them shows.
 	Compare []string
@@ -192,7 +196,7 @@ func Recover(ctx context.Context, req RecoverRequest, o Options) (*RecoverResult
 	src := &repo.Site{Name: req.SiteName, Jurisdiction: req.Jurisdiction, Backend: b}
 	rec, err := repo.RecoverExpect(ctx, src, req.Identities, req.ExpectHome)
 	if err == nil && req.LogDir != "" {
-		err = checkFresh(ctx, src, rec.Home, req.LogDir, req.LogPolicy, o)
+		err = checkFresh(ctx, src, rec.Home, req, o)
 	}
 	if err == nil && len(req.Compare) > 0 {
 		err = compareSites(ctx, src, rec.Home, req.Compare, open, o)
@@ -244,11 +248,25 @@ func Recover(ctx context.Context, req RecoverRequest, o Options) (*RecoverResult
 }
 
 // checkFresh refuses a site whose signed state shows less than the log's
-// witnesses cosigned.
-func checkFresh(ctx context.Context, s *repo.Site, homeID, logDir, policyFile string, o Options) error {
-	w, err := failover.ReadWitnessed(ctx, logDir, policyFile, homeID)
+// witnesses cosigned: first the witnesses named in the policy are asked
+// for the newest checkpoint they cosigned (a log copy older than that is
+// refused: it cannot show the site fresh), then the site must show every
+// snapshot the copy records.
+func checkFresh(ctx context.Context, s *repo.Site, homeID string, req RecoverRequest, o Options) error {
+	w, err := failover.ReadWitnessed(ctx, req.LogDir, req.LogPolicy, homeID)
 	if err != nil {
 		return hint.WithCode(hint.Wrap(err, "give a copy of the home's log folder (--log) and the log policy the custodians keep (--log-policy)"), hint.CodeUsage)
+	}
+	heads := w.AskWitnesses(ctx, req.WitnessHTTP)
+	for _, h := range failover.Unreachable(heads) {
+		warn(o, fmt.Sprintf("witness %s (%s) not asked for its latest checkpoint: %v; the site's freshness against it is unknown", h.Name, h.URL, h.Err))
+	}
+	if len(heads) == 0 && o.Logger != nil { // as 'witness add' warns of a home-alone policy: logged, exit unchanged
+		o.Logger.WarnContext(ctx, "the log policy names no witness outside the home: the site's freshness is checked against the log copy alone")
+	}
+	if ahead := w.Ahead(heads); len(ahead) > 0 {
+		return hint.WithCode(hint.Wrap(w.AheadError("site "+s.Name, ahead),
+			"recover with a fresher copy of the home's log (--log), or from another site of the home"), hint.CodeDamaged)
 	}
 	one, err := repo.Open(ctx, repo.Options{Home: homeID, Sites: []*repo.Site{s}, Logger: o.Logger})
 	if err != nil {

@@ -50,6 +50,7 @@ type Witness struct {
 	alertMu sync.Mutex
 	noise   map[string]*noiseAlert // kind -> pending aggregate
 	limit   *failureLimiter
+	reads   *failureLimiter // GET /latest requests per source
 	metrics *witnessMetrics
 }
 
@@ -83,6 +84,7 @@ func New(c Config) (*Witness, error) {
 	}
 	w := &Witness{dir: c.Dir, signer: c.Signer, logs: map[string]note.Verifier{}, log: c.Logger, now: time.Now,
 		noise: map[string]*noiseAlert{}, limit: newFailureLimiter(FailuresPerSource, AlertWindow, 4096),
+		reads:   newFailureLimiter(ReadsPerSource, AlertWindow, 4096),
 		metrics: newWitnessMetrics()}
 	if w.log == nil {
 		w.log = slog.New(slog.DiscardHandler)
@@ -405,11 +407,13 @@ func readAlertsFile(path string) ([]Alert, error) {
 	return out, sc.Err()
 }
 
-// Handler serves POST /add-checkpoint (C2SP tlog-witness) and GET /metrics
-// (Prometheus; behind the same TLS as add-checkpoint).
+// Handler serves POST /add-checkpoint (C2SP tlog-witness), GET /latest
+// (the newest checkpoint it cosigned of a log, see FetchLatest) and GET
+// /metrics (Prometheus); all behind the same TLS as add-checkpoint.
 func (w *Witness) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /add-checkpoint", w.instrument("add-checkpoint", w.serveAdd))
+	mux.HandleFunc("GET /latest", w.instrument("latest", w.serveLatest))
 	mux.HandleFunc("GET /metrics", w.instrument("metrics", metrics.Handler(w.metrics.reg).ServeHTTP))
 	return mux
 }
