@@ -72,7 +72,7 @@ func Open(lib NVML) (*Collector, error) {
 	}
 	c := &Collector{lib: lib}
 	fail := func(err error, advice string) (*Collector, error) {
-		lib.Shutdown()
+		_ = lib.Shutdown() // the open error is the one to report
 		return nil, hint.Wrap(err, advice)
 	}
 	n, err := lib.DeviceCount()
