@@ -258,6 +258,9 @@ type ReleaseRequest struct {
 	TEE      string `json:"tee"`
 	Evidence []byte `json:"evidence"`
 	PubKey   []byte `json:"pubkey"` // X-Wing (MLKEM768-X25519) public key, 1216 bytes
+	// Additional is device (GPU) evidence: a JSON array of attest
+	// envelopes bound to the same report data; every one must pass.
+	Additional string `json:"additional,omitempty"`
 }
 
 // ReleaseResponse carries the wrapped key bundle and the attestation result.
@@ -285,7 +288,7 @@ func (b *Broker) Release(ctx context.Context, rq ReleaseRequest) (*ReleaseRespon
 		return nil, b.logRefusal(ctx, rq.TEE, Claims{}, Workload{}, rq.Dataset,
 			refuse("request", "pubkey is %d bytes: want an X-Wing (MLKEM768-X25519) public key of %d bytes", len(rq.PubKey), xwingPubSize))
 	}
-	ss, c, w, r := b.verify(rq.Session, rq.TEE, rq.Evidence, "", func(n []byte) []byte { return ReportData(n, rq.PubKey) }, false)
+	ss, c, w, r := b.verify(rq.Session, rq.TEE, rq.Evidence, rq.Additional, func(n []byte) []byte { return ReportData(n, rq.PubKey) }, false)
 	if r != nil {
 		return nil, b.logRefusal(ctx, rq.TEE, c, w, rq.Dataset, r)
 	}

@@ -84,21 +84,35 @@ func (t *teeFlags) open() (*tpmquote.Attester, error) {
 
 func cmdWorkloadRun(e *env) *cobra.Command {
 	var t teeFlags
-	var url, dataset, caFile string
+	var url, dataset, caFile, gpuMode string
 	var sites []string
 	c := &cobra.Command{
-		Use:   "run --broker URL --dataset NAME --site URL --ca ca.crt [--tee tpm|tpm-sim] -- CMD [ARGS...]",
+		Use:   "run --broker URL --dataset NAME --site URL --ca ca.crt [--tee tpm|tpm-sim] [--gpu auto|nvidia|none] -- CMD [ARGS...]",
 		Short: "Fetch a dataset's key with fresh evidence, decrypt it to memory, run CMD on it, wipe it",
 		Long: `run produces evidence on this machine bound to a broker nonce and to a fresh
 X-Wing key pair, asks the broker for the dataset's keys, decrypts the
 dataset's latest snapshot from the vault site into a private folder on a
 memory file system, runs CMD with ` + workload.EnvDir + ` set to that folder, and
 overwrites and removes the plaintext when CMD ends. A refusal exits 3 with
-the broker's reason.`,
+the broker's reason.
+
+With --gpu auto (the default) or nvidia, every NVIDIA GPU in
+confidential-computing mode adds its SPDM attestation report, bound to the
+same report data, and its certificate chain: the broker then verifies
+composite evidence (CPU TEE + GPUs), all of which must pass. --gpu nvidia
+fails (exit 1) where the driver library or a CC-mode GPU is missing;
+--gpu auto then sends CPU evidence only, with a note on stderr.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if url == "" || dataset == "" || len(sites) == 0 || caFile == "" {
 				return usagef("--broker, --dataset, --site and --ca are required")
+			}
+			gpus, err := openGPUs(e, gpuMode)
+			if err != nil {
+				return err
+			}
+			if gpus != nil {
+				defer gpus.Close()
 			}
 			caCert, err := pki.LoadCert(caFile)
 			if err != nil {
@@ -123,6 +137,9 @@ the broker's reason.`,
 			}
 			cl := workload.NewClient(strings.TrimSuffix(url, "/"), t.tee, "",
 				&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, CurvePreferences: pki.CurvePreferences})
+			if gpus != nil {
+				cl.Devices = gpus
+			}
 			if err := cl.LoadInfo(e.ctx); err != nil {
 				return err
 			}
@@ -138,6 +155,7 @@ the broker's reason.`,
 	c.Flags().StringVar(&dataset, "dataset", "", "the dataset to decrypt")
 	c.Flags().StringArrayVar(&sites, "site", nil, "a vault site holding the dataset (directory or URL; repeatable)")
 	c.Flags().StringVar(&caFile, "ca", "", "the home's CA certificate, which signs the broker's")
+	c.Flags().StringVar(&gpuMode, "gpu", "auto", "GPU evidence: auto (NVIDIA GPUs in confidential-computing mode when the driver has them, else CPU evidence only, with a note), nvidia (required: fail without them) or none")
 	return c
 }
 

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/attest"
 	"github.com/digital-embassy/embassy/internal/broker"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/keys"
@@ -27,12 +28,21 @@ type Attester interface {
 	Quote(reportData []byte) ([]byte, error)
 }
 
+// DeviceAttester produces device (GPU) evidence bound to reportData: one
+// attest envelope per device (internal/attest/gpu implements it).
+type DeviceAttester interface {
+	Quote(reportData []byte) ([]attest.Envelope, error)
+}
+
 // Client talks to a broker's native API.
 type Client struct {
 	URL  string // https://host:port
 	HTTP *http.Client
 	TEE  string
 	Home string // the home id the broker binds into the wrap
+	// Devices, when set, adds GPU evidence bound to the same report data:
+	// the release request then carries composite evidence (CPU TEE + GPUs).
+	Devices DeviceAttester
 }
 
 // NewClient returns a client trusting the broker certificates signed by roots.
@@ -90,8 +100,13 @@ func (c *Client) Fetch(ctx context.Context, a Attester, dataset string) (*broker
 	if err != nil {
 		return nil, "", fmt.Errorf("evidence: %w", err)
 	}
+	additional, err := c.deviceEvidence(broker.ReportData(ch.Nonce, pub))
+	if err != nil {
+		return nil, "", err
+	}
 	var resp broker.ReleaseResponse
-	if err := c.post(ctx, "/v1/release", broker.ReleaseRequest{Session: ch.Session, Dataset: dataset, TEE: c.TEE, Evidence: ev, PubKey: pub}, &resp); err != nil {
+	rq := broker.ReleaseRequest{Session: ch.Session, Dataset: dataset, TEE: c.TEE, Evidence: ev, PubKey: pub, Additional: additional}
+	if err := c.post(ctx, "/v1/release", rq, &resp); err != nil {
 		return nil, "", err
 	}
 	plain, err := keys.Unwrap(priv, broker.WrapInfo(c.Home, dataset, ch.Session), resp.Wrapped)
@@ -108,6 +123,26 @@ func (c *Client) Fetch(ctx context.Context, a Attester, dataset string) (*broker
 		return nil, "", fmt.Errorf("the broker released keys of %s/%s, not %s", kb.Home, kb.Dataset, dataset)
 	}
 	return kb, resp.Token, nil
+}
+
+// deviceEvidence returns the devices' evidence for reportData as the JSON
+// array the broker's composite verifier takes, or "" without devices.
+func (c *Client) deviceEvidence(reportData []byte) (string, error) {
+	if c.Devices == nil {
+		return "", nil
+	}
+	envs, err := c.Devices.Quote(reportData)
+	if err != nil {
+		return "", fmt.Errorf("GPU evidence: %w", err)
+	}
+	if len(envs) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(envs)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
 }
 
 // LoadInfo asks the broker for its home id (bound into every wrap); the
