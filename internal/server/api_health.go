@@ -36,6 +36,7 @@ func (s *Server) properties(w http.ResponseWriter, r *http.Request, c caller) er
 }
 
 func (s *Server) eventsList(w http.ResponseWriter, r *http.Request, c caller) error {
+	s.notePull(c)
 	return writeJSON(w, s.events.snapshot())
 }
 
