@@ -149,7 +149,7 @@ func startUI(ctx context.Context, addr string, srv *server.Server, log *slog.Log
 		return fmt.Errorf("--ui-listen: %w", err)
 	}
 	hs := &http.Server{Handler: srv.HostView(), TLSConfig: srv.HostViewTLS(), ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

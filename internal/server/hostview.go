@@ -72,24 +72,32 @@ type HostView struct {
 // hostState is what the daemon keeps for the view.
 type hostState struct {
 	mu      sync.Mutex
-	pulled  time.Time
+	pulled  time.Time // when the home last fetched the events
+	upto    time.Time // the newest event it got then
 	storage HostStorage
 }
 
-// notePull records that the home fetched the events.
-func (s *Server) notePull(c caller) {
+// notePull records that the home fetched evs.
+func (s *Server) notePull(c caller, evs []Event) {
 	if c.id.Role != pki.RoleHome {
 		return
 	}
 	s.host.mu.Lock()
+	defer s.host.mu.Unlock()
 	s.host.pulled = time.Now().UTC()
-	s.host.mu.Unlock()
+	for _, e := range evs {
+		if e.Time.After(s.host.upto) {
+			s.host.upto = e.Time
+		}
+	}
 }
 
-func (s *Server) lastPull() time.Time {
+// lastPull returns when the home last fetched the events and the time of
+// the newest event it got: events up to that time are pulled.
+func (s *Server) lastPull() (at, upto time.Time) {
 	s.host.mu.Lock()
 	defer s.host.mu.Unlock()
-	return s.host.pulled
+	return s.host.pulled, s.host.upto
 }
 
 func (s *Server) hostStorage(ctx context.Context) HostStorage {
@@ -131,7 +139,7 @@ func (s *Server) Host(ctx context.Context) HostView {
 	p := s.cfg.Backend.Properties()
 	v := HostView{Site: p.Name, Jurisdiction: p.Jurisdiction, Home: s.cfg.Home, Storage: s.hostStorage(ctx), Disclosures: []HostDisclosure{}}
 	v.Healthy, v.Status = s.health(ctx)
-	pulled := s.lastPull()
+	pulled, upto := s.lastPull()
 	if !pulled.IsZero() {
 		v.LastPull = &pulled
 	}
@@ -150,7 +158,7 @@ func (s *Server) Host(ctx context.Context) HostView {
 			if e.Disclosure == nil {
 				continue
 			}
-			d := HostDisclosure{Disclosure: *e.Disclosure, Filed: e.Time, Identity: e.Identity, Pulled: !pulled.Before(e.Time)}
+			d := HostDisclosure{Disclosure: *e.Disclosure, Filed: e.Time, Identity: e.Identity, Pulled: !pulled.IsZero() && !e.Time.After(upto)}
 			v.Access.Disclosures++
 			if !d.Pulled {
 				v.Access.Unpulled++
@@ -224,7 +232,8 @@ func (h hostSource) Version(ctx context.Context) uint64 {
 		fmt.Fprintf(f, " %d", evs[n-1].Time.UnixNano())
 	}
 	ok, _ := h.s.health(ctx)
-	fmt.Fprintf(f, " %t %d", ok, h.s.lastPull().UnixNano())
+	at, _ := h.s.lastPull()
+	fmt.Fprintf(f, " %t %d", ok, at.UnixNano())
 	return f.Sum64()
 }
 
