@@ -148,17 +148,9 @@ func startUI(ctx context.Context, addr string, srv *server.Server, log *slog.Log
 	if err != nil {
 		return fmt.Errorf("--ui-listen: %w", err)
 	}
-	hs := &http.Server{Handler: srv.HostView(), TLSConfig: srv.HostViewTLS(), ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = hs.Shutdown(sctx)
-	}()
-	go func() {
-		if err := hs.ServeTLS(uln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("ui", "err", err)
+		if err := srv.ServeHostView(ctx, uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("host view", "err", err)
 		}
 	}()
 	log.InfoContext(ctx, "host view", slog.String("addr", uln.Addr().String()))

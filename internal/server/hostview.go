@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -283,4 +284,40 @@ func (s *Server) HostViewTLS() *tls.Config {
 				s.Refusal(id, "", "ui: "+err.Error())
 			}
 		})
+}
+
+// ServeHostView serves the host-side view on ln until ctx ends, behind the
+// same unauthenticated-connection limits as the daemon (Config.Limits):
+// refused handshakes are counted with the daemon's own.
+func (s *Server) ServeHostView(ctx context.Context, ln net.Listener) error {
+	tc := s.HostViewTLS()
+	tc.NextProtos = []string{"h2", "http/1.1"}
+	hs := &http.Server{
+		Handler:           s.HostView(),
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          newErrorLog(s),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	hs.Protocols = new(http.Protocols)
+	hs.Protocols.SetHTTP1(true)
+	hs.Protocols.SetHTTP2(true)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(newGuard(ln, tc, s.cfg.Limits, s)) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := hs.Shutdown(sctx) // live-update streams end with their connections
+	if errors.Is(err, context.DeadlineExceeded) {
+		hs.Close()
+		err = nil
+	}
+	<-errc
+	return err
 }

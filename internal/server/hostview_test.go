@@ -1,8 +1,8 @@
 package server_test
 
 import (
+	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -24,12 +24,12 @@ func startHostView(t *testing.T, env *servertest.Env) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: env.Server.HostView(), TLSConfig: env.Server.HostViewTLS()}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- hs.ServeTLS(ln, "", "") }()
+	go func() { done <- env.Server.ServeHostView(ctx, ln) }()
 	t.Cleanup(func() {
-		hs.Close()
-		if err := <-done; !errors.Is(err, http.ErrServerClosed) {
+		cancel()
+		if err := <-done; err != nil {
 			t.Errorf("host view: %v", err)
 		}
 	})
