@@ -43,7 +43,7 @@ type HostStorage struct {
 type HostAccess struct {
 	Logins      int `json:"logins"`
 	Privileged  int `json:"privileged_sessions"` // logins of host operators
-	Refused     int `json:"refused"`             // refused handshakes and requests, aggregated ones by their count
+	Refused     int `json:"refused"`             // refused connections and requests (at least: unauthenticated ones are reported at powers of two)
 	Disclosures int `json:"disclosures"`
 	Unpulled    int `json:"disclosures_not_pulled"`
 }
@@ -154,7 +154,9 @@ func (s *Server) Host(ctx context.Context) HostView {
 				v.Access.Privileged++
 			}
 		case "denied":
-			v.Access.Refused += max(e.Count, 1)
+			if e.Identity != "" {
+				v.Access.Refused++
+			}
 		case "disclosure":
 			if e.Disclosure == nil {
 				continue
@@ -167,7 +169,31 @@ func (s *Server) Host(ctx context.Context) HostView {
 			v.Disclosures = append(v.Disclosures, d)
 		}
 	}
+	v.Access.Refused += unauthRefused(evs)
 	return v
+}
+
+// unauthRefused counts the refused unauthenticated connections in evs
+// (oldest first). The guard reports a source's running count of a window
+// at each power of two (1, 2, 4, ...), so counts are not summed: each
+// source adds the growth of its count, and a count lower than the last
+// starts a new window.
+func unauthRefused(evs []Event) int {
+	last := map[string]int{}
+	n := 0
+	for _, e := range evs {
+		if e.Kind != "denied" || e.Identity != "" {
+			continue
+		}
+		c := max(e.Count, 1)
+		if p := last[e.Remote]; c > p {
+			n += c - p
+		} else {
+			n += c
+		}
+		last[e.Remote] = c
+	}
+	return n
 }
 
 // hostSource is the dashboard's Source over the daemon's own state.

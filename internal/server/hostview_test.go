@@ -6,8 +6,10 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -130,5 +132,14 @@ func TestHostViewRolesStoragePulled(t *testing.T) {
 	if resp, err := sc.Get(base + "/api/overview"); err == nil {
 		resp.Body.Close()
 		t.Fatalf("site certificate answered: %d", resp.StatusCode)
+	}
+	// The refused handshake is counted (the guard notes it once the
+	// handshake has ended on its side, which the client does not wait for).
+	deadline := time.Now().Add(10 * time.Second)
+	for hvGet(t, hm, base+"/api/host", &hv); hv.Access.Refused < 1; hvGet(t, hm, base+"/api/host", &hv) {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused handshake not counted: %+v", hv.Access)
+		}
+		runtime.Gosched()
 	}
 }
