@@ -7,12 +7,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/digital-embassy/embassy/internal/api"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -70,17 +76,17 @@ func getJSON(t *testing.T, c *http.Client, url string, v any) *http.Response {
 	return resp
 }
 
-func TestHostUIOperatorView(t *testing.T) {
-	f := newFixture(t)
+// startHostView runs embassyd with --ui-listen for a new site "lu" at f's
+// home and returns the site and the view's base URL.
+func startHostView(t *testing.T, f *fixture) (*hostSite, string) {
+	t.Helper()
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
 	startHostedgeDaemon(t, lu, "--ui-listen", "127.0.0.1:0")
-	var addr string
 	deadline := time.After(20 * time.Second)
-	for addr == "" {
+	for {
 		if m := hostViewAddr.FindStringSubmatch(lu.logs()); m != nil {
-			addr = m[1]
-			break
+			return lu, "https://" + m[1]
 		}
 		select {
 		case <-deadline:
@@ -88,7 +94,11 @@ func TestHostUIOperatorView(t *testing.T) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	base := "https://" + addr
+}
+
+func TestHostUIOperatorView(t *testing.T) {
+	f := newFixture(t)
+	lu, base := startHostView(t, f)
 	op := operatorClient(t, f, lu.addr) // issues the "ops" operator certificate
 	markup := `<img src=x onerror=alert(1)><script>alert("owned")</script>`
 	if err := op.Disclose(context.Background(), api.Disclosure{Reason: "HOST_INITIATED_SERVICE", Who: "ops", What: markup, Ticket: "T-1"}); err != nil {
@@ -178,4 +188,44 @@ func TestHostUIOperatorView(t *testing.T) {
 		r.Body.Close()
 		t.Fatalf("host view answered without a client certificate: %s", r.Status)
 	}
+}
+
+// The host view's page in Chromium, as a host operator: the browser reaches
+// the real embassyd through a test-side gateway that presents the
+// operator's certificate (Chromium's own client-certificate selection needs
+// a certificate database and a policy). The disclosure's markup is shown as
+// text; datasets and continuity are not offered.
+func TestHostUIInRealBrowser(t *testing.T) {
+	chromium(t)
+	f := newFixture(t)
+	lu, base := startHostView(t, f)
+	op := operatorClient(t, f, lu.addr)
+	markup := `<img id=pwn src=x onerror="document.title='pwned'">rack B3`
+	if err := op.Disclose(context.Background(), api.Disclosure{Reason: "HOST_INITIATED_SERVICE", Who: "ops", What: markup}); err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.Transport = hostViewClient(t, filepath.Join(f.dir, "ops"), "ops").Transport
+	gw := httptest.NewServer(proxy)
+	t.Cleanup(gw.Close)
+
+	ctx, cancel := browser(t)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/#/disclosures")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(t, ctx, "the disclosure", `[...document.querySelectorAll(".disclosure-text")].some(e => e.textContent.includes(`+strconv.Quote(markup)+`))`)
+	rendered, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("pwn") !== null || document.title === "pwned"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rendered {
+		t.Fatal("markup from a disclosure filed at the daemon was rendered by the host view")
+	}
+	waitJS(t, ctx, "datasets hidden from the host operator", `document.querySelector('nav a[data-view="datasets"]').parentElement.hidden`)
+	shot(t, ctx, "hostview-disclosures")
 }
