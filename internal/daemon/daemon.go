@@ -37,6 +37,7 @@ type Options struct {
 	Create      bool   // create the store if missing
 	EventsFile  string // access events kept across restarts (JSON lines)
 	CRL         string // the home CA's revocation list, kept across restarts
+	UIListen    string // the host-side dashboard (mutual TLS); empty: none
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -65,6 +66,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
 	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	fs.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file; checked on every connection")
+	fs.StringVar(&o.UIListen, "ui-listen", "", "also serve the host-side dashboard (read-only, mutual TLS with home-PKI certificates) on this address")
 	fs.BoolVar(&o.WitnessPlainHTTP, "witness-plain-http", false, "serve the witness over plain HTTP instead of mutual TLS (rate and size limits still apply)")
 	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
 	fs.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
@@ -131,7 +133,28 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			return err
 		}
 	}
+	if o.UIListen != "" {
+		if err := startUI(ctx, o.UIListen, srv, log); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	return srv.Serve(ctx, ln)
+}
+
+// startUI serves the host-side dashboard until ctx ends.
+func startUI(ctx context.Context, addr string, srv *server.Server, log *slog.Logger) error {
+	uln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("--ui-listen: %w", err)
+	}
+	go func() {
+		if err := srv.ServeHostView(ctx, uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("host view", "err", err)
+		}
+	}()
+	log.InfoContext(ctx, "host view", slog.String("addr", uln.Addr().String()))
+	return nil
 }
 
 // startWitness serves the host's witness until ctx ends.

@@ -36,7 +36,12 @@ func (s *Server) properties(w http.ResponseWriter, r *http.Request, c caller) er
 }
 
 func (s *Server) eventsList(w http.ResponseWriter, r *http.Request, c caller) error {
-	return writeJSON(w, s.events.snapshot())
+	evs := s.events.snapshot()
+	if err := writeJSON(w, evs); err != nil {
+		return err
+	}
+	s.notePull(c, evs)
+	return nil
 }
 
 func (s *Server) sync(w http.ResponseWriter, r *http.Request, c caller) error {

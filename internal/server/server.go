@@ -68,6 +68,7 @@ type Server struct {
 	events  *eventLog
 	cache   *outboardCache
 	revoked *pki.Revocations // nil without Config.CA
+	host    hostState        // the host-side view's (hostview.go)
 }
 
 // New checks cfg and returns a Server.

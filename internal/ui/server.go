@@ -40,7 +40,15 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxStreams bounds live-update connections in all (default 200).
 	MaxStreams int
+	// OperatorSite, when set, accepts host-operator client certificates
+	// as the operator of that one site (the host-side view in embassyd,
+	// where the site is the daemon's own).
+	OperatorSite string
 }
+
+// ErrNotHere is what a Source returns for data it does not hold (the
+// host-side view holds no datasets, log receipts or changes): 404.
+var ErrNotHere = errors.New("not held here: the host-side view shows only this site's own state; ask the home")
 
 // Server serves the dashboard.
 type Server struct {
@@ -184,6 +192,10 @@ func (s *Server) principal(r *http.Request) (Principal, *session, bool) {
 				return Principal{Role: RoleHome, Name: id.Name, Via: "certificate"}, nil, true
 			case pki.RoleAuditor:
 				return Principal{Role: RoleAuditor, Name: id.Name, Via: "certificate"}, nil, true
+			case pki.RoleOperator:
+				if s.cfg.OperatorSite != "" {
+					return Principal{Role: RoleOperator, Name: id.Name, Site: s.cfg.OperatorSite, Via: "certificate"}, nil, true
+				}
 			}
 		}
 	}
@@ -208,6 +220,8 @@ func writeErr(w http.ResponseWriter, err error) {
 	var he httpError
 	if errors.As(err, &he) {
 		code = he.code
+	} else if errors.Is(err, ErrNotHere) {
+		code = http.StatusNotFound
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -224,6 +238,10 @@ func (s *Server) signin(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || len(req.Token) != 48 {
 		writeErr(w, httpError{http.StatusBadRequest, "want {\"token\": \"...\"} from a sign-in link"})
+		return
+	}
+	if s.cfg.Links == nil {
+		writeErr(w, httpError{http.StatusNotFound, "no sign-in links here: present a client certificate"})
 		return
 	}
 	p, err := s.cfg.Links.Redeem(req.Token, s.cfg.Now())
