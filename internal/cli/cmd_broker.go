@@ -87,15 +87,16 @@ func cmdBrokerServe(e *env) *cobra.Command {
 	return c
 }
 
-var classCache sync.Map // dataset -> class
+var classCache sync.Map // home folder + NUL + dataset -> class (one process may serve several homes, as the tests do)
 
 func (e *env) datasetClassCached(h *home.Home, ds string) (string, error) {
-	if v, ok := classCache.Load(ds); ok {
+	key := h.Dir + "\x00" + ds
+	if v, ok := classCache.Load(key); ok {
 		return v.(string), nil
 	}
 	cl, err := e.datasetClass(h, ds)
 	if err == nil {
-		classCache.Store(ds, cl)
+		classCache.Store(key, cl)
 	}
 	return cl, err
 }
