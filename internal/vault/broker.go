@@ -95,7 +95,7 @@ func (v *Vault) ServeBroker(ctx context.Context, o BrokerServe) error {
 	}
 	defer l.Close(context.WithoutCancel(ctx))
 	rec := broker.NewTlogRecorder(context.WithoutCancel(ctx), l, v.log)
-	defer rec.Wait()
+	defer func() { _ = rec.Wait() }()
 	var reopened []*repo.Repo // vault views opened after a rotation (guarded by VaultKeys)
 	defer func() {
 		for _, nr := range reopened {
@@ -161,7 +161,7 @@ func (v *Vault) ServeBroker(ctx context.Context, o BrokerServe) error {
 		}
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		srv.Shutdown(sctx)
+		_ = srv.Shutdown(sctx)
 	}()
 	if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
