@@ -54,6 +54,7 @@ func setup(t *testing.T) (dir, home string, idFiles []string) {
 }
 
 func TestCLIEndToEnd(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, ids := setup(t)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(filepath.Join(src, "docs", "empty"), 0o755)

@@ -4,29 +4,20 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
-	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/broker"
-	"github.com/digital-embassy/embassy/internal/broker/verifiers"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/keys"
-	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/policy"
-	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // cmdBroker is 'embassy broker': the key broker for attested workloads.
@@ -45,7 +36,7 @@ workload identity is pinned, nothing is revoked and a release rule of
 	return c
 }
 
-func brokerDir(h *home.Home) string { return filepath.Join(h.Dir, "broker") }
+func brokerDir(h *home.Home) string { return vault.BrokerDir(h) }
 
 // brokerStore opens <home>/broker; reference values are trusted when
 // signed with the root's signing key.
@@ -59,20 +50,8 @@ func (e *env) brokerStore(h *home.Home) (*broker.Store, ed25519.PrivateKey, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := broker.NewStore(brokerDir(h), publishers(r))
+	st, err := broker.NewStore(brokerDir(h), vault.BrokerPublishers(r))
 	return st, root.Signer(), err
-}
-
-// publishers are the signing keys of every verified root epoch: reference
-// values signed before a rotation (or a shred, which rotates) stay valid.
-func publishers(r *repo.Repo) []ed25519.PublicKey {
-	var out []ed25519.PublicKey
-	for _, ep := range r.Epochs() {
-		if k, err := base64.StdEncoding.DecodeString(ep.SignKey); err == nil && len(k) == ed25519.PublicKeySize {
-			out = append(out, ed25519.PublicKey(k))
-		}
-	}
-	return out
 }
 
 func cmdBrokerServe(e *env) *cobra.Command {
@@ -83,110 +62,23 @@ func cmdBrokerServe(e *env) *cobra.Command {
 		Short: "Serve the broker (native API and the KBS protocol) over TLS from the home PKI",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, r, err := e.openVault(true)
+			v, err := e.openKeyed()
 			if err != nil {
 				return err
 			}
-			defer e.closeRepo(r)
-			root, err := h.LoadRoot(r.CurrentEpoch().Epoch)
-			if err != nil {
-				return err
-			}
-			st, err := broker.NewStore(brokerDir(h), publishers(r))
-			if err != nil {
-				return err
-			}
-			if _, err := st.Load(); err != nil {
-				return hint.Wrap(err, "fix the file named, then start again")
-			}
-			meta, err := e.metaSite(h)
-			if err != nil {
-				return err
-			}
-			ca, err := pki.Load(filepath.Join(h.Dir, "pki"))
-			if err != nil {
-				return hint.Wrap(err, "create the home's CA with 'embassy pki init'")
-			}
-			iss, err := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "broker", Hosts: hosts})
-			if err != nil {
-				return err
-			}
-			pair, err := tls.X509KeyPair(iss.CertPEM, iss.KeyPEM)
-			if err != nil {
-				return err
-			}
-			l, err := e.vaultOf(h).Recorder().Open(e.ctx)
-			if err != nil {
-				return err
-			}
-			defer l.Close(context.WithoutCancel(e.ctx))
-			rec := broker.NewTlogRecorder(context.WithoutCancel(e.ctx), l, e.log)
-			defer rec.Wait()
-			var gateMu sync.Mutex
-			var reopened []*repo.Repo // vault views opened after a rotation (guarded by VaultKeys)
-			defer func() {
-				for _, nr := range reopened {
-					e.closeRepo(nr)
-				}
-			}()
-			b, err := broker.New(broker.Options{
-				Home: h.Config.Home, Verifier: verifiers.Verifiers{},
-				Keys: &broker.VaultKeys{Repo: r, Root: root, Meta: meta.Backend, Newest: func() uint32 {
-					eps := h.Roots()
-					if len(eps) == 0 {
-						return 0
+			defer v.Close()
+			h := v.Home
+			return v.ServeBroker(e.ctx, vault.BrokerServe{Listen: listen, Hosts: hosts,
+				BreakGlass: func(_ context.Context, site string) (policy.BreakGlass, error) { return e.breakGlassOpen(h, site) },
+				Ready: func(addr net.Addr) error {
+					if addrFile != "" {
+						if err := os.WriteFile(addrFile, []byte(addr.String()), 0o644); err != nil {
+							return err
+						}
 					}
-					return eps[len(eps)-1]
-				}, Reopen: func(ctx context.Context) (*repo.Repo, *keys.Root, error) {
-					nr, err := e.openRepo(h, true)
-					if err != nil {
-						return nil, nil, err
-					}
-					reopened = append(reopened, nr)
-					nroot, err := h.LoadRoot(nr.CurrentEpoch().Epoch)
-					return nr, nroot, err
-				}},
-				Log: rec, Store: st, EARKey: broker.DeriveEARKey(root),
-				Gate: gateFunc(func(ctx context.Context, dataset, site string) error {
-					gateMu.Lock()
-					defer gateMu.Unlock()
-					return e.releaseGate(h, dataset, site)
-				}),
-				Sites: func(name string) (string, bool) {
-					sc, _ := h.Site(name)
-					if sc == nil {
-						return "", false
-					}
-					return sc.Jurisdiction, true
-				},
-				Class:  func(ds string) string { cl, _ := e.datasetClassCached(h, ds); return cl },
-				Logger: e.log,
-			})
-			if err != nil {
-				return err
-			}
-			ln, err := net.Listen("tcp", listen)
-			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			if addrFile != "" {
-				if err := os.WriteFile(addrFile, []byte(ln.Addr().String()), 0o644); err != nil {
-					return err
-				}
-			}
-			srv := &http.Server{Handler: b.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-				TLSConfig: &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{pair}, CurvePreferences: pki.CurvePreferences}}
-			fmt.Fprintf(e.stdout, "broker: serving on https://%s (home %s)\n", ln.Addr(), h.Config.Home)
-			go func() {
-				<-e.ctx.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				defer cancel()
-				srv.Shutdown(ctx)
-			}()
-			if err := srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return err
-			}
-			return e.ctx.Err()
+					fmt.Fprintf(e.stdout, "broker: serving on https://%s (home %s)\n", addr, h.Config.Home)
+					return nil
+				}})
 		},
 	}
 	c.Flags().StringVar(&listen, "listen", "127.0.0.1:7450", "address to listen on")
@@ -195,42 +87,16 @@ func cmdBrokerServe(e *env) *cobra.Command {
 	return c
 }
 
-type gateFunc func(ctx context.Context, dataset, site string) error
-
-func (g gateFunc) AllowRelease(ctx context.Context, dataset, site string) error {
-	return g(ctx, dataset, site)
-}
-
-// releaseGate asks the vault's policy engine whether dataset's key may be
-// released at site to an attested workload.
-func (e *env) releaseGate(h *home.Home, dataset, siteName string) error {
-	sc, _ := h.Site(siteName)
-	if sc == nil {
-		return fmt.Errorf("site %s is not in the registry", siteName)
-	}
-	cl, _ := e.datasetClassCached(h, dataset)
-	eng, err := e.loadPolicy(h)
-	if err != nil {
-		return err
-	}
-	bg, _ := e.breakGlassOpen(h, siteName) // unreadable log: taken as open
-	d := eng.Decide(policy.Request{Action: policy.KeyRelease, Dataset: policy.Dataset{Name: dataset, Class: cl},
-		Site: policySite(eng.Settings(), *sc), Now: e.now(), Attested: true, BreakGlass: bg.Open})
-	if !d.Allow {
-		return errors.New(fmt.Sprint(d.Reasons))
-	}
-	return nil
-}
-
-var classCache sync.Map // dataset -> class
+var classCache sync.Map // home folder + NUL + dataset -> class (one process may serve several homes, as the tests do)
 
 func (e *env) datasetClassCached(h *home.Home, ds string) (string, error) {
-	if v, ok := classCache.Load(ds); ok {
+	key := h.Dir + "\x00" + ds
+	if v, ok := classCache.Load(key); ok {
 		return v.(string), nil
 	}
 	cl, err := e.datasetClass(h, ds)
 	if err == nil {
-		classCache.Store(ds, cl)
+		classCache.Store(key, cl)
 	}
 	return cl, err
 }

@@ -2,15 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"io/fs"
-	"path"
 	"strconv"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdLs(e *env) *cobra.Command {
@@ -31,41 +26,13 @@ With --json such a path also comes as path_base64, the exact bytes.`,
 				return err
 			}
 			defer v.Close()
-			name, _ := vault.SplitRef(args[0])
-			dk, err := v.Repo.Dataset(e.ctx, name)
+			dir := ""
+			if len(args) == 2 {
+				dir = args[1]
+			}
+			l, err := v.List(e.ctx, args[0], dir, recursive)
 			if err != nil {
 				return err
-			}
-			unlock, err := v.LockDataset(e.ctx, vault.OpLs, dk)
-			if err != nil {
-				return err
-			}
-			defer unlock()
-			d, s, err := v.OpenSnapshot(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			t, err := d.LoadTree(e.ctx, s.Tree)
-			if err != nil {
-				return err
-			}
-			prefix := ""
-			if len(args) == 2 && args[1] != "" && args[1] != "/" {
-				for _, part := range splitPath(args[1]) {
-					var next *repo.Node
-					for i := range t.Nodes {
-						if t.Nodes[i].Name == part {
-							next = &t.Nodes[i]
-						}
-					}
-					if next == nil || next.Type != repo.NodeDir {
-						return fmt.Errorf("no directory %q in snapshot %s", args[1], s.ID.Short())
-					}
-					if t, err = d.LoadTree(e.ctx, *next.Subtree); err != nil {
-						return err
-					}
-					prefix = path.Join(prefix, part)
-				}
 			}
 			type row struct {
 				Path  string `json:"path"`
@@ -75,35 +42,15 @@ With --json such a path also comes as path_base64, the exact bytes.`,
 				Size  int64  `json:"size"`
 				MTime string `json:"mtime"`
 			}
-			var rows []row
-			var walk func(dir string, t *repo.Tree) error
-			walk = func(dir string, t *repo.Tree) error {
-				for _, n := range t.Nodes {
-					p := path.Join(dir, n.Name)
-					r := row{Path: p, Type: n.Type, Mode: fs.FileMode(n.Mode).String(), Size: n.Size, MTime: n.ModTime.Format("2006-01-02 15:04:05")}
-					if !utf8.ValidString(p) {
-						r.Raw = []byte(p)
-					}
-					rows = append(rows, r)
-					if recursive && n.Type == repo.NodeDir {
-						sub, err := d.LoadTree(e.ctx, *n.Subtree)
-						if err != nil {
-							return err
-						}
-						if err := walk(p, sub); err != nil {
-							return err
-						}
-					}
+			rows := []row{}
+			for _, en := range l.Entries {
+				r := row{Path: en.Path, Type: en.Type, Mode: en.Mode.String(), Size: en.Size, MTime: en.ModTime.Format("2006-01-02 15:04:05")}
+				if !utf8.ValidString(en.Path) {
+					r.Raw = []byte(en.Path)
 				}
-				return nil
-			}
-			if err := walk(prefix, t); err != nil {
-				return err
+				rows = append(rows, r)
 			}
 			if e.json {
-				if rows == nil {
-					rows = []row{}
-				}
 				return e.emitJSON(rows)
 			}
 			for _, r := range rows {
@@ -133,26 +80,4 @@ func displayPath(p string) string {
 		}
 	}
 	return p
-}
-
-func splitPath(p string) []string {
-	var out []string
-	for _, s := range splitSlash(path.Clean("/" + p)) {
-		if s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func splitSlash(p string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(p); i++ {
-		if i == len(p) || p[i] == '/' {
-			out = append(out, p[start:i])
-			start = i + 1
-		}
-	}
-	return out
 }

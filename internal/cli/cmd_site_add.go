@@ -1,20 +1,15 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdSiteAdd(e *env) *cobra.Command {
 	var sc home.SiteConfig
-	var location_ string
-	var noCopy, member bool
+	var noCopy bool
 	c := &cobra.Command{
 		Use:   "add NAME --url URL --jurisdiction CC",
 		Short: "Register a site and copy the vault to it",
@@ -37,28 +32,12 @@ A local folder is created if it does not exist.`,
 			if err != nil {
 				return err
 			}
-			sc.Name = args[0]
-			sc.Jurisdiction = strings.ToUpper(sc.Jurisdiction)
-			if err := home.ValidSiteName(sc.Name); err != nil {
-				return usageError{err}
-			}
-			if s, _ := h.Site(sc.Name); s != nil {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("site %q already exists", sc.Name), "choose another name, or remove it first with 'embassy site remove'"), hint.CodeUsage)
-			}
-			if sc.URL == "" {
+			if sc.URL == "" { // named by its flag here; CheckNewSite names the site
 				return usagef("missing --url: where the site stores objects (a folder, file:///path or s3://host/bucket)")
 			}
-			if sc.IsGroup() && sc.Jurisdiction == "" {
-				sc.Jurisdiction = "MULTI"
-			} else if err := home.ValidJurisdiction(sc.Jurisdiction); err != nil {
-				return usageError{err}
-			}
-			sc.Member = member
-			if location_ != "" {
-				if _, _, err := home.ParseLatLon(location_); err != nil {
-					return usageError{fmt.Errorf("--location %w", err)}
-				}
-				sc.Location = location_
+			sc.Name = args[0]
+			if sc, err = vault.CheckNewSite(h, sc); err != nil {
+				return err
 			}
 			v := e.vaultOf(h)
 			defer v.Close()
@@ -83,10 +62,10 @@ A local folder is created if it does not exist.`,
 	f.StringVar(&sc.Jurisdiction, "jurisdiction", "", "ISO 3166-1 alpha-2 code of the site's country (LU, EE, CH, ...)")
 	f.StringVar(&sc.Operator, "operator", "", "organisation operating the site")
 	f.StringVar(&sc.Agreement, "agreement", "", "identifier of the agreement covering the site")
-	f.StringVar(&location_, "location", "", "site coordinates as LAT,LON (for distance rules)")
+	f.StringVar(&sc.Location, "location", "", "site coordinates as LAT,LON (for distance rules)")
 	f.IntVar(&sc.Tier, "tier", 0, "facility tier rating (1-4)")
 	f.BoolVar(&noCopy, "no-copy", false, "register only; do not copy the vault now")
 	f.IntVar(&sc.RetainDays, "retain-days", 0, "keep vault data undeletable at the site for N days (S3 object lock, COMPLIANCE); keys stay deletable for shredding")
-	f.BoolVar(&member, "member", false, "register the site only as a member of an erasure-coded group (it holds shards, not a replica)")
+	f.BoolVar(&sc.Member, "member", false, "register the site only as a member of an erasure-coded group (it holds shards, not a replica)")
 	return c
 }

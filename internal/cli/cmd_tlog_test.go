@@ -13,6 +13,7 @@ import (
 )
 
 func TestCLITransparencyLog(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	mustRun(t, home, "disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--access", "physical",
 		"--who", "tech 4411", "--what", "rack B3 PSU", "--at", "2h", "--ticket", "CHG-1")

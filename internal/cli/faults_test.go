@@ -94,6 +94,7 @@ func restoredSame(t *testing.T, src, target string) {
 }
 
 func TestCLIDamagedCopyAtOneSite(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	for _, tc := range []struct {
 		name    string
 		kind    string

@@ -77,6 +77,7 @@ func snapshotIDs(t *testing.T, home, ds string) []string {
 // whole tree with types, modes and sizes as stored; a path that is not a
 // folder in the snapshot is an error naming it.
 func TestLsCommand(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(filepath.Join(src, "docs", "deep"), 0o755)
@@ -164,6 +165,7 @@ func TestLsCommand(t *testing.T) {
 // snapshot used at every site, the remaining snapshot restores byte for
 // byte and verify finds no damage.
 func TestPruneCommand(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)

@@ -75,6 +75,7 @@ func holdIn(t *testing.T, home, dataset string, op vault.Op) (release func()) {
 // locked exit code and name the operation holding the lock; while another
 // process snapshots or restores it, they all run.
 func TestCLILocksAgainstPrune(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := writeSrc(t, dir, 3)
 	mustRun(t, home, "snapshot", "ds", src, "--class", "C1-I1-A1")

@@ -138,6 +138,7 @@ func TestEmptyConfigNamed(t *testing.T) {
 // are printed escaped (as Go's %q), byte for byte with --raw, and exactly
 // in --json's path_base64 (issue 11.16).
 func TestLsEscapesNames(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)

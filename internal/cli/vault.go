@@ -171,14 +171,6 @@ func loadSettings(h *home.Home, base *agreement.Baseline) (policy.Settings, erro
 	return vault.LoadSettings(h, base)
 }
 
-func (e *env) loadPolicy(h *home.Home) (*policy.Engine, error) {
-	g, err := e.vaultOf(h).Gate()
-	if err != nil {
-		return nil, err
-	}
-	return g.Engine, nil
-}
-
 func policySite(s policy.Settings, sc home.SiteConfig) policy.Site {
 	return policy.Site{Name: sc.Name, Jurisdiction: sc.Jurisdiction, Tier: sc.Tier, Agreement: sc.Agreement,
 		DistanceKm: policy.DistanceKm(s.HomeLocation, sc.Location)}

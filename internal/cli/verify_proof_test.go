@@ -91,6 +91,7 @@ func TestVerifyProofDaemon(t *testing.T) {
 // the repair it names must fix exactly what the proof found, for a
 // tampered pack, a deleted pack and an old repository descriptor.
 func TestVerifyProofHintRepairs(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	mustRun(t, home, "pki", "init")
 	store := filepath.Join(dir, "daemon-store")

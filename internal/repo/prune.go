@@ -67,31 +67,26 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 	}
 	rep.Snapshots = len(snaps)
 	used := map[ID]bool{}
-	var walk func(id ID) error
-	walk = func(id ID) error {
-		if used[id] {
+	seen := map[ID]bool{}
+	tw := Walker{
+		Seen: seen,
+		Tree: func(v TreeVisit) error {
+			used[v.ID] = true
+			if v.Err != nil {
+				return hint.WithCode(hint.Wrap(fmt.Errorf("tree %s unreadable, refusing to prune: %w", v.ID.Short(), v.Err),
+					"run 'embassy verify'; nothing was deleted"), hint.CodeDamaged)
+			}
 			return nil
-		}
-		used[id] = true
-		t, err := d.LoadTree(ctx, id)
-		if err != nil {
-			return hint.WithCode(hint.Wrap(fmt.Errorf("tree %s unreadable, refusing to prune: %w", id.Short(), err),
-				"run 'embassy verify'; nothing was deleted"), hint.CodeDamaged)
-		}
-		for _, n := range t.Nodes {
+		},
+		Node: func(_ string, n *Node, _ int) error {
 			for _, c := range n.Content {
 				used[c] = true
 			}
-			if n.Subtree != nil {
-				if err := walk(*n.Subtree); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+			return nil
+		},
 	}
 	for _, s := range snaps {
-		if err := walk(s.Tree); err != nil {
+		if err := d.Walk(ctx, s.Tree, tw); err != nil {
 			return nil, err
 		}
 	}

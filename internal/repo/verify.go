@@ -202,7 +202,6 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 	treeDone := map[ID]bool{}
 	for _, s := range snaps {
 		sid := s.ID.String()
-		var walk func(id ID) error
 		var mark = func(id ID) {
 			loc, ok := d.Idx.Lookup(id)
 			if !ok {
@@ -214,35 +213,31 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 			}
 			packUsers[loc.Pack][sid] = true
 		}
-		walk = func(id ID) error {
-			mark(id)
-			t, err := d.LoadTree(ctx, id)
-			if err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
+		// Each snapshot's root is walked in full, so that its own files
+		// name it; a subtree an earlier walk entered only records this
+		// snapshot as a user of the subtree's own pack.
+		delete(treeDone, s.Tree)
+		err := d.Walk(ctx, s.Tree, Walker{
+			Seen: treeDone,
+			Tree: func(v TreeVisit) error {
+				if v.Seen {
+					markTree(d, v.ID, sid, packUsers)
+					return nil
 				}
-				rep.add(Damage{Site: "*", Dataset: k.Name, Object: "tree " + id.String(), Problem: "unreadable at every site: " + err.Error(), Snapshots: []string{sid}})
+				mark(v.ID)
+				if v.Err != nil {
+					rep.add(Damage{Site: "*", Dataset: k.Name, Object: "tree " + v.ID.String(), Problem: "unreadable at every site: " + v.Err.Error(), Snapshots: []string{sid}})
+				}
 				return nil
-			}
-			for _, n := range t.Nodes {
+			},
+			Node: func(_ string, n *Node, _ int) error {
 				for _, c := range n.Content {
 					mark(c)
 				}
-				if n.Subtree != nil {
-					if treeDone[*n.Subtree] {
-						// Still record this snapshot as a user of the subtree's packs.
-						markTree(d, *n.Subtree, sid, packUsers)
-						continue
-					}
-					treeDone[*n.Subtree] = true
-					if err := walk(*n.Subtree); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		}
-		if err := walk(s.Tree); err != nil {
+				return nil
+			},
+		})
+		if err != nil {
 			return err
 		}
 	}
