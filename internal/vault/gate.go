@@ -168,6 +168,9 @@ func (g *Gate) Decisions() []Decision {
 
 // DenyError turns a denial into an operator error (exit code 1).
 func DenyError(what string, d Decision) error {
+	if len(d.Rules) > 0 { // the rule ids, for scripts; the reasons name the sites
+		what += " (" + strings.Join(d.Rules, ", ") + ")"
+	}
 	return hint.Wrap(fmt.Errorf("policy denies %s: %s", what, strings.Join(d.Reasons, "; ")),
 		"see 'embassy policy explain DATASET' for every site's decision")
 }
@@ -294,13 +297,15 @@ func (g *Gate) GateReads(ctx context.Context, r *repo.Repo, action policy.Action
 		}
 		d := g.Decide(ctx, policy.Request{Action: action, Dataset: ds, Site: g.Site(*sc)})
 		if d.Allow {
-			allowed++
+			if s.Err() == nil { // an allowed site that is down reads nothing either
+				allowed++
+			}
 			continue
 		}
 		denied = append(denied, d)
 		DenySite(s, d)
 	}
-	if allowed == 0 && len(denied) > 0 {
+	if allowed == 0 && len(denied) > 0 { // every reachable site is denied: say so, not "no site available"
 		return denied, DenyError(string(action)+" of "+ds.Name, denied[0])
 	}
 	return denied, nil
