@@ -1,63 +1,21 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
-	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // breakGlassOpen reports whether a break-glass emergency access is open at
-// site, from the home's log. A log that cannot be read counts as open: a
-// key release then waits until the home can see that none is. The state
-// is followed incrementally (a long-running broker reads each entry once).
+// site (vault.BreakGlassAt: from the home's log, followed incrementally).
 func (e *env) breakGlassOpen(h *home.Home, site string) (policy.BreakGlass, error) {
-	shut := policy.BreakGlass{Site: site, Open: true}
-	r, _, err := e.readLog(h)
-	if err != nil {
-		return shut, err
-	}
-	cp, _, err := r.Checkpoint(e.ctx)
-	if errors.Is(err, tlog.ErrEmpty) {
-		return policy.BreakGlass{Site: site}, nil
-	}
-	if err != nil {
-		return shut, err
-	}
-	v, _ := breakGlassCache.LoadOrStore(h.Dir, &bgCache{})
-	c := v.(*bgCache)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if cp.Size < c.size { // a smaller log than seen: start again
-		c.size, c.t = 0, policy.BreakGlassTracker{}
-	}
-	if cp.Size > c.size {
-		ents, err := r.Entries(e.ctx, cp.Size, c.size, cp.Size-c.size)
-		if err != nil {
-			return shut, err
-		}
-		for _, en := range ents {
-			c.t.Add(en)
-		}
-		c.size = cp.Size
-	}
-	return c.t.At(site), nil
+	return e.vaultOf(h).BreakGlassAt(e.ctx, site)
 }
-
-type bgCache struct {
-	mu   sync.Mutex
-	size uint64
-	t    policy.BreakGlassTracker
-}
-
-var breakGlassCache sync.Map // home folder -> *bgCache
 
 func cmdBreakGlass(e *env) *cobra.Command {
 	c := &cobra.Command{

@@ -70,6 +70,7 @@ type Vault struct {
 	gateErr  error
 	recOnce  sync.Once
 	rec      *Recorder
+	bg       breakGlass // BreakGlassAt's incremental state
 }
 
 // New wraps an opened home; the repository is opened with OpenRepo.
