@@ -108,8 +108,29 @@ func (d *Dataset) walkTree(ctx context.Context, w *Walker, id ID, dir string, de
 			return err
 		}
 	}
-	for i := range v.Tree.Nodes {
-		n := &v.Tree.Nodes[i]
+	return d.walkNodes(ctx, w, v.Tree, dir, depth)
+}
+
+// WalkLoaded walks a tree already loaded (a folder found by path, or a
+// tree of one node) as Walk walks the tree it loads: t's nodes at depth 0
+// under w.Dir, then every tree below them. w.Tree is not called for t.
+func (d *Dataset) WalkLoaded(ctx context.Context, t *Tree, w Walker) error {
+	if w.MaxDepth <= 0 {
+		w.MaxDepth = MaxTreeDepth
+	}
+	err := d.walkNodes(ctx, &w, t, w.Dir, 0)
+	if errors.Is(err, SkipTree) {
+		return nil
+	}
+	return err
+}
+
+func (d *Dataset) walkNodes(ctx context.Context, w *Walker, t *Tree, dir string, depth int) error {
+	for i := range t.Nodes {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n := &t.Nodes[i]
 		p := path.Join(dir, n.Name)
 		if w.Node != nil {
 			err := w.Node(p, n, depth)

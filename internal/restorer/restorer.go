@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -86,67 +87,67 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	jobs := make([]job, 0, 1024)
 	var links []linkJob          // further hard links, made after the files exist
 	firsts := map[inodeKey]int{} // index in jobs of the first file of each linked inode
-	// fresh: dir was just created by this restore, so nothing is in the
-	// way of its entries (no lstat per file).
-	var plan func(dir string, t *repo.Tree, fresh bool) error
-	plan = func(dir string, t *repo.Tree, fresh bool) error {
-		for _, n := range t.Nodes {
-			if err := ctx.Err(); err != nil {
+	// fresh: a folder this restore just created, so nothing is in the way
+	// of its entries (no lstat per file). Keyed by the folder's clean path.
+	fresh := map[string]bool{}
+	node := func(p string, n *repo.Node, _ int) error {
+		if !fresh[path.Dir(p)] {
+			if err := clearPath(p, n.Type == repo.NodeDir, o.Overwrite); err != nil {
 				return err
 			}
-			p := filepath.Join(dir, n.Name)
-			if !fresh {
-				if err := clearPath(p, n.Type == repo.NodeDir, o.Overwrite); err != nil {
-					return err
+		}
+		switch n.Type {
+		case repo.NodeDir:
+			created, err := mkdir(p)
+			if err != nil {
+				return err
+			}
+			fresh[p] = created
+			st.Dirs++
+			dirs = append(dirs, dirMeta{p, *n})
+		case repo.NodeFile:
+			o.Progress.TotalBytes.Add(n.Size)
+			if n.Links > 1 {
+				k := inodeKey{n.Dev, n.Inode}
+				if i, ok := firsts[k]; !ok {
+					firsts[k] = len(jobs)
+				} else if sameContent(&jobs[i].node, n) {
+					links = append(links, linkJob{job{p, *n}, i})
+					return nil
 				}
 			}
-			switch n.Type {
-			case repo.NodeDir:
-				created, err := mkdir(p)
-				if err != nil {
-					return err
-				}
-				st.Dirs++
-				sub, err := d.LoadTree(ctx, *n.Subtree)
-				if err != nil {
-					return fmt.Errorf("load tree of %s: %w", p, err)
-				}
-				if err := plan(p, sub, created); err != nil {
-					return err
-				}
-				dirs = append(dirs, dirMeta{p, n})
-			case repo.NodeFile:
-				o.Progress.TotalBytes.Add(n.Size)
-				if n.Links > 1 {
-					k := inodeKey{n.Dev, n.Inode}
-					if i, ok := firsts[k]; !ok {
-						firsts[k] = len(jobs)
-					} else if sameContent(&jobs[i].node, &n) {
-						links = append(links, linkJob{job{p, n}, i})
-						continue
-					}
-				}
-				jobs = append(jobs, job{p, n})
-			case repo.NodeSymlink:
-				if err := os.Symlink(n.Target, p); err != nil {
-					return fmt.Errorf("restore symlink %s: %w", p, err)
-				}
-				st.Symlinks++
-				m.apply(p, &n)
-			case repo.NodeFIFO, repo.NodeCharDev, repo.NodeBlockDev:
-				ok, err := mkspecial(p, &n)
-				if err != nil {
-					return err
-				}
-				if !ok {
-					m.count(&m.devices, p, nil)
-					continue
-				}
-				st.Special++
-				m.apply(p, &n)
+			jobs = append(jobs, job{p, *n})
+		case repo.NodeSymlink:
+			if err := os.Symlink(n.Target, p); err != nil {
+				return fmt.Errorf("restore symlink %s: %w", p, err)
 			}
+			st.Symlinks++
+			m.apply(p, n)
+		case repo.NodeFIFO, repo.NodeCharDev, repo.NodeBlockDev:
+			ok, err := mkspecial(p, n)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				m.count(&m.devices, p, nil)
+				return nil
+			}
+			st.Special++
+			m.apply(p, n)
 		}
 		return nil
+	}
+	// plan walks t (one walk implementation: repo.Dataset.Walk) under dir,
+	// making folders, links and special files and queueing file contents.
+	plan := func(dir string, t *repo.Tree, created bool) error {
+		dir = path.Clean(dir)
+		fresh[dir] = created
+		return d.WalkLoaded(ctx, t, repo.Walker{Dir: dir, Node: node, Tree: func(v repo.TreeVisit) error {
+			if v.Err != nil {
+				return fmt.Errorf("load tree of %s: %w", v.Dir, v.Err)
+			}
+			return nil
+		}})
 	}
 	if rootNode == nil || rootNode.Type == repo.NodeDir {
 		if err := clearPath(dest, true, o.Overwrite); err != nil {
@@ -159,8 +160,10 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 		if err := plan(dest, rootTree, created); err != nil {
 			return nil, err
 		}
+		// dirs is in walk order (a folder before its contents); the
+		// restored top folder goes first, so it is applied last.
 		if rootNode != nil {
-			dirs = append(dirs, dirMeta{dest, *rootNode})
+			dirs = append([]dirMeta{{dest, *rootNode}}, dirs...)
 		} else if s.Root != nil {
 			dirs = append([]dirMeta{{dest, *s.Root}}, dirs...)
 		}
