@@ -30,7 +30,9 @@ func TestReleaseGate(t *testing.T) {
 	if err := v.ReleaseGate(ctx, "model", "C1-I1-A1", "mars", shut); err == nil || !strings.Contains(err.Error(), "not in the registry") {
 		t.Fatalf("unregistered site: %v", err)
 	}
-	opened := func(_ context.Context, s string) (policy.BreakGlass, error) { return policy.BreakGlass{Site: s, Open: true}, nil }
+	opened := func(_ context.Context, s string) (policy.BreakGlass, error) {
+		return policy.BreakGlass{Site: s, Open: true}, nil
+	}
 	if err := v.ReleaseGate(ctx, "model", "C1-I1-A1", "lu", opened); err == nil || !strings.Contains(err.Error(), "break-glass") {
 		t.Fatalf("open break-glass: %v", err)
 	}
@@ -40,7 +42,9 @@ func TestReleaseGate(t *testing.T) {
 	if err := v.ReleaseGate(ctx, "model", "C1-I1-A1", "lu", unreadable); err == nil || !strings.Contains(err.Error(), "break-glass") {
 		t.Fatalf("a log that cannot say is taken as an open break-glass: %v", err)
 	}
-	var g releaseGate = func(ctx context.Context, ds, site string) error { return v.ReleaseGate(ctx, ds, "C1-I1-A1", site, shut) }
+	var g releaseGate = func(ctx context.Context, ds, site string) error {
+		return v.ReleaseGate(ctx, ds, "C1-I1-A1", site, shut)
+	}
 	if err := g.AllowRelease(ctx, "model", "lu"); err != nil {
 		t.Fatalf("AllowRelease: %v", err)
 	}
