@@ -64,37 +64,15 @@ func (b *Broker) Registry() *metrics.Registry { return b.m.reg }
 func (b *Broker) instrument(route, api string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := &statusWriter{ResponseWriter: w}
+		rec := metrics.NewStatusRecorder(w)
 		h(rec, r)
-		code := rec.code
-		if code == 0 {
-			code = http.StatusOK
-		}
+		code := rec.Code()
 		d := time.Since(start)
 		b.m.requests.Observe(route, "workload", code, d)
 		if api != "" {
 			b.m.latency.WithLabelValues(api).Observe(d.Seconds())
 		}
 	}
-}
-
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
 }
 
 // MetricNames lists the broker's metrics (docs/METRICS.md is checked

@@ -67,33 +67,6 @@ func (s *Server) metricsText(w http.ResponseWriter, r *http.Request, p Principal
 	return nil
 }
 
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusWriter) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // MetricNames lists the dashboard's metrics (docs/METRICS.md is checked
 // against it).
 func MetricNames() []string { return newUIMetrics(&Server{}).reg.Names() }

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/metrics"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/watch"
@@ -121,12 +122,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Cache-Control", "no-store")
 	}
 	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := metrics.NewStatusRecorder(w)
 	s.mux.ServeHTTP(sw, r)
-	code := sw.code
-	if code == 0 {
-		code = http.StatusOK
-	}
+	code := sw.Code()
 	s.observe(r, code, start)
 }
 

@@ -63,12 +63,9 @@ func refusalReason(code int, stale bool) string {
 func (w *Witness) instrument(route string, h http.HandlerFunc) http.HandlerFunc {
 	return func(rw http.ResponseWriter, req *http.Request) {
 		start := time.Now()
-		rec := &statusRecorder{ResponseWriter: rw}
+		rec := metrics.NewStatusRecorder(rw)
 		h(rec, req)
-		code := rec.code
-		if code == 0 {
-			code = http.StatusOK
-		}
+		code := rec.Code()
 		d := time.Since(start)
 		role := "none"
 		if req.TLS != nil && len(req.TLS.PeerCertificates) > 0 {
@@ -87,25 +84,6 @@ func (w *Witness) instrument(route string, h http.HandlerFunc) http.HandlerFunc 
 		}
 		w.metrics.refused.WithLabelValues(refusalReason(code, rec.Header().Get("Content-Type") == "text/x.tlog.size")).Inc()
 	}
-}
-
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(p []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(p)
 }
 
 // MetricNames lists the witness's metrics (docs/METRICS.md is checked
