@@ -80,7 +80,7 @@ type HostRequest struct {
 	What      string    `json:"what"`
 	Requester string    `json:"requester"`
 	Filed     time.Time `json:"filed"`
-	Status    string    `json:"status"`            // pending, approved or denied
+	Status    string    `json:"status"`           // pending, approved or denied
 	Expires   time.Time `json:"expires,omitzero"` // of the decision
 }
 
