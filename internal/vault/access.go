@@ -302,13 +302,20 @@ func (v *Vault) pullAccessSite(ctx context.Context, sc home.SiteConfig, out *Acc
 			logged[s.ID] = s
 		}
 	}
+	var invalid []string
+	if len(hrs) > maxHostRecords {
+		invalid = append(invalid, fmt.Sprintf("the daemon returned %d requests, more than any daemon holds; the first %d were read", len(hrs), maxHostRecords))
+		hrs = hrs[:maxHostRecords]
+	}
+	defer func() {
+		if len(invalid) > 0 {
+			out.Invalid += len(invalid)
+			v.hostSession(ctx, sc.Name, "invalid-access-request", invalid)
+		}
+	}()
 	for _, hr := range hrs {
 		if _, err := hr.Check(); err != nil {
-			out.Invalid++
-			if err := v.Recorder().Append(ctx, tlog.Entry{Kind: tlog.KindSession, Site: sc.Name, Actor: clip(hr.Requester),
-				Details: map[string]string{tlog.DetailInitiator: "host", "event": "invalid-access-request", "detail": err.Error()}}); err != nil {
-				return err
-			}
+			invalid = append(invalid, err.Error())
 			continue
 		}
 		s, ok := logged[hr.ID]
@@ -370,10 +377,28 @@ func (v *Vault) pushWith(ctx context.Context, d hostDesk, s approval.State, res 
 	res.Pushed = true
 }
 
+// maxHostRecords bounds what one pull reads from a daemon: as much as a
+// daemon holds (server.MaxAccessRecords, MaxIncidentRecords), so a
+// hostile daemon cannot flood the home's log.
+const maxHostRecords = 256
+
+// hostSession logs, as one unexplained host session, what a daemon
+// returned that the home could not take (bounded).
+func (v *Vault) hostSession(ctx context.Context, siteName, event string, problems []string) {
+	detail := strings.Join(problems[:min(len(problems), 8)], "; ")
+	if len(problems) > 8 {
+		detail += fmt.Sprintf("; and %d more", len(problems)-8)
+	}
+	if err := v.Recorder().Append(ctx, tlog.Entry{Kind: tlog.KindSession, Site: siteName,
+		Details: map[string]string{tlog.DetailInitiator: "host", "event": event, "count": fmt.Sprint(len(problems)), "detail": clip(detail)}}); err != nil {
+		v.Warnf("site %s: %s not logged: %v", siteName, event, err)
+	}
+}
+
 // clip bounds a host-written string recorded for the record.
 func clip(s string) string {
-	if len(s) > 256 {
-		s = s[:256]
+	if len(s) > 2048 {
+		s = s[:2048]
 	}
 	return strings.ToValidUTF8(s, "?")
 }

@@ -11,7 +11,6 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/incident"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/watch"
 	"github.com/digital-embassy/embassy/internal/watch/notify"
 )
@@ -126,17 +125,24 @@ func (v *Vault) PullIncidents(ctx context.Context) (IncidentPull, error) {
 					seen[in.ID] = true
 				}
 			}
+			var invalid []string
+			if len(recs) > maxHostRecords {
+				invalid = append(invalid, fmt.Sprintf("the daemon returned %d incidents, more than any daemon holds; the first %d were read", len(recs), maxHostRecords))
+				recs = recs[:maxHostRecords]
+			}
+			defer func() {
+				if len(invalid) > 0 {
+					out.Invalid += len(invalid)
+					v.hostSession(ctx, sc.Name, "invalid-incident", invalid)
+				}
+			}()
 			for _, r := range recs {
 				ent, err := incident.HostEntry(sc.Name, r)
 				if err == nil {
 					err = r.Check()
 				}
 				if err != nil {
-					out.Invalid++
-					if err := v.Recorder().Append(ctx, tlog.Entry{Kind: tlog.KindSession, Site: sc.Name, Actor: clip(r.FiledBy),
-						Details: map[string]string{tlog.DetailInitiator: "host", "event": "invalid-incident", "detail": err.Error()}}); err != nil {
-						return err
-					}
+					invalid = append(invalid, err.Error())
 					continue
 				}
 				if seen[r.ID] {
