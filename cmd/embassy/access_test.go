@@ -22,6 +22,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/netlab"
+	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/remote"
 )
@@ -175,6 +176,26 @@ func TestHostileAccessWithoutApproval(t *testing.T) {
 	if _, err := op.PushDecision(ctx, r1.ID, approvalOf2); err == nil || !strings.Contains(err.Error(), "denied already") {
 		t.Fatalf("approval pushed over a denial: %v", err)
 	}
+
+	// ... and at another site's daemon (same home, same access key), for a
+	// request of the same operator there.
+	ch := f.issueSite("ch", "127.0.0.1")
+	startHostedgeDaemon(t, ch, "--access-key", vkey)
+	ops := filepath.Join(f.dir, "ops")
+	opCH, err := remote.New(ctx, remote.Config{Host: ch.addr, ExpectSite: "ch",
+		Files: pki.Files{CA: filepath.Join(ops, "ca.crt"), Cert: filepath.Join(ops, "ops.crt"), Key: filepath.Join(ops, "ops.key")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opCH.Close()
+	rch, err := opCH.RequestAccess(ctx, filing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := opCH.PushDecision(ctx, rch.ID, approvalOf2); err == nil || !strings.Contains(err.Error(), `is for site "lu"`) {
+		t.Fatalf("lu's approval at ch: %v", err)
+	}
+	refusedListing(t, opCH, "at another site with lu's approval")
 
 	// The daemon restarts: the approval, re-verified from its signed bytes, holds.
 	netlab.Kill(lu.cmd, 5*time.Second)

@@ -144,8 +144,9 @@ func newID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// check verifies a signed decision for r; with a non-zero now it must
-// also be unexpired and no longer than the request asked for.
+// check verifies a signed decision for r; with a non-zero now an approval
+// must also be unexpired and no longer than the request asked for (a
+// denial stands whenever it arrives).
 func (st *accessStore) check(r *accessRecord, msg []byte, now time.Time) (approval.Decision, error) {
 	d, err := approval.OpenDecision(msg, st.verifier)
 	if err != nil {
@@ -161,6 +162,8 @@ func (st *accessStore) check(r *accessRecord, msg []byte, now time.Time) (approv
 		return d, fmt.Errorf("the decision is for request %s, not %s", d.Request, r.ID)
 	case d.Requester != r.Requester || d.Scope != r.Scope:
 		return d, errors.New("the decision names another requester or scope than the request")
+	case !d.Approved:
+		// a denial only takes away: it stands whenever it arrives
 	case !now.IsZero() && !d.Expires.After(now):
 		return d, fmt.Errorf("the decision expired at %s", d.Expires.Format(time.RFC3339))
 	case !now.IsZero() && d.Expires.Sub(now) > asked+5*time.Minute:

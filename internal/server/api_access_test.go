@@ -93,6 +93,11 @@ func TestAccessStoreDecisions(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	lateDenial := good
+	lateDenial.Approved, lateDenial.Expires = false, now.Add(-time.Hour)
+	if _, err := st.check(&rec, sign(lateDenial), now); err != nil {
+		t.Errorf("a late denial was refused: %v", err)
+	}
 	msg := sign(good)
 	if _, err := st.check(&rec, msg, now); err != nil {
 		t.Fatal(err)
