@@ -64,18 +64,20 @@ const (
 
 // Server is the daemon. Its methods are safe for concurrent use.
 type Server struct {
-	cfg       Config
-	log       *slog.Logger
-	mux       *http.ServeMux
-	metrics   *daemonMetrics
-	sem       chan struct{}
-	clients   *clientLimiter
-	events    *eventLog
-	cache     *outboardCache
-	revoked   *pki.Revocations // nil without Config.CA
-	host      hostState        // the host-side view's (hostview.go)
-	access    *accessStore     // api_access.go
-	incidents *incidentStore   // api_incidents.go
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *daemonMetrics
+	sem     chan struct{}
+	clients *clientLimiter
+	events  *eventLog
+	cache   *outboardCache
+	revoked *pki.Revocations // nil without Config.CA
+	host    hostState        // the host-side view's (hostview.go)
+
+	// access requests and incidents (api_access.go, api_incidents.go)
+	access    *accessStore
+	incidents *incidentStore
 }
 
 // New checks cfg and returns a Server.
