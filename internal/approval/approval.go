@@ -84,6 +84,24 @@ type State struct {
 	Decided   time.Time `json:"decided,omitzero"`
 	DecidedAt uint64    `json:"decision_index,omitempty"`
 	Auto      bool      `json:"auto,omitempty"`
+	// Of requests filed at a daemon: its id, scope, duration and the
+	// operator identity that filed it.
+	ID        string `json:"id,omitempty"`
+	Scope     string `json:"scope,omitempty"`
+	Duration  string `json:"duration,omitempty"`
+	Requester string `json:"requester,omitempty"`
+}
+
+// FromDaemon reports whether the request was filed at a site's daemon
+// (which holds the access until it has the home's signed decision).
+func (s State) FromDaemon() bool { return s.ID != "" }
+
+// HostRequestEntry is the log entry of a request pulled from site's daemon;
+// its time (set by the recorder) is when it reached the home.
+func HostRequestEntry(site string, r HostRequest) tlog.Entry {
+	return tlog.Entry{Kind: KindRequest, Site: site, Actor: r.Who, Object: r.What, Reason: r.Reason,
+		Details: map[string]string{tlog.DetailAccess: "privileged:" + r.Scope, DetailID: r.ID, DetailScope: r.Scope,
+			DetailDuration: r.Duration, DetailRequester: r.Requester, DetailFiled: r.Filed.UTC().Format(time.RFC3339Nano), DetailVia: "daemon"}}
 }
 
 // Status reads every request from the log. Only the home's decisions
@@ -92,12 +110,20 @@ type State struct {
 func Status(ents []tlog.Indexed) []State {
 	var out []State
 	at := map[uint64]int{}
+	seen := map[string]bool{} // site and daemon id: a request pulled twice counts once
 	for _, e := range ents {
 		switch e.Kind {
 		case KindRequest:
+			if id := e.Details[DetailID]; id != "" {
+				if seen[e.Site+"\x00"+id] {
+					continue
+				}
+				seen[e.Site+"\x00"+id] = true
+			}
 			at[e.Index] = len(out)
 			out = append(out, State{Index: e.Index, Site: e.Site, Reason: e.Reason, Access: e.Details[tlog.DetailAccess],
-				Who: e.Actor, What: e.Object, Requested: e.Time, Status: Pending})
+				Who: e.Actor, What: e.Object, Requested: e.Time, Status: Pending,
+				ID: e.Details[DetailID], Scope: e.Details[DetailScope], Duration: e.Details[DetailDuration], Requester: e.Details[DetailRequester]})
 		case KindDecision:
 			n, err := strconv.ParseUint(e.Details[DetailRequest], 10, 64)
 			i, ok := at[n]

@@ -634,6 +634,13 @@ func evalApproval(f *Facts) liveResult {
 		}
 	}
 	ev = append(ev, fmt.Sprintf("log: %d access requests: %d pending, %d approved, %d denied", len(f.Access), n[approval.Pending], n[approval.Approved], n[approval.Denied]))
+	held := 0
+	for _, a := range f.Access {
+		if a.FromDaemon() {
+			held++
+		}
+	}
+	ev = append(ev, fmt.Sprintf("%d filed at daemons, which hold the privileged operation until they have the home's signed decision", held))
 	if len(pending) > 0 {
 		ev = append(ev, "pending: "+strings.Join(pending, ", "))
 	}
@@ -645,8 +652,14 @@ func evalIncidents(f *Facts) liveResult {
 		return unset("log: no incident records yet ('embassy incident file' records one as it reaches the home)")
 	}
 	var bad []string
-	acked := 0
+	acked, daemon, escalated := 0, 0, 0
 	for _, in := range f.Incidents {
+		if in.ID != "" {
+			daemon++
+		}
+		if in.EscalatedAt != 0 {
+			escalated++
+		}
 		switch {
 		case in.Late:
 			bad = append(bad, fmt.Sprintf("incident %d at %s notified %s after it occurred, allowed %s", in.Index, in.Site, in.Notified.Sub(in.Occurred).Round(time.Second), in.Allowed))
@@ -657,7 +670,7 @@ func evalIncidents(f *Facts) liveResult {
 			acked++
 		}
 	}
-	ev := fmt.Sprintf("%d incidents in the log, %d acknowledged", len(f.Incidents), acked)
+	ev := fmt.Sprintf("%d incidents in the log (%d filed at daemons), %d acknowledged, %d escalated to the watch routes", len(f.Incidents), daemon, acked, escalated)
 	if len(bad) > 0 {
 		return violated(append(bad, ev)...)
 	}
@@ -760,9 +773,9 @@ var reqDefs = []reqDef{
 	{21, "unlogged-access", "Unlogged-access detection", "E", "an injected unwrap without a disclosure is caught",
 		Full, "", []string{"TestRequirement21UnloggedAccess"}, evalUnlogged},
 	{22, "access-approval", "Access approval", "E", "a support-access request stays pending until approved; denial is honoured",
-		Some, "requests are held pending at home ('embassy access') and 'disclose --approved INDEX' honours the decision, but the daemon does not hold the host's access until it is decided", []string{"TestRequirement22AccessApproval", "TestScripts/access_approval", "TestStatus"}, evalApproval},
+		Full, "", []string{"TestRequirement22AccessApproval", "TestScripts/access_approval", "TestHostileAccessWithoutApproval", "TestPullAccessSignsAndPushes", "TestAccessStoreDecisions"}, evalApproval},
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
-		Some, "hosts report incidents to the home's operator, who files them ('embassy incident file'); the daemon takes no filings, and escalation is shown by 'incident list' and assess, not pushed to contacts", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestStatus"}, evalIncidents},
+		Some, "the home pulls daemon filings and escalates when 'embassy incident list' runs; 'embassy watch' does not yet pull and escalate on its schedule", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestIncidentFiledAtDaemonReachesHome", "TestIncidentsFromDaemons"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
 		Some, "the bundle holds the key-use log (key.unwrap, key.release entries) but not the attestation history, drill reports or configuration history", []string{"TestRequirement24Audit"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",

@@ -356,8 +356,10 @@ func TestRequirement22AccessApproval(t *testing.T) {
 	want(t, w.run(t, 22), NotConfigured, "no access requests yet")
 	w.f.Access = []approval.State{{Index: 3, Site: "lu1", Reason: tlog.ReasonHostService, Status: approval.Pending},
 		{Index: 5, Site: "lu1", Reason: tlog.ReasonHostReview, Status: approval.Denied, Auto: true}}
-	want(t, w.run(t, 22), Partial, "2 access requests: 1 pending, 0 approved, 1 denied")
-	want(t, w.run(t, 22), Partial, "pending: 3 at lu1 (HOST_INITIATED_SERVICE)")
+	want(t, w.run(t, 22), Met, "2 access requests: 1 pending, 0 approved, 1 denied")
+	want(t, w.run(t, 22), Met, "pending: 3 at lu1 (HOST_INITIATED_SERVICE)")
+	w.f.Access = append(w.f.Access, approval.State{Index: 7, Site: "lu1", Reason: tlog.ReasonHostService, Status: approval.Approved, ID: "0123456789abcdef0123456789abcdef", Scope: "metadata"})
+	want(t, w.run(t, 22), Met, "1 filed at daemons, which hold the privileged operation")
 }
 
 // Incidents notified in time and acknowledged; late or unacknowledged
@@ -367,8 +369,8 @@ func TestRequirement23Incidents(t *testing.T) {
 	want(t, w.run(t, 23), NotConfigured, "no incident records yet")
 	day := 24 * time.Hour
 	w.f.Incidents = []incident.Incident{{Index: 4, Site: "lu1", Occurred: reqNow.Add(-2 * day), Notified: reqNow.Add(-47 * time.Hour), Acked: reqNow.Add(-46 * time.Hour), Allowed: day}}
-	want(t, w.run(t, 23), Partial, "1 incidents in the log, 1 acknowledged")
-	w.f.Incidents = append(w.f.Incidents, incident.Incident{Index: 9, Site: "lu2", Occurred: reqNow.Add(-3 * day), Notified: reqNow.Add(-2 * day), Allowed: day, Escalated: true})
+	want(t, w.run(t, 23), Partial, "1 incidents in the log (0 filed at daemons), 1 acknowledged, 0 escalated")
+	w.f.Incidents = append(w.f.Incidents, incident.Incident{Index: 9, Site: "lu2", Occurred: reqNow.Add(-3 * day), Notified: reqNow.Add(-2 * day), Allowed: day, Escalated: true, EscalatedAt: 11, ID: "0123456789abcdef0123456789abcdef"})
 	want(t, w.run(t, 23), Violated, "incident 9 at lu2 not acknowledged within 24h0m0s: escalated")
 }
 

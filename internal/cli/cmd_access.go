@@ -1,32 +1,21 @@
 package cli
 
 import (
-	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/approval"
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-func (e *env) accessRequests(h *home.Home) ([]approval.State, error) {
-	r, _, err := e.readLog(h)
-	if err != nil {
-		return nil, err
-	}
-	_, ents, err := r.All(e.ctx)
-	if err != nil {
-		return nil, err
-	}
-	return approval.Status(ents), nil
-}
+// The decisions (auto-deny, pending checks, the log entries, signing and
+// pushing to daemons) are the vault's (internal/vault/access.go); these
+// commands parse flags and print.
 
 func cmdAccess(e *env) *cobra.Command {
 	c := &cobra.Command{
@@ -36,8 +25,20 @@ func cmdAccess(e *env) *cobra.Command {
 a legal demand) waits for its prior approval: 'access request' records a
 host's request in the transparency log as pending; 'access approve' and
 'access deny' decide it. Reason codes listed under auto-deny in policy.yaml
-are denied at once (exit 3). Only the home's decisions count.`,
+are denied at once (exit 3). Only the home's decisions count.
+
+Host operators may file requests at a site's daemon instead; the daemon
+holds the privileged operation they ask for until it has the home's
+decision signed with the home's access key ('access key' prints the key
+to configure the daemon with: embassyd --access-key). 'access list --pull'
+brings such requests into the log and delivers decisions not yet
+delivered; approve and deny push theirs at once.`,
 	}
+	c.AddCommand(cmdAccessRequest(e), cmdAccessDecide(e, true), cmdAccessDecide(e, false), cmdAccessList(e), cmdAccessKey(e))
+	return c
+}
+
+func cmdAccessRequest(e *env) *cobra.Command {
 	var rq approval.Request
 	request := &cobra.Command{
 		Use:   "request --site S --reason CODE --who WHO --what WHAT [--access TYPE]",
@@ -48,31 +49,16 @@ are denied at once (exit 3). Only the home's decisions count.`,
 			if err != nil {
 				return err
 			}
-			if sc, _ := h.Site(rq.Site); sc == nil {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", rq.Site), "see 'embassy site list'"), hint.CodeUsage)
-			}
-			rq.Reason = strings.ToUpper(rq.Reason)
-			ent, err := rq.Entry()
-			if err != nil {
-				return usagef("%v", err)
-			}
-			idx, _, err := e.recordIndex(h, ent)
+			res, err := e.vaultOf(h).RequestAccess(e.ctx, rq)
 			if err != nil {
 				return err
 			}
-			settings, err := loadSettings(h, agreement.DefaultBaseline())
-			if err != nil {
-				return err
-			}
-			if slices.Contains(settings.AutoDeny, rq.Reason) {
-				if _, _, err := e.recordIndex(h, approval.DecisionEntry(idx, rq.Site, false, true, "auto-deny in policy.yaml")); err != nil {
-					return err
-				}
-				e.printf("Access request %d at %s denied at once: %s is under auto-deny in policy.yaml\n", idx, rq.Site, rq.Reason)
+			if res.Auto {
+				e.printf("Access request %d at %s denied at once: %s is under auto-deny in policy.yaml\n", res.Index, res.Site, res.Reason)
 				e.warned = true
 				return nil
 			}
-			e.printf("Access request %d at %s is pending: approve with 'embassy access approve %d --note ...' or deny it\n", idx, rq.Site, idx)
+			e.printf("Access request %d at %s is pending: approve with 'embassy access approve %d --note ...' or deny it\n", res.Index, res.Site, res.Index)
 			return nil
 		},
 	}
@@ -82,74 +68,71 @@ are denied at once (exit 3). Only the home's decisions count.`,
 	f.StringVar(&rq.Access, "access", "support", "access type")
 	f.StringVar(&rq.Who, "who", "", "who asks: name, role and organisation")
 	f.StringVar(&rq.What, "what", "", "what access is asked for")
-	decide := func(approve bool) *cobra.Command {
-		var note string
-		verb := map[bool]string{true: "approve", false: "deny"}[approve]
-		c := &cobra.Command{
-			Use:   verb + " INDEX --note TEXT",
-			Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending access request (the sending state)",
-			Args:  cobra.ExactArgs(1),
-			RunE: func(cmd *cobra.Command, args []string) error {
-				n, err := strconv.ParseUint(args[0], 10, 64)
-				if err != nil || strings.TrimSpace(note) == "" {
-					return usagef("give the request's log index ('embassy access list') and --note")
-				}
-				h, err := e.openHome()
-				if err != nil {
-					return err
-				}
-				st, err := e.accessRequests(h)
-				if err != nil {
-					return err
-				}
-				for _, s := range st {
-					if s.Index != n {
-						continue
-					}
-					if s.Status != approval.Pending {
-						return hint.WithCode(fmt.Errorf("access request %d is %s already (entry %d)", n, s.Status, s.DecidedAt), hint.CodeUsage)
-					}
-					idx, _, err := e.recordIndex(h, approval.DecisionEntry(n, s.Site, approve, false, note))
-					if err != nil {
-						return err
-					}
-					e.printf("Access request %d at %s %s: entry %d\n", n, s.Site, map[bool]string{true: "approved", false: "denied"}[approve], idx)
-					return nil
-				}
-				return hint.WithCode(hint.Wrap(fmt.Errorf("no access request at log index %d", n), "see 'embassy access list'"), hint.CodeUsage)
-			},
-		}
-		c.Flags().StringVar(&note, "note", "", "the decision's reference or conditions")
-		return c
+	return request
+}
+
+func cmdAccessDecide(e *env, approve bool) *cobra.Command {
+	var note string
+	verb := map[bool]string{true: "approve", false: "deny"}[approve]
+	c := &cobra.Command{
+		Use:   verb + " INDEX --note TEXT",
+		Short: strings.ToUpper(verb[:1]) + verb[1:] + " a pending access request (the sending state)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			n, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || strings.TrimSpace(note) == "" {
+				return usagef("give the request's log index ('embassy access list') and --note")
+			}
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			res, err := e.vaultOf(h).DecideAccess(e.ctx, n, approve, note)
+			if err != nil {
+				return err
+			}
+			e.printf("Access request %d at %s %s: entry %d\n", n, res.Site, res.Status, res.Decision)
+			if res.Pushed {
+				e.printf("The signed decision reached %s's daemon\n", res.Site)
+			}
+			if res.PushError != "" {
+				e.warned = true
+			}
+			return nil
+		},
 	}
+	c.Flags().StringVar(&note, "note", "", "the decision's reference or conditions")
+	return c
+}
+
+func cmdAccessList(e *env) *cobra.Command {
+	var pull bool
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List access requests and their decisions",
+		Use:   "list [--pull]",
+		Short: "List access requests and their decisions (--pull: from the daemons first)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			h, err := e.openHome()
 			if err != nil {
 				return err
 			}
-			st, err := e.accessRequests(h)
+			v := e.vaultOf(h)
+			if pull {
+				p, err := v.PullAccess(e.ctx)
+				if err != nil {
+					return err
+				}
+				e.warned = e.warned || len(p.Errors) > 0 || p.Invalid > 0 || autoDenied(p.New)
+			}
+			st, err := v.AccessRequests(e.ctx)
 			if err != nil {
 				return err
 			}
 			if e.json {
-				if st == nil {
-					st = []approval.State{}
-				}
-				return e.emitJSON(st)
+				return e.emitJSON(append([]approval.State{}, st...))
 			}
 			for _, s := range st {
-				d := s.Status
-				if s.Status != approval.Pending {
-					d += " " + s.Decided.UTC().Format(time.DateTime)
-					if s.Auto {
-						d += " (auto-deny)"
-					}
-				}
-				e.printf("%d  %s  %s  %s: %s; %s\n", s.Index, s.Site, s.Reason, s.Who, s.What, d)
+				e.printf("%s\n", accessLine(s))
 			}
 			if len(st) == 0 {
 				e.printf("no access requests in the log\n")
@@ -157,12 +140,55 @@ are denied at once (exit 3). Only the home's decisions count.`,
 			return nil
 		},
 	}
-	c.AddCommand(request, decide(true), decide(false), list)
-	return c
+	list.Flags().BoolVar(&pull, "pull", false, "first fetch the requests filed at daemon sites and deliver pending decisions")
+	return list
+}
+
+func autoDenied(rs []vault.AccessResult) bool {
+	for _, r := range rs {
+		if r.Auto {
+			return true
+		}
+	}
+	return false
+}
+
+func accessLine(s approval.State) string {
+	d := s.Status
+	if s.Status != approval.Pending {
+		d += " " + s.Decided.UTC().Format(time.DateTime)
+		if s.Auto {
+			d += " (auto-deny)"
+		}
+	}
+	if s.FromDaemon() {
+		d += "; at the daemon: " + s.Scope + " for " + s.Duration + " by " + termSafe(s.Requester)
+	}
+	return strconv.FormatUint(s.Index, 10) + "  " + s.Site + "  " + s.Reason + "  " + termSafe(s.Who) + ": " + termSafe(s.What) + "; " + d
+}
+
+func cmdAccessKey(e *env) *cobra.Command {
+	return &cobra.Command{
+		Use:   "key",
+		Short: "Print the home's access-decision key, for embassyd --access-key",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			h, err := e.openHome()
+			if err != nil {
+				return err
+			}
+			_, vkey, err := e.vaultOf(h).AccessKey()
+			if err != nil {
+				return err
+			}
+			e.printf("%s\n", vkey)
+			return nil
+		},
+	}
 }
 
 // recordIndex appends one entry to the home's log and returns its index
-// (break-glass, incident and access entries).
+// (break-glass entries; access and incident entries are the vault's).
 func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
 	return e.vaultOf(h).Recorder().AppendIndex(e.ctx, ent)
 }

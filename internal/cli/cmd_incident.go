@@ -1,34 +1,19 @@
 package cli
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-// incidentHours gives each site's operations.incident-notification-hours:
-// its agreement's, or the baseline's.
-func incidentHours(h *home.Home) func(site string) time.Duration { return vault.IncidentHours(h) }
-
-// incidents reads every incident from the home's log.
-func (e *env) incidents(h *home.Home) ([]incident.Incident, error) {
-	r, _, err := e.readLog(h)
-	if err != nil {
-		return nil, err
-	}
-	_, ents, err := r.All(e.ctx)
-	if err != nil {
-		return nil, err
-	}
-	return incident.Status(ents, e.now(), incidentHours(h)), nil
-}
+// The decisions (validation, delays, acknowledgement rules, escalation
+// and its alerts) are the vault's (internal/vault/incidents.go); these
+// commands parse flags and print.
 
 func cmdIncident(e *env) *cobra.Command {
 	c := &cobra.Command{
@@ -37,11 +22,19 @@ func cmdIncident(e *env) *cobra.Command {
 		Long: `Hosts owe the sending state structured incident records (security,
 availability, physical, legal-process) within the hours their agreement
 sets (operations.incident-notification-hours). 'incident file' records one
-in the transparency log as it reaches the home; the sending state
-acknowledges it with 'incident ack'; 'incident list' shows each with its
-delays and escalates (exit 3) every incident notified late or not
-acknowledged within the hours after it arrived.`,
+in the transparency log as it reaches the home; host personnel may file
+them at the site's daemon instead (POST /v1/incidents), from where
+'incident list --pull' brings them in. The sending state acknowledges an
+incident with 'incident ack'; 'incident list' shows each with its delays,
+escalates every incident not acknowledged within the hours after it
+arrived (a log entry and an alert through the routes of watch.yaml, once
+each) and exits 3 while any is late or escalated.`,
 	}
+	c.AddCommand(cmdIncidentFile(e), cmdIncidentAck(e), cmdIncidentList(e))
+	return c
+}
+
+func cmdIncidentFile(e *env) *cobra.Command {
 	var f incident.Filing
 	var occurred string
 	file := &cobra.Command{
@@ -51,35 +44,24 @@ acknowledged within the hours after it arrived.`,
       --what "UPS fire in hall B, racks powered down" --occurred 2026-11-25T03:10:00Z`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if occurred == "" {
+				return usagef("give --occurred: when the incident happened at the site (RFC 3339, or a duration ago such as 3h)")
+			}
 			h, err := e.openHome()
 			if err != nil {
 				return err
 			}
-			if occurred == "" {
-				return usagef("give --occurred: when the incident happened at the site (RFC 3339, or a duration ago such as 3h)")
+			if f.Occurred, err = parseWhen(occurred, e.now()); err != nil {
+				return err
 			}
-			at, err := parseWhen(occurred, e.now())
+			res, err := e.vaultOf(h).FileIncident(e.ctx, f)
 			if err != nil {
 				return err
 			}
-			f.Occurred = at
-			if sc, _ := h.Site(f.Site); sc == nil && f.Site != "" {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", f.Site), "see 'embassy site list'"), hint.CodeUsage)
-			}
-			ent, err := f.Entry()
-			if err != nil {
-				return usagef("%v", err)
-			}
-			idx, _, err := e.recordIndex(h, ent)
-			if err != nil {
-				return err
-			}
-			allowed := incidentHours(h)(f.Site)
-			delay := e.now().Sub(f.Occurred)
 			e.printf("Logged incident %d: %s at %s, %s after it occurred (allowed %s); acknowledge with 'embassy incident ack %d'\n",
-				idx, f.Type, f.Site, delay.Round(time.Second), allowed, idx)
-			if delay > allowed {
-				e.warnf("incident %d reached the home %s after it occurred; the agreement allows %s", idx, delay.Round(time.Second), allowed)
+				res.Index, res.Type, res.Site, res.Delay.Round(time.Second), res.Allowed, res.Index)
+			if res.Late {
+				e.warnf("incident %d reached the home %s after it occurred; the agreement allows %s", res.Index, res.Delay.Round(time.Second), res.Allowed)
 			}
 			return nil
 		},
@@ -90,6 +72,10 @@ acknowledged within the hours after it arrived.`,
 	fl.StringVar(&f.Reporter, "reporter", "", "who at the host reports it")
 	fl.StringVar(&f.What, "what", "", "what happened")
 	fl.StringVar(&occurred, "occurred", "", "when it happened (RFC 3339, or a duration ago such as 3h)")
+	return file
+}
+
+func cmdIncidentAck(e *env) *cobra.Command {
 	var note string
 	ack := &cobra.Command{
 		Use:   "ack INDEX --note TEXT",
@@ -104,30 +90,22 @@ acknowledged within the hours after it arrived.`,
 			if err != nil {
 				return err
 			}
-			is, err := e.incidents(h)
+			in, idx, err := e.vaultOf(h).AckIncident(e.ctx, n, note)
 			if err != nil {
 				return err
 			}
-			for _, in := range is {
-				if in.Index != n {
-					continue
-				}
-				if !in.Acked.IsZero() {
-					return hint.WithCode(fmt.Errorf("incident %d was acknowledged already (entry %d)", n, in.AckIndex), hint.CodeUsage)
-				}
-				idx, _, err := e.recordIndex(h, incident.AckEntry(n, in.Site, note))
-				if err != nil {
-					return err
-				}
-				e.printf("Acknowledged incident %d at %s: entry %d\n", n, in.Site, idx)
-				return nil
-			}
-			return hint.WithCode(hint.Wrap(fmt.Errorf("no incident at log index %d", n), "see 'embassy incident list'"), hint.CodeUsage)
+			e.printf("Acknowledged incident %d at %s: entry %d\n", n, in.Site, idx)
+			return nil
 		},
 	}
 	ack.Flags().StringVar(&note, "note", "", "what the sending state did about it")
+	return ack
+}
+
+func cmdIncidentList(e *env) *cobra.Command {
+	var pull bool
 	list := &cobra.Command{
-		Use:   "list",
+		Use:   "list [--pull]",
 		Short: "List incidents with their delays; escalate overdue ones (exit 3)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -135,35 +113,33 @@ acknowledged within the hours after it arrived.`,
 			if err != nil {
 				return err
 			}
-			is, err := e.incidents(h)
+			v := e.vaultOf(h)
+			if pull {
+				p, err := v.PullIncidents(e.ctx)
+				if err != nil {
+					return err
+				}
+				e.warned = e.warned || len(p.Errors) > 0 || p.Invalid > 0
+			}
+			esc, err := v.EscalateIncidents(e.ctx)
+			if err != nil {
+				return err
+			}
+			if esc.NotifyErr != "" {
+				e.warnf("escalation alert not delivered: %s", esc.NotifyErr)
+			}
+			is, err := v.Incidents(e.ctx)
 			if err != nil {
 				return err
 			}
 			for _, in := range is {
-				if in.Late || in.Escalated {
-					e.warned = true
-				}
+				e.warned = e.warned || in.Late || in.Escalated
 			}
 			if e.json {
-				if is == nil {
-					is = []incident.Incident{}
-				}
-				return e.emitJSON(is)
+				return e.emitJSON(append([]incident.Incident{}, is...))
 			}
 			for _, in := range is {
-				state := "acknowledged " + in.Acked.UTC().Format("2006-01-02 15:04")
-				if in.Acked.IsZero() {
-					state = "awaiting acknowledgement"
-				}
-				if in.Escalated {
-					state += "; ESCALATED: not acknowledged within " + in.Allowed.String()
-				}
-				late := ""
-				if in.Late {
-					late = " (LATE)"
-				}
-				e.printf("%d  %s  %s  %s: notified %s after it occurred%s; %s\n", in.Index, in.Site, in.Type, in.What,
-					in.Notified.Sub(in.Occurred).Round(time.Second), late, state)
+				e.printf("%s\n", incidentLine(in))
 			}
 			if len(is) == 0 && !e.quiet {
 				e.printf("no incidents in the log\n")
@@ -171,6 +147,26 @@ acknowledged within the hours after it arrived.`,
 			return nil
 		},
 	}
-	c.AddCommand(file, ack, list)
-	return c
+	list.Flags().BoolVar(&pull, "pull", false, "first fetch the incidents filed at daemon sites")
+	return list
 }
+
+func incidentLine(in incident.Incident) string {
+	state := "acknowledged " + in.Acked.UTC().Format("2006-01-02 15:04")
+	if in.Acked.IsZero() {
+		state = "awaiting acknowledgement"
+	}
+	if in.Escalated {
+		state += "; ESCALATED: not acknowledged within " + in.Allowed.String()
+	}
+	late := ""
+	if in.Late {
+		late = " (LATE)"
+	}
+	return strconv.FormatUint(in.Index, 10) + "  " + in.Site + "  " + in.Type + "  " + termSafe(in.What) + ": notified " +
+		in.Notified.Sub(in.Occurred).Round(time.Second).String() + " after it occurred" + late + "; " + state
+}
+
+// incidentHours gives each site's operations.incident-notification-hours
+// (for assess, which reads the log itself).
+func incidentHours(h *home.Home) func(site string) time.Duration { return vault.IncidentHours(h) }

@@ -96,6 +96,8 @@ Files and folders of a home:
   broker/              the key broker's state: approved and pending workload
                        reference values ('embassy broker --help')
   operate-revoked.json the home's signed list of revoked operate tokens
+  access/              the home's access-decision key (decision.key, 0600, and
+                       decision.pub: 'embassy access key', embassyd --access-key)
   cache/               rebuildable caches (protect's captures)
 
 embassy.yaml:

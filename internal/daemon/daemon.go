@@ -14,6 +14,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -38,6 +40,9 @@ type Options struct {
 	EventsFile  string // access events kept across restarts (JSON lines)
 	CRL         string // the home CA's revocation list, kept across restarts
 	UIListen    string // the host-side dashboard (mutual TLS); empty: none
+	// Access approval and incidents (server.Config.AccessKey and files):
+	// the home's access-decision verifier key, or a file holding it.
+	AccessKey, AccessFile, IncidentsFile string
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -67,6 +72,9 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	fs.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file; checked on every connection")
 	fs.StringVar(&o.UIListen, "ui-listen", "", "also serve the host-side dashboard (read-only, mutual TLS with home-PKI certificates) on this address")
+	fs.StringVar(&o.AccessKey, "access-key", "", "the home's access-decision key ('embassy access key' prints it), or a file holding it; without it no privileged host access is approved")
+	fs.StringVar(&o.AccessFile, "access-file", "", "keep host access requests and the home's decisions in this file across restarts")
+	fs.StringVar(&o.IncidentsFile, "incidents-file", "", "keep incidents filed by host personnel in this file across restarts")
 	fs.BoolVar(&o.WitnessPlainHTTP, "witness-plain-http", false, "serve the witness over plain HTTP instead of mutual TLS (rate and size limits still apply)")
 	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
 	fs.StringVar(&o.WitnessDir, "witness-dir", "", "the witness's key, state and alerts (required with --witness-listen)")
@@ -97,6 +105,14 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	accessKey := o.AccessKey
+	if accessKey != "" && !strings.Contains(accessKey, "+") {
+		kb, err := os.ReadFile(accessKey)
+		if err != nil {
+			return hint.WithCode(hint.Wrap(fmt.Errorf("--access-key: %w", err), "give the key line 'embassy access key' prints, or a file holding it"), hint.CodeUsage)
+		}
+		accessKey = strings.TrimSpace(string(kb))
+	}
 	b, err := location.Open(ctx, o.Store, site.Properties{Name: id.Name}, location.Options{Create: o.Create, Logger: log})
 	if err != nil {
 		return err
@@ -106,6 +122,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
 		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL,
+		AccessKey: accessKey, AccessFile: o.AccessFile, IncidentsFile: o.IncidentsFile,
 	})
 	if err != nil {
 		return err

@@ -80,6 +80,11 @@ type Incident struct {
 	Allowed   time.Duration `json:"allowed_ns"`
 	Late      bool          `json:"late"`      // notified later than allowed after it occurred
 	Escalated bool          `json:"escalated"` // not acknowledged within the allowed hours of reaching the home
+	// EscalatedAt is the index of the home's escalation entry (0: none yet).
+	EscalatedAt uint64 `json:"escalation_index,omitempty"`
+	// Of incidents filed at a daemon: its id and the operator identity.
+	ID      string `json:"id,omitempty"`
+	FiledBy string `json:"filed_by,omitempty"`
 }
 
 // Status reads every incident from the log at time now; allowed gives each
@@ -87,15 +92,22 @@ type Incident struct {
 func Status(ents []tlog.Indexed, now time.Time, allowed func(site string) time.Duration) []Incident {
 	var out []Incident
 	at := map[uint64]int{}
+	seen := map[string]bool{} // site and daemon id: an incident pulled twice counts once
 	for _, e := range ents {
 		switch e.Kind {
 		case KindFiled:
+			if id := e.Details[DetailID]; id != "" {
+				if seen[e.Site+"\x00"+id] {
+					continue
+				}
+				seen[e.Site+"\x00"+id] = true
+			}
 			occ, err := time.Parse(time.RFC3339Nano, e.Details[DetailOccurred])
 			if err != nil {
 				occ = e.Time
 			}
 			in := Incident{Index: e.Index, Site: e.Site, Type: e.Details[DetailType], Reporter: e.Actor, What: e.Object,
-				Occurred: occ, Notified: e.Time, Allowed: allowed(e.Site)}
+				Occurred: occ, Notified: e.Time, Allowed: allowed(e.Site), ID: e.Details[DetailID], FiledBy: e.Details[DetailFiledBy]}
 			in.Late = in.Notified.Sub(in.Occurred) > in.Allowed
 			at[e.Index] = len(out)
 			out = append(out, in)
@@ -106,6 +118,11 @@ func Status(ents []tlog.Indexed, now time.Time, allowed func(site string) time.D
 				continue // not the home's acknowledgement of a known incident
 			}
 			out[i].Acked, out[i].AckIndex = e.Time, e.Index
+		case KindEscalation:
+			n, err := strconv.ParseUint(e.Details[DetailFiled], 10, 64)
+			if i, ok := at[n]; ok && err == nil && e.Details[tlog.DetailInitiator] == "home" && out[i].Site == e.Site && out[i].EscalatedAt == 0 {
+				out[i].EscalatedAt = e.Index
+			}
 		}
 	}
 	for i := range out {

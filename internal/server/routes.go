@@ -26,6 +26,12 @@ func (s *Server) routes() {
 	s.handle("GET /v1/properties", "properties", observers, false, s.properties)
 	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
 	s.handle("POST /v1/disclosures", "disclose", operators, false, s.fileDisclosure)
+	s.handle("POST /v1/access", "access_request", operatorOnly, false, s.fileAccess)
+	s.handle("GET /v1/access", "access_list", operators, false, s.listAccess)
+	s.handle("POST /v1/access/{id}/decision", "access_decision", operators, false, s.decideAccess)
+	s.handle("GET /v1/maintenance/list/{kind}", "maintenance_list", operatorOnly, true, s.maintenanceList)
+	s.handle("POST /v1/incidents", "incident_file", operatorOnly, false, s.fileIncident)
+	s.handle("GET /v1/incidents", "incident_list", operators, false, s.listIncidents)
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
 	s.handle("GET /metrics", "metrics", observers, false, s.metricsText)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

@@ -47,6 +47,11 @@ type Config struct {
 	// home (PUT /v1/crl). Every connection and request is checked against it.
 	CA      *x509.Certificate
 	CRLFile string
+	// AccessKey is the verifier key of the home's access decisions
+	// ('embassy access key'); without it no privileged access is ever
+	// approved. AccessFile and IncidentsFile keep access requests and
+	// incident filings across restarts ("": memory only).
+	AccessKey, AccessFile, IncidentsFile string
 }
 
 // Defaults.
@@ -69,6 +74,10 @@ type Server struct {
 	cache   *outboardCache
 	revoked *pki.Revocations // nil without Config.CA
 	host    hostState        // the host-side view's (hostview.go)
+
+	// access requests and incidents (api_access.go, api_incidents.go)
+	access    *accessStore
+	incidents *incidentStore
 }
 
 // New checks cfg and returns a Server.
@@ -114,6 +123,13 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("revocation list: %w", err)
 		}
 		s.revoked = r
+	}
+	var err error
+	if s.access, err = newAccessStore(cfg.AccessFile, cfg.AccessKey, cfg.Home, cfg.Backend.Properties().Name, cfg.Logger); err != nil {
+		return nil, err
+	}
+	if s.incidents, err = newIncidentStore(cfg.IncidentsFile); err != nil {
+		return nil, err
 	}
 	s.routes()
 	return s, nil
