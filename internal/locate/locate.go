@@ -37,7 +37,7 @@ import (
 
 // Propagation speeds in km per millisecond.
 const (
-	LightKmPerMs = 299.792458        // c in vacuum
+	LightKmPerMs = 299.792458           // c in vacuum
 	FibreKmPerMs = LightKmPerMs * 2 / 3 // light in optical fibre, about 2/3 c
 )
 

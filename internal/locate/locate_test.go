@@ -16,7 +16,7 @@ var (
 // Known answers: great-circle distances and the bound of a round trip.
 func TestDistanceAndBoundKnownAnswers(t *testing.T) {
 	for _, c := range []struct {
-		a, b   Point
+		a, b    Point
 		km, eps float64
 	}{
 		{Point{48.8566, 2.3522}, Point{51.5074, -0.1278}, 343.6, 1}, // Paris-London
