@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -34,10 +35,11 @@ type Options struct {
 	MaxInflight int
 	PerClient   int
 	Drain       time.Duration
-	Create      bool   // create the store if missing
-	EventsFile  string // access events kept across restarts (JSON lines)
-	CRL         string // the home CA's revocation list, kept across restarts
-	UIListen    string // the host-side dashboard (mutual TLS); empty: none
+	Create      bool             // create the store if missing
+	EventsFile  string           // access events kept across restarts (JSON lines)
+	CRL         string           // the home CA's revocation list, kept across restarts
+	UIListen    string           // the host-side dashboard (mutual TLS); empty: none
+	Facts       server.SiteFacts // the host's declared location, signed on request
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -66,6 +68,13 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
 	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	fs.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file; checked on every connection")
+	fs.Func("location", "the host's declared position of this site, LAT,LON in decimal degrees (signed in the site facts the home asks for)", func(v string) error {
+		p, err := locate.ParsePoint(v)
+		o.Facts.Declared = &p
+		return err
+	})
+	fs.StringVar(&o.Facts.Place, "place", "", "the declared place of this site (e.g. \"Luxembourg, LU-1 data centre\")")
+	fs.StringVar(&o.Facts.Jurisdiction, "jurisdiction", "", "the declared jurisdiction (ISO 3166 alpha-2) of this site")
 	fs.StringVar(&o.UIListen, "ui-listen", "", "also serve the host-side dashboard (read-only, mutual TLS with home-PKI certificates) on this address")
 	fs.BoolVar(&o.WitnessPlainHTTP, "witness-plain-http", false, "serve the witness over plain HTTP instead of mutual TLS (rate and size limits still apply)")
 	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
@@ -105,7 +114,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
-		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL,
+		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Facts: o.Facts,
 	})
 	if err != nil {
 		return err
@@ -178,6 +187,13 @@ func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Confi
 	errc := make(chan error, 1)
 	h := w.Handler()
 	if tc != nil {
+		// Round-trip measurements to the home's sites, for location evidence.
+		rs, err := witness.RTTSigner(o.WitnessDir)
+		if err != nil {
+			return fmt.Errorf("witness key: %w", err)
+		}
+		sid, _ := pki.Identify(tc.Certificates[0].Leaf)
+		h = witness.WithRTT(h, &witness.Prober{Signer: rs, Roots: tc.ClientCAs, Home: sid.Home})
 		h = pki.RequireUnrevoked(srv.Revocations(), h, func(r *http.Request, err error) {
 			id, _ := pki.Identify(r.TLS.PeerCertificates[0])
 			srv.Refusal(id, r.RemoteAddr, "witness: "+err.Error())

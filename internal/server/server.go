@@ -47,6 +47,9 @@ type Config struct {
 	// home (PUT /v1/crl). Every connection and request is checked against it.
 	CA      *x509.Certificate
 	CRLFile string
+	// Facts is what the host declares about the site's location, signed
+	// on request (POST /v1/facts, api_facts.go).
+	Facts SiteFacts
 }
 
 // Defaults.
