@@ -40,6 +40,7 @@ type Options struct {
 	CRL         string           // the home CA's revocation list, kept across restarts
 	UIListen    string           // the host-side dashboard (mutual TLS); empty: none
 	Facts       server.SiteFacts // the host's declared location, signed on request
+	Hardware    []pki.Role       // client roles that must hold hardware-bound (TPM) certificates
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -71,6 +72,14 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.Func("location", "the host's declared position of this site, LAT,LON in decimal degrees (signed in the site facts the home asks for)", func(v string) error {
 		p, err := locate.ParsePoint(v)
 		o.Facts.Declared = &p
+		return err
+	})
+	fs.Func("require-hardware-key", "refuse certificates of this client role (home, auditor, operator) unless their key is held by a TPM ('embassy pki issue --tpm'); repeatable", func(v string) error {
+		r, err := pki.ParseRole(v)
+		if err == nil && r == pki.RoleSite {
+			err = errors.New("site certificates are not clients")
+		}
+		o.Hardware = append(o.Hardware, r)
 		return err
 	})
 	fs.StringVar(&o.Facts.Place, "place", "", "the declared place of this site (e.g. \"Luxembourg, LU-1 data centre\")")
@@ -114,7 +123,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
-		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Facts: o.Facts,
+		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Facts: o.Facts, HardwareRoles: o.Hardware,
 	})
 	if err != nil {
 		return err
@@ -129,7 +138,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		if !o.WitnessPlainHTTP {
 			// The same CRL as the daemon's: a revoked home certificate can
 			// no longer submit checkpoints either.
-			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations()},
+			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations(), Hardware: o.Hardware},
 				func(pid pki.Identity, err error) {
 					log.Warn("witness: client refused", "identity", pid.String(), "err", err)
 					if pid.Home != "" { // a certificate of the home CA: an access event the home pulls
