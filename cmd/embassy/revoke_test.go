@@ -42,7 +42,8 @@ type httpStatus struct{ code int }
 
 func (h *httpStatus) Error() string { return http.StatusText(h.code) }
 
-// The home revokes a staff member's home certificate. Before, it reaches
+// The home revokes a staff member's home certificate. A client without a
+// certificate is refused by all four links below. Before, it reaches
 // the daemon, the daemon's witness, a standalone host witness and the
 // crisis service (operate over mutual TLS). After 'pki revoke', each of
 // the four refuses it, and each refusal leaves a record: the daemon's and
@@ -126,6 +127,16 @@ func TestHostileRevokedCertificateRefused(t *testing.T) {
 			t.Fatalf("%s refused the unrevoked certificate: %v", name, err)
 		}
 	}
+	// Requirement 14: a connection without a client certificate is refused
+	// on every one of these links.
+	for name, url := range targets {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, CurvePreferences: pki.PQCurves, MinVersion: tls.VersionTLS13}, DisableKeepAlives: true}
+		resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get(url)
+		if err == nil {
+			resp.Body.Close()
+			t.Fatalf("%s answered a client without a certificate: %d", name, resp.StatusCode)
+		}
+	}
 	out := f.run("pki", "revoke", filepath.Join(staff, "laptop.crt"))
 	if !strings.Contains(out, "lu: CRL 1 installed") {
 		t.Fatalf("revoke:\n%s", out)
@@ -167,4 +178,56 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// A daemon started with --require-hardware-key operator: an operator
+// certificate whose key was made in the TPM ('pki issue --tpm', here the
+// reference simulator) connects and its client signs the handshake inside
+// the TPM; a software-key operator certificate is refused, and the refusal
+// is an access event the home pulls into its log.
+func TestHostileSoftwareKeyRefusedWhereHardwareRequired(t *testing.T) {
+	f := newFixture(t)
+	f.run("pki", "init")
+	lu := f.issueSite("lu", "127.0.0.1")
+	startHostedgeDaemon(t, lu, "--require-hardware-key", "operator")
+	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
+	hw := filepath.Join(f.dir, "hw")
+	out := f.run("pki", "issue", "--role", "operator", "--name", "ops-hw", "-o", hw, "--tpm", "--tpm-device", "sim:23")
+	if !strings.Contains(out, "held by the TPM") {
+		t.Fatalf("issue --tpm:\n%s", out)
+	}
+	if show := f.run("pki", "show", filepath.Join(hw, "ops-hw.crt")); !strings.Contains(show, "hardware-bound") {
+		t.Fatalf("pki show:\n%s", show)
+	}
+	if _, err := os.Stat(filepath.Join(hw, "ops-hw.key")); err == nil {
+		t.Fatal("a private key file was written for a TPM key")
+	}
+	soft := filepath.Join(f.dir, "soft")
+	f.run("pki", "issue", "--role", "operator", "--name", "ops-soft", "-o", soft)
+
+	pair, pool, err := pki.TLSMaterial(pki.Files{CA: filepath.Join(hw, "ca.crt"), Cert: filepath.Join(hw, "ops-hw.crt"), Key: filepath.Join(hw, "ops-hw.tpmkey")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := pair.PrivateKey.(*pki.TPMKey)
+	defer tk.Close()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{pair}, RootCAs: pool, ServerName: "127.0.0.1",
+		CurvePreferences: pki.PQCurves, MinVersion: tls.VersionTLS13}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: 20 * time.Second}).Get("https://" + lu.addr + "/healthz")
+	if err != nil {
+		t.Fatalf("the TPM-held operator key was refused: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz with the TPM-held key: %d", resp.StatusCode)
+	}
+	if err := mtlsGet(t, soft, "ops-soft", "https://"+lu.addr+"/healthz"); err == nil {
+		t.Fatal("a software-key operator connected where hardware keys are required")
+	}
+	f.run("site", "events")
+	logOut := f.run("--json", "log")
+	if !strings.Contains(logOut, "/role/operator/ops-soft") || !strings.Contains(logOut, "not hardware-bound") {
+		t.Fatalf("the refusal is not in the home's log:\n%s", logOut)
+	}
 }

@@ -70,6 +70,7 @@ func cmdPKIInit(e *env) *cobra.Command {
 
 func cmdPKIIssue(e *env) *cobra.Command {
 	var role, name, out, tpm string
+	var useTPM bool
 	var hosts []string
 	var lifetime time.Duration
 	c := &cobra.Command{
@@ -104,7 +105,7 @@ Issue it on the machine whose TPM is to hold the key.`,
 			}
 			req := pki.Request{Role: r, Name: name, Hosts: hosts, Lifetime: lifetime}
 			var tk *pki.TPMKey
-			if tpm != "" {
+			if useTPM {
 				if tk, err = pki.CreateTPMKey(tpm); err != nil {
 					return hint.Wrap(err, "the key must be made in a TPM: check "+tpm+" exists and this user may use it (group tss)")
 				}
@@ -137,8 +138,8 @@ Issue it on the machine whose TPM is to hold the key.`,
 	f.StringVarP(&out, "output", "o", "", "directory for the certificate and key")
 	f.StringSliceVar(&hosts, "host", nil, "DNS name or IP of a site (repeatable)")
 	f.DurationVar(&lifetime, "lifetime", pki.DefaultLifetime, fmt.Sprintf("validity (at most %v)", pki.MaxLifetime))
-	f.StringVar(&tpm, "tpm", "", "make the key inside this TPM (bare --tpm: "+pki.DefaultTPM+"; sim:SEED is the reference simulator, for tests)")
-	f.Lookup("tpm").NoOptDefVal = pki.DefaultTPM
+	f.BoolVar(&useTPM, "tpm", false, "make the key inside this machine's TPM (hardware-bound certificate, no key file)")
+	f.StringVar(&tpm, "tpm-device", pki.DefaultTPM, "the TPM for --tpm (sim:SEED is the reference simulator, for tests)")
 	return c
 }
 
