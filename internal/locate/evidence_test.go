@@ -2,6 +2,7 @@ package locate
 
 import (
 	"crypto"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
@@ -158,4 +159,34 @@ func TestRTTRequestValidate(t *testing.T) {
 	if _, err := ParseRTTRequest([]byte(`{"site":"lu","addr":"a:1","nonce":"` + good.Nonce + `","samples":1,"x":1}`)); err == nil {
 		t.Error("unknown field accepted")
 	}
+}
+
+// Known answer (docs/formats/location.md): the exact signed bytes of a
+// facts document and its Ed25519 signature over the facts context, with
+// the all-zero seed. Changing field order, names or the context breaks it.
+func TestFactsKnownAnswer(t *testing.T) {
+	key := ed25519.NewKeyFromSeed(make([]byte, 32))
+	p := Point{Lat: 49.6116, Lon: 6.1319}
+	s, err := SignFacts(Facts{Format: FactsFormat, Site: "lu", Home: "h1", Declared: &p, Place: "Luxembourg", Jurisdiction: "LU",
+		Time: time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC), Nonce: "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := base64.StdEncoding.DecodeString(s.Body)
+	const wantBody = `{"format":"embassy-site-facts/1","site":"lu","home":"h1","declared":{"lat":49.6116,"lon":6.1319},"place":"Luxembourg","jurisdiction":"LU","time":"2026-12-02T06:00:00Z","nonce":"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"}`
+	const wantSig = "oDUqjrrD+uhIAWb5EPiR4QfbrXLp9J2/fogN2M38dOQGaocHaoU5Q4Ym7wIJobtOgn93SMimoZlla4Vf8RhPDg=="
+	if string(body) != wantBody || s.Signature != wantSig {
+		t.Fatalf("body %s\nsignature %s", body, s.Signature)
+	}
+	if !ed25519.Verify(key.Public().(ed25519.PublicKey), append([]byte("embassy site facts v1\x00"), body...), mustB64(t, wantSig)) {
+		t.Fatal("the signature is not over the documented context")
+	}
+}
+
+func mustB64(t *testing.T, s string) []byte {
+	b, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
