@@ -137,7 +137,7 @@ serves plain HTTP to anyone, under its rate and size limits.`,
 				h = witness.WithRTT(mux, &witness.Prober{Signer: rs, Roots: tc.ClientCAs, Home: sid.Home})
 				h = pki.RequireUnrevoked(rev, h, func(r *http.Request, err error) {
 					id, _ := pki.Identify(r.TLS.PeerCertificates[0])
-					e.log.Warn("witness: request refused", "identity", id.String(), "remote", r.RemoteAddr, "err", err)
+					e.log.WarnContext(r.Context(), "witness: request refused", "identity", id.String(), "remote", r.RemoteAddr, "err", err)
 				})
 			}
 			return witness.ServeTLS(e.ctx, listen, h, tc, func(a net.Addr) {
