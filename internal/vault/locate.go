@@ -107,7 +107,7 @@ func (v *Vault) Locate(ctx context.Context, req LocateRequest) (*Located, error)
 	for _, s := range b.HomeRTT {
 		ms[0].Samples = append(ms[0].Samples, time.Duration(s))
 	}
-	ms = append(ms, v.probeWitnesses(ctx, b, cfg.Host, req)...)
+	ms = append(ms, v.probeWitnesses(ctx, b, cfg.Host, req, locate.CertDigest(leaf.Raw))...)
 	if b.Declared == nil {
 		b.Problems = append(b.Problems, "the site declares no position (embassyd --location LAT,LON): only the round-trip bounds are recorded")
 	} else {
@@ -214,8 +214,9 @@ func (v *Vault) probeFacts(ctx context.Context, b *locate.Bundle, host string, t
 }
 
 // probeWitnesses asks every host witness of the log policy with a known
-// position to measure the site; a witness that fails is noted, not fatal.
-func (v *Vault) probeWitnesses(ctx context.Context, b *locate.Bundle, host string, req LocateRequest) []locate.Measurement {
+// position to measure the site; a witness that fails, or measured another
+// server than the home saw (siteCert), is noted, not fatal.
+func (v *Vault) probeWitnesses(ctx context.Context, b *locate.Bundle, host string, req LocateRequest, siteCert string) []locate.Measurement {
 	rc := v.Recorder()
 	if err := rc.Setup(); err != nil {
 		b.Problems = append(b.Problems, "no log policy: "+err.Error())
@@ -238,8 +239,11 @@ func (v *Vault) probeWitnesses(ctx context.Context, b *locate.Bundle, host strin
 		if err == nil && r.RTT.Site != b.Site {
 			err = fmt.Errorf("measured site %q", r.RTT.Site)
 		}
-		if err == nil && r.RTT.Nonce != wp.Nonce {
-			err = errors.New("answered another request (nonce)")
+		if err == nil && (r.RTT.Nonce != wp.Nonce || r.RTT.Addr != host) {
+			err = errors.New("answered another request (nonce or address)")
+		}
+		if err == nil && r.RTT.SiteCert != siteCert {
+			err = errors.New("measured a server whose certificate is not the one the home saw")
 		}
 		if err != nil {
 			wp.Error = err.Error()
