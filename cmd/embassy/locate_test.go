@@ -86,6 +86,7 @@ func TestHostileLocationClaimContradicted(t *testing.T) {
 		t.Fatalf("the witness did not measure: %+v", b.Witnesses)
 	}
 	for _, d := range b.Verdict.Discs {
+		t.Logf("through the proxy: %s min RTT %v, at most %.0f km", d.Name, d.MinRTT, d.ProofKm)
 		if d.MinRTT < 30*time.Millisecond {
 			t.Fatalf("%s measured %v through a 2x15 ms proxy", d.Name, d.MinRTT)
 		}
@@ -103,6 +104,7 @@ func TestHostileLocationClaimContradicted(t *testing.T) {
 		t.Fatalf("verdict: %+v", b.Verdict)
 	}
 	for _, d := range b.Verdict.Discs {
+		t.Logf("direct: %s min RTT %v, at most %.0f km, declared %.0f km", d.Name, d.MinRTT, d.ProofKm, d.DeclaredKm)
 		if d.State != "contradicted" || d.ProofKm >= d.DeclaredKm {
 			t.Fatalf("disc %+v does not contradict", d)
 		}
