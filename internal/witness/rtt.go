@@ -92,7 +92,8 @@ func (p *Prober) sample(ctx context.Context, req locate.RTTRequest, host string,
 	}
 	defer conn.Close()
 	var digest string
-	tc := tls.Client(conn, &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: p.Roots, ServerName: host, CurvePreferences: pki.PQCurves,
+	tw := &firstWrite{Conn: conn}
+	tc := tls.Client(tw, &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: p.Roots, ServerName: host, CurvePreferences: pki.PQCurves,
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			id, err := pki.PeerCheck{Home: p.Home, Roles: []pki.Role{pki.RoleSite}}.Check(cs)
 			if err != nil {
@@ -104,13 +105,27 @@ func (p *Prober) sample(ctx context.Context, req locate.RTTRequest, host string,
 			digest = locate.CertDigest(cs.PeerCertificates[0].Raw)
 			return nil
 		}})
-	start := time.Now()
-	// The client's Finished follows the server's CertificateVerify: the
-	// handshake returns once the site's key has answered this ClientHello.
+	// The clock starts when the ClientHello is written (after the client's
+	// key shares are made) and stops when the handshake returns: the
+	// client's Finished follows the server's CertificateVerify, so the
+	// site's key has answered this ClientHello.
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return 0, "", fmt.Errorf("site %s: TLS handshake: %w", req.Site, err)
 	}
-	return time.Since(start), digest, nil
+	return time.Since(tw.at), digest, nil
+}
+
+// firstWrite notes when the first byte (the ClientHello) is written.
+type firstWrite struct {
+	net.Conn
+	at time.Time
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	if f.at.IsZero() {
+		f.at = time.Now()
+	}
+	return f.Conn.Write(p)
 }
 
 // WithRTT serves POST /rtt from p in front of h (the witness handler).
