@@ -61,7 +61,7 @@ signed report of what was served.`,
 			if err != nil {
 				return err
 			}
-			req := vault.OperateRequest{Plan: p, Identities: ids, Dir: firstNonEmpty(dir, "embassy-operate"), Listen: listen, Reason: reason, TLS: tc, Revoked: ot.revoked}
+			req := vault.OperateRequest{Plan: p, Identities: ids, Dir: firstNonEmpty(dir, "embassy-operate"), Listen: listen, Reason: reason, TLS: tc, Revoked: ot.revoked, CRL: ot.rev}
 			res, err := e.continuity().Operate(e.ctx, req, func(s vault.OperateSession) {
 				if e.json {
 					_ = e.emitJSON(map[string]any{"session": s.Session, "listen": s.Addr, "activation": s.Activation, "activation_sha256": s.ActivationSHA256})

@@ -17,13 +17,15 @@ import (
 
 // operateTLS holds operate's transport flags.
 type operateTLS struct {
-	cert, key, clientCA, revoked string
+	cert, key, clientCA, revoked, crl string
+	rev                               *pki.Revocations // the CRL, once config has run with --crl
 }
 
 func (o *operateTLS) flags(f *pflag.FlagSet) {
 	f.StringVar(&o.cert, "tls-cert", "", "serve over TLS with this certificate (issued by the home CA: 'embassy pki issue --role site --name operate --host HOST')")
 	f.StringVar(&o.key, "tls-key", "", "the --tls-cert key")
 	f.StringVar(&o.clientCA, "client-ca", "", "also require officials' client certificates issued by this CA (mutual TLS)")
+	f.StringVar(&o.crl, "crl", "", "with --client-ca: the home CA's revocation list (pki/crl.pem), re-read on change; a revoked certificate is refused at every handshake and request, and each refusal is journalled and logged")
 	f.StringVar(&o.revoked, "revoked", "", "revoked tokens ('embassy operate token revoke -o FILE'), re-read on every change and checked on every request")
 }
 
@@ -39,8 +41,8 @@ func (o *operateTLS) config(listen string) (*tls.Config, error) {
 			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("--listen %s without --tls-cert: officials' tokens would cross the network in clear", listen),
 				"issue a certificate with 'embassy pki issue --role site --name operate --host HOST' and pass --tls-cert/--tls-key, or listen on 127.0.0.1 behind a TLS proxy"), hint.CodeUsage)
 		}
-		if o.clientCA != "" {
-			return nil, usagef("--client-ca needs --tls-cert and --tls-key")
+		if o.clientCA != "" || o.crl != "" {
+			return nil, usagef("--client-ca and --crl need --tls-cert and --tls-key")
 		}
 		return nil, nil
 	}
@@ -57,10 +59,18 @@ func (o *operateTLS) config(listen string) (*tls.Config, error) {
 		pool := x509.NewCertPool()
 		pool.AddCert(ca)
 		tc.ClientAuth, tc.ClientCAs = tls.RequireAndVerifyClientCert, pool
+		if o.crl != "" {
+			if o.rev, err = pki.OpenRevocations(o.crl, ca); err != nil {
+				return nil, hint.WithCode(hint.Wrap(fmt.Errorf("--crl: %w", err), "pass the home's pki/crl.pem ('embassy pki revoke' writes it)"), hint.CodeUsage)
+			}
+		}
+		pc := pki.PeerCheck{Roles: []pki.Role{pki.RoleHome, pki.RoleOperator, pki.RoleAuditor}, Revoked: o.rev}
 		tc.VerifyConnection = func(cs tls.ConnectionState) error {
-			_, err := pki.PeerCheck{Roles: []pki.Role{pki.RoleHome, pki.RoleOperator, pki.RoleAuditor}}.Check(cs)
+			_, err := pc.Check(cs)
 			return err
 		}
+	} else if o.crl != "" {
+		return nil, usagef("--crl needs --client-ca (client certificates to check)")
 	}
 	return tc, nil
 }

@@ -69,13 +69,21 @@ func cmdPKIInit(e *env) *cobra.Command {
 }
 
 func cmdPKIIssue(e *env) *cobra.Command {
-	var role, name, out string
+	var role, name, out, tpm string
+	var useTPM bool
 	var hosts []string
 	var lifetime time.Duration
 	c := &cobra.Command{
 		Use:   "issue --role ROLE --name NAME -o DIR",
 		Short: "Issue a certificate (writes DIR/NAME.crt, DIR/NAME.key and DIR/ca.crt)",
-		Args:  cobra.NoArgs,
+		Long: `Issue a certificate of the home CA. With --tpm the holder's key is made
+inside the TPM of this machine (a primary key that never leaves the chip):
+DIR/NAME.tpmkey names it instead of a key file, the certificate is issued
+under the hardware-key policy, and daemons started with
+--require-hardware-key ROLE accept only such certificates for that role.
+Issue it on the machine whose TPM is to hold the key.`,
+		Example: `  embassy pki issue --role operator --name ops-lu -o ops-lu --tpm`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := pki.ParseRole(role)
 			if err != nil {
@@ -95,9 +103,21 @@ func cmdPKIIssue(e *env) *cobra.Command {
 			if err != nil {
 				return hint.Wrap(err, "create the CA with 'embassy pki init'")
 			}
-			is, err := ca.Issue(pki.Request{Role: r, Name: name, Hosts: hosts, Lifetime: lifetime})
+			req := pki.Request{Role: r, Name: name, Hosts: hosts, Lifetime: lifetime}
+			var tk *pki.TPMKey
+			if useTPM {
+				if tk, err = pki.CreateTPMKey(tpm); err != nil {
+					return hint.Wrap(err, "the key must be made in a TPM: check "+tpm+" exists and this user may use it (group tss)")
+				}
+				defer tk.Close()
+				req.Key, req.Hardware = tk, true
+			}
+			is, err := ca.Issue(req)
 			if err != nil {
 				return usageError{err}
+			}
+			if tk != nil {
+				is.TPM = &tk.File
 			}
 			if err := is.Save(out, name, ca.Cert); err != nil {
 				return err
@@ -106,6 +126,9 @@ func cmdPKIIssue(e *env) *cobra.Command {
 				return e.emitJSON(certJSON(is.Cert, filepath.Join(out, name+".crt")))
 			}
 			e.printf("issued %s certificate %s for %s (valid until %s)\n", r, filepath.Join(out, name+".crt"), name, is.Cert.NotAfter.Format(time.RFC3339))
+			if tk != nil {
+				e.printf("the key is held by the TPM %s; %s names it (no private key file)\n", tpm, filepath.Join(out, name+".tpmkey"))
+			}
 			return nil
 		},
 	}
@@ -115,12 +138,15 @@ func cmdPKIIssue(e *env) *cobra.Command {
 	f.StringVarP(&out, "output", "o", "", "directory for the certificate and key")
 	f.StringSliceVar(&hosts, "host", nil, "DNS name or IP of a site (repeatable)")
 	f.DurationVar(&lifetime, "lifetime", pki.DefaultLifetime, fmt.Sprintf("validity (at most %v)", pki.MaxLifetime))
+	f.BoolVar(&useTPM, "tpm", false, "make the key inside this machine's TPM (hardware-bound certificate, no key file)")
+	f.StringVar(&tpm, "tpm-device", pki.DefaultTPM, "the TPM for --tpm (sim:SEED is the reference simulator, for tests)")
 	return c
 }
 
 func certJSON(cert *x509Certificate, path string) map[string]any {
 	out := map[string]any{"file": path, "subject": cert.Subject.String(), "issuer": cert.Issuer.String(),
-		"not_before": cert.NotBefore, "not_after": cert.NotAfter, "serial": cert.SerialNumber.Text(16), "is_ca": cert.IsCA}
+		"not_before": cert.NotBefore, "not_after": cert.NotAfter, "serial": cert.SerialNumber.Text(16), "is_ca": cert.IsCA,
+		"hardware_bound": pki.HardwareBound(cert)}
 	if id, err := pki.Identify(cert); err == nil {
 		out["home"], out["role"], out["name"] = id.Home, string(id.Role), id.Name
 	}
@@ -166,6 +192,9 @@ func cmdPKIShow(e *env) *cobra.Command {
 				state = "EXPIRED"
 			} else if now.Before(cert.NotBefore) {
 				state = "not yet valid"
+			}
+			if pki.HardwareBound(cert) {
+				fmt.Fprintf(&b, "key:        hardware-bound (made in a TPM)\n")
 			}
 			fmt.Fprintf(&b, "valid:      %s to %s (%s)\nserial:     %s\n", cert.NotBefore.Format(time.RFC3339), cert.NotAfter.Format(time.RFC3339), state, cert.SerialNumber.Text(16))
 			e.printf("%s", b.String())

@@ -25,7 +25,10 @@ transparency log, and the list is pushed to every embassy daemon site
 connection and request, daemon and witness alike, and records each refusal
 as an access event that 'embassy site events' pulls into the log. A site
 that cannot be reached keeps its older list: run the command again (the
-same list is pushed) once it is back, or copy pki/crl.pem to its --crl file.`,
+same list is pushed) once it is back, or copy pki/crl.pem to its --crl file.
+Standalone witnesses ('witness serve --crl') and the crisis service
+('operate --client-ca --crl') re-read the file they are given on every
+connection: give them pki/crl.pem (or a copy kept current).`,
 		Example: `  embassy pki revoke ops-lu/ops.crt`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -13,6 +13,6 @@ of the vault: a local folder (the embedded default: a plain path or file:///path
 or an S3-compatible bucket (s3://host:port/bucket/prefix). Every site holds a
 full replica and is self-describing.`,
 	}
-	c.AddCommand(cmdSiteAdd(e), cmdSiteList(e), cmdSiteRemove(e), cmdSiteCheck(e), cmdSiteSync(e), cmdSiteEvents(e))
+	c.AddCommand(cmdSiteAdd(e), cmdSiteList(e), cmdSiteRemove(e), cmdSiteCheck(e), cmdSiteSync(e), cmdSiteEvents(e), cmdSiteLocate(e))
 	return c
 }

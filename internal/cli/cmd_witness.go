@@ -129,7 +129,16 @@ serves plain HTTP to anyone, under its rate and size limits.`,
 			}
 			var h http.Handler = mux
 			if tc != nil {
-				h = pki.RequireUnrevoked(rev, mux, nil)
+				rs, err := witness.RTTSigner(dir)
+				if err != nil {
+					return err
+				}
+				sid, _ := pki.Identify(tc.Certificates[0].Leaf)
+				h = witness.WithRTT(mux, &witness.Prober{Signer: rs, Roots: tc.ClientCAs, Home: sid.Home})
+				h = pki.RequireUnrevoked(rev, h, func(r *http.Request, err error) {
+					id, _ := pki.Identify(r.TLS.PeerCertificates[0])
+					e.log.WarnContext(r.Context(), "witness: request refused", "identity", id.String(), "remote", r.RemoteAddr, "err", err)
+				})
 			}
 			return witness.ServeTLS(e.ctx, listen, h, tc, func(a net.Addr) {
 				for _, l := range lines {

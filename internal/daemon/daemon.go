@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -36,10 +37,12 @@ type Options struct {
 	MaxInflight int
 	PerClient   int
 	Drain       time.Duration
-	Create      bool   // create the store if missing
-	EventsFile  string // access events kept across restarts (JSON lines)
-	CRL         string // the home CA's revocation list, kept across restarts
-	UIListen    string // the host-side dashboard (mutual TLS); empty: none
+	Create      bool             // create the store if missing
+	EventsFile  string           // access events kept across restarts (JSON lines)
+	CRL         string           // the home CA's revocation list, kept across restarts
+	UIListen    string           // the host-side dashboard (mutual TLS); empty: none
+	Facts       server.SiteFacts // the host's declared location, signed on request
+	Hardware    []pki.Role       // client roles that must hold hardware-bound (TPM) certificates
 	// Access approval and incidents (server.Config.AccessKey and files):
 	// the home's access-decision verifier key, or a file holding it.
 	AccessKey, AccessFile, IncidentsFile string
@@ -71,6 +74,21 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
 	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	fs.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file; checked on every connection")
+	fs.Func("location", "the host's declared position of this site, LAT,LON in decimal degrees (signed in the site facts the home asks for)", func(v string) error {
+		p, err := locate.ParsePoint(v)
+		o.Facts.Declared = &p
+		return err
+	})
+	fs.Func("require-hardware-key", "refuse certificates of this client role (home, auditor, operator) unless their key is held by a TPM ('embassy pki issue --tpm'); repeatable", func(v string) error {
+		r, err := pki.ParseRole(v)
+		if err == nil && r == pki.RoleSite {
+			err = errors.New("site certificates are not clients")
+		}
+		o.Hardware = append(o.Hardware, r)
+		return err
+	})
+	fs.StringVar(&o.Facts.Place, "place", "", "the declared place of this site (e.g. \"Luxembourg, LU-1 data centre\")")
+	fs.StringVar(&o.Facts.Jurisdiction, "jurisdiction", "", "the declared jurisdiction (ISO 3166 alpha-2) of this site")
 	fs.StringVar(&o.UIListen, "ui-listen", "", "also serve the host-side dashboard (read-only, mutual TLS with home-PKI certificates) on this address")
 	fs.StringVar(&o.AccessKey, "access-key", "", "the home's access-decision key ('embassy access key' prints it), or a file holding it; without it no privileged host access is approved")
 	fs.StringVar(&o.AccessFile, "access-file", "", "keep host access requests and the home's decisions in this file across restarts")
@@ -121,7 +139,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
-		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL,
+		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Facts: o.Facts, HardwareRoles: o.Hardware,
 		AccessKey: accessKey, AccessFile: o.AccessFile, IncidentsFile: o.IncidentsFile,
 	})
 	if err != nil {
@@ -137,7 +155,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		if !o.WitnessPlainHTTP {
 			// The same CRL as the daemon's: a revoked home certificate can
 			// no longer submit checkpoints either.
-			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations()},
+			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations(), Hardware: o.Hardware},
 				func(pid pki.Identity, err error) {
 					log.Warn("witness: client refused", "identity", pid.String(), "err", err)
 					if pid.Home != "" { // a certificate of the home CA: an access event the home pulls
@@ -195,6 +213,13 @@ func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Confi
 	errc := make(chan error, 1)
 	h := w.Handler()
 	if tc != nil {
+		// Round-trip measurements to the home's sites, for location evidence.
+		rs, err := witness.RTTSigner(o.WitnessDir)
+		if err != nil {
+			return fmt.Errorf("witness key: %w", err)
+		}
+		sid, _ := pki.Identify(tc.Certificates[0].Leaf)
+		h = witness.WithRTT(h, &witness.Prober{Signer: rs, Roots: tc.ClientCAs, Home: sid.Home})
 		h = pki.RequireUnrevoked(srv.Revocations(), h, func(r *http.Request, err error) {
 			id, _ := pki.Identify(r.TLS.PeerCertificates[0])
 			srv.Refusal(id, r.RemoteAddr, "witness: "+err.Error())

@@ -10,12 +10,14 @@
 package pki
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -244,13 +246,20 @@ type Request struct {
 	Name     string
 	Hosts    []string      // DNS names or IP addresses (site certificates)
 	Lifetime time.Duration // 0: DefaultLifetime; at most MaxLifetime
+	// Key, if set, is the holder's key made elsewhere (a TPMKey): no key
+	// is generated and Issued.KeyPEM is empty. Hardware marks the
+	// certificate hardware-bound (HardwarePolicy); set it only for a key the
+	// caller made inside a TPM itself.
+	Key      crypto.Signer
+	Hardware bool
 }
 
 // Issued is a new certificate and its key, PEM-encoded.
 type Issued struct {
 	Cert    *x509.Certificate
 	CertPEM []byte
-	KeyPEM  []byte
+	KeyPEM  []byte      // empty for a key made elsewhere
+	TPM     *TPMKeyFile // set by the caller for a TPM key: Save writes it
 }
 
 // Issue signs a new certificate.
@@ -272,9 +281,19 @@ func (ca *CA) Issue(req Request) (*Issued, error) {
 	if notAfter.After(ca.Cert.NotAfter) {
 		notAfter = ca.Cert.NotAfter
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
+	var pub crypto.PublicKey
+	var key *ecdsa.PrivateKey
+	if req.Key != nil {
+		pub = req.Key.Public()
+	} else {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		key, pub = k, &k.PublicKey
+	}
+	if req.Hardware && req.Key == nil {
+		return nil, errors.New("a hardware-bound certificate needs the hardware key")
 	}
 	sn, err := serial()
 	if err != nil {
@@ -302,7 +321,10 @@ func (ca *CA) Issue(req Request) (*Issued, error) {
 	} else if len(req.Hosts) > 0 {
 		return nil, errors.New("hosts are only for site certificates")
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
+	if req.Hardware {
+		tmpl.Policies = []x509.OID{HardwarePolicy}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.key)
 	if err != nil {
 		return nil, err
 	}
@@ -310,24 +332,33 @@ func (ca *CA) Issue(req Request) (*Issued, error) {
 	if err != nil {
 		return nil, err
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
+	is := &Issued{Cert: cert, CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
+	if key != nil {
+		kder, err := x509.MarshalPKCS8PrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		is.KeyPEM = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder})
 	}
-	return &Issued{
-		Cert:    cert,
-		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
-	}, nil
+	return is, nil
 }
 
 // Save writes <dir>/<name>.crt, <dir>/<name>.key (0600) and a copy of the
-// CA certificate, refusing to replace existing files.
+// CA certificate, refusing to replace existing files. A certificate of a
+// TPM key gets <dir>/<name>.tpmkey (the key's reference) instead of a key.
 func (is *Issued) Save(dir, name string, caCert *x509.Certificate) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	if err := writeNew(filepath.Join(dir, name+".key"), is.KeyPEM, 0o600); err != nil {
+	if is.TPM != nil {
+		b, err := json.MarshalIndent(is.TPM, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := writeNew(filepath.Join(dir, name+".tpmkey"), append(b, '\n'), 0o600); err != nil {
+			return err
+		}
+	} else if err := writeNew(filepath.Join(dir, name+".key"), is.KeyPEM, 0o600); err != nil {
 		return err
 	}
 	if err := writeNew(filepath.Join(dir, name+".crt"), is.CertPEM, 0o644); err != nil {
@@ -346,9 +377,15 @@ func (is *Issued) Save(dir, name string, caCert *x509.Certificate) error {
 // Files names the three files of one identity.
 type Files struct{ CA, Cert, Key string }
 
-// TLSMaterial loads a certificate pair and a CA pool.
+// TLSMaterial loads a certificate pair and a CA pool. A key file that is
+// a TPM key reference (.tpmkey) loads the key in its TPM: the pair's
+// PrivateKey is then a *TPMKey, which signs inside the TPM.
 func TLSMaterial(f Files) (tls.Certificate, *x509.CertPool, error) {
-	pair, err := tls.LoadX509KeyPair(f.Cert, f.Key)
+	load := tls.LoadX509KeyPair
+	if IsTPMKeyFile(f.Key) {
+		load = tpmPair
+	}
+	pair, err := load(f.Cert, f.Key)
 	if err != nil {
 		return tls.Certificate{}, nil, fmt.Errorf("load certificate: %w", err)
 	}

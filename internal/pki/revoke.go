@@ -33,6 +33,10 @@ const MaxCRL = 1 << 20
 // ErrRevoked is returned for a certificate on the CRL.
 var ErrRevoked = errors.New("certificate revoked")
 
+// ErrNotHardware is returned for a software-key certificate where a role
+// requires a hardware-bound one.
+var ErrNotHardware = errors.New("certificate not hardware-bound")
+
 // Revoke adds the certificates' serial numbers to the CA's CRL (creating
 // it), signs it with the next number and writes <dir>/crl.pem atomically.
 // It returns the new CRL.
@@ -245,6 +249,9 @@ type PeerCheck struct {
 	Home    string // "" accepts any home of the CA
 	Roles   []Role
 	Revoked *Revocations // may be nil
+	// Hardware lists the roles whose certificates must be hardware-bound
+	// (HardwareBound: the key is held by a TPM).
+	Hardware []Role
 }
 
 // Check returns the peer's identity or why it is refused.
@@ -261,6 +268,8 @@ func (p PeerCheck) Check(cs tls.ConnectionState) (Identity, error) {
 		return id, fmt.Errorf("certificate of home %q, want %q", id.Home, p.Home)
 	case len(p.Roles) > 0 && !slices.Contains(p.Roles, id.Role):
 		return id, fmt.Errorf("a certificate of role %s may not connect here", id.Role)
+	case slices.Contains(p.Hardware, id.Role) && !HardwareBound(leaf):
+		return id, fmt.Errorf("%w: role %s needs a certificate whose key is held by a TPM ('embassy pki issue --tpm')", ErrNotHardware, id.Role)
 	}
 	if err := p.Revoked.Check(leaf); err != nil {
 		return id, err

@@ -23,6 +23,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/prove", "prove", readers, true, s.prove)
 	s.handle("POST /v1/exit/certificate", "exit_certificate", writers, true, s.exitCertificate)
 	s.handle("PUT /v1/crl", "crl", writers, false, s.putCRL)
+	s.handle("POST /v1/facts", "facts", readers, false, s.facts)
 	s.handle("GET /v1/properties", "properties", observers, false, s.properties)
 	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
 	s.handle("POST /v1/disclosures", "disclose", operators, false, s.fileDisclosure)

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -52,6 +53,12 @@ type Config struct {
 	// approved. AccessFile and IncidentsFile keep access requests and
 	// incident filings across restarts ("": memory only).
 	AccessKey, AccessFile, IncidentsFile string
+	// HardwareRoles are the client roles whose certificates must be
+	// hardware-bound (pki.HardwareBound: the key made inside a TPM).
+	HardwareRoles []pki.Role
+	// Facts is what the host declares about the site's location, signed
+	// on request (POST /v1/facts, api_facts.go).
+	Facts SiteFacts
 }
 
 // Defaults.
@@ -177,6 +184,8 @@ func (s *Server) verifyConnection(cs tls.ConnectionState) error {
 		err = fmt.Errorf("certificate of home %q, want %q", id.Home, s.cfg.Home)
 	case id.Role == pki.RoleSite:
 		err = errors.New("a site certificate cannot act as a client")
+	case slices.Contains(s.cfg.HardwareRoles, id.Role) && !pki.HardwareBound(cs.PeerCertificates[0]):
+		err = fmt.Errorf("%w: role %s needs a certificate whose key is held by a TPM ('embassy pki issue --tpm')", pki.ErrNotHardware, id.Role)
 	default:
 		err = s.revoked.Check(cs.PeerCertificates[0])
 	}

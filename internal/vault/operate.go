@@ -26,6 +26,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/operate"
+	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/location"
@@ -74,6 +75,10 @@ type OperateRequest struct {
 	Reason     string
 	TLS        *tls.Config // nil: plain HTTP (the CLI allows it on loopback only)
 	Revoked    string      // signed revocation list, re-read on change
+	// CRL, with TLS requiring client certificates, is the home CA's
+	// revocation list: checked on every request too (TLS checks it at the
+	// handshake), each refusal journalled and logged.
+	CRL *pki.Revocations
 }
 
 // OperateSession is an active crisis session, as reported once serving.
@@ -203,7 +208,38 @@ func (c *Continuity) Operate(ctx context.Context, req OperateRequest, started fu
 			return nil, hint.Wrap(fmt.Errorf("revoked tokens %s: %w", req.Revoked, err), "use the list 'embassy operate token revoke' wrote, signed under the vault's current epoch")
 		}
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, TLSConfig: req.TLS}
+	handler := srv.Handler()
+	if req.TLS != nil && req.TLS.ClientCAs != nil {
+		// Every refused client certificate (revoked, wrong role) is an
+		// event of the session, journalled and in the home's log.
+		refuse := func(id pki.Identity, remote string, err error) {
+			if refusals.Add(1) > maxRefusalsLogged {
+				return
+			}
+			c.journal(journal, evidence.Event{Type: "client-refused", Home: homeID,
+				Summary: fmt.Sprintf("crisis session %s: client certificate %s refused: %v", session, id, err), Fields: map[string]any{"identity": id.String(), "remote": remote}})
+			c.record(ctx, homeID, tlog.OperateFacts{Event: "client-refused", Session: session, By: id.String(), Reason: err.Error()})
+		}
+		tc := req.TLS.Clone()
+		verify := tc.VerifyConnection
+		tc.VerifyConnection = func(cs tls.ConnectionState) error {
+			var err error
+			if verify != nil {
+				err = verify(cs)
+			}
+			if err != nil && len(cs.PeerCertificates) > 0 {
+				id, _ := pki.Identify(cs.PeerCertificates[0])
+				refuse(id, "", err)
+			}
+			return err
+		}
+		req.TLS = tc
+		handler = pki.RequireUnrevoked(req.CRL, handler, func(r *http.Request, err error) {
+			id, _ := pki.Identify(r.TLS.PeerCertificates[0])
+			refuse(id, r.RemoteAddr, err)
+		})
+	}
+	hs := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, TLSConfig: req.TLS}
 	scheme := "http"
 	if req.TLS != nil {
 		scheme = "https"
