@@ -27,6 +27,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
 	s.handle("POST /v1/disclosures", "disclose", operators, false, s.fileDisclosure)
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
+	s.handle("GET /v1/version", "version", observers, false, s.versionHandler()) // api_version.go: running binary's digest and build info
 	s.handle("GET /metrics", "metrics", observers, false, s.metricsText)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.metrics.request("unknown", "", http.StatusNotFound, -1)
