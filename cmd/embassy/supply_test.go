@@ -88,7 +88,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 		SpecVersion string `json:"specVersion"`
 		Metadata    struct {
 			Component struct {
-				Name   string `json:"name"`
+				Name   string                     `json:"name"`
 				Hashes []struct{ Content string } `json:"hashes"`
 			} `json:"component"`
 		} `json:"metadata"`
@@ -211,7 +211,9 @@ func TestHostileUnapprovedMeasurementBlocksRelease(t *testing.T) {
 			"--ca", filepath.Join(f.home, "pki", "ca.crt"), "--tee", "tpm-sim", "--gpu", "none", "--measure", "9="+image, "--", "sh", infer)
 	}
 	sum := sha256.Sum256(model)
-	released := func(r runResult) bool { return strings.Contains(r.stdout, "weights-sha256 "+hex.EncodeToString(sum[:])) }
+	released := func(r runResult) bool {
+		return strings.Contains(r.stdout, "weights-sha256 "+hex.EncodeToString(sum[:]))
+	}
 
 	// No update approval: refused with the reason, nothing decrypted.
 	r := run(infer)
@@ -253,4 +255,3 @@ func TestHostileUnapprovedMeasurementBlocksRelease(t *testing.T) {
 		t.Fatalf("%d releases logged, want 2", n)
 	}
 }
-
