@@ -150,6 +150,9 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	if r := f.try("update", "check", "lu"); r.code != 0 {
 		t.Fatalf("approved vendor build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
+	if res := f.logEntries("update.resolved"); len(res) != 1 || res[0].Site != "lu" || res[0].Object != vendorDigest {
+		t.Fatalf("update.resolved entries after the approval: %+v", res)
+	}
 	// Revoked (say, a CVE in it): detected again, logged as revoked.
 	f.run("update", "revoke", ap.ID, "--reason", "CVE-2026-0001")
 	if r := f.try("update", "check"); r.code != 3 || !strings.Contains(r.stderr, "revoked") {

@@ -38,11 +38,12 @@ import (
 // Each approval and revocation is logged; an unapproved daemon build found
 // at a site is an alert, logged and kept in <home>/alerts.jsonl.
 
-// Log entry kinds of update control.
+// Log entry kinds of update control (internal/supply names them).
 const (
-	KindUpdateApprove = "update.approve"
-	KindUpdateRevoke  = "update.revoke"
-	KindUpdateAlert   = "update.alert"
+	KindUpdateApprove  = supply.KindApprove
+	KindUpdateRevoke   = supply.KindRevoke
+	KindUpdateAlert    = supply.KindAlert
+	KindUpdateResolved = supply.KindResolved
 )
 
 // UpdateAlertKind is the kind of an unapproved-update alert in alerts.jsonl.
@@ -404,8 +405,10 @@ func (v *Vault) CheckUpdates(ctx context.Context, names ...string) ([]UpdateChec
 			if err := evidence.AppendLine(filepath.Join(v.Home.Dir, SiteAlertsFile), rec); err != nil {
 				v.log.Error("record update alert", "err", err)
 			}
-		} else if f.OK() {
+		} else if f.OK() && seen[sc.Name] != "" {
 			delete(seen, sc.Name)
+			alerts = append(alerts, tlog.Entry{Kind: KindUpdateResolved, Site: sc.Name, Object: dv.Digest, Reason: f.Status,
+				Details: map[string]string{"artifact": dv.Artifact, "approval": f.Approval.ID}})
 		}
 		out = append(out, res)
 	}
