@@ -89,8 +89,8 @@ func cmdUpdateApprove(e *env) *cobra.Command {
 			if rq.Artifact == "" || until == "" {
 				return usagef("--artifact and --until are required")
 			}
-			if rq.Binary == "" && rq.Digest == "" && len(ms) == 0 {
-				return usagef("name what is approved: --binary PATH, --digest SHA256 or --measurement NAME:HEX")
+			if rq.Binary == "" && rq.Digest == "" && rq.SBOM == "" && len(ms) == 0 {
+				return usagef("name what is approved: --binary PATH, --digest SHA256, --sbom FILE or --measurement NAME:HEX")
 			}
 			var err error
 			if rq.Until, err = parseUntil(until, e.now()); err != nil {

@@ -54,3 +54,19 @@ func FuzzParseVersion(f *testing.F) {
 		_ = set.CheckDigest(p.Artifact, p.Digest, time.Time{})
 	})
 }
+
+// FuzzSBOMSubject: an SBOM given to 'update approve' may come from the
+// vendor: no input panics, and a subject found is a SHA-256.
+func FuzzSBOMSubject(f *testing.F) {
+	for _, format := range []string{FormatCycloneDX, FormatSPDX} {
+		b, _ := SBOM(testBinary(), format, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+		f.Add(b)
+	}
+	f.Add([]byte(`{"spdxVersion":"SPDX-2.3","relationships":[{"spdxElementId":"SPDXRef-DOCUMENT","relationshipType":"DESCRIBES","relatedSpdxElement":"a"}]}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		d, err := SBOMSubject(in)
+		if err == nil && !digestRE.MatchString(d) {
+			t.Fatalf("subject %q is not a SHA-256", d)
+		}
+	})
+}

@@ -196,3 +196,22 @@ func TestParseVersion(t *testing.T) {
 		}
 	}
 }
+
+// SBOMSubject finds the digest of the binary an SBOM describes, in both formats.
+func TestSBOMSubject(t *testing.T) {
+	for _, f := range []string{FormatCycloneDX, FormatSPDX} {
+		b, err := SBOM(testBinary(), f, time.Date(2026, 12, 2, 0, 0, 0, 0, time.UTC))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := SBOMSubject(b)
+		if err != nil || d != strings.Repeat("ab", 32) {
+			t.Errorf("%s: subject %q, %v", f, d, err)
+		}
+	}
+	for _, in := range []string{`{"bomFormat":"CycloneDX"}`, `{"spdxVersion":"SPDX-2.3","packages":[{"SPDXID":"x"}]}`, `[]`, `{"bomFormat":"CycloneDX","metadata":{"component":{"hashes":[{"alg":"MD5","content":"00"}]}}}`} {
+		if _, err := SBOMSubject([]byte(in)); err == nil {
+			t.Errorf("%s: no error", in)
+		}
+	}
+}

@@ -143,9 +143,16 @@ func (v *Vault) ApproveUpdate(ctx context.Context, rq UpdateApproval) (*supply.S
 		if err != nil {
 			return nil, err
 		}
-		if a.Digest != "" && !strings.Contains(string(b), a.Digest) {
-			return nil, hint.WithCode(fmt.Errorf("SBOM %s does not record the digest %s: it describes another build", rq.SBOM, a.Digest),
-				hint.CodeUsage)
+		subj, err := supply.SBOMSubject(b)
+		if err != nil {
+			return nil, hint.WithCode(fmt.Errorf("%s: %w", rq.SBOM, err), hint.CodeUsage)
+		}
+		if a.Digest != "" && subj != a.Digest {
+			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("SBOM %s describes the build %s, not %s: it describes another build", rq.SBOM, subj, a.Digest),
+				"write the SBOM of the approved binary with 'embassy sbom --binary PATH'"), hint.CodeUsage)
+		}
+		if a.Digest == "" {
+			a.Digest = subj
 		}
 		a.SBOM = supply.SBOMDigest(b)
 	}
