@@ -410,7 +410,7 @@ func (v *Vault) CheckUpdates(ctx context.Context, names ...string) ([]UpdateChec
 				Why    string    `json:"why"`
 			}{UpdateAlertKind, v.Now(), sc.Name, dv.Digest, f.Status, f.Detail}
 			if err := evidence.AppendLine(filepath.Join(v.Home.Dir, SiteAlertsFile), rec); err != nil {
-				v.log.Error("record update alert", "err", err)
+				v.log.ErrorContext(ctx, "record update alert", "err", err)
 			}
 		} else if f.OK() && seen[sc.Name] != "" {
 			delete(seen, sc.Name)
@@ -424,7 +424,7 @@ func (v *Vault) CheckUpdates(ctx context.Context, names ...string) ([]UpdateChec
 			return out, err
 		}
 	}
-	v.saveSeen(seen)
+	v.saveSeen(ctx, seen)
 	return out, nil
 }
 
@@ -461,12 +461,12 @@ func (v *Vault) seenDigests() map[string]string {
 	return m
 }
 
-func (v *Vault) saveSeen(m map[string]string) {
+func (v *Vault) saveSeen(ctx context.Context, m map[string]string) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err == nil && os.MkdirAll(UpdatesDir(v.Home), 0o700) == nil {
 		err = atomicfile.Write(filepath.Join(UpdatesDir(v.Home), "seen.json"), append(b, '\n'), 0o600)
 	}
 	if err != nil {
-		v.log.Error("save update check state", "err", err)
+		v.log.ErrorContext(ctx, "save update check state", "err", err)
 	}
 }
