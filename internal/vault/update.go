@@ -17,6 +17,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/atomicfile"
@@ -233,7 +234,7 @@ func (v *Vault) Updates() (*supply.Set, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := supply.ParseApproval(b, fp, keys)
+		s, err := verifiedApproval(b, fp, keys)
 		if err != nil {
 			return nil, hint.WithCode(hint.Wrap(fmt.Errorf("%s: %w", p, err), "remove the file, or approve the update again with 'embassy update approve'"), hint.CodeDamaged)
 		}
@@ -248,6 +249,26 @@ func (v *Vault) Updates() (*supply.Set, error) {
 		set.Revoked[r.ID] = r
 	}
 	return set, nil
+}
+
+// verified remembers approvals already verified, by home fingerprint and
+// SHA-256 of the file's exact bytes: the broker reads the folder on every
+// release (so that a revocation or a new approval applies at once) without
+// verifying unchanged files again. Any change to a file is a new key.
+var verified sync.Map // string -> *supply.Signed
+
+func verifiedApproval(b []byte, fp string, keys supply.EpochKey) (*supply.Signed, error) {
+	sum := sha256.Sum256(b)
+	k := fp + " " + hex.EncodeToString(sum[:])
+	if s, ok := verified.Load(k); ok {
+		return s.(*supply.Signed), nil
+	}
+	s, err := supply.ParseApproval(b, fp, keys)
+	if err != nil {
+		return nil, err
+	}
+	verified.Store(k, s)
+	return s, nil
 }
 
 func (v *Vault) revocations() ([]supply.Revocation, error) {

@@ -2,12 +2,15 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/supply"
 )
 
@@ -108,5 +111,42 @@ func TestBinarySBOM(t *testing.T) {
 	os.WriteFile(notGo, []byte("#!/bin/sh\n"), 0o755)
 	if _, _, err := BinarySBOM(notGo, "", supply.FormatSPDX, testNow); err == nil || !strings.Contains(err.Error(), "script.sh") {
 		t.Fatalf("not a Go binary: %v", err)
+	}
+}
+
+// BenchmarkCheckReleaseMeasurements is the broker's added cost per release
+// of an attested-release class with ten approvals on file (each read and
+// verified on every release, so a revocation applies to the next one).
+func BenchmarkCheckReleaseMeasurements(b *testing.B) {
+	ms := &memSites{}
+	o := Options{Clock: func() time.Time { return testNow }, OpenSite: ms.open}
+	var recs []string
+	for range 2 {
+		_, rec, err := keys.GenerateIdentity(false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	v, err := Init(context.Background(), InitRequest{Dir: filepath.Join(b.TempDir(), "home"), Config: home.Default(), Custodians: recs, Threshold: 2}, o)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer v.Close()
+	if _, err := v.OpenRepo(context.Background(), true); err != nil {
+		b.Fatal(err)
+	}
+	var m map[string]string
+	for i := range 10 {
+		m = map[string]string{"pcr.sha256.0": fmt.Sprintf("%064x", i)}
+		if _, err := v.ApproveUpdate(context.Background(), UpdateApproval{Artifact: "fw", Measurements: m, Until: testNow.Add(time.Hour)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		if err := v.CheckReleaseMeasurements("C3-I0-A0", m); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
