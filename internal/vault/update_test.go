@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/attest"
+	"github.com/digital-embassy/embassy/internal/broker/verifiers"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/supply"
@@ -148,5 +150,44 @@ func BenchmarkCheckReleaseMeasurements(b *testing.B) {
 		if err := v.CheckReleaseMeasurements("C3-I0-A0", m); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Recorded SEV-SNP evidence (internal/attest/testdata) through the broker's
+// verifiers: its launch measurement is what an approval must name. An
+// approval of another launch measurement does not cover it.
+func TestUpdateControlRecordedSNP(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "attest", "testdata", "snp", "test-report.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vcek, err := os.ReadFile(filepath.Join("..", "attest", "testdata", "snp", "test-vcek.der"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := attest.MarshalEnvelope(attest.Evidence{TEE: attest.SNP, Raw: raw, Certs: vcek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := verifiers.Verifiers{}.Verify("envelope", env, nil, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	launch := c.Measurements["snp.measurement"]
+	dir, o := newVault(t, "lu=LU")
+	v := open(t, dir, o)
+	ctx := context.Background()
+	other := strings.Repeat("0", len(launch))
+	if _, err := v.ApproveUpdate(ctx, UpdateApproval{Artifact: "lu-cvm-image", Measurements: map[string]string{"snp.measurement": other}, Until: testNow.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.CheckReleaseMeasurements("C3-I0-A0", c.Measurements); err == nil || !strings.Contains(err.Error(), "snp.measurement is "+launch[:16]) {
+		t.Fatalf("unapproved launch measurement: %v", err)
+	}
+	if _, err := v.ApproveUpdate(ctx, UpdateApproval{Artifact: "lu-cvm-image", Measurements: map[string]string{"snp.measurement": launch}, Until: testNow.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.CheckReleaseMeasurements("C3-I0-A0", c.Measurements); err != nil {
+		t.Fatalf("approved launch measurement: %v", err)
 	}
 }
