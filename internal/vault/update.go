@@ -362,6 +362,9 @@ func (v *Vault) CheckReleaseMeasurements(cls string, m map[string]string) error 
 		return fmt.Errorf("update approvals unreadable: %v", err)
 	}
 	if f := set.CheckMeasurements(m, v.Now()); !f.OK() {
+		if cls == "" {
+			cls = "(none: an unlabelled dataset, which also never leaves home)"
+		}
 		return fmt.Errorf("class %s requires update control: %s", cls, f.Detail)
 	}
 	return nil
