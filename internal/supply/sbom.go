@@ -92,7 +92,7 @@ func SBOM(b Binary, format string, created time.Time) ([]byte, error) {
 	case FormatSPDX:
 		return spdx(b, created)
 	}
-	return nil, fmt.Errorf("SBOM format %q: use cyclonedx or spdx", format)
+	return nil, fmt.Errorf("unknown format %q for the SBOM: use cyclonedx or spdx", format)
 }
 
 func cycloneDX(b Binary, created time.Time) ([]byte, error) {

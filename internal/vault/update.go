@@ -107,7 +107,7 @@ func BinarySBOM(path, name, format string, created time.Time) ([]byte, supply.Bi
 	}
 	bi, err := buildinfo.ReadFile(path)
 	if err != nil {
-		return nil, supply.Binary{}, hint.Wrap(fmt.Errorf("%s: %w", path, err), "give a Go binary built with module support (go build)")
+		return nil, supply.Binary{}, hint.Wrap(err, "give a Go binary built with module support (go build)")
 	}
 	if name == "" {
 		name = strings.TrimSuffix(filepath.Base(path), ".exe")

@@ -111,7 +111,7 @@ func TestBinarySBOM(t *testing.T) {
 	}
 	notGo := filepath.Join(t.TempDir(), "script.sh")
 	os.WriteFile(notGo, []byte("#!/bin/sh\n"), 0o755)
-	if _, _, err := BinarySBOM(notGo, "", supply.FormatSPDX, testNow); err == nil || !strings.Contains(err.Error(), "script.sh") {
+	if _, _, err := BinarySBOM(notGo, "", supply.FormatSPDX, testNow); err == nil || !strings.Contains(err.Error(), "script.sh") || !strings.Contains(err.Error(), "could not read Go build info") {
 		t.Fatalf("not a Go binary: %v", err)
 	}
 }
