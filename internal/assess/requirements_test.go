@@ -14,6 +14,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
+	"github.com/digital-embassy/embassy/internal/supply"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -295,11 +296,24 @@ func TestRequirement15CryptoShredding(t *testing.T) {
 	want(t, w.run(t, 15), Met, "log: 1 key.shred entries")
 }
 
-// Not implemented: never reported met, whatever the evidence.
+// Update control: not configured without an approval; an alert that no
+// later approval of the digest or resolution answers is a violation; the
+// daemon-build check is not yet scheduled, so it is never reported met.
 func TestRequirement16SupplyChain(t *testing.T) {
 	w := newWorld(t)
-	w.f.Configured["broker-refs"] = true
-	want(t, w.run(t, 16), NotImplemented, "")
+	want(t, w.run(t, 16), NotConfigured, "no update approval yet")
+	d1, d2 := strings.Repeat("1", 64), strings.Repeat("2", 64)
+	w.log(tlog.Entry{Kind: supply.KindApprove, Object: "u1", Details: map[string]string{"digest": d1}})
+	want(t, w.run(t, 16), Partial, "log: 1 update.approve entries")
+	w.log(tlog.Entry{Kind: supply.KindAlert, Site: "lu1", Object: d2, Reason: "unapproved"})
+	want(t, w.run(t, 16), Violated, "sites running an unapproved build: lu1 (2222222222222222)")
+	w.log(tlog.Entry{Kind: supply.KindApprove, Object: "u2", Details: map[string]string{"digest": d2}})
+	want(t, w.run(t, 16), Partial, "log: 2 update.approve entries")
+	w.log(tlog.Entry{Kind: supply.KindAlert, Site: "lu2", Object: d1, Reason: "revoked"})
+	want(t, w.run(t, 16), Violated, "lu2")
+	w.log(tlog.Entry{Kind: supply.KindResolved, Site: "lu2", Object: d2})
+	w.log(tlog.Entry{Kind: tlog.KindKeyRefuse, Site: "lu1", Reason: "update"})
+	want(t, w.run(t, 16), Partial, "log: 1 key.refuse (update) entries")
 }
 
 // Only holders of the home's certificates get in.

@@ -24,6 +24,7 @@ type Options struct {
 	Log      Recorder
 	Store    *Store
 	Gate     Gate                                             // optional
+	Updates  UpdateGate                                       // optional: update control (update.go)
 	EARKey   ed25519.PrivateKey                               // signs attestation results
 	Sites    func(name string) (jurisdiction string, ok bool) // the home's site registry
 	Class    func(dataset string) string                      // a dataset's class ("" if none)
@@ -64,7 +65,7 @@ func (b *Broker) EARPublicKey() ed25519.PublicKey { return b.o.EARKey.Public().(
 // Refusal is a release the broker refused, with a stable code (logged as
 // the entry's reason) and the detail shown to the workload and the log.
 type Refusal struct {
-	Code   string // session, replay, request, evidence, binding, identity, revoked, policy, no-rule, key, log
+	Code   string // session, replay, request, evidence, binding, identity, revoked, policy, no-rule, update, key, log
 	Detail string
 }
 
@@ -171,6 +172,11 @@ func (b *Broker) release(ctx context.Context, tee string, c Claims, w Workload, 
 	d := st.decide(rq)
 	if !d.Allow {
 		return nil, d, refuse(d.Code, "%s", strings.Join(d.Reasons, "; "))
+	}
+	if b.o.Updates != nil {
+		if err := b.o.Updates.AllowMeasurements(ctx, dataset, rq.Class, rq.Measurements); err != nil {
+			return nil, d, refuse("update", "%v", err)
+		}
 	}
 	if b.o.Gate != nil {
 		if err := b.o.Gate.AllowRelease(ctx, dataset, w.Site); err != nil {

@@ -85,6 +85,7 @@ type fixture struct {
 	srv   *httptest.Server
 	now   time.Time
 	gate  broker.Gate
+	upd   broker.UpdateGate // update control (update_test.go)
 }
 
 type gateFunc func(ctx context.Context, dataset, site string) error
@@ -124,7 +125,7 @@ func (f *fixture) start() {
 	var err error
 	_, ear, _ := ed25519.GenerateKey(rand.Reader)
 	f.b, err = broker.New(broker.Options{Home: "h1", Verifier: tpmquote.Verifier{}, Keys: f.keys, Log: f.log, Store: f.store,
-		EARKey: ear, Now: func() time.Time { return f.now }, Gate: f.gate,
+		EARKey: ear, Now: func() time.Time { return f.now }, Gate: f.gate, Updates: f.upd,
 		Sites: func(n string) (string, bool) {
 			return map[string]string{"lu-1": "LU", "ch-1": "CH"}[n], n == "lu-1" || n == "ch-1"
 		}})

@@ -34,6 +34,7 @@ func (s *Server) routes() {
 	s.handle("POST /v1/incidents", "incident_file", operatorOnly, false, s.fileIncident)
 	s.handle("GET /v1/incidents", "incident_list", operators, false, s.listIncidents)
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
+	s.handle("GET /v1/version", "version", observers, false, s.versionHandler()) // api_version.go: running binary's digest and build info
 	s.handle("GET /metrics", "metrics", observers, false, s.metricsText)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.metrics.request("unknown", "", http.StatusNotFound, -1)

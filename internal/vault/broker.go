@@ -134,7 +134,12 @@ func (v *Vault) ServeBroker(ctx context.Context, o BrokerServe) error {
 			}
 			return sc.Jurisdiction, true
 		},
-		Class:  func(ds string) string { return classes.of(ctx, ds) },
+		Class: func(ds string) string { return classes.of(ctx, ds) },
+		Updates: broker.UpdateGateFunc(func(_ context.Context, _, class string, m map[string]string) error {
+			gateMu.Lock()
+			defer gateMu.Unlock()
+			return v.CheckReleaseMeasurements(class, m) // update.go: requirement 16
+		}),
 		Logger: v.log,
 	})
 	if err != nil {
