@@ -390,15 +390,7 @@ func (v *Vault) hostSession(ctx context.Context, siteName, event string, problem
 		detail += fmt.Sprintf("; and %d more", len(problems)-8)
 	}
 	if err := v.Recorder().Append(ctx, tlog.Entry{Kind: tlog.KindSession, Site: siteName,
-		Details: map[string]string{tlog.DetailInitiator: "host", "event": event, "count": fmt.Sprint(len(problems)), "detail": clip(detail)}}); err != nil {
+		Details: map[string]string{tlog.DetailInitiator: "host", "event": event, "count": fmt.Sprint(len(problems)), "detail": clip(detail, 2048)}}); err != nil {
 		v.Warnf("site %s: %s not logged: %v", siteName, event, err)
 	}
-}
-
-// clip bounds a host-written string recorded for the record.
-func clip(s string) string {
-	if len(s) > 2048 {
-		s = s[:2048]
-	}
-	return strings.ToValidUTF8(s, "?")
 }

@@ -424,7 +424,7 @@ func (v *Vault) CheckUpdates(ctx context.Context, names ...string) ([]UpdateChec
 			res.Alerted = true
 			seen[sc.Name] = f.Status + " " + dv.Digest
 			alerts = append(alerts, tlog.Entry{Kind: KindUpdateAlert, Site: sc.Name, Object: dv.Digest, Reason: f.Status,
-				Details: map[string]string{"artifact": dv.Artifact, "main": clip(dv.Main), "go": clip(dv.GoVersion), "detail": clip(f.Detail)}})
+				Details: map[string]string{"artifact": dv.Artifact, "main": clip(dv.Main, 512), "go": clip(dv.GoVersion, 512), "detail": clip(f.Detail, 512)}})
 			rec := struct {
 				Kind   string    `json:"kind"`
 				Time   time.Time `json:"time"`
@@ -450,18 +450,6 @@ func (v *Vault) CheckUpdates(ctx context.Context, names ...string) ([]UpdateChec
 	}
 	v.saveSeen(ctx, seen)
 	return out, nil
-}
-
-func clip(s string) string {
-	if len(s) > 512 {
-		s = s[:512]
-	}
-	return strings.ToValidUTF8(strings.Map(func(r rune) rune {
-		if r < 0x20 {
-			return ' '
-		}
-		return r
-	}, s), "?")
 }
 
 func (v *Vault) daemonVersion(ctx context.Context, sc home.SiteConfig) (*supply.DaemonVersion, error) {
