@@ -278,9 +278,7 @@ func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
 	if err := w.d.r.PutAll(w.ctx, w.d.IndexHandle(id), obj); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
-	w.d.Idx.mu.Lock()
-	w.d.Idx.files[id] = f
-	w.d.Idx.mu.Unlock()
+	w.d.Idx.addFile(id, f)
 	w.Stats.Indexes.Add(1)
 	return nil
 }
