@@ -158,6 +158,10 @@ var ErrBlobMissing = errors.New("blob not in index")
 func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	loc, ok := d.Idx.Lookup(id)
 	if !ok {
+		if err := d.Idx.Broken(); err != nil {
+			return nil, hint.Wrap(fmt.Errorf("blob %s: %w (%w)", id.Short(), ErrBlobMissing, err),
+				"the home's index cache was changed on disk and has been discarded; run the command again to rebuild it from the signed index objects")
+		}
 		return nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobMissing)
 	}
 	k, err := d.Keys.Key(loc.KeyVersion)

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/bits"
 	"os"
 	"sync"
@@ -273,6 +274,8 @@ func getRecord(r []byte) blobLoc {
 
 // diskIndex is an open, authenticated cache file.
 type diskIndex struct {
+	path string
+	log  *slog.Logger
 	f    *os.File
 	key  [32]byte
 	meta *cacheMeta
@@ -282,6 +285,11 @@ type diskIndex struct {
 	broken atomic.Pointer[error]
 	bufs   sync.Pool
 }
+
+// cacheCheckAll is the size of records up to which opening a cache file
+// authenticates every block (a millionth of a second a record); larger
+// files are checked block by block as lookups read them.
+var cacheCheckAll uint64 = 64 << 20
 
 // openDiskIndex opens and authenticates a cache file for dataset dsid.
 func openDiskIndex(path string, key [32]byte, dsid string) (*diskIndex, error) {
@@ -298,7 +306,14 @@ func openDiskIndex(path string, key [32]byte, dsid string) (*diskIndex, error) {
 		f.Close()
 		return nil, fmt.Errorf("index cache: built for dataset %s, not %s: %w", m.dsid, dsid, errCache)
 	}
-	return &diskIndex{f: f, key: key, meta: m}, nil
+	c := &diskIndex{path: path, f: f, key: key, meta: m}
+	if m.n*cacheRecLen <= cacheCheckAll {
+		if err := c.each(func(ID, blobLoc) {}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 func readCacheMeta(f *os.File, key *[32]byte) (*cacheMeta, error) {
@@ -338,6 +353,19 @@ func readCacheMeta(f *os.File, key *[32]byte) (*cacheMeta, error) {
 
 func (c *diskIndex) close() error { return c.f.Close() }
 
+// discard removes a cache file found changed, if it is still the one open,
+// so that the next open rebuilds it from the index objects.
+func (c *diskIndex) discard(why error) {
+	open, err1 := c.f.Stat()
+	named, err2 := os.Stat(c.path)
+	if err1 == nil && err2 == nil && os.SameFile(open, named) {
+		os.Remove(c.path)
+	}
+	if c.log != nil {
+		c.log.Warn("index cache changed on the home disk; discarded (the next command rebuilds it from the index objects)", "file", c.path, "err", why)
+	}
+}
+
 // block reads and authenticates block no into buf.
 func (c *diskIndex) block(no uint64, buf []byte) ([]byte, error) {
 	start := no * cacheBlockLen
@@ -347,8 +375,10 @@ func (c *diskIndex) block(no uint64, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("index cache: read block %d: %w", no, err)
 	}
 	if t := blockTag(&c.key, no, b); t != c.meta.tags[no] {
-		err := fmt.Errorf("index cache: block %d does not match its tag (changed while open): %w", no, errCache)
-		c.broken.CompareAndSwap(nil, &err)
+		err := fmt.Errorf("index cache: block %d does not match its tag (the file was changed): %w", no, errCache)
+		if c.broken.CompareAndSwap(nil, &err) {
+			c.discard(err)
+		}
 		return nil, err
 	}
 	return b, nil

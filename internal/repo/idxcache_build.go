@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/crashpoint"
@@ -77,7 +78,23 @@ func newCacheBuilder(path string, key [32]byte, dsid string) (*cacheBuilder, err
 	if err := os.MkdirAll(b.dir, 0o700); err != nil {
 		return nil, err
 	}
+	b.clearLeftovers()
 	return b, nil
+}
+
+// leftoverAge is how old a temporary file of a build must be to be taken
+// for the leftover of a killed one (a younger one may be another process
+// building the same file).
+const leftoverAge = time.Hour
+
+// clearLeftovers removes the temporary files killed builds of this file left.
+func (b *cacheBuilder) clearLeftovers() {
+	left, _ := filepath.Glob(filepath.Join(b.dir, atomicfile.TempPrefix+b.base+"-*"))
+	for _, l := range left {
+		if fi, err := os.Stat(l); err == nil && time.Since(fi.ModTime()) > leftoverAge {
+			os.Remove(l)
+		}
+	}
 }
 
 // add takes the blobs of one verified index object.
@@ -241,8 +258,15 @@ func (b *cacheBuilder) finish() (err error) {
 	remap := make([]uint32, len(b.packs))
 	var packs []IndexPack
 	seen := make([]bool, len(b.packs))
-	for i, f := range b.files {
-		if !f.live {
+	// In index id order, so that the same objects make the same file
+	// whatever order they were read in.
+	order := make([]int, len(b.files))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(i, j int) int { return bytes.Compare(b.files[i].id[:], b.files[j].id[:]) })
+	for _, i := range order {
+		if !b.files[i].live {
 			continue
 		}
 		for _, p := range b.filePacks[i] {
@@ -364,7 +388,9 @@ func (b *cacheBuilder) finish() (err error) {
 	for i, n := range counts {
 		m.fanout[i+1] = m.fanout[i] + n
 	}
-	m.files = b.files
+	for _, i := range order {
+		m.files = append(m.files, b.files[i])
+	}
 	meta := m.encode()
 	mac := cacheMAC(&b.key, m.n*cacheRecLen, meta)
 	if _, err := bw.Write(meta); err != nil {

@@ -191,6 +191,9 @@ func (d *Dataset) loadDiskIndex(ctx context.Context, path string, ids []ID, size
 		listed[id] = true
 	}
 	c, err := openDiskIndex(path, key, d.Keys.ID)
+	if c != nil {
+		c.log = d.r.log
+	}
 	switch {
 	case err == nil:
 		if x, why, err := d.overlay(ctx, c, ids, sizes, listed); err != nil {
@@ -210,15 +213,26 @@ func (d *Dataset) loadDiskIndex(ctx context.Context, path string, ids []ID, size
 	}
 	b, err := newCacheBuilder(path, key, d.Keys.ID)
 	if err == nil {
-		err = d.fetchIndexes(ctx, ids, sizes, b.add)
+		var addErr error
+		err = d.fetchIndexes(ctx, ids, sizes, func(id ID, f *IndexFile) error {
+			if addErr == nil {
+				addErr = b.add(id, f)
+			}
+			return nil
+		})
 		if err != nil {
 			b.abort()
 			return err
 		}
-		err = b.finish()
+		if err = addErr; err == nil {
+			err = b.finish()
+		} else {
+			b.abort()
+		}
 	}
 	if err == nil {
 		if c, err = openDiskIndex(path, key, d.Keys.ID); err == nil {
+			c.log = d.r.log
 			d.Idx = d.memIndex(ctx, nil, c)
 			return nil
 		}

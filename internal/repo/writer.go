@@ -19,6 +19,12 @@ import (
 // object, so that an interrupted snapshot loses little work on re-run.
 const indexEvery = 16
 
+// indexMaxEntries also closes an index object once its packs hold this
+// many blobs (12 MiB of index): reading one back holds several copies of
+// it, and packs of tiny blobs made objects of 65 MB (bench/README.md,
+// round three).
+const indexMaxEntries = 1 << 18
+
 // Writer adds blobs to a dataset: it deduplicates, compresses, seals,
 // packs and uploads them, and writes index objects for the uploaded packs.
 // SaveBlob is safe for concurrent use.
@@ -31,7 +37,9 @@ type Writer struct {
 	packs    map[BlobType]*packBuilder
 	pending  map[ID]bool
 	finished []IndexPack
-	err      error
+	// finishedEntries counts the blobs of finished.
+	finishedEntries int
+	err             error
 
 	uploads chan *packBuilder
 	wg      sync.WaitGroup
@@ -238,9 +246,10 @@ func (w *Writer) upload(p *packBuilder) error {
 		delete(w.pending, e.ID)
 	}
 	w.finished = append(w.finished, ip)
+	w.finishedEntries += len(ip.Entries)
 	var batch []IndexPack
-	if len(w.finished) >= indexEvery {
-		batch, w.finished = w.finished, nil
+	if len(w.finished) >= indexEvery || w.finishedEntries >= indexMaxEntries {
+		batch, w.finished, w.finishedEntries = w.finished, nil, 0
 	}
 	w.mu.Unlock()
 	if batch != nil {
@@ -257,6 +266,9 @@ func (w *Writer) AdoptPacks(ps []IndexPack) {
 	}
 	w.mu.Lock()
 	w.finished = append(w.finished, ps...)
+	for _, p := range ps {
+		w.finishedEntries += len(p.Entries)
+	}
 	w.mu.Unlock()
 }
 
@@ -313,7 +325,7 @@ func (w *Writer) Flush() error {
 	}
 	w.mu.Lock()
 	batch := w.finished
-	w.finished = nil
+	w.finished, w.finishedEntries = nil, 0
 	w.mu.Unlock()
 	if len(batch) > 0 && !w.noIndex {
 		return w.writeIndex(batch, nil)
