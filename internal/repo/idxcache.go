@@ -420,7 +420,11 @@ func (c *diskIndex) lookup(id ID) (blobLoc, bool) {
 		r := blk[(mid%cacheBlockRecs)*cacheRecLen:][:cacheRecLen]
 		switch bytes.Compare(r[:32], id[:]) {
 		case 0:
-			return getRecord(r), true
+			l := getRecord(r)
+			if l.pack >= uint32(len(m.packs)) {
+				return blobLoc{}, false // authenticated, so never written: no panic all the same
+			}
+			return l, true
 		case -1:
 			lo = mid + 1
 		default:
@@ -442,7 +446,9 @@ func (c *diskIndex) each(fn func(ID, blobLoc)) error {
 		for r := blk; len(r) >= cacheRecLen; r = r[cacheRecLen:] {
 			var id ID
 			copy(id[:], r)
-			fn(id, getRecord(r))
+			if l := getRecord(r); l.pack < uint32(len(c.meta.packs)) {
+				fn(id, l)
+			}
 		}
 	}
 	return nil

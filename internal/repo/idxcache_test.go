@@ -458,3 +458,105 @@ func TestIndexCacheChild(t *testing.T) {
 	}
 	t.Fatal(b.finish()) // not reached: killed at the rename
 }
+
+// FuzzIndexCache: the decoder of the cache file's metadata, reached both
+// directly and through a file whose MAC is right (the home disk can hold
+// anything its user or malware writes, with the key or without): any
+// input gives an error or a file whose lookups and walk stay in bounds.
+func FuzzIndexCache(f *testing.F) {
+	dir := f.TempDir()
+	key := [32]byte{3}
+	files, _ := randomIndexFiles(rand.New(rand.NewPCG(5, 6)), 3, 300)
+	path := filepath.Join(dir, "seed.idx")
+	b, err := newCacheBuilder(path, key, "ds")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for id, file := range files {
+		if err := b.add(id, file); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := b.finish(); err != nil {
+		f.Fatal(err)
+	}
+	good, _ := os.ReadFile(path)
+	c, err := openDiskIndex(path, key, "ds")
+	if err != nil {
+		f.Fatal(err)
+	}
+	recBytes := c.meta.n * cacheRecLen
+	c.close()
+	meta := good[recBytes : len(good)-cacheFooterLen]
+	f.Add(meta, uint16(0))
+	f.Add((&cacheMeta{dsid: "ds", fanout: []uint64{0, 0}}).encode(), uint16(0))
+	f.Add(meta[:len(meta)-3], uint16(7))
+	f.Fuzz(func(t *testing.T, meta []byte, cut uint16) {
+		if m, err := decodeCacheMeta(meta); err == nil {
+			if len(m.fanout) != 1<<m.fanoutBits+1 || uint64(len(m.tags)) != (m.n+cacheBlockRecs-1)/cacheBlockRecs {
+				t.Fatalf("accepted inconsistent metadata: %d fan-out, %d tags for %d records", len(m.fanout), len(m.tags), m.n)
+			}
+		}
+		// As a whole file: some records (cut short of what the metadata
+		// says, maybe), the metadata, a MAC made with the key.
+		recs := good[:min(int(recBytes), int(cut)*cacheRecLen)]
+		if int(cut) >= len(good) {
+			recs = good[:recBytes]
+		}
+		file := append(bytes.Clone(recs), meta...)
+		file = binary.BigEndian.AppendUint64(file, uint64(len(meta)))
+		mac := cacheMAC(&key, uint64(len(recs)), meta)
+		file = append(file, mac[:]...)
+		p := filepath.Join(t.TempDir(), "f.idx")
+		if err := os.WriteFile(p, file, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		c, err := openDiskIndex(p, key, "ds")
+		if err != nil {
+			return
+		}
+		x := newDiskBackedIndex(c)
+		for _, id := range []ID{{}, {0x80}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}} {
+			x.Lookup(id)
+		}
+		x.Each(func(ID, BlobLoc) {})
+	})
+}
+
+// TestKnownAnswerIndexCache pins the cache file format (docs/FORMAT.md
+// §9.1): the fixed index object, under the key derived from the fixed ID
+// key, makes exactly testdata/index-cache.bin, which opens and answers.
+func TestKnownAnswerIndexCache(t *testing.T) {
+	dir := t.TempDir()
+	dk := &DatasetKeys{ID: fixDSID, Current: 1, Keys: map[uint32]*DataKey{1: {Version: 1}}}
+	copy(dk.Keys[1].IDKey[:], fixIDKey())
+	key := cacheKey(dk)
+	path := filepath.Join(dir, "x.idx")
+	b, err := newCacheBuilder(path, key, fixDSID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := fixIndex()
+	signed.Epoch = 1
+	if err := b.add(fixID(0x20), signed); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.finish(); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	golden(t, "index-cache.bin", got)
+	c, err := openDiskIndex(filepath.Join("testdata", "index-cache.bin"), key, fixDSID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	x := newDiskBackedIndex(c)
+	e := fixEntries()[1]
+	if l, ok := x.Lookup(e.ID); !ok || l != (BlobLoc{Pack: fixID(0x40), KeyVersion: 1, Type: e.Type, Codec: e.Codec, Offset: e.Offset, Length: e.Length, Raw: e.Raw}) {
+		t.Fatalf("lookup %+v %v", l, ok)
+	}
+	if len(c.meta.files) != 1 || !c.meta.files[0].live || c.meta.files[0].supersedes[0] != fixID(0xa0) || x.Len() != 2 {
+		t.Fatalf("metadata %+v, %d blobs", c.meta.files, x.Len())
+	}
+}
