@@ -68,6 +68,11 @@ type cacheBuilder struct {
 	run   []runRec
 	runs  []runFile
 	total uint64
+
+	// base is an older cache file merged in (an incremental build): its
+	// records are one more sorted run, listed by the pseudo-object olderNo.
+	older   *diskIndex
+	olderNo uint32
 }
 
 func newCacheBuilder(path string, key [32]byte, dsid string) (*cacheBuilder, error) {
@@ -125,6 +130,32 @@ func (b *cacheBuilder) add(id ID, f *IndexFile) error {
 	}
 	b.filePacks = append(b.filePacks, fp)
 	return nil
+}
+
+// addCache takes the records of an older cache file, before any add: the
+// index objects added since are then merged into it, without reading its
+// objects again. The caller has checked that none of them supersedes one
+// of its live objects.
+func (b *cacheBuilder) addCache(c *diskIndex) {
+	b.older = c
+	for _, p := range c.meta.packs {
+		b.packNo[p.ID] = uint32(len(b.packs))
+		b.packs = append(b.packs, p)
+	}
+	all := make([]uint32, len(c.meta.packs))
+	for i := range all {
+		all[i] = uint32(i)
+	}
+	// The pseudo-object that lists the file's records (never written out)
+	// sorts first, so the file's packs keep their numbers.
+	b.olderNo = uint32(len(b.files))
+	b.files = append(b.files, cachedFile{live: true})
+	b.filePacks = append(b.filePacks, all)
+	for _, f := range c.meta.files {
+		b.files = append(b.files, f)
+		b.filePacks = append(b.filePacks, nil) // their packs came with the file
+	}
+	b.total += c.meta.n
 }
 
 // cmp orders records by blob id, then (pack id, offset): the first live
@@ -209,9 +240,31 @@ type cursor struct {
 	rf  runFile
 	cur runRec
 	mem []runRec // the last run, never spilled
+
+	base   *diskIndex // an older cache file, read block by block
+	baseNo uint32
+	buf    []byte
+	blk    []byte
+	nextNo uint64
 }
 
 func (c *cursor) next() (bool, error) {
+	if c.base != nil {
+		if len(c.blk) == 0 {
+			if c.nextNo >= uint64(len(c.base.meta.tags)) {
+				return false, nil
+			}
+			var err error
+			if c.blk, err = c.base.block(c.nextNo, c.buf); err != nil {
+				return false, err
+			}
+			c.nextNo++
+		}
+		copy(c.cur[:], c.blk[:cacheRecLen])
+		c.blk = c.blk[cacheRecLen:]
+		binary.BigEndian.PutUint32(c.cur[56:], c.baseNo)
+		return true, nil
+	}
 	if c.f == nil {
 		if len(c.mem) == 0 {
 			return false, nil
@@ -254,6 +307,9 @@ func (h *cursorHeap) Pop() any {
 func (b *cacheBuilder) finish() (err error) {
 	defer b.abort()
 	liveFiles(b.files)
+	if b.older != nil {
+		b.files[b.olderNo].live = true
+	}
 	// The pack table of the cache: packs of live index objects, renumbered.
 	remap := make([]uint32, len(b.packs))
 	var packs []IndexPack
@@ -264,7 +320,15 @@ func (b *cacheBuilder) finish() (err error) {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(i, j int) int { return bytes.Compare(b.files[i].id[:], b.files[j].id[:]) })
+	slices.SortFunc(order, func(i, j int) int {
+		if b.older != nil && (i == int(b.olderNo)) != (j == int(b.olderNo)) {
+			if i == int(b.olderNo) {
+				return -1
+			}
+			return 1
+		}
+		return bytes.Compare(b.files[i].id[:], b.files[j].id[:])
+	})
 	for _, i := range order {
 		if !b.files[i].live {
 			continue
@@ -287,6 +351,9 @@ func (b *cacheBuilder) finish() (err error) {
 		}
 	}()
 	open := []*cursor{{mem: b.run}}
+	if b.older != nil {
+		open = append(open, &cursor{base: b.older, baseNo: b.olderNo, buf: make([]byte, cacheBlockLen)})
+	}
 	for _, rf := range b.runs {
 		f, err := os.Open(rf.path)
 		if err != nil {
@@ -324,6 +391,9 @@ func (b *cacheBuilder) finish() (err error) {
 	}()
 	bw := bufio.NewWriterSize(out, 1<<20)
 	m := &cacheMeta{dsid: b.dsid, fanoutBits: fanoutBitsFor(b.total), packs: packs}
+	if b.older != nil {
+		m.dups = b.older.meta.dups
+	}
 	counts := make([]uint64, 1<<m.fanoutBits)
 	var blk [cacheBlockLen]byte
 	fill := 0
@@ -389,7 +459,9 @@ func (b *cacheBuilder) finish() (err error) {
 		m.fanout[i+1] = m.fanout[i] + n
 	}
 	for _, i := range order {
-		m.files = append(m.files, b.files[i])
+		if b.older == nil || i != int(b.olderNo) {
+			m.files = append(m.files, b.files[i])
+		}
 	}
 	meta := m.encode()
 	mac := cacheMAC(&b.key, m.n*cacheRecLen, meta)

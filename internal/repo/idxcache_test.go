@@ -306,6 +306,40 @@ func TestIndexCacheStale(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// More objects than are kept beside the file: merged into it (its
+	// own objects are not read again), and the merged file answers as one
+	// built from all the objects.
+	old := overlayObjects
+	overlayObjects = 2
+	defer func() { overlayObjects = old }()
+	var blobs []ID
+	for i := range 3 {
+		_, b := snapshotFile(t, d, fmt.Sprintf("3850101223%d,Mari,Tamm\n", i))
+		blobs = append(blobs, b)
+	}
+	d = f.open(t)
+	if len(d.Idx.blobs) != 0 || len(d.Idx.Files()) != 5 {
+		t.Fatalf("not merged: %d blobs in memory, %d objects", len(d.Idx.blobs), len(d.Idx.Files()))
+	}
+	merged, _ := os.ReadFile(path)
+	os.Remove(path)
+	full := f.open(t)
+	for _, id := range append(blobs, blob2, f.blob) {
+		ml, mok := d.Idx.Lookup(id)
+		fl, fok := full.Idx.Lookup(id)
+		if !mok || !fok || ml != fl {
+			t.Fatalf("blob %s: merged %+v %v, full build %+v %v", id.Short(), ml, mok, fl, fok)
+		}
+	}
+	if mp, fp := d.Idx.Packs(), full.Idx.Packs(); len(mp) != len(fp) || d.Idx.Len() != full.Idx.Len() {
+		t.Fatalf("merged %d packs %d blobs, full build %d packs %d blobs", len(mp), d.Idx.Len(), len(fp), full.Idx.Len())
+	}
+	if err := os.WriteFile(path, merged, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d = f.open(t)
+	mustRestoreBlob(t, d, blobs[2], []byte("38501012232,Mari,Tamm\n"))
+
 	// Prune writes one index superseding both and deletes them: the file
 	// names deleted objects and is rebuilt. (The fixture's first snapshot
 	// is forgotten: its tree is a data blob, which prune refuses.)

@@ -75,6 +75,10 @@ var DiskIndexMin int64 = 32 << 20
 // an eighth of the file, at least this many.
 const overlayMax = 1 << 18
 
+// cacheLoadBytes bounds the index objects loading at once while the cache
+// file is built (the run buffer holds another 32 MiB).
+const cacheLoadBytes = 16 << 20
+
 // testCacheDir is the cache folder of repositories opened without one, set
 // only by tests (EMBASSY_TEST_DISK_INDEX=1 runs every test on the cache).
 var testCacheDir string
@@ -194,15 +198,21 @@ func (d *Dataset) loadDiskIndex(ctx context.Context, path string, ids []ID, size
 	if c != nil {
 		c.log = d.r.log
 	}
+	var base *diskIndex
 	switch {
 	case err == nil:
-		if x, why, err := d.overlay(ctx, c, ids, sizes, listed); err != nil {
+		x, why, merge, err := d.overlay(ctx, c, ids, sizes, listed)
+		switch {
+		case err != nil:
 			c.close()
 			return err
-		} else if x != nil {
+		case x != nil:
 			d.Idx = x
 			return nil
-		} else {
+		case merge:
+			base = c
+			d.r.log.InfoContext(ctx, "merging index objects into the index cache", "dataset", d.Keys.Name, "reason", why)
+		default:
 			c.close()
 			d.r.log.InfoContext(ctx, "rebuilding the index cache", "dataset", d.Keys.Name, "reason", why)
 		}
@@ -213,8 +223,25 @@ func (d *Dataset) loadDiskIndex(ctx context.Context, path string, ids []ID, size
 	}
 	b, err := newCacheBuilder(path, key, d.Keys.ID)
 	if err == nil {
+		fetch := ids
+		if base != nil {
+			defer base.close()
+			b.addCache(base)
+			fetch = nil
+			covered := make(map[ID]bool, len(base.meta.files))
+			for _, f := range base.meta.files {
+				covered[f.id] = true
+			}
+			for _, id := range ids {
+				if !covered[id] {
+					fetch = append(fetch, id)
+				}
+			}
+		}
 		var addErr error
-		err = d.fetchIndexes(ctx, ids, sizes, func(id ID, f *IndexFile) error {
+		// Bounded memory: loading an object holds about five copies of
+		// it, beside the builder's run of records.
+		err = d.fetchIndexesWithin(ctx, fetch, sizes, cacheLoadBytes, func(id ID, f *IndexFile) error {
 			if addErr == nil {
 				addErr = b.add(id, f)
 			}
@@ -249,13 +276,14 @@ func (d *Dataset) loadDiskIndex(ctx context.Context, path string, ids []ID, size
 }
 
 // overlay returns the index of cache file c and the index objects listed
-// since it was built, or nil and why c must be rebuilt.
-func (d *Dataset) overlay(ctx context.Context, c *diskIndex, ids []ID, sizes map[ID]int64, listed map[ID]bool) (*Index, string, error) {
+// since it was built, or nil, why c must be rebuilt and whether the new
+// objects can be merged into it (else it is built again from all).
+func (d *Dataset) overlay(ctx context.Context, c *diskIndex, ids []ID, sizes map[ID]int64, listed map[ID]bool) (*Index, string, bool, error) {
 	covered := make(map[ID]bool, len(c.meta.files))
 	for _, f := range c.meta.files {
 		covered[f.id] = true
 		if f.live && !listed[f.id] {
-			return nil, "index object " + f.id.Short() + " it was built from is no longer listed", nil
+			return nil, "index object " + f.id.Short() + " it was built from is no longer listed", false, nil
 		}
 	}
 	var fresh []ID
@@ -266,26 +294,55 @@ func (d *Dataset) overlay(ctx context.Context, c *diskIndex, ids []ID, sizes map
 			freshBytes += sizes[id]
 		}
 	}
-	if limit := max(int64(overlayMax), int64(c.meta.n/8)) * packEntryLen; freshBytes > limit {
-		return nil, fmt.Sprintf("%d index objects (%d bytes) were added since it was built", len(fresh), freshBytes), nil
+	if limit := max(int64(overlayMax), int64(c.meta.n/8)) * packEntryLen; freshBytes > limit || len(fresh) > overlayObjects {
+		// Merged only if none of them supersedes a live object of c:
+		// their supersedes lists are read first.
+		for _, id := range fresh {
+			if sup, err := d.supersedesOf(ctx, id); err == nil && supersedesLive(c, sup) {
+				return nil, "index object " + id.Short() + " supersedes some it was built from", false, nil
+			}
+		}
+		return nil, fmt.Sprintf("%d index objects (%d bytes) were added since it was built", len(fresh), freshBytes), true, nil
 	}
 	files := make(map[ID]*IndexFile, len(fresh))
 	if err := d.fetchIndexes(ctx, fresh, sizes, func(id ID, f *IndexFile) error { files[id] = f; return nil }); err != nil {
-		return nil, "", err
+		return nil, "", false, err
 	}
 	for id, f := range files {
-		if f.Epoch == 0 {
-			continue
+		if f.Epoch != 0 && supersedesLive(c, f.Supersedes) {
+			return nil, "index object " + id.Short() + " supersedes some it was built from", false, nil
 		}
-		for _, s := range f.Supersedes {
-			for _, cf := range c.meta.files {
-				if cf.id == s && cf.live {
-					return nil, "index object " + id.Short() + " supersedes some it was built from", nil
-				}
+	}
+	return d.memIndex(ctx, files, c), "", false, nil
+}
+
+// overlayObjects bounds the index objects read at every open beside the
+// cache file (each snapshot adds at least one).
+var overlayObjects = 32
+
+func supersedesLive(c *diskIndex, sup []ID) bool {
+	for _, s := range sup {
+		for _, cf := range c.meta.files {
+			if cf.id == s && cf.live {
+				return true
 			}
 		}
 	}
-	return d.memIndex(ctx, files, c), "", nil
+	return false
+}
+
+// supersedesOf reads the supersedes list of a signed index object (nil for
+// an unsigned one, whose claim counts for nothing).
+func (d *Dataset) supersedesOf(ctx context.Context, id ID) ([]ID, error) {
+	var sup []ID
+	err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(_ *Site, b []byte) error {
+		f, err := d.openIndexObject(id, b)
+		if err == nil && f.Epoch != 0 {
+			sup = f.Supersedes
+		}
+		return err
+	})
+	return sup, err
 }
 
 // fetchIndexes reads, authenticates and decodes the index objects ids,
@@ -293,9 +350,15 @@ func (d *Dataset) overlay(ctx context.Context, c *diskIndex, ids []ID, sizes map
 // at a time). An object no site returns authentic but that hashes to its
 // name is recorded in d.badIndexes and skipped; other failures are errors.
 func (d *Dataset) fetchIndexes(ctx context.Context, ids []ID, sizes map[ID]int64, use func(ID, *IndexFile) error) error {
+	return d.fetchIndexesWithin(ctx, ids, sizes, indexLoadBytes, use)
+}
+
+// fetchIndexesWithin is fetchIndexes loading at most bytes of objects at
+// once (more than one only while they fit).
+func (d *Dataset) fetchIndexesWithin(ctx context.Context, ids []ID, sizes map[ID]int64, bytes int64, use func(ID, *IndexFile) error) error {
 	var mu sync.Mutex
 	var firstErr error
-	adm := newLoadAdmission(8, indexLoadBytes)
+	adm := newLoadAdmission(8, bytes)
 	var wg sync.WaitGroup
 	for _, id := range ids {
 		wg.Add(1)
