@@ -420,6 +420,29 @@ func TestIndexCacheBuildInterrupted(t *testing.T) {
 		}
 		mustRestoreBlob(t, d, f.blob, f.plain)
 	}
+	// A run changed on disk before the merge reads it back fails the
+	// build the same way.
+	os.Remove(path)
+	cacheBuildHook = func(s string) error {
+		if s == "run" {
+			runs, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".tmp-*-run-*"))
+			for _, r := range runs {
+				b, _ := os.ReadFile(r)
+				b[len(b)-1] ^= 1
+				os.WriteFile(r, b, 0o600)
+			}
+		}
+		return nil
+	}
+	d := f.open(t)
+	cacheBuildHook = nil
+	if d.Idx.disk != nil {
+		t.Fatal("a build from a changed run is in use")
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a build from a changed run was renamed into place: %v", err)
+	}
+	mustRestoreBlob(t, d, f.blob, f.plain)
 }
 
 // Killed (SIGKILL, through internal/crashpoint) just before its new file

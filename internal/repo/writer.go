@@ -15,6 +15,11 @@ import (
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
+// packBufs bounds the full-size data pack buffers a writer holds at once:
+// one filling, one per uploader, and one full pack waiting for an uploader
+// (bench/README.md, round three).
+var packBufs = 4
+
 // indexEvery is how many uploaded packs trigger an intermediate index
 // object, so that an interrupted snapshot loses little work on re-run.
 const indexEvery = 16
@@ -43,7 +48,14 @@ type Writer struct {
 
 	uploads chan *packBuilder
 	wg      sync.WaitGroup
-	closed  bool
+	// indexes carries batches of uploaded packs to the goroutine that
+	// writes their index objects, off the upload path: an uploader does
+	// not wait for the sync that must precede an index.
+	indexes chan []IndexPack
+	iwg     sync.WaitGroup
+	// bufTokens bounds the pooled data pack buffers out at once.
+	bufTokens chan struct{}
+	closed    bool
 
 	// noIndex (prune) keeps uploaded packs in repacked instead of writing
 	// index objects for them, and ignores the dataset index for dedup.
@@ -67,7 +79,10 @@ type WriterStats struct {
 func (d *Dataset) NewWriter(ctx context.Context) *Writer {
 	w := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx,
 		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
-		uploads: make(chan *packBuilder)}
+		uploads: make(chan *packBuilder), indexes: make(chan []IndexPack, 4),
+		bufTokens: make(chan struct{}, packBufs)}
+	w.iwg.Add(1)
+	go w.indexer()
 	n := 2
 	for range n {
 		w.wg.Add(1)
@@ -146,15 +161,41 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	boxLen := len(payload) + seal.Overhead
 
 	var fulls []*packBuilder
+	tok := false
 	w.mu.Lock()
 	p := w.packs[t]
+	for {
+		p = w.packs[t]
+		if p != nil && (p.fits(boxLen) || p.inflight == 0 && !p.pooled) {
+			break // room in it (or it can grow)
+		}
+		if tok || !w.pooledFor(t, boxLen) {
+			break
+		}
+		// A new pooled buffer: wait for one of the bounded few, without
+		// the lock (uploads return them).
+		w.mu.Unlock()
+		select {
+		case w.bufTokens <- struct{}{}:
+			tok = true
+		case <-w.ctx.Done():
+			return id, false, w.ctx.Err()
+		}
+		w.mu.Lock()
+	}
 	if p != nil && !p.fits(boxLen) && (p.inflight > 0 || p.pooled) {
 		fulls = append(fulls, p) // no room and busy: close it
 		p = nil
 	}
 	if p == nil {
 		p = w.newPack(t, boxLen)
+		if p.pooled && tok {
+			p.token, tok = true, false
+		}
 		w.packs[t] = p
+	}
+	if tok {
+		<-w.bufTokens // not needed after all
 	}
 	dst := p.reserve(t, cid, id, boxLen, len(plain))
 	if p.size() >= w.d.r.opts.PackSize {
@@ -178,6 +219,20 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	return id, true, nil
 }
 
+// pooledFor reports whether a new pack for a blob of boxLen gets a pooled
+// buffer of the full pack size.
+func (w *Writer) pooledFor(t BlobType, boxLen int) bool {
+	return t == BlobData && boxLen+packPrefixLen <= w.d.r.opts.PackSize+chunkSlack
+}
+
+// releaseBuf returns a pooled pack's buffer token.
+func (w *Writer) releaseBuf(p *packBuilder) {
+	if p.token {
+		p.token = false
+		<-w.bufTokens
+	}
+}
+
 func (w *Writer) send(p *packBuilder) error {
 	select {
 	case w.uploads <- p:
@@ -187,10 +242,23 @@ func (w *Writer) send(p *packBuilder) error {
 	}
 }
 
+func (w *Writer) indexer() {
+	defer w.iwg.Done()
+	for batch := range w.indexes {
+		if w.Err() != nil || w.ctx.Err() != nil {
+			continue
+		}
+		if err := w.writeIndex(batch, nil); err != nil {
+			w.setErr(err)
+		}
+	}
+}
+
 func (w *Writer) uploader() {
 	defer w.wg.Done()
 	for p := range w.uploads {
 		if w.Err() != nil || w.ctx.Err() != nil {
+			w.releaseBuf(p)
 			continue
 		}
 		if err := w.upload(p); err != nil {
@@ -204,7 +272,7 @@ func (w *Writer) uploader() {
 // and grow (only one goroutine writes trees).
 func (w *Writer) newPack(t BlobType, boxLen int) *packBuilder {
 	std := w.d.r.opts.PackSize + chunkSlack
-	if t == BlobData && boxLen+packPrefixLen <= std {
+	if w.pooledFor(t, boxLen) {
 		p := newPackBuilder(w.key.Version, w.d.r.getPackBuf(std))
 		p.pooled = true
 		return p
@@ -227,6 +295,7 @@ func (w *Writer) upload(p *packBuilder) error {
 	if p.pooled && cap(data) >= w.d.r.opts.PackSize+chunkSlack {
 		w.d.r.putPackBuf(data)
 	}
+	w.releaseBuf(p)
 	if err != nil {
 		return fmt.Errorf("upload pack: %w", err)
 	}
@@ -253,7 +322,11 @@ func (w *Writer) upload(p *packBuilder) error {
 	}
 	w.mu.Unlock()
 	if batch != nil {
-		return w.writeIndex(batch, nil)
+		select {
+		case w.indexes <- batch:
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		}
 	}
 	return nil
 }
@@ -317,6 +390,8 @@ func (w *Writer) Flush() error {
 	}
 	close(w.uploads)
 	w.wg.Wait()
+	close(w.indexes)
+	w.iwg.Wait()
 	if err := w.Err(); err != nil {
 		return err
 	}
@@ -340,6 +415,11 @@ func (w *Writer) Abort() {
 	if !w.closed {
 		w.closed = true
 		close(w.uploads)
+		w.mu.Unlock()
+		w.wg.Wait()
+		close(w.indexes)
+		w.iwg.Wait()
+		return
 	}
 	w.mu.Unlock()
 	w.wg.Wait()
