@@ -17,6 +17,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/keys"
 )
 
 // useDiskIndex makes every dataset opened in this test keep its index in a
@@ -615,5 +616,17 @@ func TestKnownAnswerIndexCache(t *testing.T) {
 	}
 	if len(c.meta.files) != 1 || !c.meta.files[0].live || c.meta.files[0].supersedes[0] != fixID(0xa0) || x.Len() != 2 {
 		t.Fatalf("metadata %+v, %d blobs", c.meta.files, x.Len())
+	}
+}
+
+// Shredding a dataset removes its index cache file from the home: the
+// file lists the blob ids and sizes the shred is meant to make unreadable.
+func TestIndexCacheShredRemovesFile(t *testing.T) {
+	_, d, path := cacheFixture(t)
+	if _, err := d.r.Shred(context.Background(), d.Keys.Name, func(*keys.Root) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the shredded dataset's cache file is still there: %v", err)
 	}
 }
