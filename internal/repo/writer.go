@@ -17,7 +17,8 @@ import (
 
 // packBufs bounds the full-size data pack buffers a writer holds at once:
 // one filling, one per uploader, and one full pack waiting for an uploader
-// (bench/README.md, round three).
+// (bench/README.md, round three). At least 2: the filling pack holds one
+// while the blob that closes it waits for the next.
 var packBufs = 4
 
 // indexEvery is how many uploaded packs trigger an intermediate index
@@ -55,7 +56,10 @@ type Writer struct {
 	iwg     sync.WaitGroup
 	// bufTokens bounds the pooled data pack buffers out at once.
 	bufTokens chan struct{}
-	closed    bool
+	// failed is closed at the first error, releasing a wait for a buffer.
+	failed     chan struct{}
+	failedOnce sync.Once
+	closed     bool
 
 	// noIndex (prune) keeps uploaded packs in repacked instead of writing
 	// index objects for them, and ignores the dataset index for dedup.
@@ -80,7 +84,7 @@ func (d *Dataset) NewWriter(ctx context.Context) *Writer {
 	w := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx,
 		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
 		uploads: make(chan *packBuilder), indexes: make(chan []IndexPack, 4),
-		bufTokens: make(chan struct{}, packBufs)}
+		bufTokens: make(chan struct{}, packBufs), failed: make(chan struct{})}
 	w.iwg.Add(1)
 	go w.indexer()
 	n := 2
@@ -97,6 +101,7 @@ func (w *Writer) setErr(err error) {
 		w.err = err
 	}
 	w.mu.Unlock()
+	w.failedOnce.Do(func() { close(w.failed) })
 }
 
 // Err returns the first background error.
@@ -180,6 +185,8 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 			tok = true
 		case <-w.ctx.Done():
 			return id, false, w.ctx.Err()
+		case <-w.failed:
+			return id, false, w.Err()
 		}
 		w.mu.Lock()
 	}
