@@ -6,6 +6,9 @@
 //
 //	embassy init ... && embassy site add local --url DIR/repo ...
 //	go run ./bench/bigvault -home $EMBASSY_HOME -dataset bench -n 10000000
+//
+// bench/bigvault/run.sh DIR N does both and measures (bench/README.md,
+// round three).
 package main
 
 import (

@@ -121,15 +121,21 @@ func (d *Dataset) Bind(ctx context.Context, s *Snapshot) (*Binding, error) {
 			"a site dropped or replaced them; run 'embassy verify' to see which, restore from a site or backup that still holds them, or restore an older snapshot"), hint.CodeDamaged)
 	}
 	if len(excluded) > 0 {
+		// Rare (an attack): the index without the excluded objects is
+		// built in memory, from the objects when a cache file backs it.
 		x := newIndex()
-		for id, f := range files {
+		err := d.EachIndexFile(ctx, func(id ID, f *IndexFile) error {
 			if slices.Contains(excluded, id) {
-				continue
+				return nil
 			}
 			x.files[id] = f
 			for _, p := range f.Packs {
 				x.addPack(p)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		d.Idx = x
 	}

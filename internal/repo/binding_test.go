@@ -184,8 +184,8 @@ func TestBindExcludesSubstitutingIndex(t *testing.T) {
 	d := f.open(t)
 	honest, _ := d.Idx.Lookup(f.blob)
 	var planted IndexPack
-	for _, file := range d.Idx.Files() {
-		planted = file.Packs[0]
+	if err := d.EachIndexFile(ctx, func(_ ID, file *IndexFile) error { planted = file.Packs[0]; return nil }); err != nil {
+		t.Fatal(err)
 	}
 	planted.ID = ID{} // sorts before every real pack
 	k := d.Keys.CurrentKey()

@@ -127,103 +127,6 @@ func (d *Dataset) openIndexObject(id ID, b []byte) (*IndexFile, error) {
 	return f, nil
 }
 
-// LoadIndex reads every index object of the dataset from the sites,
-// honouring supersession by prune.
-func (d *Dataset) LoadIndex(ctx context.Context) error {
-	var ids []ID
-	sizes := map[ID]int64{}
-	err := d.r.listUnion(ctx, site.KindIndex, func(fi site.Info) error {
-		if id, ok := parseObjectName(d.Keys.ID, fi.Handle.Name); ok {
-			ids = append(ids, id)
-			sizes[id] = max(sizes[id], fi.Size)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	files := make(map[ID]*IndexFile, len(ids))
-	d.badIndexes = map[ID]error{}
-	var mu sync.Mutex
-	var firstErr error
-	adm := newLoadAdmission(8, indexLoadBytes)
-	var wg sync.WaitGroup
-	for _, id := range ids {
-		wg.Add(1)
-		n := sizes[id]
-		adm.acquire(n)
-		go func(id ID) {
-			defer wg.Done()
-			defer adm.release(n)
-			var f *IndexFile
-			var served []string
-			err := d.r.readFirst(ctx, d.IndexHandle(id), 0, 0, func(s *Site, b []byte) error {
-				var err error
-				f, err = d.openIndexObject(id, b)
-				if err != nil {
-					served = append(served, s.Name)
-				}
-				return err
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			// A copy whose bytes hash to its name but do not authenticate
-			// was made by someone without the home's keys: planted.
-			// (Bytes that do not match the name are damage to a real
-			// index, and stay an error.)
-			if err != nil && len(served) > 0 && !errors.Is(err, errNameMismatch) && (errors.Is(err, seal.ErrAuth) || errors.Is(err, ErrSignature) || errors.Is(err, errFormat)) {
-				// No site has an authentic copy: planted junk, or damage.
-				// Either way it is not used; the rest of the dataset stays
-				// usable, and prune refuses while it is there.
-				d.badIndexes[id] = err
-				for _, name := range served {
-					d.r.alert(ctx, Alert{Site: name, Attack: AttackForgedIndex, Object: d.IndexHandle(id).String(), Detail: "an index that does not authenticate; ignored: " + err.Error()})
-				}
-				return
-			}
-			if err != nil {
-				if firstErr == nil {
-					firstErr = hint.WithCode(hint.Wrap(fmt.Errorf("index %s of dataset %s: %w", id.Short(), d.Keys.Name, err),
-						"run 'embassy verify' to see which site is damaged"), hint.CodeDamaged)
-				}
-				return
-			}
-			files[id] = f
-		}(id)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	superseded := map[ID]bool{}
-	for id, f := range files {
-		if len(f.Supersedes) > 0 && f.Epoch == 0 {
-			// Only an index the home signed may retire others.
-			d.r.alert(ctx, Alert{Site: "*", Attack: AttackUnsignedIndex, Object: d.IndexHandle(id).String(),
-				Detail: "an unsigned index claims to supersede others; its claim is ignored"})
-			continue
-		}
-		for _, s := range f.Supersedes {
-			superseded[s] = true
-		}
-	}
-	x := newIndex()
-	for id, f := range files {
-		if superseded[id] {
-			continue
-		}
-		x.files[id] = f
-		for _, p := range f.Packs {
-			x.addPack(p)
-		}
-	}
-	if n := x.Duplicates(); n > 0 {
-		d.r.log.InfoContext(ctx, "blobs listed at more than one location; the lowest pack id is used", "dataset", d.Keys.Name, "blobs", n)
-	}
-	d.Idx = x
-	return nil
-}
-
 func (d *Dataset) hasher(k *DataKey) *blake3.Hasher {
 	if h, ok := d.hashers.Get().(*blake3.Hasher); ok {
 		return h
@@ -255,6 +158,10 @@ var ErrBlobMissing = errors.New("blob not in index")
 func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, error) {
 	loc, ok := d.Idx.Lookup(id)
 	if !ok {
+		if err := d.Idx.Broken(); err != nil {
+			return nil, hint.Wrap(fmt.Errorf("blob %s: %w (%w)", id.Short(), ErrBlobMissing, err),
+				"the home's index cache was changed on disk and has been discarded; run the command again to rebuild it from the signed index objects")
+		}
 		return nil, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobMissing)
 	}
 	k, err := d.Keys.Key(loc.KeyVersion)

@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"os"
+	"runtime"
 	"sync"
 
 	"github.com/digital-embassy/embassy/internal/codec"
@@ -187,7 +189,10 @@ type BlobLoc struct {
 	Raw        uint32
 }
 
-// Index is the in-memory union of a dataset's index objects.
+// Index is the union of a dataset's index objects: in memory for small
+// datasets; for large ones a home-local cache file (idxcache.go) with the
+// blobs of index objects added since it was built, and those being
+// written, in memory.
 type Index struct {
 	mu      sync.RWMutex
 	blobs   map[ID]blobLoc
@@ -195,6 +200,12 @@ type Index struct {
 	packIDs []ID           // by number
 	files   map[ID]*IndexFile
 	dups    int
+
+	// disk, when set, holds most blobs; its pack numbers are the first
+	// of packIDs. files then hold no Packs (full is false): callers that
+	// need the entries read them back from the objects (EachIndexFile).
+	disk *diskIndex
+	full bool
 }
 
 // blobLoc is a BlobLoc as the index keeps it: the pack by its number in
@@ -212,7 +223,62 @@ type packRef struct {
 }
 
 func newIndex() *Index {
-	return &Index{blobs: make(map[ID]blobLoc), packs: make(map[ID]packRef), files: make(map[ID]*IndexFile)}
+	return &Index{blobs: make(map[ID]blobLoc), packs: make(map[ID]packRef), files: make(map[ID]*IndexFile), full: true}
+}
+
+// newDiskBackedIndex starts an index whose blobs are mostly in c.
+func newDiskBackedIndex(c *diskIndex) *Index {
+	x := newIndex()
+	x.full = false
+	x.disk = c
+	x.dups = int(c.meta.dups)
+	for i, p := range c.meta.packs {
+		x.packs[p.ID] = packRef{no: uint32(i), size: p.Size}
+		x.packIDs = append(x.packIDs, p.ID)
+	}
+	runtime.AddCleanup(x, func(f *os.File) { f.Close() }, c.f)
+	return x
+}
+
+// addFile records a loaded or written index object; an index backed by a
+// cache file keeps only what Bind and prune's bookkeeping need.
+func (x *Index) addFile(id ID, f *IndexFile) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if !x.full {
+		f = &IndexFile{Supersedes: f.Supersedes, Epoch: f.Epoch}
+	}
+	x.files[id] = f
+}
+
+// lower reports whether location a wins over b: the lowest (pack, offset).
+func (x *Index) lower(a, b blobLoc) bool {
+	pa, pb := x.packIDs[a.pack], x.packIDs[b.pack]
+	c := bytes.Compare(pa[:], pb[:])
+	return c < 0 || c == 0 && a.offset < b.offset
+}
+
+// find returns the location of id; x.mu must be held (read).
+func (x *Index) find(id ID) (blobLoc, bool) {
+	l, ok := x.blobs[id]
+	if x.disk != nil {
+		if dl, dok := x.disk.lookup(id); dok && (!ok || x.lower(dl, l)) {
+			return dl, true
+		}
+	}
+	return l, ok
+}
+
+// Broken returns the error that made the index's cache file unusable
+// while open (a block changed under it), or nil.
+func (x *Index) Broken() error {
+	if x.disk == nil {
+		return nil
+	}
+	if p := x.disk.broken.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // expand turns a kept location into a BlobLoc; x.mu must be held.
@@ -260,7 +326,7 @@ func (x *Index) Duplicates() int {
 func (x *Index) Lookup(id ID) (BlobLoc, bool) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	l, ok := x.blobs[id]
+	l, ok := x.find(id)
 	if !ok {
 		return BlobLoc{}, false
 	}
@@ -270,16 +336,31 @@ func (x *Index) Lookup(id ID) (BlobLoc, bool) {
 // Has reports whether id is stored.
 func (x *Index) Has(id ID) bool {
 	x.mu.RLock()
-	_, ok := x.blobs[id]
-	x.mu.RUnlock()
-	return ok
+	defer x.mu.RUnlock()
+	if _, ok := x.blobs[id]; ok {
+		return true
+	}
+	if x.disk != nil {
+		_, ok := x.disk.lookup(id)
+		return ok
+	}
+	return false
 }
 
 // Len returns the number of blobs.
 func (x *Index) Len() int {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
-	return len(x.blobs)
+	if x.disk == nil {
+		return len(x.blobs)
+	}
+	n := int(x.disk.meta.n)
+	for id := range x.blobs {
+		if _, ok := x.disk.lookup(id); !ok {
+			n++
+		}
+	}
+	return n
 }
 
 // Packs returns a copy of the known packs and their sizes.
@@ -300,7 +381,8 @@ func (x *Index) PackSize(id ID) int64 {
 	return x.packs[id].size
 }
 
-// Files returns the index objects loaded, by name.
+// Files returns the index objects loaded, by name. Backed by a cache file,
+// they carry no Packs: read those with Dataset.EachIndexFile.
 func (x *Index) Files() map[ID]*IndexFile {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
@@ -311,11 +393,26 @@ func (x *Index) Files() map[ID]*IndexFile {
 	return out
 }
 
-// Each calls fn for every blob.
+// Each calls fn for every blob (from a cache file: in id order, then the
+// blobs held in memory). It stops early only if a cache block no longer
+// authenticates (see Broken).
 func (x *Index) Each(fn func(ID, BlobLoc)) {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.disk != nil {
+		_ = x.disk.each(func(id ID, l blobLoc) {
+			if m, ok := x.blobs[id]; ok && x.lower(m, l) {
+				return // reported below
+			}
+			fn(id, x.expand(l))
+		})
+	}
 	for id, l := range x.blobs {
+		if x.disk != nil {
+			if dl, ok := x.disk.lookup(id); ok && !x.lower(l, dl) {
+				continue
+			}
+		}
 		fn(id, x.expand(l))
 	}
 }

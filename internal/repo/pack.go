@@ -131,6 +131,7 @@ type packBuilder struct {
 	inflight int            // reservations not yet filled (guarded by the writer's lock)
 	filled   sync.WaitGroup // reservations being sealed
 	pooled   bool
+	token    bool // holds one of the writer's bufTokens
 }
 
 func newPackBuilder(keyVer uint32, buf []byte) *packBuilder {

@@ -106,7 +106,7 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 	for p := range d.Idx.Packs() {
 		packs[p] = &packUse{}
 	}
-	for _, f := range d.Idx.Files() {
+	err = d.EachIndexFile(ctx, func(_ ID, f *IndexFile) error {
 		for _, p := range f.Packs {
 			pu := packs[p.ID]
 			if pu == nil || len(pu.ids) > 0 {
@@ -125,6 +125,10 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 				}
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	rep.UsedBlobs = len(used)
 	var keep, drop, repack []ID
@@ -230,13 +234,17 @@ func (d *Dataset) Prune(ctx context.Context, o PruneOptions) (*PruneReport, erro
 	}
 	var newPacks []IndexPack
 	listed := map[ID]bool{}
-	for _, f := range files {
+	err = d.EachIndexFile(ctx, func(_ ID, f *IndexFile) error {
 		for _, p := range f.Packs {
 			if keepSet[p.ID] && !listed[p.ID] {
 				newPacks = append(newPacks, p)
 				listed[p.ID] = true
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	newPacks = append(newPacks, w.repacked...)
 	// The new index is written in bounded parts first, then one small

@@ -111,6 +111,9 @@ type Options struct {
 	// key unwrapped, once per call of Datasets that unwrapped any (the
 	// key-custody log: internal/vault records each as a key.unwrap entry).
 	OnUnwrap func(ctx context.Context, us []Unwrap)
+	// CacheDir, if set, is the home's cache folder: large datasets keep
+	// their index there (index/<dsid>.idx, docs/FORMAT.md §9.1).
+	CacheDir string
 }
 
 // Unwrap is one dataset key record the root key unwrapped.

@@ -5,6 +5,7 @@ import (
 	"crypto/hpke"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -306,6 +307,13 @@ func (r *Repo) Shred(ctx context.Context, name string, persist func(*keys.Root) 
 				continue
 			}
 			rep.Objects++
+		}
+	}
+	// The home's index cache lists the shredded dataset's blob ids and
+	// sizes: it goes too.
+	if p := r.CachePath(dsid); p != "" {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			rep.Warnings = append(rep.Warnings, err.Error())
 		}
 	}
 	r.mu.Lock()

@@ -15,9 +15,21 @@ import (
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
+// packBufs bounds the full-size data pack buffers a writer holds at once:
+// one filling, one per uploader, and one full pack waiting for an uploader
+// (bench/README.md, round three). At least 2: the filling pack holds one
+// while the blob that closes it waits for the next.
+var packBufs = 4
+
 // indexEvery is how many uploaded packs trigger an intermediate index
 // object, so that an interrupted snapshot loses little work on re-run.
 const indexEvery = 16
+
+// indexMaxEntries also closes an index object once its packs hold this
+// many blobs (12 MiB of index): reading one back holds several copies of
+// it, and packs of tiny blobs made objects of 65 MB (bench/README.md,
+// round three).
+const indexMaxEntries = 1 << 18
 
 // Writer adds blobs to a dataset: it deduplicates, compresses, seals,
 // packs and uploads them, and writes index objects for the uploaded packs.
@@ -31,11 +43,23 @@ type Writer struct {
 	packs    map[BlobType]*packBuilder
 	pending  map[ID]bool
 	finished []IndexPack
-	err      error
+	// finishedEntries counts the blobs of finished.
+	finishedEntries int
+	err             error
 
 	uploads chan *packBuilder
 	wg      sync.WaitGroup
-	closed  bool
+	// indexes carries batches of uploaded packs to the goroutine that
+	// writes their index objects, off the upload path: an uploader does
+	// not wait for the sync that must precede an index.
+	indexes chan []IndexPack
+	iwg     sync.WaitGroup
+	// bufTokens bounds the pooled data pack buffers out at once.
+	bufTokens chan struct{}
+	// failed is closed at the first error, releasing a wait for a buffer.
+	failed     chan struct{}
+	failedOnce sync.Once
+	closed     bool
 
 	// noIndex (prune) keeps uploaded packs in repacked instead of writing
 	// index objects for them, and ignores the dataset index for dedup.
@@ -59,7 +83,10 @@ type WriterStats struct {
 func (d *Dataset) NewWriter(ctx context.Context) *Writer {
 	w := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx,
 		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
-		uploads: make(chan *packBuilder)}
+		uploads: make(chan *packBuilder), indexes: make(chan []IndexPack, 4),
+		bufTokens: make(chan struct{}, packBufs), failed: make(chan struct{})}
+	w.iwg.Add(1)
+	go w.indexer()
 	n := 2
 	for range n {
 		w.wg.Add(1)
@@ -74,6 +101,7 @@ func (w *Writer) setErr(err error) {
 		w.err = err
 	}
 	w.mu.Unlock()
+	w.failedOnce.Do(func() { close(w.failed) })
 }
 
 // Err returns the first background error.
@@ -138,15 +166,43 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	boxLen := len(payload) + seal.Overhead
 
 	var fulls []*packBuilder
+	tok := false
 	w.mu.Lock()
 	p := w.packs[t]
+	for {
+		p = w.packs[t]
+		if p != nil && (p.fits(boxLen) || p.inflight == 0 && !p.pooled) {
+			break // room in it (or it can grow)
+		}
+		if tok || !w.pooledFor(t, boxLen) {
+			break
+		}
+		// A new pooled buffer: wait for one of the bounded few, without
+		// the lock (uploads return them).
+		w.mu.Unlock()
+		select {
+		case w.bufTokens <- struct{}{}:
+			tok = true
+		case <-w.ctx.Done():
+			return id, false, w.ctx.Err()
+		case <-w.failed:
+			return id, false, w.Err()
+		}
+		w.mu.Lock()
+	}
 	if p != nil && !p.fits(boxLen) && (p.inflight > 0 || p.pooled) {
 		fulls = append(fulls, p) // no room and busy: close it
 		p = nil
 	}
 	if p == nil {
 		p = w.newPack(t, boxLen)
+		if p.pooled && tok {
+			p.token, tok = true, false
+		}
 		w.packs[t] = p
+	}
+	if tok {
+		<-w.bufTokens // not needed after all
 	}
 	dst := p.reserve(t, cid, id, boxLen, len(plain))
 	if p.size() >= w.d.r.opts.PackSize {
@@ -170,6 +226,20 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	return id, true, nil
 }
 
+// pooledFor reports whether a new pack for a blob of boxLen gets a pooled
+// buffer of the full pack size.
+func (w *Writer) pooledFor(t BlobType, boxLen int) bool {
+	return t == BlobData && boxLen+packPrefixLen <= w.d.r.opts.PackSize+chunkSlack
+}
+
+// releaseBuf returns a pooled pack's buffer token.
+func (w *Writer) releaseBuf(p *packBuilder) {
+	if p.token {
+		p.token = false
+		<-w.bufTokens
+	}
+}
+
 func (w *Writer) send(p *packBuilder) error {
 	select {
 	case w.uploads <- p:
@@ -179,10 +249,23 @@ func (w *Writer) send(p *packBuilder) error {
 	}
 }
 
+func (w *Writer) indexer() {
+	defer w.iwg.Done()
+	for batch := range w.indexes {
+		if w.Err() != nil || w.ctx.Err() != nil {
+			continue
+		}
+		if err := w.writeIndex(batch, nil); err != nil {
+			w.setErr(err)
+		}
+	}
+}
+
 func (w *Writer) uploader() {
 	defer w.wg.Done()
 	for p := range w.uploads {
 		if w.Err() != nil || w.ctx.Err() != nil {
+			w.releaseBuf(p)
 			continue
 		}
 		if err := w.upload(p); err != nil {
@@ -196,7 +279,7 @@ func (w *Writer) uploader() {
 // and grow (only one goroutine writes trees).
 func (w *Writer) newPack(t BlobType, boxLen int) *packBuilder {
 	std := w.d.r.opts.PackSize + chunkSlack
-	if t == BlobData && boxLen+packPrefixLen <= std {
+	if w.pooledFor(t, boxLen) {
 		p := newPackBuilder(w.key.Version, w.d.r.getPackBuf(std))
 		p.pooled = true
 		return p
@@ -219,6 +302,7 @@ func (w *Writer) upload(p *packBuilder) error {
 	if p.pooled && cap(data) >= w.d.r.opts.PackSize+chunkSlack {
 		w.d.r.putPackBuf(data)
 	}
+	w.releaseBuf(p)
 	if err != nil {
 		return fmt.Errorf("upload pack: %w", err)
 	}
@@ -238,13 +322,18 @@ func (w *Writer) upload(p *packBuilder) error {
 		delete(w.pending, e.ID)
 	}
 	w.finished = append(w.finished, ip)
+	w.finishedEntries += len(ip.Entries)
 	var batch []IndexPack
-	if len(w.finished) >= indexEvery {
-		batch, w.finished = w.finished, nil
+	if len(w.finished) >= indexEvery || w.finishedEntries >= indexMaxEntries {
+		batch, w.finished, w.finishedEntries = w.finished, nil, 0
 	}
 	w.mu.Unlock()
 	if batch != nil {
-		return w.writeIndex(batch, nil)
+		select {
+		case w.indexes <- batch:
+		case <-w.ctx.Done():
+			return w.ctx.Err()
+		}
 	}
 	return nil
 }
@@ -257,6 +346,9 @@ func (w *Writer) AdoptPacks(ps []IndexPack) {
 	}
 	w.mu.Lock()
 	w.finished = append(w.finished, ps...)
+	for _, p := range ps {
+		w.finishedEntries += len(p.Entries)
+	}
 	w.mu.Unlock()
 }
 
@@ -278,9 +370,7 @@ func (w *Writer) writeIndex(packs []IndexPack, supersedes []ID) error {
 	if err := w.d.r.PutAll(w.ctx, w.d.IndexHandle(id), obj); err != nil {
 		return fmt.Errorf("write index: %w", err)
 	}
-	w.d.Idx.mu.Lock()
-	w.d.Idx.files[id] = f
-	w.d.Idx.mu.Unlock()
+	w.d.Idx.addFile(id, f)
 	w.Stats.Indexes.Add(1)
 	return nil
 }
@@ -307,6 +397,8 @@ func (w *Writer) Flush() error {
 	}
 	close(w.uploads)
 	w.wg.Wait()
+	close(w.indexes)
+	w.iwg.Wait()
 	if err := w.Err(); err != nil {
 		return err
 	}
@@ -315,7 +407,7 @@ func (w *Writer) Flush() error {
 	}
 	w.mu.Lock()
 	batch := w.finished
-	w.finished = nil
+	w.finished, w.finishedEntries = nil, 0
 	w.mu.Unlock()
 	if len(batch) > 0 && !w.noIndex {
 		return w.writeIndex(batch, nil)
@@ -330,6 +422,11 @@ func (w *Writer) Abort() {
 	if !w.closed {
 		w.closed = true
 		close(w.uploads)
+		w.mu.Unlock()
+		w.wg.Wait()
+		close(w.indexes)
+		w.iwg.Wait()
+		return
 	}
 	w.mu.Unlock()
 	w.wg.Wait()

@@ -203,7 +203,7 @@ func (v *Vault) OpenRepo(ctx context.Context, keys bool) (*repo.Repo, error) {
 	}
 	sites = append(sites, meta)
 	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, OnAlert: v.siteAlert, OnUnwrap: v.recordUnwraps,
-		PackSize: h.Config.PackSizeMiB << 20, Compression: CompressionMode(h.Config.Compression)})
+		PackSize: h.Config.PackSizeMiB << 20, Compression: CompressionMode(h.Config.Compression), CacheDir: h.CacheDir()})
 	if err != nil {
 		return nil, err
 	}
