@@ -44,7 +44,9 @@ const (
 	PriorityCrisis     = "crisis"
 )
 
-func rank(p string) int { return slices.Index([]string{PriorityBestEffort, PriorityNormal, PriorityCrisis}, p) }
+func rank(p string) int {
+	return slices.Index([]string{PriorityBestEffort, PriorityNormal, PriorityCrisis}, p)
+}
 
 // GPUs is a number of accelerators of one model.
 type GPUs struct {
