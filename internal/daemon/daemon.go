@@ -38,6 +38,7 @@ type Options struct {
 	EventsFile  string // access events kept across restarts (JSON lines)
 	CRL         string // the home CA's revocation list, kept across restarts
 	UIListen    string // the host-side dashboard (mutual TLS); empty: none
+	Capacity    string // the host's compute capacity file (internal/compute.HostConfig); empty: none
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -66,6 +67,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.Create, "create", false, "create the store if it does not exist")
 	fs.StringVar(&o.EventsFile, "events-file", "", "keep access events (logins, refusals, disclosures) in this file across restarts until the home pulls them")
 	fs.StringVar(&o.CRL, "crl", "", "keep the home CA's revocation list (pushed by 'embassy pki revoke') in this file; checked on every connection")
+	fs.StringVar(&o.Capacity, "capacity", "", "report the compute capacity declared in this file (GPUs, CPU, memory, running workloads) to the home, with what this machine measures")
 	fs.StringVar(&o.UIListen, "ui-listen", "", "also serve the host-side dashboard (read-only, mutual TLS with home-PKI certificates) on this address")
 	fs.BoolVar(&o.WitnessPlainHTTP, "witness-plain-http", false, "serve the witness over plain HTTP instead of mutual TLS (rate and size limits still apply)")
 	fs.StringVar(&o.WitnessListen, "witness-listen", "", "also serve a C2SP tlog-witness for the home's log on this address")
@@ -102,10 +104,14 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
+	capRep, err := capacityOf(o, id.Name)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
-		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL,
+		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Capacity: capRep,
 	})
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/properties", "properties", observers, false, s.properties)
 	s.handle("GET /v1/events", "events", operators, false, s.eventsList)
 	s.handle("POST /v1/disclosures", "disclose", operators, false, s.fileDisclosure)
+	s.handle("POST /v1/capacity", "capacity", writers, false, s.capacity)
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
 	s.handle("GET /metrics", "metrics", observers, false, s.metricsText)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {

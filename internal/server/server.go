@@ -47,6 +47,9 @@ type Config struct {
 	// home (PUT /v1/crl). Every connection and request is checked against it.
 	CA      *x509.Certificate
 	CRLFile string
+	// Capacity, if set, answers the home's compute capacity challenge
+	// (POST /v1/capacity, api_capacity.go).
+	Capacity CapacityReporter
 }
 
 // Defaults.
