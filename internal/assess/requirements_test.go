@@ -168,7 +168,9 @@ func TestRequirement04JurisdictionTagging(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 4), NotConfigured, "0 datasets (and their keys) tagged")
 	w.settings.Datasets = []policy.DatasetTags{{Name: "land", GoverningLaw: "EE", Jurisdictions: []string{"LU"}}}
-	want(t, w.run(t, 4), Partial, "1 datasets (and their keys) tagged")
+	want(t, w.run(t, 4), Met, "1 datasets (and their keys) tagged")
+	w.log(tlog.Entry{Kind: tlog.KindPolicyChange, Site: "ch", Object: "llm", Details: map[string]string{"event": "workload-placement-denied", "rules": "residency-agreement"}})
+	want(t, w.run(t, 4), Met, "1 workload placement denial entries")
 	w.f.Sites = append(w.f.Sites, policy.Site{Name: "x", DistanceKm: -1})
 	want(t, w.run(t, 4), Violated, "3 sites, 1 without a jurisdiction")
 	// the placement call itself: a site outside the agreement's residency
@@ -418,9 +420,17 @@ func TestRequirement29Operate(t *testing.T) {
 	want(t, newWorld(t).run(t, 29), Met, "embassy operate")
 }
 
-// Not implemented.
+// A reservation shortfall is reported; crisis-priority jobs preempt
+// lower classes: the latest compute check per site decides.
 func TestRequirement30Compute(t *testing.T) {
-	want(t, newWorld(t).run(t, 30), NotImplemented, "")
+	w := newWorld(t)
+	want(t, w.run(t, 30), NotConfigured, "embassy compute check")
+	w.log(tlog.Entry{Kind: "compute.check", Site: "lu", Details: map[string]string{"breach": "true", "reservations": "2", "crisis": "false",
+		"shortfalls": "1", "short": "reservation batch needs 2 H100 GPUs, 1 available (short 1)"}})
+	want(t, w.run(t, 30), Violated, "short: reservation batch needs 2 H100 GPUs")
+	w.log(tlog.Entry{Kind: "compute.check", Site: "lu", Details: map[string]string{"breach": "false", "reservations": "2", "crisis": "true",
+		"shortfalls": "0", "preempt": "host-train for crisis-llm", "attested_gpus": "4"}})
+	want(t, w.run(t, 30), Met, "preempt: host-train for crisis-llm")
 }
 
 // The planner's requirements need a scenario.

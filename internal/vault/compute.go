@@ -314,7 +314,7 @@ func computeEntry(cs ComputeSite, rep *ComputeReport) tlog.Entry {
 	}
 	var pre, short []string
 	for _, p := range cs.Result.Preemptions {
-		pre = append(pre, p.Workload+">"+p.For)
+		pre = append(pre, p.Workload+" for "+p.For)
 	}
 	for _, s := range cs.Result.Shortfalls {
 		short = append(short, s.String())
