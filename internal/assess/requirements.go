@@ -678,11 +678,41 @@ func evalExit(f *Facts) liveResult {
 	return met(f.logged(tlog.KindExit, nil, tlog.KindExit), "'embassy exit' exports with a signed manifest and issues a deletion certificate")
 }
 
+// evalSLA reads the latest signed monthly SLA report of each agreement
+// from the log ('embassy sla report', kind sla.report).
 func evalSLA(f *Facts) liveResult {
-	if !f.Configured["watch"] {
-		return unset("'embassy watch' is not set up at this home")
+	latest := map[string]tlog.Indexed{}
+	var ids []string
+	for _, e := range f.Log {
+		if e.Kind != "sla.report" {
+			continue
+		}
+		id := e.Details["agreement"]
+		if p, ok := latest[id]; !ok {
+			ids = append(ids, id)
+		} else if p.Details["month"] > e.Details["month"] {
+			continue // an older month reported again
+		}
+		latest[id] = e
 	}
-	return met("'embassy watch' measures availability and replication lag")
+	if len(ids) == 0 {
+		return unset(f.logged("sla.report", nil, "sla.report"), "no monthly SLA report yet: probe sites with 'embassy sla probe' on a schedule and run 'embassy sla report --month YYYY-MM'")
+	}
+	slices.Sort(ids)
+	var bad, ev []string
+	for _, id := range ids {
+		e := latest[id]
+		line := fmt.Sprintf("agreement %s, %s: signed report %.12s, availability %s, %s breaches", id, e.Details["month"], e.Object, e.Details["availability"], e.Details["breaches"])
+		if e.Details["breach"] != "" {
+			bad = append(bad, line+": "+e.Details["breach"])
+		} else {
+			ev = append(ev, line)
+		}
+	}
+	if len(bad) > 0 {
+		return violated(append(bad, ev...)...)
+	}
+	return met(ev...)
 }
 
 // evalCompute reads the latest compute check of every site from the log
@@ -818,7 +848,7 @@ var reqDefs = []reqDef{
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",
 		Some, "exit --shred and the agreement's N-day deadline are untested", []string{"TestRequirement25Exit"}, evalExit},
 	{26, "sla", "SLA monitoring", "E", "an injected outage shows in the monthly SLA report",
-		Some, "no monthly SLA report against the agreement's terms", []string{"TestRequirement26SLA"}, evalSLA},
+		Full, "", []string{"TestRequirement26SLA", "TestRequirement26SLAMonitoring", "TestComputeFixedLog"}, evalSLA},
 	{27, "preserve", "Preserve", "F", "observed replication lag is exported; an alert fires when lag exceeds the dataset's RPO",
 		Full, "", []string{"TestRequirement27Preserve"}, evalPreserve},
 	{28, "drills", "Restore drills", "F", "a drill run outputs RTO and a pass/fail against target",

@@ -390,12 +390,19 @@ func TestRequirement25Exit(t *testing.T) {
 	want(t, w.run(t, 25), Partial, "log: 1 exit entries")
 }
 
-// SLA monitoring needs the watcher.
+// An injected outage shows in the monthly SLA report: the latest report
+// of each agreement decides.
 func TestRequirement26SLA(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 26), NotConfigured, "not set up")
-	w.f.Configured["watch"] = true
-	want(t, w.run(t, 26), Partial, "")
+	want(t, w.run(t, 26), NotConfigured, "embassy sla report")
+	w.log(tlog.Entry{Kind: "sla.report", Object: "ab12", Details: map[string]string{"agreement": "ee-lu", "month": "2026-10", "availability": "lu=100.000", "breaches": "0"}})
+	want(t, w.run(t, 26), Met, "agreement ee-lu, 2026-10")
+	w.log(tlog.Entry{Kind: "sla.report", Object: "cd34", Details: map[string]string{"agreement": "ee-lu", "month": "2026-11", "availability": "lu=98.000", "breaches": "1",
+		"breach": "site lu: available 98.000% of 2026-11, below the agreed 99.5% (1 outages)"}})
+	want(t, w.run(t, 26), Violated, "below the agreed 99.5%")
+	// October reported again later does not hide November.
+	w.log(tlog.Entry{Kind: "sla.report", Object: "ef56", Details: map[string]string{"agreement": "ee-lu", "month": "2026-10", "availability": "lu=100.000", "breaches": "0"}})
+	want(t, w.run(t, 26), Violated, "2026-11")
 }
 
 // Scheduled replication.
