@@ -13,7 +13,9 @@ import (
 
 var nov = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
-func at(day, hour int) time.Time { return nov.Add(time.Duration(day-1)*24*time.Hour + time.Duration(hour)*time.Hour) }
+func at(day, hour int) time.Time {
+	return nov.Add(time.Duration(day-1)*24*time.Hour + time.Duration(hour)*time.Hour)
+}
 
 func terms() Terms {
 	return Terms{AvailabilityPercent: 99.5, RPO: 24 * time.Hour, RTO: 30 * time.Minute, IncidentHours: 24, DisclosureHours: 24}

@@ -30,7 +30,7 @@ import (
 
 // SLA files in the home.
 const (
-	SLADir        = "sla"             // signed monthly reports
+	SLADir        = "sla"              // signed monthly reports
 	SLAProbesFile = "sla/probes.jsonl" // availability probes, one JSON line each
 )
 
