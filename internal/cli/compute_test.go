@@ -267,3 +267,14 @@ func TestRequirement04JurisdictionTagging(t *testing.T) {
 		t.Fatalf("requirement 4: %s\n%s", st, ev)
 	}
 }
+
+// TestAgreementShowReservations: 'agreement show' lists the reservations.
+func TestAgreementShowReservations(t *testing.T) {
+	_, homeDir := computeHome(t, twoReservations, "cpu-cores: 1\nmemory-gib: 1\n")
+	out := mustRun(t, homeDir, "agreement", "show", "ee-lu")
+	for _, want := range []string{"compute reservation crisis-llm at lu-1: 3× H100, crisis, may preempt", "compute reservation registry-batch at lu-1: 2× H100 1 cores, normal", "legal.dispute-mechanism", "sla.availability-percent"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show: no %q in\n%s", want, out)
+		}
+	}
+}
