@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -9,6 +10,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/digital-embassy/embassy/internal/compute"
+	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/pki"
+	"github.com/digital-embassy/embassy/internal/site/remote"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -276,5 +281,49 @@ func TestAgreementShowReservations(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("show: no %q in\n%s", want, out)
 		}
+	}
+}
+
+// TestCapacityEndpointRoles: the capacity endpoint answers home
+// certificates only; an operator certificate of the same CA is refused,
+// a malformed nonce is refused, and a daemon without --capacity says so.
+func TestCapacityEndpointRoles(t *testing.T) {
+	dir, homeDir := computeHome(t, twoReservations, "cpu-cores: 1\nmemory-gib: 1\n")
+	ops := filepath.Join(dir, "ops")
+	mustRun(t, homeDir, "pki", "issue", "--role", "operator", "--name", "ops", "-o", ops)
+	hm, err := home.Open(homeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, _ := hm.Site("lu-1")
+	addr := strings.TrimPrefix(sc.URL, "embassy://")
+	op, err := remote.New(context.Background(), remote.Config{Host: addr, Files: pki.Files{CA: filepath.Join(ops, "ca.crt"), Cert: filepath.Join(ops, "ops.crt"), Key: filepath.Join(ops, "ops.key")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer op.Close()
+	if _, err := op.Capacity(context.Background(), make([]byte, compute.NonceSize)); err == nil || !strings.Contains(err.Error(), "may not capacity") {
+		t.Fatalf("operator got the capacity report: %v", err)
+	}
+	// A daemon without a capacity file: the home's check names it.
+	ids := filepath.Join(dir, "ch-ids")
+	mustRun(t, homeDir, "pki", "issue", "--role", "site", "--name", "ch-1", "--host", "127.0.0.1", "-o", ids)
+	plain := startServe(t, dir, ids, "ch-1").daemon
+	pd := pkiDir(hm)
+	b, err := remote.New(context.Background(), remote.Config{Host: plain, Files: pki.Files{CA: filepath.Join(pd, pki.CACertFile), Cert: filepath.Join(pd, "home.crt"), Key: filepath.Join(pd, "home.key")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, err := b.Capacity(context.Background(), make([]byte, compute.NonceSize)); err == nil || !strings.Contains(err.Error(), "reports no compute capacity") {
+		t.Fatalf("daemon without --capacity: %v", err)
+	}
+	hc, err := remote.New(context.Background(), remote.Config{Host: addr, Files: pki.Files{CA: filepath.Join(pd, pki.CACertFile), Cert: filepath.Join(pd, "home.crt"), Key: filepath.Join(pd, "home.key")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hc.Close()
+	if _, err := hc.Capacity(context.Background(), []byte{1}); err == nil || !strings.Contains(err.Error(), "the nonce must be 32 bytes of hex") {
+		t.Fatalf("short nonce: %v", err)
 	}
 }

@@ -217,3 +217,31 @@ func FuzzDecode(f *testing.F) {
 			Reservations: []agreement.Reservation{crisisRes, normalRes}})
 	})
 }
+
+func FuzzParseHostConfig(f *testing.F) {
+	f.Add([]byte("gpus: [{model: H100, count: 8}]\ncpu-cores: 64\nmemory-gib: 512\nworkloads:\n  - {name: a, owner: host, accelerator: H100, gpus: 2}\n"))
+	f.Add([]byte("gpu-source: recorded\ngpu-evidence: [{report: r, chain: c}]\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := ParseHostConfig(b)
+		if err != nil {
+			return
+		}
+		r := c.Report("lu-1", strings.Repeat("00", NonceSize))
+		_ = r.Validate() // the daemon refuses what does not validate; it must not panic
+	})
+}
+
+func FuzzParseWorkloads(f *testing.F) {
+	f.Add([]byte("workloads:\n  - {name: w, site: lu-1, governing-law: EE, jurisdictions: [LU]}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ws, err := ParseWorkloads(b)
+		if err != nil {
+			return
+		}
+		for _, w := range ws {
+			if w.GoverningLaw == "" || len(w.Jurisdictions) == 0 || w.Class == "" {
+				t.Fatalf("untagged workload accepted: %+v", w)
+			}
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,10 @@ func (b *Backend) Capacity(ctx context.Context, nonce []byte) ([]byte, error) {
 		return nil, fmt.Errorf("capacity: %w", err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		// A daemon without --capacity, or one older than the endpoint.
+		return nil, errors.New("the daemon reports no compute capacity: the host starts embassyd with --capacity FILE (docs/COMPUTE.md)")
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, responseError("capacity", stringer("capacity"), resp)
 	}
