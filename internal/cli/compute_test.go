@@ -14,6 +14,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/site/remote"
+	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -146,6 +147,26 @@ workloads:
 	}
 	if !strings.Contains(mustRun(t, homeDir, "--json", "log", "--kind", vault.KindComputeCheck), "host-train for crisis-llm") {
 		t.Fatal("the preemption is not in the log")
+	}
+	// An operate session activated in the log declares the crisis without
+	// --crisis, until it is deactivated.
+	record := func(event string) {
+		v, err := vault.Open(context.Background(), homeDir, false, vault.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer v.Close()
+		if err := v.Recorder().Append(context.Background(), tlog.OperateEntry(tlog.OperateFacts{Event: event, Session: "s-42", By: "custodians 1,3"})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	record("activation")
+	if rep := computeReport(t, homeDir, ExitOK); !rep.Crisis || rep.CrisisBy != "operate session s-42" || len(rep.Sites[0].Result.Preemptions) != 2 {
+		t.Fatalf("open session: %+v", rep)
+	}
+	record("deactivation")
+	if rep := computeReport(t, homeDir, ExitOK); rep.Crisis || len(rep.Sites[0].Result.Preemptions) != 0 {
+		t.Fatalf("after deactivation: %+v", rep)
 	}
 }
 
