@@ -2,6 +2,7 @@ package compute
 
 import (
 	"encoding/hex"
+	"fmt"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -88,7 +89,7 @@ func TestCheckCrisisPreempts(t *testing.T) {
 	}
 }
 
-func recordedEnvelope(t *testing.T) []byte {
+func recordedEnvelope(t testing.TB) []byte {
 	t.Helper()
 	rep, err := os.ReadFile(filepath.Join("..", "attest", "testdata", "nvidia", "hopperAttestationReport.txt"))
 	if err != nil {
@@ -244,4 +245,37 @@ func FuzzParseWorkloads(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkVerifyGPU(b *testing.B) {
+	ev := recordedEnvelope(b)
+	nonce, _ := hex.DecodeString(recordedNonce)
+	now := time.Date(2026, 11, 15, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		if VerifyGPUs([][]byte{ev}, nonce, now).Devices != 1 {
+			b.Fatal("not verified")
+		}
+	}
+}
+
+// BenchmarkCheckCrisis: a crisis check of 64 reservations against 1024
+// running workloads.
+func BenchmarkCheckCrisis(b *testing.B) {
+	var rs []agreement.Reservation
+	for i := range 64 {
+		r := normalRes
+		if i%4 == 0 {
+			r = crisisRes
+		}
+		r.Name = fmt.Sprintf("r%d", i)
+		rs = append(rs, r)
+	}
+	var ws []Workload
+	for i := range 1024 {
+		ws = append(ws, Workload{Name: fmt.Sprintf("w%d", i), Owner: OwnerHost, Priority: PriorityBestEffort, Accelerator: "H100", GPUs: 1, CPUCores: 2})
+	}
+	in := Input{Site: "lu-1", Reservations: rs, Workloads: ws, Crisis: true, Capacity: Capacity{GPUs: map[string]int{"H100": 1024}, CPUCores: 4096, MemoryGiB: 1 << 16}}
+	for b.Loop() {
+		Check(in)
+	}
 }
