@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
 	"github.com/digital-embassy/embassy/internal/compute"
@@ -18,7 +19,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/tlog"
-	"github.com/digital-embassy/embassy/internal/watch"
 )
 
 // WorkloadsFile is the home's declared compute workloads with their
@@ -140,6 +140,22 @@ func (v *Vault) ComputeCheck(ctx context.Context, crisis bool) (*ComputeReport, 
 	return rep, nil
 }
 
+// plainText is host-written text made safe to log and print: control
+// characters and invalid UTF-8 replaced, at most 1000 bytes (a log
+// detail's limit is 1024).
+func plainText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) > 1000 {
+		s = strings.ToValidUTF8(s[:1000], "")
+	}
+	return s
+}
+
 func appendOnce(l []string, s string) []string {
 	if slices.Contains(l, s) {
 		return l
@@ -161,7 +177,7 @@ func (v *Vault) checkSite(ctx context.Context, cs *ComputeSite, crisis bool, dec
 	sc, _ := siteConfig(v.Home, cs.Site)
 	b, err := v.Backend(ctx, sc, false)
 	if err != nil {
-		cs.Problems = append(cs.Problems, "unreachable: "+err.Error())
+		cs.Problems = append(cs.Problems, "unreachable: "+plainText(err.Error()))
 		return
 	}
 	defer b.Close()
@@ -177,12 +193,12 @@ func (v *Vault) checkSite(ctx context.Context, cs *ComputeSite, crisis bool, dec
 	}
 	raw, err := rb.Capacity(ctx, nonce)
 	if err != nil {
-		cs.Problems = append(cs.Problems, err.Error())
+		cs.Problems = append(cs.Problems, plainText(err.Error())) // the daemon's message is the host's text
 		return
 	}
 	r, err := compute.Decode(raw, sc.Name, nonce)
 	if err != nil {
-		cs.Problems = append(cs.Problems, err.Error())
+		cs.Problems = append(cs.Problems, plainText(err.Error()))
 		return
 	}
 	evs := make([][]byte, len(r.Evidence))
@@ -201,6 +217,9 @@ func (v *Vault) checkSite(ctx context.Context, cs *ComputeSite, crisis bool, dec
 		}
 	}
 	tr := compute.Trust(r, compute.VerifyGPUs(evs, nonce, v.Now()))
+	for i, m := range tr.Attested.Refusals {
+		tr.Attested.Refusals[i] = plainText(m) // may quote certificate fields the host chose
+	}
 	cs.Trusted, cs.Workloads = &tr, r.Workloads
 	cs.Result = compute.Check(compute.Input{Site: cs.Site, Reservations: cs.Reservations, Capacity: tr.Capacity, Workloads: r.Workloads, Crisis: crisis})
 }
@@ -305,13 +324,7 @@ func computeEntry(cs ComputeSite, rep *ComputeReport) tlog.Entry {
 	if rep.CrisisBy != "" {
 		d["crisis_by"] = rep.CrisisBy
 	}
-	clip := func(l []string) string {
-		s := watch.Clean(strings.Join(l, "; "))
-		if len(s) > 1000 {
-			s = strings.ToValidUTF8(s[:1000], "")
-		}
-		return s
-	}
+	clip := func(l []string) string { return plainText(strings.Join(l, "; ")) }
 	var pre, short []string
 	for _, p := range cs.Result.Preemptions {
 		pre = append(pre, p.Workload+" for "+p.For)

@@ -25,7 +25,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/sla"
 	"github.com/digital-embassy/embassy/internal/tlog"
-	"github.com/digital-embassy/embassy/internal/watch"
 )
 
 // SLA files in the home.
@@ -49,10 +48,7 @@ func (v *Vault) SLAProbe(ctx context.Context) ([]sla.Probe, error) {
 		}
 		p := sla.Probe{Time: v.Now(), Site: sc.Name, Up: true}
 		if err := v.probe(ctx, sc.Name); err != nil {
-			p.Up, p.Error = false, watch.Clean(err.Error())
-			if len(p.Error) > 300 {
-				p.Error = strings.ToValidUTF8(p.Error[:300], "")
-			}
+			p.Up, p.Error = false, plainText(err.Error())
 		}
 		if err := evidence.AppendLine(filepath.Join(v.Home.Dir, filepath.FromSlash(SLAProbesFile)), p); err != nil {
 			return out, err
@@ -200,11 +196,7 @@ func slaEntry(r SLAResult) tlog.Entry {
 	d := map[string]string{"agreement": rep.Agreement, "month": rep.Month, "breaches": strconv.Itoa(len(rep.Breaches)),
 		"availability": strings.Join(avail, ","), "incidents": strconv.Itoa(rep.Incidents), "disclosures": strconv.Itoa(rep.Disclosures)}
 	if len(rep.Breaches) > 0 {
-		b := watch.Clean(strings.Join(rep.Breaches, "; "))
-		if len(b) > 1000 {
-			b = strings.ToValidUTF8(b[:1000], "")
-		}
-		d["breach"] = b
+		d["breach"] = plainText(strings.Join(rep.Breaches, "; "))
 	}
 	return tlog.Entry{Kind: KindSLAReport, Object: r.SHA256, Details: d}
 }
