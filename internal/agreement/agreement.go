@@ -55,7 +55,10 @@ type Agreement struct {
 	Values     map[string]Value  // terms the document states, by path
 	Signatures map[string][]byte // by role
 	Overrides  []Override
-	lines      map[string]int // lines of structural fields
+	// Reservations are the compute reservations at host sites
+	// (compute.reservations), in document order.
+	Reservations []Reservation
+	lines        map[string]int // lines of structural fields
 }
 
 // Line returns the document line of a term or field path, or 0.
@@ -161,6 +164,8 @@ func Parse(doc []byte) (*Agreement, error) {
 			parseSignatures(a, v, bad)
 		case "overrides":
 			parseOverrides(a, v, bad)
+		case "compute":
+			parseCompute(a, k, v, bad)
 		default:
 			flatten(k.Value, k, v, a.Values, bad)
 		}

@@ -68,12 +68,15 @@ func JSONSchema() []byte {
 			s["type"], s["format"] = "string", "date"
 		case Class:
 			s["type"], s["pattern"] = "string", "^(public|internal|restricted|secret|[CcIiAa][0-3]-[CcIiAa][0-3]-[CcIiAa][0-3])$"
+		case Percent:
+			s["type"], s["minimum"], s["maximum"] = "number", 0, 100
 		case List:
 			s["type"], s["minItems"], s["uniqueItems"] = "array", 1, true
 			s["items"] = map[string]any{"type": "string", "pattern": "^[A-Z]{2}$"}
 		}
 		m["properties"].(map[string]any)[parts[len(parts)-1]] = s
 	}
+	props["compute"].(map[string]any)["properties"].(map[string]any)["reservations"] = reservationSchema()
 	b, _ := json.MarshalIndent(root, "", "  ")
 	return append(b, '\n')
 }

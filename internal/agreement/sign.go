@@ -35,6 +35,9 @@ func SigningBytes(a *Agreement) []byte {
 	for path, v := range a.Values {
 		add(path, v.Raw)
 	}
+	for _, r := range a.Reservations {
+		reservationLines(r, add)
+	}
 	sort.Strings(lines)
 	return []byte(Format + " signed terms\n" + strings.Join(lines, "\n") + "\n")
 }

@@ -2,6 +2,7 @@ package agreement
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,17 +16,18 @@ type Kind int
 
 // The kinds of term values.
 const (
-	String Kind = iota + 1 // free text
-	Bool                   // true or false
-	Int                    // a non-negative integer
-	Enum                   // one of Term.Enum
-	Date                   // YYYY-MM-DD
-	Class                  // a classification label, e.g. C2-I3-A3
-	List                   // a list of ISO 3166-1 alpha-2 codes
+	String  Kind = iota + 1 // free text
+	Bool                    // true or false
+	Int                     // a non-negative integer
+	Enum                    // one of Term.Enum
+	Date                    // YYYY-MM-DD
+	Class                   // a classification label, e.g. C2-I3-A3
+	List                    // a list of ISO 3166-1 alpha-2 codes
+	Percent                 // a decimal percentage 0-100 with at most three decimals, e.g. 99.95
 )
 
 func (k Kind) String() string {
-	return [...]string{"", "string", "bool", "int", "enum", "date", "class", "list"}[k]
+	return [...]string{"", "string", "bool", "int", "enum", "date", "class", "list", "percent"}[k]
 }
 
 // Dir says which way a term may move from the baseline.
@@ -86,6 +88,10 @@ var Terms = []Term{
 	{Path: "operations.incident-notification-hours", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "incidents are notified to the sending state within this many hours"},
 	{Path: "operations.support-access", Dimension: "operational rules", Kind: Enum, Dir: Order, Enum: []string{"none", "prior-approval", "notify"}, Doc: "operator support access: never, only with the sending state's prior approval, or with notification"},
 	{Path: "operations.audit-rights", Dimension: "operational rules", Kind: Bool, Dir: True, Doc: "the sending state (or its auditor) may audit the site"},
+	{Path: "sla.availability-percent", Dimension: "operational rules", Kind: Percent, Dir: Higher, Doc: "each host site is reachable from home at least this share of every calendar month (the monthly SLA report)"},
+	{Path: "sla.rpo-minutes", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "recovery point objective: no dataset hosted under the agreement goes longer than this without a new snapshot"},
+	{Path: "sla.rto-minutes", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "recovery time objective: a restore drill from a host site brings the service back within this many minutes"},
+	{Path: "compute.crisis-preemption", Dimension: "operational rules", Kind: Bool, Dir: True, Doc: "in a declared crisis, the sending state's crisis-priority compute reservations preempt lower-priority workloads at the host (compute.reservations)"},
 	{Path: "exit.export-days", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "on exit, all hosted data is exported within this many days"},
 	{Path: "exit.deletion-certificate", Dimension: "operational rules", Kind: Bool, Dir: True, Doc: "on exit, the host delivers a verifiable deletion certificate"},
 	{Path: "term.effective", Dimension: "political commitment", Kind: Date, Required: true, Doc: "date the agreement takes effect"},
@@ -112,6 +118,9 @@ type Value struct {
 	List []string // for List terms
 	Line int
 }
+
+// Float returns the value as a number (0 if not one).
+func (v Value) Float() float64 { f, _ := strconv.ParseFloat(v.Raw, 64); return f }
 
 // Int returns the value as an integer (0 if not one).
 func (v Value) Int() int { n, _ := strconv.Atoi(v.Raw); return n }
@@ -163,6 +172,12 @@ func (t Term) canon(s string) (string, error) {
 			return "", fmt.Errorf("%q is not a date YYYY-MM-DD", s)
 		}
 		return d.Format(time.DateOnly), nil
+	case Percent:
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || f < 0 || f > 100 || math.Round(f*1000) != f*1000 || strings.ContainsAny(s, "eE") {
+			return "", fmt.Errorf("%q is not a percentage between 0 and 100 with at most three decimals, e.g. 99.9", s)
+		}
+		return strconv.FormatFloat(f, 'f', -1, 64), nil
 	case Class:
 		l, err := class.Parse(s)
 		if err != nil {
@@ -187,6 +202,9 @@ func (t Term) stricter(a, base Value) bool {
 	case Lower:
 		return a.Int() <= base.Int()
 	case Higher:
+		if t.Kind == Percent {
+			return a.Float() >= base.Float()
+		}
 		return a.Int() >= base.Int()
 	case True:
 		return a.Bool() || !base.Bool()

@@ -303,6 +303,9 @@ func evalJurisdictionTags(f *Facts) liveResult {
 		}
 	}
 	ev = append(ev, fmt.Sprintf("%d datasets (and their keys) tagged with a governing law or jurisdictions in policy.yaml", law))
+	placement := func(e tlog.Indexed) bool { return e.Details["event"] == "workload-placement-denied" }
+	ev = append(ev, "workloads: tagged in workloads.yaml (governing-law, jurisdictions), placed by the policy in 'embassy compute check'; "+
+		f.logged(tlog.KindPolicyChange, placement, "workload placement denial"))
 	if untagged > 0 {
 		return violated(ev...)
 	}
@@ -762,11 +765,88 @@ func evalExit(f *Facts) liveResult {
 	return met(f.logged(tlog.KindExit, nil, tlog.KindExit), "'embassy exit' exports with a signed manifest and issues a deletion certificate")
 }
 
+// evalSLA reads the latest signed monthly SLA report of each agreement
+// from the log ('embassy sla report', kind sla.report).
 func evalSLA(f *Facts) liveResult {
-	if !f.Configured["watch"] {
-		return unset("'embassy watch' is not set up at this home")
+	latest := map[string]tlog.Indexed{}
+	var ids []string
+	for _, e := range f.Log {
+		if e.Kind != "sla.report" {
+			continue
+		}
+		id := e.Details["agreement"]
+		if p, ok := latest[id]; !ok {
+			ids = append(ids, id)
+		} else if p.Details["month"] > e.Details["month"] {
+			continue // an older month reported again
+		}
+		latest[id] = e
 	}
-	return met("'embassy watch' measures availability and replication lag")
+	if len(ids) == 0 {
+		return unset(f.logged("sla.report", nil, "sla.report"), "no monthly SLA report yet: probe sites with 'embassy sla probe' on a schedule and run 'embassy sla report --month YYYY-MM'")
+	}
+	slices.Sort(ids)
+	var bad, ev []string
+	for _, id := range ids {
+		e := latest[id]
+		line := fmt.Sprintf("agreement %s, %s: signed report %.12s, availability %s, %s breaches", id, e.Details["month"], e.Object, e.Details["availability"], e.Details["breaches"])
+		if e.Details["breach"] != "" {
+			bad = append(bad, line+": "+e.Details["breach"])
+		} else {
+			ev = append(ev, line)
+		}
+	}
+	if len(bad) > 0 {
+		return violated(append(bad, ev...)...)
+	}
+	return met(ev...)
+}
+
+// evalCompute reads the latest compute check of every site from the log
+// ('embassy compute check', kind compute.check).
+func evalCompute(f *Facts) liveResult {
+	latest := map[string]tlog.Indexed{}
+	var sites []string
+	for _, e := range f.Log {
+		if e.Kind != "compute.check" {
+			continue
+		}
+		if _, ok := latest[e.Site]; !ok {
+			sites = append(sites, e.Site)
+		}
+		latest[e.Site] = e
+	}
+	if len(sites) == 0 {
+		return unset(f.logged("compute.check", nil, "compute.check"), "no compute check yet: reserve capacity in an agreement (compute.reservations) and run 'embassy compute check'")
+	}
+	slices.Sort(sites)
+	var bad, ev []string
+	for _, s := range sites {
+		e := latest[s]
+		line := fmt.Sprintf("site %s, %s: %s reservations checked (crisis %s), %s shortfalls, %s attested GPUs", s, e.Time.UTC().Format(time.RFC3339),
+			e.Details["reservations"], e.Details["crisis"], e.Details["shortfalls"], cmpOr(e.Details["attested_gpus"], "0"))
+		for _, k := range []string{"short", "over_reported", "problems", "preempt"} {
+			if e.Details[k] != "" {
+				line += "; " + strings.ReplaceAll(k, "_", "-") + ": " + e.Details[k]
+			}
+		}
+		if e.Details["breach"] == "true" {
+			bad = append(bad, line)
+		} else {
+			ev = append(ev, line)
+		}
+	}
+	if len(bad) > 0 {
+		return violated(append(bad, ev...)...)
+	}
+	return met(ev...)
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 func evalPreserve(f *Facts) liveResult {
@@ -811,7 +891,7 @@ var reqDefs = []reqDef{
 	{3, "template-terms", "Template terms", "A", "attempting to loosen a baseline term without an explicit signed override is rejected",
 		Full, "", []string{"TestRequirement03TemplateTerms"}, evalTemplate},
 	{4, "jurisdiction-tagging", "Jurisdiction tagging", "B", "a placement API call into a jurisdiction not allowed by the agreement fails",
-		Some, "workloads carry no governing-law or jurisdiction tag", []string{"TestRequirement04JurisdictionTagging", "TestRuleResidencyAgreement", "TestRuleDatasetJurisdiction", "TestRuleDatasetGoverningLaw"}, evalJurisdictionTags},
+		Full, "", []string{"TestRequirement04JurisdictionTagging", "TestRuleResidencyAgreement", "TestRuleDatasetJurisdiction", "TestRuleDatasetGoverningLaw"}, evalJurisdictionTags},
 	{5, "legal-process", "Legal-process handling", "B", "a simulated host request produces a logged event and a blocked decryption",
 		Full, "", []string{"TestRequirement05LegalProcess", "TestScripts/legal_process", "TestKeyCustodyHostCannotDecryptWithoutHome"}, evalLegalProcess},
 	{6, "emergency-access", "Emergency-access path", "B", "break-glass event → notification in ≤ N h; no key release recorded",
@@ -856,7 +936,7 @@ var reqDefs = []reqDef{
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",
 		Some, "exit --shred and the agreement's N-day deadline are untested", []string{"TestRequirement25Exit"}, evalExit},
 	{26, "sla", "SLA monitoring", "E", "an injected outage shows in the monthly SLA report",
-		Some, "no monthly SLA report against the agreement's terms", []string{"TestRequirement26SLA"}, evalSLA},
+		Full, "", []string{"TestRequirement26SLA", "TestRequirement26SLAMonitoring", "TestComputeFixedLog"}, evalSLA},
 	{27, "preserve", "Preserve", "F", "observed replication lag is exported; an alert fires when lag exceeds the dataset's RPO",
 		Full, "", []string{"TestRequirement27Preserve"}, evalPreserve},
 	{28, "drills", "Restore drills", "F", "a drill run outputs RTO and a pass/fail against target",
@@ -864,7 +944,7 @@ var reqDefs = []reqDef{
 	{29, "operate", "Operate (failover)", "F", "a failover game-day serves authentication and registry lookups from the embassy with home unreachable",
 		Full, "", []string{"TestRequirement29Operate", "TestGameDay"}, evalOperate},
 	{30, "compute", "Compute access", "F", "a reservation shortfall is reported; crisis-priority jobs preempt lower classes",
-		None, "no compute reservations, capacity checks or crisis priority", []string{"TestRequirement30Compute"}, nil},
+		Full, "", []string{"TestRequirement30Compute", "TestRequirement30ComputeAccess", "TestComputeShortfallReported", "TestComputeCrisisPriority", "TestHostileOverReportedCapacity", "TestCheckCrisisPreempts"}, evalCompute},
 	{31, "posture", "Sovereignty posture map", "G", "a report lists every dependency and flags blocks with no fallback",
 		Full, "", []string{"TestRequirement31Posture"}, evalPlan},
 	{32, "host-scoring", "Host prerequisite scoring", "G", "a candidate missing a mandatory prerequisite cannot be approved",

@@ -169,7 +169,9 @@ func TestRequirement04JurisdictionTagging(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 4), NotConfigured, "0 datasets (and their keys) tagged")
 	w.settings.Datasets = []policy.DatasetTags{{Name: "land", GoverningLaw: "EE", Jurisdictions: []string{"LU"}}}
-	want(t, w.run(t, 4), Partial, "1 datasets (and their keys) tagged")
+	want(t, w.run(t, 4), Met, "1 datasets (and their keys) tagged")
+	w.log(tlog.Entry{Kind: tlog.KindPolicyChange, Site: "ch", Object: "llm", Details: map[string]string{"event": "workload-placement-denied", "rules": "residency-agreement"}})
+	want(t, w.run(t, 4), Met, "1 workload placement denial entries")
 	w.f.Sites = append(w.f.Sites, policy.Site{Name: "x", DistanceKm: -1})
 	want(t, w.run(t, 4), Violated, "3 sites, 1 without a jurisdiction")
 	// the placement call itself: a site outside the agreement's residency
@@ -440,12 +442,19 @@ func TestRequirement25Exit(t *testing.T) {
 	want(t, w.run(t, 25), Partial, "log: 1 exit entries")
 }
 
-// SLA monitoring needs the watcher.
+// An injected outage shows in the monthly SLA report: the latest report
+// of each agreement decides.
 func TestRequirement26SLA(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 26), NotConfigured, "not set up")
-	w.f.Configured["watch"] = true
-	want(t, w.run(t, 26), Partial, "")
+	want(t, w.run(t, 26), NotConfigured, "embassy sla report")
+	w.log(tlog.Entry{Kind: "sla.report", Object: "ab12", Details: map[string]string{"agreement": "ee-lu", "month": "2026-10", "availability": "lu=100.000", "breaches": "0"}})
+	want(t, w.run(t, 26), Met, "agreement ee-lu, 2026-10")
+	w.log(tlog.Entry{Kind: "sla.report", Object: "cd34", Details: map[string]string{"agreement": "ee-lu", "month": "2026-11", "availability": "lu=98.000", "breaches": "1",
+		"breach": "site lu: available 98.000% of 2026-11, below the agreed 99.5% (1 outages)"}})
+	want(t, w.run(t, 26), Violated, "below the agreed 99.5%")
+	// October reported again later does not hide November.
+	w.log(tlog.Entry{Kind: "sla.report", Object: "ef56", Details: map[string]string{"agreement": "ee-lu", "month": "2026-10", "availability": "lu=100.000", "breaches": "0"}})
+	want(t, w.run(t, 26), Violated, "2026-11")
 }
 
 // Scheduled replication.
@@ -470,9 +479,17 @@ func TestRequirement29Operate(t *testing.T) {
 	want(t, newWorld(t).run(t, 29), Met, "embassy operate")
 }
 
-// Not implemented.
+// A reservation shortfall is reported; crisis-priority jobs preempt
+// lower classes: the latest compute check per site decides.
 func TestRequirement30Compute(t *testing.T) {
-	want(t, newWorld(t).run(t, 30), NotImplemented, "")
+	w := newWorld(t)
+	want(t, w.run(t, 30), NotConfigured, "embassy compute check")
+	w.log(tlog.Entry{Kind: "compute.check", Site: "lu", Details: map[string]string{"breach": "true", "reservations": "2", "crisis": "false",
+		"shortfalls": "1", "short": "reservation batch needs 2 H100 GPUs, 1 available (short 1)"}})
+	want(t, w.run(t, 30), Violated, "short: reservation batch needs 2 H100 GPUs")
+	w.log(tlog.Entry{Kind: "compute.check", Site: "lu", Details: map[string]string{"breach": "false", "reservations": "2", "crisis": "true",
+		"shortfalls": "0", "preempt": "host-train for crisis-llm", "attested_gpus": "4"}})
+	want(t, w.run(t, 30), Met, "preempt: host-train for crisis-llm")
 }
 
 // The planner's requirements need a scenario.

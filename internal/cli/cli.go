@@ -183,6 +183,7 @@ Start with 'embassy quickstart' to see the whole cycle on local folders.`,
 	root.AddCommand(cmdLog(e), cmdAudit(e), cmdDisclose(e), cmdDisclosures(e), cmdWitness(e), cmdVersion(e), helpExitCodes(), helpConfig())
 	root.AddCommand(cmdBreakGlass(e), cmdIncident(e), cmdAccess(e)) // framework requirements 6, 23, 22 (cmd_breakglass.go, cmd_incident.go, cmd_access.go)
 	root.AddCommand(cmdUpdate(e), cmdSBOM(e))                       // framework requirement 16 (cmd_update.go, cmd_sbom.go)
+	root.AddCommand(cmdCompute(e), cmdSLA(e))                       // framework requirements 30, 26 (cmd_compute.go, cmd_sla.go)
 	usageArgs(root)
 	return root
 }

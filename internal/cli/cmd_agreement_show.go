@@ -47,10 +47,16 @@ Signatures are not checked here; use 'agreement verify'.`,
 				}
 			}
 			st := a.StatusAt(e.now(), base)
+			resv := agreement.ReservationsOf(a, base)
 			if e.json {
 				return e.emitJSON(map[string]any{"id": a.ID, "title": a.Title, "digest": agreement.Digest(a),
-					"sending": a.Sending().State, "host": a.Host().State, "status": st, "terms": rows})
+					"sending": a.Sending().State, "host": a.Host().State, "status": st, "terms": rows, "reservations": resv})
 			}
+			defer func() {
+				for _, r := range resv {
+					e.printf("compute reservation %s\n", r)
+				}
+			}()
 			e.printf("%s: %s\n  sending %s (%s), host %s (%s)\n\n", a.ID, a.Title, a.Sending().State, a.Sending().Name, a.Host().State, a.Host().Name)
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "DIMENSION\tTERM\tVALUE\tBASELINE\tSOURCE")

@@ -46,6 +46,7 @@ type Options struct {
 	// Access approval and incidents (server.Config.AccessKey and files):
 	// the home's access-decision verifier key, or a file holding it.
 	AccessKey, AccessFile, IncidentsFile string
+	Capacity                             string // the host's compute capacity file (internal/compute.HostConfig); empty: none
 
 	// The host's witness for the home's transparency log (C2SP
 	// tlog-witness), served on its own listener: the protocol is
@@ -89,6 +90,7 @@ func (o *Options) Flags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&o.Facts.Place, "place", "", "the declared place of this site (e.g. \"Luxembourg, LU-1 data centre\")")
 	fs.StringVar(&o.Facts.Jurisdiction, "jurisdiction", "", "the declared jurisdiction (ISO 3166 alpha-2) of this site")
+	fs.StringVar(&o.Capacity, "capacity", "", "report the compute capacity declared in this file (GPUs, CPU, memory, running workloads) to the home, with what this machine measures")
 	fs.StringVar(&o.UIListen, "ui-listen", "", "also serve the host-side dashboard (read-only, mutual TLS with home-PKI certificates) on this address")
 	fs.StringVar(&o.AccessKey, "access-key", "", "the home's access-decision key ('embassy access key' prints it), or a file holding it; without it no privileged host access is approved")
 	fs.StringVar(&o.AccessFile, "access-file", "", "keep host access requests and the home's decisions in this file across restarts")
@@ -136,10 +138,14 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 		return err
 	}
 	defer b.Close()
+	capRep, err := capacityOf(o, id.Name)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Backend: b, ClientCAs: pool, Home: id.Home, Certificate: pair,
 		MaxBody: o.MaxBody, MaxInflight: o.MaxInflight, PerClient: o.PerClient, Drain: o.Drain, Logger: log,
-		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Facts: o.Facts, HardwareRoles: o.Hardware,
+		EventsFile: o.EventsFile, CA: caCert, CRLFile: o.CRL, Facts: o.Facts, HardwareRoles: o.Hardware, Capacity: capRep,
 		AccessKey: accessKey, AccessFile: o.AccessFile, IncidentsFile: o.IncidentsFile,
 	})
 	if err != nil {

@@ -59,6 +59,9 @@ type Config struct {
 	// Facts is what the host declares about the site's location, signed
 	// on request (POST /v1/facts, api_facts.go).
 	Facts SiteFacts
+	// Capacity, if set, answers the home's compute capacity challenge
+	// (POST /v1/capacity, api_capacity.go).
+	Capacity CapacityReporter
 }
 
 // Defaults.

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/vault"
+)
+
+// stoppableServe runs 'embassy serve' for site name like startServe and
+// returns its address and a function that stops it (and waits).
+func stoppableServe(t *testing.T, dir, ids, name string) (string, func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	args := []string{"--home", filepath.Join(dir, "host-side"), "--log-level", "info", "serve", "--listen", "127.0.0.1:0",
+		"--store", filepath.Join(dir, name+"-store"), "--create",
+		"--ca", filepath.Join(ids, "ca.crt"), "--cert", filepath.Join(ids, name+".crt"), "--key", filepath.Join(ids, name+".key")}
+	w := &addrWatcher{daemon: make(chan string, 1), witness: make(chan string, 1)}
+	go func() {
+		var out strings.Builder
+		done <- Main(ctx, args, strings.NewReader(""), &out, w)
+	}()
+	stopped := false
+	stop := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(40 * time.Second):
+			t.Error("serve did not stop")
+		}
+	}
+	t.Cleanup(stop)
+	select {
+	case addr := <-w.daemon:
+		return addr, stop
+	case code := <-done:
+		t.Fatalf("serve exited %d before serving:\n%s", code, w.String())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve did not log its address within 60s:\n%s", w.String())
+	}
+	return "", stop
+}
+
+// TestRequirement26SLAMonitoring: "an injected outage shows in the monthly
+// SLA report". The home probes a real daemon site, the daemon is stopped
+// (the outage), the next probe fails; the November report names the
+// outage from that probe, breaches the agreed availability (exit 3), is
+// signed with the home's log key (verify passes, an altered copy fails),
+// logged, and shown by assess.
+func TestRequirement26SLAMonitoring(t *testing.T) {
+	t.Setenv("EMBASSY_NOW", "2026-11-02T00:00:00Z")
+	dir, homeDir, _ := setup(t)
+	mustRun(t, homeDir, "pki", "init")
+	ids := filepath.Join(dir, "lu-ids")
+	mustRun(t, homeDir, "pki", "issue", "--role", "site", "--name", "lu-1", "--host", "127.0.0.1", "-o", ids)
+	sKey, sPub := demoKey(t, dir, "sending")
+	hKey, hPub := demoKey(t, dir, "host")
+	src, err := os.ReadFile(filepath.Join(examplesDir, "agreements", "ee-lu.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := filepath.Join(dir, "ee-lu.yaml")
+	os.WriteFile(ag, []byte(strings.Replace(strings.Replace(string(src), "SENDING_KEY", sPub, 1), "HOST_KEY", hPub, 1)+"sla:\n  availability-percent: 99.9\n"), 0o644)
+	mustRun(t, homeDir, "agreement", "sign", ag, "--key", sKey, "--role", "sending")
+	mustRun(t, homeDir, "agreement", "sign", ag, "--key", hKey, "--role", "host")
+	mustRun(t, homeDir, "agreement", "add", ag)
+	addr, stop := stoppableServe(t, dir, ids, "lu-1")
+	mustRun(t, homeDir, "site", "add", "lu-1", "--url", "embassy://"+addr, "--jurisdiction", "LU", "--agreement", "ee-lu")
+	if out := mustRun(t, homeDir, "sla", "probe"); !strings.Contains(out, "lu-1: up") {
+		t.Fatalf("probe: %s", out)
+	}
+	stop() // the outage
+	t.Setenv("EMBASSY_NOW", "2026-11-29T00:00:00Z")
+	if out := mustRun(t, homeDir, "sla", "probe"); !strings.Contains(out, "lu-1: DOWN") {
+		t.Fatalf("probe during the outage: %s", out)
+	}
+	t.Setenv("EMBASSY_NOW", "2026-12-01T08:00:00Z")
+	if r := run(t, homeDir, "", "sla", "report"); r.code != ExitUsage || !strings.Contains(r.stderr, "--month") {
+		t.Fatalf("no month: %d %s", r.code, r.stderr)
+	}
+	out := mustRunCode(t, homeDir, ExitDamaged, "--json", "sla", "report", "--month", "2026-11")
+	var rs []vault.SLAResult
+	if err := json.Unmarshal([]byte(out), &rs); err != nil || len(rs) != 1 {
+		t.Fatalf("%v: %s", err, out)
+	}
+	rep := rs[0].Report
+	a := rep.Availability[0]
+	// Measured from Nov 2 to Dec 1: down from Nov 29, 2 of 29 days.
+	if a.Site != "lu-1" || a.Probes != 2 || len(a.Outages) != 1 || a.Outages[0].From.Format(time.RFC3339) != "2026-11-29T00:00:00Z" || a.Met {
+		t.Fatalf("availability %+v", a)
+	}
+	if a.Percent < 93.1 || a.Percent > 93.2 || rep.Terms.AvailabilityPercent != 99.9 || !strings.Contains(strings.Join(rep.Breaches, "\n"), "site lu-1: available 93.103% of 2026-11, below the agreed 99.9%") {
+		t.Fatalf("report %+v", rep)
+	}
+	if out := mustRun(t, homeDir, "sla", "verify", rs[0].File); !strings.Contains(out, "outage 2026-11-29T00:00:00Z") {
+		t.Fatalf("verify: %s", out)
+	}
+	b, _ := os.ReadFile(rs[0].File)
+	forged := filepath.Join(dir, "forged.note")
+	os.WriteFile(forged, []byte(strings.Replace(string(b), "93.10", "99.99", 1)), 0o644)
+	if r := run(t, homeDir, "", "sla", "verify", forged); r.code != ExitDamaged || !strings.Contains(r.stderr, "does not verify") {
+		t.Fatalf("altered report: %d %s", r.code, r.stderr)
+	}
+	if out := mustRun(t, homeDir, "--json", "log", "--kind", vault.KindSLAReport); !strings.Contains(out, rs[0].SHA256) || !strings.Contains(out, "below the agreed 99.9%") {
+		t.Fatalf("log: %s", out)
+	}
+	if st, ev := requirement(t, homeDir, 26); st != "violated" || !strings.Contains(ev, "agreement ee-lu, 2026-11") {
+		t.Fatalf("requirement 26: %s\n%s", st, ev)
+	}
+}
