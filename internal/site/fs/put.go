@@ -60,7 +60,9 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 			return fmt.Errorf("put %v: %w", h, site.ErrExists)
 		}
 	} else {
+		b.packs.forget(final) // a cached descriptor would read the old file
 		err = os.Rename(tmp, final)
+		b.packs.forget(final)
 	}
 	if err != nil {
 		return err
