@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 
@@ -128,5 +130,46 @@ func TestPackCacheConcurrent(t *testing.T) {
 	}
 	if open := b.packs.open(); open > 3 {
 		t.Fatalf("%d open, bound 3", open)
+	}
+}
+
+// Sync fsyncs exactly the files put with Deferred and their folders; a
+// file deleted since is skipped; a folder that cannot be synced keeps its
+// files pending for the next Sync.
+func TestSyncPending(t *testing.T) {
+	b := newTestBackend(t)
+	for _, name := range []string{"aa/1", "aa/2", "bb/3"} {
+		put(t, b, site.Handle{Kind: site.KindPack, Name: name}, name, site.PutOptions{IfAbsent: true, Deferred: true})
+	}
+	put(t, b, site.Handle{Kind: site.KindIndex, Name: "i"}, "not deferred", site.PutOptions{IfAbsent: true})
+	if n := len(b.pending); n != 3 {
+		t.Fatalf("%d pending after three deferred puts", n)
+	}
+	if err := b.Delete(t.Context(), site.Handle{Kind: site.KindPack, Name: "aa/2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(t.Context()); err != nil {
+		t.Fatalf("sync with a deleted pending file: %v", err)
+	}
+	if n := len(b.pending); n != 0 {
+		t.Fatalf("%d pending after Sync", n)
+	}
+
+	put(t, b, site.Handle{Kind: site.KindPack, Name: "cc/4"}, "four", site.PutOptions{IfAbsent: true, Deferred: true})
+	dir := filepath.Join(b.Root(), site.KindPack.String(), "cc")
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(t.Context()); err == nil {
+		t.Fatal("sync of a vanished folder succeeded")
+	}
+	if n := len(b.pending); n != 1 {
+		t.Fatalf("%d pending after a failed Sync, want the one file", n)
+	}
+	if err := os.Rename(dir+".away", dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(t.Context()); err != nil || len(b.pending) != 0 {
+		t.Fatalf("retry: %v, %d pending", err, len(b.pending))
 	}
 }

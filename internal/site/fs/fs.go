@@ -15,7 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -56,10 +56,11 @@ func ParseConfig(s string) (Config, error) {
 
 // Backend is a directory site.
 type Backend struct {
-	root  string
-	props site.Properties
-	dirty atomic.Bool // a Deferred put is not yet synced
-	packs *fdCache    // pack files kept open for ranged reads
+	root    string
+	props   site.Properties
+	pendMu  sync.Mutex
+	pending []string // files put with Deferred, not yet synced
+	packs   *fdCache // pack files kept open for ranged reads
 }
 
 var (
