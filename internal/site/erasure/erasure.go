@@ -63,6 +63,7 @@ type Backend struct {
 	opts    Options
 	log     *slog.Logger
 	lat     []atomic.Int64 // per member: smoothed nanoseconds per stripe read
+	plans   planCache      // per pack: the version to read and its holders
 }
 
 var (
