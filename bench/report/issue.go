@@ -77,7 +77,10 @@ func issueRows(rep *report) []issueRow {
 			}
 		}
 		if sd.key == "incr" {
+			// The changed bytes (~2 MB at 1% of the 512 MiB corpus) read
+			// from the page cache in a few ms: 0.11 s is the bound.
 			row.Goal += ", < 0.1 s + reading the changed bytes"
+			row.Met = yes(r.MeetsGoal && r.EmbassyS < 0.11)
 		}
 		out = append(out, row)
 	}
