@@ -48,7 +48,7 @@ mkdir -p "$DIR"
 DIR=$(cd "$DIR" && pwd)
 export RESTIC_PASSWORD=bench-password
 TSV=$DIR/special.tsv
-printf 'row\ttool\tstep\trun\tseconds\tmaxrss_kb\tallocated_bytes\n' >"$TSV"
+printf 'row\ttool\tstep\trun\tseconds\tmaxrss_kb\tallocated_bytes\tcpu_s\n' >"$TSV"
 
 make_sparse() { # DIR: one file of SPARSE_GIB GiB with 40 MiB of data
   mkdir -p "$1"
@@ -84,15 +84,16 @@ export -f embassy_snapshot restic_snapshot embassy_restore restic_restore
 
 measure() { # ROW TOOL STEP RUN ALLOC_PATH CMD...
   local r=$1 tool=$2 step=$3 run=$4 alloc=$5; shift 5
-  local base=$DIR/logs/$r.$tool.$step.$run t0 t1 secs rss bytes=0
+  local base=$DIR/logs/$r.$tool.$step.$run t0 t1 secs rss cpu bytes=0
   mkdir -p "$DIR/logs"; sync
   t0=$EPOCHREALTIME
-  /usr/bin/time -f '%e %M' -o "$base.time" bash -c '"$@"' bash "$@" >"$base.log" 2>&1 || { tail "$base.log" >&2; die "$tool $r $step failed"; }
+  /usr/bin/time -f '%e %M %U %S' -o "$base.time" bash -c '"$@"' bash "$@" >"$base.log" 2>&1 || { tail "$base.log" >&2; die "$tool $r $step failed"; }
   t1=$EPOCHREALTIME
   secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f", b - a}')
   rss=$(awk 'END {print $2}' "$base.time")
+  cpu=$(awk 'END {printf "%.2f", $3 + $4}' "$base.time")
   [[ -n $alloc ]] && bytes=$(du -s --block-size=1 "$alloc" | cut -f1)
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$tool" "$step" "$run" "$secs" "$rss" "$bytes" >>"$TSV"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$tool" "$step" "$run" "$secs" "$rss" "$bytes" "$cpu" >>"$TSV"
   log "  $r $step $tool: ${secs}s, $((rss / 1024)) MiB peak${alloc:+, $((bytes >> 20)) MiB allocated}"
 }
 

@@ -28,11 +28,12 @@ type stepDef struct {
 	alt        string // another step key whose peer figures count too
 }
 
+// The goals are issue 17's.
 var steps = []stepDef{
-	{"backup", "first snapshot", []string{"kopia", "kopia-zstd"}, 1.5, ""},
-	{"incr", "snapshot after 1% changed", nil, 1.0, ""},
-	{"restore", "full restore", nil, 1.0, "restore_nocache"},
-	{"verify", "verify reading all data", nil, 1.0, ""},
+	{"backup", "first snapshot", []string{"kopia", "kopia-zstd"}, 2.5, ""},
+	{"incr", "snapshot after 1% changed", []string{"kopia", "kopia-zstd"}, 3.0, ""},
+	{"restore", "full restore", nil, 2.0, "restore_nocache"},
+	{"verify", "verify reading all data", nil, 2.5, ""},
 }
 
 var toolOrder = []string{"embassy", "restic", "kopia", "kopia-zstd"}
@@ -40,6 +41,7 @@ var toolOrder = []string{"embassy", "restic", "kopia", "kopia-zstd"}
 type sample struct {
 	secs float64
 	rss  int64
+	cpu  float64 // user + sys seconds; -1 when not measured
 }
 
 type stepResult struct {
@@ -47,6 +49,7 @@ type stepResult struct {
 	MedianSeconds float64   `json:"median_s"`
 	MinSeconds    float64   `json:"min_s"`
 	MaxSeconds    float64   `json:"max_s"`
+	MedianCPU     float64   `json:"median_cpu_s,omitempty"` // user + sys
 	MedianRSSKB   int64     `json:"median_maxrss_kb"`
 	MaxRSSKB      int64     `json:"max_maxrss_kb"`
 }
@@ -76,6 +79,7 @@ type report struct {
 	Runs        int                    `json:"runs"`
 	Tools       map[string]*toolResult `json:"tools"`
 	Ratios      []ratio                `json:"ratios,omitempty"`
+	Issue       []issueRow             `json:"issue17,omitempty"`
 	MemoryRatio *ratio                 `json:"memory_vs_restic,omitempty"`
 }
 
@@ -85,6 +89,7 @@ func main() {
 		versions = flag.String("versions", "", "tool<TAB>version lines")
 		corpus   = flag.String("corpus", "", "key=value corpus description")
 		load     = flag.String("load", "", "load average at the start")
+		loadEnd  = flag.String("load-end", "", "load average at the end")
 		runs     = flag.Int("runs", 0, "runs per step")
 		jsonOut  = flag.String("json", "", "write JSON here")
 		mdOut    = flag.String("md", "", "write markdown here")
@@ -95,6 +100,9 @@ func main() {
 		os.Exit(2)
 	}
 	rep, err := build(*results, *versions, *corpus, *load, *runs)
+	if err == nil && *loadEnd != "" {
+		rep.Host["loadavg_at_end"] = *loadEnd
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
@@ -158,18 +166,22 @@ func build(results, versions, corpus, load string, runs int) (*report, error) {
 	sc := bufio.NewScanner(f)
 	for line := 0; sc.Scan(); line++ {
 		fs := strings.Split(sc.Text(), "\t")
-		if line == 0 || len(fs) != 5 {
+		if line == 0 || len(fs) != 5 && len(fs) != 6 {
 			continue
 		}
 		secs, err1 := strconv.ParseFloat(fs[3], 64)
 		rss, err2 := strconv.ParseInt(fs[4], 10, 64)
-		if err1 != nil || err2 != nil {
+		cpu, err3 := -1.0, error(nil)
+		if len(fs) == 6 && fs[5] != "" {
+			cpu, err3 = strconv.ParseFloat(fs[5], 64)
+		}
+		if err1 != nil || err2 != nil || err3 != nil {
 			return nil, fmt.Errorf("%s:%d: bad row %q", results, line+1, sc.Text())
 		}
 		if data[fs[0]] == nil {
 			data[fs[0]] = map[string][]sample{}
 		}
-		data[fs[0]][fs[1]] = append(data[fs[0]][fs[1]], sample{secs, rss})
+		data[fs[0]][fs[1]] = append(data[fs[0]][fs[1]], sample{secs, rss, cpu})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
@@ -186,16 +198,21 @@ func build(results, versions, corpus, load string, runs int) (*report, error) {
 				continue
 			}
 			xs := secsOf(ss)
-			var rs []float64
+			var rs, cs []float64
 			var maxRSS int64
 			for _, s := range ss {
 				rs = append(rs, float64(s.rss))
 				maxRSS = max(maxRSS, s.rss)
+				if s.cpu >= 0 {
+					cs = append(cs, s.cpu)
+				}
 			}
 			sr := &stepResult{Runs: xs, MedianSeconds: round3(median(xs)), MinSeconds: slices.Min(xs), MaxSeconds: slices.Max(xs),
-				MedianRSSKB: int64(median(rs)), MaxRSSKB: maxRSS}
+				MedianCPU: round3(median(cs)), MedianRSSKB: int64(median(rs)), MaxRSSKB: maxRSS}
 			tr.Steps[step] = sr
-			tr.PeakRSSKB = max(tr.PeakRSSKB, sr.MedianRSSKB)
+			if slices.ContainsFunc(steps, func(sd stepDef) bool { return sd.key == step }) {
+				tr.PeakRSSKB = max(tr.PeakRSSKB, sr.MedianRSSKB) // the main corpus's steps
+			}
 		}
 		rep.Tools[tool] = tr
 	}
@@ -244,6 +261,7 @@ func build(results, versions, corpus, load string, runs int) (*report, error) {
 		rep.MemoryRatio = &ratio{Step: "peak_rss", Peer: "restic", PeerS: float64(r.PeakRSSKB), EmbassyS: float64(emb.PeakRSSKB),
 			Speedup: round3(sp), Target: 1, MeetsGoal: float64(emb.PeakRSSKB) <= float64(r.PeakRSSKB)}
 	}
+	rep.Issue = issueRows(rep)
 	return rep, nil
 }
 
@@ -368,6 +386,12 @@ func markdown(rep *report) string {
 			fmt.Fprintf(&b, "| peak memory | restic (%.0f vs %.0f MB) | %.2fx | ≤restic | %s |\n", m.PeerS*1024/1e6, m.EmbassyS*1024/1e6, m.Speedup, yes(m.MeetsGoal))
 		}
 	}
+	if cpuRows(&b, rep, tools, rows); len(rep.Issue) > 0 {
+		fmt.Fprintf(&b, "\nIssue 17's table, every row from this run:\n\n| row | embassy | peer | ratio | goal | met |\n|---|---:|---:|---:|---|:---:|\n")
+		for _, r := range rep.Issue {
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.Row, r.Embassy, r.Peer, r.Ratio, r.Goal, r.Met)
+		}
+	}
 	fmt.Fprintf(&b, "\nVersions:")
 	for _, t := range tools {
 		v := rep.Tools[t].Version
@@ -379,7 +403,8 @@ func markdown(rep *report) string {
 	if rep.Tools["kopia-zstd"] != nil {
 		fmt.Fprintf(&b, " kopia-zstd = kopia with `--compression=zstd-fastest`.")
 	}
-	fmt.Fprintf(&b, " Generated %s by bench/run.sh.\n", rep.GeneratedAt)
+	fmt.Fprintf(&b, " Load average %s at the start, %s at the end. Generated %s by bench/run.sh.\n",
+		rep.Host["loadavg_at_start"], rep.Host["loadavg_at_end"], rep.GeneratedAt)
 	return b.String()
 }
 

@@ -45,8 +45,9 @@ type Options struct {
 	// succeed (k..k+m; default min(k+1, k+m)). A failed Put removes what it
 	// stored, except after an overwrite.
 	WriteQuorum int
-	// Hedge is how many members beyond k a read asks for each stripe; the
-	// first k valid answers win and the rest are cancelled (default 1).
+	// Hedge is how many members beyond k a read may ask for a stripe when
+	// the k asked are late (twice the slowest one's usual stripe time);
+	// the first k valid answers win and the rest are cancelled (default 1).
 	// Negative means none.
 	Hedge int
 	// Prefetch is how many stripes a read fetches ahead (default 2).
@@ -63,6 +64,7 @@ type Backend struct {
 	opts    Options
 	log     *slog.Logger
 	lat     []atomic.Int64 // per member: smoothed nanoseconds per stripe read
+	plans   planCache      // per pack: the version to read and its holders
 }
 
 var (

@@ -95,6 +95,8 @@ func (b *Backend) Delete(ctx context.Context, h site.Handle) error {
 	if err := check(ctx, h); err != nil {
 		return err
 	}
+	b.plans.forget(h)
+	defer b.plans.forget(h)
 	errs := make([]error, len(b.members))
 	_ = b.each(func(i int, mb site.Backend) error {
 		errs[i] = mb.Delete(ctx, h)

@@ -27,6 +27,8 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 	if n := p.Len(); n < 0 || n > maxObject {
 		return site.Permanent(fmt.Errorf("put %v: payload length %d outside 0..%d", h, n, int64(maxObject)))
 	}
+	b.plans.forget(h)
+	defer b.plans.forget(h)
 	err := b.put(ctx, h, p, opts)
 	if errors.Is(err, errDebris) {
 		err = b.put(ctx, h, p, opts) // once, after removing what an interrupted write left

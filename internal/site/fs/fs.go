@@ -15,7 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 
 	"github.com/digital-embassy/embassy/internal/site"
 )
@@ -56,9 +56,11 @@ func ParseConfig(s string) (Config, error) {
 
 // Backend is a directory site.
 type Backend struct {
-	root  string
-	props site.Properties
-	dirty atomic.Bool // a Deferred put is not yet synced
+	root    string
+	props   site.Properties
+	pendMu  sync.Mutex
+	pending []string // files put with Deferred, not yet synced
+	packs   *fdCache // pack files kept open for ranged reads
 }
 
 var (
@@ -96,7 +98,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Connections < 1 {
 		cfg.Connections = 4
 	}
-	b := &Backend{root: root, props: site.Properties{
+	b := &Backend{root: root, packs: newFDCache(maxOpenPacks), props: site.Properties{
 		Name:         cfg.Name,
 		Jurisdiction: cfg.Jurisdiction,
 		Location:     (&url.URL{Scheme: "file", Path: filepath.ToSlash(root)}).String(),
@@ -111,7 +113,12 @@ func (b *Backend) Root() string { return b.root }
 
 func (b *Backend) Properties() site.Properties { return b.props }
 
-func (b *Backend) Close() error { return nil }
+// Close closes the pack files kept open (those being read close when
+// their Get returns). Later Gets still work, without the cache.
+func (b *Backend) Close() error {
+	b.packs.close()
+	return nil
+}
 
 // path returns the file of h after checking h and ctx.
 func (b *Backend) path(ctx context.Context, h site.Handle) (string, error) {

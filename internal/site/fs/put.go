@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -60,35 +61,89 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 			return fmt.Errorf("put %v: %w", h, site.ErrExists)
 		}
 	} else {
+		b.packs.forget(final) // a cached descriptor would read the old file
 		err = os.Rename(tmp, final)
+		b.packs.forget(final)
 	}
 	if err != nil {
 		return err
 	}
 	if opts.Deferred {
-		b.dirty.Store(true)
+		b.repend([]string{final})
 		return nil
 	}
 	return syncDir(dir)
 }
 
-// Sync makes every deferred write durable with one syncfs(2) of the site's
-// file system.
+// Sync makes every deferred write durable: an fsync of each file put
+// with Deferred since the last Sync, then of each folder holding them.
+// (It was one syncfs(2) of the site's file system, which also flushes
+// everything else dirty on it: 130 ms of a 1% incremental snapshot on a
+// busy machine, for 2 MiB of new packs.) On failure the files not yet
+// synced stay pending for the next Sync.
 func (b *Backend) Sync(ctx context.Context) error {
-	if !b.dirty.Swap(false) {
+	b.pendMu.Lock()
+	files := b.pending
+	b.pending = nil
+	b.pendMu.Unlock()
+	if len(files) == 0 {
 		return nil
 	}
-	d, err := os.Open(b.root)
-	if err != nil {
-		b.dirty.Store(true)
-		return hint(fmt.Errorf("sync: %w", err), b.root)
+	slices.Sort(files)
+	files = slices.Compact(files)
+	var dirs []string
+	for i, path := range files {
+		if err := ctx.Err(); err != nil {
+			b.repend(files[i:])
+			return err
+		}
+		if err := syncFile(path); err != nil {
+			b.repend(files[i:])
+			return hint(fmt.Errorf("sync %s: %w", path, err), b.root)
+		}
+		if dir := filepath.Dir(path); len(dirs) == 0 || dirs[len(dirs)-1] != dir {
+			dirs = append(dirs, dir)
+		}
 	}
-	defer d.Close()
-	if err := unix.Syncfs(int(d.Fd())); err != nil {
-		b.dirty.Store(true)
-		return hint(fmt.Errorf("sync: %w", err), b.root)
+	slices.Sort(dirs)
+	dirs = slices.Compact(dirs)
+	for i, dir := range dirs {
+		if err := syncDir(dir); err != nil {
+			// The files are durable, their folder entries may not be:
+			// keep the files of the folders not synced for next time.
+			for _, path := range files {
+				if slices.Contains(dirs[i:], filepath.Dir(path)) {
+					b.repend([]string{path})
+				}
+			}
+			return hint(fmt.Errorf("sync %s: %w", dir, err), b.root)
+		}
 	}
 	return nil
+}
+
+// repend puts files back on the list the next Sync makes durable.
+func (b *Backend) repend(files []string) {
+	b.pendMu.Lock()
+	b.pending = append(b.pending, files...)
+	b.pendMu.Unlock()
+}
+
+// syncFile flushes path's data and metadata to stable storage. A
+// descriptor opened after the write still reports a writeback error that
+// no one has seen.
+func syncFile(path string) error {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // deleted since: nothing to make durable
+	} else if err != nil {
+		return err
+	}
+	err = unix.Fsync(fd)
+	if cerr := unix.Close(fd); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 func writeFile(ctx context.Context, f *os.File, p site.Payload, sync bool) error {

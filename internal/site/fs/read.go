@@ -28,6 +28,9 @@ func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(
 	if err != nil {
 		return err
 	}
+	if h.Kind == site.KindPack {
+		return b.getPack(ctx, h, path, off, n, fn)
+	}
 	f, err := os.Open(path)
 	if missing(err) {
 		return b.notFound("get", h)
@@ -42,7 +45,27 @@ func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(
 	if !fi.Mode().IsRegular() {
 		return b.notFound("get", h)
 	}
-	size := fi.Size()
+	return b.section(ctx, h, f, fi.Size(), off, n, fn)
+}
+
+// getPack reads a range of a pack through the cache of open pack files:
+// one pread per Get, no open, fstat or close.
+func (b *Backend) getPack(ctx context.Context, h site.Handle, path string, off, n int64, fn func(io.Reader) error) error {
+	of, isReg, err := b.packs.acquire(path)
+	if missing(err) {
+		return b.notFound("get", h)
+	} else if err != nil {
+		return hint(fmt.Errorf("get %v: %w", h, err), b.root)
+	} else if !isReg {
+		return b.notFound("get", h)
+	}
+	defer b.packs.release(of)
+	return b.section(ctx, h, of.f, of.size, off, n, fn)
+}
+
+// section checks [off, off+n) against size (n <= 0: to the end) and hands
+// fn a reader of that range of f.
+func (b *Backend) section(ctx context.Context, h site.Handle, f io.ReaderAt, size, off, n int64, fn func(io.Reader) error) error {
 	if off < 0 || off > size || n > 0 && off+n > size {
 		return fmt.Errorf("get %v [%d+%d] of %d bytes: %w", h, off, n, size, site.ErrRange)
 	}
@@ -122,6 +145,7 @@ func (b *Backend) Delete(ctx context.Context, h site.Handle) error {
 	} else if err != nil {
 		return hint(fmt.Errorf("delete %v: %w", h, err), b.root)
 	}
+	b.packs.forget(path)
 	err = os.Remove(path)
 	if missing(err) {
 		return b.notFound("delete", h)
