@@ -85,6 +85,7 @@ var Terms = []Term{
 	{Path: "operations.disclosure-delay-hours", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "every access by host or operator personnel is disclosed to the sending state within this many hours"},
 	{Path: "operations.incident-notification-hours", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "incidents are notified to the sending state within this many hours"},
 	{Path: "operations.support-access", Dimension: "operational rules", Kind: Enum, Dir: Order, Enum: []string{"none", "prior-approval", "notify"}, Doc: "operator support access: never, only with the sending state's prior approval, or with notification"},
+	{Path: "operations.restore-drill-every-days", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "a restore drill of the datasets hosted under the agreement runs at least this often ('embassy protect' schedules it)"},
 	{Path: "operations.audit-rights", Dimension: "operational rules", Kind: Bool, Dir: True, Doc: "the sending state (or its auditor) may audit the site"},
 	{Path: "exit.export-days", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "on exit, all hosted data is exported within this many days"},
 	{Path: "exit.deletion-certificate", Dimension: "operational rules", Kind: Bool, Dir: True, Doc: "on exit, the host delivers a verifiable deletion certificate"},

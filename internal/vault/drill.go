@@ -180,6 +180,7 @@ func (c *Continuity) Drill(ctx context.Context, req DrillRequest) (*DrillResult,
 		c.warnf("event journal: %v", err)
 	}
 	if c.Home != nil && c.Home.Home.Config.Home == rep.Home {
+		keepDrillReport(c.Home, req.Out, digest)
 		c.Home.Recorder().Audit(ctx, tlog.DrillEntry(tlog.DrillFacts{Plan: rep.Plan, Pass: rep.Pass, Failures: len(rep.Failures), RTO: rep.RTOMeasured, Report: digest}))
 	}
 	return &DrillResult{Report: rep, Doc: doc, Digest: digest}, nil
@@ -217,4 +218,24 @@ func WriteDoc(path string, d *evidence.Document) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// keepDrillReport keeps a copy of a drill report written outside the
+// home under EvidenceDir/drills, where 'audit export' finds the report of
+// every drill the log records.
+func keepDrillReport(v *Vault, out, digest string) {
+	dir := filepath.Join(EvidenceDir(v.Home), "drills")
+	if abs, err := filepath.Abs(out); err == nil && filepath.Dir(abs) == dir {
+		return
+	}
+	b, err := os.ReadFile(out)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(dir, digest+".json"), b, 0o600)
+	}
+	if err != nil {
+		v.Warnf("drill report not kept in the home for audit bundles: %v", err)
+	}
 }
