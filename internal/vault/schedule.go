@@ -229,13 +229,18 @@ func (s *Scheduler) runOne(ctx context.Context, j Job, slot time.Time) (JobRun, 
 	}
 	facts := tlog.JobFacts{Job: j.Name, Slot: slot, OK: err == nil && rep.OK, Summary: rep.Summary, Details: rep.Details}
 	alerts := append([]watch.Alert(nil), rep.Alerts...)
+	// The same failure run after run is logged and alerted once, until
+	// it changes or clears.
+	repeat := err != nil && st.LastErr == err.Error()
 	if err != nil {
 		facts.Summary = "failed: " + err.Error()
+	}
+	if err != nil && !repeat {
 		alerts = append(alerts, watch.Alert{Time: slot, Kind: JobFailedKind, Why: watch.Clean(fmt.Sprintf("scheduled job %s failed: %v", j.Name, err)), Unit: "run"})
 	}
 	facts.Alerts = len(alerts)
 	var ents []tlog.Entry
-	if !j.Silent || err != nil || len(alerts) > 0 {
+	if (!j.Silent && !repeat) || len(alerts) > 0 {
 		ents = append(ents, tlog.JobEntry(facts))
 	}
 	for _, a := range alerts {
