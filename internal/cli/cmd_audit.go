@@ -108,7 +108,7 @@ code 3 if it fails.`,
 				fmt.Fprintln(e.stderr, "embassy: warning: no --policy and no home: trusting the keys inside the bundle")
 				from = "embedded in the bundle"
 			}
-			if bytes.Contains(data[:min(len(data), 200)], []byte(evidence.AuditFormat)) {
+			if evidence.IsAudit(data) {
 				return e.verifyAudit(data, p, from, since, until, damaged)
 			}
 			b, ents, err := tlog.VerifyBundle(data, p)

@@ -243,3 +243,12 @@ func checkDrillDoc(content []byte, e tlog.Indexed, homeIDFor func(ed25519.Public
 	}
 	return nil
 }
+
+// IsAudit reports whether data is an audit bundle (rather than a bare log
+// bundle, which 'audit verify' also accepts).
+func IsAudit(data []byte) bool {
+	var probe struct {
+		Format string `json:"format"`
+	}
+	return json.Unmarshal(data, &probe) == nil && probe.Format == AuditFormat
+}
