@@ -65,7 +65,23 @@ latest.
       every: 5m          # default: rpo/2
       rpo: 15m
 
---once snapshots every dataset once, reports the lags and exits. Otherwise
+Besides the snapshots, protect runs the home's scheduled jobs (one
+scheduler in the service layer; state in <home>/schedule/state.json, every
+result a "job" entry in the transparency log, every alert an "alert" entry
+sent through the routes of <home>/watch.yaml):
+
+  schedule:
+    agreements: {every: 12h, notice-days: 60}   # alert before and at an agreement's end, overdue reviews
+    inventory: {every: 6h}                      # data at a site that policy.yaml datasets: does not declare
+    integrity: {every: 1h, read-data-every: 24} # verify; each site's signed state and the log root
+                                                # against the home's and the outside witnesses
+    config: {every: 1h}                         # log every change of embassy.yaml, policy.yaml, ...
+    drills:                                     # on the agreements' operations.restore-drill-every-days
+      - {plan: drill-plan.yaml, identities: [alice.key, bob.key]}
+
+Any job takes off: true. Exit code 3 with --once when a job raised an alert.
+
+--once snapshots every dataset once, runs every job, reports and exits. Otherwise
 protect runs until interrupted; --metrics serves Prometheus metrics
 (embassy_replication_lag_seconds{dataset,site}, embassy_rpo_exceeded, ...)
 at http://ADDR/metrics.`,
