@@ -80,6 +80,16 @@ func TestProtectRunsScheduledJobs(t *testing.T) {
 			t.Errorf("the log has no %s %s entry", w[0], w[1])
 		}
 	}
+	// The drill's key unwraps are in the key-use log too.
+	drillUnwraps := 0
+	for _, e := range ents {
+		if d, _ := e["details"].(map[string]any); e["kind"] == "key.unwrap" && d["by"] == "drill" {
+			drillUnwraps++
+		}
+	}
+	if drillUnwraps == 0 {
+		t.Error("the drill's key unwraps are not in the log")
+	}
 	for _, e := range ents {
 		if e["kind"] == "drill" {
 			d, _ := e["details"].(map[string]any)

@@ -164,8 +164,12 @@ func (c *Continuity) Drill(ctx context.Context, req DrillRequest) (*DrillResult,
 	if err != nil {
 		return nil, err
 	}
+	onUnwrap, flush := c.unwraps("drill")
 	doc, rep, err := drill.Run(ctx, req.Plan, req.Identities, drill.Options{Scratch: req.Scratch, Keep: req.Keep, Log: c.Opts.Logger,
-		Now: c.Opts.Clock, Gate: gate})
+		Now: c.Opts.Clock, Gate: gate, OnUnwrap: onUnwrap})
+	if rep != nil {
+		flush(ctx, rep.Home)
+	}
 	if err != nil {
 		return &DrillResult{Report: rep}, err
 	}
@@ -238,4 +242,27 @@ func keepDrillReport(v *Vault, out, digest string) {
 	if err != nil {
 		v.Warnf("drill report not kept in the home for audit bundles: %v", err)
 	}
+}
+
+// unwraps collects the key.unwrap entries of a rebuild (by: drill or
+// operate); flush records them in the home's log when the rebuilt home
+// is this machine's (known only once the key is recovered), so every
+// unwrap of the home's keys is in its key-use log.
+func (c *Continuity) unwraps(by string) (func(context.Context, []repo.Unwrap), func(context.Context, string)) {
+	var ents []tlog.Entry
+	collect := func(_ context.Context, us []repo.Unwrap) {
+		now := c.Opts.Clock().UTC()
+		for _, e := range UnwrapEntries(us) {
+			e.Time = now
+			e.Details["by"] = by
+			ents = append(ents, e)
+		}
+	}
+	flush := func(ctx context.Context, homeID string) {
+		if c.Home != nil && homeID == c.Home.Home.Config.Home && len(ents) > 0 {
+			c.Home.Recorder().Audit(ctx, ents...)
+		}
+		ents = nil
+	}
+	return collect, flush
 }
