@@ -428,3 +428,42 @@ func TestConfigHistoryAndAuditBundle(t *testing.T) {
 		t.Fatalf("declared unavailable: %v", err)
 	}
 }
+
+// TestSchedulerRunLoop (issue 10): Run sleeps (an injected sleep that
+// advances the fake clock) until the next job is due, at most poll, runs
+// what is due, and returns nil once its context ends.
+func TestSchedulerRunLoop(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	now := testNow
+	o.Clock = func() time.Time { return now }
+	v := open(t, dir, o)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var fast, slow int
+	s, err := v.NewScheduler(counter("fast", 10*time.Minute, &fast), counter("slow", time.Hour, &slow))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slept []time.Duration
+	s.Sleep = func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		now = now.Add(d)
+		if now.Sub(testNow) >= 2*time.Hour {
+			cancel()
+			return ctx.Err()
+		}
+		return nil
+	}
+	if err := s.Run(ctx, 15*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	// Two hours in steps of 10 min: fast ran at 0, 10, ..., 110 min; slow at 0 and 60.
+	if fast != 12 || slow != 2 {
+		t.Fatalf("fast ran %d, slow %d; want 12, 2", fast, slow)
+	}
+	for _, d := range slept {
+		if d != 10*time.Minute {
+			t.Fatalf("slept %v, want steps of 10m (the next due job)", slept)
+		}
+	}
+}
