@@ -530,4 +530,3 @@ func TestLagsSiteDown(t *testing.T) {
 		t.Fatalf("never-snapshotted dataset: %v %+v", err, lags)
 	}
 }
-
