@@ -215,10 +215,12 @@ func (v *Vault) ScanInventory(ctx context.Context) (held int, out []InventoryFin
 		return 0, nil, err
 	}
 	names := map[string]string{}
-	if st := v.Repo.State(); st != nil {
-		for _, d := range st.Datasets {
-			names[d.ID] = d.Name
-		}
+	st, err := v.homeState(ctx)
+	if err != nil {
+		return 0, nil, fmt.Errorf("inventory: the home's signed state: %w", err)
+	}
+	for _, d := range st.Datasets {
+		names[d.ID] = d.Name
 	}
 	declared := len(s.Datasets) > 0
 	for _, rs := range v.Repo.Sites() {
@@ -311,25 +313,9 @@ type IntegrityReport struct {
 // checks is caught even if the next command would put it back.
 func (v *Vault) CheckIntegrity(ctx context.Context, readData bool) (*IntegrityReport, error) {
 	out := &IntegrityReport{ReadData: readData, SiteState: map[string]uint64{}}
-	vr, err := v.Verify(ctx, repo.VerifyOptions{ReadData: readData})
+	signKey, err := v.stateKey()
 	if err != nil {
 		return nil, err
-	}
-	out.Damage = len(vr.Damage)
-	for _, d := range vr.Damage {
-		out.Problems = append(out.Problems, IntegrityProblem{Site: d.Site, Kind: AlertDamage, Detail: fmt.Sprintf("%s: %s", d.Object, d.Problem)})
-	}
-	root := v.Repo.Root()
-	if root == nil {
-		return nil, errors.New("integrity: the root key is not loaded")
-	}
-	pub := root.Signer().Public().(ed25519.PublicKey)
-	epoch := v.Repo.CurrentEpoch().Epoch
-	signKey := func(e uint32) (ed25519.PublicKey, error) {
-		if e != epoch {
-			return nil, fmt.Errorf("state of epoch %d, not the current %d", e, epoch)
-		}
-		return pub, nil
 	}
 	type shown struct {
 		seq uint64
@@ -388,6 +374,23 @@ func (v *Vault) CheckIntegrity(ctx context.Context, readData bool) (*IntegrityRe
 	if len(states) > 1 {
 		out.Third = append(out.Third, "the other sites' signed states")
 	}
+	// Verification on a vault opened afresh: a long-running process's
+	// view would miss what other commands committed since it started.
+	// (Opening catches up a site that missed the newest state: the
+	// comparison above has already seen it as the site showed it.)
+	fresh := New(v.Home, Options{Logger: v.log, Clock: v.clock, Warn: v.warn, Note: v.note, Actor: v.actor, OpenSite: v.open, WitnessTransport: v.wtr})
+	if _, err := fresh.OpenRepo(ctx, true); err != nil {
+		return nil, err
+	}
+	vr, err := fresh.Verify(ctx, repo.VerifyOptions{ReadData: readData})
+	fresh.Close()
+	if err != nil {
+		return nil, err
+	}
+	out.Damage = len(vr.Damage)
+	for _, d := range vr.Damage {
+		out.Problems = append(out.Problems, IntegrityProblem{Site: d.Site, Kind: AlertDamage, Detail: fmt.Sprintf("%s: %s", d.Object, d.Problem)})
+	}
 	// The log's root against its outside witnesses.
 	rc := v.Recorder()
 	rd, err := rc.Reader()
@@ -416,6 +419,42 @@ func (v *Vault) CheckIntegrity(ctx context.Context, readData bool) (*IntegrityRe
 		}
 	}
 	return out, nil
+}
+
+// stateKey checks state records against the current epoch's signing key
+// (records of another epoch are history, not authority, as in repo).
+func (v *Vault) stateKey() (func(uint32) (ed25519.PublicKey, error), error) {
+	root := v.Repo.Root()
+	if root == nil {
+		return nil, errors.New("the root key is not loaded")
+	}
+	pub := root.Signer().Public().(ed25519.PublicKey)
+	epoch := v.Repo.CurrentEpoch().Epoch
+	return func(e uint32) (ed25519.PublicKey, error) {
+		if e != epoch {
+			return nil, fmt.Errorf("state of epoch %d, not the current %d", e, epoch)
+		}
+		return pub, nil
+	}, nil
+}
+
+// homeState is the newest signed vault state in the home's mirror, read
+// now (not the state this process opened the vault with).
+func (v *Vault) homeState(ctx context.Context) (*repo.StateBody, error) {
+	signKey, err := v.stateKey()
+	if err != nil {
+		return nil, err
+	}
+	meta, err := v.MetaSite(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer meta.Backend.Close()
+	_, _, st, err := newestState(ctx, meta.Backend, v.Repo.Home(), signKey)
+	if err == nil && st == nil {
+		err = fmt.Errorf("no signed vault state of the current epoch in %s", v.Home.MetaDir())
+	}
+	return st, err
 }
 
 // snapshotDiff names the live snapshots one state lists and the other
