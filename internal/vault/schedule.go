@@ -271,9 +271,15 @@ func (s *Scheduler) runOne(ctx context.Context, j Job, slot time.Time) (JobRun, 
 	} else {
 		work.LastOK, work.LastErr = slot, ""
 	}
+	quiet := j.Silent && err == nil && st.LastErr == "" && st.Runs > 0
 	*st = work
-	if werr := s.save(); werr != nil {
-		return run, werr
+	// A silent job's clean runs (protect's poll) are kept in memory: its
+	// work derives what is due from the sites, so only its failures and
+	// first run are worth a disk write.
+	if !quiet {
+		if werr := s.save(); werr != nil {
+			return run, werr
+		}
 	}
 	if s.OnRun != nil {
 		s.OnRun(run)
