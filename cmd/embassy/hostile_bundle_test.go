@@ -33,10 +33,19 @@ func TestHostileEvidenceBundleCut(t *testing.T) {
 	if r := f.try("audit", "verify", "--policy", policy, bundle); r.code != 0 {
 		t.Fatalf("honest bundle: exit %d\n%s", r.code, r.stderr)
 	}
-	raw, err := os.ReadFile(bundle)
+	outer, err := os.ReadFile(bundle)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The audit bundle carries the log bundle of its period in "log": the
+	// cuts below are made to that (verified on its own, as a tlog bundle).
+	var ab struct {
+		Log json.RawMessage `json:"log"`
+	}
+	if err := json.Unmarshal(outer, &ab); err != nil || len(ab.Log) == 0 {
+		t.Fatalf("audit bundle without a log bundle: %v", err)
+	}
+	raw := []byte(ab.Log)
 	type entry struct {
 		Index uint64   `json:"index"`
 		Leaf  []byte   `json:"leaf"`

@@ -87,6 +87,7 @@ var Terms = []Term{
 	{Path: "operations.disclosure-delay-hours", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "every access by host or operator personnel is disclosed to the sending state within this many hours"},
 	{Path: "operations.incident-notification-hours", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "incidents are notified to the sending state within this many hours"},
 	{Path: "operations.support-access", Dimension: "operational rules", Kind: Enum, Dir: Order, Enum: []string{"none", "prior-approval", "notify"}, Doc: "operator support access: never, only with the sending state's prior approval, or with notification"},
+	{Path: "operations.restore-drill-every-days", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "a restore drill of the datasets hosted under the agreement runs at least this often ('embassy protect' schedules it)"},
 	{Path: "operations.audit-rights", Dimension: "operational rules", Kind: Bool, Dir: True, Doc: "the sending state (or its auditor) may audit the site"},
 	{Path: "sla.availability-percent", Dimension: "operational rules", Kind: Percent, Dir: Higher, Doc: "each host site is reachable from home at least this share of every calendar month (the monthly SLA report)"},
 	{Path: "sla.rpo-minutes", Dimension: "operational rules", Kind: Int, Dir: Lower, Doc: "recovery point objective: no dataset hosted under the agreement goes longer than this without a new snapshot"},

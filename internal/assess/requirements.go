@@ -209,6 +209,39 @@ func fromCheck(c Check) liveResult {
 
 // --- the evaluators, one per requirement ---
 
+// lastJob is the newest entry of scheduled job name (zero if none) and
+// how many runs the log has.
+func (f *Facts) lastJob(name string) (tlog.Indexed, int) {
+	var last tlog.Indexed
+	n := 0
+	for _, e := range f.Log {
+		if e.Kind == tlog.KindJob && e.Object == name {
+			last, n = e, n+1
+		}
+	}
+	return last, n
+}
+
+// alerts counts the alert entries of kinds.
+func (f *Facts) alerts(kinds ...string) int {
+	n := 0
+	for _, e := range f.Log {
+		if e.Kind == "alert" && slices.Contains(kinds, e.Reason) {
+			n++
+		}
+	}
+	return n
+}
+
+// jobEvidence says how often a scheduled job ran and what its newest run found.
+func (f *Facts) jobEvidence(name string) string {
+	last, n := f.lastJob(name)
+	if n == 0 {
+		return "log: no scheduled " + name + " runs ('embassy protect' runs them)"
+	}
+	return fmt.Sprintf("log: %d scheduled %s runs, latest %s: %s", n, name, last.Time.UTC().Format(time.RFC3339), last.Details["summary"])
+}
+
 func evalAgreementRegistry(f *Facts) liveResult {
 	if len(f.Agreements) == 0 {
 		return unset("no agreement installed: install one with 'embassy agreement add FILE'")
@@ -240,6 +273,10 @@ func evalAgreementRegistry(f *Facts) liveResult {
 		case !a.StatusAt(f.Now, f.Baseline).Active:
 			bad = append(bad, "site "+name+" holds data under agreement "+a.ID+", which is not in force")
 		}
+	}
+	ev = append(ev, f.jobEvidence(tlog.JobAgreements))
+	if n := f.alerts("agreement-expiring", "agreement-expired"); n > 0 {
+		ev = append(ev, fmt.Sprintf("log: %d scheduled expiry alerts", n))
 	}
 	if len(bad) > 0 {
 		return violated(append(bad, ev...)...)
@@ -437,6 +474,10 @@ func evalInventory(f *Facts) liveResult {
 		ev = append(ev, fmt.Sprintf("%s (%s; owner %s, RPO %s, RTO %s, agreements %s): at %s", h.Dataset.Name, orNone([]string{h.Dataset.Class}),
 			orNone([]string{t.Owner}), orNone([]string{t.RPO}), orNone([]string{t.RTO}), orNone(t.Agreements), strings.Join(h.Sites, ", ")))
 	}
+	ev = append(ev, f.jobEvidence(tlog.JobInventory))
+	if n := f.alerts("inventory-undeclared"); n > 0 {
+		ev = append(ev, fmt.Sprintf("log: %d undeclared-data alerts raised by the scheduled scan", n))
+	}
 	if len(bad) > 0 {
 		return violated(append(bad, ev...)...)
 	}
@@ -458,10 +499,18 @@ func evalIntegrity(f *Facts) liveResult {
 		}
 	}
 	ev := fmt.Sprintf("log: %d verify entries, latest %s", n, last.UTC().Format(time.RFC3339))
-	if damaged > 0 {
+	job, runs := f.lastJob(tlog.JobIntegrity)
+	jev := f.jobEvidence(tlog.JobIntegrity)
+	if runs > 0 && job.Details["ok"] == "false" {
+		return violated(ev, jev, "the latest scheduled integrity run found a mismatch or damage at "+job.Details["sites"])
+	}
+	if damaged > 0 && runs == 0 {
 		return violated(ev, fmt.Sprintf("%d verifications found damage", damaged))
 	}
-	return met(ev, "every snapshot is in the home's append-only log with witnessed checkpoints")
+	if runs == 0 {
+		return unset(ev, jev, "no scheduled comparison of the home's state and log root with the sites and a third location: run 'embassy protect'")
+	}
+	return met(ev, jev, "every snapshot is in the home's append-only log with witnessed checkpoints")
 }
 
 func evalMinimisation(f *Facts) liveResult {
@@ -758,7 +807,22 @@ func evalAudit(f *Facts) liveResult {
 	if f.Log == nil {
 		return unset("no transparency log yet")
 	}
-	return met(fmt.Sprintf("'embassy audit' exports the log (%d entries) with checkpoints and proofs", len(f.Log)))
+	var keyUse, attest, drills, config int
+	for _, e := range f.Log {
+		switch e.Kind {
+		case tlog.KindKeyUnwrap, tlog.KindKeyUse:
+			keyUse++
+		case tlog.KindKeyRelease, tlog.KindKeyRefuse:
+			attest++
+		case tlog.KindDrill:
+			drills++
+		case tlog.KindConfigChange, tlog.KindAgreementChange:
+			config++
+		}
+	}
+	return met(fmt.Sprintf("'embassy audit export' exports the log (%d entries) with checkpoints and proofs", len(f.Log)),
+		fmt.Sprintf("parts: key-use log %d entries, attestation history %d records, drill results %d, configuration history %d changes (with the reports and versions they name by digest)",
+			keyUse, attest, drills, config))
 }
 
 func evalExit(f *Facts) liveResult {
@@ -860,9 +924,17 @@ func evalPreserve(f *Facts) liveResult {
 func evalDrills(f *Facts) liveResult {
 	ev := f.logged(tlog.KindDrill, nil, tlog.KindDrill)
 	if n, _ := f.count(tlog.KindDrill, nil); n == 0 {
-		return unset(ev, "run 'embassy drill'")
+		return unset(ev, "run 'embassy drill', or schedule it under schedule: drills: in protect.yaml")
 	}
-	return met(ev)
+	passed, _ := f.count(tlog.KindDrill, func(e tlog.Indexed) bool { return e.Details["pass"] == "true" })
+	ev = fmt.Sprintf("%s (%d passed)", ev, passed)
+	var sched int
+	for _, e := range f.Log {
+		if e.Kind == tlog.KindJob && strings.HasPrefix(e.Object, "drill:") {
+			sched++
+		}
+	}
+	return met(ev, fmt.Sprintf("log: %d scheduled drill runs", sched))
 }
 
 func evalOperate(f *Facts) liveResult {
@@ -885,7 +957,7 @@ func evalWatch(f *Facts) liveResult {
 
 var reqDefs = []reqDef{
 	{1, "agreement-registry", "Agreement registry", "A", "every hosted workload resolves to exactly one active agreement; a workload whose agreement has expired is flagged within 24 h",
-		Some, "expiry is noticed only when a command runs, not on a schedule", []string{"TestRequirement01AgreementRegistry"}, evalAgreementRegistry},
+		Full, "", []string{"TestRequirement01AgreementRegistry", "TestAgreementJobOnItsOwnSchedule", "TestProtectRunsScheduledJobs"}, evalAgreementRegistry},
 	{2, "review-cadence", "Review cadence", "A", "clock-advance test produces an alert on day 366",
 		Full, "", []string{"TestRequirement02ReviewCadence"}, evalReview},
 	{3, "template-terms", "Template terms", "A", "attempting to loosen a baseline term without an explicit signed override is rejected",
@@ -901,9 +973,9 @@ var reqDefs = []reqDef{
 	{8, "residency", "Residency enforcement and proof", "C", "a replication target outside the allow-list is refused; location evidence is produced on demand for any object",
 		Some, "location evidence is produced on demand and logged ('site locate'), not yet on a schedule (periodic attestation)", []string{"TestRequirement08Residency", "TestRequirement08ResidencyProof", "TestHostileLocationClaimContradicted", "TestCheckDirections"}, evalResidency},
 	{9, "inventory", "Hosted-dataset inventory", "C", "data present at a host but absent from the inventory triggers an alert",
-		Some, "undeclared data is reported by assess (exit 3), not alerted on watch's schedule", []string{"TestRequirement09Inventory", "TestRuleDatasetAgreement"}, evalInventory},
+		Full, "", []string{"TestRequirement09Inventory", "TestRuleDatasetAgreement", "TestInventoryJobAlertsOnUndeclaredData", "TestProtectRunsScheduledJobs"}, evalInventory},
 	{10, "integrity", "Replica integrity proofs", "C", "flipping one byte in a replica is detected at the next verification cycle (≤ M min)",
-		Some, "verification is not scheduled; home and site roots are not compared against a third location automatically", []string{"TestRequirement10Integrity"}, evalIntegrity},
+		Full, "", []string{"TestRequirement10Integrity", "TestIntegrityJobComparesSignedStates", "TestHostileRollbackCaughtBySchedule"}, evalIntegrity},
 	{11, "minimisation", "Minimisation / scope control", "C", "a write of personal-data-tagged records to a non-personal-only embassy is rejected",
 		Full, "", []string{"TestRequirement11Minimisation", "TestRulePersonalData", "TestScripts/policy_rules"}, evalMinimisation},
 	{12, "key-custody", "Sending-state key custody", "D", "with the sending-state KMS unreachable, the host cannot decrypt; a key-usage log exists for every unwrap",
@@ -932,7 +1004,7 @@ var reqDefs = []reqDef{
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
 		Some, "the home pulls daemon filings and escalates when 'embassy incident list' runs; 'embassy watch' does not yet pull and escalate on its schedule", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestIncidentFiledAtDaemonReachesHome", "TestIncidentsFromDaemons"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
-		Some, "the bundle holds the key-use log (key.unwrap, key.release entries) but not the attestation history, drill reports or configuration history", []string{"TestRequirement24Audit"}, evalAudit},
+		Full, "", []string{"TestRequirement24Audit", "TestConfigHistoryAndAuditBundle", "TestAuditBundleAllParts", "TestHostileEvidenceBundleCut"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",
 		Some, "exit --shred and the agreement's N-day deadline are untested", []string{"TestRequirement25Exit"}, evalExit},
 	{26, "sla", "SLA monitoring", "E", "an injected outage shows in the monthly SLA report",
@@ -940,7 +1012,7 @@ var reqDefs = []reqDef{
 	{27, "preserve", "Preserve", "F", "observed replication lag is exported; an alert fires when lag exceeds the dataset's RPO",
 		Full, "", []string{"TestRequirement27Preserve"}, evalPreserve},
 	{28, "drills", "Restore drills", "F", "a drill run outputs RTO and a pass/fail against target",
-		Some, "drills are not scheduled per dataset's agreement", []string{"TestRequirement28Drills"}, evalDrills},
+		Full, "", []string{"TestRequirement28Drills", "TestProtectRunsScheduledJobs"}, evalDrills},
 	{29, "operate", "Operate (failover)", "F", "a failover game-day serves authentication and registry lookups from the embassy with home unreachable",
 		Full, "", []string{"TestRequirement29Operate", "TestGameDay"}, evalOperate},
 	{30, "compute", "Compute access", "F", "a reservation shortfall is reported; crisis-priority jobs preempt lower classes",

@@ -133,10 +133,15 @@ func want(t *testing.T, r Requirement, st Status, evidence string) {
 // workload whose agreement has expired is flagged.
 func TestRequirement01AgreementRegistry(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 1), Partial, "2 sites holding data each resolve to one agreement in force")
-	want(t, w.run(t, 1), Partial, "disputes: arbitration, technology-stack immunity: false") // inherited from the baseline
+	want(t, w.run(t, 1), Met, "2 sites holding data each resolve to one agreement in force")
+	want(t, w.run(t, 1), Met, "disputes: arbitration, technology-stack immunity: false") // inherited from the baseline
 	w.ags = []*agreement.Agreement{example(t, "ee-lu", "  emergency-access: physical-only", "  emergency-access: physical-only\n  dispute-mechanism: diplomatic")}
-	want(t, w.run(t, 1), Partial, "disputes: diplomatic")
+	want(t, w.run(t, 1), Met, "disputes: diplomatic")
+	// Expiry is flagged on the scheduler's own schedule (vault.Scheduler).
+	w.log(tlog.JobEntry(tlog.JobFacts{Job: tlog.JobAgreements, Slot: reqNow, Summary: "1 agreements checked"}),
+		tlog.Entry{Kind: "alert", Reason: "agreement-expiring"})
+	want(t, w.run(t, 1), Met, "log: 1 scheduled expiry alerts")
+	want(t, w.run(t, 1), Met, "1 scheduled agreements runs")
 	w.ags = []*agreement.Agreement{example(t, "ee-lu")}
 	w.f.Now = time.Date(2030, 5, 17, 0, 0, 0, 0, time.UTC)
 	want(t, w.run(t, 1), Violated, "site lu1 holds data under agreement ee-lu, which is not in force")
@@ -232,7 +237,9 @@ func TestRequirement09Inventory(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 9), NotConfigured, "land (C1-I1-A1): lu1, lu2")
 	w.settings.Datasets = []policy.DatasetTags{{Name: "land", Owner: "Land Board", RPO: "24h", RTO: "4h", Agreements: []string{"ee-lu"}}}
-	want(t, w.run(t, 9), Partial, "land (C1-I1-A1; owner Land Board, RPO 24h, RTO 4h, agreements ee-lu): at lu1, lu2")
+	want(t, w.run(t, 9), Met, "land (C1-I1-A1; owner Land Board, RPO 24h, RTO 4h, agreements ee-lu): at lu1, lu2")
+	w.log(tlog.JobEntry(tlog.JobFacts{Job: tlog.JobInventory, Slot: reqNow, Summary: "2 dataset copies at the sites, 0 not in the declared inventory", OK: true}))
+	want(t, w.run(t, 9), Met, "0 not in the declared inventory")
 	w.f.Holdings = append(w.f.Holdings, Holding{Dataset: policy.Dataset{Name: "tax", Class: "C1-I1-A1"}, Sites: []string{"lu2"}})
 	want(t, w.run(t, 9), Violated, "tax is held at lu2 but not in the inventory")
 }
@@ -242,9 +249,14 @@ func TestRequirement10Integrity(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 10), NotConfigured, "no verify entries")
 	w.log(tlog.Verify(true, 0, []string{"lu1", "lu2"}))
-	want(t, w.run(t, 10), Partial, "log: 1 verify entries")
+	want(t, w.run(t, 10), NotConfigured, "no scheduled comparison")
 	w.log(tlog.Verify(true, 1, []string{"lu1"}))
 	want(t, w.run(t, 10), Violated, "1 verifications found damage")
+	// The scheduled integrity job compares states and roots (vault.CheckIntegrity).
+	w.log(tlog.JobEntry(tlog.JobFacts{Job: tlog.JobIntegrity, Slot: reqNow, OK: true, Summary: "0 problems"}))
+	want(t, w.run(t, 10), Met, "1 scheduled integrity runs")
+	w.log(tlog.JobEntry(tlog.JobFacts{Job: tlog.JobIntegrity, Slot: reqNow, OK: false, Summary: "1 problems", Details: map[string]string{"sites": "lu2"}}))
+	want(t, w.run(t, 10), Violated, "mismatch or damage at lu2")
 }
 
 // Personal-data-tagged records at a non-personal-only embassy are a
@@ -430,7 +442,9 @@ func TestRequirement23Incidents(t *testing.T) {
 func TestRequirement24Audit(t *testing.T) {
 	w := newWorld(t)
 	w.log(tlog.Entry{Kind: tlog.KindInit})
-	want(t, w.run(t, 24), Partial, "exports the log (1 entries)")
+	want(t, w.run(t, 24), Met, "exports the log (1 entries)")
+	w.log(tlog.Entry{Kind: tlog.KindKeyUnwrap}, tlog.Entry{Kind: tlog.KindKeyRelease}, tlog.Entry{Kind: tlog.KindDrill}, tlog.ConfigChangeEntry("policy.yaml", "ab", 2))
+	want(t, w.run(t, 24), Met, "key-use log 1 entries, attestation history 1 records, drill results 1, configuration history 1 changes")
 	w.f.Log = nil
 	want(t, w.run(t, 24), NotConfigured, "no transparency log yet")
 }
@@ -471,7 +485,10 @@ func TestRequirement28Drills(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 28), NotConfigured, "run 'embassy drill'")
 	w.log(tlog.Entry{Kind: tlog.KindDrill})
-	want(t, w.run(t, 28), Partial, "log: 1 drill entries")
+	want(t, w.run(t, 28), Met, "log: 1 drill entries")
+	w.log(tlog.Entry{Kind: tlog.KindDrill, Details: map[string]string{"pass": "true"}}, tlog.JobEntry(tlog.JobFacts{Job: "drill:p1", Slot: reqNow}))
+	want(t, w.run(t, 28), Met, "(1 passed)")
+	want(t, w.run(t, 28), Met, "1 scheduled drill runs")
 }
 
 // Operate is available.

@@ -11,8 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/atomicfile"
+	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
+	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/witness"
 )
@@ -106,6 +108,9 @@ code 3 if it fails.`,
 				fmt.Fprintln(e.stderr, "embassy: warning: no --policy and no home: trusting the keys inside the bundle")
 				from = "embedded in the bundle"
 			}
+			if evidence.IsAudit(data) {
+				return e.verifyAudit(data, p, from, since, until, damaged)
+			}
 			b, ents, err := tlog.VerifyBundle(data, p)
 			if err != nil {
 				return damaged(err)
@@ -155,8 +160,18 @@ func cmdAuditExport(e *env) *cobra.Command {
 		Long: `Write an evidence bundle: every entry logged in the period (as one contiguous
 range of the log, so nothing in between can be left out), each with its
 inclusion proof, the checkpoint cosigned by the witness quorum, and the
-policy with the log's and witnesses' keys. 'embassy audit verify' checks it
-offline; docs/formats/tlog.md specifies it for independent verifiers.`,
+policy with the log's and witnesses' keys; indexed in four parts (the
+key-use log: key.unwrap and key.use; the attestation history: the key
+broker's key.release and key.refuse records with their evidence digests;
+the drill results; the configuration history: every change of
+embassy.yaml, policy.yaml, protect.yaml, watch.yaml, the log policy and
+the agreements, with content digests), and carrying the documents those
+entries name by digest: every drill's signed report and every
+configuration version. Configuration changes not yet logged are logged
+first. 'embassy audit verify' checks it offline; docs/FORMAT.md
+("Audit bundle") and docs/formats/tlog.md specify it for independent
+verifiers. Exit code 3 if a document named by the log is no longer in
+the home (it is declared unavailable in the bundle).`,
 		Example: `  embassy audit export --from 2026-11-01 --to 2026-12-01 -o evidence-2026-11.json
   embassy audit export --from 30d -o last-month.json`,
 		Args: cobra.NoArgs,
@@ -170,22 +185,25 @@ offline; docs/formats/tlog.md specifies it for independent verifiers.`,
 			if err != nil {
 				return err
 			}
-			r, _, err := e.readLog(h)
+			data, b, err := e.vaultOf(h).AuditExport(e.ctx, from, to)
 			if err != nil {
 				return err
 			}
-			b, err := r.Export(e.ctx, from, to, e.vaultOf(h).Recorder().Signer)
-			if err != nil {
-				return hint.WithCode(err, hint.CodeDamaged)
-			}
-			if err := atomicfile.Write(out, b, 0o644); err != nil {
+			if err := atomicfile.Write(out, data, 0o644); err != nil {
 				return err
 			}
-			_, ents, _ := tlog.VerifyBundle(b, nil)
+			_, ents, _ := tlog.VerifyBundle(b.Log, nil)
+			for _, u := range b.Unavailable {
+				fmt.Fprintf(e.stderr, "embassy: warning: entry %d: %s\n", u.Index, u.Why)
+			}
+			e.warned = e.warned || len(b.Unavailable) > 0
 			if e.json {
-				return e.emitJSON(map[string]any{"file": out, "entries": len(ents), "bytes": len(b)})
+				return e.emitJSON(map[string]any{"file": out, "entries": len(ents), "bytes": len(data), "key_use": len(b.Parts.KeyUse),
+					"attestation": len(b.Parts.Attestation), "drills": len(b.Parts.Drills), "config": len(b.Parts.Config),
+					"documents": len(b.Documents), "unavailable": b.Unavailable})
 			}
-			e.printf("Wrote %s: %d entries with proofs, %d bytes\n", out, len(ents), len(b))
+			e.printf("Wrote %s: %d entries with proofs (key use %d, attestation %d, drills %d, configuration changes %d), %d documents, %d bytes\n",
+				out, len(ents), len(b.Parts.KeyUse), len(b.Parts.Attestation), len(b.Parts.Drills), len(b.Parts.Config), len(b.Documents), len(data))
 			return nil
 		},
 	}
@@ -348,4 +366,42 @@ func groupWitnessAlerts(as []witness.Alert) []witnessAlertGroup {
 		}
 	}
 	return out
+}
+
+// verifyAudit checks an audit bundle (evidence.AuditFormat) offline.
+func (e *env) verifyAudit(data []byte, p *tlog.Policy, from, since, until string, damaged func(error) error) error {
+	res, err := evidence.VerifyAudit(data, p, repo.HomeIDFor)
+	if err != nil {
+		return damaged(err)
+	}
+	if since != "" || until != "" {
+		want, wantTo, err := parseRange(since, until, time.Now())
+		if err != nil {
+			return err
+		}
+		if err := res.Log.Covers(want, wantTo); err != nil {
+			return damaged(err)
+		}
+	}
+	if p != nil {
+		warnHomeAlone(e, p)
+	}
+	for _, u := range res.Unavailable {
+		fmt.Fprintf(e.stderr, "embassy: warning: entry %d: document unavailable: %s\n", u.Index, u.Why)
+	}
+	if len(res.Unavailable) > 0 {
+		e.warned = true
+	}
+	if e.json {
+		return e.emitJSON(map[string]any{"ok": len(res.Unavailable) == 0, "type": "audit-bundle", "origin": res.Log.Origin, "entries": len(res.Entries),
+			"from": res.Log.From, "to": res.Log.To, "key_use": len(res.Parts.KeyUse), "attestation": len(res.Parts.Attestation),
+			"drills": len(res.Parts.Drills), "config": len(res.Parts.Config), "documents": res.Documents, "unavailable": res.Unavailable, "policy": from})
+	}
+	e.printf("OK: %d entries of %s verified against the cosigned checkpoint (policy %s)\n", len(res.Entries), res.Log.Origin, from)
+	e.printf("  key-use log: %d entries; attestation history: %d records with evidence digests\n", len(res.Parts.KeyUse), len(res.Parts.Attestation))
+	e.printf("  drill results: %d, configuration history: %d changes; %d documents match their logged digests\n", len(res.Parts.Drills), len(res.Parts.Config), res.Documents)
+	if n := len(res.Unavailable); n > 0 {
+		e.printf("PARTIAL: %d documents named by the log are not in the bundle\n", n)
+	}
+	return nil
 }

@@ -65,7 +65,23 @@ latest.
       every: 5m          # default: rpo/2
       rpo: 15m
 
---once snapshots every dataset once, reports the lags and exits. Otherwise
+Besides the snapshots, protect runs the home's scheduled jobs (one
+scheduler in the service layer; state in <home>/schedule/state.json, every
+result a "job" entry in the transparency log, every alert an "alert" entry
+sent through the routes of <home>/watch.yaml):
+
+  schedule:
+    agreements: {every: 12h, notice-days: 60}   # alert before and at an agreement's end, overdue reviews
+    inventory: {every: 6h}                      # data at a site that policy.yaml datasets: does not declare
+    integrity: {every: 1h, read-data-every: 24} # verify; each site's signed state and the log root
+                                                # against the home's and the outside witnesses
+    config: {every: 1h}                         # log every change of embassy.yaml, policy.yaml, ...
+    drills:                                     # on the agreements' operations.restore-drill-every-days
+      - {plan: drill-plan.yaml, identities: [alice.key, bob.key]}
+
+Any job takes off: true. Exit code 3 with --once when a job raised an alert.
+
+--once snapshots every dataset once, runs every job, reports and exits. Otherwise
 protect runs until interrupted; --metrics serves Prometheus metrics
 (embassy_replication_lag_seconds{dataset,site}, embassy_rpo_exceeded, ...)
 at http://ADDR/metrics.`,
@@ -88,37 +104,20 @@ at http://ADDR/metrics.`,
 			}
 			defer e.closeRepo(r)
 			var taken []*protect.Taken
-			rn := &protect.Runner{Repo: r, Home: h, Config: cfg, Log: e.log, Now: e.clock,
-				Take: v.Protect, // the vault's one snapshot path: same policy decisions, same log entry
+			p, err := v.Protection(cfg, vault.ProtectHooks{
 				OnTaken: func(t *protect.Taken) {
 					taken = append(taken, t)
 					if !once {
 						e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
 					}
 				},
-				OnAlert: func(a protect.Alert) { e.alert(h, a) }}
+				OnAlert: e.alert})
+			if err != nil {
+				return err
+			}
+			p.OnRun = func(run vault.JobRun) { e.printJobRun(run, once) }
 			if once {
-				errs := rn.Cycle(e.ctx, true)
-				lags := rn.Lags()
-				e.reportSites(r)
-				if e.json {
-					var es []string
-					for _, err := range errs {
-						es = append(es, err.Error())
-					}
-					if err := e.emitJSON(map[string]any{"taken": taken, "lags": lags, "errors": es}); err != nil {
-						return err
-					}
-				} else {
-					for _, t := range taken {
-						e.printf("snapshot %s of %s saved (%s)\n", t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
-					}
-					printLags(e, lags)
-				}
-				if len(errs) > 0 {
-					return hint.Wrap(errors.Join(errs...), "the previous snapshots of these datasets are intact; fix the source and run again")
-				}
-				return nil
+				return e.protectOnce(p, r, &taken)
 			}
 			if metrics != "" {
 				ln, err := net.Listen("tcp", metrics)
@@ -126,7 +125,7 @@ at http://ADDR/metrics.`,
 					return hint.WithCode(fmt.Errorf("--metrics %s: %w", metrics, err), hint.CodeUsage)
 				}
 				reg := promreg.NewRegistry()
-				reg.MustRegister(rn)
+				reg.MustRegister(p.Runner)
 				mux := http.NewServeMux()
 				mux.Handle("GET /metrics", promreg.Handler(reg))
 				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
@@ -134,7 +133,7 @@ at http://ADDR/metrics.`,
 				defer srv.Close()
 				e.printf("metrics at http://%s/metrics\n", ln.Addr())
 			}
-			return rn.Run(e.ctx)
+			return p.Run(e.ctx, cfg.Poll)
 		},
 	}
 	c.Flags().BoolVar(&once, "once", false, "snapshot every dataset once, report lags and exit")
@@ -143,9 +142,8 @@ at http://ADDR/metrics.`,
 	return c
 }
 
-// alert reports an RPO alert on stderr, in <home>/alerts.jsonl and in the
-// event journal.
-func (e *env) alert(h *home.Home, a protect.Alert) {
+// alert reports an RPO alert on stderr (the vault has recorded it).
+func (e *env) alert(a protect.Alert) {
 	lag := "no snapshot"
 	if a.LagSec >= 0 {
 		lag = (time.Duration(a.LagSec) * time.Second).String()
@@ -155,11 +153,89 @@ func (e *env) alert(h *home.Home, a protect.Alert) {
 	} else {
 		fmt.Fprintf(e.stderr, "embassy: resolved: %s at site %s: lag %s within RPO\n", a.Dataset, a.Site, lag)
 	}
-	if err := evidence.AppendLine(filepath.Join(h.Dir, protect.AlertsFile), a); err != nil {
-		e.log.ErrorContext(e.ctx, "alerts", "err", err)
+}
+
+// printJobRun shows a scheduled job's result (the protect job's own
+// snapshots are shown as they are taken) and each alert it raised.
+func (e *env) printJobRun(run vault.JobRun, once bool) {
+	if run.Job == vault.JobProtect {
+		return
 	}
-	_ = evidence.Journal{Path: filepath.Join(h.Dir, vault.EventsFile)}.Append(evidence.Event{Type: "alert", Home: h.Config.Home,
-		Summary: fmt.Sprintf("rpo %s: %s at %s", a.State, a.Dataset, a.Site), Fields: map[string]any{"lag_seconds": a.LagSec, "rpo_seconds": a.RPOSec}})
+	if run.Err != nil {
+		fmt.Fprintf(e.stderr, "embassy: alert: job %s failed: %v\n", run.Job, run.Err)
+		return
+	}
+	if run.Report == nil {
+		return
+	}
+	if !e.json {
+		state := "ok"
+		if !run.Report.OK {
+			state = "ALERT"
+		}
+		if once {
+			e.printf("job %s: %s: %s\n", run.Job, state, run.Report.Summary)
+		} else {
+			e.printf("%s job %s: %s: %s\n", run.Slot.Format(time.RFC3339), run.Job, state, run.Report.Summary)
+		}
+	}
+	for _, a := range run.Report.Alerts {
+		fmt.Fprintf(e.stderr, "embassy: alert: %s: %s\n", a.Kind, a.Why)
+	}
+}
+
+// protectOnce runs every job once and reports.
+func (e *env) protectOnce(p *vault.Protection, r *repo.Repo, taken *[]*protect.Taken) error {
+	runs, err := p.Once(e.ctx)
+	if err != nil {
+		return err
+	}
+	lags := p.Runner.Lags()
+	e.reportSites(r)
+	var errs []error
+	var failed []string
+	jobs := []map[string]any{}
+	for _, run := range runs {
+		if run.Job == vault.JobProtect {
+			if run.Err != nil {
+				errs = append(errs, run.Err)
+			}
+			continue
+		}
+		j := map[string]any{"job": run.Job, "ok": run.Err == nil && run.Report != nil && run.Report.OK}
+		if run.Report != nil {
+			j["summary"], j["alerts"] = run.Report.Summary, run.Report.Alerts
+			if !run.Report.OK {
+				failed = append(failed, run.Job)
+			}
+		}
+		if run.Err != nil {
+			j["error"] = run.Err.Error()
+			failed = append(failed, run.Job)
+		}
+		jobs = append(jobs, j)
+	}
+	if e.json {
+		var es []string
+		for _, err := range errs {
+			es = append(es, err.Error())
+		}
+		if err := e.emitJSON(map[string]any{"taken": *taken, "lags": lags, "errors": es, "jobs": jobs}); err != nil {
+			return err
+		}
+	} else {
+		for _, t := range *taken {
+			e.printf("snapshot %s of %s saved (%s)\n", t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
+		}
+		printLags(e, lags)
+	}
+	if len(errs) > 0 {
+		return hint.Wrap(errors.Join(errs...), "the previous snapshots of these datasets are intact; fix the source and run again")
+	}
+	if len(failed) > 0 {
+		e.warned = true
+	}
+	return nil
 }
 
 func printLags(e *env, lags []protect.SiteLag) {

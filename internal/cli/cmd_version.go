@@ -85,6 +85,10 @@ Files and folders of a home:
                        home.crt, home.key, ...) for embassy:// sites
   protect.yaml         continuous-protection datasets ('embassy protect --help')
   alerts.jsonl         RPO alerts raised by protect
+  schedule/            the scheduled jobs' state (state.json: last run, result and
+                       what each job already alerted on; 'embassy protect --help')
+  evidence/            what audit bundles carry besides the log: config/SHA256 (every
+                       logged configuration version), drills/ (signed drill reports)
   exits/               open exits from host sites (SITE.json: start, the agreement's
                        deadline; 'embassy exit status')
   events.jsonl         the local journal of continuity events (drills, alerts, crises)

@@ -32,7 +32,7 @@ func TestHelpConfigComplete(t *testing.T) {
 	for _, name := range []string{home.ConfigFile, policy.SettingsFile, protect.FileName, protect.AlertsFile, vault.EventsFile,
 		"agreements/", "pki/", "cache/", "locks/", "meta/", "keys/root-N.key", "log/", tlog.PolicyFile, tlog.TilesDir + "/", tlog.AlertsFile,
 		vault.WatchConfigFile, path.Dir(vault.WatchStateFile) + "/", path.Base(vault.WatchStateFile), "exits/", "ui/", "links.json", "passkeys.json",
-		"broker/", "operate-revoked.json", "cursors/"} {
+		"broker/", "operate-revoked.json", "cursors/", path.Dir(vault.ScheduleFile) + "/", "evidence/"} {
 		if !strings.Contains(help, name) {
 			t.Errorf("help config does not list %q", name)
 		}

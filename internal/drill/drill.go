@@ -50,6 +50,8 @@ type Options struct {
 	Now     func() time.Time
 	// Gate is the policy asked before every restore (failover.Options).
 	Gate failover.Gate
+	// OnUnwrap is told of every dataset key record unwrapped (failover.Options).
+	OnUnwrap func(ctx context.Context, us []repo.Unwrap)
 }
 
 // derivedLabel is the HKDF label of the drill signing key.
@@ -82,7 +84,7 @@ func Run(ctx context.Context, p *failover.Plan, ids []repo.IdentitySource, o Opt
 			defer os.RemoveAll(d)
 		}
 	}
-	env, rerr := failover.Rebuild(ctx, p, ids, failover.Options{Scratch: scratch, Log: o.Log, Now: o.Now, Gate: o.Gate})
+	env, rerr := failover.Rebuild(ctx, p, ids, failover.Options{Scratch: scratch, Log: o.Log, Now: o.Now, Gate: o.Gate, OnUnwrap: o.OnUnwrap})
 	defer env.Close()
 	var root ed25519.PrivateKey
 	var endorser ed25519.PrivateKey

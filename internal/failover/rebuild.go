@@ -100,6 +100,9 @@ type Options struct {
 	// WitnessHTTP reaches the log policy's witnesses (nil: a default
 	// client).
 	WitnessHTTP *http.Client
+	// OnUnwrap, if set, is told of every dataset key record the recovered
+	// root unwraps (repo.Options.OnUnwrap), for the key-use log.
+	OnUnwrap func(ctx context.Context, us []repo.Unwrap)
 }
 
 // Rebuild recovers the root key from the first site that yields it with
@@ -205,7 +208,7 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, o Options)
 		}
 		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), code)
 	}
-	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, OnAlert: func(a repo.Alert) {
+	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, OnUnwrap: o.OnUnwrap, OnAlert: func(a repo.Alert) {
 		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
 	}})
 	if err != nil {
@@ -223,7 +226,7 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, o Options)
 		if err := askWitnesses(ctx, env, w, o.WitnessHTTP); err != nil {
 			return env, err
 		}
-		if r, err = freshSites(ctx, env, w, log); err != nil {
+		if r, err = freshSites(ctx, env, w, log, o.OnUnwrap); err != nil {
 			return env, err
 		}
 	}
@@ -349,7 +352,7 @@ func gateSites(ctx context.Context, env *Env, r *repo.Repo, d *repo.Dataset, nam
 
 // freshSites reopens the vault over the sites whose signed state shows at
 // least what the witnesses cosigned; the others are named and skipped.
-func freshSites(ctx context.Context, env *Env, w *Witnessed, log *slog.Logger) (*repo.Repo, error) {
+func freshSites(ctx context.Context, env *Env, w *Witnessed, log *slog.Logger, onUnwrap func(context.Context, []repo.Unwrap)) (*repo.Repo, error) {
 	home := env.Recovered.Home
 	var fresh []*repo.Site
 	for _, s := range env.Sites {
@@ -388,7 +391,7 @@ func freshSites(ctx context.Context, env *Env, w *Witnessed, log *slog.Logger) (
 		return nil, hint.WithCode(hint.Wrap(errors.New("no site presents the vault state the log's witnesses cosigned: every site is stale or hiding manifests"),
 			"bring a site that holds the newest snapshots ('embassy site sync' at home), or check the plan's log copy"), hint.CodeDamaged)
 	}
-	return repo.Open(ctx, repo.Options{Home: home, Sites: fresh, Logger: log, OnAlert: func(a repo.Alert) {
+	return repo.Open(ctx, repo.Options{Home: home, Sites: fresh, Logger: log, OnUnwrap: onUnwrap, OnAlert: func(a repo.Alert) {
 		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
 	}})
 }

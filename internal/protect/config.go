@@ -24,7 +24,60 @@ const FileName = "protect.yaml"
 type Config struct {
 	Poll     time.Duration `yaml:"poll,omitempty"` // how often sources and lag are checked (default 10s)
 	Datasets []Dataset     `yaml:"datasets"`
+	// Schedule sets the home's scheduled jobs that 'embassy protect' runs
+	// besides the snapshots (vault.Scheduler): agreement expiry, the
+	// inventory scan, integrity, the configuration history, drills.
+	Schedule Schedule `yaml:"schedule,omitempty"`
 }
+
+// Schedule configures the scheduled jobs; a zero interval is the default.
+type Schedule struct {
+	Agreements AgreementJob `yaml:"agreements,omitempty"`
+	Inventory  Interval     `yaml:"inventory,omitempty"`
+	Integrity  IntegrityJob `yaml:"integrity,omitempty"`
+	Config     Interval     `yaml:"config,omitempty"`
+	Drills     []DrillJob   `yaml:"drills,omitempty"`
+}
+
+// Interval is how often a job runs; Off turns it off.
+type Interval struct {
+	Every time.Duration `yaml:"every,omitempty"`
+	Off   bool          `yaml:"off,omitempty"`
+}
+
+// AgreementJob checks the installed agreements' terms.
+type AgreementJob struct {
+	Interval   `yaml:",inline"`
+	NoticeDays int `yaml:"notice-days,omitempty"` // alert this many days before an agreement ends (default 60)
+}
+
+// IntegrityJob verifies the sites and compares their signed state and the
+// log's root with the home's and a third location.
+type IntegrityJob struct {
+	Interval `yaml:",inline"`
+	// ReadDataEvery reads and authenticates every pack on one run in this
+	// many (default 24); the others check metadata only.
+	ReadDataEvery int `yaml:"read-data-every,omitempty"`
+}
+
+// DrillJob is a restore drill run on the cadence of the agreements of the
+// plan's sites (operations.restore-drill-every-days, baseline if none).
+type DrillJob struct {
+	Plan           string        `yaml:"plan"`                      // a continuity plan ('embassy drill --help')
+	Identities     []string      `yaml:"identities,omitempty"`      // custodian identity files added to the plan's
+	PassphraseFile string        `yaml:"passphrase-file,omitempty"` // for encrypted identities
+	Every          time.Duration `yaml:"every,omitempty"`           // sooner than the agreements require (never later)
+}
+
+// Default job intervals.
+const (
+	DefaultAgreementsEvery = 12 * time.Hour // an expiry is flagged within 24 h
+	DefaultInventoryEvery  = 6 * time.Hour
+	DefaultIntegrityEvery  = time.Hour
+	DefaultConfigEvery     = time.Hour
+	DefaultNoticeDays      = 60
+	DefaultReadDataEvery   = 24
+)
 
 // Dataset is one protected source.
 type Dataset struct {
@@ -97,13 +150,66 @@ func Parse(r io.Reader, dir string) (*Config, error) {
 			d.Source.Format = "custom"
 		}
 	}
+	sc := &c.Schedule
+	for _, iv := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&sc.Agreements.Every, DefaultAgreementsEvery}, {&sc.Inventory.Every, DefaultInventoryEvery},
+		{&sc.Integrity.Every, DefaultIntegrityEvery}, {&sc.Config.Every, DefaultConfigEvery}} {
+		if *iv.p == 0 {
+			*iv.p = iv.def
+		}
+	}
+	if sc.Agreements.NoticeDays == 0 {
+		sc.Agreements.NoticeDays = DefaultNoticeDays
+	}
+	if sc.Integrity.ReadDataEvery == 0 {
+		sc.Integrity.ReadDataEvery = DefaultReadDataEvery
+	}
+	for i := range sc.Drills {
+		d := &sc.Drills[i]
+		for _, p := range append([]*string{&d.Plan, &d.PassphraseFile}, ptrs(d.Identities)...) {
+			if *p != "" && !filepath.IsAbs(*p) {
+				*p = filepath.Join(dir, *p)
+			}
+		}
+	}
 	return &c, c.Validate()
+}
+
+func ptrs(s []string) []*string {
+	out := make([]*string, len(s))
+	for i := range s {
+		out[i] = &s[i]
+	}
+	return out
 }
 
 // Validate returns the first invalid field, by path.
 func (c *Config) Validate() error {
 	if c.Poll < 0 {
 		return errors.New("poll: must not be negative")
+	}
+	sc := c.Schedule
+	for name, d := range map[string]time.Duration{"agreements": sc.Agreements.Every, "inventory": sc.Inventory.Every,
+		"integrity": sc.Integrity.Every, "config": sc.Config.Every} {
+		if d < 0 {
+			return fmt.Errorf("schedule.%s.every: must not be negative", name)
+		}
+	}
+	if sc.Agreements.NoticeDays < 0 {
+		return errors.New("schedule.agreements.notice-days: must not be negative")
+	}
+	if sc.Integrity.ReadDataEvery < 0 {
+		return errors.New("schedule.integrity.read-data-every: must not be negative")
+	}
+	for i, d := range sc.Drills {
+		if d.Plan == "" {
+			return fmt.Errorf("schedule.drills[%d].plan: missing (a continuity plan, see 'embassy drill --help')", i)
+		}
+		if d.Every < 0 {
+			return fmt.Errorf("schedule.drills[%d].every: must not be negative", i)
+		}
 	}
 	seen := map[string]bool{}
 	for i, d := range c.Datasets {

@@ -530,36 +530,3 @@ func TestLagsSiteDown(t *testing.T) {
 		t.Fatalf("never-snapshotted dataset: %v %+v", err, lags)
 	}
 }
-
-// TestRunStopsOnCancel: Run cycles until its context ends, then returns nil.
-func TestRunStopsOnCancel(t *testing.T) {
-	v := newMemVault(t)
-	src := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	took := make(chan struct{}, 1)
-	rn := &protect.Runner{Repo: v.r, Config: &protect.Config{Poll: time.Hour, Datasets: []protect.Dataset{{
-		Name: "reg", Source: protect.Source{Type: protect.KindDir, Path: src}, RPO: time.Hour}}},
-		Take: func(ctx context.Context, ds protect.Dataset) (*protect.Taken, error) {
-			select {
-			case took <- struct{}{}:
-			default:
-			}
-			return nil, fmt.Errorf("not now")
-		}}
-	done := make(chan error)
-	go func() { done <- rn.Run(ctx) }()
-	select {
-	case <-took:
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run took no snapshot within 30s")
-	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Run did not return within 30s of its context ending")
-	}
-}

@@ -180,24 +180,6 @@ func (rn *Runner) measure(ctx context.Context) {
 	}
 }
 
-// Run cycles every Config.Poll until ctx ends.
-func (rn *Runner) Run(ctx context.Context) error {
-	t := time.NewTicker(rn.Config.Poll)
-	defer t.Stop()
-	for {
-		for _, err := range rn.Cycle(ctx, false) {
-			if ctx.Err() == nil {
-				rn.Log.ErrorContext(ctx, "protect", "err", err)
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-t.C:
-		}
-	}
-}
-
 // Lags returns the last measured lags of every dataset.
 func (rn *Runner) Lags() []SiteLag {
 	rn.init()

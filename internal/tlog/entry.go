@@ -45,6 +45,8 @@ const (
 	KindSession         = "session"
 	KindDisclosure      = "disclosure"
 	KindWitnessChange   = "witness.change"
+	KindJob             = "job"           // a scheduled job's result (builders_sched.go)
+	KindConfigChange    = "config.change" // a configuration file's new content digest (builders_sched.go)
 )
 
 // Kinds is every known kind, sorted.
@@ -53,7 +55,7 @@ var Kinds = func() []string {
 		KindKeyUnwrap, KindKeyUse, KindKeyRelease, KindKeyRefuse, KindKeyRotate, KindKeyShred, KindRecover, KindSiteAdd,
 		KindSiteRemove, KindPlacement, KindRepair, KindPolicyChange, KindAgreementChange,
 		KindExit, KindDrill, KindDaemonLogin, KindSession, KindDisclosure, KindWitnessChange,
-		KindOperate, KindOperateRevoke}
+		KindOperate, KindOperateRevoke, KindJob, KindConfigChange}
 	sort.Strings(k)
 	return k
 }()

@@ -164,8 +164,12 @@ func (c *Continuity) Drill(ctx context.Context, req DrillRequest) (*DrillResult,
 	if err != nil {
 		return nil, err
 	}
+	onUnwrap, flush := c.unwraps("drill")
 	doc, rep, err := drill.Run(ctx, req.Plan, req.Identities, drill.Options{Scratch: req.Scratch, Keep: req.Keep, Log: c.Opts.Logger,
-		Now: c.Opts.Clock, Gate: gate})
+		Now: c.Opts.Clock, Gate: gate, OnUnwrap: onUnwrap})
+	if rep != nil {
+		flush(ctx, rep.Home)
+	}
 	if err != nil {
 		return &DrillResult{Report: rep}, err
 	}
@@ -180,6 +184,7 @@ func (c *Continuity) Drill(ctx context.Context, req DrillRequest) (*DrillResult,
 		c.warnf("event journal: %v", err)
 	}
 	if c.Home != nil && c.Home.Home.Config.Home == rep.Home {
+		keepDrillReport(c.Home, req.Out, digest)
 		c.Home.Recorder().Audit(ctx, tlog.DrillEntry(tlog.DrillFacts{Plan: rep.Plan, Pass: rep.Pass, Failures: len(rep.Failures), RTO: rep.RTOMeasured, Report: digest}))
 	}
 	return &DrillResult{Report: rep, Doc: doc, Digest: digest}, nil
@@ -217,4 +222,47 @@ func WriteDoc(path string, d *evidence.Document) (string, error) {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:]), nil
+}
+
+// keepDrillReport keeps a copy of a drill report written outside the
+// home under EvidenceDir/drills, where 'audit export' finds the report of
+// every drill the log records.
+func keepDrillReport(v *Vault, out, digest string) {
+	dir := filepath.Join(EvidenceDir(v.Home), "drills")
+	if abs, err := filepath.Abs(out); err == nil && filepath.Dir(abs) == dir {
+		return
+	}
+	b, err := os.ReadFile(out)
+	if err == nil {
+		err = os.MkdirAll(dir, 0o700)
+	}
+	if err == nil {
+		err = atomicfile.Write(filepath.Join(dir, digest+".json"), b, 0o600)
+	}
+	if err != nil {
+		v.Warnf("drill report not kept in the home for audit bundles: %v", err)
+	}
+}
+
+// unwraps collects the key.unwrap entries of a rebuild (by: drill or
+// operate); flush records them in the home's log when the rebuilt home
+// is this machine's (known only once the key is recovered), so every
+// unwrap of the home's keys is in its key-use log.
+func (c *Continuity) unwraps(by string) (func(context.Context, []repo.Unwrap), func(context.Context, string)) {
+	var ents []tlog.Entry
+	collect := func(_ context.Context, us []repo.Unwrap) {
+		now := c.Opts.Clock().UTC()
+		for _, e := range UnwrapEntries(us) {
+			e.Time = now
+			e.Details["by"] = by
+			ents = append(ents, e)
+		}
+	}
+	flush := func(ctx context.Context, homeID string) {
+		if c.Home != nil && homeID == c.Home.Home.Config.Home && len(ents) > 0 {
+			c.Home.Recorder().Audit(ctx, ents...)
+		}
+		ents = nil
+	}
+	return collect, flush
 }

@@ -115,10 +115,14 @@ func (c *Continuity) Operate(ctx context.Context, req OperateRequest, started fu
 		return nil, err
 	}
 	start := c.Opts.Clock()
+	onUnwrap, flush := c.unwraps("operate")
 	env, err := failover.Rebuild(ctx, req.Plan, req.Identities, failover.Options{Scratch: filepath.Join(req.Dir, "data"),
-		Log: c.Opts.Logger, Now: c.Opts.Clock, Gate: gate})
+		Log: c.Opts.Logger, Now: c.Opts.Clock, Gate: gate, OnUnwrap: onUnwrap})
 	if env != nil {
 		defer env.Close()
+		if env.Recovered != nil {
+			flush(ctx, env.Recovered.Home)
+		}
 	}
 	if err != nil {
 		return nil, err
