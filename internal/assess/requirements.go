@@ -11,7 +11,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
-	"github.com/digital-embassy/embassy/internal/supply"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -450,7 +449,7 @@ func evalResidency(f *Facts) liveResult {
 }
 
 // kindSiteLocate is the log entry of 'embassy site locate' (vault.KindLocationEntry).
-const kindSiteLocate = "site.locate"
+const kindSiteLocate = tlog.KindSiteLocate
 
 func evalInventory(f *Facts) liveResult {
 	declared := f.Engine.Settings().Datasets
@@ -595,7 +594,7 @@ func evalAttestation(f *Facts) liveResult {
 // alert was not followed by an approval of that digest or a resolution
 // (the site runs an approved build again) violates the requirement.
 func evalSupply(f *Facts) liveResult {
-	ev := []string{f.logged(supply.KindApprove, nil, supply.KindApprove), f.logged(supply.KindAlert, nil, supply.KindAlert),
+	ev := []string{f.logged(tlog.KindUpdateApprove, nil, tlog.KindUpdateApprove), f.logged(tlog.KindUpdateAlert, nil, tlog.KindUpdateAlert),
 		f.logged(tlog.KindKeyRefuse, reason("update"), "key.refuse (update)"),
 		"keys of attested-release classes go only to workloads whose attested measurements a signed update approval covers"}
 	type alert struct {
@@ -606,11 +605,11 @@ func evalSupply(f *Facts) liveResult {
 	approved := map[string]uint64{} // digest -> index of its latest approval
 	for _, e := range f.Log {
 		switch e.Kind {
-		case supply.KindAlert:
+		case tlog.KindUpdateAlert:
 			open[e.Site] = alert{e.Object, e.Index}
-		case supply.KindResolved:
+		case tlog.KindUpdateResolved:
 			delete(open, e.Site)
-		case supply.KindApprove:
+		case tlog.KindUpdateApprove:
 			if d := e.Details["digest"]; d != "" {
 				approved[d] = e.Index
 			}
@@ -630,7 +629,7 @@ func evalSupply(f *Facts) liveResult {
 	if len(bad) > 0 {
 		return violated(append([]string{"sites running an unapproved build: " + strings.Join(bad, ", ")}, ev...)...)
 	}
-	if n, _ := f.count(supply.KindApprove, nil); n == 0 {
+	if n, _ := f.count(tlog.KindUpdateApprove, nil); n == 0 {
 		return unset(append(ev, "no update approval yet: 'embassy sbom' then 'embassy update approve'")...)
 	}
 	return met(ev...)
@@ -667,7 +666,7 @@ func evalPersonnel(f *Facts) liveResult {
 	if f.Configured["revocations"] {
 		ev = append(ev, "a revocation list is published")
 	}
-	ev = append(ev, f.logged("pki.revoke", nil, "pki.revoke"),
+	ev = append(ev, f.logged(tlog.KindPKIRevoke, nil, tlog.KindPKIRevoke),
 		f.logged(tlog.KindSession, func(e tlog.Indexed) bool { return e.Details["event"] == "denied" }, "refused-connection (site events)"))
 	return met(ev...)
 }
@@ -835,7 +834,7 @@ func evalSLA(f *Facts) liveResult {
 	latest := map[string]tlog.Indexed{}
 	var ids []string
 	for _, e := range f.Log {
-		if e.Kind != "sla.report" {
+		if e.Kind != tlog.KindSLAReport {
 			continue
 		}
 		id := e.Details["agreement"]
@@ -847,7 +846,7 @@ func evalSLA(f *Facts) liveResult {
 		latest[id] = e
 	}
 	if len(ids) == 0 {
-		return unset(f.logged("sla.report", nil, "sla.report"), "no monthly SLA report yet: probe sites with 'embassy sla probe' on a schedule and run 'embassy sla report --month YYYY-MM'")
+		return unset(f.logged(tlog.KindSLAReport, nil, tlog.KindSLAReport), "no monthly SLA report yet: probe sites with 'embassy sla probe' on a schedule and run 'embassy sla report --month YYYY-MM'")
 	}
 	slices.Sort(ids)
 	var bad, ev []string
@@ -872,7 +871,7 @@ func evalCompute(f *Facts) liveResult {
 	latest := map[string]tlog.Indexed{}
 	var sites []string
 	for _, e := range f.Log {
-		if e.Kind != "compute.check" {
+		if e.Kind != tlog.KindComputeCheck {
 			continue
 		}
 		if _, ok := latest[e.Site]; !ok {
@@ -881,7 +880,7 @@ func evalCompute(f *Facts) liveResult {
 		latest[e.Site] = e
 	}
 	if len(sites) == 0 {
-		return unset(f.logged("compute.check", nil, "compute.check"), "no compute check yet: reserve capacity in an agreement (compute.reservations) and run 'embassy compute check'")
+		return unset(f.logged(tlog.KindComputeCheck, nil, tlog.KindComputeCheck), "no compute check yet: reserve capacity in an agreement (compute.reservations) and run 'embassy compute check'")
 	}
 	slices.Sort(sites)
 	var bad, ev []string

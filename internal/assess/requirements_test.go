@@ -14,7 +14,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/policy"
-	"github.com/digital-embassy/embassy/internal/supply"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -317,15 +316,15 @@ func TestRequirement16SupplyChain(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 16), NotConfigured, "no update approval yet")
 	d1, d2 := strings.Repeat("1", 64), strings.Repeat("2", 64)
-	w.log(tlog.Entry{Kind: supply.KindApprove, Object: "u1", Details: map[string]string{"digest": d1}})
+	w.log(tlog.Entry{Kind: tlog.KindUpdateApprove, Object: "u1", Details: map[string]string{"digest": d1}})
 	want(t, w.run(t, 16), Partial, "log: 1 update.approve entries")
-	w.log(tlog.Entry{Kind: supply.KindAlert, Site: "lu1", Object: d2, Reason: "unapproved"})
+	w.log(tlog.Entry{Kind: tlog.KindUpdateAlert, Site: "lu1", Object: d2, Reason: "unapproved"})
 	want(t, w.run(t, 16), Violated, "sites running an unapproved build: lu1 (2222222222222222)")
-	w.log(tlog.Entry{Kind: supply.KindApprove, Object: "u2", Details: map[string]string{"digest": d2}})
+	w.log(tlog.Entry{Kind: tlog.KindUpdateApprove, Object: "u2", Details: map[string]string{"digest": d2}})
 	want(t, w.run(t, 16), Partial, "log: 2 update.approve entries")
-	w.log(tlog.Entry{Kind: supply.KindAlert, Site: "lu2", Object: d1, Reason: "revoked"})
+	w.log(tlog.Entry{Kind: tlog.KindUpdateAlert, Site: "lu2", Object: d1, Reason: "revoked"})
 	want(t, w.run(t, 16), Violated, "lu2")
-	w.log(tlog.Entry{Kind: supply.KindResolved, Site: "lu2", Object: d2})
+	w.log(tlog.Entry{Kind: tlog.KindUpdateResolved, Site: "lu2", Object: d2})
 	w.log(tlog.Entry{Kind: tlog.KindKeyRefuse, Site: "lu1", Reason: "update"})
 	want(t, w.run(t, 16), Partial, "log: 1 key.refuse (update) entries")
 }

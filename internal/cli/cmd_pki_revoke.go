@@ -59,7 +59,7 @@ connection: give them pki/crl.pem (or a copy kept current).`,
 			for _, c := range certs {
 				serials = append(serials, c.SerialNumber.Text(16))
 			}
-			if err := e.record(h, tlog.Entry{Kind: "pki.revoke", Object: crl.Number.String(), Details: map[string]string{
+			if err := e.record(h, tlog.Entry{Kind: tlog.KindPKIRevoke, Object: crl.Number.String(), Details: map[string]string{
 				"serials": strings.Join(serials, ","), "crl_number": crl.Number.String(), "revoked": fmt.Sprint(len(crl.RevokedCertificateEntries))}}); err != nil {
 				return err
 			}

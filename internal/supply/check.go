@@ -5,14 +5,6 @@ import (
 	"time"
 )
 
-// Log entry kinds of update control (docs/formats/update-approval.md).
-const (
-	KindApprove  = "update.approve"  // an approval signed and stored (object: its id; details: digest, sbom, measurements)
-	KindRevoke   = "update.revoke"   // an approval withdrawn
-	KindAlert    = "update.alert"    // a site runs an unapproved, revoked or expired build (site, object: digest)
-	KindResolved = "update.resolved" // a site that was alerted on runs an approved build again
-)
-
 // Revocation withdraws an approval before its end.
 type Revocation struct {
 	ID     string    `json:"id"`

@@ -47,6 +47,23 @@ const (
 	KindWitnessChange   = "witness.change"
 	KindJob             = "job"           // a scheduled job's result (builders_sched.go)
 	KindConfigChange    = "config.change" // a configuration file's new content digest (builders_sched.go)
+	KindAlert           = "alert"         // an alert raised at home (a scheduled job, the watcher)
+
+	// Framework requirements 8, 16, 17, 22, 23, 26 and 30: each kind has
+	// one name here, whichever package writes it.
+	KindAccessRequest      = "access.request"      // a host's access request reached the home
+	KindAccessDecision     = "access.decision"     // the sending state approved or denied one
+	KindIncident           = "incident"            // a host's incident record reached the home
+	KindIncidentAck        = "incident.ack"        // the sending state acknowledged one
+	KindIncidentEscalation = "incident.escalation" // one was not acknowledged within the agreement's hours
+	KindUpdateApprove      = "update.approve"      // an update approval signed and stored (object: its id)
+	KindUpdateRevoke       = "update.revoke"       // an update approval withdrawn
+	KindUpdateAlert        = "update.alert"        // a site runs an unapproved, revoked or expired build
+	KindUpdateResolved     = "update.resolved"     // an alerted site runs an approved build again
+	KindSiteLocate         = "site.locate"         // location evidence gathered for a site
+	KindPKIRevoke          = "pki.revoke"          // a client certificate revoked (a new CRL pushed)
+	KindSLAReport          = "sla.report"          // a monthly SLA report signed
+	KindComputeCheck       = "compute.check"       // compute reservations checked against a site's capacity
 )
 
 // Kinds is every known kind, sorted.
@@ -55,7 +72,10 @@ var Kinds = func() []string {
 		KindKeyUnwrap, KindKeyUse, KindKeyRelease, KindKeyRefuse, KindKeyRotate, KindKeyShred, KindRecover, KindSiteAdd,
 		KindSiteRemove, KindPlacement, KindRepair, KindPolicyChange, KindAgreementChange,
 		KindExit, KindDrill, KindDaemonLogin, KindSession, KindDisclosure, KindWitnessChange,
-		KindOperate, KindOperateRevoke, KindJob, KindConfigChange}
+		KindOperate, KindOperateRevoke, KindJob, KindConfigChange, KindAlert,
+		KindAccessRequest, KindAccessDecision, KindIncident, KindIncidentAck, KindIncidentEscalation,
+		KindUpdateApprove, KindUpdateRevoke, KindUpdateAlert, KindUpdateResolved, KindSiteLocate, KindPKIRevoke,
+		KindSLAReport, KindComputeCheck}
 	sort.Strings(k)
 	return k
 }()

@@ -26,7 +26,7 @@ import (
 const WorkloadsFile = "workloads.yaml"
 
 // KindComputeCheck is the log entry of one site's compute check.
-const KindComputeCheck = "compute.check"
+const KindComputeCheck = tlog.KindComputeCheck
 
 // ComputeSite is one site's compute check.
 type ComputeSite struct {

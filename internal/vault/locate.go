@@ -30,7 +30,7 @@ import (
 // log entry that records it.
 const (
 	KindLocation      = "location-evidence"
-	KindLocationEntry = "site.locate"
+	KindLocationEntry = tlog.KindSiteLocate
 )
 
 // LocateRequest asks for location evidence of one daemon site.

@@ -34,7 +34,7 @@ const (
 )
 
 // KindSLAReport is the log entry of a signed monthly SLA report.
-const KindSLAReport = "sla.report"
+const KindSLAReport = tlog.KindSLAReport
 
 // SLAProbe measures whether each host site answers from home now (a
 // daemon's health endpoint over its pinned mutual-TLS link; other sites a

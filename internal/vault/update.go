@@ -41,10 +41,10 @@ import (
 
 // Log entry kinds of update control (internal/supply names them).
 const (
-	KindUpdateApprove  = supply.KindApprove
-	KindUpdateRevoke   = supply.KindRevoke
-	KindUpdateAlert    = supply.KindAlert
-	KindUpdateResolved = supply.KindResolved
+	KindUpdateApprove  = tlog.KindUpdateApprove
+	KindUpdateRevoke   = tlog.KindUpdateRevoke
+	KindUpdateAlert    = tlog.KindUpdateAlert
+	KindUpdateResolved = tlog.KindUpdateResolved
 )
 
 // UpdateAlertKind is the kind of an unapproved-update alert in alerts.jsonl.

@@ -26,7 +26,7 @@ import (
 )
 
 // LogKind is the transparency-log entry kind of a watcher alert.
-const LogKind = "alert"
+const LogKind = tlog.KindAlert
 
 // Condition kinds (raised by other components, forwarded by the watcher).
 const (
