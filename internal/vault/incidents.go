@@ -135,12 +135,12 @@ func (v *Vault) pushIncidentAck(ctx context.Context, d hostDesk, in incident.Inc
 
 // IncidentPull is what PullIncidents brought in.
 type IncidentPull struct {
-	New     []incident.Incident `json:"new"`
+	New []incident.Incident `json:"new"`
 	// AcksPushed: acknowledgements delivered now to daemons that did not
 	// show them yet.
 	AcksPushed []incident.Incident `json:"acks_pushed"`
-	Invalid int                 `json:"invalid"`
-	Errors  []string            `json:"errors,omitempty"`
+	Invalid    int                 `json:"invalid"`
+	Errors     []string            `json:"errors,omitempty"`
 }
 
 // PullIncidents fetches the incidents filed at the daemon sites and
