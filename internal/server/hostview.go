@@ -225,7 +225,8 @@ func (h hostSource) Overview(ctx context.Context) (ui.Overview, error) {
 	p := h.s.cfg.Backend.Properties()
 	st := ui.Site{Name: p.Name, Jurisdiction: p.Jurisdiction}
 	st.Healthy, st.Status = h.s.health(ctx)
-	return ui.Overview{Home: h.s.cfg.Home, Sites: []ui.Site{st}, LogSize: uint64(len(h.s.events.snapshot()))}, nil
+	rows, _ := h.Log(ctx)
+	return ui.Overview{Home: h.s.cfg.Home, Sites: []ui.Site{st}, LogSize: uint64(len(rows))}, nil
 }
 
 func (h hostSource) Datasets(context.Context) ([]ui.Dataset, error) { return nil, ui.ErrNotHere }
