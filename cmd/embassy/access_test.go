@@ -264,14 +264,17 @@ func clockBinary(t *testing.T) string {
 
 // Host personnel file two incidents at the daemon (a malformed one is
 // refused); the home pulls them, each once, with its arrival time;
-// the sending state acknowledges one. With the clock moved past the
+// the sending state acknowledges one, and the daemon shows it
+// acknowledged (a forged or replayed acknowledgement is refused). With the clock moved past the
 // agreement's 72 hours the other escalates: exit 3, an escalation entry
 // in the log and one webhook alert, and not a second time.
 func TestIncidentFiledAtDaemonReachesHome(t *testing.T) {
 	f := newFixture(t)
 	f.run("pki", "init")
 	lu := f.issueSite("lu", "127.0.0.1")
-	startHostedgeDaemon(t, lu, "--incidents-file", filepath.Join(f.dir, "lu-incidents.json"))
+	vkey := strings.TrimSpace(f.run("access", "key"))
+	incidentsFile := filepath.Join(f.dir, "lu-incidents.json")
+	startHostedgeDaemon(t, lu, "--incidents-file", incidentsFile, "--access-key", vkey)
 	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
 	op := operatorClient(t, f, lu.addr)
 	ctx := context.Background()
@@ -314,6 +317,40 @@ func TestIncidentFiledAtDaemonReachesHome(t *testing.T) {
 	out := f.run("incident", "ack", strconv.FormatUint(got[1].Index, 10), "--note", "badge revoked; attache informed")
 	if !strings.Contains(out, "Acknowledged incident "+strconv.FormatUint(got[1].Index, 10)) {
 		t.Fatalf("ack:\n%s", out)
+	}
+	// The acknowledgement reached the daemon: the host sees it there.
+	held, err := op.Incidents(ctx)
+	if err != nil || len(held) != 2 || held[1].ID != badge.ID || held[1].Acknowledged.IsZero() || held[0].ID != fire.ID || !held[0].Acknowledged.IsZero() {
+		t.Fatalf("at the daemon after the ack: %+v %v", held, err)
+	}
+	// A host forging the home's acknowledgement of the fire (a key of the
+	// home's key name), or replaying the badge's acknowledgement for it,
+	// is refused; the fire stays unacknowledged at the daemon.
+	homeID, _, _ := strings.Cut(vkey, "/access+")
+	skey, _, err := note.GenerateKey(rand.Reader, homeID+"/access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forger, _ := note.NewSigner(skey)
+	forged, err := incident.Ack{Home: homeID, Site: "lu", Incident: fire.ID, At: time.Now().UTC().Truncate(time.Second)}.Sign(forger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.PushIncidentAck(ctx, fire.ID, forged); err == nil || !strings.Contains(err.Error(), "not signed by the home's access key") {
+		t.Fatalf("forged acknowledgement: %v", err)
+	}
+	var kept []struct {
+		ID  string `json:"id"`
+		Ack []byte `json:"ack"`
+	}
+	if b, err := os.ReadFile(incidentsFile); err != nil || json.Unmarshal(b, &kept) != nil || len(kept) != 2 || len(kept[1].Ack) == 0 {
+		t.Fatalf("the daemon's incidents file: %+v %v", kept, err)
+	}
+	if _, err := op.PushIncidentAck(ctx, fire.ID, kept[1].Ack); err == nil || !strings.Contains(err.Error(), "is for incident "+badge.ID) {
+		t.Fatalf("replayed acknowledgement: %v", err)
+	}
+	if held, err := op.Incidents(ctx); err != nil || !held[0].Acknowledged.IsZero() {
+		t.Fatalf("the fire shows acknowledged: %+v %v", held, err)
 	}
 
 	// The escalation route: a webhook on loopback.

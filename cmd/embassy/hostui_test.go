@@ -21,6 +21,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/approval"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/ui"
@@ -228,4 +230,28 @@ func TestHostUIInRealBrowser(t *testing.T) {
 	}
 	waitJS(t, ctx, "datasets hidden from the host operator", `document.querySelector('nav a[data-view="datasets"]').parentElement.hidden`)
 	shot(t, ctx, "hostview-disclosures")
+
+	// The host's own access request and incident appear in the view's log
+	// with their state (pending; not acknowledged), as text.
+	if _, err := op.RequestAccess(context.Background(), approval.Filing{Reason: "HOST_INITIATED_SERVICE", Scope: "metadata", Duration: "2h",
+		Who: "LU engineer", What: "array migration"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := op.FileIncident(context.Background(), incident.HostFiling{Type: "physical", Reporter: "duty officer", What: markup,
+		Occurred: time.Now().Add(-time.Hour).UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(gw.URL+"/#/log")); err != nil {
+		t.Fatal(err)
+	}
+	row := func(kind, text string) string {
+		return `[...document.querySelectorAll("tr")].some(r => { const c = [...r.children].map(td => td.textContent); return c[2] === ` +
+			strconv.Quote(kind) + ` && c[5].includes(` + strconv.Quote(text) + `); })`
+	}
+	waitJS(t, ctx, "the pending access request", row("site.access.pending", "HOST_INITIATED_SERVICE metadata for 2h: array migration"))
+	waitJS(t, ctx, "the unacknowledged incident", row("site.incident.unacknowledged", "physical: "+markup))
+	if rendered, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("pwn") !== null || document.title === "pwned"`)); err != nil || rendered {
+		t.Fatalf("markup from an incident filed at the daemon was rendered by the host view (%v)", err)
+	}
+	shot(t, ctx, "hostview-log-access-incidents")
 }

@@ -48,6 +48,10 @@ type HostRecord struct {
 	HostFiling
 	FiledBy string    `json:"filed_by"` // the operator identity
 	Filed   time.Time `json:"filed"`    // the daemon's clock
+	// Acknowledged: when the home acknowledged it, from the home's signed
+	// acknowledgement the daemon holds (zero: not yet). The home does not
+	// read it back.
+	Acknowledged time.Time `json:"acknowledged,omitzero"`
 }
 
 // Check validates a filing written by host personnel at time now.

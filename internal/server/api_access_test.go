@@ -13,6 +13,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/digital-embassy/embassy/internal/approval"
+	"github.com/digital-embassy/embassy/internal/incident"
 )
 
 // FuzzAccessFiling: a host operator's request body never panics the
@@ -126,5 +127,69 @@ func TestAccessStoreDecisions(t *testing.T) {
 	}
 	if _, err := newAccessStore(path, vkey, "ee-home", "lu", slog.New(slog.DiscardHandler)); err == nil {
 		t.Error("a damaged access file was accepted")
+	}
+}
+
+// An incident acknowledgement binds home, site, incident id and a time not
+// before the filing; the store keeps its signed bytes and re-verifies them
+// on load, so an edited file acknowledges nothing.
+func TestIncidentStoreAcks(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "ee-home/access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	keys, err := newAccessStore("", vkey, "ee-home", "lu", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "incidents.json")
+	st, err := newIncidentStore(path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	rec := incidentRecord{HostRecord: incident.HostRecord{ID: newID(), HostFiling: incident.HostFiling{Type: "physical", Reporter: "duty officer",
+		What: "UPS fire", Occurred: now.Add(-time.Hour)}, FiledBy: "ee-home/role/operator/ops", Filed: now}}
+	good := incident.Ack{Home: "ee-home", Site: "lu", Incident: rec.ID, At: now.Add(time.Minute)}
+	sign := func(a incident.Ack) []byte {
+		b, err := a.Sign(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	bad := map[string]func(*incident.Ack){
+		"other home":     func(a *incident.Ack) { a.Home = "xx-home" },
+		"other site":     func(a *incident.Ack) { a.Site = "ch" },
+		"other incident": func(a *incident.Ack) { a.Incident = strings.Repeat("a", 32) },
+		"before filing":  func(a *incident.Ack) { a.At = now.Add(-time.Hour) },
+	}
+	for name, mut := range bad {
+		a := good
+		mut(&a)
+		if _, err := st.checkAck(&rec, sign(a)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	msg := sign(good)
+	if a, err := st.checkAck(&rec, msg); err != nil || !a.At.Equal(good.At) {
+		t.Fatalf("the home's acknowledgement: %+v %v", a, err)
+	}
+	rec.Ack, rec.Acknowledged = msg, good.At
+	forged := rec
+	forged.ID, forged.Ack, forged.Acknowledged = newID(), nil, now // an edited file
+	replayed := rec
+	replayed.ID = newID() // another incident's acknowledgement copied in
+	if err := writeRecordFile(path, []incidentRecord{rec, forged, replayed}); err != nil {
+		t.Fatal(err)
+	}
+	st2, err := newIncidentStore(path, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := st2.held()
+	if len(held) != 3 || !held[0].Acknowledged.Equal(good.At) || !held[1].Acknowledged.IsZero() || !held[2].Acknowledged.IsZero() || held[2].Ack != nil {
+		t.Fatalf("after a restart: %+v", held)
 	}
 }

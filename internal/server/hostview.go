@@ -8,11 +8,14 @@ import (
 	"hash/fnv"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/approval"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/tlog"
@@ -68,6 +71,19 @@ type HostView struct {
 	Access       HostAccess       `json:"access"`
 	LastPull     *time.Time       `json:"last_pull,omitempty"` // last GET /v1/events by a home certificate
 	Disclosures  []HostDisclosure `json:"disclosures"`         // newest first
+	// AccessRequests: the requests host operators filed here, pending or
+	// decided by the home's signed decision; newest first.
+	AccessRequests []approval.HostRequest `json:"access_requests"`
+	// Incidents: those host personnel filed here, with whether the home
+	// has pulled and acknowledged each (its signed acknowledgement);
+	// newest first.
+	Incidents []HostIncident `json:"incidents"`
+}
+
+// HostIncident is one incident filed at this daemon.
+type HostIncident struct {
+	incident.HostRecord
+	Pulled bool `json:"pulled"`
 }
 
 // hostState is what the daemon keeps for the view.
@@ -138,7 +154,13 @@ func (s *Server) health(ctx context.Context) (bool, string) {
 // Host returns the host view's own summary.
 func (s *Server) Host(ctx context.Context) HostView {
 	p := s.cfg.Backend.Properties()
-	v := HostView{Site: p.Name, Jurisdiction: p.Jurisdiction, Home: s.cfg.Home, Storage: s.hostStorage(ctx), Disclosures: []HostDisclosure{}}
+	v := HostView{Site: p.Name, Jurisdiction: p.Jurisdiction, Home: s.cfg.Home, Storage: s.hostStorage(ctx), Disclosures: []HostDisclosure{},
+		AccessRequests: s.access.list(), Incidents: []HostIncident{}}
+	slices.Reverse(v.AccessRequests)
+	held := s.incidents.held()
+	for i := len(held) - 1; i >= 0; i-- {
+		v.Incidents = append(v.Incidents, HostIncident{HostRecord: held[i].HostRecord, Pulled: held[i].Pulled})
+	}
 	v.Healthy, v.Status = s.health(ctx)
 	pulled, upto := s.lastPull()
 	if !pulled.IsZero() {
@@ -203,14 +225,18 @@ func (h hostSource) Overview(ctx context.Context) (ui.Overview, error) {
 	p := h.s.cfg.Backend.Properties()
 	st := ui.Site{Name: p.Name, Jurisdiction: p.Jurisdiction}
 	st.Healthy, st.Status = h.s.health(ctx)
-	return ui.Overview{Home: h.s.cfg.Home, Sites: []ui.Site{st}, LogSize: uint64(len(h.s.events.snapshot()))}, nil
+	rows, _ := h.Log(ctx)
+	return ui.Overview{Home: h.s.cfg.Home, Sites: []ui.Site{st}, LogSize: uint64(len(rows))}, nil
 }
 
 func (h hostSource) Datasets(context.Context) ([]ui.Dataset, error) { return nil, ui.ErrNotHere }
 
 // Log is the site's access events as log rows (kind "site.login",
-// "site.denied", "site.disclosure"), oldest first; indexes are positions in
-// the daemon's window, not in the home's log.
+// "site.denied", "site.disclosure"), oldest first, then the access
+// requests held ("site.access.pending", ".approved", ".denied") and the
+// incidents filed here ("site.incident.acknowledged" or
+// ".unacknowledged"); indexes are positions in this list, not in the
+// home's log.
 func (h hostSource) Log(context.Context) ([]tlog.Indexed, error) {
 	name := h.s.cfg.Backend.Properties().Name
 	evs := h.s.events.snapshot()
@@ -224,6 +250,28 @@ func (h hostSource) Log(context.Context) ([]tlog.Indexed, error) {
 		if d := e.Disclosure; d != nil {
 			x.Reason, x.Object = d.Reason, d.What
 			x.Details["who"], x.Details["access"], x.Details["ticket"] = d.Who, d.Access, d.Ticket
+		}
+		out = append(out, x)
+	}
+	for _, r := range h.s.access.list() {
+		x := tlog.Indexed{Index: uint64(len(out)), Entry: tlog.Entry{Time: r.Filed, Kind: "site.access." + r.Status, Site: name, Actor: r.Requester,
+			Object:  fmt.Sprintf("%s %s for %s: %s", r.Reason, r.Scope, r.Duration, r.What),
+			Details: map[string]string{"id": r.ID, "who": r.Who, "status": r.Status}}}
+		if !r.Expires.IsZero() {
+			x.Details["expires"] = r.Expires.UTC().Format(time.RFC3339)
+		}
+		out = append(out, x)
+	}
+	for _, r := range h.s.incidents.held() {
+		state := "unacknowledged"
+		if !r.Acknowledged.IsZero() {
+			state = "acknowledged"
+		}
+		x := tlog.Indexed{Index: uint64(len(out)), Entry: tlog.Entry{Time: r.Filed, Kind: "site.incident." + state, Site: name, Actor: r.FiledBy,
+			Object:  r.Type + ": " + r.What,
+			Details: map[string]string{"id": r.ID, "reporter": r.Reporter, "pulled": strconv.FormatBool(r.Pulled)}}}
+		if !r.Acknowledged.IsZero() {
+			x.Details["acknowledged"] = r.Acknowledged.UTC().Format(time.RFC3339)
 		}
 		out = append(out, x)
 	}
@@ -261,6 +309,12 @@ func (h hostSource) Version(ctx context.Context) uint64 {
 	ok, _ := h.s.health(ctx)
 	at, _ := h.s.lastPull()
 	fmt.Fprintf(f, " %t %d", ok, at.UnixNano())
+	for _, r := range h.s.access.list() {
+		fmt.Fprintf(f, " %s %s", r.ID, r.Status)
+	}
+	for _, r := range h.s.incidents.held() {
+		fmt.Fprintf(f, " %s %t %d", r.ID, r.Pulled, r.Acknowledged.UnixNano())
+	}
 	return f.Sum64()
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net"
@@ -11,7 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/approval"
+	"github.com/digital-embassy/embassy/internal/incident"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/server"
 	"github.com/digital-embassy/embassy/internal/server/servertest"
@@ -141,5 +146,99 @@ func TestHostViewRolesStoragePulled(t *testing.T) {
 			t.Fatalf("refused handshake not counted: %+v", hv.Access)
 		}
 		runtime.Gosched()
+	}
+}
+
+// The host view shows the access requests filed at the daemon with the
+// home's decisions, and the incidents filed there with whether the home
+// pulled and acknowledged each; a forged acknowledgement shows nothing.
+func TestHostViewAccessAndIncidents(t *testing.T) {
+	const homeID = "h0123456789abcdef0123" // servertest's home
+	skey, vkey, err := note.GenerateKey(rand.Reader, homeID+"/access")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := note.NewSigner(skey)
+	fkey, _, _ := note.GenerateKey(rand.Reader, homeID+"/access")
+	forger, _ := note.NewSigner(fkey)
+	env := servertest.Start(t, mem.New(site.Properties{Name: "lu", Jurisdiction: "LU"}), &server.Config{AccessKey: vkey})
+	base := startHostView(t, env)
+	ctx := t.Context()
+	ops, home := env.Client(t, pki.RoleOperator, "ops"), env.Client(t, pki.RoleHome, "home")
+	req, err := ops.RequestAccess(ctx, approval.Filing{Reason: "HOST_INITIATED_SERVICE", Scope: "metadata", Duration: "2h", Who: "LU engineer", What: "array migration"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	denied, err := ops.RequestAccess(ctx, approval.Filing{Reason: "HOST_INITIATED_REVIEW", Scope: "metadata", Duration: "1h", Who: "LU auditor", What: "inventory"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := approval.Decision{Home: homeID, Site: "lu", Request: denied.ID, Requester: denied.Requester, Scope: "metadata",
+		Expires: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}.Sign(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := home.PushDecision(ctx, denied.ID, dec); err != nil {
+		t.Fatal(err)
+	}
+	occurred := time.Now().Add(-time.Hour).UTC()
+	fire, err := ops.FileIncident(ctx, incident.HostFiling{Type: "physical", Reporter: "duty officer", What: "UPS fire", Occurred: occurred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	badge, err := ops.FileIncident(ctx, incident.HostFiling{Type: "security", Reporter: "SOC", What: "badge cloned", Occurred: occurred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := home.Incidents(ctx); err != nil { // the home pulls both
+		t.Fatal(err)
+	}
+	ack := incident.Ack{Home: homeID, Site: "lu", Incident: badge.ID, At: time.Now().UTC().Truncate(time.Second)}
+	forged, _ := incident.Ack{Home: homeID, Site: "lu", Incident: fire.ID, At: ack.At}.Sign(forger)
+	if _, err := ops.PushIncidentAck(ctx, fire.ID, forged); err == nil || !strings.Contains(err.Error(), "not signed by the home's access key") {
+		t.Fatalf("forged acknowledgement: %v", err)
+	}
+	msg, _ := ack.Sign(signer)
+	if _, err := ops.PushIncidentAck(ctx, fire.ID, msg); err == nil || !strings.Contains(err.Error(), "is for incident "+badge.ID) {
+		t.Fatalf("badge's acknowledgement for the fire: %v", err)
+	}
+	if r, err := home.PushIncidentAck(ctx, badge.ID, msg); err != nil || !r.Acknowledged.Equal(ack.At) {
+		t.Fatalf("acknowledgement: %+v %v", r, err)
+	}
+
+	pair := env.Issue(t, pki.Request{Role: pki.RoleOperator, Name: "ops2"})
+	op := &http.Client{Transport: &http.Transport{TLSClientConfig: env.TLS(&pair)}}
+	t.Cleanup(op.CloseIdleConnections)
+	var hv server.HostView
+	if code := hvGet(t, op, base+"/api/host", &hv); code != 200 {
+		t.Fatalf("/api/host: %d", code)
+	}
+	if len(hv.AccessRequests) != 2 || hv.AccessRequests[0].ID != denied.ID || hv.AccessRequests[0].Status != approval.Denied ||
+		hv.AccessRequests[1].ID != req.ID || hv.AccessRequests[1].Status != approval.Pending {
+		t.Fatalf("access requests: %+v", hv.AccessRequests)
+	}
+	if len(hv.Incidents) != 2 || hv.Incidents[0].ID != badge.ID || !hv.Incidents[0].Acknowledged.Equal(ack.At) || !hv.Incidents[0].Pulled ||
+		hv.Incidents[1].ID != fire.ID || !hv.Incidents[1].Acknowledged.IsZero() || !hv.Incidents[1].Pulled {
+		t.Fatalf("incidents: %+v", hv.Incidents)
+	}
+	var rows []struct {
+		Kind    string            `json:"kind"`
+		Object  string            `json:"object"`
+		Details map[string]string `json:"details"`
+	}
+	if code := hvGet(t, op, base+"/api/log", &rows); code != 200 {
+		t.Fatalf("/api/log: %d", code)
+	}
+	kinds := map[string]string{}
+	for _, r := range rows {
+		if id := r.Details["id"]; id != "" {
+			kinds[id] = r.Kind
+		}
+	}
+	want := map[string]string{req.ID: "site.access.pending", denied.ID: "site.access.denied", fire.ID: "site.incident.unacknowledged", badge.ID: "site.incident.acknowledged"}
+	for id, k := range want {
+		if kinds[id] != k {
+			t.Errorf("log row of %s: %q, want %q (rows %+v)", id, kinds[id], k, rows)
+		}
 	}
 }

@@ -33,6 +33,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/maintenance/list/{kind}", "maintenance_list", operatorOnly, true, s.maintenanceList)
 	s.handle("POST /v1/incidents", "incident_file", operatorOnly, false, s.fileIncident)
 	s.handle("GET /v1/incidents", "incident_list", operators, false, s.listIncidents)
+	s.handle("POST /v1/incidents/{id}/ack", "incident_ack", operators, false, s.ackIncident)
 	s.handle("POST /v1/capacity", "capacity", writers, false, s.capacity)
 	s.handle("GET /healthz", "healthz", observers, false, s.healthz)
 	s.handle("GET /v1/version", "version", observers, false, s.versionHandler()) // api_version.go: running binary's digest and build info

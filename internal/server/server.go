@@ -138,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 	if s.access, err = newAccessStore(cfg.AccessFile, cfg.AccessKey, cfg.Home, cfg.Backend.Properties().Name, cfg.Logger); err != nil {
 		return nil, err
 	}
-	if s.incidents, err = newIncidentStore(cfg.IncidentsFile); err != nil {
+	if s.incidents, err = newIncidentStore(cfg.IncidentsFile, s.access); err != nil {
 		return nil, err
 	}
 	s.routes()

@@ -44,6 +44,7 @@ type hostDesk interface {
 	AccessRequests(ctx context.Context) ([]approval.HostRequest, error)
 	PushDecision(ctx context.Context, id string, signed []byte) (approval.HostRequest, error)
 	Incidents(ctx context.Context) ([]incident.HostRecord, error)
+	PushIncidentAck(ctx context.Context, id string, signed []byte) (incident.HostRecord, error)
 }
 
 func deskOf(b site.Backend) hostDesk {

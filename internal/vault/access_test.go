@@ -61,6 +61,25 @@ func (d *fakeDesk) PushDecision(_ context.Context, id string, msg []byte) (appro
 	return approval.HostRequest{}, errors.New("no such request")
 }
 
+func (d *fakeDesk) PushIncidentAck(_ context.Context, id string, msg []byte) (incident.HostRecord, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.failPush {
+		return incident.HostRecord{}, errors.New("daemon unreachable")
+	}
+	if d.pushed == nil {
+		d.pushed = map[string][]byte{}
+	}
+	for i := range d.incs {
+		if d.incs[i].ID == id {
+			d.pushed[id] = msg
+			d.incs[i].Acknowledged = time.Now()
+			return d.incs[i], nil
+		}
+	}
+	return incident.HostRecord{}, errors.New("no such incident")
+}
+
 func (d *fakeDesk) Incidents(context.Context) ([]incident.HostRecord, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -265,8 +284,34 @@ func TestIncidentsFromDaemons(t *testing.T) {
 	if err != nil || len(is) != 2 || is[0].Site != "lu" || is[1].Site != "ch" || !is[0].Notified.Equal(testNow) || is[0].ID != idA || !is[0].Acked.IsZero() {
 		t.Fatalf("incidents: %+v %v", is, err)
 	}
+	// the acknowledgement goes back to ch's daemon, signed; a failed push
+	// is retried by the next pull, once
+	desks["ch"].failPush = true
 	if _, _, err := v.AckIncident(ctx, is[1].Index, "seen"); err != nil {
 		t.Fatal(err)
+	}
+	desks["ch"].failPush = false
+	p, err = v.PullIncidents(ctx)
+	if err != nil || len(p.AcksPushed) != 1 || p.AcksPushed[0].Index != is[1].Index || len(p.New) != 0 {
+		t.Fatalf("pull after the acknowledgement: %+v %v", p, err)
+	}
+	_, vkey, err := v.AccessKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := incident.OpenAck(desks["ch"].pushed[idA], verifier)
+	if err != nil || a != (incident.Ack{Home: v.Home.Config.Home, Site: "ch", Incident: idA, At: testNow.Truncate(time.Second)}) {
+		t.Fatalf("pushed acknowledgement: %+v %v", a, err)
+	}
+	if _, ok := desks["lu"].pushed[idA]; ok {
+		t.Fatal("ch's acknowledgement was pushed to lu")
+	}
+	if p, err := v.PullIncidents(ctx); err != nil || len(p.AcksPushed) != 0 {
+		t.Fatalf("pushed again: %+v %v", p, err)
 	}
 	now = testNow.Add(71 * time.Hour)
 	if esc, err := v.EscalateIncidents(ctx); err != nil || len(esc.Escalated) != 0 {

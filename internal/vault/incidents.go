@@ -62,7 +62,10 @@ func (v *Vault) Incidents(ctx context.Context) ([]incident.Incident, error) {
 }
 
 // AckIncident records the sending state's acknowledgement of the incident
-// at log index n and returns the acknowledgement's index.
+// at log index n and returns the acknowledgement's index. For an incident
+// filed at a daemon it signs the acknowledgement with the home's access
+// key and pushes it there, so the host sees it; a failed push is warned
+// about and retried by the next PullIncidents.
 func (v *Vault) AckIncident(ctx context.Context, n uint64, note string) (incident.Incident, uint64, error) {
 	is, err := v.Incidents(ctx)
 	if err != nil {
@@ -77,23 +80,77 @@ func (v *Vault) AckIncident(ctx context.Context, n uint64, note string) (inciden
 		return in, 0, hint.WithCode(fmt.Errorf("incident %d was acknowledged already (entry %d)", n, in.AckIndex), hint.CodeUsage)
 	}
 	idx, _, err := v.Recorder().AppendIndex(ctx, incident.AckEntry(n, in.Site, note))
-	return in, idx, err
+	if err != nil || in.ID == "" {
+		return in, idx, err
+	}
+	if is, err = v.Incidents(ctx); err == nil { // the acknowledgement's time, as logged
+		if j := slices.IndexFunc(is, func(x incident.Incident) bool { return x.Index == n }); j >= 0 {
+			in = is[j]
+		}
+	}
+	if err := v.pushIncidentAck(ctx, nil, in); err != nil {
+		v.Warnf("incident %d: the acknowledgement is logged but did not reach %s's daemon (retried by 'embassy incident list --pull'): %v", n, in.Site, err)
+	}
+	return in, idx, nil
+}
+
+// signedIncidentAck is the signed note of the logged acknowledgement of in
+// (an incident filed at a daemon): the same entry always signs the same
+// text.
+func (v *Vault) signedIncidentAck(in incident.Incident) ([]byte, error) {
+	signer, _, err := v.AccessKey()
+	if err != nil {
+		return nil, err
+	}
+	return incident.Ack{Home: v.Home.Config.Home, Site: in.Site, Incident: in.ID, At: in.Acked.UTC().Truncate(time.Second)}.Sign(signer)
+}
+
+// pushIncidentAck delivers the acknowledgement of in to d, or to its
+// site's daemon when d is nil.
+func (v *Vault) pushIncidentAck(ctx context.Context, d hostDesk, in incident.Incident) error {
+	if in.Acked.IsZero() {
+		return fmt.Errorf("incident %d is not acknowledged", in.Index)
+	}
+	msg, err := v.signedIncidentAck(in)
+	if err != nil {
+		return err
+	}
+	if d == nil {
+		sc, _ := v.Home.Site(in.Site)
+		if sc == nil {
+			return fmt.Errorf("site %s is no longer registered", in.Site)
+		}
+		b, err := v.Backend(ctx, *sc, false)
+		if err != nil {
+			return err
+		}
+		defer b.Close()
+		if d = deskOf(b); d == nil {
+			return fmt.Errorf("site %s is not an embassy daemon site", in.Site)
+		}
+	}
+	_, err = d.PushIncidentAck(ctx, in.ID, msg)
+	return err
 }
 
 // IncidentPull is what PullIncidents brought in.
 type IncidentPull struct {
-	New     []incident.Incident `json:"new"`
-	Invalid int                 `json:"invalid"`
-	Errors  []string            `json:"errors,omitempty"`
+	New []incident.Incident `json:"new"`
+	// AcksPushed: acknowledgements delivered now to daemons that did not
+	// show them yet.
+	AcksPushed []incident.Incident `json:"acks_pushed"`
+	Invalid    int                 `json:"invalid"`
+	Errors     []string            `json:"errors,omitempty"`
 }
 
 // PullIncidents fetches the incidents filed at the daemon sites and
-// records each new one (per site and id) as it reaches the home. The site
+// records each new one (per site and id) as it reaches the home, and
+// pushes each logged acknowledgement a daemon does not show yet. The site
 // of an entry is the site pulled from, so no daemon can file for, or
 // shadow, another site's incidents; a malformed record is logged as an
 // unexplained host session.
 func (v *Vault) PullIncidents(ctx context.Context) (IncidentPull, error) {
-	out := IncidentPull{New: []incident.Incident{}}
+	out := IncidentPull{New: []incident.Incident{}, AcksPushed: []incident.Incident{}}
 	for _, sc := range v.Home.Config.Sites {
 		if sc.Member || !IsDaemonSite(sc) && v.open == nil {
 			continue // only daemons take filings (tests bring their own sites)
@@ -120,9 +177,13 @@ func (v *Vault) PullIncidents(ctx context.Context) (IncidentPull, error) {
 				return err
 			}
 			seen := map[string]bool{}
+			acked := map[string]incident.Incident{}
 			for _, in := range have {
 				if in.Site == sc.Name && in.ID != "" {
 					seen[in.ID] = true
+					if !in.Acked.IsZero() {
+						acked[in.ID] = in
+					}
 				}
 			}
 			var invalid []string
@@ -146,6 +207,13 @@ func (v *Vault) PullIncidents(ctx context.Context) (IncidentPull, error) {
 					continue
 				}
 				if seen[r.ID] {
+					if in, ok := acked[r.ID]; ok && r.Acknowledged.IsZero() {
+						if err := v.pushIncidentAck(ctx, d, in); err != nil {
+							v.Warnf("incident %d: the acknowledgement did not reach %s's daemon: %v", in.Index, sc.Name, err)
+						} else {
+							out.AcksPushed = append(out.AcksPushed, in)
+						}
+					}
 					continue
 				}
 				seen[r.ID] = true

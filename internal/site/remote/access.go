@@ -122,3 +122,14 @@ func (b *Backend) Incidents(ctx context.Context) ([]incident.HostRecord, error) 
 	err := b.sendJSON(ctx, http.MethodGet, "/v1/incidents", nil, http.StatusOK, &rs)
 	return rs, err
 }
+
+// PushIncidentAck delivers the home's signed acknowledgement
+// (incident.Ack.Sign) of incident id.
+func (b *Backend) PushIncidentAck(ctx context.Context, id string, signed []byte) (incident.HostRecord, error) {
+	var r incident.HostRecord
+	if !approval.ValidID(id) {
+		return r, site.Permanent(fmt.Errorf("incident id %q is not 32 hex digits", id))
+	}
+	err := b.sendJSON(ctx, http.MethodPost, "/v1/incidents/"+id+"/ack", signed, http.StatusOK, &r)
+	return r, err
+}
