@@ -672,7 +672,9 @@ func evalAudit(f *Facts) liveResult {
 }
 
 func evalExit(f *Facts) liveResult {
-	return met(f.logged(tlog.KindExit, nil, tlog.KindExit), "'embassy exit' exports with a signed manifest and issues a deletion certificate")
+	done := func(e tlog.Indexed) bool { return e.Details["phase"] == tlog.ExitPhaseDone }
+	return met(f.logged(tlog.KindExit, nil, tlog.KindExit), f.logged(tlog.KindExit, done, "completed exit"),
+		"'embassy exit' exports with a signed manifest, proves the archive restores in a fresh site, can crypto-shred datasets first (keys gone at home and every site) and issues a deletion certificate; the agreement's exit.export-days deadline is reported by 'exit status' and the watcher")
 }
 
 func evalSLA(f *Facts) liveResult {
@@ -766,7 +768,7 @@ var reqDefs = []reqDef{
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
 		Some, "the bundle holds the key-use log (key.unwrap, key.release entries) but not the attestation history, drill reports or configuration history", []string{"TestRequirement24Audit"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",
-		Some, "exit --shred and the agreement's N-day deadline are untested", []string{"TestRequirement25Exit"}, evalExit},
+		Full, "", []string{"TestRequirement25Exit", "TestRequirement25ExitPortability", "TestExitShredCLI", "TestExitStatusOverdue"}, evalExit},
 	{26, "sla", "SLA monitoring", "E", "an injected outage shows in the monthly SLA report",
 		Some, "no monthly SLA report against the agreement's terms", []string{"TestRequirement26SLA"}, evalSLA},
 	{27, "preserve", "Preserve", "F", "observed replication lag is exported; an alert fires when lag exceeds the dataset's RPO",
