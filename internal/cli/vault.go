@@ -65,7 +65,7 @@ func (e *env) vaultOf(h *home.Home) *vault.Vault {
 		return v
 	}
 	o := e.vaultOptions()
-	o.WitnessTransport = witnessTransport(h) // host witnesses over mutual TLS (cmd_witness.go)
+	o.WitnessTransport = vault.WitnessTransport(h) // host witnesses over mutual TLS (vault/witnessops.go)
 	v := vault.New(h, o)
 	e.vaults[h] = v
 	return v
