@@ -16,7 +16,9 @@ import (
 // The dashboard's files in the home: <home>/ui/links.json (hashes of the
 // one-time sign-in links), <home>/ui/passkeys.json (registered passkeys).
 
-func (v *Vault) uiLinks() *ui.Links { return &ui.Links{Path: filepath.Join(v.Home.Dir, "ui", "links.json")} }
+func (v *Vault) uiLinks() *ui.Links {
+	return &ui.Links{Path: filepath.Join(v.Home.Dir, "ui", "links.json")}
+}
 
 // DashboardRequest says where to serve the dashboard.
 type DashboardRequest struct {

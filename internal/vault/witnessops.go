@@ -42,7 +42,9 @@ type WitnessLine struct {
 	Name, VKey, URL string
 }
 
-func (l WitnessLine) String() string { return fmt.Sprintf("witness %s %s %s", PolicyName(l.Name), l.VKey, l.URL) }
+func (l WitnessLine) String() string {
+	return fmt.Sprintf("witness %s %s %s", PolicyName(l.Name), l.VKey, l.URL)
+}
 
 // PolicyName is a witness key name as a tlog-policy name.
 func PolicyName(n string) string {
