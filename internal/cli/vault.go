@@ -210,14 +210,6 @@ type homeLog struct {
 	policy *tlog.Policy
 }
 
-func (e *env) setupLog(h *home.Home) (*homeLog, error) {
-	rc := e.vaultOf(h).Recorder()
-	if err := rc.Setup(); err != nil {
-		return nil, err
-	}
-	return &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
-}
-
 func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {
 	rc := e.vaultOf(h).Recorder()
 	r, err := rc.Reader()

@@ -129,7 +129,7 @@ func ServeWitness(ctx context.Context, req WitnessServeRequest, ready func([]Wit
 		}
 		tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: rev},
 			func(pid pki.Identity, err error) {
-				logger.Warn("witness: client refused", "identity", pid.String(), "err", err)
+				logger.WarnContext(ctx, "witness: client refused", "identity", pid.String(), "err", err)
 			})
 		h = pki.RequireUnrevoked(rev, mux, nil)
 		scheme = "https"
