@@ -31,13 +31,23 @@ import (
 // release rules. It returns the path of the inference script.
 func brokerHome(t *testing.T, f *fixture, model []byte) string {
 	t.Helper()
+	return brokerHomeFiles(t, f, map[string][]byte{"model.bin": model})
+}
+
+// brokerHomeFiles is brokerHome with the weights dataset's files given
+// (name -> content): the one broker fixture of the broker, restart and
+// dashboard tests.
+func brokerHomeFiles(t *testing.T, f *fixture, files map[string][]byte) string {
+	t.Helper()
 	infer, err := filepath.Abs("../../examples/broker/infer.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
 	weights := filepath.Join(f.dir, "weights")
 	os.MkdirAll(weights, 0o755)
-	os.WriteFile(filepath.Join(weights, "model.bin"), model, 0o644)
+	for name, b := range files {
+		os.WriteFile(filepath.Join(weights, name), b, 0o644)
+	}
 	f.run("snapshot", "weights", weights, "--class", "internal")
 	f.run("pki", "init")
 	id := strings.TrimSpace(f.run("workload", "identity", "--tee", "tpm-sim"))

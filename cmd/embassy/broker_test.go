@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -24,51 +23,11 @@ import (
 // after a revocation.
 func TestBrokerWorkedExample(t *testing.T) {
 	f := newFixture(t)
-	infer, err := filepath.Abs("../../examples/broker/infer.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights := filepath.Join(f.dir, "weights")
-	os.MkdirAll(weights, 0o755)
 	model := make([]byte, 1<<20)
 	rand.Read(model)
-	os.WriteFile(filepath.Join(weights, "model.bin"), model, 0o644)
-	os.WriteFile(filepath.Join(weights, "config.json"), []byte(`{"layers":2}`), 0o644)
-	f.run("snapshot", "weights", weights, "--class", "internal")
-	f.run("pki", "init")
-
-	// The workload's identity and its approved measurements.
-	id := strings.TrimSpace(f.run("workload", "identity", "--tee", "tpm-sim"))
-	f.run("broker", "workload", "add", "lu-gpu-1", "--identity", id, "--site", "a")
-	refs := filepath.Join(f.dir, "refs.json")
-	os.WriteFile(refs, []byte(f.run("workload", "refs", "--tee", "tpm-sim", "--measure", "9="+infer, "--name", "inference-v1")), 0o644)
-	signed := filepath.Join(f.dir, "refs.signed.json")
-	f.run("broker", "refs", "sign", refs, "-o", signed)
-	f.run("broker", "refs", "add", signed)
-	f.run("broker", "refs", "approve", "inference-v1")
-	rules, err := os.ReadFile("../../examples/broker/release.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(f.home, "broker", "release.yaml"), rules, 0o644)
-
+	infer := brokerHomeFiles(t, f, map[string][]byte{"model.bin": model, "config.json": []byte(`{"layers":2}`)})
 	// The broker, on an ephemeral port; its first line names the address.
-	srv := f.cmd("broker", "serve", "--listen", "127.0.0.1:0")
-	out, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var serr bytes.Buffer
-	srv.Stderr = &serr
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Process.Signal(syscall.SIGTERM); srv.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("broker serve: %v\n%s", err, serr.String())
-	}
-	url := strings.Fields(line)[3]
+	srv, url := startBroker(t, f)
 
 	run := func(measured string) (string, string, int) {
 		c := f.cmd("workload", "run", "--broker", url, "--dataset", "weights", "--site", filepath.Join(f.dir, "site-a"),

@@ -154,3 +154,26 @@ func sameFile(t *testing.T, path, want string) {
 		t.Fatalf("restored %s = %q (%v), want %q", path, b, err, want)
 	}
 }
+
+// forgedVault plays attack 2's set-up: f's home has a registry snapshot
+// (content real, class C1-I1-A1); the host builds its own vault at
+// site-forged with the real custodians' recipients (read from the epoch
+// record at its site) and a registry snapshot of content fake. It returns
+// the real home's fingerprint, the forged site's folder and the host's
+// home.
+func forgedVault(t *testing.T, f *fixture, real, fake string) (realFP, forged string, host *fixture) {
+	t.Helper()
+	f.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "src"), real), "--class", "C1-I1-A1")
+	realFP = f.homeFingerprint()
+	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
+	host = &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
+	args := []string{"init", "--threshold", "2"}
+	for _, r := range recipients {
+		args = append(args, "--custodian", r)
+	}
+	host.run(args...)
+	forged = filepath.Join(f.dir, "site-forged")
+	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
+	host.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "fake"), fake), "--class", "C1-I1-A1")
+	return realFP, forged, host
+}

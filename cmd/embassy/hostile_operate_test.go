@@ -17,18 +17,7 @@ import (
 // named) and never serves or signs an activation.
 func TestHostileForgedVaultOnOperate(t *testing.T) {
 	f := newFixture(t)
-	f.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "src"), "real\n"), "--class", "C1-I1-A1")
-	realFP := f.homeFingerprint()
-	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
-	host := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
-	args := []string{"init", "--threshold", "2"}
-	for _, r := range recipients {
-		args = append(args, "--custodian", r)
-	}
-	host.run(args...)
-	forged := filepath.Join(f.dir, "site-forged")
-	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
-	host.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "fake"), "forged\n"), "--class", "C1-I1-A1")
+	realFP, forged, _ := forgedVault(t, f, "real\n", "forged\n")
 
 	plan := filepath.Join(f.dir, "plan.yaml")
 	os.WriteFile(plan, []byte("name: crisis\nhome: "+realFP+"\nsites:\n  - {name: lu, url: "+forged+"}\ncustodians: [c0.key, c1.key]\nrto: 10m\n"+

@@ -13,22 +13,8 @@ import (
 // a recovering operator, hoping to become the recovered home's root.
 func TestHostileForgedVaultOnRecovery(t *testing.T) {
 	f := newFixture(t)
-	src := writeSource(t, filepath.Join(f.dir, "src"), "38501012231,Mari,Tamm\n")
-	f.run("snapshot", "registry", src, "--class", "C1-I1-A1")
-	realFP := f.homeFingerprint()
-	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
-
 	// The host's own vault, with the real custodians as its custodians.
-	host := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
-	args := []string{"init", "--threshold", "2"}
-	for _, r := range recipients {
-		args = append(args, "--custodian", r)
-	}
-	host.run(args...)
-	forged := filepath.Join(f.dir, "site-forged")
-	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
-	fake := writeSource(t, filepath.Join(f.dir, "fake"), "forged register\n")
-	host.run("snapshot", "registry", fake, "--class", "C1-I1-A1")
+	realFP, forged, host := forgedVault(t, f, "38501012231,Mari,Tamm\n", "forged register\n")
 	forgedFP := host.homeFingerprint()
 	if forgedFP == realFP {
 		t.Fatal("forged vault has the real fingerprint")
@@ -67,19 +53,7 @@ func TestHostileForgedVaultOnRecovery(t *testing.T) {
 // real site.
 func TestHostileForgedVaultInDrill(t *testing.T) {
 	f := newFixture(t)
-	src := writeSource(t, filepath.Join(f.dir, "src"), "real\n")
-	f.run("snapshot", "registry", src, "--class", "C1-I1-A1")
-	realFP := f.homeFingerprint()
-	_, recipients := epochRecord(t, filepath.Join(f.dir, "site-a"), "00000001")
-	host := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "host-home")}
-	args := []string{"init", "--threshold", "2"}
-	for _, r := range recipients {
-		args = append(args, "--custodian", r)
-	}
-	host.run(args...)
-	forged := filepath.Join(f.dir, "site-forged")
-	host.run("site", "add", "forged", "--url", forged, "--jurisdiction", "LU")
-	host.run("snapshot", "registry", writeSource(t, filepath.Join(f.dir, "fake"), "forged\n"), "--class", "C1-I1-A1")
+	realFP, forged, _ := forgedVault(t, f, "real\n", "forged\n")
 
 	plan := filepath.Join(f.dir, "plan.yaml")
 	os.WriteFile(plan, []byte("name: hostile\nhome: "+realFP+"\nsites:\n  - {name: lu, url: "+forged+"}\n  - {name: ch, url: "+filepath.Join(f.dir, "site-b")+

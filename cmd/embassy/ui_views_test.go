@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 
@@ -30,41 +28,8 @@ func seedViews(t *testing.T, f *fixture) {
 		"}\n  - {name: b, url: "+filepath.Join(f.dir, "site-b")+"}\ncustodians: [c0.key, c1.key]\nrto: 10m\ndatasets: [{name: registry, rpo: 24h}]\n"), 0o644)
 	f.try("drill", plan, "--out", filepath.Join(f.home, "drill-report.json")) // exit 3: no service to probe
 
-	infer, err := filepath.Abs("../../examples/broker/infer.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	weights := filepath.Join(f.dir, "weights")
-	os.MkdirAll(weights, 0o755)
-	os.WriteFile(filepath.Join(weights, "model.bin"), bytes.Repeat([]byte("w"), 4096), 0o644)
-	f.run("snapshot", "weights", weights, "--class", "internal")
-	f.run("pki", "init")
-	id := strings.TrimSpace(f.run("workload", "identity", "--tee", "tpm-sim"))
-	f.run("broker", "workload", "add", "lu-gpu-1", "--identity", id, "--site", "a")
-	refs := filepath.Join(f.dir, "refs.json")
-	os.WriteFile(refs, []byte(f.run("workload", "refs", "--tee", "tpm-sim", "--measure", "9="+infer, "--name", "inference-v1")), 0o644)
-	signed := filepath.Join(f.dir, "refs.signed.json")
-	f.run("broker", "refs", "sign", refs, "-o", signed)
-	f.run("broker", "refs", "add", signed)
-	f.run("broker", "refs", "approve", "inference-v1")
-	rules, err := os.ReadFile("../../examples/broker/release.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(filepath.Join(f.home, "broker", "release.yaml"), rules, 0o644)
-	srv := f.cmd("broker", "serve", "--listen", "127.0.0.1:0")
-	out, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(out).ReadString('\n')
-	if err != nil {
-		t.Fatalf("broker serve: %v", err)
-	}
-	url := strings.Fields(line)[3]
+	infer := brokerHome(t, f, bytes.Repeat([]byte("w"), 4096))
+	srv, url := startBroker(t, f)
 	workload := func(measured string) {
 		c := f.cmd("workload", "run", "--broker", url, "--dataset", "weights", "--site", filepath.Join(f.dir, "site-a"),
 			"--ca", filepath.Join(f.home, "pki", "ca.crt"), "--tee", "tpm-sim", "--measure", "9="+measured, "--", "sh", infer)

@@ -825,7 +825,9 @@ func evalAudit(f *Facts) liveResult {
 }
 
 func evalExit(f *Facts) liveResult {
-	return met(f.logged(tlog.KindExit, nil, tlog.KindExit), "'embassy exit' exports with a signed manifest and issues a deletion certificate")
+	done := func(e tlog.Indexed) bool { return e.Details["phase"] == tlog.ExitPhaseDone }
+	return met(f.logged(tlog.KindExit, nil, tlog.KindExit), f.logged(tlog.KindExit, done, "completed exit"),
+		"'embassy exit' exports with a signed manifest, proves the archive restores in a fresh site, can crypto-shred datasets first (keys gone at home and every site) and issues a deletion certificate; the agreement's exit.export-days deadline is reported by 'exit status' and the watcher")
 }
 
 // evalSLA reads the latest signed monthly SLA report of each agreement
@@ -1005,7 +1007,7 @@ var reqDefs = []reqDef{
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
 		Full, "", []string{"TestRequirement24Audit", "TestConfigHistoryAndAuditBundle", "TestAuditBundleAllParts", "TestHostileEvidenceBundleCut"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",
-		Some, "exit --shred and the agreement's N-day deadline are untested", []string{"TestRequirement25Exit"}, evalExit},
+		Full, "", []string{"TestRequirement25Exit", "TestRequirement25ExitPortability", "TestExitShredCLI", "TestExitStatusOverdue"}, evalExit},
 	{26, "sla", "SLA monitoring", "E", "an injected outage shows in the monthly SLA report",
 		Full, "", []string{"TestRequirement26SLA", "TestRequirement26SLAMonitoring", "TestComputeFixedLog"}, evalSLA},
 	{27, "preserve", "Preserve", "F", "observed replication lag is exported; an alert fires when lag exceeds the dataset's RPO",

@@ -448,11 +448,14 @@ func TestRequirement24Audit(t *testing.T) {
 	want(t, w.run(t, 24), NotConfigured, "no transparency log yet")
 }
 
-// Exits are logged.
+// Exits are logged; completed ones are counted apart (the shred and the
+// deadline are driven by cmd/embassy TestRequirement25ExitPortability).
 func TestRequirement25Exit(t *testing.T) {
 	w := newWorld(t)
-	w.log(tlog.Entry{Kind: tlog.KindExit, Site: "lu1"})
-	want(t, w.run(t, 25), Partial, "log: 1 exit entries")
+	w.log(tlog.Entry{Kind: tlog.KindExit, Site: "lu1", Details: map[string]string{"phase": tlog.ExitPhaseStart}})
+	want(t, w.run(t, 25), Met, "log: no completed exit entries")
+	w.log(tlog.Entry{Kind: tlog.KindExit, Site: "lu1", Details: map[string]string{"phase": tlog.ExitPhaseDone}})
+	want(t, w.run(t, 25), Met, "log: 1 completed exit entries")
 }
 
 // An injected outage shows in the monthly SLA report: the latest report

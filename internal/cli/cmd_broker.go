@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -85,20 +84,6 @@ func cmdBrokerServe(e *env) *cobra.Command {
 	c.Flags().StringArrayVar(&hosts, "host", []string{"127.0.0.1", "localhost"}, "DNS name or IP address in the broker's certificate (repeatable)")
 	c.Flags().StringVar(&addrFile, "addr-file", "", "write the address listened on to this file (for --listen 127.0.0.1:0)")
 	return c
-}
-
-var classCache sync.Map // home folder + NUL + dataset -> class (one process may serve several homes, as the tests do)
-
-func (e *env) datasetClassCached(h *home.Home, ds string) (string, error) {
-	key := h.Dir + "\x00" + ds
-	if v, ok := classCache.Load(key); ok {
-		return v.(string), nil
-	}
-	cl, err := e.datasetClass(h, ds)
-	if err == nil {
-		classCache.Store(key, cl)
-	}
-	return cl, err
 }
 
 func cmdBrokerRefs(e *env) *cobra.Command {

@@ -3,8 +3,6 @@ package cli
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/keys"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -16,12 +14,6 @@ func cmdKey(e *env) *cobra.Command {
 	c.AddCommand(cmdKeyRotate(e), cmdKeyShred(e), cmdKeyStatus(e))
 	return c
 }
-
-// persistRoot saves a new root in the home ('embassy upgrade').
-func persistRoot(h *home.Home) func(*keys.Root) error { return vault.KeepRoot(h) }
-
-// retireRoots deletes the home's root keys older than the current epoch.
-func retireRoots(h *home.Home, current uint32) { _ = vault.RetireRoots(h, current) }
 
 func cmdKeyStatus(e *env) *cobra.Command {
 	return &cobra.Command{

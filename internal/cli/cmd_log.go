@@ -63,6 +63,9 @@ Entry kinds: ` + strings.Join(tlog.Kinds, ", ") + `.`,
 			if res.Size > 0 {
 				fmt.Fprintf(e.stdout, "%d of %d entries; checkpoint %d cosigned by the witness quorum\n", len(rows), res.Size, res.Size)
 			}
+			if n := len(res.Pending); n > 0 {
+				fmt.Fprintf(e.stdout, "%d key.unwrap entries of read-only commands pending in log/%s: appended with the next command that writes the log\n", n, vault.PendingFile)
+			}
 			return nil
 		},
 	}

@@ -34,6 +34,7 @@ With --json such a path also comes as path_base64, the exact bytes.`,
 			if err != nil {
 				return err
 			}
+			e.noteDenied(l.Denied)
 			type row struct {
 				Path  string `json:"path"`
 				Raw   []byte `json:"path_base64,omitempty"` // when Path is not valid UTF-8

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
@@ -94,11 +93,6 @@ dataset's latest snapshot's, or --class for a dataset not yet written.`,
 	c.Flags().StringVar(&label, "class", "", "classification to explain for (default: the latest snapshot's)")
 	c.Flags().BoolVar(&personal, "personal", false, "the dataset holds personal data")
 	return c
-}
-
-// datasetClass returns the dataset's class (vault.DatasetClass; "" if none).
-func (e *env) datasetClass(h *home.Home, name string) (string, error) {
-	return e.vaultOf(h).ClassOfDataset(e.ctx, name)
 }
 
 func orDash(s string) string {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/restorer"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -32,7 +31,7 @@ snapshot is restored, at the same relative place under DIR.`,
 				return err
 			}
 			defer v.Close()
-			o := restorer.Options{Path: path, Overwrite: overwrite, Owners: (owners || os.Geteuid() == 0) && !noOwner, Progress: &restorer.Progress{}}
+			o := vault.RestoreOptions{Path: path, Overwrite: overwrite, Owners: (owners || os.Geteuid() == 0) && !noOwner, Progress: &vault.RestoreProgress{}}
 			b := e.newBar("restore", func() (int64, int64) { return o.Progress.Bytes.Load(), o.Progress.TotalBytes.Load() })
 			res, err := v.Restore(e.ctx, vault.RestoreRequest{Ref: args[0], Target: target, Options: o, By: "restore"})
 			b.done()

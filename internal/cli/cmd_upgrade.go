@@ -1,13 +1,9 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // cmdUpgrade moves a vault written before signed key records and signed
@@ -36,53 +32,15 @@ their place; the v1 copies are forgotten. Running it again does nothing.`,
 			if err != nil {
 				return err
 			}
-			unlock, err := h.Lock("keys", true)
+			rep, err := e.vaultOf(h).Upgrade(e.ctx)
 			if err != nil {
 				return err
-			}
-			defer unlock()
-			var sites []*repo.Site
-			for _, sc := range h.Config.Sites {
-				if !sc.Member {
-					sites = append(sites, e.openSite(sc))
-				}
-			}
-			meta, err := e.metaSite(h)
-			if err != nil {
-				return err
-			}
-			sites = append(sites, meta)
-			r, err := repo.Open(e.ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: e.log, OnAlert: e.vaultOf(h).SiteAlert, Legacy: true})
-			if err != nil {
-				return err
-			}
-			defer e.closeRepo(r)
-			root, err := h.LoadRoot(r.CurrentEpoch().Epoch)
-			if err != nil {
-				return err
-			}
-			if err := r.SetRoot(root); err != nil {
-				return err
-			}
-			rep, err := r.Upgrade(e.ctx, persistRoot(h))
-			if err != nil {
-				return err
-			}
-			if !rep.Already && rep.NewEpoch != rep.OldEpoch {
-				retireRoots(h, rep.NewEpoch)
-				e.audit(h, tlog.Entry{Kind: tlog.KindKeyRotate, Object: fmt.Sprint(rep.NewEpoch), Details: map[string]string{"reason": "upgrade", "datasets": fmt.Sprint(len(rep.Datasets)), "snapshots": fmt.Sprint(rep.Snapshots)}})
-			}
-			if rep.Rebound > 0 {
-				e.audit(h, tlog.Entry{Kind: tlog.KindRepair, Object: "manifests", Details: map[string]string{"reason": "upgrade: v1 manifests re-signed as v2, bound to their index set", "snapshots": fmt.Sprint(rep.Rebound)}})
-			}
-			for _, w := range rep.Warnings {
-				e.warnf("%s", w)
 			}
 			if e.json {
 				return e.emitJSON(rep)
 			}
 			if rep.Already {
-				e.printf("home %s is already upgraded (signed state %d, key epoch %d)\n", r.Home(), r.State().Seq, rep.NewEpoch)
+				e.printf("home %s is already upgraded (signed state %d, key epoch %d)\n", rep.Home, rep.StateSeq, rep.NewEpoch)
 				return nil
 			}
 			if rep.Rebound > 0 {
@@ -92,11 +50,11 @@ their place; the v1 copies are forgotten. Running it again does nothing.`,
 				return nil
 			}
 			e.printf("upgraded home %s: key epoch %d -> %d; %d datasets (%s) and %d snapshots in the signed state\n",
-				r.Home(), rep.OldEpoch, rep.NewEpoch, len(rep.Datasets), strings.Join(rep.Datasets, ", "), rep.Snapshots)
+				rep.Home, rep.OldEpoch, rep.NewEpoch, len(rep.Datasets), strings.Join(rep.Datasets, ", "), rep.Snapshots)
 			for _, a := range rep.Ignored {
 				e.warnf("not carried over: %s at site %s: %s", a.Object, a.Site, a.Detail)
 			}
-			e.printf("fingerprint: %s\n", r.Fingerprint())
+			e.printf("fingerprint: %s\n", rep.Fingerprint)
 			return nil
 		},
 	}

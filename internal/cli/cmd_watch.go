@@ -1,21 +1,14 @@
 package cli
 
 import (
-	"bufio"
-	"compress/gzip"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os"
 	"text/tabwriter"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/vault"
 	"github.com/digital-embassy/embassy/internal/watch"
 	"github.com/digital-embassy/embassy/internal/watch/watchman"
 )
@@ -27,40 +20,7 @@ func cmdWatch(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "watch",
 		Short: "Watch the host: anomaly detection and notifications",
-		Long: `Watch what the home sees of its host sites and notify people when something
-departs from normal.
-
-Each cycle replays the transparency log through an anomaly detector that
-learns, per site and per dataset, the normal pattern of host sessions, key
-uses, dataset reads, restores, proof-of-storage latency and witness
-cosigning delay (hour of day, weekday, volumes, who acts), and flags:
-
-  offhours-session-unwraps  an unusual-hour or unknown operator session at a
-                            site, followed by a burst of key uses there
-  key-use-burst             key uses far above the learned rate
-  read-surge                a dataset read far more than usual
-  proof-latency-shift       a site's proofs now take much longer (data moved?)
-  witness-drift             a witness's cosigning delay drifted
-  unusual-restore-site      a dataset restored from a site that never serves it
-
-It also forwards the conditions other commands raise: replication lag past
-a dataset's RPO (protect), host sessions and key uses without a disclosure,
-overdue disclosures, unexpected reason codes, and witness refusals.
-
-Every alert says why, with the baseline and the observed value. New alerts
-are printed, recorded in the transparency log (kind "alert"), and sent to
-the webhooks (JSON, HMAC-signed in the X-Embassy-Signature header) and
-e-mail addresses of <home>/watch.yaml, deduplicated, grouped and held in
-quiet periods. <home>/watch/state.json remembers what was already sent.
-
-With --events FILE (JSON lines, optionally gzipped; - for stdin) it runs the detector over an
-event stream instead, prints the alerts and changes nothing.
-
-With --metrics ADDR it serves what each cycle measured as Prometheus metrics
-at http://ADDR/metrics (docs/METRICS.md), for the alert rules shipped in
-deploy/prometheus/embassy-rules.yml.
-
-Exit codes: 0 no new alert, 3 new alerts (with --once), 1 error.`,
+		Long:  helpText("watch"),
 		Example: `  embassy watch --once
   embassy watch --interval 1m
   embassy watch --events trace.jsonl --json`,
@@ -71,7 +31,7 @@ Exit codes: 0 no new alert, 3 new alerts (with --once), 1 error.`,
 			}
 			exp := watchman.NewExporter()
 			if metrics != "" {
-				stop, err := serveMetrics(metrics, exp)
+				stop, err := vault.ServeWatchMetrics(metrics, exp)
 				if err != nil {
 					return err
 				}
@@ -104,33 +64,14 @@ Exit codes: 0 no new alert, 3 new alerts (with --once), 1 error.`,
 }
 
 func (e *env) watchEvents(path string) error {
-	in := os.Stdin
-	if path != "-" {
-		f, err := os.Open(path)
-		if err != nil {
-			return hint.Wrap(err, "give a JSON-lines event file, or - for standard input")
-		}
-		defer f.Close()
-		in = f
-	}
-	var src io.Reader = bufio.NewReader(in)
-	if b, _ := src.(*bufio.Reader).Peek(2); len(b) == 2 && b[0] == 0x1f && b[1] == 0x8b {
-		zr, err := gzip.NewReader(src)
-		if err != nil {
-			return hint.Wrap(err, "the events file looks gzipped but is not readable as gzip")
-		}
-		src = zr
-	}
-	d := watch.New(watch.Config{})
-	var alerts []watch.Alert
-	bad, reasons, err := watch.ReadAll(src, func(ev watch.Event) { alerts = append(alerts, d.Observe(ev)...) })
+	rep, err := vault.WatchEvents(path, e.stdin)
 	if err != nil {
 		return err
 	}
-	if bad > 0 {
-		e.warnf("%d malformed event lines skipped (first: %s)", bad, reasons[0])
+	if rep.Bad > 0 {
+		e.warnf("%d malformed event lines skipped (first: %s)", rep.Bad, rep.FirstBad)
 	}
-	return e.printAlerts(alerts)
+	return e.printAlerts(rep.Alerts)
 }
 
 func (e *env) printAlerts(alerts []watch.Alert) error {
@@ -175,19 +116,4 @@ func (e *env) watchCycle(exp *watchman.Exporter) (int, error) {
 	}
 	exp.Update(c.Metrics)
 	return len(c.Alerts), e.printAlerts(c.Alerts)
-}
-
-// serveMetrics serves the exporter's metrics until stop is called.
-func serveMetrics(addr string, exp *watchman.Exporter) (stop func(), err error) {
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(exp)
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, hint.Wrap(err, "choose a free host:port for --metrics")
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	return func() { _ = srv.Close() }, nil
 }

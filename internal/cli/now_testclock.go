@@ -4,8 +4,9 @@ package cli
 
 import "os"
 
-// Binaries built with -tags embassy_testclock move the vault's clock with
-// EMBASSY_NOW, as the package's own tests do (now_test.go): the
-// real-binary tests of cmd/embassy use one to let hours pass without
-// sleeping. Release builds never carry the tag.
+// A binary built with -tags embassy_testclock reads EMBASSY_NOW, so that
+// real-binary tests can move the clock (cmd/embassy: the exit deadline).
+// Builds without the tag (every build but that test's) ignore it: there
+// whoever sets the environment cannot make an expired agreement valid
+// again (cli.go).
 func init() { testNow = func() string { return os.Getenv("EMBASSY_NOW") } }

@@ -65,7 +65,7 @@ func (e *env) vaultOf(h *home.Home) *vault.Vault {
 		return v
 	}
 	o := e.vaultOptions()
-	o.WitnessTransport = witnessTransport(h) // host witnesses over mutual TLS (cmd_witness.go)
+	o.WitnessTransport = vault.WitnessTransport(h) // host witnesses over mutual TLS (vault/witnessops.go)
 	v := vault.New(h, o)
 	e.vaults[h] = v
 	return v
@@ -208,14 +208,6 @@ func (e *env) recordEvent(h *home.Home, ev policy.Event) { e.vaultOf(h).RecordEv
 type homeLog struct {
 	dir    string
 	policy *tlog.Policy
-}
-
-func (e *env) setupLog(h *home.Home) (*homeLog, error) {
-	rc := e.vaultOf(h).Recorder()
-	if err := rc.Setup(); err != nil {
-		return nil, err
-	}
-	return &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
 }
 
 func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {

@@ -240,6 +240,10 @@ func TestRuleResidencyRestore(t *testing.T) {
 	ruleCase{rule: "residency-restore", settings: fiOnly(true),
 		denied: Request{Action: Restore, Dataset: ds, Site: outside}, twin: Request{Action: Restore, Dataset: ds, Site: inside},
 		reasonMentions: "site ch is in CH, so its copy is not restored from"}.run(t)
+	// reading a snapshot's trees back without a restore (ls) is held to the same rule
+	ruleCase{rule: "residency-restore", settings: fiOnly(true),
+		denied: Request{Action: Read, Dataset: ds, Site: outside}, twin: Request{Action: Read, Dataset: ds, Site: inside},
+		reasonMentions: "site ch is in CH"}.run(t)
 
 	base := agreement.DefaultBaseline()
 	s := DefaultSettings(base)

@@ -83,11 +83,20 @@ func (r *Repo) Upgrade(ctx context.Context, persist func(*keys.Root) error) (*Up
 		return nil, err
 	}
 	byID := map[string]*DatasetKeys{}
+	var unwrapped []Unwrap // every legacy record opened is a key use (OnUnwrap)
+	if r.opts.OnUnwrap != nil {
+		defer func() {
+			if len(unwrapped) > 0 {
+				r.opts.OnUnwrap(ctx, unwrapped)
+			}
+		}()
+	}
 	for rf := range refs {
-		rec, err := r.loadDataKey(ctx, rf.dsid, rf.ver)
+		rec, from, err := r.loadDataKeyFrom(ctx, rf.dsid, rf.ver)
 		if err != nil {
 			return nil, err
 		}
+		unwrapped = append(unwrapped, Unwrap{Dataset: rf.dsid, Version: rf.ver, Epoch: r.current, Site: from, Used: true})
 		k, err := rec.key()
 		if err != nil {
 			return nil, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -86,7 +87,9 @@ func TestUpgradeSignsLegacyVault(t *testing.T) {
 	if _, err := r.Datasets(ctx); !errors.Is(err, ErrNeedsUpgrade) || hint.CodeOf(err) != hint.CodeKey {
 		t.Fatalf("legacy vault without upgrade: %v", err)
 	}
-	r, err = Open(ctx, Options{Home: home, Root: root, Sites: sites(), Legacy: true})
+	var unwraps []Unwrap // the upgrade's key uses are logged like any other (vault: key.unwrap)
+	r, err = Open(ctx, Options{Home: home, Root: root, Sites: sites(), Legacy: true,
+		OnUnwrap: func(_ context.Context, us []Unwrap) { unwraps = append(unwraps, us...) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +97,9 @@ func TestUpgradeSignsLegacyVault(t *testing.T) {
 	rep, err := r.Upgrade(ctx, func(k *keys.Root) error { newRoot = k; return nil })
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(unwraps, func(u Unwrap) bool { return u.Dataset == dk.ID && u.Version == 1 && u.Epoch == 1 && u.Used }) {
+		t.Fatalf("upgrade reported unwraps %+v, want dataset %s v1 of epoch 1", unwraps, dk.ID)
 	}
 	if rep.NewEpoch != 2 || len(rep.Datasets) != 1 || rep.Snapshots != 1 || len(rep.Ignored) != 1 || rep.Ignored[0].Object != minted.String() {
 		t.Fatalf("upgrade report %+v", rep)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -35,28 +36,40 @@ func UnwrapEntries(us []repo.Unwrap) []tlog.Entry {
 }
 
 // recordUnwraps is the repository's OnUnwrap hook. The entries are
-// stamped now and go into the log with the operation's own entries (one
-// witnessed checkpoint for both), or at the latest when the command ends
-// (Flush). Whoever runs an operation that opens keys leaves the trace.
+// stamped now and written to the pending journal (pending.go) before the
+// keys are returned to the operation; they go into the log with the next
+// append, the operation's own entries or a later command's, in one
+// witnessed batch. Whoever runs an operation that opens keys leaves the
+// trace. A home whose journal cannot be written (full, read-only) keeps
+// them in memory and tries the log when the command ends (Flush).
 func (v *Vault) recordUnwraps(ctx context.Context, us []repo.Unwrap) {
 	v.log.InfoContext(ctx, "dataset keys unwrapped", "count", len(us))
 	ents := UnwrapEntries(us)
 	now := v.Now()
+	rc := v.Recorder()
+	run := rc.runID()
 	for i := range ents {
 		ents[i].Time = now
+		ents[i].Details[DetailRun] = run
 	}
-	rc := v.Recorder()
+	err := rc.journal(ents)
+	if err == nil {
+		crashpoint.Hit("vault.unwrap.journaled")
+		return
+	}
+	v.log.WarnContext(ctx, "pending key.unwrap journal not written; unwraps kept in memory", "err", err)
 	rc.pendMu.Lock()
 	rc.pending = append(rc.pending, ents...)
 	rc.pendMu.Unlock()
 }
 
-// Flush writes the key.unwrap entries not yet in the log. Entry points
-// call it when a command ends. A log that cannot be written (a full or
-// read-only home) is reported on stderr but does not change the command's
-// outcome: reading must keep working when the home's disk is full; the
-// next command that writes the log records the unwraps (they stay queued
-// only in this process, so the note names how many went unrecorded).
+// Flush writes the key.unwrap entries that could not be journaled (a
+// full or read-only home) to the log. Entry points call it when a command
+// ends; with a writable home it has nothing to do (the journal waits for
+// the next append). A log that cannot be written either is reported on
+// stderr but does not change the command's outcome: reading must keep
+// working when the home's disk is full; the note names how many unwraps
+// went unrecorded.
 func (v *Vault) Flush(ctx context.Context) {
 	rc := v.Recorder()
 	rc.pendMu.Lock()

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/assess"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -142,9 +145,10 @@ func TestKeyCustodyHostCannotDecryptWithoutHome(t *testing.T) {
 	}
 }
 
-// A command that only reads (no entry of its own) still leaves its
-// unwraps in the log when its vault is closed.
-func TestKeyCustodyReadOnlyCommandFlushes(t *testing.T) {
+// A command that only reads (no entry of its own) appends nothing: its
+// unwraps wait in the pending journal, on disk before the keys are
+// returned, and go into the log with the next command that appends, once.
+func TestKeyCustodyReadOnlyCommandJournals(t *testing.T) {
 	dir, o := newVault(t, "lu=LU")
 	src := filepath.Join(dir, "src")
 	writeTree(t, src, map[string]string{"a.txt": "a"})
@@ -166,12 +170,84 @@ func TestKeyCustodyReadOnlyCommandFlushes(t *testing.T) {
 	if _, err := r.Datasets(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(logEntries(t, dir, o)); n != before {
-		t.Fatalf("unwrap entries written before the command ended (%d -> %d)", before, n)
+	// on disk before the command ends (a kill -9 now loses nothing)
+	j, err := os.ReadFile(filepath.Join(dir, "home", "log", PendingFile))
+	if err != nil {
+		t.Fatalf("no pending journal after an unwrap: %v", err)
+	}
+	if ents, bad := DecodePending(j); len(ents) != 1 || bad != 0 || ents[0].Kind != tlog.KindKeyUnwrap || !ents[0].Time.Equal(testNow) {
+		t.Fatalf("journal holds %+v (%d bad lines), want one key.unwrap stamped %s", ents, bad, testNow)
 	}
 	v2.Close()
-	after := logEntries(t, dir, o)
-	if len(after) != before+1 || after[before].Kind != tlog.KindKeyUnwrap {
-		t.Fatalf("after close: %d entries (was %d), last %+v; want one key.unwrap", len(after), before, after[len(after)-1].Entry)
+	if n := len(logEntries(t, dir, o)); n != before {
+		t.Fatalf("a read-only command appended to the log (%d -> %d entries)", before, n)
 	}
+	// the next command that writes the log takes the journal first
+	// (an hour later: the log keeps one copy of identical entries)
+	later := o
+	later.Clock = func() time.Time { return testNow.Add(time.Hour) }
+	v3 := open(t, dir, later)
+	if _, err := v3.Snapshot(ctx, SnapshotRequest{Dataset: "registry", Paths: []string{src}, By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	v3.Close()
+	after := logEntries(t, dir, o)
+	kinds := []string{}
+	for _, e := range after[before:] {
+		kinds = append(kinds, e.Kind)
+	}
+	// the journaled unwrap, the snapshot's own unwrap, the snapshot
+	if !slices.Equal(kinds, []string{tlog.KindKeyUnwrap, tlog.KindKeyUnwrap, tlog.KindSnapshot}) {
+		t.Fatalf("entries after the next snapshot: %v, want the journaled unwrap first: %+v", kinds, after[before:])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "home", "log", PendingFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("journal not emptied after its entries were appended: %v", err)
+	}
+	// and only once
+	v4 := open(t, dir, o)
+	v4.Recorder().Audit(ctx, tlog.Entry{Kind: tlog.KindSnapshot, Object: "x"})
+	v4.Close()
+	if n := len(logEntries(t, dir, o)); n != len(after)+1 {
+		t.Errorf("a later append re-logged journal entries: %d entries, want %d", n, len(after)+1)
+	}
+}
+
+// A journal line torn by a crash is skipped and the next write starts a
+// new line, so that one torn write never spoils the entries after it.
+func TestPendingJournalTornLine(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	v := open(t, dir, o)
+	rc := v.Recorder()
+	p := filepath.Join(rc.Dir, PendingFile)
+	if err := os.MkdirAll(rc.Dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(`{"v":1,"kind":"key.unw`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := rc.journal([]tlog.Entry{{Kind: tlog.KindKeyUnwrap, Object: "v000001.e00000001"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	ents, bad := DecodePending(b)
+	if len(ents) != 1 || ents[0].Object != "v000001.e00000001" || bad != 1 {
+		t.Fatalf("after a torn line and one write: %d entries %+v, %d bad; want 1 and 1", len(ents), ents, bad)
+	}
+}
+
+func FuzzDecodePending(f *testing.F) {
+	f.Add([]byte(`{"v":1,"kind":"key.unwrap","time":"2026-11-25T10:00:00Z","dataset":"d","object":"v000001.e00000001"}` + "\n"))
+	f.Add([]byte("\n\n{}\n{\"v\":1"))
+	f.Add([]byte(`{"v":1,"kind":"no-such-kind","time":"2026-11-25T10:00:00Z"}` + "\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ents, bad := DecodePending(b)
+		if bad < 0 || len(ents) > bytes.Count(b, []byte{'\n'}) {
+			t.Fatalf("%d entries from %d lines", len(ents), bytes.Count(b, []byte{'\n'}))
+		}
+		for i := range ents {
+			if err := ents[i].Validate(); err != nil {
+				t.Fatalf("decoded an invalid entry: %v", err)
+			}
+		}
+	})
 }

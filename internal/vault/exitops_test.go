@@ -25,26 +25,7 @@ func newFSVault(t *testing.T, now *time.Time, sites ...string) (dir string, o Op
 	t.Helper()
 	dir = t.TempDir()
 	o = Options{Clock: func() time.Time { return *now }, Warn: func(msg string) { t.Logf("warning: %s", msg) }}
-	var recs []string
-	for range 3 {
-		_, rec, err := keys.GenerateIdentity(false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		recs = append(recs, rec)
-	}
-	ctx := context.Background()
-	v, err := Init(ctx, InitRequest{Dir: filepath.Join(dir, "home"), Config: home.Default(), Custodians: recs, Threshold: 2}, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range sites {
-		name, cc, _ := strings.Cut(s, "=")
-		if _, err := v.AddSite(ctx, AddSiteRequest{Site: home.SiteConfig{Name: name, URL: filepath.Join(dir, "site-"+name), Jurisdiction: cc}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	v.Close()
+	initVault(t, dir, o, func(name string) string { return filepath.Join(dir, "site-"+name) }, sites...)
 	return dir, o
 }
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -27,6 +28,24 @@ type Listing struct {
 	Dataset  string
 	Snapshot *repo.Snapshot
 	Entries  []ListEntry
+	Denied   []Decision // sites the policy kept the listing from reading (policy.Read)
+}
+
+// gateRead asks the gate for one policy.Read decision per site before a
+// snapshot's trees are read back to the home without a restore (ls):
+// denied sites are closed for the rest of the command, none allowed
+// refuses. The manifest itself was read to learn the snapshot's class;
+// names, sizes and times come only from the trees.
+func (v *Vault) gateRead(ctx context.Context, d *repo.Dataset, s *repo.Snapshot) ([]Decision, error) {
+	g, err := v.Gate()
+	if err != nil {
+		return nil, err
+	}
+	lbl := DatasetClass(ctx, d)
+	if lbl == "" {
+		lbl = s.Class
+	}
+	return g.GateReads(ctx, v.Repo, policy.Read, policy.Dataset{Name: d.Keys.Name, Class: lbl})
 }
 
 // List lists the files of snapshot ref (DATASET[@ID]) under dir ("" or "/"
@@ -48,6 +67,10 @@ func (v *Vault) List(ctx context.Context, ref, dir string, recursive bool) (*Lis
 	if err != nil {
 		return nil, err
 	}
+	denied, err := v.gateRead(ctx, d, s)
+	if err != nil {
+		return nil, err
+	}
 	root, prefix := s.Tree, ""
 	for _, part := range splitPath(dir) {
 		t, err := d.LoadTree(ctx, root)
@@ -66,7 +89,7 @@ func (v *Vault) List(ctx context.Context, ref, dir string, recursive bool) (*Lis
 		}
 		root, prefix = *next.Subtree, path.Join(prefix, part)
 	}
-	l := &Listing{Dataset: name, Snapshot: s}
+	l := &Listing{Dataset: name, Snapshot: s, Denied: denied}
 	err = d.Walk(ctx, root, repo.Walker{
 		Dir: prefix,
 		Node: func(p string, n *repo.Node, _ int) error {

@@ -51,7 +51,8 @@ type Recorder struct {
 	local  map[string]http.Handler
 
 	pendMu  sync.Mutex
-	pending []tlog.Entry // key.unwrap entries waiting for the next Append or Flush (custody.go)
+	run     string       // this command's id in its key.unwrap entries (pending.go)
+	pending []tlog.Entry // key.unwrap entries the journal could not take, for the next Append or Flush (custody.go, pending.go)
 }
 
 // Recorder returns the vault's recorder.
@@ -190,14 +191,17 @@ func (rc *Recorder) wrap(err error) error {
 // share witnessed checkpoints, and returns once a checkpoint covering them
 // is cosigned by the witness quorum.
 func (rc *Recorder) Append(ctx context.Context, ents ...tlog.Entry) (err error) {
+	jents, done := rc.takeJournal()
 	pend := rc.takePending()
-	if len(ents) == 0 && len(pend) == 0 {
+	if len(ents) == 0 && len(pend) == 0 && len(jents) == 0 {
+		done(false)
 		return nil
 	}
-	if len(pend) > 0 {
-		ents = append(pend, ents...)
+	if len(pend) > 0 || len(jents) > 0 {
+		ents = append(append(jents, pend...), ents...)
 	}
 	defer func() {
+		done(err == nil)
 		if err != nil {
 			rc.putBack(pend)
 		}

@@ -198,6 +198,9 @@ type LogQuery struct {
 type LogResult struct {
 	Entries []tlog.Indexed
 	Size    uint64
+	// Pending are the key.unwrap entries of read-only commands waiting in
+	// the journal for the next append (pending.go); not yet witnessed.
+	Pending []tlog.Entry
 }
 
 // Log reads the whole log, verified against its published checkpoint
@@ -219,6 +222,9 @@ func (v *Vault) Log(ctx context.Context, q LogQuery) (*LogResult, error) {
 		return nil, hint.WithCode(hint.Wrap(err, "the log or its checkpoint was altered; run 'embassy audit check' and compare with the witnesses' copies"), hint.CodeDamaged)
 	}
 	res := &LogResult{Entries: []tlog.Indexed{}, Size: cp.Size}
+	if res.Pending, err = v.Recorder().Pending(); err != nil {
+		return nil, err
+	}
 	for _, x := range ents {
 		if len(q.Kinds) > 0 && !slices.Contains(q.Kinds, x.Kind) ||
 			q.Site != "" && x.Site != q.Site || q.Dataset != "" && x.Dataset != q.Dataset ||

@@ -58,6 +58,16 @@ func newVault(t *testing.T, sites ...string) (dir string, o Options) {
 	dir = t.TempDir()
 	ms := &memSites{}
 	o = Options{Clock: func() time.Time { return testNow }, OpenSite: ms.open, Warn: func(msg string) { t.Logf("warning: %s", msg) }}
+	initVault(t, dir, o, func(name string) string { return "mem:" + name }, sites...)
+	return dir, o
+}
+
+// initVault makes a home in dir/home with three custodians (threshold 2)
+// and the sites "NAME=CC" at url(NAME): the one home fixture of the
+// service layer's tests (newVault: in-memory sites; newFSVault:
+// directories).
+func initVault(t *testing.T, dir string, o Options, url func(name string) string, sites ...string) {
+	t.Helper()
 	var recs []string
 	for range 3 {
 		_, rec, err := keys.GenerateIdentity(false)
@@ -73,12 +83,11 @@ func newVault(t *testing.T, sites ...string) (dir string, o Options) {
 	}
 	for _, s := range sites {
 		name, cc, _ := strings.Cut(s, "=")
-		if _, err := v.AddSite(ctx, AddSiteRequest{Site: home.SiteConfig{Name: name, URL: "mem:" + name, Jurisdiction: cc}}); err != nil {
+		if _, err := v.AddSite(ctx, AddSiteRequest{Site: home.SiteConfig{Name: name, URL: url(name), Jurisdiction: cc}}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	v.Close()
-	return dir, o
 }
 
 func writeTree(t *testing.T, dir string, files map[string]string) {

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// The command line parses flags, calls the service layer and prints
+// (docs/ARCHITECTURE.md, Layers). TestCLIDecidesNothing keeps it so: no
+// file of the package (tests aside) imports a package that decides —
+// opens sites, writes snapshots or restores, serves witnesses or daemons,
+// signs continuity documents — or calls the constructors of the log, the
+// policy engine or the repository. .golangci.yml's depguard rule "cli"
+// checks the data path; this test checks the rest, with each remaining
+// exception named with its file and why it is still there. An exception
+// that is no longer used fails the test, so the list only shrinks.
+
+const mod = "github.com/digital-embassy/embassy/internal/"
+
+// deciding packages: the command line reaches them through internal/vault.
+var deciding = []string{
+	"archiver", "restorer", "proof", "witness", "failover", "operate", "evidence", "daemon",
+	"site/location", "site/remote", "site/check", "site/fs", "site/s3", "site/erasure", "site/retry",
+}
+
+// deciding calls of packages the command line may import for their types.
+var decidingCalls = []string{
+	"tlog.Open", "tlog.LoadOrCreateKey", "tlog.NewReader", "policy.New", "repo.Open", "repo.Init", "witness.New", "location.Open",
+}
+
+// exceptions: file -> imports or calls still there, and why. Owners of
+// other work streams move theirs into internal/vault as they merge.
+var exceptions = map[string][]string{
+	// this stream's remaining debt (issue 10): to move into internal/vault
+	"cmd_drill.go":    {"failover", "evidence"},                                    // drill report signing and the failover options; vault/drill.go is sched's this round
+	"drill_epoch.go":  {"evidence", "site/location", "location.Open", "repo.Open"}, // checks a drill report's epoch against a report site
+	"expect_home.go":  {"failover"},                                                // --expect-home pinning for failover
+	"cmd_operate.go":  {"operate"},                                                 // crisis declaration documents; vault/operate.go gets compute's hunk this round
+	"cmd_serve.go":    {"daemon"},                                                  // 'embassy serve' is the daemon's entry point
+	"verify_proof.go": {"site/remote", "proof"},                                    // verify --proof asks a daemon for proofs of storage
+	"cmd_witness.go":  {"witness"},                                                 // witness.LoadOrCreateKey for 'witness key', witness.Ed25519
+	// other streams' files this round
+	"cmd_audit.go":               {"witness"},                        // sched
+	"cmd_protect.go":             {"evidence"},                       // sched
+	"cmd_workload.go":            {"site/location", "location.Open"}, // compute
+	"cmd_assess_requirements.go": {"policy.New"},                     // assess (evaluates a policy it builds from the home's files)
+}
+
+func TestCLIDecidesNothing(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]map[string]bool{}
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found []string
+		local := map[string]string{} // import name -> path under internal/
+		for _, im := range f.Imports {
+			p, _ := strconv.Unquote(im.Path.Value)
+			rel, ok := strings.CutPrefix(p, mod)
+			if !ok {
+				continue
+			}
+			n := filepath.Base(rel)
+			if im.Name != nil {
+				n = im.Name.Name
+			}
+			local[n] = rel
+			if slices.Contains(deciding, rel) {
+				found = append(found, rel)
+			}
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			sel, ok := n.(*ast.SelectorExpr)
+			if !ok {
+				return true
+			}
+			if id, ok := sel.X.(*ast.Ident); ok && local[id.Name] != "" {
+				call := filepath.Base(local[id.Name]) + "." + sel.Sel.Name
+				if slices.Contains(decidingCalls, call) && !slices.Contains(found, call) {
+					found = append(found, call)
+				}
+			}
+			return true
+		})
+		for _, x := range found {
+			if !slices.Contains(exceptions[name], x) {
+				t.Errorf("%s uses %s: the command line parses flags and prints; move the decision into internal/vault (or list a justified exception here)", name, x)
+			}
+			if used[name] == nil {
+				used[name] = map[string]bool{}
+			}
+			used[name][x] = true
+		}
+	}
+	var stale []string
+	for name, xs := range exceptions {
+		for _, x := range xs {
+			if !used[name][x] {
+				stale = append(stale, name+": "+x)
+			}
+		}
+	}
+	sort.Strings(stale)
+	for _, s := range stale {
+		t.Errorf("exception %s is no longer needed: remove it from the list", s)
+	}
+}
