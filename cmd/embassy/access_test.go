@@ -242,26 +242,6 @@ func TestHostileAccessWithoutApproval(t *testing.T) {
 	}
 }
 
-var clockBinOnce sync.Once
-var clockBin string
-
-// clockBinary builds embassy with the test clock (EMBASSY_NOW moves the
-// vault's clock; release builds ignore it).
-func clockBinary(t *testing.T) string {
-	t.Helper()
-	clockBinOnce.Do(func() {
-		p := filepath.Join(filepath.Dir(bin), "embassy-testclock")
-		if out, err := exec.Command("go", "build", "-tags", "embassy_testclock", "-o", p, ".").CombinedOutput(); err != nil {
-			t.Fatalf("build with the test clock: %v\n%s", err, out)
-		}
-		clockBin = p
-	})
-	if clockBin == "" {
-		t.Fatal("no test-clock binary")
-	}
-	return clockBin
-}
-
 // Host personnel file two incidents at the daemon (a malformed one is
 // refused); the home pulls them, each once, with its arrival time;
 // the sending state acknowledges one, and the daemon shows it

@@ -19,8 +19,8 @@ import (
 // detected at its site; a key is not released to a workload whose
 // attested measurements no update approval covers.
 
-// logEntries returns the log's entries of kind as JSON objects.
-func (f *fixture) logEntries(kind string) []struct {
+// logKind returns the log's entries of kind as JSON objects.
+func (f *fixture) logKind(kind string) []struct {
 	Site, Object, Reason, Dataset string
 	Details                       map[string]string
 } {
@@ -104,7 +104,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	}
 	f.run("update", "approve", "--artifact", "embassyd", "--binary", approved, "--sbom", sbom, "--until", "30d")
 	sum := sha256.Sum256(b)
-	if a := f.logEntries("update.approve"); len(a) != 1 || a[0].Details["digest"] != digest || a[0].Details["sbom"] != hex.EncodeToString(sum[:]) {
+	if a := f.logKind("update.approve"); len(a) != 1 || a[0].Details["digest"] != digest || a[0].Details["sbom"] != hex.EncodeToString(sum[:]) {
 		t.Fatalf("update.approve entries: %+v", a)
 	}
 
@@ -128,7 +128,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 		!strings.Contains(r.stderr, "hint:") {
 		t.Fatalf("unapproved daemon build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	alerts := f.logEntries("update.alert")
+	alerts := f.logKind("update.alert")
 	if len(alerts) != 1 || alerts[0].Site != "lu" || alerts[0].Object != vendorDigest || alerts[0].Reason != "unapproved" {
 		t.Fatalf("update.alert entries: %+v", alerts)
 	}
@@ -139,7 +139,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	if r := f.try("update", "check"); r.code != 3 {
 		t.Fatalf("second check of the unapproved build: exit %d\n%s", r.code, r.stderr)
 	}
-	if n := len(f.logEntries("update.alert")); n != 1 {
+	if n := len(f.logKind("update.alert")); n != 1 {
 		t.Fatalf("the same unapproved build was logged %d times", n)
 	}
 
@@ -150,7 +150,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	if r := f.try("update", "check", "lu"); r.code != 0 {
 		t.Fatalf("approved vendor build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	if res := f.logEntries("update.resolved"); len(res) != 1 || res[0].Site != "lu" || res[0].Object != vendorDigest {
+	if res := f.logKind("update.resolved"); len(res) != 1 || res[0].Site != "lu" || res[0].Object != vendorDigest {
 		t.Fatalf("update.resolved entries after the approval: %+v", res)
 	}
 	// Revoked (say, a CVE in it): detected again, logged as revoked.
@@ -158,8 +158,8 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	if r := f.try("update", "check"); r.code != 3 || !strings.Contains(r.stderr, "revoked") {
 		t.Fatalf("revoked build: exit %d\n%s", r.code, r.stderr)
 	}
-	alerts = f.logEntries("update.alert")
-	if len(alerts) != 2 || alerts[1].Reason != "revoked" || len(f.logEntries("update.revoke")) != 1 {
+	alerts = f.logKind("update.alert")
+	if len(alerts) != 2 || alerts[1].Reason != "revoked" || len(f.logKind("update.revoke")) != 1 {
 		t.Fatalf("after the revocation: alerts %+v", alerts)
 	}
 	// A forged approval dropped into the home folder is refused, not trusted.
@@ -248,13 +248,13 @@ func TestHostileUnapprovedMeasurementBlocksRelease(t *testing.T) {
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
 	var codes []string
-	for _, e := range f.logEntries("key.refuse") {
+	for _, e := range f.logKind("key.refuse") {
 		codes = append(codes, e.Reason)
 	}
 	if strings.Join(codes, ",") != "update,update,update" {
 		t.Fatalf("key.refuse reasons %q, want three update refusals", codes)
 	}
-	if n := len(f.logEntries("key.release")); n != 2 {
+	if n := len(f.logKind("key.release")); n != 2 {
 		t.Fatalf("%d releases logged, want 2", n)
 	}
 }

@@ -11,11 +11,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/atomicfile"
-	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 	"github.com/digital-embassy/embassy/internal/witness"
 )
 
@@ -108,7 +107,7 @@ code 3 if it fails.`,
 				fmt.Fprintln(e.stderr, "embassy: warning: no --policy and no home: trusting the keys inside the bundle")
 				from = "embedded in the bundle"
 			}
-			if evidence.IsAudit(data) {
+			if vault.IsAuditBundle(data) {
 				return e.verifyAudit(data, p, from, since, until, damaged)
 			}
 			b, ents, err := tlog.VerifyBundle(data, p)
@@ -368,9 +367,9 @@ func groupWitnessAlerts(as []witness.Alert) []witnessAlertGroup {
 	return out
 }
 
-// verifyAudit checks an audit bundle (evidence.AuditFormat) offline.
+// verifyAudit checks an audit bundle offline (vault.VerifyAuditBundle).
 func (e *env) verifyAudit(data []byte, p *tlog.Policy, from, since, until string, damaged func(error) error) error {
-	res, err := evidence.VerifyAudit(data, p, repo.HomeIDFor)
+	res, err := vault.VerifyAuditBundle(data, p)
 	if err != nil {
 		return damaged(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -75,4 +76,16 @@ func drillReports(v *Vault) map[string][]byte {
 		out[hex.EncodeToString(sum[:])] = b
 	}
 	return out
+}
+
+// IsAuditBundle reports whether data is an audit bundle (evidence
+// AuditFormat) rather than a plain log bundle.
+func IsAuditBundle(data []byte) bool { return evidence.IsAudit(data) }
+
+// VerifyAuditBundle checks an audit bundle offline against the log policy
+// p (nil: the keys inside the bundle): the sealed log, each part recomputed
+// from its entries, every document they name by digest, and the drill
+// reports' signatures under the home key the entries name.
+func VerifyAuditBundle(data []byte, p *tlog.Policy) (*evidence.AuditResult, error) {
+	return evidence.VerifyAudit(data, p, repo.HomeIDFor)
 }
