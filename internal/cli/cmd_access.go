@@ -8,8 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/approval"
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -185,10 +183,4 @@ func cmdAccessKey(e *env) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// recordIndex appends one entry to the home's log and returns its index
-// (break-glass entries; access and incident entries are the vault's).
-func (e *env) recordIndex(h *home.Home, ent tlog.Entry) (uint64, []byte, error) {
-	return e.vaultOf(h).Recorder().AppendIndex(e.ctx, ent)
 }
