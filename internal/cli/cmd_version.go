@@ -102,7 +102,16 @@ Files and folders of a home:
   operate-revoked.json the home's signed list of revoked operate tokens
   access/              the home's access-decision key (decision.key, 0600, and
                        decision.pub: 'embassy access key', embassyd --access-key)
-  cache/               rebuildable caches (protect's captures)
+  updates/             update control: approved/ID.json (signed approvals of daemon
+                       builds and measurements), revoked.json, seen.json (what was
+                       already alerted on; 'embassy update --help')
+  sla/                 signed monthly SLA reports (ID-MONTH.note) and probes.jsonl
+                       (the availability probes they measure; 'embassy sla --help')
+  workloads.yaml       the sending state's declared workloads with their governing
+                       law and jurisdictions ('embassy compute --help')
+  cache/               rebuildable caches: protect's captures, index/DATASET.idx (the
+                       on-disk blob index of large datasets, docs/FORMAT.md §9.1;
+                       safe to delete, rebuilt on the next open)
 
 embassy.yaml:
 
