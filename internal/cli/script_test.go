@@ -41,6 +41,12 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EMBASSY_TEST_EXITFILE", filepath.Join(env.WorkDir, ".exitcode"))
 			env.Setenv("EMBASSY_NOW", "2026-11-25T10:00:00Z")
 			env.Setenv("TZ", "UTC")
+			// the attestation package's recorded evidence (read only)
+			vectors, err := filepath.Abs(filepath.Join("..", "attest", "testdata"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("VECTORS", vectors)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
