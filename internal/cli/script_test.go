@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,6 +51,21 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// mask SRC DST REGEXP REPL...: DST is SRC (stdout, stderr or a
+			// file) with each REGEXP replaced by its REPL, for the random
+			// parts of an output (home and snapshot ids, pids) before cmp.
+			"mask": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 4 || len(args)%2 != 0 {
+					ts.Fatalf("usage: mask SRC DST REGEXP REPL [REGEXP REPL...]")
+				}
+				text := ts.ReadFile(args[0])
+				for i := 2; i < len(args); i += 2 {
+					re, err := regexp.Compile(args[i])
+					ts.Check(err)
+					text = re.ReplaceAllString(text, args[i+1])
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
+			},
 			// exits N: the last embassy command exited with code N.
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
