@@ -52,7 +52,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// mask SRC DST REGEXP REPL...: DST is SRC (stdout, stderr or a
-			// file) with each REGEXP replaced by its REPL, for the random
+			// file) with each REGEXP replaced by its REPL (literally), for the random
 			// parts of an output (home and snapshot ids, pids) before cmp.
 			"mask": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) < 4 || len(args)%2 != 0 {
@@ -62,7 +62,7 @@ func TestScripts(t *testing.T) {
 				for i := 2; i < len(args); i += 2 {
 					re, err := regexp.Compile(args[i])
 					ts.Check(err)
-					text = re.ReplaceAllString(text, args[i+1])
+					text = re.ReplaceAllLiteralString(text, args[i+1])
 				}
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
 			},
