@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,10 +33,10 @@ func policyDenials(t *testing.T, home string) []tlog.Indexed {
 }
 
 // hasDenial reports whether ents holds a denial of action at site (any
-// site if empty) that names rule among its rules.
+// site if empty) with rule among its comma-separated rules.
 func hasDenial(ents []tlog.Indexed, action, site, rule string) bool {
 	for _, x := range ents {
-		if x.Details["action"] == action && (site == "" || x.Site == site) && strings.Contains(x.Details["rules"], rule) {
+		if x.Details["action"] == action && (site == "" || x.Site == site) && slices.Contains(strings.Split(x.Details["rules"], ","), rule) {
 			return true
 		}
 	}
