@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,8 +81,12 @@ func TestAgreementExamples(t *testing.T) {
 		doc := strings.Replace(strings.Replace(string(src), "SENDING_KEY", sPub, 1), "HOST_KEY", hPub, 1)
 		p := filepath.Join(dir, name+".signed.yaml")
 		os.WriteFile(p, []byte(doc), 0o644)
-		if r := run(t, homeDir, "", "agreement", "verify", p); r.code != 1 || !strings.Contains(r.stderr, "signatures.sending: missing") {
-			t.Fatalf("unsigned %s: %d %s", name, r.code, r.stderr)
+		r := run(t, homeDir, "", "agreement", "verify", p)
+		if missing := []string{"embassy: error: " + p + " is not acceptable:",
+			"signatures.sending: missing: unsigned agreements are refused; the sending state signs with 'embassy agreement sign FILE --key KEY --role sending'",
+			"signatures.host: missing: unsigned agreements are refused; the host state signs with 'embassy agreement sign FILE --key KEY --role host'",
+			verifyHint}; r.code != ExitError || !hasLines(r.stderr, missing...) {
+			t.Fatalf("unsigned %s: exit %d, want %d and the lines\n%s\n%s", name, r.code, ExitError, strings.Join(missing, "\n"), r.stderr)
 		}
 		mustRun(t, homeDir, "agreement", "sign", p, "--key", sKey, "--role", "sending")
 		mustRun(t, homeDir, "agreement", "sign", p, "--key", hKey, "--role", "host")
@@ -92,17 +97,21 @@ func TestAgreementExamples(t *testing.T) {
 	// Verify: the good ones pass, the non-compliant one is refused term by term.
 	mustRun(t, homeDir, "agreement", "verify", signed["ee-lu"])
 	r := run(t, homeDir, "", "agreement", "verify", signed["noncompliant"])
-	for _, want := range []string{"political.instrument: mou loosens the baseline executive-agreement", "operations.disclosure-delay-hours: 720 loosens the baseline 24", "line "} {
-		if r.code != 1 || !strings.Contains(r.stderr, want) {
-			t.Errorf("verify noncompliant: want %q in exit %d %s", want, r.code, r.stderr)
-		}
+	if terms := []string{"embassy: error: " + signed["noncompliant"] + " is not acceptable:",
+		"line 17: political.instrument: mou loosens the baseline executive-agreement (earlier is stricter: treaty < executive-agreement < mou): tighten it, or have the sending state sign an override with 'embassy agreement sign --override political.instrument --reason TEXT'",
+		"line 36: operations.disclosure-delay-hours: 720 loosens the baseline 24 (lower is stricter): tighten it, or have the sending state sign an override with 'embassy agreement sign --override operations.disclosure-delay-hours --reason TEXT'",
+		verifyHint}; r.code != ExitError || !hasLines(r.stderr, terms...) {
+		t.Errorf("verify noncompliant: exit %d, want %d and the lines\n%s\n%s", r.code, ExitError, strings.Join(terms, "\n"), r.stderr)
 	}
 	// An altered text no longer verifies.
 	b, _ := os.ReadFile(signed["ee-lu"])
 	altered := filepath.Join(dir, "altered.yaml")
 	os.WriteFile(altered, []byte(strings.Replace(string(b), "export-days: 30", "export-days: 20", 1)), 0o644)
-	if r := run(t, homeDir, "", "agreement", "verify", altered); r.code != 1 || !strings.Contains(r.stderr, "altered after signing") {
-		t.Errorf("altered: %d %s", r.code, r.stderr)
+	r = run(t, homeDir, "", "agreement", "verify", altered)
+	if want := "embassy: error: " + altered + " is not acceptable:\n" +
+		"line 56: signatures.sending: does not verify: the agreement was altered after signing, or signed with another key\n" +
+		"line 57: signatures.host: does not verify: the agreement was altered after signing, or signed with another key\n" + verifyHint + "\n"; r.code != ExitError || r.stderr != want {
+		t.Errorf("altered: exit %d, want %d\n%s\nwant:\n%s", r.code, ExitError, r.stderr, want)
 	}
 	// Install, with sites under each agreement, and policy settings.
 	mustRun(t, homeDir, "agreement", "add", signed["ee-lu"])
@@ -121,8 +130,9 @@ func TestAgreementExamples(t *testing.T) {
 	// it (reported as denied, not failed: exit 0), the others take the data.
 	for _, args := range [][]string{{"population-register", "C2-I3-A3"}, {"state-archive", "secret"}} {
 		r := run(t, homeDir, "", "snapshot", args[0], src, "--class", args[1])
-		if r.code != ExitOK || !strings.Contains(r.stderr, "site us-east denied by policy for write of "+args[0]+" (agreement-unknown)") {
-			t.Fatalf("snapshot %s: exit %d, %s", args[0], r.code, r.stderr)
+		note := "embassy: note: site us-east denied by policy for write of " + args[0] + " (agreement-unknown): site us-east names agreement xx-cloud, which is not installed: install it with 'embassy agreement add FILE'"
+		if r.code != ExitOK || !hasLines(r.stderr, note) {
+			t.Fatalf("snapshot %s: exit %d, want %d and the line\n%s\n%s", args[0], r.code, ExitOK, note, r.stderr)
 		}
 	}
 
@@ -177,6 +187,19 @@ func TestAgreementExamples(t *testing.T) {
 	}
 	js := mustRunCode(t, homeDir, 3, "--json", "assess", signed["noncompliant"])
 	checkGenerated(t, filepath.Join("scorecards", "noncompliant.json"), []byte(js))
+}
+
+const verifyHint = "embassy: hint: fix the terms named above; after any change both parties sign again"
+
+// hasLines reports whether out holds each of want as a whole line.
+func hasLines(out string, want ...string) bool {
+	lines := strings.Split(out, "\n")
+	for _, w := range want {
+		if !slices.Contains(lines, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func mustRunCode(t *testing.T, homeDir string, code int, args ...string) string {

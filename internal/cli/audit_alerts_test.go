@@ -40,8 +40,8 @@ func TestAuditCheckGroupsAlerts(t *testing.T) {
 			alertLines = append(alertLines, l)
 		}
 	}
-	if len(alertLines) != 1 || !strings.Contains(alertLines[0], "542 times (503 episode(s))") ||
-		!strings.Contains(alertLines[0], "from 2026-11-25T10:00:00Z to 2026-11-25T11:00:40Z") {
-		t.Fatalf("exit %d, alerts not grouped:\n%s\n%s", r.code, r.stdout, r.stderr)
+	want := "ALERT (log) witness https://lu.example:7380/add-checkpoint unreachable 542 times (503 episode(s)) from 2026-11-25T10:00:00Z to 2026-11-25T11:00:40Z: connection refused"
+	if r.code != ExitDamaged || len(alertLines) != 1 || alertLines[0] != want {
+		t.Fatalf("exit %d, want %d and the alerts grouped as one line %q:\n%s\n%s", r.code, ExitDamaged, want, r.stdout, r.stderr)
 	}
 }

@@ -63,6 +63,9 @@ exits with code 3.`,
 					e.printf(", %d blobs, %s read", rep.Blobs, humanBytes(rep.Bytes))
 				}
 				e.printf("\n")
+				for _, w := range rep.Withheld {
+					e.printf("withheld by policy: site %s does not hold dataset %s (%d objects); not damage\n", w.Site, w.Dataset, w.Objects)
+				}
 				for _, d := range rep.Damage {
 					fmt.Fprintf(e.stdout, "DAMAGED site=%s object=%s: %s", d.Site, d.Object, d.Problem)
 					if len(d.Snapshots) > 0 {

@@ -5,6 +5,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestHelpConfigComplete(t *testing.T) {
 	for _, typ := range []reflect.Type{reflect.TypeFor[home.Config](), reflect.TypeFor[home.SiteConfig]()} {
 		for f := range typ.Fields() {
 			key, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-			if key != "" && !strings.Contains(help, " "+key+":") {
+			if key != "" && !regexp.MustCompile(`(?m)^ +(- )?`+regexp.QuoteMeta(key)+`:( |$)`).MatchString(help) {
 				t.Errorf("help config does not list the embassy.yaml key %q", key)
 			}
 		}
@@ -32,8 +33,10 @@ func TestHelpConfigComplete(t *testing.T) {
 	for _, name := range []string{home.ConfigFile, policy.SettingsFile, protect.FileName, protect.AlertsFile, vault.EventsFile,
 		"agreements/", "pki/", "cache/", "locks/", "meta/", "keys/root-N.key", "log/", tlog.PolicyFile, tlog.TilesDir + "/", tlog.AlertsFile,
 		vault.WatchConfigFile, path.Dir(vault.WatchStateFile) + "/", path.Base(vault.WatchStateFile), "exits/", "ui/", "links.json", "passkeys.json",
-		"broker/", "operate-revoked.json", "cursors/", path.Dir(vault.ScheduleFile) + "/", "evidence/"} {
-		if !strings.Contains(help, name) {
+		"broker/", "operate-revoked.json", "cursors/", path.Dir(vault.ScheduleFile) + "/", "evidence/",
+		"access/", "updates/", "sla/", vault.WorkloadsFile} {
+		// a file is named as a word of its own (top level or in a folder's text)
+		if !regexp.MustCompile(`(^|[\s(,/])` + regexp.QuoteMeta(name) + `([\s),:;]|$)`).MatchString(help) {
 			t.Errorf("help config does not list %q", name)
 		}
 	}
@@ -50,7 +53,11 @@ func TestHelpConfigComplete(t *testing.T) {
 		if e.IsDir() {
 			name += "/"
 		}
-		if !strings.Contains(help, "  "+name) {
+		end := `( |$)` // a file's own entry; a folder's may name a file in it (keys/root-N.key)
+		if e.IsDir() {
+			end = ``
+		}
+		if !regexp.MustCompile(`(?m)^  ` + regexp.QuoteMeta(name) + end).MatchString(help) {
 			t.Errorf("help config does not list %s, found in a home", name)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -90,9 +91,10 @@ func TestCLILocksAgainstPrune(t *testing.T) {
 		release := holdIn(t, home, "ds", held)
 		for name, args := range readers {
 			r := run(t, home, "", args...)
-			want := fmt.Sprintf("%s cannot start: dataset ds is locked by %s (pid ", name, held)
-			if r.code != ExitLocked || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, "hint: ") {
-				t.Errorf("%s while %s holds the lock: exit %d, want %d and %q\n%s", name, held, r.code, ExitLocked, want, r.stderr)
+			want := regexp.MustCompile(fmt.Sprintf(`^embassy: error: %s cannot start: dataset ds is locked by %s \(pid [0-9]+, since [0-9TZ:-]+\)\n`, name, held) +
+				`embassy: hint: wait for it to finish and run again, or pass --retry-lock DURATION \(e\.g\. --retry-lock 10m\) to wait for it\n$`)
+			if r.code != ExitLocked || !want.MatchString(r.stderr) {
+				t.Errorf("%s while %s holds the lock: exit %d, want %d and %s\n%s", name, held, r.code, ExitLocked, want, r.stderr)
 			}
 		}
 		release()

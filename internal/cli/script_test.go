@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,9 +42,30 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EMBASSY_TEST_EXITFILE", filepath.Join(env.WorkDir, ".exitcode"))
 			env.Setenv("EMBASSY_NOW", "2026-11-25T10:00:00Z")
 			env.Setenv("TZ", "UTC")
+			// the attestation package's recorded evidence (read only)
+			vectors, err := filepath.Abs(filepath.Join("..", "attest", "testdata"))
+			if err != nil {
+				return err
+			}
+			env.Setenv("VECTORS", vectors)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// mask SRC DST REGEXP REPL...: DST is SRC (stdout, stderr or a
+			// file) with each REGEXP replaced by its REPL (literally), for the random
+			// parts of an output (home and snapshot ids, pids) before cmp.
+			"mask": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) < 4 || len(args)%2 != 0 {
+					ts.Fatalf("usage: mask SRC DST REGEXP REPL [REGEXP REPL...]")
+				}
+				text := ts.ReadFile(args[0])
+				for i := 2; i < len(args); i += 2 {
+					re, err := regexp.Compile(args[i])
+					ts.Check(err)
+					text = re.ReplaceAllLiteralString(text, args[i+1])
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(text), 0o644))
+			},
 			// exits N: the last embassy command exited with code N.
 			"exits": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {

@@ -2,8 +2,10 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -26,8 +28,10 @@ func TestVerifyProofDaemon(t *testing.T) {
 	}
 	// The proof's round trip is in the log, where the watcher learns each
 	// site's proof latency from (issue 15).
-	if lg := mustRun(t, home, "--json", "log", "--kind", "verify"); !strings.Contains(lg, `"latency_ms": "`) {
-		t.Fatalf("verify entry without latency_ms:\n%s", lg)
+	var ents []struct{ Details map[string]string }
+	lg := mustRun(t, home, "--json", "log", "--kind", "verify")
+	if err := json.Unmarshal([]byte(lg), &ents); err != nil || len(ents) == 0 || ents[len(ents)-1].Details["latency_ms"] == "" {
+		t.Fatalf("verify entry without latency_ms (%v):\n%s", err, lg)
 	}
 	packs, _ := filepath.Glob(filepath.Join(store, "data", "*", "*", "*"))
 	if len(packs) < 2 {
@@ -44,46 +48,55 @@ func TestVerifyProofDaemon(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	damaged := func(what string, args ...string) string {
+	// damaged runs the proof and checks it exits 3, its DAMAGED lines
+	// (each matched whole by a pattern, in order) and the error and hint.
+	damaged := func(what string, want []string, args ...string) {
 		t.Helper()
 		r := run(t, home, "", append([]string{"verify", "--site", "lu-d", "--proof"}, args...)...)
-		if r.code != ExitDamaged || !strings.Contains(r.stdout, "DAMAGED site=lu-d") {
-			t.Fatalf("%s: exit %d\n%s\n%s", what, r.code, r.stdout, r.stderr)
+		var got []string
+		for _, l := range strings.Split(r.stdout, "\n") {
+			if strings.HasPrefix(l, "DAMAGED ") {
+				got = append(got, l)
+			}
 		}
-		return r.stdout
+		ok := r.code == ExitDamaged && len(got) == len(want)
+		for i := range min(len(got), len(want)) {
+			ok = ok && regexp.MustCompile("^"+want[i]+"$").MatchString(got[i])
+		}
+		wantErr := fmt.Sprintf("embassy: error: %d problem(s) found\nembassy: hint: the site does not hold what it was given; "+
+			"run 'embassy repair --site lu-d --read-data' to re-copy from another site, and ask the host (see 'embassy disclosures')\n", len(want))
+		if !ok || r.stderr != wantErr {
+			t.Fatalf("%s: exit %d, want %d; DAMAGED lines\n%s\nwant\n%s\n%s", what, r.code, ExitDamaged, strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
+		}
 	}
+	rel, _ := filepath.Rel(store, victim)
+	victimLine := "DAMAGED site=lu-d object=" + regexp.QuoteMeta(filepath.ToSlash(rel)) + ": "
+	listingLine := `DAMAGED site=lu-d object=-: listing: the site lists [0-9]+ data objects, the home expects [0-9]+; the listing is stale, partial or padded`
 	// Tampered: the last chunk is always revealed.
 	bad := append([]byte(nil), orig...)
 	bad[len(bad)-1] ^= 1
 	put(victim, bad)
-	if o := damaged("tampered"); !strings.Contains(o, filepath.Base(victim)) {
-		t.Fatalf("tampered: object not named:\n%s", o)
-	}
+	damaged("tampered", []string{victimLine + `corrupt: chunk [0-9]+ does not hash to the object's name`})
 	put(victim, orig)
 	mustRun(t, home, "verify", "--site", "lu-d", "--proof")
 	// Deleted.
 	os.Remove(victim)
-	if o := damaged("deleted"); !strings.Contains(o, "missing") || !strings.Contains(o, "listing") {
-		t.Fatalf("deleted:\n%s", o)
-	}
+	damaged("deleted", []string{victimLine + "missing: the site does not hold it", listingLine})
 	// Stale listing: with one object sampled per kind the deletion still shows.
-	if o := damaged("stale listing", "--sample", "1"); !strings.Contains(o, "listing") {
-		t.Fatalf("stale listing:\n%s", o)
-	}
+	damaged("stale listing", []string{listingLine}, "--sample", "1")
 	put(victim, orig)
 	mustRun(t, home, "verify", "--site", "lu-d", "--proof")
 	// An old object put back: the repository descriptor of another vault.
 	cfg := filepath.Join(store, "config", "repo")
 	origCfg, _ := os.ReadFile(cfg)
 	put(cfg, []byte(strings.Replace(string(origCfg), "\"", "'", 1)))
-	if o := damaged("old config"); !strings.Contains(o, "config/repo") || !strings.Contains(o, "mismatch") {
-		t.Fatalf("old config:\n%s", o)
-	}
+	damaged("old config", []string{regexp.QuoteMeta("DAMAGED site=lu-d object=config/repo: mismatch: the site's copy differs from the home's (other content, version or repository)")})
 	put(cfg, origCfg)
 	// Not a daemon site: refused with a hint.
 	r := run(t, home, "", "verify", "--site", "lu", "--proof")
-	if r.code != ExitUsage || !strings.Contains(r.stderr, "hint:") {
-		t.Fatalf("fs site: %d %s", r.code, r.stderr)
+	if want := "embassy: error: site lu is not an embassy daemon: proofs need one\n" +
+		"embassy: hint: use 'embassy verify --read-data --site lu' to download and check its objects instead\n"; r.code != ExitUsage || r.stderr != want {
+		t.Fatalf("fs site: exit %d, want %d\n%s\nwant:\n%s", r.code, ExitUsage, r.stderr, want)
 	}
 }
 

@@ -35,7 +35,18 @@ type VerifyReport struct {
 	// lowest (pack, offset) is used (docs/FORMAT.md §9).
 	DuplicateBlobs int      `json:"duplicate_blobs"`
 	Damage         []Damage `json:"damage"`
-	mu             sync.Mutex
+	// Withheld counts, per site and dataset, the objects a site lacks
+	// because the policy keeps that dataset off it (VerifyOptions.Held):
+	// not damage, and nothing for repair to copy there.
+	Withheld []Withheld `json:"withheld,omitempty"`
+	mu       sync.Mutex
+}
+
+// Withheld is one dataset a site does not hold by policy.
+type Withheld struct {
+	Site    string `json:"site"`
+	Dataset string `json:"dataset"`
+	Objects int    `json:"objects"`
 }
 
 func (v *VerifyReport) add(d Damage) {
@@ -44,11 +55,43 @@ func (v *VerifyReport) add(d Damage) {
 	v.mu.Unlock()
 }
 
+// withhold moves the missing objects held says a site is not meant to
+// hold from Damage to Withheld.
+func (v *VerifyReport) withhold(held CopyFilter) {
+	kept := v.Damage[:0]
+	count := map[[2]string]int{}
+	for _, d := range v.Damage {
+		if d.Problem == "missing" {
+			if h, err := parseHandle(d.Object); err == nil && !held(d.Site, h) {
+				count[[2]string{d.Site, d.Dataset}]++
+				continue
+			}
+		}
+		kept = append(kept, d)
+	}
+	v.Damage = kept
+	for k, n := range count {
+		v.Withheld = append(v.Withheld, Withheld{Site: k[0], Dataset: k[1], Objects: n})
+	}
+	sort.Slice(v.Withheld, func(i, j int) bool {
+		a, b := v.Withheld[i], v.Withheld[j]
+		if a.Site != b.Site {
+			return a.Site < b.Site
+		}
+		return a.Dataset < b.Dataset
+	})
+}
+
 // VerifyOptions configure Verify.
 type VerifyOptions struct {
 	ReadData bool
 	Sites    []string // restrict to these sites ("" = all)
 	Progress func(done, total int64)
+	// Held says whether a site is meant to hold an object (the policy's
+	// replication decisions, vault.Gate.HeldFilter); a missing object a
+	// site is not meant to hold is counted in Withheld, not as damage.
+	// nil: every site holds everything.
+	Held CopyFilter
 }
 
 // Verify checks every site: the signed descriptor and key epochs, that
@@ -113,6 +156,9 @@ func (r *Repo) Verify(ctx context.Context, o VerifyOptions) (*VerifyReport, erro
 		if inScope[a.Site] && a.Attack != AttackMissingSnap {
 			rep.add(Damage{Site: a.Site, Object: a.Object, Problem: string(a.Attack) + ": " + a.Detail})
 		}
+	}
+	if o.Held != nil {
+		rep.withhold(o.Held)
 	}
 	sort.Slice(rep.Damage, func(i, j int) bool {
 		a, b := rep.Damage[i], rep.Damage[j]

@@ -367,6 +367,31 @@ func (g *Gate) ReplicationFilter(ctx context.Context, r *repo.Repo, targets []ho
 	return repo.SkipDatasets(skip), nil
 }
 
+// HeldFilter says which datasets each configured site is meant to hold:
+// one policy.Replicate decision per dataset and site, asked of the engine
+// without recording (verifying moves no data). Verify counts what a site
+// lacks by policy as withheld instead of damage, and so repair never
+// copies a dataset onto a site the policy keeps it off.
+func (g *Gate) HeldFilter(ctx context.Context, r *repo.Repo) (repo.CopyFilter, error) {
+	labels, err := DatasetLabels(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	skip := map[string]map[string]bool{}
+	for _, sc := range g.v.Home.Config.Sites {
+		ps := g.Site(sc)
+		for id, ds := range labels {
+			if d := g.Engine.Decide(policy.Request{Action: policy.Replicate, Dataset: ds, Site: ps, Now: g.v.Now()}); !d.Allow {
+				if skip[sc.Name] == nil {
+					skip[sc.Name] = map[string]bool{}
+				}
+				skip[sc.Name][id] = true
+			}
+		}
+	}
+	return repo.SkipDatasets(skip), nil
+}
+
 // IsDenied reports whether err is (or wraps) a policy denial.
 func IsDenied(err error) bool {
 	var d *Denial

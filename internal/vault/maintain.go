@@ -22,6 +22,9 @@ func (v *Vault) Verify(ctx context.Context, opts repo.VerifyOptions) (*repo.Veri
 		return nil, err
 	}
 	defer unlock()
+	if opts.Held, err = v.heldFilter(ctx); err != nil {
+		return nil, err
+	}
 	rep, err := v.Repo.Verify(ctx, opts)
 	if err != nil {
 		return nil, err
@@ -47,7 +50,11 @@ func (v *Vault) Repair(ctx context.Context, readData, dry bool, sites ...string)
 	}
 	defer unlock()
 	r := v.Repo
-	rep, err := r.Verify(ctx, repo.VerifyOptions{ReadData: readData, Sites: sites})
+	held, err := v.heldFilter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep, err := r.Verify(ctx, repo.VerifyOptions{ReadData: readData, Sites: sites, Held: held})
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +71,7 @@ func (v *Vault) Repair(ctx context.Context, readData, dry bool, sites ...string)
 	v.Recorder().Audit(ctx, ents...)
 	out := &RepairResult{Before: rep, After: rep, Actions: acts}
 	if !dry && len(acts) > 0 {
-		if out.After, err = r.Verify(ctx, repo.VerifyOptions{ReadData: readData, Sites: sites}); err != nil {
+		if out.After, err = r.Verify(ctx, repo.VerifyOptions{ReadData: readData, Sites: sites, Held: held}); err != nil {
 			return nil, err
 		}
 	}
@@ -308,4 +315,14 @@ func (v *Vault) Sync(ctx context.Context, dry bool) (*SyncResult, error) {
 		out.Copied, out.Lag, err = r.CatchUpFiltered(ctx, keep)
 	}
 	return out, err
+}
+
+// heldFilter is the policy's say on which site holds which dataset, for
+// verify and repair (Gate.HeldFilter).
+func (v *Vault) heldFilter(ctx context.Context) (repo.CopyFilter, error) {
+	g, err := v.Gate()
+	if err != nil {
+		return nil, err
+	}
+	return g.HeldFilter(ctx, v.Repo)
 }
