@@ -7,7 +7,6 @@ import (
 	"testing"
 )
 
-
 // TestLsGateDeniesRead: ls reads a snapshot's trees back without a
 // restore, so the gate is asked for read: with restore-within-residency the
 // listing of a class held only in LU comes from LU, the denied site CH is
