@@ -41,8 +41,8 @@ func (v *Vault) BreakGlassStatus(ctx context.Context, site, dataset string) ([]B
 		if lerr != nil {
 			v.Warnf("site %s: transparency log unreadable, break-glass taken as open: %v", sc.Name, lerr)
 		}
-		d := g.Engine.Decide(policy.Request{Action: policy.KeyRelease, Dataset: ds, Site: g.Site(sc), Now: v.Now(), Attested: true, BreakGlass: bg.Open})
-		rows = append(rows, BreakGlassRow{bg, d})
+		d := g.decide(ctx, policy.Request{Action: policy.KeyRelease, Dataset: ds, Site: g.Site(sc), Attested: true, BreakGlass: bg.Open}, false)
+		rows = append(rows, BreakGlassRow{bg, policy.Decision{Allow: d.Allow, Rules: d.Rules, Reasons: d.Reasons}})
 	}
 	if site != "" && len(rows) == 0 {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no site named %q", site), "see 'embassy site list'"), hint.CodeUsage)

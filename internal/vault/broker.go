@@ -183,8 +183,9 @@ func (g releaseGate) AllowRelease(ctx context.Context, dataset, site string) err
 // ReleaseGate asks the vault's policy engine whether the key of dataset (of
 // class) may be released at siteName to an attested workload. breakGlass
 // (nil: shut) says whether break-glass access is open there; when it fails
-// the access is taken as open. The decision is not recorded here: the
-// broker logs every release and refusal itself.
+// the access is taken as open. A denial is a *Denial (rule ids, reasons),
+// kept in the gate's decisions but not logged here: the broker logs every
+// release and refusal itself (key.release, key.refuse).
 func (v *Vault) ReleaseGate(ctx context.Context, dataset, class, siteName string, breakGlass func(context.Context, string) (policy.BreakGlass, error)) error {
 	sc, _ := v.Home.Site(siteName)
 	if sc == nil {
@@ -201,10 +202,10 @@ func (v *Vault) ReleaseGate(ctx context.Context, dataset, class, siteName string
 			bg.Open = true // unreadable log: taken as open
 		}
 	}
-	d := g.Engine.Decide(policy.Request{Action: policy.KeyRelease, Dataset: policy.Dataset{Name: dataset, Class: class},
-		Site: g.Site(*sc), Now: v.Now(), Attested: true, BreakGlass: bg.Open})
+	d := g.decide(ctx, policy.Request{Action: policy.KeyRelease, Dataset: policy.Dataset{Name: dataset, Class: class},
+		Site: g.Site(*sc), Attested: true, BreakGlass: bg.Open}, false)
 	if !d.Allow {
-		return errors.New(fmt.Sprint(d.Reasons))
+		return &Denial{d} // structured: the broker's refusal names the rule ids
 	}
 	return nil
 }

@@ -54,8 +54,13 @@ func TestReleaseGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	v2 := open(t, dir, o)
-	if err := v2.ReleaseGate(ctx, "model", "C2-I1-A1", "lu", shut); err == nil || !strings.Contains(err.Error(), "home-only") {
-		t.Fatalf("home-only class: %v", err)
+	err := v2.ReleaseGate(ctx, "model", "C2-I1-A1", "lu", shut)
+	var den *Denial
+	if !errors.As(err, &den) || den.Action != policy.KeyRelease || den.Site != "lu" || len(den.Rules) == 0 || !strings.Contains(err.Error(), "home-only") {
+		t.Fatalf("home-only class: want a structured key-release denial at lu naming its rule, got %#v (%v)", den, err)
+	}
+	if ds := v2.gate.Decisions(); len(ds) == 0 || ds[len(ds)-1].Allow {
+		t.Fatalf("the denial is not among the gate's decisions: %+v", ds)
 	}
 	if err := v2.ReleaseGate(ctx, "model", "C1-I1-A1", "lu", shut); err != nil {
 		t.Fatalf("a class the rule does not cover: %v", err)

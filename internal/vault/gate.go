@@ -124,6 +124,13 @@ func (g *Gate) Site(sc home.SiteConfig) policy.Site {
 // Decide asks the engine for one decision at the vault's clock. A denial
 // is recorded in the transparency log; alerts are raised as warnings once.
 func (g *Gate) Decide(ctx context.Context, req policy.Request) Decision {
+	return g.decide(ctx, req, true)
+}
+
+// decide is Decide; record false leaves a denial out of the log, for
+// callers that log the refusal themselves (the broker's key.refuse) or
+// only show it (break-glass status).
+func (g *Gate) decide(ctx context.Context, req policy.Request, record bool) Decision {
 	if req.Now.IsZero() {
 		req.Now = g.v.Now()
 	}
@@ -143,7 +150,7 @@ func (g *Gate) Decide(ctx context.Context, req policy.Request) Decision {
 	for _, a := range fresh {
 		g.v.Warnf("policy alert: %s", a)
 	}
-	if !pd.Allow {
+	if !pd.Allow && record {
 		g.v.RecordEvent(ctx, policy.DenialEvent(req, pd))
 	}
 	return d
