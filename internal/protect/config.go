@@ -14,6 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -37,6 +38,22 @@ type Schedule struct {
 	Integrity  IntegrityJob `yaml:"integrity,omitempty"`
 	Config     Interval     `yaml:"config,omitempty"`
 	Drills     []DrillJob   `yaml:"drills,omitempty"`
+	// The host-facing checks (vault/schedule_host.go): access requests
+	// and incidents filed at the daemons, the daemons' builds, the SLA
+	// probes, the compute reservations, the location evidence.
+	Host     Interval    `yaml:"host,omitempty"`
+	Updates  Interval    `yaml:"updates,omitempty"`
+	SLA      Interval    `yaml:"sla,omitempty"`
+	Compute  Interval    `yaml:"compute,omitempty"`
+	Location LocationJob `yaml:"location,omitempty"`
+}
+
+// LocationJob measures where each daemon site is from the home's
+// position ('embassy site locate'); without From it is not configured.
+type LocationJob struct {
+	Interval  `yaml:",inline"`
+	From      string            `yaml:"from,omitempty"`       // the home's position, LAT,LON
+	Witnesses map[string]string `yaml:"witness-at,omitempty"` // host witness name: LAT,LON
 }
 
 // Interval is how often a job runs; Off turns it off.
@@ -77,6 +94,11 @@ const (
 	DefaultConfigEvery     = time.Hour
 	DefaultNoticeDays      = 60
 	DefaultReadDataEvery   = 24
+	DefaultHostEvery       = 5 * time.Minute
+	DefaultUpdatesEvery    = time.Hour
+	DefaultSLAEvery        = 5 * time.Minute
+	DefaultComputeEvery    = time.Hour
+	DefaultLocationEvery   = 24 * time.Hour
 )
 
 // Dataset is one protected source.
@@ -155,7 +177,9 @@ func Parse(r io.Reader, dir string) (*Config, error) {
 		p   *time.Duration
 		def time.Duration
 	}{{&sc.Agreements.Every, DefaultAgreementsEvery}, {&sc.Inventory.Every, DefaultInventoryEvery},
-		{&sc.Integrity.Every, DefaultIntegrityEvery}, {&sc.Config.Every, DefaultConfigEvery}} {
+		{&sc.Integrity.Every, DefaultIntegrityEvery}, {&sc.Config.Every, DefaultConfigEvery},
+		{&sc.Host.Every, DefaultHostEvery}, {&sc.Updates.Every, DefaultUpdatesEvery}, {&sc.SLA.Every, DefaultSLAEvery},
+		{&sc.Compute.Every, DefaultComputeEvery}, {&sc.Location.Every, DefaultLocationEvery}} {
 		if *iv.p == 0 {
 			*iv.p = iv.def
 		}
@@ -192,7 +216,8 @@ func (c *Config) Validate() error {
 	}
 	sc := c.Schedule
 	for name, d := range map[string]time.Duration{"agreements": sc.Agreements.Every, "inventory": sc.Inventory.Every,
-		"integrity": sc.Integrity.Every, "config": sc.Config.Every} {
+		"integrity": sc.Integrity.Every, "config": sc.Config.Every, "host": sc.Host.Every, "updates": sc.Updates.Every,
+		"sla": sc.SLA.Every, "compute": sc.Compute.Every, "location": sc.Location.Every} {
 		if d < 0 {
 			return fmt.Errorf("schedule.%s.every: must not be negative", name)
 		}
@@ -202,6 +227,16 @@ func (c *Config) Validate() error {
 	}
 	if sc.Integrity.ReadDataEvery < 0 {
 		return errors.New("schedule.integrity.read-data-every: must not be negative")
+	}
+	if l := sc.Location; l.From != "" {
+		if _, err := locate.ParsePoint(l.From); err != nil {
+			return fmt.Errorf("schedule.location.from: %w (the home's position, LAT,LON in decimal degrees)", err)
+		}
+	}
+	for name, at := range sc.Location.Witnesses {
+		if _, err := locate.ParsePoint(at); err != nil {
+			return fmt.Errorf("schedule.location.witness-at.%s: %w (LAT,LON in decimal degrees)", name, err)
+		}
 	}
 	for i, d := range sc.Drills {
 		if d.Plan == "" {

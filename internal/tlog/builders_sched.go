@@ -14,6 +14,11 @@ const (
 	JobInventory  = "inventory"  // data at sites against the declared inventory (requirement 9)
 	JobIntegrity  = "integrity"  // verification and state comparison with a third location (requirement 10)
 	JobConfig     = "config"     // configuration history (requirement 24)
+	JobHost       = "host"       // access requests and incidents pulled from the daemons, escalation (22, 23)
+	JobUpdates    = "updates"    // the daemons' builds against the approved set (16)
+	JobSLA        = "sla"        // availability probes of the host sites (26)
+	JobCompute    = "compute"    // compute reservations against the sites' capacity (30)
+	JobLocation   = "location"   // location evidence of the daemon sites (8)
 )
 
 // JobFacts describe one finished run of a scheduled job.

@@ -55,7 +55,8 @@ const JobProtect = "protect"
 // Protection builds the scheduler 'embassy protect' runs: the snapshots
 // and lag of protect.yaml's datasets every poll, then agreement expiry,
 // the inventory scan, integrity, the configuration history and the
-// drills, each on its interval (protect.yaml schedule:). The vault's
+// drills, and the host-facing checks (schedule_host.go), each on its
+// interval (protect.yaml schedule:). The vault's
 // repository must be open with keys.
 func (v *Vault) Protection(cfg *protect.Config, hooks ProtectHooks) (*Protection, error) {
 	p := &Protection{}
@@ -97,6 +98,7 @@ func (v *Vault) Protection(cfg *protect.Config, hooks ProtectHooks) (*Protection
 				Details: map[string]string{"changed": strings.Join(changed, ",")}}, nil
 		}})
 	}
+	jobs = append(jobs, v.hostJobs(sc)...)
 	for i, d := range sc.Drills {
 		j, err := v.drillJob(i, d)
 		if err != nil {
