@@ -124,7 +124,7 @@ func TestProtectRunsScheduledJobs(t *testing.T) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	if strings.Join(names, ",") != "agreements,config,drill:sched-drill,integrity,inventory,protect" {
+	if strings.Join(names, ",") != "agreements,compute,config,drill:sched-drill,host,integrity,inventory,location,protect,sla,updates" {
 		t.Errorf("jobs %v", names)
 	}
 }
