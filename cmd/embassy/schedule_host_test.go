@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/incident"
+)
+
+// TestProtectRunsHostChecks (issue 18 #16, #22, #23): the real 'embassy
+// protect --once' runs the host-facing checks with nobody typing them. The
+// host runs a build of embassyd the sending state never approved and has
+// filed an incident at the daemon: the run alerts on the build (naming
+// the site and its digest, logged once) and brings the incident home; a
+// run 73 hours later (the test-clock binary) escalates the unacknowledged
+// incident past the agreement's 72 hours: one escalation entry, one
+// webhook alert, and not again on the next run.
+func TestProtectRunsHostChecks(t *testing.T) {
+	t.Parallel() // waits on the daemon more than on CPU
+	f := newFixture(t)
+	f.run("pki", "init")
+	f.run("update", "approve", "--artifact", "embassyd", "--binary", embassyd(t), "--until", "30d")
+
+	vendor := hostileBuild(t, f.dir)
+	vendorDigest := fileSHA256(t, vendor)
+	lu := f.issueSite("lu", "127.0.0.1")
+	// $0 is the approved binary's path, dropped: the host runs its own build.
+	lu.wrap = []string{"sh", "-c", `exec "` + vendor + `" "$@" --incidents-file "` + filepath.Join(f.dir, "lu-incidents.json") + `"`}
+	lu.start()
+	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
+	op := operatorClient(t, f, lu.addr)
+	_, err := op.FileIncident(context.Background(), incident.HostFiling{Type: "physical", Reporter: "LU GITC duty officer",
+		What: "UPS fire in hall B", Occurred: time.Now().Add(-30 * time.Minute).UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	var hooks []string
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		hooks = append(hooks, string(b))
+		mu.Unlock()
+	}))
+	t.Cleanup(hook.Close)
+	writeFile(t, filepath.Join(f.home, "hook.secret"), "0123456789abcdef-secret")
+	writeFile(t, filepath.Join(f.home, "watch.yaml"), "webhooks:\n  - url: "+hook.URL+"\n    secret_file: hook.secret\n")
+	writeFile(t, filepath.Join(f.home, "protect.yaml"), "poll: 100ms\ndatasets: []\n")
+
+	r := f.try("protect", "--once")
+	if r.code != 3 || !strings.Contains(r.stderr, "update-unapproved: site lu runs unapproved build "+vendorDigest) {
+		t.Fatalf("protect --once with an unapproved daemon build: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if a := f.kindEntries("update.alert"); len(a) != 1 || a[0].Site != "lu" || a[0].Object != vendorDigest || a[0].Reason != "unapproved" {
+		t.Fatalf("update.alert entries: %+v", a)
+	}
+	if in := f.kindEntries("incident"); len(in) != 1 || in[0].Site != "lu" || in[0].Object != "UPS fire in hall B" {
+		t.Fatalf("incident entries after the host job: %+v", in)
+	}
+	if e := f.kindEntries("incident.escalation"); len(e) != 0 {
+		t.Fatalf("escalated within the hours: %+v", e)
+	}
+	// Again at once: the same build is not alerted twice.
+	if r := f.try("protect", "--once"); strings.Contains(r.stderr, "update-unapproved") {
+		t.Fatalf("the same unapproved build alerted again:\n%s", r.stderr)
+	}
+
+	later := time.Now().Add(73 * time.Hour).UTC().Format(time.RFC3339)
+	if r := f.at(later, "protect", "--once"); r.code != 3 || !strings.Contains(r.stdout+r.stderr, "1 escalated") {
+		t.Fatalf("protect --once 73 hours on: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	f.at(time.Now().Add(74*time.Hour).UTC().Format(time.RFC3339), "protect", "--once")
+	if e := f.kindEntries("incident.escalation"); len(e) != 1 || e[0].Site != "lu" {
+		t.Fatalf("escalation entries: %+v", e)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	escalations := 0
+	for _, h := range hooks {
+		if strings.Contains(h, `"kind":"incident-unacknowledged"`) && strings.Contains(h, `"site":"lu"`) {
+			escalations++
+		}
+	}
+	if escalations != 1 {
+		t.Fatalf("%d escalation webhooks, want 1:\n%s", escalations, strings.Join(hooks, "\n"))
+	}
+	if _, err := os.Stat(filepath.Join(f.home, "sla", "probes.jsonl")); err != nil {
+		t.Fatalf("the SLA job recorded no probes: %v", err)
+	}
+}
