@@ -595,7 +595,7 @@ func evalAttestation(f *Facts) liveResult {
 // (the site runs an approved build again) violates the requirement.
 func evalSupply(f *Facts) liveResult {
 	ev := []string{f.logged(tlog.KindUpdateApprove, nil, tlog.KindUpdateApprove), f.logged(tlog.KindUpdateAlert, nil, tlog.KindUpdateAlert),
-		f.logged(tlog.KindKeyRefuse, reason("update"), "key.refuse (update)"),
+		f.logged(tlog.KindKeyRefuse, reason("update"), "key.refuse (update)"), f.jobEvidence(tlog.JobUpdates),
 		"keys of attested-release classes go only to workloads whose attested measurements a signed update approval covers"}
 	type alert struct {
 		digest string
@@ -797,9 +797,9 @@ func evalIncidents(f *Facts) liveResult {
 	}
 	ev := fmt.Sprintf("%d incidents in the log (%d filed at daemons), %d acknowledged, %d escalated to the watch routes", len(f.Incidents), daemon, acked, escalated)
 	if len(bad) > 0 {
-		return violated(append(bad, ev)...)
+		return violated(append(bad, ev, f.jobEvidence(tlog.JobHost))...)
 	}
-	return met(ev)
+	return met(ev, f.jobEvidence(tlog.JobHost))
 }
 
 func evalAudit(f *Facts) liveResult {
@@ -988,7 +988,7 @@ var reqDefs = []reqDef{
 	{15, "crypto-shredding", "Crypto-shredding", "D", "after revocation, decrypt attempts fail and the event is logged",
 		Full, "", []string{"TestRequirement15CryptoShredding", "TestRecoverRotateShred", "TestShreddedDatasetRefused"}, evalShred},
 	{16, "supply-chain", "Supply-chain and update control", "D", "an unsigned or unapproved update changes measurements and blocks key release",
-		Some, "the daemon-build check runs on 'embassy update check' only, not yet on the watcher's or status's schedule", []string{"TestRequirement16SupplyChain", "TestHostileUnapprovedMeasurementBlocksRelease", "TestHostileUnapprovedDaemonUpdate", "TestApprovalKAT", "TestSBOMCycloneDXSchema"}, evalSupply},
+		Full, "", []string{"TestRequirement16SupplyChain", "TestProtectRunsHostChecks", "TestHostileUnapprovedMeasurementBlocksRelease", "TestHostileUnapprovedDaemonUpdate", "TestApprovalKAT", "TestSBOMCycloneDXSchema"}, evalSupply},
 	{17, "personnel", "Personnel allow-list", "D", "an access attempt by a non-listed identity is denied and logged",
 		Full, "", []string{"TestRequirement17Personnel", "TestRequirement17PersonnelAllowList", "TestRevokedCertificateRefusedAndRecorded", "TestHostedgeRevokedOperatorRefused",
 			"TestHostileRevokedCertificateRefused", "TestHostileSoftwareKeyRefusedWhereHardwareRequired", "TestTPMClientKeyRequiredForRole"}, evalPersonnel},
@@ -1003,7 +1003,7 @@ var reqDefs = []reqDef{
 	{22, "access-approval", "Access approval", "E", "a support-access request stays pending until approved; denial is honoured",
 		Full, "", []string{"TestRequirement22AccessApproval", "TestScripts/access_approval", "TestHostileAccessWithoutApproval", "TestPullAccessSignsAndPushes", "TestAccessStoreDecisions"}, evalApproval},
 	{23, "incidents", "Incident notification", "E", "a simulated incident → delivered and acknowledged, or escalated after timeout",
-		Some, "the home pulls daemon filings and escalates when 'embassy incident list' runs; 'embassy watch' does not yet pull and escalate on its schedule", []string{"TestRequirement23Incidents", "TestScripts/incident", "TestIncidentFiledAtDaemonReachesHome", "TestIncidentsFromDaemons"}, evalIncidents},
+		Full, "", []string{"TestRequirement23Incidents", "TestProtectRunsHostChecks", "TestHostJobAlertsPendingAndEscalates", "TestScripts/incident", "TestIncidentFiledAtDaemonReachesHome", "TestIncidentsFromDaemons"}, evalIncidents},
 	{24, "audit", "Audit rights", "E", "a bundle for any date range is produced and independently verifiable offline",
 		Full, "", []string{"TestRequirement24Audit", "TestConfigHistoryAndAuditBundle", "TestAuditBundleAllParts", "TestHostileEvidenceBundleCut"}, evalAudit},
 	{25, "exit", "Exit portability", "E", "an export round-trips into a fresh site and manifest hashes match; post-exit decrypt fails",

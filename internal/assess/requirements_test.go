@@ -311,22 +311,25 @@ func TestRequirement15CryptoShredding(t *testing.T) {
 
 // Update control: not configured without an approval; an alert that no
 // later approval of the digest or resolution answers is a violation; the
-// daemon-build check is not yet scheduled, so it is never reported met.
+// daemon-build check runs on protect's schedule (its runs are evidence).
 func TestRequirement16SupplyChain(t *testing.T) {
 	w := newWorld(t)
 	want(t, w.run(t, 16), NotConfigured, "no update approval yet")
 	d1, d2 := strings.Repeat("1", 64), strings.Repeat("2", 64)
 	w.log(tlog.Entry{Kind: tlog.KindUpdateApprove, Object: "u1", Details: map[string]string{"digest": d1}})
-	want(t, w.run(t, 16), Partial, "log: 1 update.approve entries")
+	want(t, w.run(t, 16), Met, "log: 1 update.approve entries")
+	want(t, w.run(t, 16), Met, "log: no scheduled updates runs")
+	w.log(tlog.Entry{Kind: tlog.KindJob, Object: tlog.JobUpdates, Details: map[string]string{"summary": "1 daemon builds checked: lu1: approved"}})
+	want(t, w.run(t, 16), Met, "log: 1 scheduled updates runs, latest")
 	w.log(tlog.Entry{Kind: tlog.KindUpdateAlert, Site: "lu1", Object: d2, Reason: "unapproved"})
 	want(t, w.run(t, 16), Violated, "sites running an unapproved build: lu1 (2222222222222222)")
 	w.log(tlog.Entry{Kind: tlog.KindUpdateApprove, Object: "u2", Details: map[string]string{"digest": d2}})
-	want(t, w.run(t, 16), Partial, "log: 2 update.approve entries")
+	want(t, w.run(t, 16), Met, "log: 2 update.approve entries")
 	w.log(tlog.Entry{Kind: tlog.KindUpdateAlert, Site: "lu2", Object: d1, Reason: "revoked"})
 	want(t, w.run(t, 16), Violated, "lu2")
 	w.log(tlog.Entry{Kind: tlog.KindUpdateResolved, Site: "lu2", Object: d2})
 	w.log(tlog.Entry{Kind: tlog.KindKeyRefuse, Site: "lu1", Reason: "update"})
-	want(t, w.run(t, 16), Partial, "log: 1 key.refuse (update) entries")
+	want(t, w.run(t, 16), Met, "log: 1 key.refuse (update) entries")
 }
 
 // Only holders of the home's certificates get in.
@@ -432,7 +435,9 @@ func TestRequirement23Incidents(t *testing.T) {
 	want(t, w.run(t, 23), NotConfigured, "no incident records yet")
 	day := 24 * time.Hour
 	w.f.Incidents = []incident.Incident{{Index: 4, Site: "lu1", Occurred: reqNow.Add(-2 * day), Notified: reqNow.Add(-47 * time.Hour), Acked: reqNow.Add(-46 * time.Hour), Allowed: day}}
-	want(t, w.run(t, 23), Partial, "1 incidents in the log (0 filed at daemons), 1 acknowledged, 0 escalated")
+	want(t, w.run(t, 23), Met, "1 incidents in the log (0 filed at daemons), 1 acknowledged, 0 escalated")
+	w.log(tlog.Entry{Kind: tlog.KindJob, Object: tlog.JobHost, Details: map[string]string{"summary": "0 new access requests, 0 pending, 0 decisions pushed; 0 new incidents, 0 escalated"}})
+	want(t, w.run(t, 23), Met, "log: 1 scheduled host runs, latest")
 	w.f.Incidents = append(w.f.Incidents, incident.Incident{Index: 9, Site: "lu2", Occurred: reqNow.Add(-3 * day), Notified: reqNow.Add(-2 * day), Allowed: day, Escalated: true, EscalatedAt: 11, ID: "0123456789abcdef0123456789abcdef"})
 	want(t, w.run(t, 23), Violated, "incident 9 at lu2 not acknowledged within 24h0m0s: escalated")
 }

@@ -78,6 +78,15 @@ sent through the routes of <home>/watch.yaml):
     config: {every: 1h}                         # log every change of embassy.yaml, policy.yaml, ...
     drills:                                     # on the agreements' operations.restore-drill-every-days
       - {plan: drill-plan.yaml, identities: [alice.key, bob.key]}
+    host: {every: 5m}                           # pull access requests and incidents filed at the daemons,
+                                                # alert on pending requests, escalate incidents past their hours
+    updates: {every: 1h}                        # each daemon's build against the approved set ('update approve')
+    sla: {every: 5m}                            # availability probes of the host sites (the monthly SLA report)
+    compute: {every: 1h}                        # the agreements' compute reservations against the sites' capacity
+    location: {every: 24h, from: "59.437,24.754", witness-at: {lu-witness: "49.61,6.13"}}
+                                                # location evidence of every daemon site from the home's position
+A job whose feature this home does not use (no daemon sites, no update
+approvals, no reservations, no position) reports "not configured".
 
 Any job takes off: true. Exit code 3 with --once when a job raised an alert.
 
