@@ -97,3 +97,38 @@ func TestProtectRunsHostChecks(t *testing.T) {
 		t.Fatalf("the SLA job recorded no probes: %v", err)
 	}
 }
+
+// TestProtectLocatesDaemonSites (issue 18 #8): with protect.yaml naming
+// the home's position, 'embassy protect --once' gathers signed location
+// evidence of the daemon site: a daemon declaring Luxembourg that answers
+// Tallinn in under a millisecond is contradicted, alerted naming the
+// site, and the evidence is in the log; without the position the job
+// says it is not configured and nothing is measured.
+func TestProtectLocatesDaemonSites(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.run("pki", "init")
+	f.run("log")
+	lu := f.issueSite("lu", "127.0.0.1")
+	startHostedgeDaemon(t, lu, "--location", luxembourgAt, "--place", "Luxembourg", "--jurisdiction", "LU")
+	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
+	quiet := "  host: {off: true}\n  updates: {off: true}\n  sla: {off: true}\n  compute: {off: true}\n"
+
+	writeFile(t, filepath.Join(f.home, "protect.yaml"), "datasets: []\nschedule:\n"+quiet)
+	if r := f.try("protect", "--once"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "location: ok: not configured") {
+		t.Fatalf("protect --once without a home position: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if e := f.kindEntries("site.locate"); len(e) != 0 {
+		t.Fatalf("located without a position: %+v", e)
+	}
+
+	writeFile(t, filepath.Join(f.home, "protect.yaml"), "datasets: []\nschedule:\n"+quiet+"  location: {from: \""+tallinnAt+"\"}\n")
+	os.Remove(filepath.Join(f.home, "schedule", "state.json")) // the location job is due again at once
+	r := f.try("protect", "--once")
+	if r.code != 3 || !strings.Contains(r.stderr, "location-check-failed: site lu: location evidence:") || !strings.Contains(r.stderr, "contradicted") {
+		t.Fatalf("protect --once locating a site that lies about its position: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if e := f.kindEntries("site.locate"); len(e) != 1 || e[0].Site != "lu" {
+		t.Fatalf("site.locate entries: %+v", e)
+	}
+}
