@@ -60,13 +60,13 @@ func TestProtectRunsHostChecks(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "update-unapproved: site lu runs unapproved build "+vendorDigest) {
 		t.Fatalf("protect --once with an unapproved daemon build: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if a := f.kindEntries("update.alert"); len(a) != 1 || a[0].Site != "lu" || a[0].Object != vendorDigest || a[0].Reason != "unapproved" {
+	if a := f.logKind("update.alert"); len(a) != 1 || a[0].Site != "lu" || a[0].Object != vendorDigest || a[0].Reason != "unapproved" {
 		t.Fatalf("update.alert entries: %+v", a)
 	}
-	if in := f.kindEntries("incident"); len(in) != 1 || in[0].Site != "lu" || in[0].Object != "UPS fire in hall B" {
+	if in := f.logKind("incident"); len(in) != 1 || in[0].Site != "lu" || in[0].Object != "UPS fire in hall B" {
 		t.Fatalf("incident entries after the host job: %+v", in)
 	}
-	if e := f.kindEntries("incident.escalation"); len(e) != 0 {
+	if e := f.logKind("incident.escalation"); len(e) != 0 {
 		t.Fatalf("escalated within the hours: %+v", e)
 	}
 	// Again at once: the same build is not alerted twice.
@@ -79,7 +79,7 @@ func TestProtectRunsHostChecks(t *testing.T) {
 		t.Fatalf("protect --once 73 hours on: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	f.at(time.Now().Add(74*time.Hour).UTC().Format(time.RFC3339), "protect", "--once")
-	if e := f.kindEntries("incident.escalation"); len(e) != 1 || e[0].Site != "lu" {
+	if e := f.logKind("incident.escalation"); len(e) != 1 || e[0].Site != "lu" {
 		t.Fatalf("escalation entries: %+v", e)
 	}
 	mu.Lock()
@@ -118,7 +118,7 @@ func TestProtectLocatesDaemonSites(t *testing.T) {
 	if r := f.try("protect", "--once"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "location: ok: not configured") {
 		t.Fatalf("protect --once without a home position: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if e := f.kindEntries("site.locate"); len(e) != 0 {
+	if e := f.logKind("site.locate"); len(e) != 0 {
 		t.Fatalf("located without a position: %+v", e)
 	}
 
@@ -128,7 +128,7 @@ func TestProtectLocatesDaemonSites(t *testing.T) {
 	if r.code != 3 || !strings.Contains(r.stderr, "location-check-failed: site lu: location evidence:") || !strings.Contains(r.stderr, "contradicted") {
 		t.Fatalf("protect --once locating a site that lies about its position: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if e := f.kindEntries("site.locate"); len(e) != 1 || e[0].Site != "lu" {
+	if e := f.logKind("site.locate"); len(e) != 1 || e[0].Site != "lu" {
 		t.Fatalf("site.locate entries: %+v", e)
 	}
 }
