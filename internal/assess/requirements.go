@@ -972,7 +972,7 @@ var reqDefs = []reqDef{
 	{7, "classification", "Data classification", "C", "a dataset without a label cannot be replicated; a high-confidentiality dataset cannot be placed in a virtual or extended hub unless the policy allows it",
 		Full, "", []string{"TestRequirement07Classification"}, evalClassification},
 	{8, "residency", "Residency enforcement and proof", "C", "a replication target outside the allow-list is refused; location evidence is produced on demand for any object",
-		Some, "location evidence is produced on demand and logged ('site locate'), not yet on a schedule (periodic attestation)", []string{"TestRequirement08Residency", "TestRequirement08ResidencyProof", "TestHostileLocationClaimContradicted", "TestCheckDirections"}, evalResidency},
+		Full, "", []string{"TestRequirement08Residency", "TestRequirement08ResidencyProof", "TestHostileLocationClaimContradicted", "TestCheckDirections", "TestProtectLocatesDaemonSites"}, evalResidency},
 	{9, "inventory", "Hosted-dataset inventory", "C", "data present at a host but absent from the inventory triggers an alert",
 		Full, "", []string{"TestRequirement09Inventory", "TestRuleDatasetAgreement", "TestInventoryJobAlertsOnUndeclaredData", "TestProtectRunsScheduledJobs"}, evalInventory},
 	{10, "integrity", "Replica integrity proofs", "C", "flipping one byte in a replica is detected at the next verification cycle (≤ M min)",

@@ -226,7 +226,7 @@ func TestRequirement07Classification(t *testing.T) {
 // A replication target outside the allow-list is refused.
 func TestRequirement08Residency(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 8), Partial, "2 dataset copies re-checked")
+	want(t, w.run(t, 8), Met, "2 dataset copies re-checked")
 	w.settings.Classes = append(w.settings.Classes, policy.ClassRule{Class: "C1-I0-A0", Jurisdictions: []string{"EE"}})
 	want(t, w.run(t, 8), Violated, "land at lu1 (residency-class)")
 }
@@ -345,10 +345,10 @@ func TestRequirement17Personnel(t *testing.T) {
 // naming the log entry (the evidence itself: TestHostileLocationClaimContradicted).
 func TestRequirement08ResidencyProof(t *testing.T) {
 	w := newWorld(t)
-	want(t, w.run(t, 8), Partial, "location evidence: none recorded yet")
-	w.log(tlog.Entry{Kind: "site.locate", Site: "lu1", Object: "ab", Details: map[string]string{"result": "consistent", "sha256": "ab"}})
-	want(t, w.run(t, 8), Partial, "lu1: consistent (entry 0)")
-	w.log(tlog.Entry{Kind: "site.locate", Site: "lu2", Object: "cd", Details: map[string]string{"result": "contradicted", "sha256": "cdcdcdcdcdcdcdcd"}})
+	want(t, w.run(t, 8), Met, "location evidence: none recorded yet")
+	w.log(tlog.Entry{Kind: tlog.KindSiteLocate, Site: "lu1", Object: "ab", Details: map[string]string{"result": "consistent", "sha256": "ab"}})
+	want(t, w.run(t, 8), Met, "lu1: consistent (entry 0)")
+	w.log(tlog.Entry{Kind: tlog.KindSiteLocate, Site: "lu2", Object: "cd", Details: map[string]string{"result": "contradicted", "sha256": "cdcdcdcdcdcdcdcd"}})
 	want(t, w.run(t, 8), Violated, "location of lu2 contradicted by round-trip times (log entry 1, evidence cdcdcdcdcdcd)")
 }
 
