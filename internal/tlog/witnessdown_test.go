@@ -87,7 +87,10 @@ func TestWitnessDown(t *testing.T) {
 	if err != nil || len(as) != 1 || lines > 2 {
 		t.Fatalf("%d tries: %d lines, alerts %+v %v", down.calls.Load(), lines, as, err)
 	}
-	if a := as[0]; a.Kind != "unreachable" || a.Count != int(down.calls.Load()) || a.First.After(a.Time) {
+	// Every refused try is counted in the one episode; a try still in
+	// flight when Close gave up may have reached the transport without
+	// its refusal being recorded (seen under -race on a loaded machine).
+	if a, n := as[0], int(down.calls.Load()); a.Kind != "unreachable" || a.Count < n-1 || a.Count > n || a.First.After(a.Time) {
 		t.Fatalf("alert %+v after %d tries", a, down.calls.Load())
 	}
 	if g := GroupAlerts(append(as, as...)); len(g) != 1 || g[0].Episodes != 2 || g[0].Count != 2*as[0].Count {

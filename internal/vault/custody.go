@@ -57,7 +57,7 @@ func (v *Vault) recordUnwraps(ctx context.Context, us []repo.Unwrap) {
 		crashpoint.Hit("vault.unwrap.journaled")
 		return
 	}
-	v.log.WarnContext(ctx, "pending key.unwrap journal not written; unwraps kept in memory", "err", err)
+	v.log.DebugContext(ctx, "pending key.unwrap journal not written; unwraps kept in memory for Flush", "err", err)
 	rc.pendMu.Lock()
 	rc.pending = append(rc.pending, ents...)
 	rc.pendMu.Unlock()

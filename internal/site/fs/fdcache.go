@@ -19,7 +19,9 @@ type openFile struct {
 	path    string
 	f       *os.File
 	size    int64
-	refs    int  // Gets reading it now
+	dev     uint64 // the file's identity when opened: a hit is checked
+	ino     uint64 // against the path's (stat) before it is used
+	refs    int    // Gets reading it now
 	evicted bool // no longer in the cache: close at the last release
 	elem    *list.Element
 }
@@ -27,7 +29,11 @@ type openFile struct {
 // fdCache holds up to max open pack files, least recently used evicted
 // first. Packs are immutable once written; the Backend still drops a
 // path's entry whenever it replaces or deletes the file, so a cached
-// descriptor never outlives what this process wrote.
+// descriptor never outlives what this process wrote. Others may change
+// the folder too (the host, at a daemon site; another process): every hit
+// stats the path (one syscall, against about ten for an open) and a file
+// removed or replaced since it was opened is not read through the old
+// descriptor, so proofs and verification see the disk as it is now.
 type fdCache struct {
 	mu     sync.Mutex
 	max    int
@@ -48,14 +54,30 @@ func newFDCache(max int) *fdCache {
 // isReg is false (and the file closed) when path is not a regular file.
 func (c *fdCache) acquire(path string) (of *openFile, isReg bool, err error) {
 	c.mu.Lock()
-	if of := c.files[path]; of != nil {
-		of.refs++
-		c.lru.MoveToFront(of.elem)
-		c.mu.Unlock()
-		return of, true, nil
+	cached := c.files[path]
+	if cached != nil {
+		cached.refs++
+		c.lru.MoveToFront(cached.elem)
 	}
 	gen := c.forgets
 	c.mu.Unlock()
+	if of := cached; of != nil {
+		var st unix.Stat_t
+		serr := unix.Stat(path, &st)
+		if serr == nil && st.Dev == of.dev && st.Ino == of.ino {
+			return of, true, nil
+		}
+		// Removed or replaced behind this process: drop the descriptor.
+		c.mu.Lock()
+		if c.files[path] == of {
+			c.evict(of)
+		}
+		c.mu.Unlock()
+		c.release(of)
+		if serr != nil {
+			return nil, false, &os.PathError{Op: "stat", Path: path, Err: serr}
+		}
+	}
 
 	// unix.Open and os.NewFile rather than os.Open: a regular file gains
 	// nothing from Go's poller, and registering it costs five syscalls.
@@ -72,7 +94,7 @@ func (c *fdCache) acquire(path string) (of *openFile, isReg bool, err error) {
 		unix.Close(fd)
 		return nil, false, nil
 	}
-	of = &openFile{path: path, f: os.NewFile(uintptr(fd), path), size: st.Size, refs: 1}
+	of = &openFile{path: path, f: os.NewFile(uintptr(fd), path), size: st.Size, dev: uint64(st.Dev), ino: st.Ino, refs: 1}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -101,6 +101,45 @@ func TestPackCacheReplaceDelete(t *testing.T) {
 	}
 }
 
+// A pack removed or replaced by someone else (the host at a daemon site,
+// another process) is not read through the descriptor cached before:
+// removed is not found, replaced reads the new bytes.
+func TestPackCacheOutsideChange(t *testing.T) {
+	b := newTestBackend(t)
+	h := pack(1)
+	put(t, b, h, "first", site.PutOptions{IfAbsent: true})
+	if got, err := get(t, b, h, 0, 0); err != nil || got != "first" {
+		t.Fatalf("get = %q, %v", got, err)
+	}
+	path, err := b.path(t.Context(), h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := get(t, b, h, 0, 0); !errors.Is(err, site.ErrNotFound) {
+		t.Fatalf("removed behind the backend: %v, want ErrNotFound (not the cached bytes)", err)
+	}
+	put(t, b, h, "first", site.PutOptions{IfAbsent: true})
+	if _, err := get(t, b, h, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte("other bytes"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := get(t, b, h, 0, 0); err != nil || got != "other bytes" {
+		t.Fatalf("replaced behind the backend: %q, %v; want the file now on disk", got, err)
+	}
+	if open := b.packs.open(); open != 1 {
+		t.Fatalf("%d descriptors open, want 1 (the old one closed)", open)
+	}
+}
+
 // Concurrent reads of the same packs share descriptors and each gets its
 // own range (run with -race).
 func TestPackCacheConcurrent(t *testing.T) {
