@@ -53,7 +53,7 @@ signed report of what was served.`,
 			if reason == "" {
 				return usagef("missing --reason TEXT: state why the crisis is declared")
 			}
-			p, ids, err := e.loadPlan(args[0], expectHome, identities, passFile)
+			p, ids, err := vault.LoadPlan(args[0], expectHome, identities, e.passphrase(passFile))
 			if err != nil {
 				return err
 			}
