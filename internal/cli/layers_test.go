@@ -35,13 +35,9 @@ var decidingCalls = []string{
 	"tlog.Open", "tlog.LoadOrCreateKey", "tlog.NewReader", "policy.New", "repo.Open", "repo.Init", "witness.New", "location.Open",
 }
 
-// exceptions: file -> imports or calls still there, and why. Owners of
-// other work streams move theirs into internal/vault as they merge.
+// exceptions: file -> imports or calls still there, and why.
 var exceptions = map[string][]string{
-	// this stream's remaining debt (issue 10): to move into internal/vault
 	"cmd_serve.go": {"daemon"}, // 'embassy serve' is the daemon's entry point
-	// other streams' files this round
-	"cmd_assess_requirements.go": {"policy.New"}, // assess (evaluates a policy it builds from the home's files)
 }
 
 func TestCLIDecidesNothing(t *testing.T) {
