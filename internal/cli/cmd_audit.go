@@ -15,7 +15,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
-	"github.com/digital-embassy/embassy/internal/witness"
 )
 
 func cmdAudit(e *env) *cobra.Command {
@@ -279,11 +278,7 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 				return err
 			}
 			cp, cerr := r.Check(e.ctx)
-			var alerts []witness.Alert
-			for _, n := range []string{"home", "home-pq"} {
-				a, _ := witness.ReadAlerts(filepath.Join(hl.dir, "witness", n))
-				alerts = append(alerts, a...)
-			}
+			alerts := vault.HomeWitnessAlerts(hl.dir)
 			logAlerts, _ := tlog.ReadAlerts(filepath.Join(hl.dir, tlog.AlertsFile))
 			if e.json {
 				out := map[string]any{"ok": cerr == nil && len(alerts) == 0 && len(logAlerts) == 0, "witness_alerts": alerts, "log_alerts": logAlerts, "log_alert_groups": tlog.GroupAlerts(logAlerts)}
@@ -304,10 +299,10 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 				default:
 					e.printf("OK: %s, %d entries, checkpoint cosigned by the witness quorum\n", cp.Origin, cp.Size)
 				}
-				for _, g := range groupWitnessAlerts(alerts) {
-					a := g.last
-					if g.n > 1 {
-						e.printf("ALERT (home witness %s) %s %d times from %s to %s: %s\n", a.Witness, a.Kind, g.n, g.first.Format(time.RFC3339), a.Time.Format(time.RFC3339), a.Message)
+				for _, g := range vault.GroupWitnessAlerts(alerts) {
+					a := g.Last
+					if g.N > 1 {
+						e.printf("ALERT (home witness %s) %s %d times from %s to %s: %s\n", a.Witness, a.Kind, g.N, g.First.Format(time.RFC3339), a.Time.Format(time.RFC3339), a.Message)
 					} else {
 						e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
 					}
@@ -335,36 +330,6 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 			return nil
 		},
 	}
-}
-
-// witnessAlertGroup is the repeats of one refusal: the same witness, kind
-// and message (the log retrying the same checkpoint).
-type witnessAlertGroup struct {
-	first time.Time
-	last  witness.Alert
-	n     int
-}
-
-func groupWitnessAlerts(as []witness.Alert) []witnessAlertGroup {
-	var out []witnessAlertGroup
-	at := map[string]int{}
-	for _, a := range as {
-		k := a.Witness + "\x00" + a.Kind + "\x00" + a.Message
-		i, ok := at[k]
-		if !ok {
-			at[k], i = len(out), len(out)
-			out = append(out, witnessAlertGroup{first: a.Time})
-		}
-		g := &out[i]
-		g.n += max(a.Count, 1)
-		if a.Time.Before(g.first) {
-			g.first = a.Time
-		}
-		if g.last.Time.IsZero() || !a.Time.Before(g.last.Time) {
-			g.last = a
-		}
-	}
-	return out
 }
 
 // verifyAudit checks an audit bundle offline (vault.VerifyAuditBundle).

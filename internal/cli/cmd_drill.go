@@ -7,38 +7,29 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/evidence"
-	"github.com/digital-embassy/embassy/internal/failover"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
-
-// loadPlan reads a continuity plan, pins it with --expect-home and loads
-// its custodians' identities plus the --identity files.
-func (e *env) loadPlan(path, expect string, extra []string, passFile string) (*failover.Plan, []repo.IdentitySource, error) {
-	p, err := failover.LoadPlan(path)
-	if err != nil {
-		return nil, nil, hint.WithCode(err, hint.CodeUsage)
-	}
-	pinPlan(p, expect)
-	ids, err := vault.LoadIdentities(append(append([]string(nil), p.Custodians...), extra...), e.passphrase(passFile))
-	if err == nil && len(ids) == 0 {
-		err = usagef("no custodian identities: list them in the plan (custodians:) or give --identity FILE")
-	}
-	return p, ids, err
-}
 
 // continuity is the command's continuity service: over the home in --home
 // if there is one (its policy gate and log), else over nothing but the plan.
 func (e *env) continuity() *vault.Continuity {
-	if dir, err := e.homePath(); err == nil && home.Exists(dir) {
-		if h, err := home.Open(dir); err == nil {
-			return vault.NewContinuity(e.vaultOf(h), vault.Options{})
-		}
+	if v := e.localVault(); v != nil {
+		return vault.NewContinuity(v, vault.Options{})
 	}
 	return vault.NewContinuity(nil, e.vaultOptions())
+}
+
+// localVault is the vault of the home in --home when there is one that
+// opens, else nil.
+func (e *env) localVault() *vault.Vault {
+	if dir, err := e.homePath(); err == nil && home.Exists(dir) {
+		if h, err := home.Open(dir); err == nil {
+			return e.vaultOf(h)
+		}
+	}
+	return nil
 }
 
 func cmdDrill(e *env) *cobra.Command {
@@ -86,7 +77,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
   embassy drill verify drill.json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, ids, err := e.loadPlan(args[0], expectHome, identities, passFile)
+			p, ids, err := vault.LoadPlan(args[0], expectHome, identities, e.passphrase(passFile))
 			if err != nil {
 				return err
 			}
@@ -143,22 +134,11 @@ signature does not verify.`,
 			if err != nil {
 				return hint.WithCode(err, hint.CodeUsage)
 			}
-			d, err := evidence.Parse(b)
+			v, err := vault.CheckReport(e.ctx, b, vault.ReportCheckRequest{Key: key, Site: siteURL, Local: e.localVault(), Logger: e.log})
 			if err != nil {
-				return hint.WithCode(err, hint.CodeDamaged)
-			}
-			v, err := evidence.Verify(d, repo.HomeIDFor)
-			if err != nil {
-				return hint.WithCode(hint.Wrap(err, "the report was altered or is not an embassy report"), hint.CodeDamaged)
-			}
-			if err := e.checkReportEpoch(v, d, siteURL); err != nil {
 				return err
 			}
-			if key != "" && key != v.Key && key != v.RootKey {
-				return hint.WithCode(fmt.Errorf("report is signed by %s, not by %s", v.Key, key), hint.CodeDamaged)
-			}
-			var body map[string]any
-			d.Decode(&body)
+			body := v.Body
 			if e.json {
 				return e.emitJSON(map[string]any{"ok": true, "kind": v.Kind, "key": v.Key, "endorsed": v.Endorsed, "home": v.Home,
 					"epoch": v.Epoch, "root_key": v.RootKey, "home_bound": v.HomeBound, "body": body})

@@ -6,9 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/incident"
-	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // The decisions (validation, delays, acknowledgement rules, escalation
@@ -166,7 +164,3 @@ func incidentLine(in incident.Incident) string {
 	return strconv.FormatUint(in.Index, 10) + "  " + in.Site + "  " + in.Type + "  " + termSafe(in.What) + ": notified " +
 		in.Notified.Sub(in.Occurred).Round(time.Second).String() + " after it occurred" + late + "; " + state
 }
-
-// incidentHours gives each site's operations.incident-notification-hours
-// (for assess, which reads the log itself).
-func incidentHours(h *home.Home) func(site string) time.Duration { return vault.IncidentHours(h) }

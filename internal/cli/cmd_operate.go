@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/atomicfile"
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/operate"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -53,7 +49,7 @@ signed report of what was served.`,
 			if reason == "" {
 				return usagef("missing --reason TEXT: state why the crisis is declared")
 			}
-			p, ids, err := e.loadPlan(args[0], expectHome, identities, passFile)
+			p, ids, err := vault.LoadPlan(args[0], expectHome, identities, e.passphrase(passFile))
 			if err != nil {
 				return err
 			}
@@ -107,8 +103,8 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 			if official == "" {
 				return usagef("missing --official NAME")
 			}
-			if ttl <= 0 || ttl > operate.MaxTTL {
-				return usagef("--ttl must be positive and at most %v, e.g. 720h", operate.MaxTTL)
+			if ttl <= 0 || ttl > vault.OperateMaxTTL {
+				return usagef("--ttl must be positive and at most %v, e.g. 720h", vault.OperateMaxTTL)
 			}
 			v, err := e.openKeyed()
 			if err != nil {
@@ -137,7 +133,7 @@ can check it with nothing but the sites. Keep tokens like passwords.`,
 	}
 	issue.Flags().StringVar(&official, "official", "", "name of the official")
 	issue.Flags().DurationVar(&ttl, "ttl", 720*time.Hour, "validity (at most 720h)")
-	issue.Flags().StringVar(&role, "role", operate.RoleLookup, "lookup (registry lookups) or deactivate (may only end the crisis service)")
+	issue.Flags().StringVar(&role, "role", vault.OperateRoleLookup, "lookup (registry lookups) or deactivate (may only end the crisis service)")
 	issue.Flags().StringVarP(&out, "output", "o", "", "write the token to FILE (mode 0600) instead of stdout")
 	c.AddCommand(issue, cmdOperateTokenRevoke(e))
 	return c
@@ -171,18 +167,11 @@ vault's signed key-epoch record; statements older than 15 minutes are refused.`,
 			if err != nil {
 				return err
 			}
-			var q operate.QuorumRequest
-			if b, err := os.ReadFile(out); err == nil {
-				if err := json.Unmarshal(b, &q); err != nil {
-					return hint.WithCode(hint.Wrap(fmt.Errorf("%s: %w", out, err), "give a quorum file this command wrote, or a new file name"), hint.CodeUsage)
-				}
-			}
-			q.Signatures = append(q.Signatures, sigs...)
-			b, _ := json.MarshalIndent(q, "", "  ")
-			if err := atomicfile.Write(out, append(b, '\n'), 0o644); err != nil {
+			n, err := vault.AddQuorumSignatures(out, sigs)
+			if err != nil {
 				return err
 			}
-			e.printf("%d signatures for session %s in %s\n", len(q.Signatures), session, out)
+			e.printf("%d signatures for session %s in %s\n", n, session, out)
 			return nil
 		},
 	}

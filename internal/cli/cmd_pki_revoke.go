@@ -10,6 +10,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdPKIRevoke(e *env) *cobra.Command {
@@ -75,7 +76,7 @@ connection: give them pki/crl.pem (or a copy kept current).`,
 				s := e.openSite(sc)
 				err := s.Err()
 				if err == nil {
-					if rb := daemonOf(s.Backend); rb != nil {
+					if rb := vault.DaemonOf(s.Backend); rb != nil {
 						err = rb.PutCRL(e.ctx, p)
 					}
 					s.Backend.Close()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	promreg "github.com/digital-embassy/embassy/internal/metrics"
@@ -321,10 +320,7 @@ Exit code 3 when a dataset is past its RPO at some site.`,
 				}
 				lags = append(lags, l...)
 			}
-			events, _ := evidence.ReadJournal(filepath.Join(h.Dir, vault.EventsFile))
-			if len(events) > 10 {
-				events = events[len(events)-10:]
-			}
+			events := vault.RecentEvents(h, 10)
 			past := 0
 			for _, l := range lags {
 				if l.Exceeded {

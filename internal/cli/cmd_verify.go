@@ -37,7 +37,7 @@ exits with code 3.`,
 			}
 			defer e.closeRepo(r)
 			if proofMode {
-				return e.verifyProof(h, r, sites, sample)
+				return e.verifyProof(h, sites, sample)
 			}
 			var done, total atomic.Int64
 			b := e.newBar("verify", func() (int64, int64) { return done.Load(), total.Load() })

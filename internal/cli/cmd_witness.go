@@ -7,7 +7,6 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
-	"github.com/digital-embassy/embassy/internal/witness"
 )
 
 func cmdWitness(e *env) *cobra.Command {
@@ -28,7 +27,7 @@ func cmdWitnessKey(e *env) *cobra.Command {
 		Example: `  embassy witness key --dir /var/lib/embassy-witness --name lu-1 --url http://10.0.0.5:7380`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, vkey, err := witness.LoadOrCreateKey(dir, name, alg)
+			vkey, err := vault.WitnessKey(dir, name, alg)
 			if err != nil {
 				return err
 			}
@@ -42,7 +41,7 @@ func cmdWitnessKey(e *env) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&dir, "dir", "", "witness directory")
 	f.StringVar(&name, "name", "", "witness key name")
-	f.StringVar(&alg, "alg", witness.Ed25519, "key algorithm: ed25519 or mldsa44")
+	f.StringVar(&alg, "alg", vault.WitnessEd25519, "key algorithm: ed25519 or mldsa44")
 	f.StringVar(&url, "url", "", "URL the witness will be reached at")
 	_ = c.MarkFlagRequired("dir")
 	_ = c.MarkFlagRequired("name")

@@ -16,9 +16,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/broker/tpmquote"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/pki"
-	"github.com/digital-embassy/embassy/internal/repo"
-	"github.com/digital-embassy/embassy/internal/site"
-	"github.com/digital-embassy/embassy/internal/site/location"
+	"github.com/digital-embassy/embassy/internal/vault"
 	"github.com/digital-embassy/embassy/internal/workload"
 )
 
@@ -125,16 +123,11 @@ fails (exit 1) where the driver library or a CC-mode GPU is missing;
 				return err
 			}
 			defer a.Close()
-			var rs []*repo.Site
-			for i, u := range sites {
-				name := fmt.Sprintf("site-%d", i+1)
-				b, err := location.Open(e.ctx, u, site.Properties{Name: name}, location.Options{Logger: e.log})
-				if err != nil {
-					return hint.WithCode(fmt.Errorf("site %s: %w", u, err), hint.CodeUsage)
-				}
-				defer b.Close()
-				rs = append(rs, &repo.Site{Name: name, Backend: b})
+			rs, closeSites, err := vault.OpenURLSites(e.ctx, sites, e.log)
+			if err != nil {
+				return err
 			}
+			defer closeSites()
 			cl := workload.NewClient(strings.TrimSuffix(url, "/"), t.tee, "",
 				&tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13, CurvePreferences: pki.CurvePreferences})
 			if gpus != nil {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/failover"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -57,12 +56,4 @@ func (h homePin) Set(v string) error {
 	}
 	*h.p = fp
 	return nil
-}
-
-// pinPlan makes --expect-home override the plan's home: field.
-func pinPlan(p *failover.Plan, expect string) *failover.Plan {
-	if expect != "" {
-		p.Home = expect
-	}
-	return p
 }

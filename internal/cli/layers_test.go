@@ -35,22 +35,9 @@ var decidingCalls = []string{
 	"tlog.Open", "tlog.LoadOrCreateKey", "tlog.NewReader", "policy.New", "repo.Open", "repo.Init", "witness.New", "location.Open",
 }
 
-// exceptions: file -> imports or calls still there, and why. Owners of
-// other work streams move theirs into internal/vault as they merge.
+// exceptions: file -> imports or calls still there, and why.
 var exceptions = map[string][]string{
-	// this stream's remaining debt (issue 10): to move into internal/vault
-	"cmd_drill.go":    {"failover", "evidence"},                                    // drill report signing and the failover options; vault/drill.go is sched's this round
-	"drill_epoch.go":  {"evidence", "site/location", "location.Open", "repo.Open"}, // checks a drill report's epoch against a report site
-	"expect_home.go":  {"failover"},                                                // --expect-home pinning for failover
-	"cmd_operate.go":  {"operate"},                                                 // crisis declaration documents; vault/operate.go gets compute's hunk this round
-	"cmd_serve.go":    {"daemon"},                                                  // 'embassy serve' is the daemon's entry point
-	"verify_proof.go": {"site/remote", "proof"},                                    // verify --proof asks a daemon for proofs of storage
-	"cmd_witness.go":  {"witness"},                                                 // witness.LoadOrCreateKey for 'witness key', witness.Ed25519
-	// other streams' files this round
-	"cmd_audit.go":               {"witness"},                        // sched
-	"cmd_protect.go":             {"evidence"},                       // sched
-	"cmd_workload.go":            {"site/location", "location.Open"}, // compute
-	"cmd_assess_requirements.go": {"policy.New"},                     // assess (evaluates a policy it builds from the home's files)
+	"cmd_serve.go": {"daemon"}, // 'embassy serve' is the daemon's entry point
 }
 
 func TestCLIDecidesNothing(t *testing.T) {

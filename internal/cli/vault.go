@@ -99,11 +99,6 @@ func (e *env) openSite(sc home.SiteConfig) *repo.Site {
 	return e.vaultOf(h).OpenSite(e.ctx, sc)
 }
 
-func (e *env) metaSite(h *home.Home) (*repo.Site, error) {
-	b, err := e.vaultOf(h).MetaSite(e.ctx)
-	return b, err
-}
-
 // openRepo opens the home's vault. With keys, the root key is loaded too.
 func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
 	return e.vaultOf(h).OpenRepo(e.ctx, keys)

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func TestVerifyProofDaemon(t *testing.T) {
@@ -22,7 +24,7 @@ func TestVerifyProofDaemon(t *testing.T) {
 	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
 
 	out := mustRun(t, home, "--json", "verify", "--site", "lu-d", "--proof")
-	var reps []proofReport
+	var reps []vault.ProofReport
 	if err := json.Unmarshal([]byte(out), &reps); err != nil || len(reps) != 1 || reps[0].Proved != reps[0].Objects || reps[0].Objects == 0 || reps[0].Chunks == 0 {
 		t.Fatalf("honest site: %v %s", err, out)
 	}
