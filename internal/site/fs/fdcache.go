@@ -22,7 +22,7 @@ type openFile struct {
 	dev     uint64 // the file's identity when opened: a hit is checked
 	ino     uint64 // against the path's (stat) before it is used
 	refs    int    // Gets reading it now
-	evicted bool // no longer in the cache: close at the last release
+	evicted bool   // no longer in the cache: close at the last release
 	elem    *list.Element
 }
 
