@@ -57,6 +57,39 @@ func deskOf(b site.Backend) hostDesk {
 	return nil
 }
 
+// withDesk opens sc's backend and hands fn its daemon's host desk (access
+// requests, incidents), closing it after; errNotDesk when sc is no daemon
+// site.
+func (v *Vault) withDesk(ctx context.Context, sc home.SiteConfig, fn func(hostDesk) error) error {
+	b, err := v.Backend(ctx, sc, false)
+	if err != nil {
+		if !IsDaemonSite(sc) {
+			return errNotDesk
+		}
+		return err
+	}
+	defer b.Close()
+	d := deskOf(b)
+	if d == nil {
+		return errNotDesk
+	}
+	return fn(d)
+}
+
+// pushTo hands fn the desk of the registered site named name, for the
+// home's signed answers (decisions, acknowledgements).
+func (v *Vault) pushTo(ctx context.Context, name string, fn func(hostDesk) error) error {
+	sc, _ := v.Home.Site(name)
+	if sc == nil {
+		return fmt.Errorf("site %s is no longer registered", name)
+	}
+	err := v.withDesk(ctx, *sc, fn)
+	if errors.Is(err, errNotDesk) {
+		return fmt.Errorf("site %s is not an embassy daemon site", name)
+	}
+	return err
+}
+
 // AccessKey loads (creating it on first use) the home's access-decision
 // key and returns its signer and verifier key.
 func (v *Vault) AccessKey() (note.Signer, string, error) {
@@ -220,21 +253,10 @@ func (v *Vault) pushDecision(ctx context.Context, s approval.State, res *AccessR
 		if err != nil {
 			return err
 		}
-		sc, _ := v.Home.Site(s.Site)
-		if sc == nil {
-			return fmt.Errorf("site %s is no longer registered", s.Site)
-		}
-		b, err := v.Backend(ctx, *sc, false)
-		if err != nil {
+		return v.pushTo(ctx, s.Site, func(d hostDesk) error {
+			_, err := d.PushDecision(ctx, s.ID, msg)
 			return err
-		}
-		defer b.Close()
-		d := deskOf(b)
-		if d == nil {
-			return fmt.Errorf("site %s is not an embassy daemon site", s.Site)
-		}
-		_, err = d.PushDecision(ctx, s.ID, msg)
-		return err
+		})
 	}()
 	if err != nil {
 		res.PushError = err.Error()
@@ -277,18 +299,10 @@ func (v *Vault) PullAccess(ctx context.Context) (AccessPull, error) {
 var errNotDesk = errors.New("not a daemon site")
 
 func (v *Vault) pullAccessSite(ctx context.Context, sc home.SiteConfig, out *AccessPull) error {
-	b, err := v.Backend(ctx, sc, false)
-	if err != nil {
-		if !IsDaemonSite(sc) {
-			return errNotDesk
-		}
-		return err
-	}
-	defer b.Close()
-	d := deskOf(b)
-	if d == nil {
-		return errNotDesk
-	}
+	return v.withDesk(ctx, sc, func(d hostDesk) error { return v.pullAccessDesk(ctx, sc, d, out) })
+}
+
+func (v *Vault) pullAccessDesk(ctx context.Context, sc home.SiteConfig, d hostDesk, out *AccessPull) error {
 	hrs, err := d.AccessRequests(ctx)
 	if err != nil {
 		return err

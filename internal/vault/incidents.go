@@ -115,22 +115,14 @@ func (v *Vault) pushIncidentAck(ctx context.Context, d hostDesk, in incident.Inc
 	if err != nil {
 		return err
 	}
-	if d == nil {
-		sc, _ := v.Home.Site(in.Site)
-		if sc == nil {
-			return fmt.Errorf("site %s is no longer registered", in.Site)
-		}
-		b, err := v.Backend(ctx, *sc, false)
-		if err != nil {
-			return err
-		}
-		defer b.Close()
-		if d = deskOf(b); d == nil {
-			return fmt.Errorf("site %s is not an embassy daemon site", in.Site)
-		}
+	push := func(d hostDesk) error {
+		_, err := d.PushIncidentAck(ctx, in.ID, msg)
+		return err
 	}
-	_, err = d.PushIncidentAck(ctx, in.ID, msg)
-	return err
+	if d == nil {
+		return v.pushTo(ctx, in.Site, push)
+	}
+	return push(d)
 }
 
 // IncidentPull is what PullIncidents brought in.
@@ -155,19 +147,7 @@ func (v *Vault) PullIncidents(ctx context.Context) (IncidentPull, error) {
 		if sc.Member || !IsDaemonSite(sc) && v.open == nil {
 			continue // only daemons take filings (tests bring their own sites)
 		}
-		err := func() error {
-			b, err := v.Backend(ctx, sc, false)
-			if err != nil {
-				if !IsDaemonSite(sc) {
-					return errNotDesk
-				}
-				return err
-			}
-			defer b.Close()
-			d := deskOf(b)
-			if d == nil {
-				return errNotDesk
-			}
+		err := v.withDesk(ctx, sc, func(d hostDesk) error {
 			recs, err := d.Incidents(ctx)
 			if err != nil {
 				return err
@@ -225,7 +205,7 @@ func (v *Vault) PullIncidents(ctx context.Context) (IncidentPull, error) {
 					Occurred: r.Occurred, Notified: v.Now(), Allowed: IncidentHours(v.Home)(sc.Name), ID: r.ID, FiledBy: r.FiledBy})
 			}
 			return nil
-		}()
+		})
 		if err != nil && !errors.Is(err, errNotDesk) {
 			out.Errors = append(out.Errors, fmt.Sprintf("%s: %v", sc.Name, err))
 			v.Warnf("site %s: incidents not pulled: %v", sc.Name, err)
