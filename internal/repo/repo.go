@@ -226,7 +226,11 @@ func Open(ctx context.Context, o Options) (*Repo, error) {
 				}
 			}
 		}
-		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no site could be read: %w", errors.Join(errs...)),
+		why := errors.Join(errs...)
+		if why == nil { // every site answered, none holds a descriptor
+			why = errors.New("no site holds this home's vault descriptor")
+		}
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no site could be read: %w", why),
 			"check that the sites are reachable ('embassy site list') and that the home was initialised ('embassy init')"), hint.CodeDamaged)
 	}
 	for s, n := range shown {
