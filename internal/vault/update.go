@@ -10,12 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/digital-embassy/embassy/internal/broker"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -187,27 +187,12 @@ func (v *Vault) ApproveUpdate(ctx context.Context, rq UpdateApproval) (*supply.S
 		det["sbom"] = s.SBOM
 	}
 	if len(s.Measurements) > 0 {
-		det["measurements"] = measurementsDigest(s.Measurements)
+		det["measurements"] = broker.MeasurementsDigest(s.Measurements) // as the broker logs measurements
 	}
 	if err := v.Recorder().Append(ctx, tlog.Entry{Kind: KindUpdateApprove, Object: s.ID, Details: det}); err != nil {
 		return s, hint.WithCode(fmt.Errorf("approval %s stored but not logged: %w", s.ID, err), hint.CodeDamaged)
 	}
 	return s, nil
-}
-
-// measurementsDigest is hex SHA-256 of "name=value\n" lines in name order,
-// first 16 bytes (as the broker logs measurements).
-func measurementsDigest(m map[string]string) string {
-	names := make([]string, 0, len(m))
-	for k := range m {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	h := sha256.New()
-	for _, k := range names {
-		h.Write([]byte(k + "=" + m[k] + "\n"))
-	}
-	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
 // Updates reads the home's approvals, verifying each, and revocations. A
