@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/digital-embassy/embassy/internal/metrics"
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // Handler serves the native API (/v1/...), the KBS API (/kbs/v0/...) and
@@ -44,7 +45,7 @@ type ChallengeRequest struct {
 // ParseChallengeRequest decodes a challenge request strictly.
 func ParseChallengeRequest(b []byte) (*ChallengeRequest, error) {
 	var rq ChallengeRequest
-	if err := strictJSON(b, &rq); err != nil {
+	if err := strict.JSON(b, &rq); err != nil {
 		return nil, fmt.Errorf("challenge request: %w", err)
 	}
 	if !nameRE.MatchString(rq.TEE) {
@@ -56,7 +57,7 @@ func ParseChallengeRequest(b []byte) (*ChallengeRequest, error) {
 // ParseReleaseRequest decodes a release request strictly.
 func ParseReleaseRequest(b []byte) (*ReleaseRequest, error) {
 	var rq ReleaseRequest
-	if err := strictJSON(b, &rq); err != nil {
+	if err := strict.JSON(b, &rq); err != nil {
 		return nil, fmt.Errorf("release request: %w", err)
 	}
 	if rq.Session == "" || len(rq.Session) > 64 || !nameRE.MatchString(rq.TEE) || len(rq.Evidence) == 0 {

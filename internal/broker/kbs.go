@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rsa"
@@ -13,6 +12,7 @@ import (
 	"io"
 	"net/http"
 
+	"github.com/digital-embassy/embassy/internal/strict"
 	jose "github.com/go-jose/go-jose/v4"
 )
 
@@ -135,22 +135,10 @@ func readBody(r *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
 // ParseKBSRequest decodes an auth request.
 func ParseKBSRequest(b []byte) (*KBSRequest, error) {
 	var rq KBSRequest
-	if err := strictJSON(b, &rq); err != nil {
+	if err := strict.JSON(b, &rq); err != nil {
 		return nil, fmt.Errorf("kbs request: %w", err)
 	}
 	if rq.Version == "" || rq.TEE == "" || !nameRE.MatchString(rq.TEE) {
@@ -182,7 +170,7 @@ type KBSAttest struct {
 // selected hash (SHA-384).
 func ParseKBSAttestation(b []byte) (*KBSAttest, error) {
 	var a KBSAttestation
-	if err := strictJSON(b, &a); err != nil {
+	if err := strict.JSON(b, &a); err != nil {
 		return nil, fmt.Errorf("kbs attestation: %w", err)
 	}
 	out := &KBSAttest{}
@@ -191,7 +179,7 @@ func ParseKBSAttestation(b []byte) (*KBSAttest, error) {
 		// The oldest form binds no nonce into the evidence: refused.
 		return nil, errors.New("kbs attestation: runtime-data {nonce, tee-pubkey} is required (KBS protocol 0.1.0 or later)")
 	}
-	if err := strictJSON(a.RuntimeData, &rd); err != nil {
+	if err := strict.JSON(a.RuntimeData, &rd); err != nil {
 		return nil, fmt.Errorf("kbs attestation: runtime-data: %w", err)
 	}
 	pub := rd.TEEPubKey
@@ -205,7 +193,7 @@ func ParseKBSAttestation(b []byte) (*KBSAttest, error) {
 	}
 	ev := a.TEEEvidence
 	var comp kbsComposite
-	composite := strictJSON(ev, &comp) == nil && len(comp.Primary) > 0
+	composite := strict.JSON(ev, &comp) == nil && len(comp.Primary) > 0
 	if composite {
 		ev, out.Additional = comp.Primary, comp.Additional
 		// The KBS protocol's example (and current guest components with no

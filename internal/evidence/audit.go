@@ -1,7 +1,6 @@
 package evidence
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/digital-embassy/embassy/internal/strict"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -137,13 +137,8 @@ func VerifyAudit(data []byte, p *tlog.Policy, homeIDFor func(ed25519.PublicKey) 
 		return nil, fmt.Errorf("audit bundle is %d bytes: at most %d", len(data), MaxAuditSize)
 	}
 	var b AuditBundle
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&b); err != nil {
+	if err := strict.JSON(data, &b); err != nil {
 		return nil, fmt.Errorf("decode audit bundle: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("decode audit bundle: trailing data")
 	}
 	if b.Format != AuditFormat {
 		return nil, fmt.Errorf("decode audit bundle: format %q, want %q", b.Format, AuditFormat)

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/strict"
 	f_note "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -165,18 +166,6 @@ func (s Signed) decode() (body, sig []byte, err error) {
 	return body, sig, nil
 }
 
-func strictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data")
-	}
-	return nil
-}
-
 // VerifyFacts checks s against the site certificate's key and returns the
 // facts. The certificate's chain and identity are the caller's to check.
 func VerifyFacts(s Signed, cert *x509.Certificate) (Facts, error) {
@@ -192,7 +181,7 @@ func VerifyFacts(s Signed, cert *x509.Certificate) (Facts, error) {
 		return Facts{}, fmt.Errorf("site facts: signature does not verify with the site certificate's key: %w", err)
 	}
 	var f Facts
-	if err := strictJSON(body, &f); err != nil {
+	if err := strict.JSON(body, &f); err != nil {
 		return Facts{}, fmt.Errorf("site facts: %w", err)
 	}
 	if err := f.Validate(); err != nil {
@@ -232,7 +221,7 @@ func ParseRTTRequest(b []byte) (RTTRequest, error) {
 	if len(b) > MaxSigned {
 		return r, fmt.Errorf("rtt request of %d bytes, limit %d", len(b), MaxSigned)
 	}
-	if err := strictJSON(b, &r); err != nil {
+	if err := strict.JSON(b, &r); err != nil {
 		return r, fmt.Errorf("rtt request: %w", err)
 	}
 	return r, r.Validate()
@@ -315,7 +304,7 @@ func VerifyRTT(s Signed, vkey string) (RTT, error) {
 		return RTT{}, fmt.Errorf("rtt answer: signature does not verify with witness key %s", v.Name())
 	}
 	var r RTT
-	if err := strictJSON(body, &r); err != nil {
+	if err := strict.JSON(body, &r); err != nil {
 		return RTT{}, fmt.Errorf("rtt answer: %w", err)
 	}
 	if err := r.Validate(); err != nil {

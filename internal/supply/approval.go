@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // ApprovalFormat identifies an update approval (docs/formats/update-approval.md).
@@ -196,13 +198,8 @@ func ParseApproval(b []byte, home string, keys EpochKey) (*Signed, error) {
 		return nil, fmt.Errorf("update approval is %d bytes: at most %d", len(b), MaxApprovalFile)
 	}
 	var s Signed
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := strict.JSON(b, &s); err != nil {
 		return nil, fmt.Errorf("update approval: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("update approval: trailing data")
 	}
 	in, err := s.SigningInput()
 	if err != nil {

@@ -1,12 +1,12 @@
 package supply
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
+
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // VersionFormat identifies the daemon's version answer (GET /v1/version).
@@ -52,13 +52,8 @@ func ParseVersion(b []byte) (*DaemonVersion, error) {
 		return nil, fmt.Errorf("daemon version answer is %d bytes: at most %d", len(b), MaxVersionAnswer)
 	}
 	var v DaemonVersion
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&v); err != nil {
+	if err := strict.JSON(b, &v); err != nil {
 		return nil, fmt.Errorf("daemon version answer: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("daemon version answer: trailing data")
 	}
 	switch {
 	case v.Format != VersionFormat:
