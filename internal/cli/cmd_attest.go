@@ -48,7 +48,8 @@ func cmdAttestVerify(e *env) *cobra.Command {
   --reference  a JSON object of reference measurements (name -> hex); any
                difference is a refusal
   --revoke     a certificate serial (hex) or sha256:<fingerprint> to refuse
-  --at         verify certificates as of this RFC 3339 time
+  --at         verify certificates as of this RFC 3339 time (default: now,
+               the clock every decision of the vault is made at)
 
 Exit status: 0 verified, 3 refused (the reason is printed), 2 bad flags.`,
 		Args: cobra.NoArgs,
@@ -70,6 +71,7 @@ Exit status: 0 verified, 3 refused (the reason is printed), 2 bad flags.`,
 					return usagef("--nonce %q is not hex", nonceHex)
 				}
 			}
+			opts.Now = e.now() // certificates and collateral are checked at the vault's clock
 			if at != "" {
 				if opts.Now, err = time.Parse(time.RFC3339, at); err != nil {
 					return usagef("--at %q: use an RFC 3339 time such as 2025-06-01T00:00:00Z", at)

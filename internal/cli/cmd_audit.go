@@ -1,19 +1,11 @@
 package cli
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/atomicfile"
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -30,28 +22,6 @@ against the C2SP tlog-policy that names the log's key and the witnesses'.`,
 	}
 	c.AddCommand(cmdAuditVerify(e), cmdAuditExport(e), cmdAuditReceipt(e), cmdAuditCheck(e))
 	return c
-}
-
-// auditPolicy returns the trust anchor: --policy, else the home's policy.
-func (e *env) auditPolicy(file string) (*tlog.Policy, string, error) {
-	if file != "" {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return nil, "", err
-		}
-		p, err := tlog.ParsePolicy(b)
-		return p, file, err
-	}
-	dir, err := e.homePath()
-	if err != nil || !home.Exists(dir) {
-		return nil, "", nil
-	}
-	b, err := os.ReadFile(filepath.Join(dir, "log", tlog.PolicyFile))
-	if err != nil {
-		return nil, "", nil
-	}
-	p, err := tlog.ParsePolicy(b)
-	return p, filepath.Join(dir, "log", tlog.PolicyFile), err
 }
 
 func cmdAuditVerify(e *env) *cobra.Command {
@@ -73,75 +43,31 @@ code 3 if it fails.`,
   embassy audit verify --policy embassy-ee.policy evidence-2026-11.json --json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			data, err := os.ReadFile(args[0])
+			rq := vault.AuditVerifyRequest{File: args[0], PolicyFile: policyFile, Period: since != "" || until != "",
+				Warn: func(msg string) { fmt.Fprintf(e.stderr, "embassy: warning: %s\n", msg) }}
+			if rq.Period {
+				var err error
+				if rq.From, rq.To, err = parseRange(since, until, e.now()); err != nil {
+					return err
+				}
+			}
+			if policyFile == "" {
+				rq.HomeDir, _ = e.homePath()
+			}
+			res, err := vault.AuditVerify(rq)
 			if err != nil {
 				return err
 			}
-			p, from, err := e.auditPolicy(policyFile)
-			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
+			if res.Policy != nil {
+				warnHomeAlone(e, res.Policy)
 			}
-			damaged := func(err error) error {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("%s does not verify: %w", args[0], err),
-					"the file, the log or a witness was tampered with, or the trust anchor is wrong; get the policy from the sending state out of band"), hint.CodeDamaged)
+			switch res.Type {
+			case vault.AuditReceiptType:
+				return e.printReceipt(res)
+			case vault.AuditFullType:
+				return e.printAuditBundle(res)
 			}
-			if bytes.HasPrefix(data, []byte("c2sp.org/tlog-proof@v1\n")) {
-				if p == nil {
-					return hint.WithCode(hint.Wrap(errors.New("no policy to verify the receipt against"), "pass --policy FILE (the log's C2SP tlog-policy)"), hint.CodeUsage)
-				}
-				ent, cp, err := tlog.VerifyReceipt(data, p)
-				if err != nil {
-					return damaged(err)
-				}
-				warnHomeAlone(e, p)
-				if e.json {
-					return e.emitJSON(map[string]any{"ok": true, "type": "receipt", "origin": cp.Origin, "tree_size": cp.Size,
-						"cosigners": p.Cosigners(bytes.SplitN(data, []byte("\n\n"), 2)[1]), "entry": ent, "policy": from})
-				}
-				e.printf("OK: entry %d (%s, %s) is in %s at tree size %d, cosigned by the witness quorum (policy %s)\n",
-					ent.Index, ent.Kind, ent.Time.Format(time.RFC3339), cp.Origin, cp.Size, from)
-				return nil
-			}
-			if p == nil {
-				fmt.Fprintln(e.stderr, "embassy: warning: no --policy and no home: trusting the keys inside the bundle")
-				from = "embedded in the bundle"
-			}
-			if vault.IsAuditBundle(data) {
-				return e.verifyAudit(data, p, from, since, until, damaged)
-			}
-			b, ents, err := tlog.VerifyBundle(data, p)
-			if err != nil {
-				return damaged(err)
-			}
-			if since != "" || until != "" {
-				want, wantTo, err := parseRange(since, until, time.Now())
-				if err != nil {
-					return err
-				}
-				if err := b.Covers(want, wantTo); err != nil {
-					return damaged(err)
-				}
-			}
-			if p != nil {
-				warnHomeAlone(e, p)
-			}
-			if e.json {
-				return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To,
-					"start": b.Start, "end": b.End, "policy": from})
-			}
-			first, last := "-", "-"
-			if len(ents) > 0 {
-				first, last = fmt.Sprint(ents[0].Index), fmt.Sprint(ents[len(ents)-1].Index)
-			}
-			period := func(t time.Time, open string) string {
-				if t.IsZero() {
-					return open
-				}
-				return t.Format(time.RFC3339)
-			}
-			e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint: every entry logged from %s to %s (policy %s)\n",
-				len(ents), first, last, b.Origin, period(b.From, "the start"), period(b.To, "the checkpoint"), from)
-			return nil
+			return e.printLogBundle(res)
 		},
 	}
 	c.Flags().StringVar(&policyFile, "policy", "", "C2SP tlog-policy file to trust (default: the home's)")
@@ -174,8 +100,7 @@ the home (it is declared unavailable in the bundle).`,
   embassy audit export --from 30d -o last-month.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			now := time.Now()
-			from, to, err := parseRange(since, until, now)
+			from, to, err := parseRange(since, until, e.now())
 			if err != nil {
 				return err
 			}
@@ -183,25 +108,22 @@ the home (it is declared unavailable in the bundle).`,
 			if err != nil {
 				return err
 			}
-			data, b, err := e.vaultOf(h).AuditExport(e.ctx, from, to)
+			res, err := e.vaultOf(h).AuditExportTo(e.ctx, vault.AuditExportRequest{From: from, To: to, Output: out})
 			if err != nil {
 				return err
 			}
-			if err := atomicfile.Write(out, data, 0o644); err != nil {
-				return err
-			}
-			_, ents, _ := tlog.VerifyBundle(b.Log, nil)
+			b := res.Bundle
 			for _, u := range b.Unavailable {
 				fmt.Fprintf(e.stderr, "embassy: warning: entry %d: %s\n", u.Index, u.Why)
 			}
 			e.warned = e.warned || len(b.Unavailable) > 0
 			if e.json {
-				return e.emitJSON(map[string]any{"file": out, "entries": len(ents), "bytes": len(data), "key_use": len(b.Parts.KeyUse),
+				return e.emitJSON(map[string]any{"file": res.File, "entries": res.Entries, "bytes": res.Bytes, "key_use": len(b.Parts.KeyUse),
 					"attestation": len(b.Parts.Attestation), "drills": len(b.Parts.Drills), "config": len(b.Parts.Config),
 					"documents": len(b.Documents), "unavailable": b.Unavailable})
 			}
 			e.printf("Wrote %s: %d entries with proofs (key use %d, attestation %d, drills %d, configuration changes %d), %d documents, %d bytes\n",
-				out, len(ents), len(b.Parts.KeyUse), len(b.Parts.Attestation), len(b.Parts.Drills), len(b.Parts.Config), len(b.Documents), len(data))
+				res.File, res.Entries, len(b.Parts.KeyUse), len(b.Parts.Attestation), len(b.Parts.Drills), len(b.Parts.Config), len(b.Documents), res.Bytes)
 			return nil
 		},
 	}
@@ -233,21 +155,14 @@ offline with 'embassy audit verify --policy POLICY FILE'.`,
 			if err != nil {
 				return err
 			}
-			r, _, err := e.readLog(h)
+			res, err := e.vaultOf(h).AuditReceipt(e.ctx, vault.AuditReceiptRequest{Index: idx, Output: out})
 			if err != nil {
-				return err
-			}
-			rc, err := r.Receipt(e.ctx, idx)
-			if err != nil {
-				return err
-			}
-			if err := atomicfile.Write(out, rc, 0o644); err != nil {
 				return err
 			}
 			if e.json {
-				return e.emitJSON(map[string]any{"file": out, "index": idx, "bytes": len(rc)})
+				return e.emitJSON(map[string]any{"file": res.File, "index": res.Index, "bytes": res.Bytes})
 			}
-			e.printf("Wrote %s (%d bytes)\n", out, len(rc))
+			e.printf("Wrote %s (%d bytes)\n", res.File, res.Bytes)
 			return nil
 		},
 	}
@@ -273,58 +188,27 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 			if err != nil {
 				return err
 			}
-			r, hl, err := e.readLog(h)
+			res, err := e.vaultOf(h).AuditCheck(e.ctx)
 			if err != nil {
 				return err
 			}
-			cp, cerr := r.Check(e.ctx)
-			alerts := vault.HomeWitnessAlerts(hl.dir)
-			logAlerts, _ := tlog.ReadAlerts(filepath.Join(hl.dir, tlog.AlertsFile))
 			if e.json {
-				out := map[string]any{"ok": cerr == nil && len(alerts) == 0 && len(logAlerts) == 0, "witness_alerts": alerts, "log_alerts": logAlerts, "log_alert_groups": tlog.GroupAlerts(logAlerts)}
-				if cerr != nil {
-					out["error"] = cerr.Error()
-				} else if cp != nil {
-					out["tree_size"], out["origin"] = cp.Size, cp.Origin
+				out := map[string]any{"ok": res.OK(), "witness_alerts": res.WitnessAlerts, "log_alerts": res.LogAlerts, "log_alert_groups": res.LogGroups}
+				if res.CheckErr != nil {
+					out["error"] = res.CheckErr.Error()
+				} else {
+					out["tree_size"], out["origin"] = res.TreeSize, res.Origin
 				}
 				if err := e.emitJSON(out); err != nil {
 					return err
 				}
 			} else {
-				switch {
-				case errors.Is(cerr, tlog.ErrEmpty):
-					e.printf("The log is empty.\n")
-				case cerr != nil:
-					e.printf("DAMAGED: %v\n", cerr)
-				default:
-					e.printf("OK: %s, %d entries, checkpoint cosigned by the witness quorum\n", cp.Origin, cp.Size)
-				}
-				for _, g := range vault.GroupWitnessAlerts(alerts) {
-					a := g.Last
-					if g.N > 1 {
-						e.printf("ALERT (home witness %s) %s %d times from %s to %s: %s\n", a.Witness, a.Kind, g.N, g.First.Format(time.RFC3339), a.Time.Format(time.RFC3339), a.Message)
-					} else {
-						e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
-					}
-				}
-				for _, g := range tlog.GroupAlerts(logAlerts) {
-					what := fmt.Sprintf("answered %d %s", g.Status, g.Kind)
-					if g.Kind == "unreachable" {
-						what = "unreachable"
-					}
-					e.printf("ALERT (log) witness %s %s", g.URL, what)
-					if g.Count > 1 {
-						e.printf(" %d times (%d episode(s)) from %s to %s", g.Count, g.Episodes, g.First.Format(time.RFC3339), g.Last.Format(time.RFC3339))
-					} else {
-						e.printf(" at %s", g.Last.Format(time.RFC3339))
-					}
-					e.printf(": %s\n", g.Body)
-				}
+				e.printAuditCheck(res)
 			}
-			if cerr != nil && !errors.Is(cerr, tlog.ErrEmpty) {
-				return hint.WithCode(fmt.Errorf("the log is damaged: %w", cerr), hint.CodeDamaged)
+			if err := res.Err(); err != nil {
+				return err
 			}
-			if len(alerts)+len(logAlerts) > 0 {
+			if res.Alerts() {
 				e.warned = true
 			}
 			return nil
@@ -332,24 +216,73 @@ from any witness. Exit code 3 if the log is damaged or there are alerts.`,
 	}
 }
 
-// verifyAudit checks an audit bundle offline (vault.VerifyAuditBundle).
-func (e *env) verifyAudit(data []byte, p *tlog.Policy, from, since, until string, damaged func(error) error) error {
-	res, err := vault.VerifyAuditBundle(data, p)
-	if err != nil {
-		return damaged(err)
+func (e *env) printAuditCheck(res *vault.AuditCheckResult) {
+	switch {
+	case res.Empty():
+		e.printf("The log is empty.\n")
+	case res.CheckErr != nil:
+		e.printf("DAMAGED: %v\n", res.CheckErr)
+	default:
+		e.printf("OK: %s, %d entries, checkpoint cosigned by the witness quorum\n", res.Origin, res.TreeSize)
 	}
-	if since != "" || until != "" {
-		want, wantTo, err := parseRange(since, until, time.Now())
-		if err != nil {
-			return err
+	for _, g := range res.WitnessGroups {
+		a := g.Last
+		if g.N > 1 {
+			e.printf("ALERT (home witness %s) %s %d times from %s to %s: %s\n", a.Witness, a.Kind, g.N, g.First.Format(time.RFC3339), a.Time.Format(time.RFC3339), a.Message)
+		} else {
+			e.printf("ALERT (home witness %s) %s %s: %s\n", a.Witness, a.Time.Format(time.RFC3339), a.Kind, a.Message)
 		}
-		if err := res.Log.Covers(want, wantTo); err != nil {
-			return damaged(err)
+	}
+	for _, g := range res.LogGroups {
+		what := fmt.Sprintf("answered %d %s", g.Status, g.Kind)
+		if g.Kind == "unreachable" {
+			what = "unreachable"
 		}
+		e.printf("ALERT (log) witness %s %s", g.URL, what)
+		if g.Count > 1 {
+			e.printf(" %d times (%d episode(s)) from %s to %s", g.Count, g.Episodes, g.First.Format(time.RFC3339), g.Last.Format(time.RFC3339))
+		} else {
+			e.printf(" at %s", g.Last.Format(time.RFC3339))
+		}
+		e.printf(": %s\n", g.Body)
 	}
-	if p != nil {
-		warnHomeAlone(e, p)
+}
+
+func (e *env) printReceipt(res *vault.AuditVerifyResult) error {
+	ent := res.Entry
+	if e.json {
+		return e.emitJSON(map[string]any{"ok": true, "type": "receipt", "origin": res.Origin, "tree_size": res.TreeSize,
+			"cosigners": res.Cosigners, "entry": ent, "policy": res.PolicyFrom})
 	}
+	e.printf("OK: entry %d (%s, %s) is in %s at tree size %d, cosigned by the witness quorum (policy %s)\n",
+		ent.Index, ent.Kind, ent.Time.Format(time.RFC3339), res.Origin, res.TreeSize, res.PolicyFrom)
+	return nil
+}
+
+func (e *env) printLogBundle(res *vault.AuditVerifyResult) error {
+	b, ents := res.Bundle, res.Entries
+	if e.json {
+		return e.emitJSON(map[string]any{"ok": true, "type": "bundle", "origin": b.Origin, "entries": len(ents), "from": b.From, "to": b.To,
+			"start": b.Start, "end": b.End, "policy": res.PolicyFrom})
+	}
+	first, last := "-", "-"
+	if len(ents) > 0 {
+		first, last = fmt.Sprint(ents[0].Index), fmt.Sprint(ents[len(ents)-1].Index)
+	}
+	period := func(t time.Time, open string) string {
+		if t.IsZero() {
+			return open
+		}
+		return t.Format(time.RFC3339)
+	}
+	e.printf("OK: %d entries (%s..%s) of %s verified against the cosigned checkpoint: every entry logged from %s to %s (policy %s)\n",
+		len(ents), first, last, b.Origin, period(b.From, "the start"), period(b.To, "the checkpoint"), res.PolicyFrom)
+	return nil
+}
+
+// printAuditBundle prints a verified audit bundle (vault.VerifyAuditBundle).
+func (e *env) printAuditBundle(v *vault.AuditVerifyResult) error {
+	res, from := v.Audit, v.PolicyFrom
 	for _, u := range res.Unavailable {
 		fmt.Fprintf(e.stderr, "embassy: warning: entry %d: document unavailable: %s\n", u.Index, u.Why)
 	}

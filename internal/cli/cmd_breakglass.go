@@ -5,16 +5,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/policy"
 )
-
-// breakGlassOpen reports whether a break-glass emergency access is open at
-// site (vault.BreakGlassAt: from the home's log, followed incrementally).
-func (e *env) breakGlassOpen(h *home.Home, site string) (policy.BreakGlass, error) {
-	return e.vaultOf(h).BreakGlassAt(e.ctx, site)
-}
 
 func cmdBreakGlass(e *env) *cobra.Command {
 	c := &cobra.Command{

@@ -1,26 +1,18 @@
 package cli
 
 import (
-	"bytes"
-	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/broker"
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/policy"
-	"github.com/digital-embassy/embassy/internal/tlog"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // cmdBroker is 'embassy broker': the key broker for attested workloads.
-// The domain logic is in internal/broker; this file parses flags and prints.
+// The logic is in internal/vault (broker.go, broker_store.go) over
+// internal/broker; this file parses flags and prints.
 func cmdBroker(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "broker",
@@ -33,24 +25,6 @@ workload identity is pinned, nothing is revoked and a release rule of
 	}
 	c.AddCommand(cmdBrokerServe(e), cmdBrokerRefs(e), cmdBrokerWorkload(e), cmdBrokerRevoke(e))
 	return c
-}
-
-func brokerDir(h *home.Home) string { return vault.BrokerDir(h) }
-
-// brokerStore opens <home>/broker; reference values are trusted when
-// signed with the root's signing key.
-func (e *env) brokerStore(h *home.Home) (*broker.Store, ed25519.PrivateKey, error) {
-	r, err := e.openRepo(h, false)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer e.closeRepo(r)
-	root, err := h.LoadRoot(r.CurrentEpoch().Epoch)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := broker.NewStore(brokerDir(h), vault.BrokerPublishers(r))
-	return st, root.Signer(), err
 }
 
 func cmdBrokerServe(e *env) *cobra.Command {
@@ -68,7 +42,7 @@ func cmdBrokerServe(e *env) *cobra.Command {
 			defer v.Close()
 			h := v.Home
 			return v.ServeBroker(e.ctx, vault.BrokerServe{Listen: listen, Hosts: hosts,
-				BreakGlass: func(_ context.Context, site string) (policy.BreakGlass, error) { return e.breakGlassOpen(h, site) },
+				BreakGlass: v.BreakGlassAt,
 				Ready: func(addr net.Addr) error {
 					if addrFile != "" {
 						if err := os.WriteFile(addrFile, []byte(addr.String()), 0o644); err != nil {
@@ -98,28 +72,15 @@ func cmdBrokerRefs(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(args[0])
+			enc, err := e.vaultOf(h).SignBrokerRefs(e.ctx, args[0])
 			if err != nil {
 				return err
 			}
-			var rv broker.RefValues
-			if err := strictUnmarshal(b, &rv); err != nil {
-				return hint.WithCode(fmt.Errorf("%s: %w", args[0], err), hint.CodeUsage)
-			}
-			_, key, err := e.brokerStore(h)
-			if err != nil {
-				return err
-			}
-			s, err := broker.SignRefs(rv, key)
-			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			enc, _ := json.MarshalIndent(s, "", "  ")
 			if out == "" {
-				_, err = e.stdout.Write(append(enc, '\n'))
+				_, err = e.stdout.Write(enc)
 				return err
 			}
-			return os.WriteFile(out, append(enc, '\n'), 0o644)
+			return os.WriteFile(out, enc, 0o644)
 		},
 	}
 	sign.Flags().StringVarP(&out, "output", "o", "", "write the signed file here (default stdout)")
@@ -132,17 +93,9 @@ func cmdBrokerRefs(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, _, err := e.brokerStore(h)
+			r, err := e.vaultOf(h).StageBrokerRefs(e.ctx, args[0])
 			if err != nil {
 				return err
-			}
-			b, err := os.ReadFile(args[0])
-			if err != nil {
-				return err
-			}
-			r, err := st.AddRefs(b)
-			if err != nil {
-				return hint.WithCode(err, hint.CodeDamaged)
 			}
 			fmt.Fprintf(e.stdout, "staged reference values %s (%s, %d measurements); approve with 'embassy broker refs approve %s'\n", r.Name, r.TEE, len(r.Measurements), r.Name)
 			return nil
@@ -157,16 +110,10 @@ func cmdBrokerRefs(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, _, err := e.brokerStore(h)
+			r, err := e.vaultOf(h).ApproveBrokerRefs(e.ctx, args[0])
 			if err != nil {
 				return err
 			}
-			r, err := st.ApproveRefs(args[0])
-			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindPolicyChange, Object: "refs:" + r.Name, Reason: "refs-approve",
-				Details: map[string]string{"tee": r.TEE, "measurements": broker.MeasurementsDigest(r.Measurements)}})
 			fmt.Fprintf(e.stdout, "approved reference values %s\n", r.Name)
 			return nil
 		},
@@ -180,24 +127,15 @@ func cmdBrokerRefs(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, _, err := e.brokerStore(h)
-			if err != nil {
-				return err
-			}
-			s, err := st.Load()
+			s, err := e.vaultOf(h).BrokerRefs(e.ctx)
 			if err != nil {
 				return err
 			}
 			if e.json {
 				return e.emitJSON(map[string]any{"approved": s.Approved, "pending": s.Pending})
 			}
-			for _, set := range []struct {
-				what string
-				m    map[string]*broker.SignedRefs
-			}{{"approved", s.Approved}, {"pending", s.Pending}} {
-				for name, r := range set.m {
-					fmt.Fprintf(e.stdout, "%-9s %-24s %-8s %d measurements, digest %s\n", set.what, name, r.TEE, len(r.Measurements), broker.MeasurementsDigest(r.Measurements))
-				}
+			for _, r := range s.Rows {
+				fmt.Fprintf(e.stdout, "%-9s %-24s %-8s %d measurements, digest %s\n", r.State, r.Name, r.TEE, r.Measurements, r.Digest)
 			}
 			return nil
 		},
@@ -206,15 +144,9 @@ func cmdBrokerRefs(e *env) *cobra.Command {
 	return c
 }
 
-func strictUnmarshal(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
-}
-
 func cmdBrokerWorkload(e *env) *cobra.Command {
 	c := &cobra.Command{Use: "workload", Short: "Pin workload identities to sites"}
-	var w broker.Workload
+	var identity, site string
 	add := &cobra.Command{
 		Use:   "add NAME --identity FINGERPRINT --site SITE",
 		Short: "Pin a workload identity (a TPM attestation key fingerprint) to a site",
@@ -224,25 +156,15 @@ func cmdBrokerWorkload(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if sc, _ := h.Site(w.Site); sc == nil {
-				return usagef("site %q is not in the registry: see 'embassy site list'", w.Site)
-			}
-			st, _, err := e.brokerStore(h)
-			if err != nil {
+			if err := e.vaultOf(h).PinWorkload(e.ctx, args[0], identity, site); err != nil {
 				return err
 			}
-			w.Name = args[0]
-			if err := st.AddWorkload(w); err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindPolicyChange, Object: "workload:" + w.Name, Site: w.Site, Reason: "workload-add",
-				Details: map[string]string{"identity": w.Identity}})
-			fmt.Fprintf(e.stdout, "pinned workload %s at site %s\n", w.Name, w.Site)
+			fmt.Fprintf(e.stdout, "pinned workload %s at site %s\n", args[0], site)
 			return nil
 		},
 	}
-	add.Flags().StringVar(&w.Identity, "identity", "", "the workload's identity ('embassy workload identity' prints it)")
-	add.Flags().StringVar(&w.Site, "site", "", "the site it runs at")
+	add.Flags().StringVar(&identity, "identity", "", "the workload's identity ('embassy workload identity' prints it)")
+	add.Flags().StringVar(&site, "site", "", "the site it runs at")
 	c.AddCommand(add)
 	return c
 }
@@ -257,14 +179,9 @@ func cmdBrokerRevoke(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, _, err := e.brokerStore(h)
-			if err != nil {
+			if err := e.vaultOf(h).RevokeBroker(e.ctx, args[0], args[1]); err != nil {
 				return err
 			}
-			if err := st.Revoke(args[0], args[1]); err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			e.audit(h, tlog.Entry{Kind: tlog.KindPolicyChange, Object: args[0] + ":" + args[1], Reason: "broker-revoke"})
 			fmt.Fprintf(e.stdout, "revoked %s %s: no further releases\n", args[0], args[1])
 			return nil
 		},

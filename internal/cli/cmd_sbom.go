@@ -6,7 +6,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/supply"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -47,12 +46,12 @@ approval and the transparency log.`,
 				return err
 			}
 			e.printf("wrote %s: %s %s, %d modules, binary sha256 %s, sbom sha256 %s\n", out, bin.Name, bin.Info.Main.Version,
-				len(bin.Info.Deps), bin.Digest, supply.SBOMDigest(b))
+				len(bin.Info.Deps), bin.Digest, vault.SBOMDigest(b))
 			return nil
 		},
 	}
 	c.Flags().StringVar(&binary, "binary", "", "the Go binary to describe (default: this embassy binary)")
-	c.Flags().StringVar(&format, "format", supply.FormatCycloneDX, "cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON)")
+	c.Flags().StringVar(&format, "format", vault.SBOMCycloneDX, "cyclonedx (CycloneDX 1.6 JSON) or spdx (SPDX 2.3 JSON)")
 	c.Flags().StringVarP(&out, "output", "o", "", "write the SBOM here (default stdout)")
 	c.Flags().StringVar(&name, "name", "", fmt.Sprintf("artifact name in the SBOM (default: the file's name, e.g. %s)", "embassyd"))
 	return c

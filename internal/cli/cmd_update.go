@@ -7,14 +7,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/supply"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // cmdUpdate is 'embassy update': the sending state's signed approval of
 // updates to embassy infrastructure (framework requirement 16). The logic
-// is in internal/vault/update.go and internal/supply.
+// is in internal/vault/update.go; this file parses flags and prints.
 func cmdUpdate(e *env) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "update",
@@ -99,7 +97,6 @@ func cmdUpdateApprove(e *env) *cobra.Command {
 			if rq.Measurements, err = parseMeasurements(ms); err != nil {
 				return err
 			}
-			rq.Digest = strings.ToLower(rq.Digest)
 			v, err := e.openKeyed()
 			if err != nil {
 				return err
@@ -154,27 +151,9 @@ func cmdUpdateList(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set, err := v.Updates()
+			rows, err := v.UpdateStates()
 			if err != nil {
 				return err
-			}
-			type row struct {
-				*supply.Signed
-				State string `json:"state"`
-			}
-			now := e.now()
-			rows := []row{}
-			for _, s := range set.Approvals {
-				st := "in-force"
-				switch _, rev := set.Revoked[s.ID]; {
-				case rev:
-					st = "revoked"
-				case !now.Before(s.NotAfter):
-					st = "expired"
-				case now.Before(s.Issued):
-					st = "not-yet-valid"
-				}
-				rows = append(rows, row{s, st})
 			}
 			if e.json {
 				return e.emitJSON(rows)
@@ -228,15 +207,12 @@ func cmdUpdateCheck(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var bad []string
 			for _, r := range res {
-				switch r.Status {
-				case supply.StatusApproved:
-				case "error":
+				switch {
+				case r.Status == vault.UpdateCheckError:
 					// already warned by the vault
 					e.warned = true
-				default:
-					bad = append(bad, r.Site)
+				case r.Unapproved():
 					e.warnf("site %s runs an %s %s build: %s", r.Site, r.Status, r.Artifact, r.Detail)
 				}
 			}
@@ -252,12 +228,7 @@ func cmdUpdateCheck(e *env) *cobra.Command {
 					e.printf("no daemon sites\n")
 				}
 			}
-			if len(bad) > 0 {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("unapproved update at %s (alert logged)", strings.Join(bad, ", ")),
-					"approve the build with 'embassy update approve --artifact embassyd --digest DIGEST --until DATE' if the sending state vetted it, or have the host restore the approved one"),
-					hint.CodeDamaged)
-			}
-			return nil
+			return vault.UpdateCheckErr(res)
 		},
 	}
 }

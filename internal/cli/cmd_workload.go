@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/broker"
 	"github.com/digital-embassy/embassy/internal/broker/tpmquote"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -195,9 +194,9 @@ func cmdWorkloadRefs(e *env) *cobra.Command {
 				return err
 			}
 			delete(c.Measurements, "tpm.ak")
-			rv := broker.RefValues{Format: broker.RefsFormat, Name: name, TEE: t.tee, Issued: time.Now().UTC(), Description: desc, Measurements: c.Measurements}
-			if err := rv.Validate(); err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
+			rv, err := vault.UnsignedRefs(name, t.tee, desc, time.Now().UTC(), c.Measurements)
+			if err != nil {
+				return err
 			}
 			enc := json.NewEncoder(e.stdout)
 			enc.SetIndent("", "  ")

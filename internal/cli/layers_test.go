@@ -28,11 +28,13 @@ const mod = "github.com/digital-embassy/embassy/internal/"
 var deciding = []string{
 	"archiver", "restorer", "proof", "witness", "failover", "operate", "evidence", "daemon",
 	"site/location", "site/remote", "site/check", "site/fs", "site/s3", "site/erasure", "site/retry",
+	"broker", "supply",
 }
 
 // deciding calls of packages the command line may import for their types.
 var decidingCalls = []string{
 	"tlog.Open", "tlog.LoadOrCreateKey", "tlog.NewReader", "policy.New", "repo.Open", "repo.Init", "witness.New", "location.Open",
+	"tlog.VerifyBundle", "tlog.ParsePolicy", "tlog.VerifyReceipt",
 }
 
 // exceptions: file -> imports or calls still there, and why.

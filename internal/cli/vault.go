@@ -200,20 +200,6 @@ func (e *env) recordEvent(h *home.Home, ev policy.Event) { e.vaultOf(h).RecordEv
 
 // Log bindings.
 
-type homeLog struct {
-	dir    string
-	policy *tlog.Policy
-}
-
-func (e *env) readLog(h *home.Home) (*tlog.Reader, *homeLog, error) {
-	rc := e.vaultOf(h).Recorder()
-	r, err := rc.Reader()
-	if err != nil {
-		return nil, nil, err
-	}
-	return r, &homeLog{dir: rc.Dir, policy: rc.Policy}, nil
-}
-
 func (e *env) record(h *home.Home, ent tlog.Entry) error {
 	return e.vaultOf(h).Recorder().Append(e.ctx, ent)
 }

@@ -23,23 +23,29 @@ import (
 // EvidenceDir. A document the home no longer has is declared unavailable
 // in the bundle (its verification then reports a partial bundle).
 func (v *Vault) AuditExport(ctx context.Context, from, to time.Time) ([]byte, *evidence.AuditBundle, error) {
+	out, b, _, err := v.auditExport(ctx, from, to)
+	return out, b, err
+}
+
+// auditExport is AuditExport, with the entries of the exported period.
+func (v *Vault) auditExport(ctx context.Context, from, to time.Time) ([]byte, *evidence.AuditBundle, []tlog.Indexed, error) {
 	if to.IsZero() || !to.Before(v.Now()) {
 		if _, err := v.RecordConfig(ctx); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	rc := v.Recorder()
 	rd, err := rc.Reader()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	lb, err := rd.Export(ctx, from, to, rc.Signer)
 	if err != nil {
-		return nil, nil, hint.WithCode(err, hint.CodeDamaged)
+		return nil, nil, nil, hint.WithCode(err, hint.CodeDamaged)
 	}
 	_, ents, err := tlog.VerifyBundle(lb, rc.Policy)
 	if err != nil {
-		return nil, nil, hint.WithCode(fmt.Errorf("the exported log does not verify: %w", err), hint.CodeDamaged)
+		return nil, nil, nil, hint.WithCode(fmt.Errorf("the exported log does not verify: %w", err), hint.CodeDamaged)
 	}
 	b := &evidence.AuditBundle{Format: evidence.AuditFormat, Log: lb, Parts: evidence.PartsOf(ents), Documents: []evidence.AuditDocument{}}
 	reports := drillReports(v)
@@ -60,7 +66,7 @@ func (v *Vault) AuditExport(ctx context.Context, from, to time.Time) ([]byte, *e
 		b.Documents = append(b.Documents, evidence.AuditDocument{Index: w.Index, Kind: w.Kind, Name: w.Name, Digest: w.Digest, Content: content})
 	}
 	out, err := b.Marshal()
-	return out, b, err
+	return out, b, ents, err
 }
 
 // drillReports are the signed drill reports kept in the home, by SHA-256.

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/digital-embassy/embassy/internal/broker"
 	"io"
 	"io/fs"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/atomicfile"
+	"github.com/digital-embassy/embassy/internal/broker"
 	"github.com/digital-embassy/embassy/internal/class"
 	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -98,6 +98,15 @@ func FileDigest(path string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
+// SBOM formats of BinarySBOM.
+const (
+	SBOMCycloneDX = supply.FormatCycloneDX // CycloneDX 1.6 JSON (the default)
+	SBOMSPDX      = supply.FormatSPDX      // SPDX 2.3 JSON
+)
+
+// SBOMDigest is the digest an update approval records for an SBOM.
+func SBOMDigest(sbom []byte) string { return supply.SBOMDigest(sbom) }
+
 // BinarySBOM reads a Go binary (its digest and embedded build
 // information) and returns its SBOM in format.
 func BinarySBOM(path, name, format string, created time.Time) ([]byte, supply.Binary, error) {
@@ -126,6 +135,7 @@ func (v *Vault) ApproveUpdate(ctx context.Context, rq UpdateApproval) (*supply.S
 	if v.Repo == nil {
 		return nil, errors.New("update approve: the vault is not open")
 	}
+	rq.Digest = strings.ToLower(rq.Digest)
 	now := v.Now()
 	a := supply.Approval{Format: supply.ApprovalFormat, Home: v.Repo.Fingerprint(), Epoch: v.Repo.CurrentEpoch().Epoch,
 		Artifact: rq.Artifact, Digest: rq.Digest, Measurements: rq.Measurements, Issued: now, NotAfter: rq.Until, Note: rq.Note}
@@ -234,6 +244,45 @@ func (v *Vault) Updates() (*supply.Set, error) {
 		set.Revoked[r.ID] = r
 	}
 	return set, nil
+}
+
+// States of an update approval (UpdateStates).
+const (
+	UpdateInForce     = "in-force"
+	UpdateRevoked     = "revoked"
+	UpdateExpired     = "expired"
+	UpdateNotYetValid = "not-yet-valid"
+)
+
+// UpdateState is an update approval with its state at the vault's clock.
+type UpdateState struct {
+	*supply.Signed
+	State string `json:"state"` // UpdateInForce, UpdateRevoked, UpdateExpired or UpdateNotYetValid
+}
+
+// UpdateStates lists the home's verified approvals (Updates), oldest
+// first, each with its state now: revoked, expired (from NotAfter on), not
+// yet valid (before Issued) or in force.
+func (v *Vault) UpdateStates() ([]UpdateState, error) {
+	set, err := v.Updates()
+	if err != nil {
+		return nil, err
+	}
+	now := v.Now()
+	out := []UpdateState{}
+	for _, s := range set.Approvals {
+		st := UpdateInForce
+		switch _, rev := set.Revoked[s.ID]; {
+		case rev:
+			st = UpdateRevoked
+		case !now.Before(s.NotAfter):
+			st = UpdateExpired
+		case now.Before(s.Issued):
+			st = UpdateNotYetValid
+		}
+		out = append(out, UpdateState{s, st})
+	}
+	return out, nil
 }
 
 // verified remembers approvals already verified, by home fingerprint and
@@ -368,6 +417,33 @@ type UpdateCheck struct {
 	Alerted   bool   `json:"alerted,omitempty"` // a new alert was logged by this check
 }
 
+// UpdateCheckError is the status of a site whose build could not be read.
+const UpdateCheckError = "error"
+
+// Unapproved reports whether the site runs a build no approval in force
+// covers (unapproved, revoked or expired): an alert.
+func (c UpdateCheck) Unapproved() bool {
+	return c.Status != supply.StatusApproved && c.Status != UpdateCheckError
+}
+
+// UpdateCheckErr is the failure of a check that found sites running a
+// build no approval in force covers (hint.CodeDamaged, naming them and
+// the way out), or nil.
+func UpdateCheckErr(res []UpdateCheck) error {
+	var bad []string
+	for _, r := range res {
+		if r.Unapproved() {
+			bad = append(bad, r.Site)
+		}
+	}
+	if len(bad) == 0 {
+		return nil
+	}
+	return hint.WithCode(hint.Wrap(fmt.Errorf("unapproved update at %s (alert logged)", strings.Join(bad, ", ")),
+		"approve the build with 'embassy update approve --artifact embassyd --digest DIGEST --until DATE' if the sending state vetted it, or have the host restore the approved one"),
+		hint.CodeDamaged)
+}
+
 // CheckUpdates asks each daemon site (the named ones, or all) which build
 // it runs and compares its digest with the approved set. An unapproved,
 // revoked or expired digest is an alert: logged (update.alert, naming the
@@ -394,7 +470,7 @@ func (v *Vault) CheckUpdates(ctx context.Context, names ...string) ([]UpdateChec
 		res := UpdateCheck{Site: sc.Name}
 		dv, err := v.daemonVersion(ctx, sc)
 		if err != nil {
-			res.Status, res.Detail = "error", err.Error()
+			res.Status, res.Detail = UpdateCheckError, err.Error()
 			v.Warnf("site %s: version: %v", sc.Name, err)
 			out = append(out, res)
 			continue
