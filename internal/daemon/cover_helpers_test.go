@@ -88,8 +88,9 @@ func (h *recLog) wait(t *testing.T, msg string, errc <-chan error) string {
 
 // running is a daemon started by startDaemon.
 type running struct {
-	addr string
-	log  *recLog
+	addr  string
+	addrs map[string]string // of the extra listeners waited for
+	log   *recLog
 	stop func() // cancels Run and fails the test unless it returns nil
 }
 
@@ -101,10 +102,10 @@ func startDaemon(t *testing.T, o Options, extra ...string) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() { errc <- Run(ctx, o, slog.New(lg)) }()
-	r := &running{log: lg}
+	r := &running{log: lg, addrs: map[string]string{}}
 	r.addr = lg.wait(t, "embassy daemon", errc)
 	for _, m := range extra {
-		lg.wait(t, m, errc)
+		r.addrs[m] = lg.wait(t, m, errc)
 	}
 	var once sync.Once
 	r.stop = func() {
