@@ -91,7 +91,7 @@ type running struct {
 	addr  string
 	addrs map[string]string // of the extra listeners waited for
 	log   *recLog
-	stop func() // cancels Run and fails the test unless it returns nil
+	stop  func() // cancels Run and fails the test unless it returns nil
 }
 
 // startDaemon runs the daemon with o in the background until the test
