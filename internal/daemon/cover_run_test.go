@@ -183,3 +183,47 @@ func TestCoverRunAccessKeyFile(t *testing.T) {
 	home.Close()
 	d.stop()
 }
+
+// TestCoverRunStopsSideListeners: when Run fails after starting the
+// witness (here: the dashboard's address is taken), or returns after its
+// context ends, the witness it started is no longer listening: nothing
+// keeps serving behind a daemon that reported it stopped.
+func TestCoverRunStopsSideListeners(t *testing.T) {
+	id := newIdentities(t)
+	_, vkey, err := note.GenerateKey(rand.Reader, "example.invalid/log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	o := id.options(filepath.Join(t.TempDir(), "store"))
+	o.WitnessListen, o.WitnessDir, o.WitnessLogs, o.WitnessPlainHTTP = "127.0.0.1:0", t.TempDir(), []string{vkey}, true
+	o.UIListen = taken.Addr().String()
+	lg := newRecLog()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // only after the checks: Run must not rely on it
+	err = Run(ctx, o, slog.New(lg))
+	if want := "--ui-listen: listen tcp " + o.UIListen + ": bind: address already in use"; err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	w := lg.find("witness")
+	if len(w) != 1 {
+		t.Fatalf("%d witness records, want 1", len(w))
+	}
+	if c, err := net.Dial("tcp", w[0].attrs["addr"]); err == nil {
+		c.Close()
+		t.Fatalf("the witness at %s still accepts after Run failed", w[0].attrs["addr"])
+	}
+
+	// A clean stop: once Run has returned, the witness is gone too.
+	o.UIListen = ""
+	d := startDaemon(t, o, "witness")
+	d.stop()
+	if c, err := net.Dial("tcp", d.addrs["witness"]); err == nil {
+		c.Close()
+		t.Fatalf("the witness at %s still accepts after Run returned", d.addrs["witness"])
+	}
+}
