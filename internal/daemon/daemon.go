@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -155,6 +156,12 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The witness and the dashboard serve until Run returns, whichever way:
+	// nothing keeps listening behind a daemon that reported it stopped.
+	var side sync.WaitGroup
+	defer side.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	log.InfoContext(ctx, "embassy daemon", slog.String("site", id.Name), slog.String("home", id.Home), slog.String("store", b.Properties().Location), slog.String("addr", ln.Addr().String()))
 	if o.WitnessListen != "" {
 		var tc *tls.Config
@@ -169,13 +176,13 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 					}
 				})
 		}
-		if err := startWitness(ctx, o, id.Name, tc, srv, log); err != nil {
+		if err := startWitness(ctx, &side, o, id.Name, tc, srv, log); err != nil {
 			ln.Close()
 			return err
 		}
 	}
 	if o.UIListen != "" {
-		if err := startUI(ctx, o.UIListen, srv, log); err != nil {
+		if err := startUI(ctx, &side, o.UIListen, srv, log); err != nil {
 			ln.Close()
 			return err
 		}
@@ -183,23 +190,25 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	return srv.Serve(ctx, ln)
 }
 
-// startUI serves the host-side dashboard until ctx ends.
-func startUI(ctx context.Context, addr string, srv *server.Server, log *slog.Logger) error {
+// startUI serves the host-side dashboard until ctx ends, in a goroutine
+// of side.
+func startUI(ctx context.Context, side *sync.WaitGroup, addr string, srv *server.Server, log *slog.Logger) error {
 	uln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("--ui-listen: %w", err)
 	}
-	go func() {
+	side.Go(func() {
 		if err := srv.ServeHostView(ctx, uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("host view", "err", err)
 		}
-	}()
+	})
 	log.InfoContext(ctx, "host view", slog.String("addr", uln.Addr().String()))
 	return nil
 }
 
-// startWitness serves the host's witness until ctx ends.
-func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Config, srv *server.Server, log *slog.Logger) error {
+// startWitness serves the host's witness until ctx ends, in a goroutine
+// of side.
+func startWitness(ctx context.Context, side *sync.WaitGroup, o Options, siteName string, tc *tls.Config, srv *server.Server, log *slog.Logger) error {
 	if o.WitnessDir == "" || len(o.WitnessLogs) == 0 {
 		return hint.WithCode(errors.New("--witness-listen needs --witness-dir and at least one --witness-log"), hint.CodeUsage)
 	}
@@ -231,9 +240,9 @@ func startWitness(ctx context.Context, o Options, siteName string, tc *tls.Confi
 			srv.Refusal(id, r.RemoteAddr, "witness: "+err.Error())
 		})
 	}
-	go func() {
+	side.Go(func() {
 		errc <- witness.ServeTLS(ctx, o.WitnessListen, h, tc, func(a net.Addr) { ready <- a })
-	}()
+	})
 	select {
 	case a := <-ready:
 		scheme := "https"
