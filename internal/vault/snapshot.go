@@ -105,12 +105,17 @@ func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotRes
 	}
 	var parent *repo.Snapshot
 	if !created {
-		snaps, _, err := d.Snapshots(ctx)
+		snaps, bad, err := d.Snapshots(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if lbl == "" {
 			lbl = ClassOf(snaps)
+		}
+		if lbl == "" && len(bad) > 0 {
+			// manifests no site returned (every site gone): the class the
+			// home's log recorded, not "unlabelled"
+			lbl = v.loggedClass(ctx, dk.ID)
 		}
 		if !req.Force {
 			parent = parentFor(snaps, paths)
