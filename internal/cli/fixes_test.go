@@ -39,3 +39,27 @@ embassy: hint: check 'embassy site list' and the sites' reachability
 		t.Fatalf("exit %d, stdout %q, stderr:\n%s\nwant exit 1, stderr:\n%s", r.code, r.stdout, got, want)
 	}
 }
+
+// A disclosure with a bad argument is refused before anything is logged:
+// exit 2, the refusal only (no "Logged disclosure N"), no disclosure entry.
+func TestDiscloseBadArgumentLogsNothing(t *testing.T) {
+	t.Parallel() // own temp home and sites
+	_, home, _ := setup(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--reason", "THIRD_PARTY_DATA_REQUEST", "--access", "legal-demand", "--who", "court", "--what", "y", "--dataset", "nosuch"},
+			"embassy: error: disclosure --dataset nosuch: the home holds no dataset named \"nosuch\"\nembassy: hint: see 'embassy ls' for the datasets, or leave --dataset out for all data at the site\n"},
+		{[]string{"--reason", "NOPE", "--who", "x", "--what", "y"},
+			"embassy: error: disclosure reason \"NOPE\": use one of EMERGENCY_BREAK_GLASS, HOME_INITIATED_ACCESS, HOME_INITIATED_SUPPORT, HOST_INITIATED_REVIEW, HOST_INITIATED_SERVICE, HOST_INITIATED_SYSTEM_OPERATION, REASON_NOT_EXPECTED, RESPONSE_TO_PRODUCTION_ALERT, THIRD_PARTY_DATA_REQUEST\nembassy: hint: see 'embassy help' or add --help to the command\n"},
+	} {
+		r := run(t, home, "", append([]string{"disclose", "--site", "lu"}, tc.args...)...)
+		if r.code != 2 || r.stdout != "" || r.stderr != tc.want {
+			t.Errorf("disclose %q: exit %d, stdout %q, stderr %q; want exit 2, stderr %q", tc.args, r.code, r.stdout, r.stderr, tc.want)
+		}
+	}
+	if out := mustRun(t, home, "log", "--kind", "disclosure", "--json"); strings.TrimSpace(out) != "[]" {
+		t.Errorf("disclosures logged after refused arguments: %s", out)
+	}
+}
