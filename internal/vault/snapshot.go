@@ -12,6 +12,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/archiver"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -125,7 +126,7 @@ func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotRes
 	if err != nil {
 		return nil, err
 	}
-	pl, undo, err := gate.Place(ctx, r, req.Dataset, lbl)
+	pl, undo, err := gate.Place(ctx, r, policy.Dataset{Name: req.Dataset, Class: lbl, ID: dk.ID})
 	if err != nil {
 		return nil, err
 	}
