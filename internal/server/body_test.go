@@ -45,4 +45,3 @@ func TestStrictBodies(t *testing.T) {
 		}
 	}
 }
-
