@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -61,5 +64,61 @@ func TestDiscloseBadArgumentLogsNothing(t *testing.T) {
 	}
 	if out := mustRun(t, home, "log", "--kind", "disclosure", "--json"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("disclosures logged after refused arguments: %s", out)
+	}
+}
+
+// TestHomeDiskFullOneError: the real binary, with the home's disk full,
+// prints embassy's error and hint and nothing from the libraries below it
+// (tessera's POSIX driver warned "Failed to remove temporary file" through
+// slog's default logger, straight to stderr). With --log-level debug the
+// line is still there, in the command's log. Needs root (mount).
+func TestHomeDiskFullOneError(t *testing.T) {
+	if testing.Short() {
+		t.Skip("mounts a tmpfs")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	bin, err := exec.LookPath("embassy") // the test binary as embassy (TestMain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	dir := t.TempDir()
+	home := filepath.Join(mnt, "home")
+	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))
+	mustRun(t, home, "init", "--custodian", rec, "--threshold", "1")
+	mustRun(t, home, "site", "add", "lu", "--url", filepath.Join(dir, "site"), "--jurisdiction", "LU")
+	src := filepath.Join(dir, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("one\n"), 0o644)
+	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
+	exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(mnt, "fill"), "bs=64k").Run() // until the disk is full
+	embassy := func(args ...string) (int, string) {
+		cmd := exec.Command(bin, append([]string{"--home", home, "--progress", "never"}, args...)...)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if err != nil && !errors.As(err, &ee) {
+			t.Fatal(err)
+		}
+		return cmd.ProcessState.ExitCode(), stderr.String()
+	}
+	want := regexp.MustCompile(`^embassy: warning: [^\n]*key unwraps[^\n]*\n` +
+		`embassy: error: snapshot refused: the disk holding the home ` + regexp.QuoteMeta(home) +
+		` is full \([0-9]+ KiB free\): the operation could not be recorded in the transparency log\n` +
+		`embassy: hint: free space on that disk \(or move the home to a bigger one\) and run it again; nothing was changed\n$`)
+	code, stderr := embassy("snapshot", "registry", src, "--class", "internal")
+	if code != ExitError || !want.MatchString(stderr) {
+		t.Fatalf("snapshot on a full home disk: exit %d, want %d and only embassy's lines:\n%s", code, ExitError, stderr)
+	}
+	code, stderr = embassy("--log-level", "debug", "snapshot", "registry", src, "--class", "internal")
+	if code != ExitError || !strings.Contains(stderr, `level=DEBUG msg="Failed to remove temporary file"`) {
+		t.Fatalf("--log-level debug: exit %d, want tessera's line in the command's log at debug level:\n%s", code, stderr)
 	}
 }
