@@ -122,3 +122,29 @@ func TestHomeDiskFullOneError(t *testing.T) {
 		t.Fatalf("--log-level debug: exit %d, want tessera's line in the command's log at debug level:\n%s", code, stderr)
 	}
 }
+
+// Watch runs no scheduled job, by design (docs/ARCHITECTURE.md: the
+// scheduler's jobs are protect's): its help says so and points at
+// protect, and a watch cycle leaves the schedule's state alone.
+func TestWatchHelpPointsAtProtect(t *testing.T) {
+	t.Parallel() // own temp home
+	_, home, _ := setup(t)
+	out := mustRun(t, home, "watch", "--help")
+	want := `Watch runs no scheduled job. The home's schedule (protect.yaml schedule:
+agreements, inventory, integrity, config, drills, and the host-facing
+checks: pulling access requests and incidents from the daemons and
+escalating them, updates, sla probes, compute, location) is run by
+'embassy protect', one scheduler for the home; its alerts go through the
+same routes of <home>/watch.yaml. Run protect beside watch, or those checks
+wait for someone to type their commands.
+`
+	if !strings.Contains(out, "\n\n"+want+"\n") {
+		t.Fatalf("embassy watch --help does not say who runs the schedule:\n%s", out)
+	}
+	if r := run(t, home, "", "watch", "--once"); r.code != 0 || r.stdout != "no alerts\n" || r.stderr != "" {
+		t.Fatalf("watch --once: exit %d\nstdout %q\nstderr %q", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(home, "schedule")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("watch touched the schedule's state: %v", err)
+	}
+}
