@@ -40,7 +40,7 @@ func TestDefaultLoggerRouted(t *testing.T) {
 		}
 	}
 	tesseraWarn()
-	slog.Warn("someone else's warning", "k", 1)
+	slog.Warn("someone else's warning", "k", 1) //nolint:sloglint // the default logger is what is tested
 	log.Print("a log package line")
 	want := "level=WARN msg=\"someone else's warning\" k=1\nlevel=WARN msg=\"a log package line\"\n"
 	if got := buf.String(); got != want {
@@ -53,7 +53,7 @@ func TestDefaultLoggerRouted(t *testing.T) {
 		t.Fatalf("at debug level: %q, want %q", got, want)
 	}
 	routeKlog(slog.Default()) // ignored: it would forward to itself
-	slog.Warn("still routed")
+	slog.Warn("still routed") //nolint:sloglint // the default logger is what is tested
 	if got, want := buf.String(), "level=DEBUG msg=\"Failed to remove temporary file\" name=\"\"\nlevel=WARN msg=\"still routed\"\n"; got != want {
 		t.Fatalf("after routing the default logger: %q, want %q", got, want)
 	}
