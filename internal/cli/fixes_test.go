@@ -54,6 +54,8 @@ func TestDiscloseBadArgumentLogsNothing(t *testing.T) {
 	}{
 		{[]string{"--reason", "THIRD_PARTY_DATA_REQUEST", "--access", "legal-demand", "--who", "court", "--what", "y", "--dataset", "nosuch"},
 			"embassy: error: disclosure --dataset nosuch: the home holds no dataset named \"nosuch\"\nembassy: hint: see 'embassy ls' for the datasets, or leave --dataset out for all data at the site\n"},
+		{[]string{"--reason", "THIRD_PARTY_DATA_REQUEST", "--access", "legal-demand", "--who", "court", "--what", "y", "--approved", "99999"},
+			"embassy: error: disclosure --approved 99999: the log holds no access request 99999\nembassy: hint: see 'embassy access list' for the requests; a reference of the sending state's own is not a number\n"},
 		{[]string{"--reason", "NOPE", "--who", "x", "--what", "y"},
 			"embassy: error: disclosure reason \"NOPE\": use one of EMERGENCY_BREAK_GLASS, HOME_INITIATED_ACCESS, HOME_INITIATED_SUPPORT, HOST_INITIATED_REVIEW, HOST_INITIATED_SERVICE, HOST_INITIATED_SYSTEM_OPERATION, REASON_NOT_EXPECTED, RESPONSE_TO_PRODUCTION_ALERT, THIRD_PARTY_DATA_REQUEST\nembassy: hint: see 'embassy help' or add --help to the command\n"},
 	} {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
@@ -40,7 +41,8 @@ type DiscloseResult struct {
 // (cosigned before it returns), then, when the access needed the sending
 // state's prior approval, asks the gate's disclose action. A bad argument
 // (an unknown site or dataset, a reason or access type not in the lists,
-// an access after now) is refused before
+// an access after now, an --approved number that is no access request of
+// the site) is refused before
 // anything is logged. The access happened, so once the arguments are good
 // it is logged either way; a denial is logged by the gate and returned as
 // an error (exit 3) with the result, whose Index names the logged access.
@@ -67,6 +69,11 @@ func (v *Vault) Disclose(ctx context.Context, req DiscloseRequest) (*DiscloseRes
 		var err error
 		if ds, err = v.disclosureDataset(ctx, req.Dataset); err != nil {
 			return nil, err
+		}
+		if n, perr := strconv.ParseUint(req.Approval, 10, 64); perr == nil {
+			if err := v.accessRequestAt(ctx, sc.Name, n); err != nil {
+				return nil, err
+			}
 		}
 	}
 	idx, _, err := v.Recorder().AppendIndex(ctx, ent)
@@ -150,6 +157,29 @@ func (v *Vault) disclosureDataset(ctx context.Context, name string) (policy.Data
 			"see 'embassy ls' for the datasets, or leave --dataset out for all data at the site"), hint.CodeUsage)
 	}
 	return ds, nil
+}
+
+// accessRequestAt checks that --approved N names an access request filed
+// for site: a number the log holds no request at, or another site's
+// request, is a usage error (nothing is logged). Whether it was approved
+// is the decision's (AccessApproved).
+func (v *Vault) accessRequestAt(ctx context.Context, site string, n uint64) error {
+	ents, err := v.logEntries(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range approval.Status(ents) {
+		if s.Index != n {
+			continue
+		}
+		if s.Site != site {
+			return hint.WithCode(hint.Wrap(fmt.Errorf("disclosure --approved %d: access request %d is for site %s, not %s", n, n, s.Site, site),
+				"see 'embassy access list' for the requests and their sites"), hint.CodeUsage)
+		}
+		return nil
+	}
+	return hint.WithCode(hint.Wrap(fmt.Errorf("disclosure --approved %d: the log holds no access request %d", n, n),
+		"see 'embassy access list' for the requests; a reference of the sending state's own is not a number"), hint.CodeUsage)
 }
 
 // disclosureDecision asks policy.Disclose about an access that needs the
