@@ -256,6 +256,7 @@ func TestRefValuesRefusals(t *testing.T) {
 		{"too large", make([]byte, maxRefsFile+1), "at most"},
 		{"unknown field", []byte(`{"format":"embassy.refs.v1","extra":1}`), "unknown field"},
 		{"trailing", append(bytes.Clone(good), []byte(` {}`)...), "trailing data"},
+		{"stray brace", append(bytes.Clone(good), '}'), "reference-value file: trailing data"},
 		{"bad signer", bs, "signer is not a hex Ed25519 public key"},
 		{"untrusted", untrusted, "is not a trusted publisher"},
 		{"forged", forged, "signature does not verify"},

@@ -5,10 +5,11 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // RefsFormat identifies a reference-value file.
@@ -132,13 +133,8 @@ func ParseRefs(b []byte, trusted []ed25519.PublicKey) (*SignedRefs, error) {
 		return nil, fmt.Errorf("reference-value file is %d bytes: at most %d", len(b), maxRefsFile)
 	}
 	var s SignedRefs
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := strict.JSON(b, &s); err != nil {
 		return nil, fmt.Errorf("reference-value file: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("reference-value file: trailing data")
 	}
 	c, err := s.Canonical()
 	if err != nil {

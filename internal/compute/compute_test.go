@@ -185,6 +185,7 @@ func TestDecode(t *testing.T) {
 		{"bad priority", strings.Replace(string(good), `"best-effort"`, `"urgent"`, 1), "lu-1", "priority"},
 		{"format", strings.Replace(string(good), Format, "v0", 1), "lu-1", "format"},
 		{"trailing", string(good) + "{}", "lu-1", "trailing"},
+		{"stray brace", string(good) + "}", "lu-1", "capacity report refused: trailing data after the report"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			n := nonce

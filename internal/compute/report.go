@@ -11,7 +11,6 @@
 package compute
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,8 @@ import (
 	"regexp"
 	"slices"
 	"time"
+
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // Format is the format of a site's capacity report (docs/COMPUTE.md).
@@ -119,13 +120,10 @@ func Decode(b []byte, site string, nonce []byte) (*Report, error) {
 		return nil, refuse("%d bytes, at most %d", len(b), MaxReport)
 	}
 	var r Report
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, refuse("does not decode: %v", err)
-	}
-	if dec.More() {
+	if err := strict.JSON(b, &r); errors.Is(err, strict.ErrTrailing) {
 		return nil, refuse("trailing data after the report")
+	} else if err != nil {
+		return nil, refuse("does not decode: %v", err)
 	}
 	if err := r.Validate(); err != nil {
 		return nil, err

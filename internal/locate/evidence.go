@@ -1,7 +1,6 @@
 package locate
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -142,9 +141,7 @@ func ParseSigned(b []byte) (Signed, error) {
 		return Signed{}, fmt.Errorf("signed document of %d bytes, limit %d", len(b), MaxSigned)
 	}
 	var s Signed
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
+	if err := strict.JSON(b, &s); err != nil {
 		return Signed{}, fmt.Errorf("signed document: %w", err)
 	}
 	if s.Body == "" || s.Signature == "" {

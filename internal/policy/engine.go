@@ -49,6 +49,7 @@ type Dataset struct {
 	Name     string `json:"name"`
 	Class    string `json:"class"` // "" if unlabelled
 	Personal bool   `json:"personal,omitempty"`
+	ID       string `json:"id,omitempty"` // the dataset's id, for the log's entry of a denial; no rule reads it
 }
 
 // Site is the site a request is about.

@@ -144,6 +144,7 @@ type Event struct {
 	Kind      string    `json:"kind"` // policy-denied, agreement-installed, agreement-override, policy-settings-changed
 	Action    Action    `json:"action,omitempty"`
 	Dataset   string    `json:"dataset,omitempty"`
+	DatasetID string    `json:"dataset_id,omitempty"` // what the log's entry names (entries never carry a dataset's name)
 	Class     string    `json:"class,omitempty"`
 	Site      string    `json:"site,omitempty"`
 	Agreement string    `json:"agreement,omitempty"`
@@ -154,6 +155,6 @@ type Event struct {
 
 // DenialEvent returns the event to log for a denied request.
 func DenialEvent(r Request, d Decision) Event {
-	return Event{Time: r.Now.UTC(), Kind: "policy-denied", Action: r.Action, Dataset: r.Dataset.Name, Class: r.Dataset.Class,
+	return Event{Time: r.Now.UTC(), Kind: "policy-denied", Action: r.Action, Dataset: r.Dataset.Name, DatasetID: r.Dataset.ID, Class: r.Dataset.Class,
 		Site: r.Site.Name, Agreement: r.Site.Agreement, Rules: d.Rules, Reasons: d.Reasons}
 }

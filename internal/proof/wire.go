@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // MaxRequestBytes bounds an encoded challenge.
@@ -39,13 +40,15 @@ func (c Challenge) MarshalJSON() ([]byte, error) {
 // DecodeChallenge reads and validates a request body.
 func DecodeChallenge(r io.Reader) (Challenge, error) {
 	var j challengeJSON
-	dec := json.NewDecoder(io.LimitReader(r, MaxRequestBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&j); err != nil {
+	b, err := io.ReadAll(io.LimitReader(r, MaxRequestBytes+1))
+	if err != nil {
 		return Challenge{}, fmt.Errorf("decode challenge: %w", err)
 	}
-	if dec.More() {
-		return Challenge{}, errors.New("decode challenge: trailing data")
+	if len(b) > MaxRequestBytes {
+		return Challenge{}, fmt.Errorf("decode challenge: the request is over %d bytes", MaxRequestBytes)
+	}
+	if err := strict.JSON(b, &j); err != nil {
+		return Challenge{}, fmt.Errorf("decode challenge: %w", err)
 	}
 	if j.Version != 1 {
 		return Challenge{}, fmt.Errorf("challenge version %d, want 1", j.Version)

@@ -208,13 +208,8 @@ func (st *accessStore) grant(identity, scope string, now time.Time) (approval.Ho
 // operator: bounded, known fields only, one JSON value.
 func decodeAccessFiling(body io.Reader) (approval.Filing, error) {
 	var f approval.Filing
-	dec := json.NewDecoder(io.LimitReader(body, maxAccessBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := readStrict(body, maxAccessBody, &f); err != nil {
 		return f, fmt.Errorf("malformed access request: %w", err)
-	}
-	if dec.More() {
-		return f, errors.New("malformed access request: more than one JSON value")
 	}
 	if _, err := f.Check(); err != nil {
 		return f, err

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"net/http"
 
 	"github.com/digital-embassy/embassy/internal/api"
@@ -18,6 +17,9 @@ type CapacityReporter interface {
 	Capacity(ctx context.Context, nonce []byte) (*compute.Report, error)
 }
 
+// maxCapacityBody bounds a capacity challenge (a nonce).
+const maxCapacityBody = 1 << 10
+
 // CapacityRequest is the home's challenge (POST /v1/capacity).
 type CapacityRequest struct {
 	Nonce string `json:"nonce"` // hex, compute.NonceSize bytes
@@ -30,9 +32,7 @@ func (s *Server) capacity(w http.ResponseWriter, r *http.Request, c caller) erro
 		return fail(http.StatusNotFound, api.CodeNotFound, "this site reports no compute capacity (embassyd --capacity FILE)", nil)
 	}
 	var req CapacityRequest
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
+	if err := readStrict(r.Body, maxCapacityBody, &req); err != nil {
 		return fail(http.StatusBadRequest, api.CodeBadRequest, "malformed capacity request", err)
 	}
 	nonce, err := hex.DecodeString(req.Nonce)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,9 +38,7 @@ func (s *Server) fileDisclosure(w http.ResponseWriter, r *http.Request, c caller
 // text, and an access time not in the future.
 func decodeDisclosure(body io.Reader, now time.Time) (api.Disclosure, error) {
 	var d api.Disclosure
-	dec := json.NewDecoder(io.LimitReader(body, maxDisclosure+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&d); err != nil {
+	if err := readStrict(body, maxDisclosure, &d); err != nil {
 		return d, fmt.Errorf("malformed disclosure: %w", err)
 	}
 	d.Reason = strings.ToUpper(strings.TrimSpace(d.Reason))

@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -100,13 +99,8 @@ func (st *incidentStore) checkAck(r *incidentRecord, msg []byte) (incident.Ack, 
 // that is not in the future.
 func decodeIncident(body io.Reader, now time.Time) (incident.HostFiling, error) {
 	var f incident.HostFiling
-	dec := json.NewDecoder(io.LimitReader(body, maxIncidentBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&f); err != nil {
+	if err := readStrict(body, maxIncidentBody, &f); err != nil {
 		return f, fmt.Errorf("malformed incident: %w", err)
-	}
-	if dec.More() {
-		return f, errors.New("malformed incident: more than one JSON value")
 	}
 	return f, f.Check(now)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/strict"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
@@ -130,9 +131,7 @@ func TestSBOMSPDX(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc spdxDoc
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := strict.JSON(b, &doc); err != nil {
 		t.Fatal(err)
 	}
 	if doc.SPDXVersion != "SPDX-2.3" || doc.DataLicense != "CC0-1.0" || doc.SPDXID != "SPDXRef-DOCUMENT" ||

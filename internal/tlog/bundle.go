@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/strict"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -97,17 +98,12 @@ func VerifyBundle(data []byte, p *Policy) (*Bundle, []Indexed, error) {
 		return nil, nil, fmt.Errorf("bundle is %d bytes: at most %d", len(data), MaxBundleSize)
 	}
 	var b Bundle
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	v1 := fmt.Errorf("decode bundle: format %q binds no period (its ends could be cut); export the period again with this version", bundleFormatV1)
-	if err := dec.Decode(&b); err != nil {
-		if bytes.Contains(data, []byte(bundleFormatV1)) {
+	if err := strict.JSON(data, &b); err != nil {
+		if !errors.Is(err, strict.ErrTrailing) && bytes.Contains(data, []byte(bundleFormatV1)) {
 			return nil, nil, v1
 		}
 		return nil, nil, fmt.Errorf("decode bundle: %w", err)
-	}
-	if dec.More() {
-		return nil, nil, errors.New("decode bundle: trailing data")
 	}
 	if b.Format == bundleFormatV1 {
 		return nil, nil, v1

@@ -1,7 +1,6 @@
 package tlog
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/digital-embassy/embassy/internal/strict"
 )
 
 // Version is the entry schema version written by this code.
@@ -187,13 +188,8 @@ func UnmarshalEntry(b []byte) (Entry, error) {
 	if len(b) > MaxEntrySize {
 		return e, fmt.Errorf("entry is %d bytes: at most %d", len(b), MaxEntrySize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&e); err != nil {
+	if err := strict.JSON(b, &e); err != nil {
 		return Entry{}, fmt.Errorf("decode entry: %w", err)
-	}
-	if dec.More() {
-		return Entry{}, errors.New("decode entry: trailing data")
 	}
 	if err := e.Validate(); err != nil {
 		return Entry{}, fmt.Errorf("decode entry: %w", err)

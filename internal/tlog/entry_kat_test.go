@@ -79,4 +79,14 @@ func TestEntryKnownAnswer(t *testing.T) {
 			t.Errorf("accepted %s", bad)
 		}
 	}
+	for bad, want := range map[string]string{
+		lines[2] + "}":  "decode entry: trailing data",
+		lines[2] + "]":  "decode entry: trailing data",
+		lines[2] + " x": "decode entry: trailing data",
+		strings.Replace(lines[2], `"v":1,`, `"v":1,"extra":"x",`, 1): `decode entry: json: unknown field "extra"`,
+	} {
+		if _, err := UnmarshalEntry([]byte(bad)); err == nil || err.Error() != want {
+			t.Errorf("%s: err = %v, want %q", bad, err, want)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/class"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
 // ClassOf is the one class resolution: a dataset's class belongs to the
@@ -73,4 +74,23 @@ func (v *Vault) DatasetID(ctx context.Context, nameOrID string) string {
 		return nameOrID
 	}
 	return dk.ID
+}
+
+// loggedClass is the class the home's log last recorded a snapshot of the
+// dataset (by id) under ("" if none, or the log cannot be read). It is
+// the class when no site returns some of the dataset's manifests (every
+// site gone or unreachable): the log is kept at home.
+func (v *Vault) loggedClass(ctx context.Context, datasetID string) string {
+	ents, err := v.logEntries(ctx)
+	if err != nil {
+		v.log.DebugContext(ctx, "the dataset's class could not be read from the log", "err", err)
+		return ""
+	}
+	for i := len(ents) - 1; i >= 0; i-- {
+		e := ents[i]
+		if e.Kind == tlog.KindSnapshot && e.Dataset == datasetID && e.Details["class"] != "" {
+			return e.Details["class"]
+		}
+	}
+	return ""
 }

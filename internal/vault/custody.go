@@ -79,7 +79,13 @@ func (v *Vault) Flush(ctx context.Context) {
 		return
 	}
 	if err := rc.Append(ctx); err != nil {
-		v.notef("%d dataset key unwraps were not recorded in the transparency log: %v", n, err)
+		rc.pendMu.Lock()
+		said := rc.noted == n
+		rc.noted = n
+		rc.pendMu.Unlock()
+		if !said {
+			v.notef("%d dataset key unwraps were not recorded in the transparency log: %v", n, err)
+		}
 	}
 }
 

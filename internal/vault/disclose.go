@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/approval"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/policy"
@@ -38,9 +39,13 @@ type DiscloseResult struct {
 
 // Disclose records an access by host personnel in the transparency log
 // (cosigned before it returns), then, when the access needed the sending
-// state's prior approval, asks the gate's disclose action. The access
-// happened, so it is logged either way; a denial is logged by the gate
-// and reported as a warning (a partial outcome).
+// state's prior approval, asks the gate's disclose action. A bad argument
+// (an unknown site or dataset, a reason or access type not in the lists,
+// an access after now, an --approved number that is no access request of
+// the site) is refused before
+// anything is logged. The access happened, so once the arguments are good
+// it is logged either way; a denial is logged by the gate and returned as
+// an error (exit 3) with the result, whose Index names the logged access.
 func (v *Vault) Disclose(ctx context.Context, req DiscloseRequest) (*DiscloseResult, error) {
 	sc, _ := v.Home.Site(req.Site)
 	if sc == nil {
@@ -58,17 +63,38 @@ func (v *Vault) Disclose(ctx context.Context, req DiscloseRequest) (*DiscloseRes
 	if err := ent.Validate(); err != nil {
 		return nil, hint.WithCode(err, hint.CodeUsage)
 	}
+	asked := disclosureAsks(v.Home, *sc, ent.Reason, req)
+	var ds policy.Dataset
+	if asked {
+		var err error
+		if ds, err = v.disclosureDataset(ctx, req.Dataset); err != nil {
+			return nil, err
+		}
+		if n, perr := strconv.ParseUint(req.Approval, 10, 64); perr == nil {
+			if err := v.accessRequestAt(ctx, sc.Name, n); err != nil {
+				return nil, err
+			}
+		}
+	}
 	idx, _, err := v.Recorder().AppendIndex(ctx, ent)
 	if err != nil {
 		return nil, err
 	}
-	res := &DiscloseResult{Index: idx, Entry: ent, At: at, Delay: now.Sub(at)}
-	res.Decision, res.Asked, err = v.disclosureDecision(ctx, *sc, ent.Reason, req)
-	if err != nil {
+	res := &DiscloseResult{Index: idx, Entry: ent, At: at, Delay: now.Sub(at), Asked: asked,
+		Decision: Decision{Action: policy.Disclose, Site: sc.Name, Allow: true}}
+	if !asked {
+		return res, nil
+	}
+	if res.Decision, err = v.disclosureDecision(ctx, *sc, ds, ent.Reason, req); err != nil {
 		return res, err
 	}
-	if res.Asked && !res.Decision.Allow {
-		v.Warnf("policy: disclosure %d was not allowed: %s", idx, strings.Join(res.Decision.Reasons, "; "))
+	if !res.Decision.Allow {
+		what := fmt.Sprintf("disclosure %d at site %s", idx, sc.Name)
+		if len(res.Decision.Rules) > 0 {
+			what += " (" + strings.Join(res.Decision.Rules, ", ") + ")"
+		}
+		return res, hint.WithCode(hint.Wrap(fmt.Errorf("policy denies %s: %s", what, strings.Join(res.Decision.Reasons, "; ")),
+			fmt.Sprintf("the access stays logged as disclosure %d, with the denial; the sending state's approval is given with --approved REF", idx)), hint.CodeDamaged)
 	}
 	return res, nil
 }
@@ -89,46 +115,88 @@ func SupportAccess(h *home.Home, sc home.SiteConfig) string {
 	return base.Values["operations.support-access"].Raw
 }
 
-// disclosureDecision asks policy.Disclose about an access when it needs
-// the sending state's prior approval: data handed to a third party (a
-// legal demand), or a host support session where the site's agreement
-// sets support-access: prior-approval. Access the sending state initiated
-// (HOME_INITIATED_*) or that names an approval counts as approved. asked
-// is false when no decision is needed. Without a dataset the request is
-// about all data at the site, taken as the strictest class.
-func (v *Vault) disclosureDecision(ctx context.Context, sc home.SiteConfig, reason string, req DiscloseRequest) (d Decision, asked bool, err error) {
+// disclosureAsks says whether an access needs a policy.Disclose decision:
+// it needs the sending state's prior approval when data was handed to a
+// third party (a legal demand), or a host support session where the
+// site's agreement sets support-access: prior-approval and the sending
+// state did not initiate it (HOME_INITIATED_*).
+func disclosureAsks(h *home.Home, sc home.SiteConfig, reason string, req DiscloseRequest) bool {
 	legal := reason == tlog.ReasonThirdPartyRequest || req.Access == "legal-demand"
-	support := req.Access == "support" && SupportAccess(v.Home, sc) == "prior-approval"
+	support := req.Access == "support" && SupportAccess(h, sc) == "prior-approval"
 	homeInitiated := strings.HasPrefix(reason, "HOME_INITIATED")
-	if !legal && (!support || homeInitiated) {
-		return Decision{Action: policy.Disclose, Site: sc.Name, Allow: true}, false, nil
+	return legal || (support && !homeInitiated)
+}
+
+// disclosureDataset is the dataset a disclosure's decision is about:
+// without a name, all data at the site, taken as the strictest class; a
+// name the home does not hold is a usage error (nothing is logged). If the
+// datasets cannot be listed the dataset is asked as unlabelled, with a
+// note.
+func (v *Vault) disclosureDataset(ctx context.Context, name string) (policy.Dataset, error) {
+	if name == "" {
+		return policy.Dataset{Name: "(all)", Class: "C3-I3-A3"}, nil
 	}
-	ds := policy.Dataset{Name: "(all)", Class: "C3-I3-A3"}
-	if req.Dataset != "" {
-		ds = policy.Dataset{Name: req.Dataset}
-		if err := v.withFreshRepo(ctx, func(r0 *repo.Repo) error {
-			labels, err := DatasetLabels(ctx, r0)
-			if err == nil {
-				for _, l := range labels {
-					if l.Name == req.Dataset {
-						ds = l
-					}
-				}
-			}
-			return nil
-		}); err != nil {
-			v.notef("dataset %s: class not known (%v); asked as unlabelled", req.Dataset, err)
+	ds, found := policy.Dataset{Name: name}, false
+	if err := v.withFreshRepo(ctx, func(r0 *repo.Repo) error {
+		labels, err := DatasetLabels(ctx, r0)
+		if err != nil {
+			return err
 		}
+		for _, l := range labels {
+			if l.Name == name {
+				ds, found = l, true
+			}
+		}
+		return nil
+	}); err != nil {
+		v.notef("dataset %s: class not known (%v); asked as unlabelled", name, err)
+		return ds, nil
 	}
+	if !found {
+		return ds, hint.WithCode(hint.Wrap(fmt.Errorf("disclosure --dataset %s: the home holds no dataset named %q", name, name),
+			"see 'embassy ls' for the datasets, or leave --dataset out for all data at the site"), hint.CodeUsage)
+	}
+	return ds, nil
+}
+
+// accessRequestAt checks that --approved N names an access request filed
+// for site: a number the log holds no request at, or another site's
+// request, is a usage error (nothing is logged). Whether it was approved
+// is the decision's (AccessApproved).
+func (v *Vault) accessRequestAt(ctx context.Context, site string, n uint64) error {
+	ents, err := v.logEntries(ctx)
+	if err != nil {
+		return err
+	}
+	for _, s := range approval.Status(ents) {
+		if s.Index != n {
+			continue
+		}
+		if s.Site != site {
+			return hint.WithCode(hint.Wrap(fmt.Errorf("disclosure --approved %d: access request %d is for site %s, not %s", n, n, s.Site, site),
+				"see 'embassy access list' for the requests and their sites"), hint.CodeUsage)
+		}
+		return nil
+	}
+	return hint.WithCode(hint.Wrap(fmt.Errorf("disclosure --approved %d: the log holds no access request %d", n, n),
+		"see 'embassy access list' for the requests; a reference of the sending state's own is not a number"), hint.CodeUsage)
+}
+
+// disclosureDecision asks policy.Disclose about an access that needs the
+// sending state's prior approval (disclosureAsks) concerning ds. Access
+// the sending state initiated (HOME_INITIATED_*) or that names an approval
+// counts as approved.
+func (v *Vault) disclosureDecision(ctx context.Context, sc home.SiteConfig, ds policy.Dataset, reason string, req DiscloseRequest) (Decision, error) {
+	homeInitiated := strings.HasPrefix(reason, "HOME_INITIATED")
 	g, err := v.Gate()
 	if err != nil {
-		return Decision{}, true, err
+		return Decision{}, err
 	}
 	approved := req.Approval != "" || homeInitiated
 	if n, perr := strconv.ParseUint(req.Approval, 10, 64); perr == nil { // an access request's index: it must be approved (approval.go)
 		approved = homeInitiated || v.AccessApproved(ctx, sc.Name, n)
 	}
-	return g.Decide(ctx, policy.Request{Action: policy.Disclose, Dataset: ds, Site: g.Site(sc), Approved: approved}), true, nil
+	return g.Decide(ctx, policy.Request{Action: policy.Disclose, Dataset: ds, Site: g.Site(sc), Approved: approved}), nil
 }
 
 // DisclosuresRequest selects the disclosure report.

@@ -2,12 +2,14 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -85,7 +87,8 @@ func TestDisclosuresUseEachSitesDeadline(t *testing.T) {
 
 // TestDiscloseLegalDemandAsksPolicy: a legal demand is logged whether or
 // not it was approved; without an approval the gate's disclose action
-// denies it (structured rule, logged), with one it allows it.
+// denies it (structured rule, logged) and Disclose returns the refusal
+// (exit 3) with the logged index, with one it allows it.
 func TestDiscloseLegalDemandAsksPolicy(t *testing.T) {
 	dir, o := newVault(t, "lu=LU")
 	ctx := context.Background()
@@ -94,11 +97,15 @@ func TestDiscloseLegalDemandAsksPolicy(t *testing.T) {
 	v := open(t, dir, o)
 	req := DiscloseRequest{Site: "lu", Reason: tlog.ReasonThirdPartyRequest, Access: "legal-demand", Who: "LU court order 2026/77", What: "ciphertext of census"}
 	res, err := v.Disclose(ctx, req)
-	if err != nil {
-		t.Fatal(err)
+	if res == nil || !res.Asked || res.Decision.Allow || res.Decision.Action != policy.Disclose || len(res.Decision.Rules) == 0 || len(warned) != 0 {
+		t.Fatalf("unapproved legal demand: %+v, %v, warnings %v", res, err, warned)
 	}
-	if !res.Asked || res.Decision.Allow || res.Decision.Action != policy.Disclose || len(res.Decision.Rules) == 0 || len(warned) != 1 {
-		t.Fatalf("unapproved legal demand: %+v, warnings %v", res.Decision, warned)
+	want := fmt.Sprintf("policy denies disclosure %d at site lu (disclosure-approval): disclosing dataset (all) from site lu needs the sending state's prior approval: none was given", res.Index)
+	if err == nil || err.Error() != want || hint.CodeOf(err) != hint.CodeDamaged {
+		t.Fatalf("unapproved legal demand: err %v (code %d), want %q (code 3)", err, hint.CodeOf(err), want)
+	}
+	if n := len(keyEntries(t, v, tlog.KindDisclosure)); n != 1 {
+		t.Errorf("%d disclosures logged, want the refused access logged", n)
 	}
 	req.Approval = "MFA-2026-17"
 	res2, err := v.Disclose(ctx, req)
@@ -117,6 +124,17 @@ func TestDiscloseLegalDemandAsksPolicy(t *testing.T) {
 	}
 	if _, err := v.Disclose(ctx, DiscloseRequest{Site: "nowhere", Reason: tlog.ReasonThirdPartyRequest, Who: "x", What: "y"}); err == nil {
 		t.Error("an unknown site was accepted")
+	}
+	for _, bad := range []struct {
+		req  DiscloseRequest
+		want string
+	}{
+		{DiscloseRequest{Site: "lu", Reason: tlog.ReasonThirdPartyRequest, Access: "legal-demand", Who: "court", What: "y", Dataset: "nosuch"},
+			`disclosure --dataset nosuch: the home holds no dataset named "nosuch"`},
+	} {
+		if _, err := v.Disclose(ctx, bad.req); err == nil || err.Error() != bad.want || hint.CodeOf(err) != hint.CodeUsage {
+			t.Errorf("%+v: err %v, want %q (usage)", bad.req, err, bad.want)
+		}
 	}
 	if n := len(keyEntries(t, v, tlog.KindDisclosure)); n != 2 {
 		t.Errorf("%d disclosures logged after bad input, want 2", n)

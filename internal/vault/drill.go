@@ -75,7 +75,7 @@ func (c *Continuity) Gate(p *failover.Plan) (failover.Gate, error) {
 		return nil, err
 	}
 	return func(ctx context.Context, homeID string, s *repo.Site, d *repo.Dataset, class string) *failover.Denial {
-		ds := policy.Dataset{Name: d.Keys.Name, Class: restoreClass(ctx, d, class)}
+		ds := policy.Dataset{Name: d.Keys.Name, Class: restoreClass(ctx, d, class), ID: d.Keys.ID}
 		ps := policy.Site{Name: s.Name, Jurisdiction: s.Jurisdiction, DistanceKm: -1}
 		if homeGate != nil && c.Home.Home.Config.Home == homeID {
 			// This machine's home is the one rebuilt: its gate decides

@@ -63,7 +63,8 @@ var ErrOutsideWitness = errors.New("requires a log witness outside the home")
 // home could then rewrite its history unnoticed
 // (tlog.Policy.RequireExternal). For other labels of integrity level I3 it
 // notes the same once per vault, as a warning.
-func (g *Gate) checkLogWitness(ctx context.Context, name, label string) error {
+func (g *Gate) checkLogWitness(ctx context.Context, ds policy.Dataset) error {
+	name, label := ds.Name, ds.Class
 	l, err := class.Parse(label)
 	if err != nil {
 		return nil
@@ -95,7 +96,7 @@ func (g *Gate) checkLogWitness(ctx context.Context, name, label string) error {
 		g.v.notef("dataset %s is of integrity level I%d, which needs a log witness outside the home: %v", name, l.I, err)
 		return nil
 	}
-	g.v.RecordEvent(ctx, policy.Event{Time: g.v.Now(), Kind: "policy-denied", Action: policy.Write, Dataset: name, Class: label,
+	g.v.RecordEvent(ctx, policy.Event{Time: g.v.Now(), Kind: "policy-denied", Action: policy.Write, Dataset: name, DatasetID: ds.ID, Class: label,
 		Rules: []string{"require-outside-witness"}, Reasons: []string{err.Error()}})
 	return hint.WithCode(hint.Wrap(fmt.Errorf("policy refuses snapshot of %s: class %s %w (require-outside-witness in policy.yaml): %w", name, label, ErrOutsideWitness, err),
 		"add a host site's witness with 'embassy witness add NAME VKEY URL' so that the quorum needs it, then snapshot again; the home's own witnesses alone cannot vouch against the home"), hint.CodeDamaged)
@@ -198,7 +199,8 @@ type Placement struct {
 // never leaves home. The allowed sites are then checked against the
 // class's minimum copies, jurisdictions and erasure code: warnings, or a
 // refusal when the class rule sets require-copies.
-func (g *Gate) Place(ctx context.Context, r *repo.Repo, name, label string) (Placement, func(), error) {
+func (g *Gate) Place(ctx context.Context, r *repo.Repo, ds policy.Dataset) (Placement, func(), error) {
+	name, label := ds.Name, ds.Class
 	var undos []func()
 	undo := func() {
 		for _, u := range undos {
@@ -206,10 +208,9 @@ func (g *Gate) Place(ctx context.Context, r *repo.Repo, name, label string) (Pla
 		}
 	}
 	var pl Placement
-	if err := g.checkLogWitness(ctx, name, label); err != nil {
+	if err := g.checkLogWitness(ctx, ds); err != nil {
 		return pl, func() {}, err
 	}
-	ds := policy.Dataset{Name: name, Class: label}
 	var usable []home.SiteConfig
 	var usablePS []policy.Site
 	for _, s := range r.Sites() {
@@ -257,7 +258,7 @@ func (g *Gate) Place(ctx context.Context, r *repo.Repo, name, label string) (Pla
 	}
 	if cp.RequireCopies {
 		undo()
-		g.v.RecordEvent(ctx, policy.Event{Time: g.v.Now(), Kind: "policy-denied", Action: policy.Write, Dataset: name, Class: label, Rules: rules, Reasons: reasons})
+		g.v.RecordEvent(ctx, policy.Event{Time: g.v.Now(), Kind: "policy-denied", Action: policy.Write, Dataset: name, DatasetID: ds.ID, Class: label, Rules: rules, Reasons: reasons})
 		return pl, func() {}, hint.Wrap(fmt.Errorf("policy refuses snapshot of %s: %s", name, strings.Join(reasons, "; ")),
 			"the class rule sets require-copies: add or repair sites until the minimums are met (see 'embassy policy explain "+name+"')")
 	}
@@ -337,7 +338,7 @@ func DatasetLabels(ctx context.Context, r *repo.Repo) (map[string]policy.Dataset
 	}
 	out := map[string]policy.Dataset{}
 	for _, dk := range dss {
-		pd := policy.Dataset{Name: dk.Name}
+		pd := policy.Dataset{Name: dk.Name, ID: dk.ID}
 		if d, err := r.OpenDataset(ctx, dk); err == nil {
 			pd.Class = DatasetClass(ctx, d)
 		}
@@ -408,7 +409,9 @@ func IsDenied(err error) bool {
 // RecordEvent records a denial or a policy or agreement change in the
 // transparency log (and the diagnostic log).
 func (v *Vault) RecordEvent(ctx context.Context, ev policy.Event) {
-	v.log.InfoContext(ctx, "policy event", "kind", ev.Kind, "action", string(ev.Action), "dataset", ev.Dataset,
+	v.log.InfoContext(ctx, "policy event", "kind", ev.Kind, "action", string(ev.Action), "dataset", ev.Dataset, "dataset_id", ev.DatasetID,
 		"site", ev.Site, "agreement", ev.Agreement, "rules", strings.Join(ev.Rules, ","))
-	v.Recorder().Audit(ctx, tlog.PolicyEventEntry(ev.Kind, string(ev.Action), ev.Site, ev.Class, ev.Agreement, ev.Digest, ev.Rules, ev.Reasons))
+	ent := tlog.PolicyEventEntry(ev.Kind, string(ev.Action), ev.Site, ev.Class, ev.Agreement, ev.Digest, ev.Rules, ev.Reasons)
+	ent.Dataset = ev.DatasetID // by id, as every entry ('embassy log --dataset NAME' finds it)
+	v.Recorder().Audit(ctx, ent)
 }

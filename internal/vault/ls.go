@@ -45,7 +45,7 @@ func (v *Vault) gateRead(ctx context.Context, d *repo.Dataset, s *repo.Snapshot)
 	if lbl == "" {
 		lbl = s.Class
 	}
-	return g.GateReads(ctx, v.Repo, policy.Read, policy.Dataset{Name: d.Keys.Name, Class: lbl})
+	return g.GateReads(ctx, v.Repo, policy.Read, policy.Dataset{Name: d.Keys.Name, Class: lbl, ID: d.Keys.ID})
 }
 
 // List lists the files of snapshot ref (DATASET[@ID]) under dir ("" or "/"

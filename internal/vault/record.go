@@ -53,6 +53,7 @@ type Recorder struct {
 	pendMu  sync.Mutex
 	run     string       // this command's id in its key.unwrap entries (pending.go)
 	pending []tlog.Entry // key.unwrap entries the journal could not take, for the next Append or Flush (custody.go, pending.go)
+	noted   int          // how many of them Flush last said were not recorded (said once: Close and the CLI both flush)
 }
 
 // Recorder returns the vault's recorder.

@@ -90,7 +90,7 @@ func (v *Vault) Restore(ctx context.Context, req RestoreRequest) (*RestoreResult
 	if lbl == "" {
 		lbl = s.Class
 	}
-	denied, err := gate.GateReads(ctx, r, policy.Restore, policy.Dataset{Name: dk.Name, Class: lbl})
+	denied, err := gate.GateReads(ctx, r, policy.Restore, policy.Dataset{Name: dk.Name, Class: lbl, ID: dk.ID})
 	if err != nil {
 		return nil, err
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/sla"
+	"github.com/digital-embassy/embassy/internal/strict"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
 
@@ -217,9 +218,7 @@ func (v *Vault) VerifySLA(signed []byte) (*sla.Report, error) {
 		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("the SLA report does not verify with this home's log key: %w", err), "the report was altered, or signed by another home"), hint.CodeDamaged)
 	}
 	var rep sla.Report
-	dec := json.NewDecoder(strings.NewReader(n.Text))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&rep); err != nil || rep.Format != sla.Format {
+	if err := strict.JSON([]byte(n.Text), &rep); err != nil || rep.Format != sla.Format {
 		return nil, hint.WithCode(fmt.Errorf("the signed note is not an SLA report (%v)", err), hint.CodeDamaged)
 	}
 	return &rep, nil

@@ -12,6 +12,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/archiver"
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/policy"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/tlog"
 )
@@ -105,12 +106,17 @@ func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotRes
 	}
 	var parent *repo.Snapshot
 	if !created {
-		snaps, _, err := d.Snapshots(ctx)
+		snaps, bad, err := d.Snapshots(ctx)
 		if err != nil {
 			return nil, err
 		}
 		if lbl == "" {
 			lbl = ClassOf(snaps)
+		}
+		if lbl == "" && len(bad) > 0 {
+			// manifests no site returned (every site gone): the class the
+			// home's log recorded, not "unlabelled"
+			lbl = v.loggedClass(ctx, dk.ID)
 		}
 		if !req.Force {
 			parent = parentFor(snaps, paths)
@@ -120,7 +126,7 @@ func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotRes
 	if err != nil {
 		return nil, err
 	}
-	pl, undo, err := gate.Place(ctx, r, req.Dataset, lbl)
+	pl, undo, err := gate.Place(ctx, r, policy.Dataset{Name: req.Dataset, Class: lbl, ID: dk.ID})
 	if err != nil {
 		return nil, err
 	}

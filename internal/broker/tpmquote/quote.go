@@ -19,12 +19,12 @@ import (
 	"crypto/subtle"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
 	"strconv"
 
+	"github.com/digital-embassy/embassy/internal/strict"
 	"github.com/google/go-tpm/legacy/tpm2"
 )
 
@@ -62,13 +62,8 @@ func Parse(b []byte) (*Evidence, error) {
 		return nil, fmt.Errorf("tpm evidence is %d bytes: at most %d", len(b), MaxEvidence)
 	}
 	var ev Evidence
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&ev); err != nil {
+	if err := strict.JSON(b, &ev); err != nil {
 		return nil, fmt.Errorf("tpm evidence: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("tpm evidence: trailing data")
 	}
 	if ev.Format != Format {
 		return nil, fmt.Errorf("tpm evidence format %q: want %q", ev.Format, Format)

@@ -111,6 +111,7 @@ func TestVerifyRefusesTampering(t *testing.T) {
 		{"bad format", mut(func(e *Evidence) { e.Format = "x" }), rd, "format"},
 		{"bad index", mut(func(e *Evidence) { e.PCRs["09"] = e.PCRs["9"] }), rd, "PCR index"},
 		{"trailing", append(append([]byte(nil), good...), '{'), rd, "trailing"},
+		{"stray brace", append(append([]byte(nil), good...), '}'), rd, "tpm evidence: trailing data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Verify(tc.ev, tc.rd)
