@@ -89,6 +89,28 @@ func masked(s string, oldNew ...string) string {
 	return strings.NewReplacer(oldNew...).Replace(s)
 }
 
+// maskedRx is s with each match of a regular expression replaced by its
+// literal replacement (pairs), for random parts such as home ids.
+func maskedRx(s string, reRepl ...string) string {
+	for i := 0; i+1 < len(reRepl); i += 2 {
+		s = regexp.MustCompile(reRepl[i]).ReplaceAllLiteralString(s, reRepl[i+1])
+	}
+	return s
+}
+
+// homeIDs masks every home id ("h" and 20 hex digits) as HOME.
+func homeIDs(s string) string { return maskedRx(s, `\bh[0-9a-f]{20}\b`, "HOME") }
+
+// text is the exact lines of a multi-line literal (its first newline, right
+// after the opening quote, is dropped).
+func text(s string) lines {
+	var out lines
+	for _, l := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "\n"), "\n"), "\n") {
+		out = append(out, l)
+	}
+	return out
+}
+
 // wantLines fails the test unless got (what names it) is exactly want.
 func wantLines(t *testing.T, what, got string, want lines) {
 	t.Helper()
@@ -103,7 +125,7 @@ func expectRun(t *testing.T, home string, code int, args []string, stdout, stder
 	t.Helper()
 	r := run(t, home, "", args...)
 	if r.code != code || !stdout.match(r.stdout) || !stderr.match(r.stderr) {
-		t.Errorf("embassy %s: exit %d (want %d)\nstdout: %s\n%swant:\n%sstderr: %s\n%swant:\n%s",
+		t.Fatalf("embassy %s: exit %d (want %d)\nstdout: %s\n%swant:\n%sstderr: %s\n%swant:\n%s",
 			strings.Join(args, " "), r.code, code, stdout.diff(r.stdout), quoted(r.stdout), stdout, stderr.diff(r.stderr), quoted(r.stderr), stderr)
 	}
 	return r
