@@ -156,7 +156,7 @@ func TestCLIDamagedCopyAtOneSite(t *testing.T) {
 func verifyFailed(n int) lines {
 	return lines{
 		fmt.Sprintf("embassy: error: %d problem(s) found", n),
-		"embassy: hint: restore still works while another site holds an intact copy; re-copy damaged objects with 'embassy site add' to a fresh site or repair the site",
+		"embassy: hint: restore still works while another site holds an intact copy; 'embassy repair' rebuilds damaged or missing objects from it (a site that cannot be reached must be fixed first)",
 	}
 }
 
