@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,10 +92,10 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Restoring over existing files is refused with a hint.
-	r = run(t, home, "", "restore", "registry", "--target", target)
-	if r.code == 0 || !strings.Contains(r.stderr, "hint:") {
-		t.Fatalf("restore over existing: %d %s", r.code, r.stderr)
-	}
+	expectRun(t, home, ExitError, []string{"restore", "registry", "--target", target}, nil, lines{
+		"embassy: error: restore: " + filepath.Join(target, "docs", "scan.bin") + " already exists",
+		"embassy: hint: restore into an empty directory, or pass --overwrite",
+	})
 	// Recover into a new home from one site and two custodians.
 	home2 := filepath.Join(dir, "home2")
 	mustRun(t, home2, "recover", "--site", filepath.Join(dir, "site-ch"), "--expect-home", homeFingerprint(t, home), "--identity", ids[0], "--identity", ids[2])
@@ -119,74 +120,74 @@ func TestCLIEndToEnd(t *testing.T) {
 	}
 }
 
-func TestCLIBadInput(t *testing.T) {
-	dir, home, ids := setup(t)
-	for _, tc := range []struct {
-		name string
-		home string
-		args []string
-		code int
-		want string
-	}{
-		{"unknown flag", home, []string{"snapshot", "--nope"}, ExitUsage, "unknown flag"},
-		{"no home", filepath.Join(dir, "none"), []string{"snapshots"}, ExitError, "no home at"},
-		{"bad class", home, []string{"snapshot", "x", dir, "--class", "C9"}, ExitUsage, "invalid classification"},
-		{"bad dataset name", home, []string{"snapshot", "../x", dir}, ExitUsage, "invalid dataset name"},
-		{"missing source", home, []string{"snapshot", "x", filepath.Join(dir, "nope")}, ExitUsage, "no such file"},
-		{"unknown dataset", home, []string{"restore", "nope", "--target", dir}, ExitError, "not found"},
-		{"threshold too high", filepath.Join(dir, "h2"), []string{"init", "--custodian", "age1qyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqszqgpqyqs3290gq", "--threshold", "2"}, ExitUsage, "threshold"},
-		{"bad jurisdiction", home, []string{"site", "add", "x", "--url", dir, "--jurisdiction", "Luxembourg"}, ExitUsage, "jurisdiction"},
-		{"recover one share", filepath.Join(dir, "h3"), []string{"recover", "--site", filepath.Join(dir, "site-lu"), "--identity", ids[0]}, ExitKey, "2 of 3"},
-		{"recover duplicate", filepath.Join(dir, "h4"), []string{"recover", "--site", filepath.Join(dir, "site-lu"), "--identity", ids[0], "--identity", ids[0]}, ExitUsage, "twice"},
-		{"shred without yes", home, []string{"key", "shred", "x"}, ExitUsage, "--yes"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := run(t, tc.home, "", tc.args...)
-			if r.code != tc.code || !strings.Contains(r.stderr, tc.want) {
-				t.Errorf("exit %d (want %d), stderr %q (want %q)", r.code, tc.code, r.stderr, tc.want)
-			}
-			if !strings.HasPrefix(r.stderr, "embassy: error: ") && !strings.Contains(r.stderr, "embassy: error: ") {
-				t.Errorf("stderr not in house style: %q", r.stderr)
-			}
-		})
+// quickstartOut is the output of quickstart's first run into a home and,
+// with again, of a second run into the same home: it reuses the home and
+// its custodians, the registry is already stored (only a few KiB of trees
+// are new) and the log holds the first run's entries too.
+func quickstartOut(again bool) lines {
+	out := lines{
+		"1. Creating three custodians (hybrid post-quantum age identities, ML-KEM-768 + X25519)",
+		"   alice  $QS/quickstart/custodians/alice.key",
+		"   bob    $QS/quickstart/custodians/bob.key",
+		"   carol  $QS/quickstart/custodians/carol.key",
+		"2. Creating the home with a root key split 2-of-3 among them",
 	}
-}
-
-func TestCLIMissingSite(t *testing.T) {
-	dir, home, _ := setup(t)
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
-	os.WriteFile(filepath.Join(src, "a"), []byte("hello"), 0o644)
-	mustRun(t, home, "snapshot", "ds", src, "--class", "internal")
-	// Remove one site's folder entirely: the other still works, exit 3.
-	os.RemoveAll(filepath.Join(dir, "site-ch"))
-	r := run(t, home, "", "restore", "ds", "--target", filepath.Join(dir, "r"))
-	if r.code != 0 && r.code != ExitDamaged {
-		t.Fatalf("restore with a site gone: %d %s", r.code, r.stderr)
+	stored, entries := rx(`   1\.7 MiB of new data stored as 1\.4 MiB after deduplication, compression and sealing, in [0-9.]+m?s`), "8"
+	if again {
+		out = lines{"Reusing the quickstart home in $QS."}
+		stored, entries = rx(`   [0-9.]+ KiB of new data stored as [0-9.]+ KiB after deduplication, compression and sealing, in [0-9.]+m?s`), "14"
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, "r", "a")); string(b) != "hello" {
-		t.Fatalf("restore content %q", b)
-	}
-	r = run(t, home, "", "verify")
-	if r.code != ExitDamaged || !strings.Contains(r.stdout+r.stderr, "ch") {
-		t.Fatalf("verify with a site gone: %d %s %s", r.code, r.stdout, r.stderr)
-	}
+	return append(out,
+		"3. Two storage sites standing for embassies abroad:",
+		"   lu-1  LU (Luxembourg, 1614 km from Tallinn)  $QS/quickstart/sites/lu-1",
+		"   ch-1  CH (Geneva, 1918 km from Tallinn)  $QS/quickstart/sites/ch-1",
+		"4. Generated a synthetic national registry: 5000 population rows, 5 scanned documents, 8 files, 1.7 MiB",
+		rx(`5\. Snapshot [0-9a-f]{8} of dataset population-register \(class C2-I3-A3\) written to both sites:`),
+		stored,
+		"6. Verified every object at both sites: hashes, signatures and authenticated encryption all check out",
+		rx(`7\. Restored into \$QS/quickstart/restore-[0-9]{8}-[0-9]{6}\.[0-9]{3} and compared: 8 files identical byte for byte, with modes and times`),
+		"8. Every step is in the home's transparency log: "+entries+" entries, each checkpoint cosigned by the home's Ed25519 and ML-DSA-44 witnesses",
+		"",
+		rx(`Done in [0-9.]+m?s\. Where everything lives:`),
+		"   home (config, root key)    $QS",
+		"   custodian identities       $QS/quickstart/custodians",
+		"   sites                      $QS/quickstart/sites",
+		"   sample registry            $QS/quickstart/registry",
+		"",
+		"Try next:",
+		"   embassy --home $QS snapshots",
+		"   embassy --home $QS ls population-register -r | head",
+		"   embassy --home $QS verify --read-data --json",
+		"   embassy --home /tmp/recovered recover --site $QS/quickstart/sites/ch-1 --expect-home FINGERPRINT --identity $QS/quickstart/custodians/alice.key --identity $QS/quickstart/custodians/carol.key   # FINGERPRINT: 'embassy --home $QS key status'",
+		"   embassy --home $QS log",
+		"   embassy --home $QS key rotate",
+		"",
+		"The demo is self-contained: remove it with  rm -rf $QS",
+		rx(`Your real home goes elsewhere \(.+ by default\): start it with 'embassy init'\.`),
+	)
 }
 
 func TestQuickstartTwice(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	if testing.Short() {
 		t.Skip("quickstart generates a registry")
 	}
 	home := filepath.Join(t.TempDir(), "qs")
 	for i := 0; i < 2; i++ {
 		r := run(t, home, "", "quickstart", "--rows", "5000", "--documents", "5")
-		if r.code != 0 || !strings.Contains(r.stdout, "identical") {
-			t.Fatalf("quickstart run %d: %d\n%s\n%s", i+1, r.code, r.stdout, r.stderr)
+		if r.code != ExitOK {
+			t.Fatalf("quickstart run %d: exit %d\n%s%s", i+1, r.code, r.stdout, r.stderr)
 		}
+		wantLines(t, fmt.Sprintf("quickstart run %d", i+1), masked(r.stdout, home, "$QS"), quickstartOut(i > 0))
+		wantLines(t, fmt.Sprintf("quickstart run %d stderr", i+1), r.stderr, lines{
+			// TODO(cmd_quickstart.go): the demo warns about its own missing outside witness
+			"embassy: warning: dataset population-register is of integrity level I3, which needs a log witness outside the home: the log policy's quorum can be met by the home's own witnesses alone: it names no witness outside the home; add a host site's witness with 'embassy witness add NAME VKEY URL'",
+		})
 	}
 }
 
 func TestCLISiteSyncAfterOutage(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
@@ -220,6 +221,7 @@ func TestCLISiteSyncAfterOutage(t *testing.T) {
 }
 
 func TestCLIRepair(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
@@ -245,14 +247,16 @@ func TestCLIRepair(t *testing.T) {
 	if r := run(t, home, "", "verify", "--read-data"); r.code != ExitDamaged {
 		t.Fatalf("verify before repair: %d", r.code)
 	}
-	out := mustRun(t, home, "repair", "--read-data")
-	if !strings.Contains(out, "repaired") {
-		t.Fatalf("repair output: %s", out)
-	}
+	expectRun(t, home, ExitOK, []string{"repair", "--read-data"}, lines{
+		rx(`repaired    site=ch (data|index)/[0-9a-f]{32}/[0-9a-f/]{64,67} from lu`),
+		rx(`repaired    site=ch (data|index)/[0-9a-f]{32}/[0-9a-f/]{64,67} from lu`),
+		"2 problem(s) found, 2 repaired, 0 remaining",
+	}, nil)
 	mustRun(t, home, "verify", "--read-data")
 }
 
 func TestCLIErasureGroup(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir := t.TempDir()
 	home := filepath.Join(dir, "home")
 	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))

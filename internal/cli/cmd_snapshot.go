@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -52,7 +54,9 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 					if p == "-" {
 						return usagef("\"-\" (standard input) cannot be combined with paths")
 					}
-					if _, err := os.Lstat(p); err != nil {
+					if _, err := os.Lstat(p); errors.Is(err, fs.ErrNotExist) {
+						return hint.WithCode(hint.Wrap(fmt.Errorf("source %s does not exist", p), "check the path"), hint.CodeUsage)
+					} else if err != nil {
 						return hint.WithCode(hint.Wrap(fmt.Errorf("source %v", err), "check the path"), hint.CodeUsage)
 					}
 				}

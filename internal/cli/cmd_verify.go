@@ -80,7 +80,7 @@ exits with code 3.`,
 			}
 			if len(rep.Damage) > 0 {
 				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", len(rep.Damage)),
-					"restore still works while another site holds an intact copy; re-copy damaged objects with 'embassy site add' to a fresh site or repair the site"), hint.CodeDamaged)
+					"restore still works while another site holds an intact copy; 'embassy repair' rebuilds damaged or missing objects from it (a site that cannot be reached must be fixed first)"), hint.CodeDamaged)
 			}
 			e.printf("no damage found\n")
 			return nil

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,27 +18,6 @@ import (
 // Bad-input and fault tests of the CLI with real local sites: each asserts
 // the documented exit code, an error or warning naming the problem, and for
 // errors a hint line.
-
-// expect runs args and checks the exit code and that stderr (and stdout)
-// contain each of want.
-func expect(t *testing.T, home string, code int, args []string, want ...string) result {
-	t.Helper()
-	r := run(t, home, "", args...)
-	if r.code != code {
-		t.Fatalf("embassy %v: exit %d, want %d\nstdout: %s\nstderr: %s", args, r.code, code, r.stdout, r.stderr)
-	}
-	for _, w := range want {
-		if !strings.Contains(r.stdout+r.stderr, w) {
-			t.Errorf("embassy %v: output lacks %q\nstdout: %s\nstderr: %s", args, w, r.stdout, r.stderr)
-		}
-	}
-	if code != ExitOK && code != ExitDamaged || strings.Contains(r.stderr, "embassy: error: ") {
-		if !strings.Contains(r.stderr, "embassy: error: ") || !strings.Contains(r.stderr, "embassy: hint: ") {
-			t.Errorf("embassy %v: error without an error and hint line:\n%s", args, r.stderr)
-		}
-	}
-	return r
-}
 
 // writeSrc writes a source folder with n MiB of incompressible data.
 func writeSrc(t *testing.T, dir string, n int) string {
@@ -96,26 +77,28 @@ func restoredSame(t *testing.T, src, target string) {
 func TestCLIDamagedCopyAtOneSite(t *testing.T) {
 	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	for _, tc := range []struct {
-		name    string
-		kind    string
-		damage  func(t *testing.T, victim, other string)
-		problem string // what verify says about the object at lu
-		warned  bool   // restore warns about the damaged copy (exit 3)
-		users   bool   // verify names the affected snapshot
+		name   string
+		kind   string
+		damage func(t *testing.T, victim, other string)
+		warned bool // restore warns about the damaged copy (exit 3)
+		// swapped: the other pack may be long enough to read the blob
+		// from, which then does not authenticate
+		swapped bool
 	}{
 		{"truncated pack", "data", func(t *testing.T, victim, _ string) {
 			b, _ := os.ReadFile(victim)
 			overwrite(t, victim, b[:len(b)/2])
-		}, "truncated or replaced", true, true},
+		}, true, false},
 		{"pack swapped with another pack of the dataset", "data", func(t *testing.T, victim, other string) {
 			b, _ := os.ReadFile(other)
 			overwrite(t, victim, b)
-		}, "truncated or replaced", true, true},
+		}, true, true},
 		{"index deleted", "index", func(t *testing.T, victim, _ string) {
 			os.Remove(victim)
-		}, "missing", false, false},
+		}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // own temp home and sites
 			dir, home, _ := setup(t)
 			src := writeSrc(t, dir, 3)
 			id := snapshotID(t, home, "ds", src)
@@ -129,29 +112,70 @@ func TestCLIDamagedCopyAtOneSite(t *testing.T) {
 			if victim == other {
 				other = files[0]
 			}
+			before, _ := os.Stat(victim)
 			tc.damage(t, victim, other)
 			rel, _ := filepath.Rel(filepath.Join(dir, "site-lu"), victim)
+			obj := filepath.ToSlash(rel)
 
-			want := []string{}
-			code := ExitOK
-			if tc.warned {
-				code = ExitDamaged
-				want = append(want, "embassy: warning: site lu holds a damaged or unreadable copy", rel)
-			}
 			target := filepath.Join(dir, "restore")
-			expect(t, home, code, []string{"restore", "ds@" + id[:12], "--target", target}, want...)
-			restoredSame(t, src, target)
-			want = []string{"DAMAGED site=lu object=" + filepath.ToSlash(rel) + ": ", tc.problem}
-			if tc.users {
-				want = append(want, "(affects snapshots "+id[:8]+")")
+			restored := lines{"restored snapshot " + id[:8] + " of ds to " + target + ": 4 files, 1 dirs, 0 symlinks, 3.0 MiB"}
+			// verify names the object at lu and what is wrong with it
+			damaged := "DAMAGED site=lu object=" + obj + ": missing"
+			if tc.warned {
+				after, _ := os.Stat(victim)
+				q := regexp.QuoteMeta
+				why := q("get "+obj+" [") + `[0-9]+\+[0-9]+` + q(fmt.Sprintf("] of %d bytes: range outside object", after.Size()))
+				if tc.swapped {
+					why = "(?:" + why + `|blob [0-9a-f]{8} in pack ` + q(filepath.Base(obj)[:8]) + `: ciphertext does not authenticate \(corrupt, swapped, or wrong key\))`
+				}
+				expectRun(t, home, ExitDamaged, []string{"restore", "ds@" + id[:12], "--target", target}, restored, lines{
+					rx(q("embassy: warning: site lu holds a damaged or unreadable copy; another site's was used: read "+obj+": ") + why + q(" (run 'embassy verify')")),
+				})
+				damaged = fmt.Sprintf("DAMAGED site=lu object=%s: size %d, index says %d (truncated or replaced) (affects snapshots %s)", obj, after.Size(), before.Size(), id[:8])
+			} else {
+				// the dropped index is read from ch: a diagnostic, no warning, exit 0
+				expectRun(t, home, ExitOK, []string{"restore", "ds@" + id[:12], "--target", target}, restored, lines{
+					rx(`time=\S+ level=WARN msg="hostile or damaged site" site=lu attack=dropped-index object=` + regexp.QuoteMeta(obj) +
+						` detail="an index snapshot ` + id[:8] + ` is bound to is missing here; it is read from another site"`),
+				})
 			}
-			expect(t, home, ExitDamaged, []string{"verify"}, want...)
-			expect(t, home, ExitOK, []string{"verify", "--read-data", "--site", "ch"}, "no damage found")
+			restoredSame(t, src, target)
+			expectRun(t, home, ExitDamaged, []string{"verify"}, lines{
+				rx(`verified structure of 1 datasets, 1 snapshots at lu, ch: [0-9]+ packs`), // random data, chunked
+				damaged,
+			}, verifyFailed(1))
+			expectRun(t, home, ExitOK, []string{"verify", "--read-data", "--site", "ch"}, lines{
+				rx(`verified structure and all data of 1 datasets, 1 snapshots at ch: [0-9]+ packs, [0-9]+ blobs, 3\.0 MiB read`),
+				"no damage found",
+			}, nil)
 		})
 	}
 }
 
+// verifyFailed is verify's stderr after n problems.
+func verifyFailed(n int) lines {
+	return lines{
+		fmt.Sprintf("embassy: error: %d problem(s) found", n),
+		"embassy: hint: restore still works while another site holds an intact copy; 'embassy repair' rebuilds damaged or missing objects from it (a site that cannot be reached must be fixed first)",
+	}
+}
+
+// siteGone is the warning of a command that could not open site name.
+func siteGone(dir, name string) string {
+	return "embassy: warning: site " + name + " is unavailable: " + siteGoneWhy(dir, name)
+}
+
+func siteGoneWhy(dir, name string) string {
+	return "site directory " + filepath.Join(dir, "site-"+name) + " does not exist: create it or check the path"
+}
+
+// restoredLine is restore's report of snapshot id (the first 8 of it).
+func restoredLine(id, ds, target, what string) string {
+	return "restored snapshot " + id[:8] + " of " + ds + " to " + target + ": " + what
+}
+
 func TestCLIManifestCorruptAtEverySite(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := writeSrc(t, dir, 1)
 	bad := snapshotID(t, home, "ds", src)
@@ -166,19 +190,37 @@ func TestCLIManifestCorruptAtEverySite(t *testing.T) {
 			}
 		}
 	}
-	r := expect(t, home, ExitDamaged, []string{"snapshots"}, "embassy: warning: snapshot "+bad[:8]+" of ds is damaged", "does not match its name")
-	if !strings.Contains(r.stdout, good[:8]) || strings.Contains(r.stdout, bad[:8]) {
-		t.Errorf("snapshots should list %s and not %s:\n%s", good[:8], bad[:8], r.stdout)
+	// Each site's copy fails to authenticate; the error names both.
+	why := func(site string) string {
+		return "site " + site + ": snapshot " + bad[:8] + ": content does not match its name: ciphertext does not authenticate (corrupt, swapped, or wrong key)"
 	}
-	expect(t, home, ExitDamaged, []string{"restore", "ds@" + bad[:10], "--target", filepath.Join(dir, "r1")},
-		"snapshot "+bad[:8]+" of dataset ds is damaged at every site")
+	read := `read snapshots/[0-9a-f]{32}/` + bad + `: ` + regexp.QuoteMeta(why("lu"))
+	expectRun(t, home, ExitDamaged, []string{"snapshots"}, lines{
+		"ID        DATASET  TIME                 CLASS     FILES  SIZE     PATHS",
+		rx(good[:8] + `  ds       [0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}  C1-I2-A2  3      1\.0 MiB  ` + regexp.QuoteMeta(src)),
+	}, lines{
+		rx(`embassy: warning: snapshot ` + bad[:8] + ` of ds is damaged: ` + read),
+		why("ch"),
+	})
+	expectRun(t, home, ExitDamaged, []string{"restore", "ds@" + bad[:10], "--target", filepath.Join(dir, "r1")}, nil, lines{
+		rx(`embassy: error: snapshot ` + bad[:8] + ` of dataset ds is damaged at every site: ` + read),
+		why("ch"),
+		"embassy: hint: run 'embassy verify' for details; the dataset's other snapshots are listed by 'embassy snapshots ds'",
+	})
 	restoreTarget := filepath.Join(dir, "r2")
-	expect(t, home, ExitOK, []string{"restore", "ds", "--target", restoreTarget})
+	expectRun(t, home, ExitOK, []string{"restore", "ds", "--target", restoreTarget}, lines{
+		restoredLine(good, "ds", restoreTarget, "3 files, 1 dirs, 0 symlinks, 1.0 MiB"),
+	}, nil)
 	restoredSame(t, src, restoreTarget)
-	expect(t, home, ExitDamaged, []string{"verify"}, "DAMAGED site=* object=snapshots/", bad[:8])
+	expectRun(t, home, ExitDamaged, []string{"verify"}, lines{
+		rx(`verified structure of 1 datasets, 1 snapshots at lu, ch: [0-9]+ packs`),
+		rx(`DAMAGED site=\* object=snapshots/[0-9a-f]{32}/` + bad + `: manifest does not authenticate at any site: ` + read),
+		why("ch") + " (affects snapshots " + bad[:8] + ")",
+	}, verifyFailed(1))
 }
 
 func TestCLIKeyProblems(t *testing.T) {
+	t.Parallel() // own temp homes and sites, no fixed ports, no environment changes
 	dir, home, ids := setup(t)
 	src := writeSrc(t, dir, 1)
 	snapshotID(t, home, "ds", src)
@@ -195,33 +237,51 @@ func TestCLIKeyProblems(t *testing.T) {
 	var mineRF, theirRF rootFileJSON
 	json.Unmarshal(mine, &mineRF)
 	json.Unmarshal(theirs, &theirRF)
+	const recoverHint = "rebuild a home from a site and the custodians in a new folder: 'embassy --home NEW-DIR recover --site URL --expect-home FINGERPRINT --identity KEY ...' (recover refuses an existing home), then use --home NEW-DIR"
 
 	t.Run("root key of another home", func(t *testing.T) {
 		overwrite(t, keyFile, theirs)
-		expect(t, home, ExitKey, []string{"snapshots"}, "belongs to home "+theirRF.Home)
+		expectRun(t, home, ExitKey, []string{"snapshots"}, nil, lines{
+			"embassy: error: root key file " + keyFile + " belongs to home " + theirRF.Home + ", not " + mineRF.Home,
+			"embassy: hint: restore the file from this home's backup, or " + recoverHint,
+		})
 	})
 	t.Run("root key of another home relabelled", func(t *testing.T) {
 		overwrite(t, keyFile, bytes.Replace(theirs, []byte(theirRF.Home), []byte(mineRF.Home), 1))
-		expect(t, home, ExitKey, []string{"restore", "ds", "--target", filepath.Join(dir, "x")}, "does not match", "recover")
+		expectRun(t, home, ExitKey, []string{"restore", "ds", "--target", filepath.Join(dir, "x")}, nil, lines{
+			"embassy: error: home's root key does not match the sites' key epoch record",
+			"embassy: hint: the key file in this home belongs to another vault; rebuild a home in a new folder: 'embassy --home NEW-DIR recover --site URL --expect-home FINGERPRINT --identity KEY ...' (recover refuses an existing home), then use --home NEW-DIR",
+		})
 	})
 	t.Run("root key file missing", func(t *testing.T) {
 		os.Remove(keyFile)
-		expect(t, home, ExitKey, []string{"snapshot", "ds", src, "--class", "internal"}, "no root key for epoch 1", "--home NEW-DIR recover", "recover refuses an existing home")
+		expectRun(t, home, ExitKey, []string{"snapshot", "ds", src, "--class", "internal"}, nil, lines{
+			"embassy: error: home has no root key for epoch 1: open " + keyFile + ": no such file or directory",
+			"embassy: hint: restore " + keyFile + " from this home's backup, or " + recoverHint,
+		})
 	})
 	t.Run("root key file garbled", func(t *testing.T) {
 		overwrite(t, keyFile, mine[:len(mine)/2])
-		expect(t, home, ExitKey, []string{"verify"}, "malformed")
+		expectRun(t, home, ExitKey, []string{"verify"}, nil, lines{
+			"embassy: error: root key file " + keyFile + " is malformed",
+			"embassy: hint: restore the file from this home's backup, or " + recoverHint,
+		})
 	})
 	t.Run("recover with another home's custodian", func(t *testing.T) {
-		expect(t, filepath.Join(dir, "h-recovered"), ExitKey,
-			[]string{"recover", "--site", filepath.Join(dir, "site-lu"), "--identity", ids[0], "--identity", otherIDs[1]},
-			"is not a custodian of home "+mineRF.Home)
+		expectRun(t, filepath.Join(dir, "h-recovered"), ExitKey,
+			[]string{"recover", "--site", filepath.Join(dir, "site-lu"), "--identity", ids[0], "--identity", otherIDs[1]}, nil, lines{
+				"embassy: error: identity " + otherIDs[1] + " is not a custodian of home " + mineRF.Home + " (key epoch 1): belongs to another home",
+				"embassy: hint: check that the identity file belongs to one of this home's custodians; 'embassy custodian show' prints its recipient",
+			})
 		if _, err := os.Stat(filepath.Join(dir, "h-recovered", "embassy.yaml")); err == nil {
 			t.Error("a failed recover left a home behind")
 		}
 	})
 	overwrite(t, keyFile, mine)
-	expect(t, home, ExitOK, []string{"verify"})
+	expectRun(t, home, ExitOK, []string{"verify"}, lines{
+		rx(`verified structure of 1 datasets, 1 snapshots at lu, ch: [0-9]+ packs`),
+		"no damage found",
+	}, nil)
 }
 
 type rootFileJSON struct {
@@ -229,26 +289,39 @@ type rootFileJSON struct {
 }
 
 func TestCLISiteFolderDeleted(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	src := writeSrc(t, dir, 1)
 	id := snapshotID(t, home, "ds", src)
 	os.RemoveAll(filepath.Join(dir, "site-ch"))
 	target := filepath.Join(dir, "restore")
-	expect(t, home, ExitDamaged, []string{"restore", "ds@" + id, "--target", target}, "embassy: warning: site ch is unavailable", "site-ch")
+	gone := lines{siteGone(dir, "ch")}
+	expectRun(t, home, ExitDamaged, []string{"restore", "ds@" + id, "--target", target}, lines{
+		restoredLine(id, "ds", target, "2 files, 1 dirs, 0 symlinks, 1.0 MiB"),
+	}, gone)
 	restoredSame(t, src, target)
-	expect(t, home, ExitDamaged, []string{"verify"}, "DAMAGED site=ch object=-: site unreachable")
+	expectRun(t, home, ExitDamaged, []string{"verify"}, lines{
+		rx(`verified structure of 1 datasets, 1 snapshots at lu, ch: [0-9]+ packs`),
+		"DAMAGED site=ch object=-: site unreachable: " + siteGoneWhy(dir, "ch"),
+	}, append(gone, verifyFailed(1)...))
 	// New snapshots still go to the other site.
 	os.WriteFile(filepath.Join(src, "more.txt"), []byte("more"), 0o644)
-	r := expect(t, home, ExitDamaged, []string{"snapshot", "ds", src, "--class", "internal"}, "site ch is unavailable", "written to lu")
-	if strings.Contains(r.stdout, "written to lu, ch") {
-		t.Errorf("snapshot claims the deleted site: %s", r.stdout)
-	}
+	r := expectRun(t, home, ExitDamaged, []string{"snapshot", "ds", src, "--class", "internal"}, lines{
+		rx(`snapshot ([0-9a-f]{8}) of ds saved`),
+		"  3 files, 1 dirs, 1.0 MiB read (2 unchanged files reused)",
+		rx(`  2 new blobs, [0-9]+ B new data stored as [0-9]+ B, in [0-9.]+m?s`),
+		"  written to lu",
+	}, gone)
+	second := strings.Fields(r.stdout)[1]
 	target2 := filepath.Join(dir, "restore2")
-	expect(t, home, ExitDamaged, []string{"restore", "ds", "--target", target2})
+	expectRun(t, home, ExitDamaged, []string{"restore", "ds", "--target", target2}, lines{
+		restoredLine(second, "ds", target2, "3 files, 1 dirs, 0 symlinks, 1.0 MiB"),
+	}, gone)
 	restoredSame(t, src, target2)
 }
 
 func TestCLICorruptConfig(t *testing.T) {
+	t.Parallel() // own temp home and sites, no fixed ports, no environment changes
 	_, home, _ := setup(t)
 	cfg := filepath.Join(home, "embassy.yaml")
 	orig, err := os.ReadFile(cfg)
@@ -256,22 +329,25 @@ func TestCLICorruptConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		name, yaml, field string
+		name, yaml, problem string
 	}{
-		{"wrong type", strings.Replace(string(orig), "pack-size-mib: 8", "pack-size-mib: eight", 1), "pack-size-mib"},
-		{"unknown field", string(orig) + "retention: forever\n", "field retention not found"},
-		{"bad site", strings.Replace(string(orig), "jurisdiction: LU", "jurisdiction: Luxembourg", 1), "sites[0].jurisdiction"},
-		{"bad nested type", strings.Replace(string(orig), "jurisdiction: CH", "jurisdiction: [CH]", 1), "sites[1].jurisdiction"},
-		{"truncated", string(orig[:len(orig)*2/3]) + "\"", "embassy.yaml"},
-		{"binary", "\x00\xff\xfe", "embassy.yaml"},
+		{"wrong type", strings.Replace(string(orig), "pack-size-mib: 8", "pack-size-mib: eight", 1), "pack-size-mib: line 4: cannot unmarshal !!str `eight` into int"},
+		{"unknown field", string(orig) + "retention: forever\n", "retention: line 12: field retention not found in type home.Config"},
+		{"bad site", strings.Replace(string(orig), "jurisdiction: LU", "jurisdiction: Luxembourg", 1), `sites[0].jurisdiction: invalid jurisdiction "Luxembourg": use an ISO 3166-1 alpha-2 code such as LU, EE or CH`},
+		{"bad nested type", strings.Replace(string(orig), "jurisdiction: CH", "jurisdiction: [CH]", 1), "sites[1].jurisdiction[0]: line 11: cannot unmarshal !!seq into string"},
+		{"truncated", string(orig[:len(orig)*2/3]) + "\"", "yaml: line 8: could not find expected ':'"},
+		{"binary", "\x00\xff\xfe", "yaml: control characters are not allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			overwrite(t, cfg, []byte(tc.yaml))
-			expect(t, home, ExitError, []string{"snapshots"}, cfg, tc.field, "fix the configuration file")
+			expectRun(t, home, ExitError, []string{"snapshots"}, nil, lines{
+				"embassy: error: " + cfg + ": " + tc.problem,
+				"embassy: hint: fix the configuration file",
+			})
 		})
 	}
 	overwrite(t, cfg, orig)
-	mustRun(t, home, "snapshots")
+	expectRun(t, home, ExitOK, []string{"snapshots"}, lines{"No snapshots yet. Take one with 'embassy snapshot DATASET PATH'."}, nil)
 }
 
 // TestCLIFullDisk puts one site on a tiny tmpfs: a snapshot larger than it
@@ -281,6 +357,7 @@ func TestCLIFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
+	t.Parallel() // own temp home, sites and tmpfs, no fixed ports, no environment changes
 	dir, home, _ := setup(t)
 	small := filepath.Join(dir, "site-small")
 	os.MkdirAll(small, 0o700)
@@ -294,11 +371,27 @@ func TestCLIFullDisk(t *testing.T) {
 	})
 	mustRun(t, home, "site", "add", "small", "--url", small, "--jurisdiction", "EE")
 	src := writeSrc(t, dir, 8)
+	// The pack that does not fit: a diagnostic from the site, then the warning.
+	obj := `data/[0-9a-f]{32}/[0-9a-f]{2}/[0-9a-f]{64}`
+	noSpace := `write: write ` + regexp.QuoteMeta(small) + `/data/[0-9a-f]{32}/[0-9a-f]{2}/\.tmp-[0-9]+: no space left on device \(site disk full: free space on the disk holding ` + regexp.QuoteMeta(small) + `\)`
 	r := run(t, home, "", "--json", "snapshot", "ds", src, "--class", "internal")
-	if r.code != ExitDamaged || !strings.Contains(r.stderr, "site small failed and was skipped") || !strings.Contains(r.stderr, "no space left on device") {
+	if r.code != ExitDamaged {
 		t.Fatalf("snapshot onto a full site: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
-	t.Logf("snapshot onto a full site:\n%s", r.stderr)
+	// Packs are written concurrently: one diagnostic for each that did
+	// not fit (one or more), then one warning.
+	var diag lines
+	for _, l := range strings.SplitAfter(r.stderr, "\n") {
+		if strings.HasPrefix(l, "time=") {
+			diag = append(diag, rx(`time=\S+ level=WARN msg="site write failed" site=small object=`+obj+` err="put `+obj+`: `+noSpace+`"`))
+		}
+	}
+	if len(diag) == 0 {
+		t.Fatalf("snapshot onto a full site: no diagnostic of the failed write:\n%s", r.stderr)
+	}
+	wantLines(t, "snapshot onto a full site: stderr", r.stderr, append(diag,
+		rx(`embassy: warning: site small failed and was skipped: write `+obj+`: put `+obj+`: `+noSpace),
+	))
 	var s struct {
 		ID    string
 		Sites []string
@@ -307,16 +400,38 @@ func TestCLIFullDisk(t *testing.T) {
 		t.Fatalf("snapshot output %q: %v", r.stdout, err)
 	}
 	// The other sites hold the whole committed snapshot.
-	expect(t, home, ExitOK, []string{"verify", "--read-data", "--site", "lu", "--site", "ch"})
+	verified := lines{
+		rx(`verified structure and all data of 1 datasets, 1 snapshots at lu, ch: [0-9]+ packs, [0-9]+ blobs, 16\.1 MiB read`), // random data, chunked
+		"no damage found",
+	}
+	expectRun(t, home, ExitOK, []string{"verify", "--read-data", "--site", "lu", "--site", "ch"}, verified, nil)
 	target := filepath.Join(dir, "restore")
-	expect(t, home, ExitOK, []string{"restore", "ds@" + s.ID, "--target", target})
+	restored := func(target string) lines {
+		return lines{restoredLine(s.ID, "ds", target, "9 files, 1 dirs, 0 symlinks, 8.1 MiB")}
+	}
+	expectRun(t, home, ExitOK, []string{"restore", "ds@" + s.ID, "--target", target}, restored(target), nil)
 	restoredSame(t, src, target)
 	// Verify of the full site names it; nothing half-written is visible.
-	expect(t, home, ExitDamaged, []string{"verify", "--site", "small"}, "DAMAGED site=small", "missing")
+	// Which of the concurrent pack writes fitted before the disk was full
+	// varies: each data pack that did not is missing.
+	r = run(t, home, "", "verify", "--site", "small")
+	missing := strings.Count(r.stdout, "DAMAGED site=small object=data/")
+	want := lines{rx(`verified structure of 1 datasets, 1 snapshots at small: [0-9]+ packs`)}
+	for range missing {
+		want = append(want, rx(`DAMAGED site=small object=`+obj+`: missing \(affects snapshots `+s.ID[:8]+`\)`))
+	}
+	want = append(want,
+		rx(`DAMAGED site=small object=index/[0-9a-f]{32}/[0-9a-f]{64}: missing`),
+		rx(`DAMAGED site=small object=snapshots/[0-9a-f]{32}/`+s.ID+`: missing \(affects snapshots `+s.ID[:8]+`\)`))
+	if r.code != ExitDamaged || missing == 0 {
+		t.Fatalf("verify of the full site: exit %d, %d data packs missing\n%s%s", r.code, missing, r.stdout, r.stderr)
+	}
+	wantLines(t, "verify of the full site", r.stdout, want)
+	wantLines(t, "verify of the full site: stderr", r.stderr, verifyFailed(missing+2))
 	// Remove the full site: everything committed verifies and restores.
 	mustRun(t, home, "site", "remove", "small")
-	expect(t, home, ExitOK, []string{"verify", "--read-data"})
+	expectRun(t, home, ExitOK, []string{"verify", "--read-data"}, verified, nil)
 	target2 := filepath.Join(dir, "restore2")
-	expect(t, home, ExitOK, []string{"restore", "ds", "--target", target2})
+	expectRun(t, home, ExitOK, []string{"restore", "ds", "--target", target2}, restored(target2), nil)
 	restoredSame(t, src, target2)
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,15 +106,24 @@ func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
 	return e.vaultOf(h).OpenRepo(e.ctx, keys)
 }
 
+// reportSites warns, in site name order, about the sites that failed or
+// returned damaged copies during the operation. A site that could not be
+// opened was already named unavailable when the repository was opened.
 func (e *env) reportSites(r *repo.Repo) {
-	for name, err := range r.SiteErrors() {
-		if vault.IsDenied(err) {
-			continue // reported as denied by the command
-		}
-		e.warnf("site %s failed and was skipped: %v", name, err)
+	opened := map[string]bool{}
+	for _, s := range r.Sites() {
+		opened[s.Name] = s.Backend != nil
 	}
-	for name, err := range r.ReadErrors() {
-		e.warnf("site %s holds a damaged or unreadable copy; another site's was used: %v (run 'embassy verify')", name, err)
+	failed := r.SiteErrors()
+	for _, name := range slices.Sorted(maps.Keys(failed)) {
+		if vault.IsDenied(failed[name]) || !opened[name] {
+			continue // reported as denied by the command, or as unavailable
+		}
+		e.warnf("site %s failed and was skipped: %v", name, failed[name])
+	}
+	damaged := r.ReadErrors()
+	for _, name := range slices.Sorted(maps.Keys(damaged)) {
+		e.warnf("site %s holds a damaged or unreadable copy; another site's was used: %v (run 'embassy verify')", name, damaged[name])
 	}
 }
 

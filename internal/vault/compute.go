@@ -312,7 +312,7 @@ func (v *Vault) declaredWorkloads() ([]compute.DeclaredWorkload, error) {
 	}
 	ws, err := compute.ParseWorkloads(b)
 	if err != nil {
-		return nil, hint.WithCode(hint.Wrap(err, "fix <home>/"+WorkloadsFile+" (docs/COMPUTE.md)"), hint.CodeUsage)
+		return nil, hint.WithCode(hint.Wrap(err, "fix "+filepath.Join(v.Home.Dir, WorkloadsFile)+" (docs/COMPUTE.md)"), hint.CodeUsage)
 	}
 	return ws, nil
 }
