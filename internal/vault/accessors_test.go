@@ -3,14 +3,13 @@ package vault
 import (
 	"context"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
 // TestVaultAccessors: the clock is the injected one in UTC, warnings reach
-// the caller's sink, ReportSites names a failed site, and LockedDataset
+// the caller's sink, and LockedDataset
 // runs under the dataset's lock (and refuses an unknown dataset).
 func TestVaultAccessors(t *testing.T) {
 	dir, o := newVault(t, "lu=LU")
@@ -37,16 +36,4 @@ func TestVaultAccessors(t *testing.T) {
 	if err := v.LockedDataset(ctx, OpLs, "nosuch", func(*repo.Dataset) error { return nil }); err == nil {
 		t.Fatal("an unknown dataset was locked")
 	}
-	warned = nil
-	v.Repo.Sites()[0].Fail(errTestSite)
-	v.ReportSites(v.Repo)
-	if len(warned) == 0 || !strings.Contains(warned[0], "site lu failed") {
-		t.Fatalf("ReportSites: %q", warned)
-	}
 }
-
-var errTestSite = &testSiteErr{}
-
-type testSiteErr struct{}
-
-func (*testSiteErr) Error() string { return "disk on fire" }

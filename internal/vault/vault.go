@@ -251,14 +251,3 @@ func SiteNames(r *repo.Repo) []string {
 	}
 	return out
 }
-
-// ReportSites warns about sites that failed or returned damaged copies
-// during the operation.
-func (v *Vault) ReportSites(r *repo.Repo) {
-	for name, err := range r.SiteErrors() {
-		v.Warnf("site %s failed and was skipped: %v", name, err)
-	}
-	for name, err := range r.ReadErrors() {
-		v.Warnf("site %s holds a damaged or unreadable copy; another site's was used: %v (run 'embassy verify')", name, err)
-	}
-}
