@@ -27,7 +27,7 @@ const mod = "github.com/digital-embassy/embassy/internal/"
 // deciding packages: the command line reaches them through internal/vault.
 var deciding = []string{
 	"archiver", "restorer", "proof", "witness", "failover", "operate", "evidence", "daemon",
-	"site/location", "site/remote", "site/check", "site/fs", "site/s3", "site/erasure", "site/retry",
+	"site/location", "site/remote", "site/check", "site/fs", "site/s3", "site/erasure", "site/retry", "protect", "sample",
 }
 
 // deciding calls of packages the command line may import for their types.
