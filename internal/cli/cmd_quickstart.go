@@ -85,7 +85,9 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 			st := r.Sample
 			say("4. Generated a synthetic national registry: %d population rows, %d scanned documents, %d files, %s", st.Rows, st.Documents, st.Files, humanBytes(st.Bytes))
 		case vault.QuickstartSnapshotBegin:
-			b = e.newBar("snapshot", func() (int64, int64) { return req.SnapshotProgress.Bytes.Load(), req.SnapshotProgress.TotalBytes.Load() })
+			b = e.newBar("snapshot", func() (int64, int64) {
+				return req.SnapshotProgress.Bytes.Load(), req.SnapshotProgress.TotalBytes.Load()
+			})
 		case vault.QuickstartSnapshotDone:
 			b.done()
 			res := r.Snapshot
