@@ -116,7 +116,7 @@ type ProtectReport struct {
 	Taken []*protect.Taken  // the snapshots committed, in order
 	Lags  []protect.SiteLag // every dataset's lag at every site, after the snapshots
 	Jobs  []JobOutcome      // every job but the snapshots, in run order
-	Errs  []error           // the snapshots that failed (nothing saved for them)
+	Errs  []error           // the snapshot job's failures (nothing saved for their datasets)
 	Err   error             // Errs joined, with the way out; nil if every snapshot committed
 	Alert []string          // the jobs that failed or raised an alert (exit code 3)
 }
@@ -142,7 +142,7 @@ func (p *Protection) RunOnce(ctx context.Context) (*ProtectReport, error) {
 	for _, run := range runs {
 		if run.Job == JobProtect {
 			if run.Err != nil {
-				rep.Errs = append(rep.Errs, unwrapJoined(run.Err)...)
+				rep.Errs = append(rep.Errs, run.Err)
 			}
 			continue
 		}
@@ -176,7 +176,11 @@ func protectError(errs []error) error {
 		return nil
 	}
 	var hints []string
+	var each []error
 	for _, err := range errs {
+		each = append(each, unwrapJoined(err)...)
+	}
+	for _, err := range each {
 		h := noSourceHint
 		if errors.Is(err, errUnlabelled) {
 			h = hint.Of(err)

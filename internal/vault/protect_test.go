@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -88,6 +89,7 @@ func TestProtectErrorHints(t *testing.T) {
 		{"capture", []error{capture, capture}, noSourceHint},
 		{"unlabelled", []error{unlabelled}, labelHint("a")},
 		{"both", []error{capture, unlabelled}, noSourceHint + "; " + labelHint("a")},
+		{"joined", []error{errors.Join(unlabelled, capture)}, labelHint("a") + "; " + noSourceHint},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := protectError(tc.errs)
@@ -176,5 +178,45 @@ func TestProtectMetricsHandler(t *testing.T) {
 	p.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("POST", "/metrics", nil))
 	if rec.Code != 405 {
 		t.Errorf("POST /metrics: %d, want 405", rec.Code)
+	}
+}
+
+// TestProtectOnceTwoRefusals: two datasets refused in one run are both
+// reported, each with its way out, and the protect job's failure is
+// logged on one line (a joined error's newline is refused by the log,
+// which made the whole run fail with "control characters are not
+// allowed").
+func TestProtectOnceTwoRefusals(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	src := filepath.Join(dir, "src")
+	writeTree(t, src, map[string]string{"a.txt": "register row\n"})
+	cfg := protectConfig(t, dir, "  - {name: a, source: {type: dir, path: src}, rpo: 1h}\n  - {name: b, source: {type: dir, path: src}, rpo: 1h}\n")
+	v := open(t, dir, o)
+	p, err := v.Protection(cfg, ProtectHooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := p.RunOnce(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusal := func(n string) string {
+		return "policy denies snapshot of " + n + " (unlabelled): dataset " + n + " has no classification label, so it cannot leave home: label it with 'embassy snapshot " + n + " PATH --class LABEL', e.g. --class C2-I3-A3"
+	}
+	if rep.Err == nil || rep.Err.Error() != refusal("a")+"\n"+refusal("b") || hint.Of(rep.Err) != labelHint("a")+"; "+labelHint("b") {
+		t.Fatalf("error %q (hint %q)", rep.Err, hint.Of(rep.Err))
+	}
+	res, err := v.Log(context.Background(), LogQuery{Kinds: []string{"job"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summaries []string
+	for _, e := range res.Entries {
+		if e.Object == JobProtect {
+			summaries = append(summaries, e.Details["summary"])
+		}
+	}
+	if want := "failed: " + refusal("a") + "; " + refusal("b"); len(summaries) != 1 || summaries[0] != want[:min(len(want), 1000)] {
+		t.Errorf("protect job entries %q, want one: %q", summaries, want)
 	}
 }
