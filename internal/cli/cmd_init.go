@@ -3,13 +3,11 @@ package cli
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/repo"
@@ -71,7 +69,7 @@ the fingerprint and how to check it ('recover --expect-home').`,
 				return err
 			}
 			fp := repo.HomeFingerprint(homeID, root.SigningPublicKey())
-			cards, err := writeCustodianCards(custodians, cs, cardDir, dir, repo.Card{Home: homeID, Fingerprint: fp, Threshold: threshold, Of: len(cs), Created: time.Now()})
+			cards, err := vault.WriteCustodianCards(custodians, cs, cardDir, dir, repo.Card{Home: homeID, Fingerprint: fp, Threshold: threshold, Of: len(cs), Created: time.Now()})
 			if err != nil {
 				return hint.Wrap(fmt.Errorf("the home was created, but a custodian card could not be written: %w", err),
 					"give each custodian the fingerprint above by hand ('embassy key status' prints it again)")
@@ -97,44 +95,6 @@ the fingerprint and how to check it ('recover --expect-home').`,
 	c.Flags().StringVar(&homeLocation, "location", "", "the home data centre as LAT,LON, for distance rules (e.g. 59.43,24.75)")
 	c.Flags().StringVar(&cardDir, "custodian-out", "", "folder for the custodian cards (default: next to each identity file, else HOME/custodians)")
 	return c
-}
-
-// writeCustodianCards writes custodian-NAME.txt for each custodian (args
-// as given to --custodian, recipients as resolved) and returns the paths.
-// An existing card of another home is kept: the new one then carries the
-// home id in its name.
-func writeCustodianCards(args, recipients []string, outDir, homeDir string, base repo.Card) ([]string, error) {
-	var paths []string
-	for i, a := range args {
-		c := base
-		c.Index, c.Recipient = i+1, recipients[i]
-		c.Custodian = fmt.Sprint(i + 1)
-		dir := outDir
-		if st, err := os.Stat(a); err == nil && !st.IsDir() && !strings.HasPrefix(strings.TrimSpace(a), "age1") {
-			name := filepath.Base(a)
-			c.Custodian = strings.TrimSuffix(name, filepath.Ext(name))
-			if dir == "" {
-				dir = filepath.Dir(a)
-			}
-		}
-		if dir == "" {
-			dir = filepath.Join(homeDir, "custodians")
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return paths, err
-		}
-		p := filepath.Join(dir, "custodian-"+c.Custodian+".txt")
-		if old, err := os.ReadFile(p); err == nil {
-			if fp, err := repo.ParseCard(old); err != nil || fp != c.Fingerprint {
-				p = filepath.Join(dir, "custodian-"+c.Custodian+"."+c.Home+".txt")
-			}
-		}
-		if err := atomicfile.Write(p, c.Encode(), 0o644); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
 }
 
 // readRecipient accepts a recipient string or a file containing one (a

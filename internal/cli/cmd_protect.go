@@ -1,39 +1,17 @@
 package cli
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
-	promreg "github.com/digital-embassy/embassy/internal/metrics"
-	"github.com/digital-embassy/embassy/internal/protect"
 	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
-
-func loadProtectConfig(h *home.Home, path string) (*protect.Config, error) {
-	if path == "" {
-		path = filepath.Join(h.Dir, protect.FileName)
-	}
-	c, err := protect.Load(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("no protection configuration at %s", path),
-			"write it: datasets with a source (dir, sqlite, postgres), an rpo and optionally every/on-change; see 'embassy protect --help'"), hint.CodeUsage)
-	}
-	if err != nil {
-		return nil, hint.WithCode(err, hint.CodeUsage)
-	}
-	return c, nil
-}
 
 func cmdProtect(e *env) *cobra.Command {
 	var once bool
@@ -101,7 +79,7 @@ at http://ADDR/metrics.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadProtectConfig(h, config)
+			cfg, err := vault.LoadProtectConfig(h, config)
 			if err != nil {
 				return err
 			}
@@ -111,32 +89,26 @@ at http://ADDR/metrics.`,
 				return err
 			}
 			defer e.closeRepo(r)
-			var taken []*protect.Taken
-			p, err := v.Protection(cfg, vault.ProtectHooks{
-				OnTaken: func(t *protect.Taken) {
-					taken = append(taken, t)
-					if !once {
-						e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
-					}
-				},
-				OnAlert: e.alert})
+			hooks := vault.ProtectHooks{OnAlert: e.alert}
+			if !once {
+				hooks.OnTaken = func(t *vault.Taken) {
+					e.printf("%s snapshot %s of %s (%s)\n", t.Time.Format(time.RFC3339), t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
+				}
+			}
+			p, err := v.Protection(cfg, hooks)
 			if err != nil {
 				return err
 			}
 			p.OnRun = func(run vault.JobRun) { e.printJobRun(run, once) }
 			if once {
-				return e.protectOnce(p, r, &taken)
+				return e.protectOnce(p, r)
 			}
 			if metrics != "" {
 				ln, err := net.Listen("tcp", metrics)
 				if err != nil {
 					return hint.WithCode(fmt.Errorf("--metrics %s: %w", metrics, err), hint.CodeUsage)
 				}
-				reg := promreg.NewRegistry()
-				reg.MustRegister(p.Runner)
-				mux := http.NewServeMux()
-				mux.Handle("GET /metrics", promreg.Handler(reg))
-				srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+				srv := &http.Server{Handler: p.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 				go func() { _ = srv.Serve(ln) }()
 				defer srv.Close()
 				e.printf("metrics at http://%s/metrics\n", ln.Addr())
@@ -151,7 +123,7 @@ at http://ADDR/metrics.`,
 }
 
 // alert reports an RPO alert on stderr (the vault has recorded it).
-func (e *env) alert(a protect.Alert) {
+func (e *env) alert(a vault.RPOAlert) {
 	lag := "no snapshot"
 	if a.LagSec >= 0 {
 		lag = (time.Duration(a.LagSec) * time.Second).String()
@@ -193,60 +165,47 @@ func (e *env) printJobRun(run vault.JobRun, once bool) {
 }
 
 // protectOnce runs every job once and reports.
-func (e *env) protectOnce(p *vault.Protection, r *repo.Repo, taken *[]*protect.Taken) error {
-	runs, err := p.Once(e.ctx)
+func (e *env) protectOnce(p *vault.Protection, r *repo.Repo) error {
+	rep, err := p.RunOnce(e.ctx)
 	if err != nil {
 		return err
 	}
-	lags := p.Runner.Lags()
 	e.reportSites(r)
-	var errs []error
-	var failed []string
-	jobs := []map[string]any{}
-	for _, run := range runs {
-		if run.Job == vault.JobProtect {
-			if run.Err != nil {
-				errs = append(errs, run.Err)
-			}
-			continue
-		}
-		j := map[string]any{"job": run.Job, "ok": run.Err == nil && run.Report != nil && run.Report.OK}
-		if run.Report != nil {
-			j["summary"], j["alerts"] = run.Report.Summary, run.Report.Alerts
-			if !run.Report.OK {
-				failed = append(failed, run.Job)
-			}
-		}
-		if run.Err != nil {
-			j["error"] = run.Err.Error()
-			failed = append(failed, run.Job)
-		}
-		jobs = append(jobs, j)
-	}
 	if e.json {
 		var es []string
-		for _, err := range errs {
+		for _, err := range rep.Errs {
 			es = append(es, err.Error())
 		}
-		if err := e.emitJSON(map[string]any{"taken": *taken, "lags": lags, "errors": es, "jobs": jobs}); err != nil {
+		jobs := []map[string]any{}
+		for _, o := range rep.Jobs {
+			j := map[string]any{"job": o.Job, "ok": o.OK}
+			if o.Report != nil {
+				j["summary"], j["alerts"] = o.Report.Summary, o.Report.Alerts
+			}
+			if o.Err != nil {
+				j["error"] = o.Err.Error()
+			}
+			jobs = append(jobs, j)
+		}
+		if err := e.emitJSON(map[string]any{"taken": rep.Taken, "lags": rep.Lags, "errors": es, "jobs": jobs}); err != nil {
 			return err
 		}
 	} else {
-		for _, t := range *taken {
+		for _, t := range rep.Taken {
 			e.printf("snapshot %s of %s saved (%s)\n", t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
 		}
-		printLags(e, lags)
+		printLags(e, rep.Lags)
 	}
-	if len(errs) > 0 {
-		return hint.Wrap(errors.Join(errs...), "the previous snapshots of these datasets are intact; fix the source and run again")
+	if rep.Err != nil {
+		return rep.Err
 	}
-	if len(failed) > 0 {
+	if len(rep.Alert) > 0 {
 		e.warned = true
 	}
 	return nil
 }
 
-func printLags(e *env, lags []protect.SiteLag) {
+func printLags(e *env, lags []vault.DatasetLag) {
 	e.printf("%-24s %-12s %-20s %12s %10s  %s\n", "DATASET", "SITE", "LATEST", "LAG", "RPO", "STATE")
 	for _, l := range lags {
 		latest, lag := "-", "none"
@@ -290,59 +249,17 @@ Exit code 3 when a dataset is past its RPO at some site.`,
 				return err
 			}
 			defer e.closeRepo(r)
-			type target struct {
-				name string
-				rpo  time.Duration
-			}
-			var targets []target
-			if cfg, err := loadProtectConfig(h, config); err == nil {
-				for _, d := range cfg.Datasets {
-					targets = append(targets, target{d.Name, d.RPO})
-				}
-			} else if config != "" {
-				return err
-			} else {
-				all, err := r.Datasets(e.ctx)
-				if err != nil {
-					return err
-				}
-				for name := range all {
-					targets = append(targets, target{name, 0})
-				}
-			}
-			lg := protect.NewLagger()
-			var lags []protect.SiteLag
-			now := time.Now()
-			for _, t := range targets {
-				l, err := lg.Lags(e.ctx, r, t.name, t.rpo, now)
-				if err != nil {
-					return err
-				}
-				lags = append(lags, l...)
-			}
-			events := vault.RecentEvents(h, 10)
-			past := 0
-			for _, l := range lags {
-				if l.Exceeded {
-					past++
-				}
-			}
-			if past > 0 {
-				e.warned = true
-			}
-			// Objects and bytes each site lacks that another holds.
-			objLag, err := r.Lag(e.ctx)
+			st, err := e.vaultOf(h).Status(e.ctx, config, 10)
 			if err != nil {
 				return err
 			}
-			siteLag := make([]*repo.SiteLag, 0, len(objLag))
-			for _, l := range objLag {
-				siteLag = append(siteLag, l)
+			lags, past, siteLag, events := st.Lags, st.PastRPO, st.SiteLag, st.Events
+			if past > 0 {
+				e.warned = true
 			}
-			sort.Slice(siteLag, func(i, j int) bool { return siteLag[i].Site < siteLag[j].Site })
 			e.reportSites(r)
 			if e.json {
-				return e.emitJSON(map[string]any{"home": h.Config.Home, "time": now.UTC(), "lags": lags, "past_rpo": past, "site_lag": siteLag, "events": events})
+				return e.emitJSON(map[string]any{"home": h.Config.Home, "time": st.Time, "lags": lags, "past_rpo": past, "site_lag": siteLag, "events": events})
 			}
 			printLags(e, lags)
 			if len(siteLag) > 0 {

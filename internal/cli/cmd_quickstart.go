@@ -1,26 +1,18 @@
 package cli
 
 import (
-	"bytes"
-	"crypto/sha256"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/sample"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
-
-const quickstartMarker = "Digital Embassy quickstart demo"
 
 func cmdQuickstart(e *env) *cobra.Command {
 	var rows, docs int
@@ -62,139 +54,87 @@ folder to remove the demo.`,
 	return c
 }
 
-// sub runs another embassy command in-process against the same home.
-func (e *env) sub(out io.Writer, args ...string) error {
-	e2 := &env{ctx: e.ctx, stdin: e.stdin, stdout: out, stderr: e.stderr}
-	root := newRoot(e2)
-	full := append([]string{"--home", e.homeDir, "--progress", e.progress, "--log-level", "error"}, args...)
-	root.SetArgs(full)
-	root.SetOut(out)
-	root.SetErr(e.stderr)
-	if err := root.ExecuteContext(e.ctx); err != nil {
-		return err
-	}
-	if e2.warned {
-		e.warned = true
-	}
-	return nil
-}
-
 func (e *env) quickstart(dir string, rows, docs int) error {
 	start := time.Now()
 	e.homeDir = dir
-	qs := filepath.Join(dir, "quickstart")
 	say := func(format string, a ...any) { e.printf(format+"\n", a...) }
-	if home.Exists(dir) {
-		h, err := home.Open(dir)
-		if err != nil {
-			return err
-		}
-		if h.Config.Description != quickstartMarker {
-			return hint.Wrap(fmt.Errorf("%s holds a real home, not a quickstart demo", dir),
-				"run the demo in its own folder: embassy --home /tmp/embassy-demo quickstart")
-		}
-		say("Reusing the quickstart home in %s.", dir)
-	} else {
-		if err := os.MkdirAll(filepath.Join(qs, "custodians"), 0o700); err != nil {
-			return err
-		}
-		say("1. Creating three custodians (hybrid post-quantum age identities, ML-KEM-768 + X25519)")
-		var recips []string
-		for _, name := range []string{"alice", "bob", "carol"} {
-			f := filepath.Join(qs, "custodians", name+".key")
-			if _, err := os.Stat(f); err != nil {
-				var buf bytes.Buffer
-				if err := e.sub(&buf, "custodian", "keygen", "-o", f); err != nil {
-					return err
-				}
+	o := e.vaultOptions()
+	o.Logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelError})) // the steps' diagnostics: errors only
+	req := vault.QuickstartRequest{Dir: dir, Rows: rows, Documents: docs, Options: o, Owners: os.Geteuid() == 0,
+		SnapshotProgress: &vault.Progress{}, RestoreProgress: &vault.RestoreProgress{}, CopyProgress: e.copyProgress()}
+	var done, total atomic.Int64
+	req.VerifyProgress = func(d, t int64) { done.Store(d); total.Store(t) }
+	var b *bar
+	req.Step = func(step vault.QuickstartStep, r *vault.QuickstartResult) {
+		switch step {
+		case vault.QuickstartReused:
+			say("Reusing the quickstart home in %s.", dir)
+		case vault.QuickstartCustodians:
+			say("1. Creating three custodians (hybrid post-quantum age identities, ML-KEM-768 + X25519)")
+		case vault.QuickstartCustodianReady:
+			c := r.Custodians[len(r.Custodians)-1]
+			say("   %-6s %s", c.Name, c.File)
+		case vault.QuickstartInit:
+			say("2. Creating the home with a root key split 2-of-3 among them")
+		case vault.QuickstartSites:
+			say("3. Two storage sites standing for embassies abroad:")
+		case vault.QuickstartSiteReady:
+			s := r.Sites[len(r.Sites)-1]
+			say("   %-5s %s (%s, %.0f km from Tallinn)  %s", s.Name, s.Jurisdiction, s.City, s.DistanceKm, s.Path)
+		case vault.QuickstartSample:
+			st := r.Sample
+			say("4. Generated a synthetic national registry: %d population rows, %d scanned documents, %d files, %s", st.Rows, st.Documents, st.Files, humanBytes(st.Bytes))
+		case vault.QuickstartSnapshotBegin:
+			b = e.newBar("snapshot", func() (int64, int64) {
+				return req.SnapshotProgress.Bytes.Load(), req.SnapshotProgress.TotalBytes.Load()
+			})
+		case vault.QuickstartSnapshotDone:
+			b.done()
+			res := r.Snapshot
+			for _, n := range res.Notes {
+				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
 			}
-			var buf bytes.Buffer
-			if err := e.sub(&buf, "custodian", "show", f); err != nil {
-				return err
+			for _, s := range res.Skipped {
+				e.warnf("not in snapshot: %v", s)
 			}
-			recips = append(recips, strings.TrimSpace(buf.String()))
-			say("   %-6s %s", name, f)
-		}
-		say("2. Creating the home with a root key split 2-of-3 among them")
-		args := []string{"init", "--threshold", "2", "--description", quickstartMarker, "--state", "EE", "--location", "59.437,24.754"}
-		for _, r := range recips {
-			args = append(args, "--custodian", r)
-		}
-		if err := e.sub(io.Discard, args...); err != nil {
-			return err
+			e.noteDenied(res.Placement.Denied)
+			e.reportSites(r.Repo)
+			st := res.Stats
+			say("5. Snapshot %s of dataset %s (class %s) written to both sites:", res.ID.Short(), vault.QuickstartDataset, vault.QuickstartClass)
+			say("   %s of new data stored as %s after deduplication, compression and sealing, in %.1fs", humanBytes(st.NewRaw), humanBytes(st.NewStored), st.DurationSec)
+		case vault.QuickstartVerifyBegin:
+			b = e.newBar("verify", func() (int64, int64) { return done.Load(), total.Load() })
+		case vault.QuickstartVerified:
+			b.done()
+			say("6. Verified every object at both sites: hashes, signatures and authenticated encryption all check out")
+		case vault.QuickstartRestoreBegin:
+			b = e.newBar("restore", func() (int64, int64) { return req.RestoreProgress.Bytes.Load(), req.RestoreProgress.TotalBytes.Load() })
+		case vault.QuickstartRestored:
+			b.done()
+			e.noteDenied(r.Restore.Denied)
+			e.reportSites(r.Repo)
+			for _, n := range r.Restore.Stats.Notes {
+				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
+			}
+			say("7. Restored into %s and compared: %d files identical byte for byte, with modes and times", r.Target, r.Identical)
+		case vault.QuickstartLogged:
+			say("8. Every step is in the home's transparency log: %d entries, each checkpoint cosigned by the home's Ed25519 and ML-DSA-44 witnesses", r.LogEntries)
 		}
 	}
-	h, err := home.Open(dir)
+	res, err := vault.Quickstart(e.ctx, req)
+	if b != nil {
+		b.done()
+	}
 	if err != nil {
 		return err
 	}
-	sites := []struct{ name, cc, city, loc string }{{"lu-1", "LU", "Luxembourg", "49.611,6.130"}, {"ch-1", "CH", "Geneva", "46.204,6.143"}}
-	say("3. Two storage sites standing for embassies abroad:")
-	for _, s := range sites {
-		p := filepath.Join(qs, "sites", s.name)
-		if sc, _ := h.Site(s.name); sc == nil {
-			if err := e.sub(io.Discard, "site", "add", s.name, "--url", p, "--jurisdiction", s.cc, "--location", s.loc, "--tier", "4", "--operator", s.city+" government data centre"); err != nil {
-				return err
-			}
-		}
-		say("   %-5s %s (%s, %.0f km from Tallinn)  %s", s.name, s.cc, s.city, home.DistanceKm("59.437,24.754", s.loc), p)
-	}
-	src := filepath.Join(qs, "registry")
-	opt := sample.DefaultOptions()
-	opt.Rows, opt.Documents = rows, docs
-	st, err := sample.Generate(src, opt)
-	if err != nil {
-		if errors.Is(err, sample.ErrForeign) {
-			return hint.Wrap(err, "the quickstart registry folder was changed by hand; delete "+src+" and run quickstart again")
-		}
-		return err
-	}
-	say("4. Generated a synthetic national registry: %d population rows, %d scanned documents, %d files, %s", st.Rows, st.Documents, st.Files, humanBytes(st.Bytes))
-	var snapOut bytes.Buffer
-	if err := e.sub(&snapOut, "--json", "snapshot", "population-register", src, "--class", "C2-I3-A3"); err != nil {
-		return err
-	}
-	var snap struct {
-		ID    string `json:"id"`
-		Stats struct {
-			NewStored int64   `json:"new_stored"`
-			NewRaw    int64   `json:"new_raw"`
-			Duration  float64 `json:"duration_sec"`
-		} `json:"stats"`
-	}
-	_ = json.Unmarshal(snapOut.Bytes(), &snap)
-	say("5. Snapshot %s of dataset population-register (class C2-I3-A3) written to both sites:", short(snap.ID))
-	say("   %s of new data stored as %s after deduplication, compression and sealing, in %.1fs", humanBytes(snap.Stats.NewRaw), humanBytes(snap.Stats.NewStored), snap.Stats.Duration)
-	if err := e.sub(io.Discard, "verify", "--read-data"); err != nil {
-		return fmt.Errorf("verify: %w", err)
-	}
-	say("6. Verified every object at both sites: hashes, signatures and authenticated encryption all check out")
-	old, _ := filepath.Glob(filepath.Join(qs, "restore-*"))
-	for _, o := range old {
-		os.RemoveAll(o)
-	}
-	target := filepath.Join(qs, "restore-"+time.Now().UTC().Format("20060102-150405.000"))
-	if err := e.sub(io.Discard, "restore", "population-register@"+snap.ID, "--target", target); err != nil {
-		return err
-	}
-	n, err := compareTrees(src, target)
-	if err != nil {
-		return fmt.Errorf("restored copy differs from the source: %w", err)
-	}
-	say("7. Restored into %s and compared: %d files identical byte for byte, with modes and times", target, n)
-	var logOut bytes.Buffer
-	if err := e.sub(&logOut, "--json", "log"); err == nil {
-		var entries []json.RawMessage
-		if json.Unmarshal(logOut.Bytes(), &entries) == nil {
-			say("8. Every step is in the home's transparency log: %d entries, each checkpoint cosigned by the home's Ed25519 and ML-DSA-44 witnesses", len(entries))
-		}
-	}
+	qs := res.Work
 	say("")
 	say("Done in %.1fs. Where everything lives:", time.Since(start).Seconds())
 	say("   home (config, root key)    %s", dir)
 	say("   custodian identities       %s", filepath.Join(qs, "custodians"))
 	say("   sites                      %s", filepath.Join(qs, "sites"))
-	say("   sample registry            %s", src)
+	say("   sample registry            %s", res.Source)
 	say("")
 	say("Try next:")
 	hf := ""
@@ -214,76 +154,4 @@ func (e *env) quickstart(dir string, rows, docs int) error {
 		say("Your real home goes elsewhere (%s by default): start it with 'embassy init'.", def)
 	}
 	return nil
-}
-
-func short(id string) string {
-	if len(id) > 8 {
-		return id[:8]
-	}
-	return id
-}
-
-// compareTrees checks that b is an exact copy of a: same entries, types,
-// contents, permissions, modification times and symlink targets.
-func compareTrees(a, b string) (int, error) {
-	n := 0
-	err := filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(a, p)
-		q := filepath.Join(b, rel)
-		fa, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		fb, err := os.Lstat(q)
-		if err != nil {
-			return fmt.Errorf("%s missing from the copy", rel)
-		}
-		if fa.Mode() != fb.Mode() {
-			return fmt.Errorf("%s: mode %v, copy has %v", rel, fa.Mode(), fb.Mode())
-		}
-		if !fa.IsDir() && fa.Mode()&fs.ModeSymlink == 0 && !fa.ModTime().Equal(fb.ModTime()) {
-			return fmt.Errorf("%s: modified %v, copy has %v", rel, fa.ModTime(), fb.ModTime())
-		}
-		switch {
-		case fa.Mode()&fs.ModeSymlink != 0:
-			ta, _ := os.Readlink(p)
-			tb, _ := os.Readlink(q)
-			if ta != tb {
-				return fmt.Errorf("%s: symlink target differs", rel)
-			}
-		case fa.Mode().IsRegular():
-			ha, err := fileHash(p)
-			if err != nil {
-				return err
-			}
-			hb, err := fileHash(q)
-			if err != nil {
-				return err
-			}
-			if ha != hb {
-				return fmt.Errorf("%s: content differs", rel)
-			}
-			n++
-		}
-		return nil
-	})
-	return n, err
-}
-
-func fileHash(p string) ([32]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return [32]byte{}, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return [32]byte{}, err
-	}
-	var out [32]byte
-	copy(out[:], h.Sum(nil))
-	return out, nil
 }

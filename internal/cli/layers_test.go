@@ -28,7 +28,7 @@ const mod = "github.com/digital-embassy/embassy/internal/"
 var deciding = []string{
 	"archiver", "restorer", "proof", "witness", "failover", "operate", "evidence", "daemon",
 	"site/location", "site/remote", "site/check", "site/fs", "site/s3", "site/erasure", "site/retry",
-	"broker", "supply",
+	"broker", "supply", "protect", "sample",
 }
 
 // deciding calls of packages the command line may import for their types.

@@ -2,6 +2,7 @@ package tlog
 
 import (
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -36,9 +37,11 @@ func JobEntry(f JobFacts) Entry {
 	d := map[string]string{"job": f.Job, "ok": strconv.FormatBool(f.OK), "alerts": strconv.Itoa(f.Alerts),
 		"slot": f.Slot.UTC().Format(time.RFC3339Nano)}
 	if f.Summary != "" {
-		s := f.Summary
+		// one line: a joined error's lines are joined with "; " (the log
+		// refuses control characters), cut on a rune boundary
+		s := strings.NewReplacer("\r\n", "; ", "\n", "; ", "\r", " ", "\x00", "").Replace(f.Summary)
 		if len(s) > 1000 {
-			s = s[:1000]
+			s = strings.ToValidUTF8(s[:1000], "")
 		}
 		d["summary"] = s
 	}
