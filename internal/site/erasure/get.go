@@ -73,6 +73,7 @@ func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(
 	wg.Wait()
 	if err != nil {
 		b.plans.forget(h) // ask the members again next time
+		b.stripes.forget(h)
 	} else if !cached {
 		b.plans.put(h, plan)
 	}
@@ -112,8 +113,14 @@ func (g *getter) stream(ctx context.Context, w io.Writer, off, end int64) error 
 			case <-ctx.Done():
 				return
 			}
+			// Keep the stripe this read starts inside and its last two:
+			// the next read of the object usually starts a little before
+			// this one ends (a restore's read-ahead window begins at the
+			// blob that did not fit), which may be in either. A read to
+			// the object's end keeps none of its last.
+			keep := j*width < off || (end < g.l.size && (j+1)*width > end-width)
 			go func() {
-				shards, err := g.stripe(ctx, j)
+				shards, err := g.shared(ctx, j, keep)
 				f <- result{shards, err}
 			}()
 		}
@@ -176,6 +183,25 @@ func (g *getter) fail(ctx context.Context, i int, err error) {
 	g.b.log.WarnContext(ctx, "erasure member failed a read",
 		slog.String("site", g.b.props.Name), slog.String("object", g.h.String()),
 		slog.Int("member", i), slog.Any("err", err))
+}
+
+// shared returns stripe j from the stripe cache, or fetches it there for
+// every read that asks meanwhile (and keeps it when keep is set).
+func (g *getter) shared(ctx context.Context, j int64, keep bool) ([][]byte, error) {
+	key := stripeKey{h: g.h, v: g.v, j: j}
+	e, owner := g.b.stripes.acquire(key)
+	if !owner {
+		if shards, ok := e.wait(ctx); ok {
+			return shards, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return g.stripe(ctx, j) // the other read failed: try for ourselves
+	}
+	shards, err := g.stripe(ctx, j)
+	g.b.stripes.complete(key, e, shards, err, keep)
+	return shards, err
 }
 
 // stripe returns the k data shards of stripe j, asking k+Hedge members at
