@@ -46,7 +46,7 @@ type Options struct {
 	// stored, except after an overwrite.
 	WriteQuorum int
 	// Hedge is how many members beyond k a read may ask for a stripe when
-	// the k asked are late (twice the slowest one's usual stripe time);
+	// the k asked are late (hedgeFactor times the slowest one's usual stripe time);
 	// the first k valid answers win and the rest are cancelled (default 1).
 	// Negative means none.
 	Hedge int
