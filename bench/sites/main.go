@@ -17,18 +17,23 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/site"
 	"github.com/digital-embassy/embassy/internal/site/location"
 )
@@ -39,6 +44,7 @@ var (
 	scratch = flag.String("dir", "", "scratch directory (default: a temporary one, removed)")
 	geom    = flag.String("erasure", "2+1", "erasure geometry K+M for the erasure case")
 	stopIdx = flag.Int("stop", 0, "member stopped in the degraded erasure runs (0: a data member, so every stripe is decoded)")
+	cpuProf = flag.String("cpuprofile", "", "erasure: write the client's CPU profile of each restore to DIR/restore-RUN-STATE.pprof")
 )
 
 func main() {
@@ -140,9 +146,22 @@ func (h *home) run(args ...string) (string, error) {
 }
 
 func (h *home) timed(args ...string) (time.Duration, error) {
+	d, _, err := h.timedEnv(nil, args...)
+	return d, err
+}
+
+// timedEnv runs embassy with extra environment variables and returns its
+// wall time and CPU time (user + system).
+func (h *home) timedEnv(env []string, args ...string) (wall, cpu time.Duration, err error) {
+	c := exec.Command(h.b.bin, append([]string{"--home", filepath.Join(h.dir, "home"), "--progress", "never"}, args...)...)
+	c.Env = append(append(os.Environ(), "EMBASSY_HOME="), env...)
 	t0 := time.Now()
-	_, err := h.run(args...)
-	return time.Since(t0), err
+	out, err := c.CombinedOutput()
+	wall = time.Since(t0)
+	if err != nil {
+		return wall, 0, fmt.Errorf("embassy %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return wall, c.ProcessState.UserTime() + c.ProcessState.SystemTime(), nil
 }
 
 // replicate times a first snapshot to each site alone and to all at once.
@@ -272,15 +291,40 @@ func (b *bench) erasure() error {
 		return err
 	}
 	fmt.Printf("erasure %d+%d over %d embassyd daemons: first snapshot %.2f s (%.0f MiB/s)\n", k, m, k+m, d.Seconds(), b.mibps(d))
+	tc, err := homeTLS(filepath.Join(h.dir, "home", "pki"))
+	if err != nil {
+		return err
+	}
 	var healthy, degraded []time.Duration
-	target := filepath.Join(h.dir, "restore")
+	var costs [2][]cost // [0] healthy, [1] degraded
+	// Each restore gets a folder of its own, all removed at the end: ext4
+	// spends a third of a restore's CPU in recently_deleted() under
+	// openat when the previous restore's folder was removed just before
+	// (see "Round two, third pass").
+	var targets []string
+	defer func() {
+		for _, t := range targets {
+			os.RemoveAll(t)
+		}
+	}()
 	for r := range *runs {
 		for _, down := range []bool{r%2 == 1, r%2 == 0} { // alternate which goes first
 			if down {
 				ds[*stopIdx].stop()
 			}
-			os.RemoveAll(target)
-			d, err := h.timed("restore", "bench@latest", "--target", target)
+			target := filepath.Join(h.dir, fmt.Sprintf("restore-%d-%t", r+1, down))
+			targets = append(targets, target)
+			state := "all members up"
+			if down {
+				state = fmt.Sprintf("member m%d stopped", *stopIdx)
+			}
+			var env []string
+			if *cpuProf != "" {
+				env = append(env, "EMBASSY_CPUPROFILE="+filepath.Join(*cpuProf, fmt.Sprintf("restore-%d-%s.pprof", r+1, map[bool]string{false: "healthy", true: "degraded"}[down])))
+			}
+			before := measure(ds, tc)
+			d, ccpu, err := h.timedEnv(env, "restore", "bench@latest", "--target", target)
+			after := measure(ds, tc)
 			if down {
 				if serr := ds[*stopIdx].start(); serr != nil && err == nil {
 					err = serr
@@ -289,21 +333,129 @@ func (b *bench) erasure() error {
 			if err != nil {
 				return err
 			}
-			state := "all members up"
+			c := after.minus(before)
+			c.client = ccpu
+			c.wall = d
+			idx := 0
 			if down {
-				state = fmt.Sprintf("member m%d stopped", *stopIdx)
+				idx = 1
 				degraded = append(degraded, d)
 			} else {
 				healthy = append(healthy, d)
 			}
-			fmt.Printf("  run %d restore, %-18s %7.2f s  %6.0f MiB/s\n", r+1, state, d.Seconds(), b.mibps(d))
+			costs[idx] = append(costs[idx], c)
+			gib := float64(b.bytes) / (1 << 30)
+			fmt.Printf("  run %d restore, %-18s %7.2f s  %6.0f MiB/s  CPU client %.2f s + daemons %.2f s = %.2f s/GiB, %d GETs (%.0f/GiB), %.0f MiB sent, %d handshakes, load %s\n",
+				r+1, state, d.Seconds(), b.mibps(d), ccpu.Seconds(), c.daemons.Seconds(), (ccpu+c.daemons).Seconds()/gib,
+				c.gets, float64(c.gets)/gib, float64(c.sent)/(1<<20), c.handshakes, loadavg())
 		}
 	}
-	os.RemoveAll(target)
 	hm, dm := median(healthy), median(degraded)
-	fmt.Printf("erasure %d+%d restore, median of %d: healthy %.2f s (%.0f MiB/s), one member stopped %.2f s (%.0f MiB/s): degraded speed %.0f%% of healthy (target >= 80%%)\n",
+	fmt.Printf("erasure %d+%d restore, median of %d: healthy %.2f s (%.0f MiB/s), one member stopped %.2f s (%.0f MiB/s): degraded speed %.0f%% of healthy (target >= 90%%)\n",
 		k, m, *runs, hm.Seconds(), b.mibps(hm), dm.Seconds(), b.mibps(dm), 100*hm.Seconds()/dm.Seconds())
+	gib := float64(b.bytes) / (1 << 30)
+	for i, name := range []string{"healthy", "degraded"} {
+		var cl, dm, all []time.Duration
+		var gets, sent []float64
+		for _, c := range costs[i] {
+			cl, dm, all = append(cl, c.client), append(dm, c.daemons), append(all, c.client+c.daemons)
+			gets, sent = append(gets, float64(c.gets)), append(sent, float64(c.sent))
+		}
+		fmt.Printf("  %-8s medians: CPU %.2f s/GiB (client %.2f, daemons %.2f), %.0f GETs/GiB, %.2f GiB sent/GiB restored\n",
+			name, median(all).Seconds()/gib, median(cl).Seconds()/gib, median(dm).Seconds()/gib,
+			medianF(gets)/gib, medianF(sent)/(1<<30)/gib)
+	}
 	return nil
+}
+
+// cost is what one restore cost the client and the daemons that stayed up.
+type cost struct {
+	wall, client, daemons  time.Duration
+	gets, sent, handshakes int64
+}
+
+func (c cost) minus(o cost) cost {
+	return cost{daemons: c.daemons - o.daemons, gets: c.gets - o.gets, sent: c.sent - o.sent, handshakes: c.handshakes - o.handshakes}
+}
+
+// measure sums the CPU time and the object GETs, bytes sent and TLS
+// handshakes (from /metrics) of the running daemons.
+func measure(ds []*daemon, tc *tls.Config) cost {
+	var c cost
+	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: tc}, Timeout: 10 * time.Second}
+	defer cl.CloseIdleConnections()
+	for _, d := range ds {
+		if d == nil || d.cmd == nil {
+			continue
+		}
+		c.daemons += procCPU(d.cmd.Process.Pid)
+		resp, err := cl.Get("https://" + d.addr + "/metrics")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "metrics of %s: %v\n", d.addr, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for _, line := range strings.Split(string(body), "\n") {
+			name, val, ok := strings.Cut(line, " ")
+			if !ok || strings.HasPrefix(line, "#") {
+				continue
+			}
+			f, _ := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			switch {
+			case strings.HasPrefix(name, "embassy_requests_total{") && strings.Contains(name, `route="get"`):
+				c.gets += int64(f)
+			case name == "embassy_sent_bytes_total":
+				c.sent += int64(f)
+			case strings.HasPrefix(name, "embassy_tls_handshakes_total"):
+				c.handshakes += int64(f)
+			}
+		}
+	}
+	return c
+}
+
+// procCPU is a process's user + system time from /proc (clock ticks of 10 ms).
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
+}
+
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// homeTLS is a client configuration with the home's own certificate.
+func homeTLS(dir string) (*tls.Config, error) {
+	pair, pool, err := pki.TLSMaterial(pki.Files{CA: filepath.Join(dir, pki.CACertFile), Cert: filepath.Join(dir, "home.crt"), Key: filepath.Join(dir, "home.key")})
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{pair}, RootCAs: pool}, nil
+}
+
+func medianF(fs []float64) float64 {
+	if len(fs) == 0 {
+		return 0
+	}
+	s := slices.Clone(fs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // daemon is an embassyd process on a loopback port that stays the same

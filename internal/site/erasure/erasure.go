@@ -46,13 +46,18 @@ type Options struct {
 	// stored, except after an overwrite.
 	WriteQuorum int
 	// Hedge is how many members beyond k a read may ask for a stripe when
-	// the k asked are late (twice the slowest one's usual stripe time);
+	// the k asked are late (hedgeFactor times the slowest one's usual stripe time);
 	// the first k valid answers win and the rest are cancelled (default 1).
 	// Negative means none.
 	Hedge int
 	// Prefetch is how many stripes a read fetches ahead (default 2).
 	Prefetch int
-	Logger   *slog.Logger // default discards
+	// StripeCache bounds the bytes of decoded stripes kept for the next
+	// read of the same object: the stripes a read used only in part
+	// (default DefaultStripeCache; negative keeps none). A stripe being
+	// fetched is shared by every read that needs it either way.
+	StripeCache int64
+	Logger      *slog.Logger // default discards
 }
 
 // Backend is an erasure-coded group of member sites.
@@ -65,6 +70,7 @@ type Backend struct {
 	log     *slog.Logger
 	lat     []atomic.Int64 // per member: smoothed nanoseconds per stripe read
 	plans   planCache      // per pack: the version to read and its holders
+	stripes stripeCache    // stripes in flight, and those a read used in part
 }
 
 var (
@@ -107,6 +113,9 @@ func NewWithOptions(members []site.Backend, k, m int, props site.Properties, opt
 	if opts.Prefetch < 1 {
 		opts.Prefetch = 2
 	}
+	if opts.StripeCache == 0 {
+		opts.StripeCache = DefaultStripeCache
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -139,7 +148,7 @@ func NewWithOptions(members []site.Backend, k, m int, props site.Properties, opt
 	props.ObjectLock = lock
 	return &Backend{
 		members: members, k: k, m: m, enc: enc, props: props, opts: opts, log: log,
-		lat: make([]atomic.Int64, k+m),
+		lat: make([]atomic.Int64, k+m), stripes: stripeCache{max: opts.StripeCache},
 	}, nil
 }
 

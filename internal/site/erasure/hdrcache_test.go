@@ -62,10 +62,18 @@ func TestPlanCache(t *testing.T) {
 		t.Fatal("read after replacing the pack returned the old bytes")
 	}
 
-	// Shards removed behind the group's back: the remembered plan fails
-	// once, is forgotten, and the next read names the object missing.
+	// Shards removed behind the group's back: the stripe the last read
+	// used in part is handed to one more read (the one that continues
+	// there); after it, the remembered plan fails once, is forgotten, and
+	// the next read names the object missing.
 	for _, m := range raw {
 		_ = m.Delete(t.Context(), h)
+	}
+	if got := getRange(t, b, h, 0, 10); !bytes.Equal(got, obj2[:10]) {
+		t.Fatalf("read from the kept stripe = %q, want %q", got, obj2[:10])
+	}
+	if n, _ := b.stripes.cachedStripes(); n != 0 {
+		t.Fatalf("%d stripes still kept after the one read they were kept for", n)
 	}
 	if _, err := site.ReadRange(t.Context(), b, h, 0, 10); err == nil {
 		t.Fatal("read of a pack whose shards are gone succeeded")

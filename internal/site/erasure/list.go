@@ -96,6 +96,8 @@ func (b *Backend) Delete(ctx context.Context, h site.Handle) error {
 		return err
 	}
 	b.plans.forget(h)
+	b.stripes.forget(h)
+	defer b.stripes.forget(h)
 	defer b.plans.forget(h)
 	errs := make([]error, len(b.members))
 	_ = b.each(func(i int, mb site.Backend) error {

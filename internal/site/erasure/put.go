@@ -28,6 +28,8 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 		return site.Permanent(fmt.Errorf("put %v: payload length %d outside 0..%d", h, n, int64(maxObject)))
 	}
 	b.plans.forget(h)
+	b.stripes.forget(h)
+	defer b.stripes.forget(h)
 	defer b.plans.forget(h)
 	err := b.put(ctx, h, p, opts)
 	if errors.Is(err, errDebris) {
