@@ -33,7 +33,7 @@ func TestSnapshotEverySiteGoneKeepsClass(t *testing.T) {
 embassy: warning: site ch is unavailable: site directory DIR/site-ch does not exist: create it or check the path
 embassy: warning: dataset ds is of integrity level I3, which needs a log witness outside the home: the log policy's quorum can be met by the home's own witnesses alone: it names no witness outside the home; add a host site's witness with 'embassy witness add NAME VKEY URL'
 embassy: warning: policy: C3-I3-A3 data needs 2 copies at sites; 0 available (class rule min-copies in policy.yaml)
-embassy: warning: policy: C3-I3-A3 data is critical and needs copies in 2 jurisdictions; only 0 ([]): add a site in another jurisdiction (class rule min-jurisdictions in policy.yaml)
+embassy: warning: policy: C3-I3-A3 data is critical and needs copies in 2 jurisdictions; none: add a site in another jurisdiction (class rule min-jurisdictions in policy.yaml)
 embassy: error: nothing saved: upload pack: write PACK failed at every site: site lu: site directory DIR/site-lu does not exist: create it or check the path
 site ch: site directory DIR/site-ch does not exist: create it or check the path
 embassy: hint: check 'embassy site list' and the sites' reachability

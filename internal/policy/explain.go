@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
@@ -102,7 +103,11 @@ func (e *Engine) CopyProblems(ds Dataset, held []Site) []Problem {
 		out = append(out, Problem{RuleMinCopies, fmt.Sprintf("%s data needs %d copies at sites; %d available", lbl, cp.MinCopies, n)})
 	}
 	if len(js) < cp.MinJurisdictions {
-		out = append(out, Problem{RuleMinJurisdictions, fmt.Sprintf("%s data is critical and needs copies in %d jurisdictions; only %d (%v): add a site in another jurisdiction", lbl, cp.MinJurisdictions, len(js), js)})
+		have := "none"
+		if len(js) > 0 {
+			have = fmt.Sprintf("only %d (%s)", len(js), strings.Join(js, ", "))
+		}
+		out = append(out, Problem{RuleMinJurisdictions, fmt.Sprintf("%s data is critical and needs copies in %d jurisdictions; %s: add a site in another jurisdiction", lbl, cp.MinJurisdictions, have)})
 	}
 	return out
 }
