@@ -1,0 +1,174 @@
+package vault
+
+import (
+	"context"
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/locate"
+	"github.com/digital-embassy/embassy/internal/pki"
+)
+
+var (
+	tallinn    = locate.Point{Lat: 59.437, Lon: 24.754}
+	luxembourg = locate.Point{Lat: 49.6, Lon: 6.1}
+)
+
+// factsDaemon is a daemon site "lu" answering POST /v1/facts with facts
+// signed by its site key, declaring *declared (nil: no position). The
+// vault's site lu points at it; the home gets a CA and a client
+// certificate.
+type factsDaemon struct {
+	mu       sync.Mutex
+	declared *locate.Point
+	srv      *httptest.Server
+}
+
+func (d *factsDaemon) declare(p *locate.Point) { d.mu.Lock(); d.declared = p; d.mu.Unlock() }
+
+func newFactsDaemon(t *testing.T, v *Vault) *factsDaemon {
+	t.Helper()
+	pkiDir := filepath.Join(v.Home.Dir, "pki")
+	ca, err := pki.Init(pkiDir, v.Home.Config.Home, testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca.Now = func() time.Time { return testNow } // the vault's clock: the evidence is rechecked at it
+	hc, err := ca.Issue(pki.Request{Role: pki.RoleHome, Name: "home"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := hc.Save(pkiDir, "home", ca.Cert); err != nil {
+		t.Fatal(err)
+	}
+	sc, err := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "lu", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(sc.CertPEM, sc.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	d := &factsDaemon{}
+	d.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct{ Nonce string }
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path != "/v1/facts" || json.Unmarshal(b, &req) != nil {
+			http.Error(w, "no such thing", http.StatusNotFound)
+			return
+		}
+		d.mu.Lock()
+		f := locate.Facts{Format: locate.FactsFormat, Site: "lu", Home: v.Home.Config.Home, Declared: d.declared, Time: time.Now().UTC(), Nonce: req.Nonce}
+		d.mu.Unlock()
+		s, err := locate.SignFacts(f, pair.PrivateKey.(crypto.Signer))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(s)
+	}))
+	d.srv.TLS = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: v.Home.Config.Home, Roles: []pki.Role{pki.RoleHome}}, nil)
+	d.srv.StartTLS()
+	t.Cleanup(d.srv.Close)
+	s, _ := v.Home.Site("lu")
+	s.URL = "embassy://" + d.srv.Listener.Addr().String()
+	if err := v.Home.Save(); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// TestCoverLocate: a site declaring the home's own position answers
+// within its bound (consistent); the evidence is written, logged and
+// verifies offline against the home's CA and the CA it carries; a site
+// declaring Luxembourg while answering from the loopback is contradicted
+// (exit 3, with the evidence); a site declaring nothing is recorded with
+// that problem; refusals: bad samples, bad position, unknown site, a
+// site that is no daemon, a vault without its keys.
+func TestCoverLocate(t *testing.T) {
+	dir, o := newVault(t, "lu=LU", "ch=CH")
+	v := open(t, dir, o)
+	ctx := context.Background()
+	d := newFactsDaemon(t, v)
+
+	d.declare(&tallinn)
+	res, err := v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPath := filepath.Join(v.Home.Dir, "evidence", "location-lu-20261125T100000Z.json")
+	if res.Path != wantPath || res.Bundle.Verdict == nil || res.Bundle.Verdict.Result != locate.Consistent ||
+		len(res.Bundle.Facts) != 2 || len(res.Bundle.HomeRTT) != 2 || res.Bundle.Site != "lu" {
+		t.Fatalf("located: path %s, bundle %+v", res.Path, res.Bundle)
+	}
+	ents := logged(t, v, KindLocationEntry, "")
+	if len(ents) != 1 || ents[0].Site != "lu" || ents[0].Object != res.SHA256 || ents[0].Details["result"] != "consistent" ||
+		ents[0].Details["declared"] != tallinn.String() || ents[0].Details["witnesses"] != "0" {
+		t.Fatalf("log entries %+v", ents)
+	}
+	raw, err := os.ReadFile(res.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ca := range []*x509.Certificate{HomeCA(v.Home), nil} {
+		ver, b, _, err := VerifyLocation(raw, ca)
+		if err != nil || ver.Kind != KindLocation || b.Site != "lu" || b.Verdict.Result != locate.Consistent {
+			t.Fatalf("verify (ca %v): %v, %+v", ca != nil, err, ver)
+		}
+	}
+	if _, _, _, err := VerifyLocation([]byte(strings.Repeat(" ", locate.MaxBundle+1)), nil); err == nil ||
+		err.Error() != "evidence of 4194305 bytes, limit 4194304" {
+		t.Errorf("oversized evidence: %v", err)
+	}
+
+	d.declare(&luxembourg)
+	out := filepath.Join(dir, "far.json")
+	// Samples 0: the default 5, whose fastest bounds the site to well
+	// under the 1600 km to Luxembourg even on a loaded machine.
+	res, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Out: out})
+	if res == nil || res.Bundle.Verdict.Result != locate.Contradicted {
+		t.Fatalf("contradicted: %+v, %v", res, err)
+	}
+	wantErr(t, err, hint.CodeDamaged, "site lu: location contradicted: "+strings.Join(res.Bundle.Verdict.Reasons, "; "),
+		"the site's key answered faster than its declared position allows: ask the host where the site really is (the evidence is in "+out+")")
+
+	d.declare(nil)
+	res, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 1, Out: filepath.Join(dir, "none.json")})
+	if err != nil || res.Bundle.Verdict != nil || len(res.Bundle.Problems) != 1 ||
+		res.Bundle.Problems[0] != "the site declares no position (embassyd --location LAT,LON): only the round-trip bounds are recorded" {
+		t.Fatalf("no position: %v, %+v", err, res)
+	}
+	if ents := logged(t, v, KindLocationEntry, ""); len(ents) != 3 || ents[2].Details["result"] != "no-position" {
+		t.Fatalf("log after three locates: %+v", ents)
+	}
+
+	_, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 17})
+	wantErr(t, err, hint.CodeUsage, "17 samples: at most 16", "")
+	_, err = v.Locate(ctx, LocateRequest{Site: "xx", HomeAt: tallinn})
+	wantErr(t, err, hint.CodeUsage, `no site "xx"`, "see 'embassy site list'")
+	_, err = v.Locate(ctx, LocateRequest{Site: "ch", HomeAt: tallinn})
+	wantErr(t, err, hint.CodeUsage, "site ch is not an embassy daemon (mem:ch)",
+		"location evidence needs a daemon that signs its facts: run embassyd at the host with --location")
+	_, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: locate.Point{Lat: 91}})
+	if hint.CodeOf(err) != hint.CodeUsage {
+		t.Errorf("latitude 91: %v, want a usage error", err)
+	}
+	_, err = (&Vault{Home: v.Home}).Locate(ctx, LocateRequest{Site: "lu"})
+	if err == nil || err.Error() != "location evidence is signed with the root key: open the vault with its keys" {
+		t.Errorf("without keys: %v", err)
+	}
+}
