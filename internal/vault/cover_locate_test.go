@@ -19,6 +19,7 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/pki"
+	"github.com/digital-embassy/embassy/internal/protect"
 )
 
 var (
@@ -170,5 +171,99 @@ func TestCoverLocate(t *testing.T) {
 	_, err = (&Vault{Home: v.Home}).Locate(ctx, LocateRequest{Site: "lu"})
 	if err == nil || err.Error() != "location evidence is signed with the root key: open the vault with its keys" {
 		t.Errorf("without keys: %v", err)
+	}
+}
+
+// TestCoverLocationJob: the scheduled location check locates every daemon
+// site from schedule.location.from: consistent is OK; a contradicted
+// position fails the run with one alert (its why cut to watch.Clean's
+// length; not raised again next slot);
+// a bad position in the schedule is a usage error.
+func TestCoverLocationJob(t *testing.T) {
+	dir, o := newVault(t, "lu=LU", "ch=CH")
+	v := open(t, dir, o)
+	ctx := context.Background()
+	d := newFactsDaemon(t, v)
+	cfg := protect.LocationJob{From: "59.437,24.754"}
+	st := &JobState{}
+
+	d.declare(&tallinn)
+	rep, err := v.locationJob(ctx, testNow, cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK || rep.Summary != "1 daemon sites located: lu: consistent" || len(rep.Details["lu"]) != 64 || len(rep.Alerts) != 0 {
+		t.Fatalf("consistent: %+v", rep)
+	}
+	d.declare(nil)
+	if rep, err = v.locationJob(ctx, testNow, cfg, st); err != nil || !rep.OK ||
+		rep.Summary != "1 daemon sites located: lu: round trips only (the site declares no position)" {
+		t.Fatalf("no position: %+v, %v", rep, err)
+	}
+	d.declare(&luxembourg)
+	rep, err = v.locationJob(ctx, testNow, cfg, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || rep.Summary != "1 daemon sites located: lu: failed" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertLocationFailed ||
+		rep.Alerts[0].Site != "lu" || !strings.HasPrefix(rep.Alerts[0].Why, "site lu: location evidence: site lu: location contradicted: ") {
+		t.Fatalf("contradicted: %+v", rep)
+	}
+	if rep, err = v.locationJob(ctx, testNow.Add(time.Hour), cfg, st); err != nil || rep.OK || len(rep.Alerts) != 0 {
+		t.Fatalf("contradicted again: %+v, %v (want failed, the alert not raised twice)", rep, err)
+	}
+
+	_, err = v.locationJob(ctx, testNow, protect.LocationJob{From: "north"}, st)
+	if hint.CodeOf(err) != hint.CodeUsage || !strings.HasPrefix(err.Error(), "schedule.location.from: ") {
+		t.Errorf("bad from: %v", err)
+	}
+	_, err = v.locationJob(ctx, testNow, protect.LocationJob{From: "59.437,24.754", Witnesses: map[string]string{"w1": "x"}}, st)
+	if hint.CodeOf(err) != hint.CodeUsage || !strings.HasPrefix(err.Error(), "schedule.location.witness-at.w1: ") {
+		t.Errorf("bad witness-at: %v", err)
+	}
+}
+
+// TestCoverCheckUpdates: a daemon site whose backend is no daemon is
+// reported as an error, not fatal; naming a site that is no daemon is a
+// usage error; the updates job says when nothing is approved.
+func TestCoverCheckUpdates(t *testing.T) {
+	dir, o := newVault(t, "lu=LU", "ch=CH")
+	v := open(t, dir, o)
+	ctx := context.Background()
+	rep, err := v.updatesJob(ctx, testNow, &JobState{})
+	if err != nil || !rep.OK || rep.Summary != notConfigured+"no daemon sites" {
+		t.Fatalf("no daemon sites: %+v, %v", rep, err)
+	}
+	s, _ := v.Home.Site("lu")
+	s.URL = "embassy://127.0.0.1:1" // opened in memory by the test's OpenSite: no daemon answers
+	if err := v.Home.Save(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = v.updatesJob(ctx, testNow, &JobState{})
+	if err != nil || !rep.OK || rep.Summary != notConfigured+"no update approvals ('embassy update approve')" {
+		t.Fatalf("no approvals: %+v, %v", rep, err)
+	}
+	checks, err := v.CheckUpdates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 1 || checks[0] != (UpdateCheck{Site: "lu", Status: "error", Detail: "not an embassy daemon site"}) {
+		t.Fatalf("checks %+v", checks)
+	}
+	_, err = v.CheckUpdates(ctx, "ch")
+	wantErr(t, err, hint.CodeUsage, "site ch is not an embassy daemon site: only daemons report their build", "")
+
+	fw := map[string]string{"pcr.sha256.0": strings.Repeat("a0", 32)}
+	if _, err := v.ApproveUpdate(ctx, UpdateApproval{Artifact: "lu-firmware", Measurements: fw, Until: testNow.Add(24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	st := &JobState{}
+	rep, err = v.updatesJob(ctx, testNow, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK || rep.Summary != "1 daemon builds checked: lu: error" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertUpdate ||
+		rep.Alerts[0].Why != "site lu: its build could not be checked: not an embassy daemon site" || rep.Details["lu"] != "error " {
+		t.Fatalf("updates job: %+v", rep)
 	}
 }
