@@ -20,6 +20,8 @@ import (
 	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/protect"
+	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/witness"
 )
 
 var (
@@ -35,6 +37,7 @@ type factsDaemon struct {
 	mu       sync.Mutex
 	declared *locate.Point
 	srv      *httptest.Server
+	certSum  string // locate.CertDigest of its site certificate
 }
 
 func (d *factsDaemon) declare(p *locate.Point) { d.mu.Lock(); d.declared = p; d.mu.Unlock() }
@@ -64,7 +67,7 @@ func newFactsDaemon(t *testing.T, v *Vault) *factsDaemon {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
-	d := &factsDaemon{}
+	d := &factsDaemon{certSum: locate.CertDigest(sc.Cert.Raw)}
 	d.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req struct{ Nonce string }
 		b, _ := io.ReadAll(r.Body)
@@ -265,5 +268,110 @@ func TestCoverCheckUpdates(t *testing.T) {
 	if rep.OK || rep.Summary != "1 daemon builds checked: lu: error" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertUpdate ||
 		rep.Alerts[0].Why != "site lu: its build could not be checked: not an embassy daemon site" || rep.Details["lu"] != "error " {
 		t.Fatalf("updates job: %+v", rep)
+	}
+}
+
+// TestCoverLocateWitness: a host witness of the log policy with a known
+// position measures the site: its signed round trips join the evidence;
+// one that answers for another certificate, fails, or has no position
+// is noted as a problem, not fatal.
+func TestCoverLocateWitness(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	v := open(t, dir, o)
+	ctx := context.Background()
+	d := newFactsDaemon(t, v)
+	d.declare(&tallinn)
+	rc := v.Recorder()
+	if err := rc.Setup(); err != nil {
+		t.Fatal(err)
+	}
+	logKey, err := os.ReadFile(filepath.Join(rc.Dir, tlog.PubFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wdir := t.TempDir()
+	cosigner, vkey, err := witness.LoadOrCreateKey(wdir, "w1", witness.Ed25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rtts, err := witness.RTTSigner(wdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := witness.New(witness.Config{Dir: wdir, Signer: cosigner, Logs: []string{strings.TrimSpace(string(logKey))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	mode := "ok"
+	mux := http.NewServeMux()
+	mux.Handle("/", w.Handler())
+	mux.HandleFunc("POST /rtt", func(rw http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		req, err := locate.ParseRTTRequest(b)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		m := mode
+		mu.Unlock()
+		if m == "fail" {
+			http.Error(rw, "cannot reach the site", http.StatusBadGateway)
+			return
+		}
+		out := locate.RTT{Format: locate.RTTFormat, Witness: rtts.Name(), Site: req.Site, Addr: req.Addr, Nonce: req.Nonce, SiteCert: d.certSum, Time: testNow}
+		if m == "other-cert" {
+			out.SiteCert = strings.Repeat("00", 32)
+		}
+		for range req.Samples {
+			out.Samples = append(out.Samples, 50_000) // 50 µs
+		}
+		s, err := locate.SignRTT(out, rtts)
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		_ = json.NewEncoder(rw).Encode(s)
+	})
+	ws := httptest.NewServer(mux)
+	defer ws.Close()
+	if _, err := v.AddWitness(ctx, "w1", vkey, ws.URL); err != nil {
+		t.Fatal(err)
+	}
+	v = open(t, dir, o)
+
+	res, err := v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 2, WitnessAt: map[string]locate.Point{"w1": tallinn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := res.Bundle
+	if len(b.Problems) != 0 || len(b.Witnesses) != 1 || b.Witnesses[0].Answer == nil || b.Witnesses[0].Error != "" || b.Verdict.Result != locate.Consistent {
+		t.Fatalf("witness measured: problems %q, witnesses %+v, verdict %+v", b.Problems, b.Witnesses, b.Verdict)
+	}
+	if ents := logged(t, v, KindLocationEntry, ""); len(ents) != 1 || ents[0].Details["witnesses"] != "1" {
+		t.Fatalf("log: %+v", ents)
+	}
+	for _, c := range []struct{ mode, problem string }{
+		{"other-cert", "witness w1: measured a server whose certificate is not the one the home saw"},
+		{"fail", "witness w1: HTTP 502: cannot reach the site"},
+	} {
+		mu.Lock()
+		mode = c.mode
+		mu.Unlock()
+		res, err := v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 1, Out: filepath.Join(dir, c.mode+".json"), WitnessAt: map[string]locate.Point{"w1": tallinn}})
+		if err != nil {
+			t.Fatalf("%s: %v", c.mode, err)
+		}
+		if b := res.Bundle; len(b.Problems) != 1 || b.Problems[0] != c.problem || len(b.Witnesses) != 1 || b.Witnesses[0].Answer != nil {
+			t.Errorf("%s: problems %q, witnesses %+v", c.mode, b.Problems, b.Witnesses)
+		}
+	}
+	res, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 1, Out: filepath.Join(dir, "nopos.json")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := res.Bundle; len(b.Problems) != 1 || b.Problems[0] != "witness w1: no position given (--witness-at w1=LAT,LON): not asked" || len(b.Witnesses) != 0 {
+		t.Errorf("no position: problems %q, witnesses %+v", b.Problems, b.Witnesses)
 	}
 }
