@@ -17,10 +17,15 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/protect"
+	"github.com/digital-embassy/embassy/internal/site"
+	"github.com/digital-embassy/embassy/internal/site/location"
+	"github.com/digital-embassy/embassy/internal/supply"
 	"github.com/digital-embassy/embassy/internal/tlog"
+	"github.com/digital-embassy/embassy/internal/watch"
 	"github.com/digital-embassy/embassy/internal/witness"
 )
 
@@ -38,6 +43,7 @@ type factsDaemon struct {
 	declared *locate.Point
 	srv      *httptest.Server
 	certSum  string // locate.CertDigest of its site certificate
+	digest   string // of the build GET /v1/version reports
 }
 
 func (d *factsDaemon) declare(p *locate.Point) { d.mu.Lock(); d.declared = p; d.mu.Unlock() }
@@ -69,6 +75,17 @@ func newFactsDaemon(t *testing.T, v *Vault) *factsDaemon {
 	pool.AddCert(ca.Cert)
 	d := &factsDaemon{certSum: locate.CertDigest(sc.Cert.Raw)}
 	d.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/properties":
+			_, _ = io.WriteString(w, "{}")
+			return
+		case "/v1/version":
+			d.mu.Lock()
+			dv := supply.DaemonVersion{Format: supply.VersionFormat, Artifact: "embassyd", Digest: d.digest, GoVersion: "go1.26", Main: "github.com/digital-embassy/embassy@v1.0.0"}
+			d.mu.Unlock()
+			_ = json.NewEncoder(w).Encode(dv)
+			return
+		}
 		var req struct{ Nonce string }
 		b, _ := io.ReadAll(r.Body)
 		if r.URL.Path != "/v1/facts" || json.Unmarshal(b, &req) != nil {
@@ -373,5 +390,71 @@ func TestCoverLocateWitness(t *testing.T) {
 	}
 	if b := res.Bundle; len(b.Problems) != 1 || b.Problems[0] != "witness w1: no position given (--witness-at w1=LAT,LON): not asked" || len(b.Witnesses) != 0 {
 		t.Errorf("no position: problems %q, witnesses %+v", b.Problems, b.Witnesses)
+	}
+}
+
+// TestCoverCheckUpdatesDaemon: a daemon reporting an approved build is
+// approved; a build no approval covers is unapproved, alerted once (a log
+// entry and a line in the site alerts file), and the updates job fails
+// on it with an alert naming the way out.
+func TestCoverCheckUpdatesDaemon(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	v := open(t, dir, o)
+	ctx := context.Background()
+	d := newFactsDaemon(t, v)
+	approved, other := strings.Repeat("ab", 32), strings.Repeat("cd", 32)
+	d.digest = approved
+	a, err := v.ApproveUpdate(ctx, UpdateApproval{Artifact: "embassyd", Digest: approved, Until: testNow.Add(24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Site lu is the daemon; the home's objects stay in memory.
+	o2 := o
+	var v2 *Vault
+	o2.OpenSite = func(ctx context.Context, sc home.SiteConfig, create bool) (site.Backend, error) {
+		if strings.HasPrefix(sc.URL, "embassy://") {
+			return location.Open(ctx, sc.URL, site.Properties{Name: sc.Name, Jurisdiction: sc.Jurisdiction}, v2.LocationOptions())
+		}
+		return o.OpenSite(ctx, sc, create)
+	}
+	v2 = New(v.Home, o2)
+	v2.Repo = v.Repo // approvals verify under the open vault's key epochs
+	checks, err := v2.CheckUpdates(ctx, "lu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := UpdateCheck{Site: "lu", Artifact: "embassyd", Digest: approved, Main: "github.com/digital-embassy/embassy@v1.0.0", GoVersion: "go1.26",
+		Status: "approved", Approval: a.ID, Detail: checks[0].Detail}
+	if len(checks) != 1 || checks[0] != want {
+		t.Fatalf("approved build: %+v\nwant %+v", checks, want)
+	}
+
+	d.mu.Lock()
+	d.digest = other
+	d.mu.Unlock()
+	checks, err = v2.CheckUpdates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(checks) != 1 || checks[0].Status != "unapproved" || !checks[0].Alerted || checks[0].Digest != other {
+		t.Fatalf("unapproved build: %+v", checks)
+	}
+	if ents := logged(t, v2, KindUpdateAlert, "unapproved"); len(ents) != 1 || ents[0].Site != "lu" || ents[0].Object != other || ents[0].Details["artifact"] != "embassyd" {
+		t.Fatalf("update alerts logged: %+v", ents)
+	}
+	alerts, err := os.ReadFile(filepath.Join(v.Home.Dir, SiteAlertsFile))
+	if err != nil || strings.Count(string(alerts), `"digest":"`+other+`"`) != 1 {
+		t.Fatalf("site alerts file: %v\n%s", err, alerts)
+	}
+	if checks, err = v2.CheckUpdates(ctx); err != nil || checks[0].Alerted {
+		t.Fatalf("the same unapproved build again: %+v, %v (want it not alerted twice)", checks, err)
+	}
+	rep, err := v2.updatesJob(ctx, testNow, &JobState{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantWhy := "site lu runs unapproved build " + other + " of embassyd: " + checks[0].Detail + "; approve it ('embassy update approve') or have the host roll back"
+	if rep.OK || rep.Summary != "1 daemon builds checked: lu: unapproved" || len(rep.Alerts) != 1 || rep.Alerts[0].Why != watch.Clean(wantWhy) {
+		t.Fatalf("updates job: %+v\nwant why %q", rep, watch.Clean(wantWhy))
 	}
 }

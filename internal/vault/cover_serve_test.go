@@ -18,7 +18,7 @@ import (
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/pki"
-	)
+)
 
 // TestCoverServeBroker: without the home's CA the broker does not start
 // and says how to make one; a bad address is a usage error; a Ready error
