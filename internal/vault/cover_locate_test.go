@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/evidence"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/locate"
@@ -154,6 +155,32 @@ func TestCoverLocate(t *testing.T) {
 	if _, _, _, err := VerifyLocation([]byte(strings.Repeat(" ", locate.MaxBundle+1)), nil); err == nil ||
 		err.Error() != "evidence of 4194305 bytes, limit 4194304" {
 		t.Errorf("oversized evidence: %v", err)
+	}
+
+	if _, _, _, err := VerifyLocation(signedReport(t, v, v.Repo.Root(), testNow), nil); err == nil || err.Error() != "a crisis-activation document, not location evidence" {
+		t.Errorf("an activation as location evidence: %v", err)
+	}
+	if _, _, _, err := VerifyLocation([]byte("{}"), nil); err == nil {
+		t.Error("an empty document verified as location evidence")
+	}
+	home := v.Home.Config.Home
+	for _, c := range []struct {
+		b    locate.Bundle
+		want string
+	}{
+		{locate.Bundle{Home: home}, "the bundle carries no CA certificate: pass the home's ca.crt"},
+		{locate.Bundle{Home: home, Chain: []string{"", "not base64!"}}, "the bundle's CA certificate: illegal base64 data at input byte 3"},
+		{locate.Bundle{Home: "hother"}, "evidence signed for home " + home + " names home hother"},
+	} {
+		root := v.Repo.Root()
+		doc, err := evidence.Sign(KindLocation, c.b, root.Signer(), home, root.Epoch, root.Signer())
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(doc)
+		if _, _, _, err := VerifyLocation(raw, nil); err == nil || err.Error() != c.want {
+			t.Errorf("bundle %+v: %v, want %q", c.b, err, c.want)
+		}
 	}
 
 	d.declare(&luxembourg)
