@@ -38,7 +38,7 @@ func TestCoverIssueDashboardLink(t *testing.T) {
 		{DashboardLinkRequest{Role: "operator", Name: "x", TTL: time.Hour}, "an operator link needs --site: host operators see only their own site"},
 	} {
 		_, err := v.IssueDashboardLink(c.req)
-		wantErr(t, err, hint.CodeUsage, c.msg, "")
+		wantCode(t, err, hint.CodeUsage, c.msg, "")
 	}
 }
 
@@ -50,7 +50,7 @@ func TestCoverServeDashboard(t *testing.T) {
 	dir, o := newVault(t)
 	v := open(t, dir, o)
 	err := v.ServeDashboard(context.Background(), DashboardRequest{Listen: "127.0.0.1:99999", RPID: "localhost"}, func(string) { t.Error("ready called") })
-	wantErr(t, err, hint.CodeError, "listen tcp: address 99999: invalid port", "choose a free address with --listen")
+	wantCode(t, err, hint.CodeError, "listen tcp: address 99999: invalid port", "choose a free address with --listen")
 
 	ctx, cancel := context.WithCancel(context.Background())
 	shownc := make(chan string, 1)

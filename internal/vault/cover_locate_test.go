@@ -191,7 +191,7 @@ func TestCoverLocate(t *testing.T) {
 	if res == nil || res.Bundle.Verdict.Result != locate.Contradicted {
 		t.Fatalf("contradicted: %+v, %v", res, err)
 	}
-	wantErr(t, err, hint.CodeDamaged, "site lu: location contradicted: "+strings.Join(res.Bundle.Verdict.Reasons, "; "),
+	wantCode(t, err, hint.CodeDamaged, "site lu: location contradicted: "+strings.Join(res.Bundle.Verdict.Reasons, "; "),
 		"the site's key answered faster than its declared position allows: ask the host where the site really is (the evidence is in "+out+")")
 
 	d.declare(nil)
@@ -205,11 +205,11 @@ func TestCoverLocate(t *testing.T) {
 	}
 
 	_, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: tallinn, Samples: 17})
-	wantErr(t, err, hint.CodeUsage, "17 samples: at most 16", "")
+	wantCode(t, err, hint.CodeUsage, "17 samples: at most 16", "")
 	_, err = v.Locate(ctx, LocateRequest{Site: "xx", HomeAt: tallinn})
-	wantErr(t, err, hint.CodeUsage, `no site "xx"`, "see 'embassy site list'")
+	wantCode(t, err, hint.CodeUsage, `no site "xx"`, "see 'embassy site list'")
 	_, err = v.Locate(ctx, LocateRequest{Site: "ch", HomeAt: tallinn})
-	wantErr(t, err, hint.CodeUsage, "site ch is not an embassy daemon (mem:ch)",
+	wantCode(t, err, hint.CodeUsage, "site ch is not an embassy daemon (mem:ch)",
 		"location evidence needs a daemon that signs its facts: run embassyd at the host with --location")
 	_, err = v.Locate(ctx, LocateRequest{Site: "lu", HomeAt: locate.Point{Lat: 91}})
 	if hint.CodeOf(err) != hint.CodeUsage {
@@ -298,7 +298,7 @@ func TestCoverCheckUpdates(t *testing.T) {
 		t.Fatalf("checks %+v", checks)
 	}
 	_, err = v.CheckUpdates(ctx, "ch")
-	wantErr(t, err, hint.CodeUsage, "site ch is not an embassy daemon site: only daemons report their build", "")
+	wantCode(t, err, hint.CodeUsage, "site ch is not an embassy daemon site: only daemons report their build", "")
 
 	fw := map[string]string{"pcr.sha256.0": strings.Repeat("a0", 32)}
 	if _, err := v.ApproveUpdate(ctx, UpdateApproval{Artifact: "lu-firmware", Measurements: fw, Until: testNow.Add(24 * time.Hour)}); err != nil {

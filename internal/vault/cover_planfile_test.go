@@ -56,20 +56,20 @@ func TestCoverPlanReport(t *testing.T) {
 	}
 
 	_, err = PlanReport(PlanReportRequest{Path: path, Trials: -1})
-	wantErr(t, err, hint.CodeUsage, "--trials -1: use 1 to 100000000 (0: the scenario's)", "")
+	wantCode(t, err, hint.CodeUsage, "--trials -1: use 1 to 100000000 (0: the scenario's)", "")
 	missing := filepath.Join(dir, "nope.yaml")
 	_, err = PlanReport(PlanReportRequest{Path: missing})
-	wantErr(t, err, hint.CodeUsage, "open "+missing+": no such file or directory", "give the path of a scenario file (see examples/scenarios/)")
+	wantCode(t, err, hint.CodeUsage, "open "+missing+": no such file or directory", "give the path of a scenario file (see examples/scenarios/)")
 	_, err = PlanReport(PlanReportRequest{Path: "-", Stdin: strings.NewReader("format: embassy-scenario/v1\nname: x\n")})
-	wantErr(t, err, hint.CodeUsage, "-: state: missing (required)\n  home: missing (required)\n  classes: missing (required)\n  sites: missing (required)", "fix the scenario (docs/SCENARIO.md; 'embassy plan schema' prints the JSON Schema)")
+	wantCode(t, err, hint.CodeUsage, "-: state: missing (required)\n  home: missing (required)\n  classes: missing (required)\n  sites: missing (required)", "fix the scenario (docs/SCENARIO.md; 'embassy plan schema' prints the JSON Schema)")
 	_, err = PlanReport(PlanReportRequest{Path: path, Trials: 10, HTML: filepath.Join(dir, "no", "r.html")})
-	wantErr(t, err, hint.CodeError, "open "+filepath.Join(dir, "no", "r.html")+": no such file or directory", "choose a writable path for --html")
+	wantCode(t, err, hint.CodeError, "open "+filepath.Join(dir, "no", "r.html")+": no such file or directory", "choose a writable path for --html")
 
 	r, err = PlanReport(PlanReportRequest{Path: "-", Stdin: strings.NewReader(infeasibleScenario), Trials: 10})
 	if r == nil {
 		t.Fatalf("an infeasible scenario returned no report (err %v)", err)
 	}
-	wantErr(t, err, hint.CodeDamaged, infeasibleMsg, infeasibleHint)
+	wantCode(t, err, hint.CodeDamaged, infeasibleMsg, infeasibleHint)
 }
 
 // TestCoverPlanFileCheckApply: check lists the home's departures from the
@@ -85,12 +85,12 @@ func TestCoverPlanFileCheckApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffs, err := v.CheckPlan(ctx, path, nil)
-	wantErr(t, err, hint.CodeDamaged, "the system departs from the plan in 6 way(s)", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
+	wantCode(t, err, hint.CodeDamaged, "the system departs from the plan in 6 way(s)", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
 	if len(diffs) != 6 {
 		t.Fatalf("%d differences listed, the error counts 6: %+v", len(diffs), diffs)
 	}
 	res, err := v.ApplyPlanFile(ctx, "-", strings.NewReader(applyScenario), false)
-	wantErr(t, err, hint.CodeDamaged, "2 difference(s) need an operator",
+	wantCode(t, err, hint.CodeDamaged, "2 difference(s) need an operator",
 		"remove or rename the conflicting sites ('embassy site remove', 'embassy exit'), or give the planned sites a url in the scenario")
 	if got := kinds(res.Done); got != "home home,site-missing lu,site-missing fi,class-missing C2-I3-A3" {
 		t.Errorf("applied: %s", got)
@@ -100,16 +100,16 @@ func TestCoverPlanFileCheckApply(t *testing.T) {
 	}
 	v2 := open(t, dir, o)
 	diffs, err = v2.CheckPlan(ctx, path, nil)
-	wantErr(t, err, hint.CodeDamaged, "the system departs from the plan in 2 way(s)", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
+	wantCode(t, err, hint.CodeDamaged, "the system departs from the plan in 2 way(s)", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
 	if got := kinds(diffs); got != "agreement-missing lu,agreement-missing fi" {
 		t.Errorf("left after apply: %s", got)
 	}
 	_, err = v2.CheckPlan(ctx, "-", strings.NewReader(infeasibleScenario))
-	wantErr(t, err, hint.CodeDamaged, infeasibleMsg, infeasibleHint)
+	wantCode(t, err, hint.CodeDamaged, infeasibleMsg, infeasibleHint)
 	_, err = v2.ApplyPlanFile(ctx, "-", strings.NewReader(infeasibleScenario), true)
-	wantErr(t, err, hint.CodeDamaged, infeasibleMsg, infeasibleHint)
+	wantCode(t, err, hint.CodeDamaged, infeasibleMsg, infeasibleHint)
 	_, err = v2.ApplyPlanFile(ctx, filepath.Join(dir, "nope.yaml"), nil, true)
-	wantErr(t, err, hint.CodeUsage, "open "+filepath.Join(dir, "nope.yaml")+": no such file or directory", "give the path of a scenario file (see examples/scenarios/)")
+	wantCode(t, err, hint.CodeUsage, "open "+filepath.Join(dir, "nope.yaml")+": no such file or directory", "give the path of a scenario file (see examples/scenarios/)")
 }
 
 func kinds(ds []plan.Difference) string {

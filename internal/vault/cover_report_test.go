@@ -55,7 +55,7 @@ func TestCoverCheckReport(t *testing.T) {
 		t.Errorf("expected key = root key: %v", err)
 	}
 	_, err := CheckReport(ctx, r1, ReportCheckRequest{Key: "c29tZW9uZSBlbHNl"})
-	wantErr(t, err, hint.CodeDamaged, "report is signed by "+cr.Key+", not by c29tZW9uZSBlbHNl", "")
+	wantCode(t, err, hint.CodeDamaged, "report is signed by "+cr.Key+", not by c29tZW9uZSBlbHNl", "")
 	altered := []byte(strings.Replace(string(r1), `"plan"`, `"plam"`, 1))
 	if _, err := CheckReport(ctx, altered, ReportCheckRequest{}); hint.CodeOf(err) != hint.CodeDamaged {
 		t.Errorf("altered report: %v (code %d)", err, hint.CodeOf(err))
@@ -82,7 +82,7 @@ func TestCoverCheckReport(t *testing.T) {
 		t.Errorf("epoch-2 report against the local home: %v", err)
 	}
 	_, err = CheckReport(ctx, r2, ReportCheckRequest{})
-	wantErr(t, err, hint.CodeDamaged, "report is endorsed by home "+v.Home.Config.Home+" key epoch 2, which cannot be checked here: signature does not verify", "give --site URL of a site of that home so that its signed key epochs can be checked")
+	wantCode(t, err, hint.CodeDamaged, "report is endorsed by home "+v.Home.Config.Home+" key epoch 2, which cannot be checked here: signature does not verify", "give --site URL of a site of that home so that its signed key epochs can be checked")
 	// repo stamps an epoch's creation with the wall clock, not the
 	// vault's: a report of 2100 is surely made after epoch 2 replaced 1.
 	late := signedReport(t, v, root1, time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC))

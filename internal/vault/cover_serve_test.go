@@ -31,7 +31,7 @@ func TestCoverServeBroker(t *testing.T) {
 	ctx := context.Background()
 	err := v.ServeBroker(ctx, BrokerServe{Listen: "127.0.0.1:0"})
 	pkiDir := filepath.Join(v.Home.Dir, "pki")
-	wantErr(t, err, hint.CodeError, "open "+filepath.Join(pkiDir, pki.CACertFile)+": no such file or directory", "create the home's CA with 'embassy pki init'")
+	wantCode(t, err, hint.CodeError, "open "+filepath.Join(pkiDir, pki.CACertFile)+": no such file or directory", "create the home's CA with 'embassy pki init'")
 	if err := (&Vault{Home: v.Home}).ServeBroker(ctx, BrokerServe{}); err == nil || err.Error() != "broker: the vault is not open" {
 		t.Fatalf("broker over a vault not open: %v", err)
 	}
@@ -40,7 +40,7 @@ func TestCoverServeBroker(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = v.ServeBroker(ctx, BrokerServe{Listen: "127.0.0.1:99999"})
-	wantErr(t, err, hint.CodeUsage, "listen tcp: address 99999: invalid port", "")
+	wantCode(t, err, hint.CodeUsage, "listen tcp: address 99999: invalid port", "")
 	stop := errors.New("not today")
 	if err := v.ServeBroker(ctx, BrokerServe{Listen: "127.0.0.1:0", Ready: func(net.Addr) error { return stop }}); err != stop {
 		t.Fatalf("Ready's error: broker returned %v", err)
@@ -87,7 +87,7 @@ func TestCoverServeWitness(t *testing.T) {
 	dir := t.TempDir()
 	wdir := filepath.Join(dir, "w")
 	err := ServeWitness(context.Background(), WitnessServeRequest{Listen: "127.0.0.1:0", Dir: wdir}, nil)
-	wantErr(t, err, hint.CodeUsage, "no log to witness", "pass --log VKEY (the home's log/log.pub)")
+	wantCode(t, err, hint.CodeUsage, "no log to witness", "pass --log VKEY (the home's log/log.pub)")
 	_, logKey, err := note.GenerateKey(rand.Reader, "example.org/log")
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +154,7 @@ func TestCoverServeWitness(t *testing.T) {
 	}
 	op := files(pki.RoleOperator, "ops")
 	err = ServeWitness(context.Background(), WitnessServeRequest{Listen: "127.0.0.1:0", Dir: wdir, TLS: op}, nil)
-	wantErr(t, err, hint.CodeUsage, "--cert "+op.Cert+" is not a site certificate", "")
+	wantCode(t, err, hint.CodeUsage, "--cert "+op.Cert+" is not a site certificate", "")
 	err = ServeWitness(context.Background(), WitnessServeRequest{Listen: "127.0.0.1:0", Dir: wdir, TLS: pki.Files{Cert: filepath.Join(dir, "none.crt")}}, nil)
 	if hint.CodeOf(err) != hint.CodeUsage || hint.Of(err) != "--ca, --cert and --key name the witness's site certificate from 'embassy pki issue --role site'" {
 		t.Fatalf("missing TLS files: %v (hint %q, code %d)", err, hint.Of(err), hint.CodeOf(err))

@@ -39,7 +39,7 @@ func TestCoverExplain(t *testing.T) {
 		t.Fatalf("placement %+v", p)
 	}
 	_, err = v.Explain(ctx, ExplainRequest{Dataset: "registry", Class: "C9"})
-	wantErr(t, err, hint.CodeUsage, `invalid classification "C9": use C<0-3>-I<0-3>-A<0-3> (confidentiality, integrity, availability; e.g. C2-I3-A3) or one of public, internal, restricted, secret`, "")
+	wantCode(t, err, hint.CodeUsage, `invalid classification "C9": use C<0-3>-I<0-3>-A<0-3> (confidentiality, integrity, availability; e.g. C2-I3-A3) or one of public, internal, restricted, secret`, "")
 	_, err = v.Explain(ctx, ExplainRequest{Dataset: "registry"})
-	wantErr(t, err, hint.CodeError, `dataset "registry" not found`, "pass --class LABEL to explain a dataset that does not exist yet")
+	wantCode(t, err, hint.CodeError, `dataset "registry" not found`, "pass --class LABEL to explain a dataset that does not exist yet")
 }

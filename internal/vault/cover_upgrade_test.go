@@ -39,6 +39,6 @@ func TestCoverUpgradeCurrent(t *testing.T) {
 	}
 	defer unlock()
 	_, err = v.Upgrade(ctx)
-	wantErr(t, err, hint.CodeLocked, "keys is locked by another embassy process",
+	wantCode(t, err, hint.CodeLocked, "keys is locked by another embassy process",
 		"wait for it to finish and run again, or pass --retry-lock DURATION (e.g. --retry-lock 10m) to wait for it")
 }

@@ -60,16 +60,16 @@ func TestCoverWatchEvents(t *testing.T) {
 
 	missing := filepath.Join(t.TempDir(), "none.jsonl")
 	_, err = WatchEvents(missing, nil)
-	wantErr(t, err, hint.CodeError, "open "+missing+": no such file or directory", "give a JSON-lines event file, or - for standard input")
+	wantCode(t, err, hint.CodeError, "open "+missing+": no such file or directory", "give a JSON-lines event file, or - for standard input")
 	_, err = WatchEvents("-", strings.NewReader("\x1f\x8bnot gzip"))
-	wantErr(t, err, hint.CodeError, "gzip: invalid header", "the events file looks gzipped but is not readable as gzip")
+	wantCode(t, err, hint.CodeError, "gzip: invalid header", "the events file looks gzipped but is not readable as gzip")
 }
 
 // TestCoverServeWatchMetrics: the exporter's families are served at
 // /metrics until stop; a bad address is refused with advice.
 func TestCoverServeWatchMetrics(t *testing.T) {
 	_, err := ServeWatchMetrics("127.0.0.1:99999", watchman.NewExporter())
-	wantErr(t, err, hint.CodeError, "listen tcp: address 99999: invalid port", "choose a free host:port for --metrics")
+	wantCode(t, err, hint.CodeError, "listen tcp: address 99999: invalid port", "choose a free host:port for --metrics")
 
 	exp := watchman.NewExporter()
 	exp.Update(watchman.Snapshot{})
