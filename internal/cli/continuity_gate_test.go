@@ -95,10 +95,9 @@ func TestDrillPolicyDeniesRestore(t *testing.T) {
 	plan = drillPlan(t, dir, "denied-nohome", "policy: "+pol+"\n", "lu", "ch")
 	report = filepath.Join(dir, "out", "drill.json")
 	os.MkdirAll(filepath.Dir(report), 0o755)
-	// RTO -1.0s: nothing was restored, so no RTO was measured (cmd_drill.go).
 	expectRun(t, filepath.Join(dir, "nohome"), ExitDamaged, []string{"drill", plan, "--expect-home", fp, "--identity", ids[0], "--identity", ids[2], "--out", report}, lines{
 		"drill denied-nohome: FAIL",
-		"  RTO -1.0s (target 600s)",
+		"  RTO not reached (target 600s)",
 		"  failed: " + "policy reg at lu: policy denies restore of reg at site lu (residency-restore): C1-I1-A1 data may be held only in FI; site lu is in LU, so its copy is not restored from: restore from a site there, or widen the class rule (or drop restore-within-residency) in policy.yaml",
 		"  failed: " + "policy reg at ch: policy denies restore of reg at site ch (residency-restore): C1-I1-A1 data may be held only in FI; site ch is in CH, so its copy is not restored from: restore from a site there, or widen the class rule (or drop restore-within-residency) in policy.yaml",
 		"  failed: service registry: the plan has no probes: nothing shows the service works",
@@ -172,7 +171,7 @@ func TestDrillStaleSiteAgainstWitnesses(t *testing.T) {
 		"[0-9a-f]{32}" + regexp.QuoteMeta("); stale or hiding manifests, not used")
 	expectRun(t, nohome, ExitDamaged, []string{"drill", alone, "--expect-home", fp, "--identity", ids[0], "--identity", ids[1], "--out", filepath.Join(dir, "d1.json")}, lines{
 		"drill alone-log: FAIL",
-		"  RTO -1.0s (target 600s)",
+		"  RTO not reached (target 600s)",
 		rx(`  failed: ` + freshness),
 		"  failed: rto alone-log: no probe succeeded: the service did not come back",
 		rx(`  signed report: ` + regexp.QuoteMeta(filepath.Join(dir, "d1.json")) + ` \(sha256 [0-9a-f]{16}\)`),
