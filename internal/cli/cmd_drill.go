@@ -97,7 +97,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 					"rto_target_seconds": rep.RTOTarget, "datasets": rep.Datasets, "failures": rep.Failures})
 			}
 			verdict := map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass]
-			e.printf("drill %s: %s\n  RTO %.1fs (target %gs)\n", rep.Plan, verdict, rep.RTOMeasured, rep.RTOTarget)
+			e.printf("drill %s: %s\n  RTO %s (target %gs)\n", rep.Plan, verdict, rtoText(rep.RTOMeasured), rep.RTOTarget)
 			for _, d := range rep.Datasets {
 				e.printf("  %s: snapshot %s, RPO achieved %.0fs (target %gs)\n", d.Dataset, d.Snapshot[:12], d.AchievedSec, d.TargetSec)
 			}
@@ -152,7 +152,8 @@ signature does not verify.`,
 				e.printf("  endorsed by home %s epoch %d root key %s (%s)\n", v.Home, v.Epoch, v.RootKey, bound)
 			}
 			if pass, ok := body["pass"].(bool); ok {
-				e.printf("  pass: %t, RTO %.1fs\n", pass, body["rto_measured_seconds"])
+				rto, _ := body["rto_measured_seconds"].(float64)
+				e.printf("  pass: %t, RTO %s\n", pass, rtoText(rto))
 				if f, ok := body["failures"].([]any); ok {
 					for _, x := range f {
 						e.printf("  failed: %s\n", strings.TrimSpace(fmt.Sprint(x)))
@@ -165,4 +166,13 @@ signature does not verify.`,
 	c.Flags().StringVar(&key, "key", "", "expected signing or root public key (base64)")
 	c.Flags().StringVar(&siteURL, "site", "", "a site of the home, to check the endorsing key against its signed key epochs")
 	return c
+}
+
+// rtoText is a drill's measured RTO; -1 (drill.Report) is none: no probe
+// succeeded, which read "RTO -1.0s".
+func rtoText(sec float64) string {
+	if sec < 0 {
+		return "not reached" // the failed rto check says why
+	}
+	return fmt.Sprintf("%.1fs", sec)
 }

@@ -90,10 +90,19 @@ func TestCLITransparencyLog(t *testing.T) {
 	}
 	mustRun(t, home, "audit", "check")
 
-	// The host witness goes away: nothing more is published, the command fails.
+	// The host witness goes away: nothing more is published, the command
+	// fails once the home's witness-wait (30s unless set) has passed: 1s
+	// here, so that the test does not sit out the default.
 	cancel()
+	cfg, err := os.OpenFile(filepath.Join(home, "embassy.yaml"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.WriteString("witness-wait: 1s\n"); err != nil || cfg.Close() != nil {
+		t.Fatalf("setting witness-wait: %v", err)
+	}
 	r = run(t, home, "", "disclose", "--site", "lu", "--reason", "HOST_INITIATED_REVIEW", "--who", "a", "--what", "b")
-	wantNoQuorum := regexp.MustCompile(`^embassy: error: transparency log: no witnessed checkpoint covers the entry within 30s; ` +
+	wantNoQuorum := regexp.MustCompile(`^embassy: error: transparency log: no witnessed checkpoint covers the entry within 1s; ` +
 		`last witness refusal: unreachable http://127\.0\.0\.1:[0-9]+/add-checkpoint \(0 dial tcp 127\.0\.0\.1:[0-9]+: connect: connection refused\)\n` +
 		`embassy: hint: check that the witnesses in ` + regexp.QuoteMeta(filepath.Join(home, "log", "policy")) + ` are reachable; see 'embassy audit check'\n$`)
 	if r.code != ExitError || !wantNoQuorum.MatchString(r.stderr) {

@@ -121,6 +121,7 @@ embassy.yaml:
   pack-size-mib: 8          # target size of pack files at the sites
   home-state: EE            # the sending state (ISO 3166-1 alpha-2)
   home-location: 59.43,24.75  # the home data centre, for distance rules
+  witness-wait: 30s         # how long an entry waits for the witness quorum (1s..1h)
   sites:
     - name: lu-1
       url: /mnt/embassy-lu  # a folder, file:///path, s3://host:port/bucket/prefix,

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -36,17 +37,22 @@ func TestServeWitness(t *testing.T) {
 	// the daemon's log (no port is freed and then reused).
 	witnessAddr := startServe(t, dir, ids, "lu", "--witness-listen", "127.0.0.1:0", "--witness-dir", wdir, "--witness-log", strings.TrimSpace(string(pub))).witness
 	mustRun(t, home, "witness", "add", "lu", vkey, "https://"+witnessAddr) // mutual TLS with the home's certificate
-	mustRun(t, home, "disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
-	var last string
-	for _, line := range strings.Split(strings.TrimSpace(mustRun(t, home, "log")), "\n") {
-		if strings.Contains(line, "disclosure") {
-			last = strings.Fields(line)[0]
-		}
-	}
+	expectRun(t, home, ExitOK, []string{"disclose", "--site", "lu", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap"},
+		lines{"Logged disclosure 4: HOST_INITIATED_SERVICE at lu (0s after the access)"}, nil)
+	at := rxMinute + `:[0-9]{2}`
+	expectRun(t, home, ExitOK, []string{"log"}, lines{
+		"INDEX  TIME                 KIND            ACTOR  SITE  DATASET  OBJECT     REASON",
+		rx(`0      ` + at + `  init            home   -     -        -          -`),
+		rx(`1      ` + at + `  site.add        home   lu    -        -          -`),
+		rx(`2      ` + at + `  site.add        home   ch    -        -          -`),
+		rx(`3      ` + at + `  witness.change  home   -     -        lu         -`),
+		rx(`4      ` + at + `  disclosure      ops    lu    -        disk swap  HOST_INITIATED_SERVICE`),
+		"5 of 5 entries; checkpoint 5 cosigned by the witness quorum",
+	}, nil)
 	rc := filepath.Join(dir, "r.proof")
-	mustRun(t, home, "audit", "receipt", last, "-o", rc)
+	mustRun(t, home, "audit", "receipt", "4", "-o", rc)
 	b, _ := os.ReadFile(rc)
-	if !strings.Contains(string(b), "— lu-witness ") {
+	if !slices.ContainsFunc(strings.Split(string(b), "\n"), func(l string) bool { return strings.HasPrefix(l, "— lu-witness ") }) {
 		t.Fatalf("receipt is not cosigned by the host's witness:\n%s", b)
 	}
 	mustRun(t, home, "audit", "verify", rc)
@@ -75,21 +81,69 @@ func TestDaemonDisclosures(t *testing.T) {
 	if err := op.Disclose(context.Background(), api.Disclosure{Reason: "nope!", Who: "x", What: "y"}); err == nil {
 		t.Fatal("daemon accepted a malformed disclosure")
 	}
-	out := mustRun(t, home, "--json", "site", "events")
-	if !strings.Contains(out, `"disclosures": 1`) {
-		t.Fatalf("site events: %s", out)
+	pulled := func(n int) lines {
+		return lines{
+			"[",
+			"  {",
+			`    "site": "lu-d",`,
+			fmt.Sprintf(`    "sessions": %d,`, n),
+			fmt.Sprintf(`    "disclosures": %d`, n),
+			"  }",
+			"]",
+		}
 	}
+	expectRun(t, home, ExitOK, []string{"--json", "site", "events"}, pulled(1), nil)
 	// Pulling again records nothing new.
-	if out := mustRun(t, home, "--json", "site", "events"); !strings.Contains(out, `"disclosures": 0`) {
-		t.Fatalf("second pull: %s", out)
-	}
-	r := run(t, home, "", "--json", "disclosures")
-	if !strings.Contains(r.stdout, "replaced a failed disk") || !strings.Contains(r.stdout, `"site": "lu-d"`) {
-		t.Fatalf("disclosures: %d %s %s", r.code, r.stdout, r.stderr)
-	}
-	if !strings.Contains(mustRun(t, home, "log", "--kind", "session"), "lu-d") {
-		t.Fatal("the operator's session is not in the log")
-	}
+	expectRun(t, home, ExitOK, []string{"--json", "site", "events"}, pulled(0), nil)
+	homeID := `h[0-9a-f]{20}`
+	expectRun(t, home, ExitOK, []string{"--json", "disclosures"}, lines{
+		"{",
+		`  "disclosures": [`,
+		"    {",
+		`      "index": 5,`,
+		`      "site": "lu-d",`,
+		`      "reason": "HOST_INITIATED_SERVICE",`,
+		`      "access": "console",`,
+		`      "who": "ops (LU)",`,
+		`      "what": "replaced a failed disk",`,
+		`      "ticket": "LU-42",`,
+		rx(`      "at": "` + rxTime + `",`),
+		rx(`      "logged": "` + rxTime + `",`),
+		rx(`      "delay_ns": 7200[0-9]{9},`),
+		`      "allowed_ns": 86400000000000,`,
+		`      "late": false,`,
+		rx(`      "delay": "2h0m[0-9]+s"`),
+		"    }",
+		"  ],",
+		`  "alerts": [],`,
+		`  "pending": [`,
+		"    {",
+		`      "index": 4,`,
+		`      "v": 1,`,
+		`      "kind": "session",`,
+		rx(`      "time": "` + rxTime + `",`),
+		rx(`      "actor": "spiffe://` + homeID + `/role/operator/ops",`),
+		rx(`      "home": "` + homeID + `",`),
+		`      "site": "lu-d",`,
+		`      "details": {`,
+		rx(`        "at": "` + rxTime + `",`),
+		`        "detail": "X25519MLKEM768",`,
+		`        "event": "login",`,
+		`        "initiator": "host",`,
+		`        "role": "operator"`,
+		"      }",
+		"    }",
+		"  ],",
+		rx(`  "delay_p50_ns": 7200[0-9]{9},`),
+		rx(`  "delay_p99_ns": 7200[0-9]{9},`),
+		rx(`  "delay_max_ns": 7200[0-9]{9}`),
+		"}",
+	}, nil)
+	expectRun(t, home, ExitOK, []string{"log", "--kind", "session"}, lines{
+		"INDEX  TIME                 KIND     ACTOR                                             SITE  DATASET  OBJECT  REASON",
+		rx(`4      ` + rxMinute + `:[0-9]{2}  session  spiffe://` + homeID + `/role/operator/ops  lu-d  -        -       -`),
+		"1 of 6 entries; checkpoint 6 cosigned by the witness quorum",
+	}, nil)
 }
 
 // served are the addresses a daemon's listeners bound, read from its log.

@@ -452,8 +452,9 @@ func askWitnesses(ctx context.Context, env *Env, w *Witnessed, hc *http.Client) 
 		names = append(names, s.Name)
 	}
 	err := w.AheadError("sites "+strings.Join(names, ", "), ahead)
-	for _, h := range ahead {
-		env.add(Check{Check: "freshness", Subject: h.Name, Detail: err.Error()})
-	}
+	// The plan's log copy is what is stale (the detail names each witness
+	// ahead): one check about the log, not one per witness under its name,
+	// which read as a site's ("freshness lu").
+	env.add(Check{Check: "freshness", Subject: "log", Detail: err.Error()})
 	return hint.WithCode(hint.Wrap(err, "refresh the plan's copy of the home's log (log.dir) from the home or a custodian's copy"), hint.CodeDamaged)
 }

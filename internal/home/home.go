@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -36,9 +37,31 @@ type Config struct {
 	PackSizeMiB int    `yaml:"pack-size-mib,omitempty"`
 	// HomeState is the sending state (ISO 3166 alpha-2); HomeLocation its
 	// primary data centre as "lat,lon", for distance rules.
-	HomeState    string       `yaml:"home-state,omitempty"`
-	HomeLocation string       `yaml:"home-location,omitempty"`
-	Sites        []SiteConfig `yaml:"sites"`
+	HomeState    string `yaml:"home-state,omitempty"`
+	HomeLocation string `yaml:"home-location,omitempty"`
+	// WitnessWait is how long a command waits for the witness quorum to
+	// cosign a checkpoint covering its log entry before it fails (a Go
+	// duration, 1s..1h; empty: 30s). Slow links to host witnesses may
+	// need more.
+	WitnessWait string       `yaml:"witness-wait,omitempty"`
+	Sites       []SiteConfig `yaml:"sites"`
+}
+
+// Witness-wait bounds and default (Config.WitnessWait).
+const (
+	MinWitnessWait     = time.Second
+	MaxWitnessWait     = time.Hour
+	DefaultWitnessWait = 30 * time.Second
+)
+
+// WitnessWaitDuration is WitnessWait as a duration (DefaultWitnessWait
+// when unset; Validate has checked it).
+func (c Config) WitnessWaitDuration() time.Duration {
+	d, err := time.ParseDuration(c.WitnessWait)
+	if err != nil || d < MinWitnessWait || d > MaxWitnessWait {
+		return DefaultWitnessWait
+	}
+	return d
 }
 
 // SiteConfig is one storage site in the registry.
@@ -153,6 +176,11 @@ func (c *Config) Validate() error {
 	}
 	if c.PackSizeMiB < 0 || c.PackSizeMiB > 512 {
 		return fmt.Errorf("pack-size-mib: %d is outside 1..512", c.PackSizeMiB)
+	}
+	if c.WitnessWait != "" {
+		if d, err := time.ParseDuration(c.WitnessWait); err != nil || d < MinWitnessWait || d > MaxWitnessWait {
+			return fmt.Errorf("witness-wait: %q is not a duration from %s to %s (such as 30s or 2m)", c.WitnessWait, MinWitnessWait, MaxWitnessWait)
+		}
 	}
 	if c.HomeState != "" {
 		if err := ValidJurisdiction(c.HomeState); err != nil {

@@ -145,7 +145,7 @@ func (rc *Recorder) Open(ctx context.Context) (*tlog.Log, error) {
 		}
 	}
 	return tlog.Open(ctx, rc.Dir, tlog.Options{Signer: rc.Signer, Policy: rc.Policy, Local: rc.local, Logger: rc.v.log, AWS: st,
-		Transport: rc.v.wtr})
+		Transport: rc.v.wtr, PublishTimeout: rc.v.Home.Config.WitnessWaitDuration()})
 }
 
 // Reader returns a reader of the home's log.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"filippo.io/age"
 	"filippo.io/age/armor"
@@ -261,8 +262,8 @@ func checkFresh(ctx context.Context, s *repo.Site, homeID string, req RecoverReq
 	for _, h := range failover.Unreachable(heads) {
 		warn(o, fmt.Sprintf("witness %s (%s) not asked for its latest checkpoint: %v; the site's freshness against it is unknown", h.Name, h.URL, h.Err))
 	}
-	if len(heads) == 0 && o.Logger != nil { // as 'witness add' warns of a home-alone policy: logged, exit unchanged
-		o.Logger.WarnContext(ctx, "the log policy names no witness outside the home: the site's freshness is checked against the log copy alone")
+	if len(heads) == 0 { // as 'witness add' warns of a home-alone policy: a warning, exit unchanged
+		noteOf(o, "the log policy names no witness outside the home: the site's freshness is checked against the log copy alone")
 	}
 	if ahead := w.Ahead(heads); len(ahead) > 0 {
 		return hint.WithCode(hint.Wrap(w.AheadError("site "+s.Name, ahead),
@@ -278,7 +279,7 @@ func checkFresh(ctx context.Context, s *repo.Site, homeID string, req RecoverReq
 			"recover from another site of the home"), hint.CodeDamaged)
 	}
 	if behind := w.Behind(st); len(behind) > 0 {
-		return hint.WithCode(hint.Wrap(fmt.Errorf("site %s presents vault state %d, which misses the newest snapshots the log's witnesses cosigned (datasets %v): stale or hiding manifests, not used", s.Name, st.Seq, behind),
+		return hint.WithCode(hint.Wrap(fmt.Errorf("site %s presents vault state %d, which misses the newest snapshots the log's witnesses cosigned (datasets %s): stale or hiding manifests, not used", s.Name, st.Seq, strings.Join(behind, ", ")),
 			"recover from another site of the home, one that shows the newest snapshots"), hint.CodeDamaged)
 	}
 	return nil
@@ -317,6 +318,15 @@ func compareSites(ctx context.Context, src *repo.Site, homeID string, urls []str
 			"recover from the site that shows the freshest state"), hint.CodeDamaged)
 	}
 	return nil
+}
+
+// noteOf reports a warning that does not change the exit code (Options.Note).
+func noteOf(o Options, msg string) {
+	if o.Note != nil {
+		o.Note(msg)
+	} else if o.Logger != nil {
+		o.Logger.Warn(msg)
+	}
 }
 
 func warn(o Options, msg string) {

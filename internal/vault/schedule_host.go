@@ -92,7 +92,7 @@ func raiseAll(st *JobState, slot time.Time, found map[string]watch.Alert, rep *J
 		if st.Raise(k, slot) {
 			a := found[k]
 			a.Time = slot
-			a.Site, a.Why = watch.Clean(a.Site), watch.Clean(a.Why)
+			a.Site, a.Why = watch.Clean(a.Site), watch.CleanN(a.Why, watch.MaxLine) // the whole explanation, not one field's 128 bytes
 			rep.Alerts = append(rep.Alerts, a)
 		}
 	}

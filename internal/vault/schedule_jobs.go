@@ -272,7 +272,7 @@ func (v *Vault) inventoryJob(ctx context.Context, slot time.Time, st *JobState) 
 		keep[key] = true
 		if st.Raise(key, slot) {
 			rep.Alerts = append(rep.Alerts, watch.Alert{Time: slot, Kind: AlertUndeclaredData, Site: watch.Clean(f.Site), Dataset: watch.Clean(f.Dataset),
-				Why: watch.Clean("site " + f.Site + " holds " + f.Why), Unit: "dataset"})
+				Why: watch.CleanN("site "+f.Site+" holds "+f.Why, watch.MaxLine), Unit: "dataset"})
 		}
 	}
 	st.Clear(keep)
@@ -318,7 +318,7 @@ func (v *Vault) drillJob(i int, d protect.DrillJob) (Job, error) {
 			Details: map[string]string{"report": res.Digest, "pass": strconv.FormatBool(r.Pass), "rto_seconds": strconv.FormatFloat(r.RTOMeasured, 'f', 1, 64)}}
 		if !r.Pass {
 			rep.Alerts = append(rep.Alerts, watch.Alert{Time: slot, Kind: AlertDrillFailed, Unit: "seconds", Baseline: r.RTOTarget, Observed: r.RTOMeasured,
-				Why: watch.Clean(fmt.Sprintf("restore drill %s failed: %s", r.Plan, strings.Join(r.Failures, "; ")))})
+				Why: watch.CleanN(fmt.Sprintf("restore drill %s failed: %s", r.Plan, strings.Join(r.Failures, "; ")), watch.MaxLine)})
 		}
 		return rep, nil
 	}}, nil

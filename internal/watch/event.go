@@ -55,9 +55,13 @@ var ErrMalformed = errors.New("malformed event")
 // Clean returns the field cut to a bounded length with control characters
 // and invalid UTF-8 replaced, safe to print on a terminal or a web page's
 // text node.
-func Clean(s string) string {
-	if len(s) > maxField {
-		s = s[:maxField]
+func Clean(s string) string { return CleanN(s, maxField) }
+
+// CleanN is Clean with a bound of n bytes, for text longer than one
+// event field (an alert's explanation, which names sites and a command).
+func CleanN(s string, n int) string {
+	if len(s) > n {
+		s = s[:n]
 	}
 	if !strings.ContainsFunc(s, func(r rune) bool { return r == utf8.RuneError || unicode.IsControl(r) }) && utf8.ValidString(s) {
 		return s

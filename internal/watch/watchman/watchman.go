@@ -201,12 +201,8 @@ func protectAlerts(path string, skip int64) (int64, []watch.Alert, error) {
 
 // Entry is the log entry recording an alert.
 func Entry(a watch.Alert, now time.Time) tlog.Entry {
-	why := a.Why
-	if len(why) > 1000 {
-		why = why[:1000]
-	}
 	return tlog.Entry{V: tlog.Version, Kind: LogKind, Time: now.UTC(), Actor: "watch", Site: a.Site, Dataset: a.Dataset, Reason: a.Kind,
-		Details: map[string]string{"why": watch.Clean(why), "baseline": strconv.FormatFloat(a.Baseline, 'g', 6, 64),
+		Details: map[string]string{"why": watch.CleanN(a.Why, 1000), // 1000 bytes, not one event field's 128 "baseline": strconv.FormatFloat(a.Baseline, 'g', 6, 64),
 			"observed": strconv.FormatFloat(a.Observed, 'g', 6, 64), "unit": a.Unit, "at": a.Time.UTC().Format(time.RFC3339Nano)}}
 }
 
