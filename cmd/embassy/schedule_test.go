@@ -90,6 +90,20 @@ func TestProtectRunsScheduledJobs(t *testing.T) {
 	if drillUnwraps == 0 {
 		t.Error("the drill's key unwraps are not in the log")
 	}
+	// The drill job's summary says the service never came back (its RTO
+	// is not a negative number of seconds).
+	summaries := 0
+	for _, e := range ents {
+		if d, _ := e["details"].(map[string]any); e["kind"] == "job" && d["job"] == "drill:sched-drill" {
+			summaries++
+			if s, _ := d["summary"].(string); !regexp.MustCompile(`^drill sched-drill: pass=false, RTO not reached \(target [0-9]+s\), cadence .+$`).MatchString(s) {
+				t.Errorf("drill job summary %q", s)
+			}
+		}
+	}
+	if summaries != 1 {
+		t.Errorf("%d drill job entries, want 1", summaries)
+	}
 	for _, e := range ents {
 		if e["kind"] == "drill" {
 			d, _ := e["details"].(map[string]any)

@@ -236,7 +236,7 @@ func (s *Scheduler) runOne(ctx context.Context, j Job, slot time.Time) (JobRun, 
 		facts.Summary = "failed: " + err.Error()
 	}
 	if err != nil && !repeat {
-		alerts = append(alerts, watch.Alert{Time: slot, Kind: JobFailedKind, Why: watch.Clean(fmt.Sprintf("scheduled job %s failed: %v", j.Name, err)), Unit: "run"})
+		alerts = append(alerts, watch.Alert{Time: slot, Kind: JobFailedKind, Why: watch.CleanN(fmt.Sprintf("scheduled job %s failed: %v", j.Name, err), watch.MaxLine), Unit: "run"})
 	}
 	facts.Alerts = len(alerts)
 	var ents []tlog.Entry

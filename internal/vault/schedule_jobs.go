@@ -314,7 +314,11 @@ func (v *Vault) drillJob(i int, d protect.DrillJob) (Job, error) {
 			return nil, err
 		}
 		r := res.Report
-		rep := &JobReport{OK: r.Pass, Summary: fmt.Sprintf("drill %s: pass=%t, RTO %.1fs (target %gs), cadence %s from %s", r.Plan, r.Pass, r.RTOMeasured, r.RTOTarget, every, why),
+		rto := fmt.Sprintf("RTO %.1fs", r.RTOMeasured)
+		if r.RTOMeasured < 0 { // the service never came back
+			rto = "RTO not reached"
+		}
+		rep := &JobReport{OK: r.Pass, Summary: fmt.Sprintf("drill %s: pass=%t, %s (target %gs), cadence %s from %s", r.Plan, r.Pass, rto, r.RTOTarget, every, why),
 			Details: map[string]string{"report": res.Digest, "pass": strconv.FormatBool(r.Pass), "rto_seconds": strconv.FormatFloat(r.RTOMeasured, 'f', 1, 64)}}
 		if !r.Pass {
 			rep.Alerts = append(rep.Alerts, watch.Alert{Time: slot, Kind: AlertDrillFailed, Unit: "seconds", Baseline: r.RTOTarget, Observed: r.RTOMeasured,
