@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,51 +18,6 @@ import (
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/pki"
 )
-
-// addrLog is a slog handler that hands the test the address each
-// listener bound ("embassy daemon" and "witness" records): the daemon
-// binds 127.0.0.1:0 itself, so no port is freed and reused.
-type addrLog struct {
-	mu    sync.Mutex
-	addrs map[string]chan string
-}
-
-func newAddrLog() *addrLog {
-	return &addrLog{addrs: map[string]chan string{"embassy daemon": make(chan string, 1), "witness": make(chan string, 1)}}
-}
-
-func (h *addrLog) Enabled(context.Context, slog.Level) bool { return true }
-func (h *addrLog) Handle(_ context.Context, r slog.Record) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if ch, ok := h.addrs[r.Message]; ok {
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == "addr" {
-				select {
-				case ch <- a.Value.String():
-				default:
-				}
-			}
-			return true
-		})
-	}
-	return nil
-}
-func (h *addrLog) WithAttrs([]slog.Attr) slog.Handler { return h }
-func (h *addrLog) WithGroup(string) slog.Handler      { return h }
-
-func (h *addrLog) wait(t *testing.T, msg string, errc <-chan error) string {
-	t.Helper()
-	select {
-	case a := <-h.addrs[msg]:
-		return a
-	case err := <-errc:
-		t.Fatalf("Run returned before %q: %v", msg, err)
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no %q within 30s", msg)
-	}
-	return ""
-}
 
 type identities struct {
 	dir, home string
@@ -124,7 +78,7 @@ func TestRunServesAndStops(t *testing.T) {
 	}
 	o := id.options(filepath.Join(id.dir, "store"))
 	o.WitnessListen, o.WitnessDir, o.WitnessLogs, o.WitnessPlainHTTP = "127.0.0.1:0", filepath.Join(id.dir, "witness"), []string{vkey}, true
-	lg := newAddrLog()
+	lg := newRecLog() // cover_helpers_test.go: hands over each bound address
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	errc := make(chan error, 1)
