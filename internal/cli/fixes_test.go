@@ -75,31 +75,11 @@ func TestDiscloseBadArgumentLogsNothing(t *testing.T) {
 // slog's default logger, straight to stderr). With --log-level debug the
 // line is still there, in the command's log. Needs root (mount).
 func TestHomeDiskFullOneError(t *testing.T) {
-	if testing.Short() {
-		t.Skip("mounts a tmpfs")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a tmpfs")
-	}
+	home, src, _ := fullDiskHome(t)
 	bin, err := exec.LookPath("embassy") // the test binary as embassy (TestMain)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
-	dir := t.TempDir()
-	home := filepath.Join(mnt, "home")
-	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))
-	mustRun(t, home, "init", "--custodian", rec, "--threshold", "1")
-	mustRun(t, home, "site", "add", "lu", "--url", filepath.Join(dir, "site"), "--jurisdiction", "LU")
-	src := filepath.Join(dir, "src")
-	os.MkdirAll(src, 0o755)
-	os.WriteFile(filepath.Join(src, "a.txt"), []byte("one\n"), 0o644)
-	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
-	exec.Command("dd", "if=/dev/zero", "of="+filepath.Join(mnt, "fill"), "bs=64k").Run() // until the disk is full
 	embassy := func(args ...string) (int, string) {
 		cmd := exec.Command(bin, append([]string{"--home", home, "--progress", "never"}, args...)...)
 		var stderr strings.Builder

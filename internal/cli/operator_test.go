@@ -58,10 +58,10 @@ func TestQuickstartOwnFolder(t *testing.T) {
 	}
 }
 
-// TestHomeDiskFull: with the home's disk full, operations that change the
-// vault are refused before they change anything, saying why and what to
-// do, and work again once there is room (issue 11.16). Needs root (mount).
-func TestHomeDiskFull(t *testing.T) {
+// fullDiskHome is a home on a 16 MiB tmpfs with one site and one
+// snapshot of src, then the tmpfs filled up (the file fill). Needs root.
+func fullDiskHome(t *testing.T) (home, src, fill string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("mounts a tmpfs")
 	}
@@ -74,16 +74,24 @@ func TestHomeDiskFull(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
 	dir := t.TempDir()
-	home := filepath.Join(mnt, "home")
+	home = filepath.Join(mnt, "home")
 	rec := strings.TrimSpace(mustRun(t, home, "custodian", "keygen", "-o", filepath.Join(dir, "a.key")))
 	mustRun(t, home, "init", "--custodian", rec, "--threshold", "1")
 	mustRun(t, home, "site", "add", "lu", "--url", filepath.Join(dir, "site"), "--jurisdiction", "LU")
-	src := filepath.Join(dir, "src")
+	src = filepath.Join(dir, "src")
 	os.MkdirAll(src, 0o755)
 	os.WriteFile(filepath.Join(src, "a.txt"), []byte("one\n"), 0o644)
 	mustRun(t, home, "snapshot", "registry", src, "--class", "internal")
-	fill := filepath.Join(mnt, "fill")
+	fill = filepath.Join(mnt, "fill")
 	exec.Command("dd", "if=/dev/zero", "of="+fill, "bs=64k").Run() // until the disk is full
+	return home, src, fill
+}
+
+// TestHomeDiskFull: with the home's disk full, operations that change the
+// vault are refused before they change anything, saying why and what to
+// do, and work again once there is room (issue 11.16). Needs root (mount).
+func TestHomeDiskFull(t *testing.T) {
+	home, src, fill := fullDiskHome(t)
 	for _, args := range [][]string{{"snapshot", "registry", src, "--class", "internal"}, {"forget", "registry", "latest"}, {"prune"}} {
 		r := run(t, home, "", args...)
 		// warnings (the log cannot take the key unwraps either), then the refusal
