@@ -422,8 +422,7 @@ func TestCapacityEndpointRoles(t *testing.T) {
 	}
 	defer op.Close()
 	_, err = op.Capacity(context.Background(), make([]byte, compute.NonceSize))
-	// TODO(site/remote): "capacity capacity" and "may not capacity" read badly
-	wantLines(t, "operator's capacity request", fmt.Sprintln(err), lines{"capacity capacity: daemon: role operator may not capacity (403)"})
+	wantLines(t, "operator's capacity request", fmt.Sprintln(err), lines{"capacity: daemon: role operator may not read capacity (403)"})
 	// A daemon without a capacity file: the home's check names it.
 	ids := filepath.Join(dir, "ch-ids")
 	mustRun(t, homeDir, "pki", "issue", "--role", "site", "--name", "ch-1", "--host", "127.0.0.1", "-o", ids)
@@ -442,5 +441,5 @@ func TestCapacityEndpointRoles(t *testing.T) {
 	}
 	defer hc.Close()
 	_, err = hc.Capacity(context.Background(), []byte{1})
-	wantLines(t, "short nonce", fmt.Sprintln(err), lines{"capacity capacity: daemon: the nonce must be 32 bytes of hex (400)"})
+	wantLines(t, "short nonce", fmt.Sprintln(err), lines{"capacity: daemon: the nonce must be 32 bytes of hex (400)"})
 }

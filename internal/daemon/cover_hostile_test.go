@@ -142,7 +142,7 @@ func TestCoverHostileRequests(t *testing.T) {
 	// is no client at all; a certificate of another CA fails the handshake.
 	_, audPair := id.issue(t, pki.RoleAuditor, "audit")
 	got, status := rawDo(t, id.httpClient(t, audPair), d.addr, rawCase{method: "PUT", path: "/v1/objects/data/by-auditor", body: "x"})
-	if want := (api.Error{Code: api.CodeForbidden, Message: "role auditor may not put"}); status != 403 || got != want {
+	if want := (api.Error{Code: api.CodeForbidden, Message: "role auditor may not store objects"}); status != 403 || got != want {
 		t.Fatalf("auditor put: %d %+v, want 403 %+v", status, got, want)
 	}
 	_, sitePair := id.issue(t, pki.RoleSite, "de")
@@ -173,7 +173,7 @@ func TestCoverHostileRequests(t *testing.T) {
 		}
 	}
 	err = home.PutCRL(ctx, crl1)
-	if want := "push CRL crl: daemon: CRL refused: CRL number 1 is older than the one held (2) (400)"; err == nil || err.Error() != want {
+	if want := "push CRL: daemon: CRL refused: CRL number 1 is older than the one held (2) (400)"; err == nil || err.Error() != want {
 		t.Fatalf("replayed older CRL: %v, want %q", err, want)
 	}
 	if resp, err := id.httpClient(t, audPair).Get("https://" + d.addr + "/healthz"); err == nil {

@@ -44,6 +44,43 @@ func (s *Server) routes() {
 	})
 }
 
+// actions says what each route does, for refusals: "role operator may not
+// read capacity". The route itself stays the metrics and event label.
+var actions = map[string]string{
+	"put":              "store objects",
+	"get":              "read objects",
+	"stat":             "stat objects",
+	"delete":           "delete objects",
+	"list":             "list objects",
+	"sync":             "sync the site",
+	"prove":            "ask for storage proofs",
+	"exit_certificate": "ask for an exit certificate",
+	"crl":              "push a CRL",
+	"facts":            "ask for site facts",
+	"properties":       "read site properties",
+	"events":           "read events",
+	"disclose":         "file disclosures",
+	"access_request":   "request access",
+	"access_list":      "list access requests",
+	"access_decision":  "decide access requests",
+	"maintenance_list": "list objects for maintenance",
+	"incident_file":    "file incidents",
+	"incident_list":    "list incidents",
+	"incident_ack":     "acknowledge incidents",
+	"capacity":         "read capacity",
+	"healthz":          "read health",
+	"version":          "read the version",
+	"metrics":          "read metrics",
+}
+
+// action is route's entry in actions, or route itself.
+func action(route string) string {
+	if a, ok := actions[route]; ok {
+		return a
+	}
+	return route
+}
+
 // handle registers fn behind authentication, role checks, limits (when
 // limited), metrics and error rendering.
 func (s *Server) handle(pattern, route string, roles []pki.Role, limited bool, fn handlerFunc) {
@@ -63,7 +100,7 @@ func (s *Server) handle(pattern, route string, roles []pki.Role, limited bool, f
 		}
 		if err == nil && !allowed(roles, c.id.Role) {
 			s.events.add(Event{Kind: "denied", Identity: c.id.String(), Role: role, Remote: r.RemoteAddr, Detail: route})
-			err = fail(http.StatusForbidden, api.CodeForbidden, "role "+role+" may not "+route, nil)
+			err = fail(http.StatusForbidden, api.CodeForbidden, "role "+role+" may not "+action(route), nil)
 		} else if err != nil {
 			err = fail(http.StatusForbidden, api.CodeForbidden, "no valid client identity", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/api"
 	"github.com/digital-embassy/embassy/internal/metrics/metricstest"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/server"
@@ -77,8 +79,9 @@ func TestRoles(t *testing.T) {
 	if _, err := site.ReadAll(t.Context(), auditor, h); err != nil {
 		t.Errorf("auditor Get: %v", err)
 	}
-	if err := auditor.Put(t.Context(), site.Handle{Kind: site.KindIndex, Name: "x"}, site.Bytes("x"), site.PutOptions{}); err == nil || !site.IsPermanent(err) {
-		t.Errorf("auditor Put: got %v, want a permanent refusal", err)
+	err := auditor.Put(t.Context(), site.Handle{Kind: site.KindIndex, Name: "x"}, site.Bytes("x"), site.PutOptions{})
+	if want := "put index/x: daemon: role auditor may not store objects (403)"; err == nil || err.Error() != want || !site.IsPermanent(err) {
+		t.Errorf("auditor Put: got %v, want a permanent %q", err, want)
 	}
 	if err := auditor.Delete(t.Context(), h); err == nil {
 		t.Error("auditor Delete succeeded")
@@ -88,15 +91,19 @@ func TestRoles(t *testing.T) {
 	for _, tc := range []struct {
 		method, path string
 		want         int
+		refusal      string // the 403 body's message, what the operator reads
 	}{
-		{"GET", "/v1/objects/index/obj", 403},
-		{"HEAD", "/v1/objects/index/obj", 403},
-		{"GET", "/v1/list/index", 403},
-		{"POST", "/v1/prove", 403},
-		{"DELETE", "/v1/objects/index/obj", 403},
-		{"GET", "/healthz", 200},
-		{"GET", "/metrics", 200},
-		{"GET", "/v1/events", 200},
+		{"GET", "/v1/objects/index/obj", 403, "role operator may not read objects"},
+		{"HEAD", "/v1/objects/index/obj", 403, ""}, // a HEAD answer has no body
+		{"GET", "/v1/list/index", 403, "role operator may not list objects"},
+		{"POST", "/v1/prove", 403, "role operator may not ask for storage proofs"},
+		{"DELETE", "/v1/objects/index/obj", 403, "role operator may not delete objects"},
+		{"POST", "/v1/capacity", 403, "role operator may not read capacity"},
+		{"POST", "/v1/exit/certificate", 403, "role operator may not ask for an exit certificate"},
+		{"PUT", "/v1/crl", 403, "role operator may not push a CRL"},
+		{"GET", "/healthz", 200, ""},
+		{"GET", "/metrics", 200, ""},
+		{"GET", "/v1/events", 200, ""},
 	} {
 		req, _ := http.NewRequest(tc.method, "https://"+env.Addr+tc.path, nil)
 		resp, err := op.Do(req)
@@ -107,6 +114,12 @@ func TestRoles(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != tc.want {
 			t.Errorf("operator %s %s: got %d, want %d", tc.method, tc.path, resp.StatusCode, tc.want)
+		}
+		if tc.want == 403 && tc.method != "HEAD" {
+			var e api.Error
+			if err := json.Unmarshal(body, &e); err != nil || e != (api.Error{Code: api.CodeForbidden, Message: tc.refusal}) {
+				t.Errorf("operator %s %s: body %q, want message %q", tc.method, tc.path, body, tc.refusal)
+			}
 		}
 		if bytes.Contains(body, []byte("secret")) {
 			t.Errorf("operator %s %s: response holds object bytes", tc.method, tc.path)

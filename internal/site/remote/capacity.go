@@ -31,7 +31,7 @@ func (b *Backend) Capacity(ctx context.Context, nonce []byte) ([]byte, error) {
 		return nil, errors.New("the daemon reports no compute capacity: the host starts embassyd with --capacity FILE (docs/COMPUTE.md)")
 	}
 	if resp.StatusCode != http.StatusOK {
-		return nil, responseError("capacity", stringer("capacity"), resp)
+		return nil, responseError("capacity", nil, resp)
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, compute.MaxReport+1))
 	if err != nil {

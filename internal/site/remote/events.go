@@ -20,7 +20,7 @@ func (b *Backend) Events(ctx context.Context) ([]api.Event, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, responseError("events", stringer("events"), resp)
+		return nil, responseError("events", nil, resp)
 	}
 	var evs []api.Event
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 16<<20)).Decode(&evs); err != nil {
@@ -42,7 +42,7 @@ func (b *Backend) Disclose(ctx context.Context, d api.Disclosure) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
-		return responseError("disclose", stringer("disclosure"), resp)
+		return responseError("disclose", nil, resp)
 	}
 	return nil
 }
@@ -55,7 +55,7 @@ func (b *Backend) Metrics(ctx context.Context) (string, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", responseError("metrics", stringer("metrics"), resp)
+		return "", responseError("metrics", nil, resp)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	return string(body), err
@@ -69,7 +69,7 @@ func (b *Backend) PutCRL(ctx context.Context, crl []byte) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusNoContent {
-		return responseError("push CRL", stringer("crl"), resp)
+		return responseError("push CRL", nil, resp)
 	}
 	return nil
 }

@@ -210,8 +210,12 @@ func (b *Backend) Close() error {
 }
 
 // responseError turns a failed response into an error wrapping the site's
-// sentinels; the message is the daemon's user-safe one.
+// sentinels; the message is the daemon's user-safe one. The error reads
+// "op h: daemon: ...", or "op: daemon: ..." when h is nil (op says it all).
 func responseError(op string, h fmt.Stringer, resp *http.Response) error {
+	if h != nil {
+		op += " " + h.String()
+	}
 	var e api.Error
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	json.Unmarshal(body, &e)
@@ -219,16 +223,16 @@ func responseError(op string, h fmt.Stringer, resp *http.Response) error {
 	if msg == "" {
 		msg = resp.Status
 	}
-	base := fmt.Errorf("%s %v: daemon: %s (%d)", op, h, msg, resp.StatusCode)
+	base := fmt.Errorf("%s: daemon: %s (%d)", op, msg, resp.StatusCode)
 	switch resp.StatusCode {
 	case http.StatusNotFound:
 		if e.Code == api.CodeNotFound {
-			return fmt.Errorf("%s %v: %w", op, h, site.ErrNotFound)
+			return fmt.Errorf("%s: %w", op, site.ErrNotFound)
 		}
 	case http.StatusPreconditionFailed:
-		return fmt.Errorf("%s %v: %w", op, h, site.ErrExists)
+		return fmt.Errorf("%s: %w", op, site.ErrExists)
 	case http.StatusRequestedRangeNotSatisfiable:
-		return fmt.Errorf("%s %v: %w", op, h, site.ErrRange)
+		return fmt.Errorf("%s: %w", op, site.ErrRange)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
 		return base // worth retrying
 	}

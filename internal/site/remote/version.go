@@ -19,7 +19,7 @@ func (b *Backend) Version(ctx context.Context) (*supply.DaemonVersion, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, responseError("version", stringer("version"), resp)
+		return nil, responseError("version", nil, resp)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, supply.MaxVersionAnswer+1))
 	if err != nil {
