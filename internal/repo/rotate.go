@@ -26,6 +26,9 @@ type RotateOptions struct {
 	Persist func(*keys.Root) error
 	// Skip excludes datasets (by id) from the new epoch: used by shred.
 	Skip map[string]bool
+	// Now dates the new epoch record and key versions (the caller's
+	// clock, as InitOptions.Now); zero means the wall clock.
+	Now time.Time
 
 	// seed lists the manifests of datasets the state does not list yet
 	// (by id): set by Upgrade for a vault without signed state.
@@ -75,6 +78,10 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 	if threshold < 1 || threshold > len(custodians) {
 		return nil, hint.WithCode(fmt.Errorf("threshold %d is impossible with %d custodians", threshold, len(custodians)), hint.CodeUsage)
 	}
+	if o.Now.IsZero() {
+		o.Now = time.Now()
+	}
+	now := o.Now.UTC()
 	all := o.datasets
 	if all == nil {
 		var err error
@@ -119,7 +126,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 		nv := d.Current + 1
 		base := d.Keys[d.Current].rec
 		rec := &dataKeyRecord{Format: dataKeyFormat, Home: r.home, Dataset: d.Name, ID: d.ID, Version: nv,
-			Created: time.Now().UTC(), Enc: randBytes(32), IDKey: base.IDKey, GearKey: base.GearKey}
+			Created: now, Enc: randBytes(32), IDKey: base.IDKey, GearKey: base.GearKey}
 		if err := r.putDataKey(ctx, rec, next, newRoot.Signer()); err != nil {
 			delete(r.epochs, next)
 			return nil, err
@@ -167,7 +174,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 	}
 	// Shares, then the signed record (the commit point).
 	crashpoint.Hit("repo.rotate.commit")
-	if err := r.writeEpoch(ctx, newRoot, r.root, custodians, threshold, time.Now().UTC()); err != nil {
+	if err := r.writeEpoch(ctx, newRoot, r.root, custodians, threshold, now); err != nil {
 		delete(r.epochs, next)
 		return nil, err
 	}

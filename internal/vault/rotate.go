@@ -95,7 +95,7 @@ func (v *Vault) Rotate(ctx context.Context, req RotateRequest) (*repo.RotateRepo
 		return nil, nil, err
 	}
 	defer unlockAll()
-	o := repo.RotateOptions{Threshold: req.Threshold, Persist: v.KeepRoot()}
+	o := repo.RotateOptions{Threshold: req.Threshold, Persist: v.KeepRoot(), Now: v.Now()}
 	for _, rec := range req.Custodians {
 		o.Custodians = append(o.Custodians, repo.Custodian{Recipient: rec})
 	}

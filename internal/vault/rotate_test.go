@@ -2,9 +2,11 @@ package vault
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -114,5 +116,27 @@ func TestRotateShred(t *testing.T) {
 	}
 	if _, err := v2.Restore(ctx, RestoreRequest{Ref: "census", Target: filepath.Join(dir, "out-census"), By: "test"}); err == nil {
 		t.Error("the shredded dataset restored")
+	}
+}
+
+// TestEpochsDatedByClock: init and rotation date their signed records
+// by the vault's clock (EMBASSY_NOW, a test's), not the wall clock: the
+// descriptor and epoch 1 at init's time, epoch 2 at the rotation's.
+func TestEpochsDatedByClock(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	later := testNow.Add(90 * time.Minute)
+	o.Clock = func() time.Time { return later }
+	v := open(t, dir, o)
+	_, ep, err := v.Rotate(context.Background(), RotateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{"descriptor": v.Repo.Descriptor().Created, "epoch 2": ep.Created}
+	for n, e := range v.Repo.Epochs() {
+		got[fmt.Sprintf("epoch %d", n)] = e.Created
+	}
+	want := map[string]time.Time{"descriptor": testNow, "epoch 1": testNow, "epoch 2": later}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("record times (-want +got):\n%s", diff)
 	}
 }

@@ -52,7 +52,7 @@ func Init(ctx context.Context, req InitRequest, o Options) (*Vault, error) {
 	for i, c := range req.Custodians {
 		cs[i] = repo.Custodian{Recipient: c}
 	}
-	root, homeID, err := repo.Init(ctx, repo.InitOptions{Custodians: cs, Threshold: req.Threshold, Sites: []*repo.Site{meta}, Description: req.Description})
+	root, homeID, err := repo.Init(ctx, repo.InitOptions{Custodians: cs, Threshold: req.Threshold, Sites: []*repo.Site{meta}, Description: req.Description, Now: v.Now()})
 	_ = meta.Backend.Close()
 	if err != nil {
 		return nil, err
