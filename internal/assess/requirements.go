@@ -854,7 +854,11 @@ func evalSLA(f *Facts) liveResult {
 	var bad, ev []string
 	for _, id := range ids {
 		e := latest[id]
-		line := fmt.Sprintf("agreement %s, %s: signed report %.12s, availability %s, %s breaches", id, e.Details["month"], e.Object, e.Details["availability"], e.Details["breaches"])
+		breaches := "breaches"
+		if e.Details["breaches"] == "1" {
+			breaches = "breach"
+		}
+		line := fmt.Sprintf("agreement %s, %s: signed report %.12s, availability %s, %s %s", id, e.Details["month"], e.Object, e.Details["availability"], e.Details["breaches"], breaches)
 		if e.Details["breach"] != "" {
 			bad = append(bad, line+": "+e.Details["breach"])
 		} else {

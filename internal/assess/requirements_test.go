@@ -471,7 +471,7 @@ func TestRequirement26SLA(t *testing.T) {
 	w.log(tlog.Entry{Kind: "sla.report", Object: "ab12", Details: map[string]string{"agreement": "ee-lu", "month": "2026-10", "availability": "lu=100.000", "breaches": "0"}})
 	want(t, w.run(t, 26), Met, "agreement ee-lu, 2026-10")
 	w.log(tlog.Entry{Kind: "sla.report", Object: "cd34", Details: map[string]string{"agreement": "ee-lu", "month": "2026-11", "availability": "lu=98.000", "breaches": "1",
-		"breach": "site lu: available 98.000% of 2026-11, below the agreed 99.5% (1 outages)"}})
+		"breach": "site lu: available 98.000% of 2026-11, below the agreed 99.5% (1 outage)"}})
 	want(t, w.run(t, 26), Violated, "below the agreed 99.5%")
 	// October reported again later does not hide November.
 	w.log(tlog.Entry{Kind: "sla.report", Object: "ef56", Details: map[string]string{"agreement": "ee-lu", "month": "2026-10", "availability": "lu=100.000", "breaches": "0"}})

@@ -85,7 +85,7 @@ func printCompute(e *env, rep *vault.ComputeReport) {
 				gpus = append(gpus, fmt.Sprintf("%d× %s (%d attested)", n, m, t.Capacity.AttestedGPUs[m]))
 			}
 			sort.Strings(gpus)
-			e.printf("  trusted capacity: %s; %d CPU cores; %d GiB\n", strings.Join(gpus, ", "), t.Capacity.CPUCores, t.Capacity.MemoryGiB)
+			e.printf("  trusted capacity: %s; %s; %d GiB\n", strings.Join(gpus, ", "), plural(t.Capacity.CPUCores, "CPU core"), t.Capacity.MemoryGiB)
 			for _, o := range t.OverReport {
 				e.printf("  OVER-REPORTED: %s\n", o)
 			}

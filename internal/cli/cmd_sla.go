@@ -130,19 +130,19 @@ any term was breached.`,
 
 func printSLA(e *env, r vault.SLAResult) {
 	rep := r.Report
-	e.printf("agreement %s, %s (%s to %s): %d breaches; signed report %s\n", rep.Agreement, rep.Month,
-		rep.From.Format(time.DateOnly), rep.To.Format(time.RFC3339), len(rep.Breaches), r.File)
+	e.printf("agreement %s, %s (%s to %s): %s; signed report %s\n", rep.Agreement, rep.Month,
+		rep.From.Format(time.DateOnly), rep.To.Format(time.RFC3339), plural(len(rep.Breaches), "breach"), r.File)
 	for _, a := range rep.Availability {
 		if a.Percent < 0 {
 			e.printf("  %s: availability not measured\n", a.Site)
 			continue
 		}
-		e.printf("  %s: available %.3f%% (agreed %g%%), %d probes, %d outages\n", a.Site, a.Percent, rep.Terms.AvailabilityPercent, a.Probes, len(a.Outages))
+		e.printf("  %s: available %.3f%% (agreed %g%%), %s, %s\n", a.Site, a.Percent, rep.Terms.AvailabilityPercent, plural(a.Probes, "probe"), plural(len(a.Outages), "outage"))
 		for _, o := range a.Outages {
 			e.printf("    outage %s to %s: %s\n", o.From.Format(time.RFC3339), o.To.Format(time.RFC3339), o.Error)
 		}
 	}
-	e.printf("  %d datasets against the recovery point, %d drills, %d incidents, %d disclosures\n", len(rep.RPO), len(rep.Drills), rep.Incidents, rep.Disclosures)
+	e.printf("  %s against the recovery point, %s, %s, %s\n", plural(len(rep.RPO), "dataset"), plural(len(rep.Drills), "drill"), plural(rep.Incidents, "incident"), plural(rep.Disclosures, "disclosure"))
 	for _, b := range rep.Breaches {
 		e.printf("  BREACH: %s\n", b)
 	}

@@ -121,7 +121,7 @@ func TestComputeShortfallReported(t *testing.T) {
 		"lu-1 (agreement ee-lu): SHORT",
 		"  reservation crisis-llm at lu-1: 3× H100, crisis, may preempt",
 		"  reservation registry-batch at lu-1: 2× H100 1 cores, normal",
-		"  trusted capacity: 4× H100 (0 attested); 1 CPU cores; 1 GiB",
+		"  trusted capacity: 4× H100 (0 attested); 1 CPU core; 1 GiB",
 		"  shortfall: reservation registry-batch needs 2 H100 GPUs, 1 available (short 1)",
 	}, nil)
 	// both checks (--json and text) are in the log, each a breach
@@ -176,7 +176,7 @@ workloads:
 		"lu-1 (agreement ee-lu): ok",
 		"  reservation crisis-llm at lu-1: 3× H100, crisis, may preempt",
 		"  reservation registry-batch at lu-1: 2× H100 1 cores, normal",
-		"  trusted capacity: 5× H100 (0 attested); 1 CPU cores; 1 GiB",
+		"  trusted capacity: 5× H100 (0 attested); 1 CPU core; 1 GiB",
 		"  preempt host-train (host, best-effort) for crisis-llm",
 		"  preempt fake-ours (host, best-effort) for crisis-llm",
 		"workload nightly-index at lu-1: allowed",

@@ -101,13 +101,13 @@ func TestRequirement26SLAMonitoring(t *testing.T) {
 	if a.Percent < 93.1 || a.Percent > 93.2 || rep.Terms.AvailabilityPercent != 99.9 {
 		t.Fatalf("report %+v", rep)
 	}
-	wantLines(t, "breaches", strings.Join(rep.Breaches, "\n")+"\n", lines{"site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outages)"})
+	wantLines(t, "breaches", strings.Join(rep.Breaches, "\n")+"\n", lines{"site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outage)"})
 	expectRun(t, homeDir, ExitOK, []string{"sla", "verify", rs[0].File}, lines{
-		"agreement ee-lu, 2026-11 (2026-11-01 to 2026-12-01T00:00:00Z): 1 breaches; signed report " + rs[0].File,
-		"  lu-1: available 93.103% (agreed 99.9%), 2 probes, 1 outages",
+		"agreement ee-lu, 2026-11 (2026-11-01 to 2026-12-01T00:00:00Z): 1 breach; signed report " + rs[0].File,
+		"  lu-1: available 93.103% (agreed 99.9%), 2 probes, 1 outage",
 		rx(`    outage 2026-11-29T00:00:00Z to 2026-12-01T00:00:00Z: ` + refused),
 		"  0 datasets against the recovery point, 0 drills, 0 incidents, 0 disclosures",
-		"  BREACH: site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outages)",
+		"  BREACH: site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outage)",
 	}, nil)
 	b, _ := os.ReadFile(rs[0].File)
 	forged := filepath.Join(dir, "forged.note")
@@ -129,7 +129,7 @@ func TestRequirement26SLAMonitoring(t *testing.T) {
     "details": {
       "agreement": "ee-lu",
       "availability": "lu-1=93.103",
-      "breach": "site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outages)",
+      "breach": "site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outage)",
       "breaches": "1",
       "disclosures": "0",
       "incidents": "0",
@@ -141,6 +141,6 @@ func TestRequirement26SLAMonitoring(t *testing.T) {
 	st, ev := requirement(t, homeDir, 26)
 	wantLines(t, "requirement 26", st+"\n"+ev+"\n", lines{
 		"violated",
-		"agreement ee-lu, 2026-11: signed report " + rs[0].SHA256[:12] + ", availability lu-1=93.103, 1 breaches: site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outages)",
+		"agreement ee-lu, 2026-11: signed report " + rs[0].SHA256[:12] + ", availability lu-1=93.103, 1 breach: site lu-1: available 93.103% of 2026-11, below the agreed 99.9% (1 outage)",
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/chunker"
@@ -19,6 +20,14 @@ type InitOptions struct {
 	Sites       []*Site
 	Description string
 	Now         time.Time
+}
+
+// countCustodians reads "1 custodian", "3 custodians".
+func countCustodians(n int) string {
+	if n == 1 {
+		return "1 custodian"
+	}
+	return strconv.Itoa(n) + " custodians"
 }
 
 func shareHandle(epoch uint32, index uint16) site.Handle {
@@ -44,7 +53,7 @@ func Init(ctx context.Context, o InitOptions) (*keys.Root, string, error) {
 			"create custodian identities with 'embassy custodian keygen -o FILE' and pass each recipient with --custodian"), hint.CodeUsage)
 	}
 	if o.Threshold < 1 || o.Threshold > n {
-		return nil, "", hint.WithCode(hint.Wrap(fmt.Errorf("threshold %d is impossible with %d custodians", o.Threshold, n),
+		return nil, "", hint.WithCode(hint.Wrap(fmt.Errorf("threshold %d is impossible with %s", o.Threshold, countCustodians(n)),
 			"choose --threshold between 1 and the number of custodians (2 of 3 is typical)"), hint.CodeUsage)
 	}
 	seen := map[string]bool{}

@@ -76,7 +76,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 		threshold = cur.Threshold
 	}
 	if threshold < 1 || threshold > len(custodians) {
-		return nil, hint.WithCode(fmt.Errorf("threshold %d is impossible with %d custodians", threshold, len(custodians)), hint.CodeUsage)
+		return nil, hint.WithCode(fmt.Errorf("threshold %d is impossible with %s", threshold, countCustodians(len(custodians))), hint.CodeUsage)
 	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()

@@ -144,7 +144,11 @@ func Compute(in Input) *Report {
 		case a.Percent < 0:
 			breach("site %s: availability not measured in %s (no probes: run 'embassy sla probe' on a schedule)", s, r.Month)
 		case !a.Met:
-			breach("site %s: available %.3f%% of %s, below the agreed %g%% (%d outages)", s, a.Percent, r.Month, in.Terms.AvailabilityPercent, len(a.Outages))
+			outages := "outages"
+			if len(a.Outages) == 1 {
+				outages = "outage"
+			}
+			breach("site %s: available %.3f%% of %s, below the agreed %g%% (%d %s)", s, a.Percent, r.Month, in.Terms.AvailabilityPercent, len(a.Outages), outages)
 		}
 	}
 	r.RPO = recoveryPoints(in.Entries, sites, from, to, in.Terms.RPO)

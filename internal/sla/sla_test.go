@@ -86,7 +86,7 @@ func TestComputeFixedLog(t *testing.T) {
 		t.Fatalf("disclosures %d %+v", r.Disclosures, r.LateDisclose)
 	}
 	want := []string{
-		"site lu-1: available 99.167% of 2026-11, below the agreed 99.5% (1 outages)",
+		"site lu-1: available 99.167% of 2026-11, below the agreed 99.5% (1 outage)",
 		"dataset ds1: 96h0m0s without a snapshot at the agreement's sites, longer than the agreed recovery point 24h0m0s",
 		"drill 29 (registry): recovery in 2400 s (pass true), agreed recovery time 30m0s",
 		"incident 30 at lu-1 notified 48h0m0s after it occurred, agreed 24h0m0s",
