@@ -47,9 +47,9 @@ func TestCoverRunRefuses(t *testing.T) {
 		released bool // the daemon bound its port first: it must be free again
 	}{
 		{name: "access key file missing", edit: func(o *Options) { o.AccessKey = noKey },
-			want: "--access-key: open " + noKey + ": no such file or directory", hint: "give the key line 'embassy access key' prints, or a file holding it", usage: true},
+			want: "--access-key " + noKey + ": neither a verifier key (malformed verifier id) nor a readable file (no such file or directory)", hint: "give the key line 'embassy access key' prints, or a file holding it", usage: true},
 		{name: "access key file not a key", edit: func(o *Options) { o.AccessKey = badKey },
-			want: "home access key: malformed verifier id (give the line 'embassy access key' prints)"},
+			want: "--access-key file " + badKey + " does not hold a verifier key: malformed verifier id", hint: "give the key line 'embassy access key' prints, or a file holding it", usage: true},
 		{name: "capacity file missing", edit: func(o *Options) { o.Capacity = noCap },
 			want: "--capacity: open " + noCap + ": no such file or directory", usage: true},
 		{name: "capacity file invalid", edit: func(o *Options) { o.Capacity = badCap },
@@ -105,7 +105,7 @@ func TestCoverRunRefuses(t *testing.T) {
 }
 
 // TestCoverRunAccessKeyFile: --access-key names a file holding the key
-// line (with its newline); the daemon verifies the home's decisions with
+// line (with its newline), its path holding '+'; the daemon verifies the home's decisions with
 // that key: one it signed approves a request, one signed by another key
 // under the same name is refused (403) and recorded.
 func TestCoverRunAccessKeyFile(t *testing.T) {
@@ -119,7 +119,8 @@ func TestCoverRunAccessKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := id.options(filepath.Join(t.TempDir(), "store"))
-	o.AccessKey = writeFile(t, filepath.Join(t.TempDir(), "decision.key.pub"), vkey+"\n")
+	// A '+' in the path, as in keys: the file is still read as a file.
+	o.AccessKey = writeFile(t, filepath.Join(t.TempDir(), "home+lu.decision.key.pub"), vkey+"\n")
 	d := startDaemon(t, o)
 	ctx := t.Context()
 	opsFiles, _ := id.issue(t, pki.RoleOperator, "ops")

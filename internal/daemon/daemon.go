@@ -14,8 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"time"
 
@@ -126,13 +124,9 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	accessKey := o.AccessKey
-	if accessKey != "" && !strings.Contains(accessKey, "+") {
-		kb, err := os.ReadFile(accessKey)
-		if err != nil {
-			return hint.WithCode(hint.Wrap(fmt.Errorf("--access-key: %w", err), "give the key line 'embassy access key' prints, or a file holding it"), hint.CodeUsage)
-		}
-		accessKey = strings.TrimSpace(string(kb))
+	accessKey, err := accessKeyOf(o.AccessKey)
+	if err != nil {
+		return err
 	}
 	b, err := location.Open(ctx, o.Store, site.Properties{Name: id.Name}, location.Options{Create: o.Create, Logger: log})
 	if err != nil {
