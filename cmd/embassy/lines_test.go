@@ -70,11 +70,11 @@ func (r runResult) masked(oldNew ...string) runResult {
 	return runResult{r.code, masked(r.stdout, oldNew...), masked(r.stderr, oldNew...)}
 }
 
-// text is the exact lines of a multi-line literal (its first newline, right
-// after the opening quote, is dropped).
+// text is the exact lines of a multi-line literal or golden file (a first
+// newline, right after the opening quote, and a final one are dropped).
 func text(s string) lines {
 	var out lines
-	for _, l := range strings.Split(strings.TrimPrefix(s, "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimSuffix(strings.TrimPrefix(s, "\n"), "\n"), "\n") {
 		out = append(out, l)
 	}
 	return out
