@@ -111,9 +111,8 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	lu := f.issueSite("lu", "127.0.0.1")
 	lu.start()
 	f.run("site", "add", "lu", "--url", "embassy://"+lu.addr, "--jurisdiction", "LU")
-	if r := f.try("update", "check"); r.code != 0 || !strings.Contains(r.stdout, "approved") || !strings.Contains(r.stdout, digest) {
-		t.Fatalf("approved daemon: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "update check of the approved daemon", f.try("update", "check").masked(digest, "APPROVED"), 0,
+		lines{"lu           approved   APPROVED github.com/digital-embassy/embassy@(devel)"}, nil)
 
 	// The host swaps the binary and restarts the daemon on the same port.
 	vendor := hostileBuild(t, f.dir)
@@ -123,11 +122,13 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	lu.wrap = []string{"sh", "-c", `exec "` + vendor + `" "$@"`} // $0 is the approved path, dropped
 	lu.start()
 
-	r := f.try("update", "check")
-	if r.code != 3 || !namesSite(r.stderr, "lu") || !strings.Contains(r.stderr, "unapproved") || !strings.Contains(r.stderr, vendorDigest[:16]) ||
-		!strings.Contains(r.stderr, "hint:") {
-		t.Fatalf("unapproved daemon build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	vendorOut := lines{"lu           unapproved VENDOR github.com/digital-embassy/embassy@(devel)"}
+	unapproved := lines{
+		"embassy: warning: site lu runs an unapproved embassyd build: embassyd digest VENDOR16…: no update approval covers it: approve it with 'embassy update approve --artifact embassyd --digest VENDOR --until DATE', or restore the approved build",
+		"embassy: error: unapproved update at lu (alert logged)",
+		"embassy: hint: approve the build with 'embassy update approve --artifact embassyd --digest DIGEST --until DATE' if the sending state vetted it, or have the host restore the approved one",
 	}
+	wantRun(t, "update check of the unapproved daemon build", f.try("update", "check").masked(vendorDigest, "VENDOR", vendorDigest[:16], "VENDOR16"), 3, vendorOut, unapproved)
 	alerts := f.logKind("update.alert")
 	if len(alerts) != 1 || alerts[0].Site != "lu" || alerts[0].Object != vendorDigest || alerts[0].Reason != "unapproved" {
 		t.Fatalf("update.alert entries: %+v", alerts)
@@ -136,9 +137,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	if !bytes.Contains(ab, []byte(`"update-unapproved"`)) || !bytes.Contains(ab, []byte(vendorDigest)) {
 		t.Fatalf("alerts.jsonl has no update alert naming the digest:\n%s", ab)
 	}
-	if r := f.try("update", "check"); r.code != 3 {
-		t.Fatalf("second check of the unapproved build: exit %d\n%s", r.code, r.stderr)
-	}
+	wantRun(t, "second check of the unapproved build", f.try("update", "check").masked(vendorDigest, "VENDOR", vendorDigest[:16], "VENDOR16"), 3, vendorOut, unapproved)
 	if n := len(f.logKind("update.alert")); n != 1 {
 		t.Fatalf("the same unapproved build was logged %d times", n)
 	}
@@ -147,17 +146,18 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	out := f.run("--json", "update", "approve", "--artifact", "embassyd", "--digest", vendorDigest, "--until", "2099-01-01", "--note", "vendor patch")
 	var ap struct{ ID string }
 	json.Unmarshal([]byte(out), &ap)
-	if r := f.try("update", "check", "lu"); r.code != 0 {
-		t.Fatalf("approved vendor build: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "update check of the approved vendor build", f.try("update", "check", "lu").masked(vendorDigest, "VENDOR"), 0,
+		lines{"lu           approved   VENDOR github.com/digital-embassy/embassy@(devel)"}, nil)
 	if res := f.logKind("update.resolved"); len(res) != 1 || res[0].Site != "lu" || res[0].Object != vendorDigest {
 		t.Fatalf("update.resolved entries after the approval: %+v", res)
 	}
 	// Revoked (say, a CVE in it): detected again, logged as revoked.
 	f.run("update", "revoke", ap.ID, "--reason", "CVE-2026-0001")
-	if r := f.try("update", "check"); r.code != 3 || !strings.Contains(r.stderr, "revoked") {
-		t.Fatalf("revoked build: exit %d\n%s", r.code, r.stderr)
-	}
+	wantRun(t, "update check of the revoked build", f.try("update", "check").masked(vendorDigest, "VENDOR", vendorDigest[:16], "VENDOR16", ap.ID, "UID"), 3,
+		lines{"lu           revoked    VENDOR github.com/digital-embassy/embassy@(devel)"}, lines{
+			"embassy: warning: site lu runs an revoked embassyd build: embassyd digest VENDOR16…: its approval UID was revoked at YYYY-MM-DDThh:mm:ssZ (CVE-2026-0001)",
+			unapproved[1], unapproved[2],
+		})
 	alerts = f.logKind("update.alert")
 	if len(alerts) != 2 || alerts[1].Reason != "revoked" || len(f.logKind("update.revoke")) != 1 {
 		t.Fatalf("after the revocation: alerts %+v", alerts)
@@ -165,9 +165,10 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	// A forged approval dropped into the home folder is refused, not trusted.
 	forged := bytes.Replace(b, []byte("x"), []byte("y"), 1)
 	os.WriteFile(filepath.Join(f.home, "updates", "approved", "u0000000000000000.json"), forged, 0o644)
-	if r := f.try("update", "list"); r.code != 3 || !strings.Contains(r.stderr, "u0000000000000000.json") {
-		t.Fatalf("forged approval file: exit %d\n%s", r.code, r.stderr)
-	}
+	wantRun(t, "update list with a forged approval file", f.try("update", "list").masked(f.dir, "DIR"), 3, nil, lines{
+		`embassy: error: DIR/home/updates/approved/u0000000000000000.json: update approval: json: unknown field "$schema"`,
+		"embassy: hint: remove the file, or approve the update again with 'embassy update approve'",
+	})
 }
 
 // TestHostileUnapprovedMeasurementBlocksRelease: the dataset's class has
@@ -214,36 +215,26 @@ func TestHostileUnapprovedMeasurementBlocksRelease(t *testing.T) {
 			"--ca", filepath.Join(f.home, "pki", "ca.crt"), "--tee", "tpm-sim", "--gpu", "none", "--measure", "9="+image, "--", "sh", infer)
 	}
 	sum := sha256.Sum256(model)
-	released := func(r runResult) bool {
-		return strings.Contains(r.stdout, "weights-sha256 "+hex.EncodeToString(sum[:]))
-	}
+	released := lines{rx(`weights-dir /dev/shm/embassy-workload-\d+/data`), "weights-sha256 " + hex.EncodeToString(sum[:]), "prediction " + hex.EncodeToString(model[:8])} // infer.sh
+	const refused = "embassy: error: the broker refused to release the key: update: class C1-I2-A2 requires update control: the attested measurements"
 
 	// No update approval: refused with the reason, nothing decrypted.
-	r := run(infer)
-	if r.code != 3 || released(r) || !strings.Contains(r.stderr, "update") || !strings.Contains(r.stderr, "requires update control") {
-		t.Fatalf("no update approval: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "no update approval", run(infer), 3, nil,
+		lines{refused + ": no update approval covers it; the sending state approves an update with 'embassy update approve --measurement NAME:HEX --until DATE'"})
 	out := f.run("--json", "update", "approve", "--artifact", "inference-image", "--measurement", "pcr.sha256.9:"+v1PCR, "--until", "30d")
 	var v1 struct{ ID string }
 	json.Unmarshal([]byte(out), &v1)
-	if r := run(infer); r.code != 0 || !released(r) {
-		t.Fatalf("approved image: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "approved image", run(infer), 0, released, nil)
 	// The host moves to image v2: the broker's reference values match, the
 	// sending state's update approval does not.
-	r = run(v2)
-	if r.code != 3 || released(r) || !strings.Contains(r.stderr, "pcr.sha256.9 is "+v2PCR[:16]) || !strings.Contains(r.stderr, "unapproved firmware or image update") {
-		t.Fatalf("unapproved image update: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "unapproved image update", run(v2).masked(v1.ID, "V1ID", v2PCR[:16], "V2PCR16", v1PCR[:16], "V1PCR16"), 3, nil,
+		lines{refused + " match no update approval (V1ID: pcr.sha256.9 is V2PCR16…, inference-image approves V1PCR16…): an unapproved firmware or image update; the sending state approves an update with 'embassy update approve --measurement NAME:HEX --until DATE'"})
 	f.run("update", "approve", "--artifact", "inference-image", "--measurement", "pcr.sha256.9:"+v2PCR, "--until", "30d", "--note", "inference v2")
-	if r := run(v2); r.code != 0 || !strings.Contains(r.stdout, "weights-dir") {
-		t.Fatalf("approved image update: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "approved image update", run(v2), 0, released, nil)
 	// Revoking v1's approval stops its releases without a restart.
 	f.run("update", "revoke", v1.ID, "--reason", "superseded")
-	if r := run(infer); r.code != 3 || released(r) || !strings.Contains(r.stderr, "revoked") {
-		t.Fatalf("revoked approval: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "revoked approval", run(infer).masked(v1.ID, "V1ID"), 3, nil,
+		lines{refused + ": its approval V1ID was revoked at YYYY-MM-DDThh:mm:ssZ (superseded)"})
 
 	srv.Process.Signal(syscall.SIGTERM)
 	srv.Wait()
