@@ -108,7 +108,7 @@ Sites (score 0-1 per prerequisite):
   b                 0.25 0.00 0.00 1.00 0.00 1.00 0.00 0.00 0.00  0.20%  approved
   c                 0.16 0.00 0.00 0.55 0.00 0.75 0.00 0.00 0.00  0.50%  approved
 
-No feasible placement: no feasible placement: class registry: min-jurisdictions 2 cannot be met (eligible sites span only 1 jurisdiction(s): LU)
+No feasible placement: class registry: min-jurisdictions 2 cannot be met (eligible sites span only 1 jurisdiction(s): LU)
   nearest feasible relaxation: classes[0] (registry): allow jurisdiction CH (site b)`), text(`
 embassy: error: no feasible placement: class registry: min-jurisdictions 2 cannot be met (eligible sites span only 1 jurisdiction(s): LU)
 embassy: hint: nearest feasible relaxation: classes[0] (registry): allow jurisdiction CH (site b)`))

@@ -155,7 +155,7 @@ func TestHostileUnapprovedDaemonUpdate(t *testing.T) {
 	f.run("update", "revoke", ap.ID, "--reason", "CVE-2026-0001")
 	wantRun(t, "update check of the revoked build", f.try("update", "check").masked(vendorDigest, "VENDOR", vendorDigest[:16], "VENDOR16", ap.ID, "UID"), 3,
 		lines{"lu           revoked    VENDOR github.com/digital-embassy/embassy@(devel)"}, lines{
-			"embassy: warning: site lu runs an revoked embassyd build: embassyd digest VENDOR16…: its approval UID was revoked at YYYY-MM-DDThh:mm:ssZ (CVE-2026-0001)",
+			"embassy: warning: site lu runs a revoked embassyd build: embassyd digest VENDOR16…: its approval UID was revoked at YYYY-MM-DDThh:mm:ssZ (CVE-2026-0001)",
 			unapproved[1], unapproved[2],
 		})
 	alerts = f.logKind("update.alert")

@@ -213,7 +213,7 @@ func cmdUpdateCheck(e *env) *cobra.Command {
 					// already warned by the vault
 					e.warned = true
 				case r.Unapproved():
-					e.warnf("site %s runs an %s %s build: %s", r.Site, r.Status, r.Artifact, r.Detail)
+					e.warnf("site %s runs %s %s build: %s", r.Site, article(r.Status), r.Artifact, r.Detail)
 				}
 			}
 			if e.json {

@@ -17,3 +17,11 @@ func plural(n int, noun string) string {
 	}
 	return s + "s"
 }
+
+// article is word with "a" or "an" before it ("an unapproved", "a revoked").
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an " + word
+	}
+	return "a " + word
+}

@@ -20,3 +20,11 @@ func TestPlural(t *testing.T) {
 		}
 	}
 }
+
+func TestArticle(t *testing.T) {
+	for word, want := range map[string]string{"unapproved": "an unapproved", "expired": "an expired", "revoked": "a revoked", "error": "an error"} {
+		if got := article(word); got != want {
+			t.Errorf("article(%q) = %q, want %q", word, got, want)
+		}
+	}
+}

@@ -48,7 +48,7 @@ svg{max-width:100%;height:auto}section{page-break-inside:avoid}
 @media print{body{margin:0;max-width:none}a{color:inherit}}
 </style></head><body>
 <h1>Sovereignty plan: {{.R.Scenario}} ({{.R.State}})</h1>
-{{with .R.Infeasible}}<p class="bad">No feasible placement: {{.Error}}. {{.Hint}}.</p>{{end}}
+{{with .R.Infeasible}}<p class="bad">{{.Error}}. {{.Hint}}.</p>{{end}}
 <section><h2>Spectrum position per building block</h2>
 {{.Spectrum}}
 <table><tr><th>block</th><th>mode</th><th>position</th><th>partners</th><th>dependencies (fallback)</th></tr>

@@ -195,7 +195,8 @@ func (r *Report) WriteText(w io.Writer) {
 		}
 	}
 	if r.Infeasible != nil {
-		fmt.Fprintf(w, "\nNo feasible placement: %s\n  %s\n", r.Infeasible.Error(), r.Infeasible.Hint())
+		msg := r.Infeasible.Error() // "no feasible placement: ..."
+		fmt.Fprintf(w, "\n%s%s\n  %s\n", strings.ToUpper(msg[:1]), msg[1:], r.Infeasible.Hint())
 		return
 	}
 	pl := r.Placement
