@@ -174,66 +174,7 @@ func TestHostedgeRevokedOperatorRefused(t *testing.T) {
 	}
 	wantRun(t, "site events", f.try("site", "events"), 0, lines{"lu: 3 new host sessions, 0 new disclosures recorded"}, nil)
 	// the revocation, the operator's refused session with the serial
-	wantLines(t, "log", masked(f.run("--json", "log"), serial[1], "SERIAL"), text(`
-[
-  {
-    "index": 0,
-    "v": 1,
-    "kind": "init",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "details": {
-      "custodians": "3",
-      "threshold": "2"
-    }
-  },
-  {
-    "index": 1,
-    "v": 1,
-    "kind": "site.add",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "site": "a",
-    "details": {
-      "agreement": "",
-      "copied_objects": "6",
-      "jurisdiction": "LU",
-      "operator": ""
-    }
-  },
-  {
-    "index": 2,
-    "v": 1,
-    "kind": "site.add",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "site": "b",
-    "details": {
-      "agreement": "",
-      "copied_objects": "6",
-      "jurisdiction": "CH",
-      "operator": ""
-    }
-  },
-  {
-    "index": 3,
-    "v": 1,
-    "kind": "site.add",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "site": "lu",
-    "details": {
-      "agreement": "",
-      "copied_objects": "6",
-      "jurisdiction": "LU",
-      "operator": ""
-    }
-  },
-  {
+	wantLines(t, "log", masked(f.run("--json", "log"), serial[1], "SERIAL"), text(threeSitesLogHead+`  {
     "index": 4,
     "v": 1,
     "kind": "pki.revoke",
@@ -525,66 +466,7 @@ func TestHostedgeDaemonWitnessRefusalLogged(t *testing.T) {
 	}
 	wantRun(t, "site events", f.try("site", "events"), 0, lines{"lu: 1 new host sessions, 0 new disclosures recorded"}, nil)
 	// the witness's refusal of the operator is the last entry
-	wantLines(t, "log", masked(f.run("--json", "log"), pl[3], "WURL", pl[2], "VKEY"), text(`
-[
-  {
-    "index": 0,
-    "v": 1,
-    "kind": "init",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "details": {
-      "custodians": "3",
-      "threshold": "2"
-    }
-  },
-  {
-    "index": 1,
-    "v": 1,
-    "kind": "site.add",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "site": "a",
-    "details": {
-      "agreement": "",
-      "copied_objects": "6",
-      "jurisdiction": "LU",
-      "operator": ""
-    }
-  },
-  {
-    "index": 2,
-    "v": 1,
-    "kind": "site.add",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "site": "b",
-    "details": {
-      "agreement": "",
-      "copied_objects": "6",
-      "jurisdiction": "CH",
-      "operator": ""
-    }
-  },
-  {
-    "index": 3,
-    "v": 1,
-    "kind": "site.add",
-    "time": "YYYY-MM-DDThh:mm:ssZ",
-    "actor": "home",
-    "home": "hHHHHHHHHHHHHHHHHHHHH",
-    "site": "lu",
-    "details": {
-      "agreement": "",
-      "copied_objects": "6",
-      "jurisdiction": "LU",
-      "operator": ""
-    }
-  },
-  {
+	wantLines(t, "log", masked(f.run("--json", "log"), pl[3], "WURL", pl[2], "VKEY"), text(threeSitesLogHead+`  {
     "index": 4,
     "v": 1,
     "kind": "witness.change",

@@ -79,3 +79,67 @@ func text(s string) lines {
 	}
 	return out
 }
+
+// threeSitesLogHead is the start of `embassy --json log` in a home of the
+// hostile fixture (init, then sites a, b and lu), masked: the entries
+// after it follow, each test its own.
+const threeSitesLogHead = `
+[
+  {
+    "index": 0,
+    "v": 1,
+    "kind": "init",
+    "time": "YYYY-MM-DDThh:mm:ssZ",
+    "actor": "home",
+    "home": "hHHHHHHHHHHHHHHHHHHHH",
+    "details": {
+      "custodians": "3",
+      "threshold": "2"
+    }
+  },
+  {
+    "index": 1,
+    "v": 1,
+    "kind": "site.add",
+    "time": "YYYY-MM-DDThh:mm:ssZ",
+    "actor": "home",
+    "home": "hHHHHHHHHHHHHHHHHHHHH",
+    "site": "a",
+    "details": {
+      "agreement": "",
+      "copied_objects": "6",
+      "jurisdiction": "LU",
+      "operator": ""
+    }
+  },
+  {
+    "index": 2,
+    "v": 1,
+    "kind": "site.add",
+    "time": "YYYY-MM-DDThh:mm:ssZ",
+    "actor": "home",
+    "home": "hHHHHHHHHHHHHHHHHHHHH",
+    "site": "b",
+    "details": {
+      "agreement": "",
+      "copied_objects": "6",
+      "jurisdiction": "CH",
+      "operator": ""
+    }
+  },
+  {
+    "index": 3,
+    "v": 1,
+    "kind": "site.add",
+    "time": "YYYY-MM-DDThh:mm:ssZ",
+    "actor": "home",
+    "home": "hHHHHHHHHHHHHHHHHHHHH",
+    "site": "lu",
+    "details": {
+      "agreement": "",
+      "copied_objects": "6",
+      "jurisdiction": "LU",
+      "operator": ""
+    }
+  },
+`
