@@ -293,8 +293,11 @@ if [[ $ERASURE == 1 ]] && has embassy; then
   (cd "$ROOT" && go run ./bench/sites -corpus "$PRISTINE" -runs "$RUNS" -dir "$DIR/sites" erasure) >"$LOGS/erasure.log" 2>&1 ||
     { tail "$LOGS/erasure.log" >&2; die "bench/sites erasure failed (see $LOGS/erasure.log)"; }
   rm -rf "$DIR/sites"
-  awk -v OFS='\t' '/^  run [0-9]+ restore, all members up/ { print "embassy", "erasure_healthy", $2, $(NF-3), 0, 0 }
-    /^  run [0-9]+ restore, member .* stopped/ { print "embassy", "erasure_degraded", $2, $(NF-3), 0, 0 }' "$LOGS/erasure.log" >>"$RESULTS"
+  # The seconds are the field before the first "s" (the line ends
+  # with the load average, so counting from the end is wrong).
+  awk -v OFS='\t' 'function secs(  i) { for (i = 1; i < NF; i++) if ($(i+1) == "s") return $i; return "?" }
+    /^  run [0-9]+ restore, all members up/ { print "embassy", "erasure_healthy", $2, secs(), 0, 0 }
+    /^  run [0-9]+ restore, member .* stopped/ { print "embassy", "erasure_degraded", $2, secs(), 0, 0 }' "$LOGS/erasure.log" >>"$RESULTS"
   grep -q erasure_healthy "$RESULTS" || die "no erasure figures in $LOGS/erasure.log"
 fi
 
