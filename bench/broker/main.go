@@ -107,7 +107,7 @@ func main() {
 			wt, err := witness.New(witness.Config{Dir: wdir, Signer: s, Logs: []string{vkey}})
 			check(err)
 			addr := make(chan net.Addr, 1)
-			go witness.Serve(ctx, "127.0.0.1:0", wt.Handler(), func(a net.Addr) { addr <- a })
+			go witness.Serve(ctx, "127.0.0.1:0", wt.Handler(), func(a net.Addr) { addr <- a }) //nolint:errcheck // ends with the bench
 			pol += fmt.Sprintf("witness %s %s http://%s\n", w.name, wv, <-addr)
 		}
 		pol += "group both all home home-pq\nquorum both\n"
@@ -117,7 +117,7 @@ func main() {
 		check(err)
 		defer l.Close(context.Background())
 		tr := broker.NewTlogRecorder(ctx, l, nil)
-		defer tr.Wait()
+		defer tr.Wait() //nolint:errcheck // the bench counts refusals itself
 		rec = tr
 	}
 

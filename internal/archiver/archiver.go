@@ -31,6 +31,9 @@ type Options struct {
 	Parent    *repo.Snapshot
 	Workers   int
 	Progress  *Progress // optional; updated while running
+	// Now stamps the snapshot's root folder and a stream's file (the
+	// vault's clock); nil: the wall clock.
+	Now func() time.Time
 }
 
 // Progress is updated atomically while a snapshot runs.
@@ -120,7 +123,10 @@ type arch struct {
 // Run snapshots the sources into d through a new writer, flushes it and
 // returns the root tree. The caller writes the manifest.
 func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
-	start := time.Now()
+	start := time.Now() //nolint:forbidigo // elapsed time of the run, not a stamp
+	if o.Now == nil {
+		o.Now = time.Now //nolint:forbidigo // the default clock: internal/vault passes its own
+	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0) + 1
 	}
@@ -185,7 +191,7 @@ func (a *arch) skip(path string, err error) {
 // scan finds the sources: the root entry, whose folders store lists as
 // it goes, so that only the folders being worked on are in memory.
 func (a *arch) scan(ctx context.Context) (*entry, error) {
-	root := &entry{listed: true, node: repo.Node{Type: repo.NodeDir, Mode: 0o755, ModTime: time.Now().UTC()}}
+	root := &entry{listed: true, node: repo.Node{Type: repo.NodeDir, Mode: 0o755, ModTime: a.o.Now().UTC()}}
 	var parentRoot *repo.Tree
 	if a.o.Parent != nil {
 		t, err := a.d.LoadTree(ctx, a.o.Parent.Tree)
@@ -198,7 +204,7 @@ func (a *arch) scan(ctx context.Context) (*entry, error) {
 		if name == "" {
 			name = "stdin"
 		}
-		root.children = []*entry{{src: "-", parent: root, node: repo.Node{Name: name, Type: repo.NodeFile, Mode: 0o644, ModTime: time.Now().UTC()}}}
+		root.children = []*entry{{src: "-", parent: root, node: repo.Node{Name: name, Type: repo.NodeFile, Mode: 0o644, ModTime: a.o.Now().UTC()}}}
 		return root, nil
 	}
 	if len(a.o.Paths) == 0 {

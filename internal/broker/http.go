@@ -34,7 +34,7 @@ type APIError struct {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // a client gone before the answer: nothing to do
 }
 
 // ChallengeRequest asks for a nonce.
@@ -93,7 +93,7 @@ func (b *Broker) apiRelease(w http.ResponseWriter, r *http.Request) {
 	}
 	rq, err := ParseReleaseRequest(body)
 	if err != nil {
-		b.logRefusal(r.Context(), "", Claims{}, Workload{}, "", refuse("request", "%v", err))
+		_ = b.logRefusal(r.Context(), "", Claims{}, Workload{}, "", refuse("request", "%v", err))
 		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: "request", Detail: err.Error()})
 		return
 	}

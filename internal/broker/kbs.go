@@ -121,7 +121,7 @@ type kbsError struct {
 func writeKBSError(w http.ResponseWriter, status int, typ, detail string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(kbsError{Type: "https://github.com/digital-embassy/embassy/docs/BROKER.md#" + typ, Detail: detail})
+	_ = json.NewEncoder(w).Encode(kbsError{Type: "https://github.com/digital-embassy/embassy/docs/BROKER.md#" + typ, Detail: detail})
 }
 
 func readBody(r *http.Request) ([]byte, error) {
@@ -258,7 +258,7 @@ func (b *Broker) kbsAuth(w http.ResponseWriter, r *http.Request) {
 	}
 	http.SetCookie(w, &http.Cookie{Name: kbsCookie, Value: ch.Session, Path: "/kbs", HttpOnly: true, Secure: r.TLS != nil, MaxAge: int(SessionTTL.Seconds())})
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(KBSChallenge{Nonce: base64.StdEncoding.EncodeToString(ch.Nonce),
+	_ = json.NewEncoder(w).Encode(KBSChallenge{Nonce: base64.StdEncoding.EncodeToString(ch.Nonce),
 		ExtraParams: json.RawMessage(`{"selected-hash-algorithm":"sha384"}`)})
 }
 
@@ -276,7 +276,7 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	at, err := ParseKBSAttestation(body)
 	if err != nil {
-		b.logRefusal(ctx, "", Claims{}, Workload{}, "", refuse("request", "%v", err))
+		_ = b.logRefusal(ctx, "", Claims{}, Workload{}, "", refuse("request", "%v", err))
 		writeKBSError(w, http.StatusBadRequest, "request", err.Error())
 		return
 	}
@@ -286,12 +286,15 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 		rf = refuse("binding", "runtime-data nonce is not this session's challenge")
 	}
 	if rf != nil {
-		b.logRefusal(ctx, tee, c, wl, "", rf)
+		_ = b.logRefusal(ctx, tee, c, wl, "", rf)
 		writeKBSError(w, http.StatusUnauthorized, rf.Code, rf.Detail)
 		return
 	}
 	var ka map[string]any
-	json.Unmarshal(at.Key.jwk, &ka)
+	if err := json.Unmarshal(at.Key.jwk, &ka); err != nil {
+		writeKBSError(w, http.StatusInternalServerError, "token", "the attested key's JWK does not decode: "+err.Error())
+		return
+	}
 	tok, err := b.token(tee, c, wl, decision{}, ss.nonce, map[string]any{"akpub": ka})
 	if err != nil {
 		writeKBSError(w, http.StatusInternalServerError, "token", err.Error())
@@ -299,7 +302,7 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	b.ss.attest(ck.Value, &attested{claims: c, workload: wl, pub: at.Key, token: tok}, b.o.Now())
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]string{"token": tok})
+	_ = json.NewEncoder(w).Encode(map[string]string{"token": tok})
 }
 
 func (b *Broker) kbsResource(w http.ResponseWriter, r *http.Request) {
@@ -334,10 +337,10 @@ func (b *Broker) kbsResource(w http.ResponseWriter, r *http.Request) {
 		return err
 	})
 	if rf != nil {
-		b.logRefusal(ctx, tee, a.claims, a.workload, tag, rf)
+		_ = b.logRefusal(ctx, tee, a.claims, a.workload, tag, rf)
 		writeKBSError(w, http.StatusForbidden, rf.Code, rf.Detail)
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	w.Write(jwe)
+	_, _ = w.Write(jwe) // released and logged; a client gone before the answer asks again
 }

@@ -164,7 +164,7 @@ func Run(ctx context.Context, o Options, log *slog.Logger) error {
 			// no longer submit checkpoints either.
 			tc = pki.ServerTLS(pair, pool, pki.PeerCheck{Home: id.Home, Roles: []pki.Role{pki.RoleHome}, Revoked: srv.Revocations(), Hardware: o.Hardware},
 				func(pid pki.Identity, err error) {
-					log.Warn("witness: client refused", "identity", pid.String(), "err", err)
+					log.WarnContext(ctx, "witness: client refused", "identity", pid.String(), "err", err)
 					if pid.Home != "" { // a certificate of the home CA: an access event the home pulls
 						srv.Refusal(pid, "", "witness: "+err.Error())
 					}
@@ -193,7 +193,7 @@ func startUI(ctx context.Context, side *sync.WaitGroup, addr string, srv *server
 	}
 	side.Go(func() {
 		if err := srv.ServeHostView(ctx, uln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("host view", "err", err)
+			log.ErrorContext(ctx, "host view", "err", err)
 		}
 	})
 	log.InfoContext(ctx, "host view", slog.String("addr", uln.Addr().String()))

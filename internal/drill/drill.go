@@ -167,7 +167,7 @@ func serveAndProbe(ctx context.Context, p *failover.Plan, env *failover.Env, scr
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
+	go hs.Serve(ln) //nolint:errcheck // ends with ErrServerClosed when the drill closes it
 	defer hs.Close()
 	base := "http://" + ln.Addr().String()
 	probes := p.Probes
@@ -202,7 +202,7 @@ func get(ctx context.Context, url, token string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // only the status matters
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }

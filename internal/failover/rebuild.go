@@ -208,7 +208,7 @@ func Rebuild(ctx context.Context, p *Plan, ids []repo.IdentitySource, o Options)
 		}
 		return env, hint.WithCode(fmt.Errorf("rebuild the root key: %w", err), code)
 	}
-	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, OnUnwrap: o.OnUnwrap, OnAlert: func(a repo.Alert) {
+	r, err := repo.Open(ctx, repo.Options{Home: env.Recovered.Home, Sites: env.Sites, Logger: log, Now: o.Now, OnUnwrap: o.OnUnwrap, OnAlert: func(a repo.Alert) {
 		env.add(Check{Check: "site-integrity", Subject: a.Site, Detail: string(a.Attack) + ": " + a.Detail})
 	}})
 	if err != nil {

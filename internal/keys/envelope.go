@@ -253,7 +253,7 @@ func (s Share) String() string {
 func (s Share) GoString() string { return s.String() }
 
 // Format prints String for every verb.
-func (s Share) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
+func (s Share) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, s.String()) }
 
 // LogValue implements slog.LogValuer without the value.
 func (s Share) LogValue() slog.Value {
@@ -270,7 +270,7 @@ func (e ShareEnvelope) String() string {
 func (e ShareEnvelope) GoString() string { return e.String() }
 
 // Format prints String for every verb.
-func (e ShareEnvelope) Format(f fmt.State, _ rune) { io.WriteString(f, e.String()) }
+func (e ShareEnvelope) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, e.String()) }
 
 // MarshalJSON encodes e without its share value; store envelopes with
 // SealShare, never as JSON.

@@ -168,7 +168,7 @@ func (r Root) GoString() string { return r.String() }
 
 // Format prints String for every verb, so that no verb (%d, %x, %+v...) can
 // reach the secret bytes.
-func (r Root) Format(f fmt.State, _ rune) { io.WriteString(f, r.String()) }
+func (r Root) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, r.String()) }
 
 // MarshalJSON encodes r without its secret. The result can't be decoded back
 // into a Root: roots are stored only as shares.

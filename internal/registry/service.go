@@ -57,7 +57,7 @@ func (s *Service) lookup(t *Table, param string) http.HandlerFunc {
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	json.NewEncoder(w).Encode(v)
+	_ = json.NewEncoder(w).Encode(v) // a client gone before the answer: nothing to do
 }
 
 // Close closes both tables.

@@ -40,7 +40,7 @@ type Alert struct {
 // alert for Alerts, and calls Options.OnAlert.
 func (r *Repo) alert(ctx context.Context, a Alert) {
 	if a.Time.IsZero() {
-		a.Time = time.Now().UTC()
+		a.Time = r.now()
 	}
 	r.alertMu.Lock()
 	seen := false

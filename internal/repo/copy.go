@@ -100,7 +100,7 @@ func (r *Repo) backfill(ctx context.Context, target *Site, keep CopyFilter, prog
 		if err != nil {
 			return st, err
 		}
-		err = target.Backend.Put(ctx, fi.Handle, site.Bytes(data), target.putOptions(fi.Handle))
+		err = target.Backend.Put(ctx, fi.Handle, site.Bytes(data), target.putOptions(fi.Handle, r.now()))
 		if errors.Is(err, site.ErrExists) {
 			err = nil
 		}
@@ -295,7 +295,7 @@ func (r *Repo) syncObjects(ctx context.Context, kinds []site.Kind, match func(si
 					continue
 				}
 				crashpoint.Hit("repo.copy")
-				err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h))
+				err := s.Backend.Put(ctx, h, site.Bytes(data), s.putOptions(h, r.now()))
 				if err != nil && !errors.Is(err, site.ErrExists) {
 					s.Fail(fmt.Errorf("catch up %s: %w", h, err))
 					continue

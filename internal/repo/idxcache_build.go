@@ -470,7 +470,9 @@ func (b *cacheBuilder) finish() (err error) {
 	}
 	var foot [8]byte
 	binary.BigEndian.PutUint64(foot[:], uint64(len(meta)))
-	bw.Write(foot[:])
+	if _, err := bw.Write(foot[:]); err != nil {
+		return err
+	}
 	if _, err := bw.Write(mac[:]); err != nil {
 		return err
 	}
@@ -490,8 +492,11 @@ func (b *cacheBuilder) finish() (err error) {
 		return err
 	}
 	if d, err := os.Open(b.dir); err == nil {
-		d.Sync()
+		err = d.Sync()
 		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", b.dir, err)
+		}
 	}
 	return nil
 }

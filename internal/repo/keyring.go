@@ -313,12 +313,8 @@ func encodeDataKey(rec *dataKeyRecord, epoch uint32, signer []byte) ([]byte, err
 	return json.Marshal(Signed{Body: body, Epoch: epoch, Sig: b64(keys.Sign(signer, dataKeySigCtx, body))})
 }
 
-func (r *Repo) loadDataKey(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, error) {
-	rec, _, err := r.loadDataKeyFrom(ctx, dsid, ver)
-	return rec, err
-}
-
-// loadDataKeyFrom is loadDataKey also returning the site read from.
+// loadDataKeyFrom reads the record of dataset dsid's key version ver and
+// returns it with the site it was read from.
 func (r *Repo) loadDataKeyFrom(ctx context.Context, dsid string, ver uint32) (*dataKeyRecord, string, error) {
 	var rec *dataKeyRecord
 	var from string
@@ -376,7 +372,7 @@ func (r *Repo) EnsureDataset(ctx context.Context, name string) (*DatasetKeys, bo
 		return d, false, nil
 	}
 	rec := &dataKeyRecord{Format: dataKeyFormat, Home: r.home, Dataset: name, ID: randomHex(16), Version: 1,
-		Created: time.Now().UTC(), Enc: randBytes(32), IDKey: randBytes(32), GearKey: randBytes(32)}
+		Created: r.now(), Enc: randBytes(32), IDKey: randBytes(32), GearKey: randBytes(32)}
 	if err := r.putDataKey(ctx, rec, r.current, r.root.Signer()); err != nil {
 		return nil, false, err
 	}
@@ -427,7 +423,6 @@ func randBytes(n int) []byte {
 	return b
 }
 
-var errNoShares = errors.New("no shares")
 
 // Material returns copies of the key version's raw keys, for a key broker
 // that releases them to an attested workload (wrapped to its key). The

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/digital-embassy/embassy/internal/crashpoint"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -300,7 +299,7 @@ func (r *Repo) retained(ctx context.Context, h site.Handle) bool {
 		if errors.Is(err, site.ErrNotFound) {
 			continue
 		}
-		if err != nil || time.Now().Before(fi.ModTime.Add(s.RetainFor)) {
+		if err != nil || r.now().Before(fi.ModTime.Add(s.RetainFor)) {
 			return true
 		}
 	}

@@ -64,7 +64,7 @@ func (r *Repo) Repair(ctx context.Context, rep *VerifyReport, dryRun bool) ([]Re
 			continue
 		}
 		crashpoint.Hit("repo.repair.deleted")
-		opts := s.putOptions(h)
+		opts := s.putOptions(h, r.now())
 		opts.IfAbsent = opts.IfAbsent && !locked
 		err = s.Backend.Put(ctx, h, site.Bytes(data), opts)
 		if errors.Is(err, site.ErrExists) {

@@ -80,10 +80,10 @@ func (s *Site) usable() bool { return s.Backend != nil && s.Err() == nil }
 
 // putOptions are the options of a create-only write of h to s: with
 // retention for vault data when the site asks for it, never for keys.
-func (s *Site) putOptions(h site.Handle) site.PutOptions {
+func (s *Site) putOptions(h site.Handle, now time.Time) site.PutOptions {
 	opts := site.PutOptions{IfAbsent: true}
 	if s.RetainFor > 0 && h.Kind != site.KindKey && h.Kind != site.KindLock {
-		opts.RetainUntil = time.Now().Add(s.RetainFor)
+		opts.RetainUntil = now.Add(s.RetainFor)
 	}
 	return opts
 }
@@ -114,6 +114,18 @@ type Options struct {
 	// CacheDir, if set, is the home's cache folder: large datasets keep
 	// their index there (index/<dsid>.idx, docs/FORMAT.md §9.1).
 	CacheDir string
+	// Now is the clock that stamps snapshots, states, key records, alerts
+	// and retention (the vault's clock, internal/vault Options.Clock);
+	// nil: the wall clock.
+	Now func() time.Time
+}
+
+// now is the repository's clock (Options.Now), in UTC.
+func (r *Repo) now() time.Time {
+	if r.opts.Now != nil {
+		return r.opts.Now().UTC()
+	}
+	return time.Now().UTC() //nolint:forbidigo // the default clock: internal/vault passes Options.Now
 }
 
 // Unwrap is one dataset key record the root key unwrapped.
@@ -431,7 +443,7 @@ func (r *Repo) putAll(ctx context.Context, h site.Handle, data []byte, deferred 
 		wg.Add(1)
 		go func(s *Site) {
 			defer wg.Done()
-			opts := s.putOptions(h)
+			opts := s.putOptions(h, r.now())
 			opts.Deferred = deferred
 			err := s.Backend.Put(ctx, h, site.Bytes(data), opts)
 			if errors.Is(err, site.ErrExists) {

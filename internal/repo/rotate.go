@@ -79,7 +79,7 @@ func (r *Repo) Rotate(ctx context.Context, o RotateOptions) (*RotateReport, erro
 		return nil, hint.WithCode(fmt.Errorf("threshold %d is impossible with %s", threshold, countCustodians(len(custodians))), hint.CodeUsage)
 	}
 	if o.Now.IsZero() {
-		o.Now = time.Now()
+		o.Now = r.now()
 	}
 	now := o.Now.UTC()
 	all := o.datasets

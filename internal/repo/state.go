@@ -366,7 +366,7 @@ func (r *Repo) writeStateLocked(ctx context.Context, epoch uint32, priv []byte, 
 			}
 			seq = max(seq, top+1)
 		}
-		next.Seq, next.Epoch, next.Time, next.Format, next.Home = seq, epoch, time.Now().UTC(), stateFormat, r.home
+		next.Seq, next.Epoch, next.Time, next.Format, next.Home = seq, epoch, r.now(), stateFormat, r.home
 		next.Prev = ""
 		if r.stateRaw != nil {
 			next.Prev = Hash(r.stateRaw).String()

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/crashpoint"
@@ -441,7 +440,7 @@ func (d *Dataset) SaveSnapshot(ctx context.Context, s *Snapshot) (ID, error) {
 	k := d.Keys.CurrentKey()
 	s.Format, s.Home, s.Dataset, s.DatasetID, s.KeyVersion = snapshotFormat, d.r.home, d.Keys.Name, d.Keys.ID, k.Version
 	if s.Time.IsZero() {
-		s.Time = time.Now().UTC()
+		s.Time = d.r.now()
 	}
 	if s.Indexes = d.liveIndexes(); len(s.Indexes) == 0 {
 		return ID{}, fmt.Errorf("snapshot of dataset %s: no index lists its blobs (save the snapshot after Flush)", d.Keys.Name)

@@ -57,5 +57,5 @@ func writeError(w http.ResponseWriter, he *httpError) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Del("Content-Length")
 	w.WriteHeader(he.status)
-	json.NewEncoder(w).Encode(api.Error{Code: he.code, Message: he.msg})
+	_ = json.NewEncoder(w).Encode(api.Error{Code: he.code, Message: he.msg}) // a client gone before the answer: nothing to do
 }

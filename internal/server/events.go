@@ -266,8 +266,11 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	if d, err := os.Open(dir); err == nil {
-		d.Sync()
+		err = d.Sync()
 		d.Close()
+		if err != nil {
+			return fmt.Errorf("sync %s: %w", dir, err)
+		}
 	}
 	return nil
 }

@@ -231,9 +231,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := srv.Shutdown(dctx)
 	if errors.Is(err, context.DeadlineExceeded) {
-		srv.Close()
+		_ = srv.Close() // cutting off the requests still running: the error below says so
 		return fmt.Errorf("shutdown: requests still running after %v were cut off", s.cfg.Drain)
 	}
-	<-errc
+	_ = <-errc // Serve has returned (http.ErrServerClosed)
 	return err
 }

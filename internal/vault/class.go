@@ -61,7 +61,7 @@ func (v *Vault) DatasetID(ctx context.Context, nameOrID string) string {
 		return nameOrID
 	}
 	defer meta.Backend.Close()
-	r, err := repo.Open(ctx, repo.Options{Home: v.Home.Config.Home, Sites: []*repo.Site{meta}, Logger: v.log, OnAlert: v.siteAlert})
+	r, err := repo.Open(ctx, repo.Options{Home: v.Home.Config.Home, Sites: []*repo.Site{meta}, Logger: v.log, Now: v.clock, OnAlert: v.siteAlert})
 	if err != nil {
 		return nameOrID
 	}

@@ -301,7 +301,7 @@ func compareSites(ctx context.Context, src *repo.Site, homeID string, urls []str
 		defer b.Close()
 		sites = append(sites, &repo.Site{Name: name, Backend: b})
 	}
-	r, err := repo.Open(ctx, repo.Options{Home: homeID, Sites: sites, Logger: o.Logger, OnAlert: func(a repo.Alert) {
+	r, err := repo.Open(ctx, repo.Options{Home: homeID, Sites: sites, Logger: o.Logger, Now: o.Clock, OnAlert: func(a repo.Alert) {
 		if a.Site != src.Name {
 			warn(o, fmt.Sprintf("site %s: %s: %s", a.Site, a.Attack, a.Detail))
 		}

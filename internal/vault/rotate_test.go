@@ -140,3 +140,30 @@ func TestEpochsDatedByClock(t *testing.T) {
 		t.Errorf("record times (-want +got):\n%s", diff)
 	}
 }
+
+// A snapshot is dated by the vault's clock from top to bottom: the
+// manifest, the new dataset key record, the signed home state and the
+// snapshot's root folder (issue 10: one injected clock, no wall-clock
+// stamps in domain code).
+func TestSnapshotDatedByClock(t *testing.T) {
+	dir, o := newVault(t, "lu=LU")
+	src := filepath.Join(dir, "src")
+	writeTree(t, src, map[string]string{"register.csv": "38501012231,Mari,Tamm\n"})
+	later := testNow.Add(3 * time.Hour)
+	o.Clock = func() time.Time { return later }
+	ctx := context.Background()
+	v := open(t, dir, o)
+	res, err := v.Snapshot(ctx, SnapshotRequest{Dataset: "registry", Paths: []string{src}, Class: "restricted", By: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := v.Repo.Datasets(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{"snapshot": res.Snapshot.Time, "dataset key": ds["registry"].Created, "home state": v.Repo.State().Time}
+	want := map[string]time.Time{"snapshot": later, "dataset key": later, "home state": later}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("record times (-want +got):\n%s", diff)
+	}
+}

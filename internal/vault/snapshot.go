@@ -137,7 +137,7 @@ func (v *Vault) snapshot(ctx context.Context, req SnapshotRequest) (*SnapshotRes
 	} else if st.Objects > 0 {
 		v.log.InfoContext(ctx, "sites caught up", "dataset", req.Dataset, "objects", st.Objects, "bytes", st.Bytes)
 	}
-	o := archiver.Options{Paths: paths, Parent: parent, Progress: req.Progress}
+	o := archiver.Options{Paths: paths, Parent: parent, Progress: req.Progress, Now: v.clock}
 	if req.Stdin != nil {
 		o.Paths, o.Stdin, o.StdinName = nil, req.Stdin, req.StdinName
 	}

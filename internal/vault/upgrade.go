@@ -40,7 +40,7 @@ func (v *Vault) Upgrade(ctx context.Context) (*UpgradeResult, error) {
 		return nil, err
 	}
 	sites = append(sites, meta)
-	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, OnAlert: v.siteAlert,
+	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, Now: v.clock, OnAlert: v.siteAlert,
 		OnUnwrap: v.recordUnwraps, Legacy: true})
 	if err != nil {
 		return nil, err

@@ -202,7 +202,7 @@ func (v *Vault) OpenRepo(ctx context.Context, keys bool) (*repo.Repo, error) {
 		return nil, err
 	}
 	sites = append(sites, meta)
-	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, OnAlert: v.siteAlert, OnUnwrap: v.recordUnwraps,
+	r, err := repo.Open(ctx, repo.Options{Home: h.Config.Home, Sites: sites, Logger: v.log, Now: v.clock, OnAlert: v.siteAlert, OnUnwrap: v.recordUnwraps,
 		PackSize: h.Config.PackSizeMiB << 20, Compression: CompressionMode(h.Config.Compression), CacheDir: h.CacheDir()})
 	if err != nil {
 		return nil, err

@@ -66,8 +66,10 @@ func (w *Witness) serveLatest(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	io.WriteString(rw, st.Checkpoint)
-	rw.Write(signed[len(text)+2:])
+	// A client gone before the answer: nothing to do.
+	if _, err := io.WriteString(rw, st.Checkpoint); err == nil {
+		_, _ = rw.Write(signed[len(text)+2:])
+	}
 }
 
 // Latest is a witness's answer to GET /latest, checked.

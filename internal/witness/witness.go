@@ -283,7 +283,7 @@ func (w *Witness) lockState() (func(), error) {
 		f.Close()
 		return nil, err
 	}
-	return func() { unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
+	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil // closing the file drops the lock anyway
 }
 
 // Latest returns the witness's state for origin (size 0 if none).
@@ -368,12 +368,18 @@ func (w *Witness) writeAlert(a Alert) {
 		}
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
-		return
+	if err == nil {
+		if _, err = f.Write(append(b, '\n')); err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
-	defer f.Close()
-	f.Write(append(b, '\n'))
-	f.Sync()
+	if err != nil {
+		// The refusal stands; only its record in the alerts file is lost.
+		w.log.Error("witness: alert not recorded in "+AlertsFile, "kind", a.Kind, "err", err)
+	}
 }
 
 // ReadAlerts returns the alerts recorded in dir (the rotated file first).
@@ -471,7 +477,7 @@ func (w *Witness) serveAdd(rw http.ResponseWriter, req *http.Request) {
 		return
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	rw.Write(sigs)
+	_, _ = rw.Write(sigs) // a client gone before the answer: nothing to do
 }
 
 func writeFileAtomic(name string, data []byte) error {

@@ -59,11 +59,11 @@ func Start(t testing.TB, b site.Backend, cfg *server.Config) *Env {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.Addr, e.Server, e.Stop, e.Done = ln.Addr().String(), srv, cancel, make(chan error, 1)
-	go func() { e.Done <- srv.Serve(ctx, ln) }()
+	go func() { e.Done <- srv.Serve(ctx, ln) }() //nolint:errcheck // the result is sent on e.Done
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case <-e.Done:
+		case <-e.Done: //nolint:errcheck // stopped; a test that cares reads the result itself
 		case <-time.After(c.Drain + 10*time.Second):
 			t.Errorf("daemon did not stop within %v of shutdown", c.Drain+10*time.Second)
 		}

@@ -218,7 +218,7 @@ func responseError(op string, h fmt.Stringer, resp *http.Response) error {
 	}
 	var e api.Error
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	json.Unmarshal(body, &e)
+	_ = json.Unmarshal(body, &e) // not the daemon's JSON error: the status and body below say what came back
 	msg := e.Message
 	if msg == "" {
 		msg = resp.Status
@@ -470,7 +470,7 @@ func (b *Backend) ConnectionState(ctx context.Context) (*tls.ConnectionState, er
 		return nil, err
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16)) // drained for connection reuse; the body says nothing
 	if resp.TLS == nil {
 		return nil, errors.New("not a TLS connection")
 	}
