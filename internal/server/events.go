@@ -10,12 +10,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 )
 
 // Event is an access event shown to the host operator.
@@ -198,7 +198,7 @@ func (l *eventLog) compactLocked() error {
 		b.Write(line)
 		b.WriteByte('\n')
 	}
-	if err := writeFileAtomic(l.path, b.Bytes()); err != nil {
+	if err := atomicfile.Write(l.path, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("compact events file: %w", err)
 	}
 	l.size = int64(b.Len())
@@ -240,37 +240,4 @@ func appendLine(path string, v any) (int, error) {
 		return n, err
 	}
 	return n, f.Close()
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, ".events*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp, name)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("sync %s: %w", dir, err)
-		}
-	}
-	return nil
 }

@@ -11,6 +11,8 @@ import (
 
 	f_note "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 )
 
 // Key algorithms.
@@ -45,10 +47,10 @@ func LoadOrCreateKey(dir, name, alg string) (note.Signer, string, error) {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, "", err
 		}
-		if err := writeFileAtomic(pp, []byte(vkey+"\n")); err != nil {
+		if err := atomicfile.Write(pp, []byte(vkey+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
-		if err := writeFileAtomic(kp, []byte(skey+"\n")); err != nil {
+		if err := atomicfile.Write(kp, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, "", err
 		}
 		if err := os.Chmod(kp, 0o600); err != nil {

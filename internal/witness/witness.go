@@ -31,6 +31,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/sys/unix"
 
+	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/metrics"
 )
 
@@ -309,7 +310,7 @@ func (w *Witness) save(st State) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(w.statePath(st.Origin), b)
+	return atomicfile.Write(w.statePath(st.Origin), b, 0o600)
 }
 
 // alert records a refusal of a checkpoint the log signed (rollback, fork,
@@ -478,34 +479,4 @@ func (w *Witness) serveAdd(rw http.ResponseWriter, req *http.Request) {
 	}
 	rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = rw.Write(sigs) // a client gone before the answer: nothing to do
-}
-
-func writeFileAtomic(name string, data []byte) error {
-	dir := filepath.Dir(name)
-	f, err := os.CreateTemp(dir, ".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	f.Close()
-	if err := os.Rename(tmp, name); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
