@@ -4,7 +4,6 @@ import (
 	"strconv"
 	"time"
 
-
 	"github.com/digital-embassy/embassy/internal/incident"
 )
 

@@ -3,7 +3,6 @@ package cli
 import (
 	"time"
 
-
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
