@@ -1,10 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"time"
-
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/vault"
@@ -84,103 +80,5 @@ signed report of what was served.`,
 	expectHomeFlag(c, &expectHome)
 	passFlag(c, &passFile)
 	c.AddCommand(cmdOperateToken(e), cmdOperateSign(e))
-	return c
-}
-
-func cmdOperateToken(e *env) *cobra.Command {
-	c := &cobra.Command{Use: "token", Short: "Issue tokens for officials, before a crisis"}
-	var official, out, role string
-	var ttl time.Duration
-	issue := &cobra.Command{
-		Use:   "issue --official NAME --ttl 720h [-o FILE]",
-		Short: "Issue an official's lookup token, signed by the home's root signing key",
-		Long: `Issue a token that lets an official look records up from the embassy during
-a crisis. It is signed by the home's current root signing key, whose public
-half is recorded (signed) in the vault at every site, so the operate server
-can check it with nothing but the sites. Keep tokens like passwords.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if official == "" {
-				return usagef("missing --official NAME")
-			}
-			if ttl <= 0 || ttl > vault.OperateMaxTTL {
-				return usagef("--ttl must be positive and at most %v, e.g. 720h", vault.OperateMaxTTL)
-			}
-			v, err := e.openKeyed()
-			if err != nil {
-				return err
-			}
-			defer v.Close()
-			tok, t, err := v.IssueOperateToken(e.ctx, official, role, ttl)
-			if err != nil {
-				return err
-			}
-			if out != "" {
-				if err := os.WriteFile(out, []byte(tok+"\n"), 0o600); err != nil {
-					return err
-				}
-			}
-			if e.json {
-				return e.emitJSON(map[string]any{"token": tok, "id": t.ID, "official": official, "expires": t.Expires, "file": out})
-			}
-			if out == "" {
-				fmt.Fprintln(e.stdout, tok)
-			} else {
-				e.printf("token %s for %s written to %s, valid until %s\n", t.ID, official, out, t.Expires.Format(time.RFC3339))
-			}
-			return nil
-		},
-	}
-	issue.Flags().StringVar(&official, "official", "", "name of the official")
-	issue.Flags().DurationVar(&ttl, "ttl", 720*time.Hour, "validity (at most 720h)")
-	issue.Flags().StringVar(&role, "role", vault.OperateRoleLookup, "lookup (registry lookups) or deactivate (may only end the crisis service)")
-	issue.Flags().StringVarP(&out, "output", "o", "", "write the token to FILE (mode 0600) instead of stdout")
-	c.AddCommand(issue, cmdOperateTokenRevoke(e))
-	return c
-}
-
-func cmdOperateSign(e *env) *cobra.Command {
-	var siteURL, expectHome, session, out, passFile string
-	var identities []string
-	c := &cobra.Command{
-		Use:   "sign --site URL --expect-home FP --session ID --identity FILE -o quorum.json",
-		Short: "Sign, as a custodian, the end of a crisis session (k signatures deactivate it)",
-		Long: `Sign the statement {home fingerprint, session id, now} with your root share,
-opened from a site of the home with your identity. Signatures are added to
-the quorum file -o (created if missing), so k custodians can sign it in turn;
-POST it to the crisis service's /deactivate with no Authorization header:
-
-  curl --data-binary @quorum.json https://host:8443/deactivate
-
-The server checks each signature against the Feldman commitments in the
-vault's signed key-epoch record; statements older than 15 minutes are refused.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if siteURL == "" || session == "" || out == "" || len(identities) == 0 {
-				return usagef("give --site URL, --session ID (activation.json), --identity FILE and -o FILE")
-			}
-			ids, err := vault.LoadIdentities(identities, e.passphrase(passFile))
-			if err != nil {
-				return err
-			}
-			sigs, err := vault.SignDeactivation(e.ctx, siteURL, expectHome, session, ids, e.now())
-			if err != nil {
-				return err
-			}
-			n, err := vault.AddQuorumSignatures(out, sigs)
-			if err != nil {
-				return err
-			}
-			e.printf("%d signatures for session %s in %s\n", n, session, out)
-			return nil
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&siteURL, "site", "", "a site of the home, to open your share from")
-	f.StringVar(&session, "session", "", "the crisis session id (in activation.json)")
-	f.StringArrayVar(&identities, "identity", nil, "your custodian identity file")
-	f.StringVarP(&out, "output", "o", "", "the quorum file to add the signature to")
-	expectHomeFlag(c, &expectHome)
-	passFlag(c, &passFile)
 	return c
 }

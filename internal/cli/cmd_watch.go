@@ -2,14 +2,12 @@ package cli
 
 import (
 	"fmt"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/vault"
-	"github.com/digital-embassy/embassy/internal/watch"
 	"github.com/digital-embassy/embassy/internal/watch/watchman"
 )
 
@@ -61,59 +59,4 @@ func cmdWatch(e *env) *cobra.Command {
 	c.Flags().StringVar(&metrics, "metrics", "", "serve Prometheus metrics on this address (host:port)")
 	c.Flags().StringVar(&events, "events", "", "run the detector over a JSON-lines event file (- for stdin) instead of the home")
 	return c
-}
-
-func (e *env) watchEvents(path string) error {
-	rep, err := vault.WatchEvents(path, e.stdin)
-	if err != nil {
-		return err
-	}
-	if rep.Bad > 0 {
-		e.warnf("%d malformed event lines skipped (first: %s)", rep.Bad, rep.FirstBad)
-	}
-	return e.printAlerts(rep.Alerts)
-}
-
-func (e *env) printAlerts(alerts []watch.Alert) error {
-	if e.json {
-		if alerts == nil {
-			alerts = []watch.Alert{}
-		}
-		return e.emitJSON(alerts)
-	}
-	if len(alerts) == 0 {
-		e.printf("no alerts\n")
-		return nil
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tKIND\tSITE\tDATASET\tWHY")
-	for _, a := range alerts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Time.UTC().Format("2006-01-02 15:04"), a.Kind, dash(a.Site), dash(a.Dataset), watch.Clean(a.Why))
-	}
-	return tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return watch.Clean(s)
-}
-
-// watchCycle runs one cycle over the home (vault.Watch) and returns the
-// number of new alerts.
-func (e *env) watchCycle(exp *watchman.Exporter) (int, error) {
-	h, err := e.openHome()
-	if err != nil {
-		return 0, err
-	}
-	c, err := e.vaultOf(h).Watch(e.ctx)
-	if err != nil {
-		return 0, err
-	}
-	if c.NotifyErr != nil {
-		e.warnf("notification failed: %v", c.NotifyErr)
-	}
-	exp.Update(c.Metrics)
-	return len(c.Alerts), e.printAlerts(c.Alerts)
 }

@@ -1,0 +1,8 @@
+package cli
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,13 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/digital-embassy/embassy/internal/tlog"
+)
+
+func warnHomeAlone(e *env, p *tlog.Policy) {
+	if err := p.RequireExternal(); err != nil { // a warning, not a partial failure (exit code unchanged)
+		fmt.Fprintf(e.stderr, "embassy: warning: %v: the home could rewrite this history unnoticed\n", err)
+	}
+}
