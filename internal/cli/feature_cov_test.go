@@ -203,7 +203,9 @@ func TestPruneCommand(t *testing.T) {
 		t.Fatalf("dry run changed site lu: %d -> %d bytes", total(beforeLU), total(got))
 	}
 	expectRun(t, home, ExitOK, []string{"prune", "reg"}, lines{
-		"reg: 1 snapshots, 3 blobs used, 3 unused; packs: 2 kept, 1 deleted, 1 repacked, 0 orphans removed; 2.3 MiB freed",
+		// 3 or 4 unused: the first snapshot's folder trees are one blob or two,
+		// depending on whether the source folder's time moved between them.
+		rx(`reg: 1 snapshots, 3 blobs used, [34] unused; packs: 2 kept, 1 deleted, 1 repacked, 0 orphans removed; 2\.3 MiB freed`),
 	}, nil)
 	for name, s := range map[string]struct {
 		dir    string
