@@ -15,10 +15,12 @@ import (
 )
 
 // packBufs bounds the full-size data pack buffers a writer holds at once:
-// one filling, one per uploader, and one full pack waiting for an uploader
-// (bench/README.md, round three). At least 2: the filling pack holds one
-// while the blob that closes it waits for the next.
-var packBufs = 4
+// one filling and one per uploader. A fourth, for a full pack waiting for
+// an uploader (bench/README.md, round three), made the first snapshot no
+// faster once the writer kept its buffers, and cost 9 MiB of peak memory
+// (bench/round4-snap.md). At least 2: the filling pack holds one while
+// the blob that closes it waits for the next.
+var packBufs = 3
 
 // indexEvery is how many uploaded packs trigger an intermediate index
 // object, so that an interrupted snapshot loses little work on re-run.
