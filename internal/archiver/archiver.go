@@ -136,10 +136,7 @@ func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
 		o.Now = time.Now //nolint:forbidigo // the default clock: internal/vault passes its own
 	}
 	if o.Workers <= 0 {
-		// One per core: a third worker on two cores was not faster (the
-		// source is read from the page cache) and held one more chunker
-		// and compression buffer (~10 MB: bench/round4-snap.md).
-		o.Workers = max(2, runtime.GOMAXPROCS(0))
+		o.Workers = runtime.GOMAXPROCS(0) + 1
 	}
 	if o.Progress == nil {
 		o.Progress = &Progress{}
