@@ -84,8 +84,13 @@ type entry struct {
 	// Folders: sub is the parent snapshot's tree of this folder, listed
 	// marks a synthetic root whose children are known, and pending counts
 	// the children still being stored, plus one while it is being listed.
-	sub     *repo.Tree
-	listed  bool
+	sub    *repo.Tree
+	listed bool
+	// prev is the parent snapshot's tree of this folder, whose id is
+	// prevID: kept until the folder's tree is stored, which is then the
+	// same tree when every entry is the same (see storeTree).
+	prev    *repo.Tree
+	prevID  repo.ID
 	pending atomic.Int64
 	// First links to an inode: done once its content is stored, and the
 	// later links waiting for it until then (guarded by arch.mu).
@@ -118,6 +123,9 @@ type arch struct {
 	skipped []FileError
 	stats   repo.SnapshotStats
 	unchg   atomic.Int64
+	// sameTrees counts the folders whose tree is the parent snapshot's,
+	// reused without encoding it again.
+	sameTrees atomic.Int64
 }
 
 // Run snapshots the sources into d through a new writer, flushes it and
@@ -197,6 +205,7 @@ func (a *arch) scan(ctx context.Context) (*entry, error) {
 		t, err := a.d.LoadTree(ctx, a.o.Parent.Tree)
 		if err == nil {
 			parentRoot = t
+			root.prev, root.prevID = t, a.o.Parent.Tree
 		}
 	}
 	if a.o.Stdin != nil {
@@ -291,9 +300,13 @@ func (a *arch) scanPath(ctx context.Context, dir *entry, path string, fi fs.File
 	case repo.NodeDir:
 		if isRoot {
 			e.sub = parent
+			if parent != nil {
+				e.prev, e.prevID = parent, a.o.Parent.Tree
+			}
 		} else if e.old != nil && e.old.Type == repo.NodeDir && e.old.Subtree != nil {
 			if t, err := a.d.LoadTree(ctx, *e.old.Subtree); err == nil {
 				e.sub = t
+				e.prev, e.prevID = t, *e.old.Subtree
 			}
 		}
 	case repo.NodeFIFO, repo.NodeCharDev, repo.NodeBlockDev:

@@ -1,14 +1,18 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/digital-embassy/embassy/internal/chunker"
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -385,6 +389,18 @@ func (a *arch) storeTree(e *entry, sc *repo.Scratch) (repo.ID, error) {
 		}
 	}
 	e.children = nil
+	if prev := e.prev; prev != nil {
+		e.prev = nil
+		// The parent snapshot's tree says exactly this (every node equal,
+		// field by field): it is this folder's tree, already stored and
+		// read back when it was written. An unchanged source is then
+		// never encoded, checked and hashed again.
+		sort.Slice(t.Nodes, func(i, j int) bool { return t.Nodes[i].Name < t.Nodes[j].Name })
+		if sameNodes(t.Nodes, prev.Nodes) && a.d.Idx.Has(e.prevID) {
+			a.sameTrees.Add(1)
+			return e.prevID, nil
+		}
+	}
 	b, err := repo.EncodeTree(t)
 	if err != nil {
 		return repo.ID{}, fmt.Errorf("directory %s: %w", e.path(), err)
@@ -399,4 +415,42 @@ func (a *arch) storeTree(e *entry, sc *repo.Scratch) (repo.ID, error) {
 	}
 	id, _, err := a.w.SaveBlob(repo.BlobTree, b, sc)
 	return id, err
+}
+
+// sameNodes reports whether two sorted lists of nodes are equal in every
+// field a tree records (times as instants in the same zone, so that they
+// encode alike).
+func sameNodes(a, b []repo.Node) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !sameNode(&a[i], &b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameNode(a, b *repo.Node) bool {
+	if a.Name != b.Name || a.Type != b.Type || a.Mode != b.Mode || !sameTime(a.ModTime, b.ModTime) ||
+		a.Size != b.Size || a.UID != b.UID || a.GID != b.GID || a.Inode != b.Inode || !sameTime(a.CTime, b.CTime) ||
+		a.Target != b.Target || a.User != b.User || a.Group != b.Group || a.Dev != b.Dev || a.Links != b.Links ||
+		a.Rdev != b.Rdev || !slices.Equal(a.Content, b.Content) || !slices.Equal(a.Extents, b.Extents) ||
+		len(a.Xattrs) != len(b.Xattrs) || (a.Subtree == nil) != (b.Subtree == nil) ||
+		(a.Subtree != nil && *a.Subtree != *b.Subtree) {
+		return false
+	}
+	for j := range a.Xattrs {
+		if a.Xattrs[j].Name != b.Xattrs[j].Name || !bytes.Equal(a.Xattrs[j].Value, b.Xattrs[j].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func sameTime(a, b time.Time) bool {
+	_, za := a.Zone()
+	_, zb := b.Zone()
+	return a.Equal(b) && za == zb && a.IsZero() == b.IsZero()
 }

@@ -15,10 +15,12 @@ import (
 )
 
 // packBufs bounds the full-size data pack buffers a writer holds at once:
-// one filling, one per uploader, and one full pack waiting for an uploader
-// (bench/README.md, round three). At least 2: the filling pack holds one
-// while the blob that closes it waits for the next.
-var packBufs = 4
+// one filling and one per uploader. A fourth, for a full pack waiting for
+// an uploader (bench/README.md, round three), made the first snapshot no
+// faster once the writer kept its buffers, and cost 9 MiB of peak memory
+// (bench/round4-snap.md). At least 2: the filling pack holds one while
+// the blob that closes it waits for the next.
+var packBufs = 3
 
 // indexEvery is how many uploaded packs trigger an intermediate index
 // object, so that an interrupted snapshot loses little work on re-run.
@@ -55,6 +57,12 @@ type Writer struct {
 	iwg     sync.WaitGroup
 	// bufTokens bounds the pooled data pack buffers out at once.
 	bufTokens chan struct{}
+	// spare keeps the data pack buffers uploads gave back for the next
+	// packs, until Flush or Abort returns them to the repository's pool: a
+	// sync.Pool drops them at every other collection, and each one then
+	// allocated again is 9 MiB more to fault in while the dropped one's
+	// pages are still resident.
+	spare chan []byte
 	// failed is closed at the first error, releasing a wait for a buffer.
 	failed     chan struct{}
 	failedOnce sync.Once
@@ -83,7 +91,7 @@ func (d *Dataset) NewWriter(ctx context.Context) *Writer {
 	w := &Writer{d: d, key: d.Keys.CurrentKey(), ctx: ctx,
 		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
 		uploads: make(chan *packBuilder), indexes: make(chan []IndexPack, 4),
-		bufTokens: make(chan struct{}, packBufs), failed: make(chan struct{})}
+		bufTokens: make(chan struct{}, packBufs), spare: make(chan []byte, packBufs), failed: make(chan struct{})}
 	w.iwg.Add(1)
 	go w.indexer()
 	n := 2
@@ -279,7 +287,13 @@ func (w *Writer) uploader() {
 func (w *Writer) newPack(t BlobType, boxLen int) *packBuilder {
 	std := w.d.r.opts.PackSize + chunkSlack
 	if w.pooledFor(t, boxLen) {
-		p := newPackBuilder(w.key.Version, w.d.r.getPackBuf(std))
+		var buf []byte
+		select {
+		case buf = <-w.spare:
+		default:
+			buf = w.d.r.getPackBuf(std)
+		}
+		p := newPackBuilder(w.key.Version, buf[:0])
 		p.pooled = true
 		return p
 	}
@@ -299,7 +313,11 @@ func (w *Writer) upload(p *packBuilder) error {
 	id := Hash(data)
 	err := w.d.r.putAll(w.ctx, w.d.PackHandle(id), data, true)
 	if p.pooled && cap(data) >= w.d.r.opts.PackSize+chunkSlack {
-		w.d.r.putPackBuf(data)
+		select {
+		case w.spare <- data[:0]:
+		default:
+			w.d.r.putPackBuf(data)
+		}
 	}
 	w.releaseBuf(p)
 	if err != nil {
@@ -396,6 +414,7 @@ func (w *Writer) Flush() error {
 	}
 	close(w.uploads)
 	w.wg.Wait()
+	w.dropSpare()
 	close(w.indexes)
 	w.iwg.Wait()
 	if err := w.Err(); err != nil {
@@ -414,6 +433,19 @@ func (w *Writer) Flush() error {
 	return nil
 }
 
+// dropSpare hands the spare pack buffers back to the repository's pool,
+// once the uploads are done.
+func (w *Writer) dropSpare() {
+	for {
+		select {
+		case b := <-w.spare:
+			w.d.r.putPackBuf(b)
+		default:
+			return
+		}
+	}
+}
+
 // Abort stops the writer without writing anything more.
 func (w *Writer) Abort() {
 	w.setErr(context.Canceled)
@@ -423,6 +455,7 @@ func (w *Writer) Abort() {
 		close(w.uploads)
 		w.mu.Unlock()
 		w.wg.Wait()
+		w.dropSpare()
 		close(w.indexes)
 		w.iwg.Wait()
 		return
