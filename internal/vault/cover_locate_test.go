@@ -252,7 +252,7 @@ func TestCoverLocationJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	if rep.OK || rep.Summary != "1 daemon site located: lu: failed" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertLocationFailed ||
-		rep.Alerts[0].Site != "lu" || !strings.HasPrefix(rep.Alerts[0].Why, "site lu: location evidence: site lu: location contradicted: ") {
+		rep.Alerts[0].Site != "lu" || !strings.HasPrefix(rep.Alerts[0].Why, "site lu: location evidence: location contradicted: ") {
 		t.Fatalf("contradicted: %+v", rep)
 	}
 	if rep, err = v.locationJob(ctx, testNow.Add(time.Hour), cfg, st); err != nil || rep.OK || len(rep.Alerts) != 0 {

@@ -330,7 +330,7 @@ func (v *Vault) locationJob(ctx context.Context, slot time.Time, cfg protect.Loc
 			}
 			states = append(states, s+": failed")
 			found["locate|"+s] = watch.Alert{Kind: AlertLocationFailed, Site: s, Unit: "site",
-				Why: fmt.Sprintf("site %s: location evidence: %v ('embassy site locate %s --from %s' shows the detail)", s, err, s, cfg.From)}
+				Why: fmt.Sprintf("site %s: location evidence: %s ('embassy site locate %s --from %s' shows the detail)", s, strings.TrimPrefix(err.Error(), "site "+s+": "), s, cfg.From)} // the site named once
 			continue
 		}
 		if l.Bundle.Verdict == nil {
