@@ -1,33 +1,6 @@
 package main
 
-import (
-	"fmt"
-	"os"
-	"strings"
-	"testing"
-)
-
-// dumpRun is temporary: it records r for writing the exact expectations.
-func dumpRun(t *testing.T, what string, r runResult) {
-	t.Helper()
-	fh, err := os.OpenFile("/tmp/lines-a-dump/"+strings.ReplaceAll(t.Name(), "/", "_")+".txt", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	fmt.Fprintf(fh, "=== %s exit %d\n--- stdout\n", what, r.code)
-	for _, l := range strings.SplitAfter(r.stdout, "\n") {
-		if l != "" {
-			fmt.Fprintf(fh, "%q,\n", strings.TrimSuffix(l, "\n"))
-		}
-	}
-	fmt.Fprintf(fh, "--- stderr\n")
-	for _, l := range strings.SplitAfter(r.stderr, "\n") {
-		if l != "" {
-			fmt.Fprintf(fh, "%q,\n", strings.TrimSuffix(l, "\n"))
-		}
-	}
-}
+import "testing"
 
 // wantErr fails the test unless err is an error whose message, masked as
 // by masked with oldNew, is exactly want.
