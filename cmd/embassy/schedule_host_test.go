@@ -57,9 +57,20 @@ func TestProtectRunsHostChecks(t *testing.T) {
 	writeFile(t, filepath.Join(f.home, "protect.yaml"), "poll: 100ms\ndatasets: []\n")
 
 	r := f.try("protect", "--once")
-	if r.code != 3 || !strings.Contains(r.stderr, "update-unapproved: site lu runs unapproved build "+vendorDigest) {
-		t.Fatalf("protect --once with an unapproved daemon build: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	wantRun(t, "protect --once with an unapproved daemon build", r, 3, lines{
+		"job agreements: ok: 0 agreements checked",
+		"job inventory: ok: 0 dataset copies at the sites; no inventory declared (datasets: in policy.yaml), only data of unknown datasets is alerted on",
+		rx(`job integrity: ok: verified \(read data false\): 0 damaged; home state 1 compared with 3 sites; log size \d+; third locations: the other sites' signed states; 0 problems`),
+		"job config: ok: 4 configuration files changed",
+		"job host: ok: 0 new access requests, 0 pending, 0 decisions pushed; 1 new incident, 0 escalated",
+		"job updates: ALERT: 1 daemon build checked: lu: unapproved",
+		"job sla: ok: 3 sites probed, 3 up",
+		"job compute: ok: not configured: no agreement reserves compute and no workloads are declared",
+		"job location: ok: not configured: protect.yaml names no home position (schedule.location.from)",
+		"DATASET                  SITE         LATEST                        LAG        RPO  STATE",
+	}, lines{
+		"embassy: alert: update-unapproved: site lu runs unapproved build " + vendorDigest + " of embassyd: embassyd digest " + vendorDigest[:16] + "…: no update approval covers it: approve it with 'embassy update approve --artifact embassyd --digest " + vendorDigest + " --until DATE', or restore the approved build",
+	})
 	if a := f.logKind("update.alert"); len(a) != 1 || a[0].Site != "lu" || a[0].Object != vendorDigest || a[0].Reason != "unapproved" {
 		t.Fatalf("update.alert entries: %+v", a)
 	}
@@ -70,14 +81,34 @@ func TestProtectRunsHostChecks(t *testing.T) {
 		t.Fatalf("escalated within the hours: %+v", e)
 	}
 	// Again at once: the same build is not alerted twice.
-	if r := f.try("protect", "--once"); strings.Contains(r.stderr, "update-unapproved") {
-		t.Fatalf("the same unapproved build alerted again:\n%s", r.stderr)
-	}
+	r = f.try("protect", "--once")
+	wantRun(t, "protect --once again", r, 3, lines{
+		"job agreements: ok: 0 agreements checked",
+		"job inventory: ok: 0 dataset copies at the sites; no inventory declared (datasets: in policy.yaml), only data of unknown datasets is alerted on",
+		rx(`job integrity: ok: verified \(read data false\): 0 damaged; home state 1 compared with 3 sites; log size \d+; third locations: the other sites' signed states; 0 problems`),
+		"job config: ok: 0 configuration files changed",
+		"job host: ok: 0 new access requests, 0 pending, 0 decisions pushed; 0 new incidents, 0 escalated",
+		"job updates: ALERT: 1 daemon build checked: lu: unapproved",
+		"job sla: ok: 3 sites probed, 3 up",
+		"job compute: ok: not configured: no agreement reserves compute and no workloads are declared",
+		"job location: ok: not configured: protect.yaml names no home position (schedule.location.from)",
+		"DATASET                  SITE         LATEST                        LAG        RPO  STATE",
+	}, nil)
 
 	later := time.Now().Add(73 * time.Hour).UTC().Format(time.RFC3339)
-	if r := f.at(later, "protect", "--once"); r.code != 3 || !strings.Contains(r.stdout+r.stderr, "1 escalated") {
-		t.Fatalf("protect --once 73 hours on: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = f.at(later, "protect", "--once")
+	wantRun(t, "protect --once 73 hours on", r, 3, lines{
+		"job agreements: ok: 0 agreements checked",
+		"job inventory: ok: 0 dataset copies at the sites; no inventory declared (datasets: in policy.yaml), only data of unknown datasets is alerted on",
+		rx(`job integrity: ok: verified \(read data false\): 0 damaged; home state 1 compared with 3 sites; log size \d+; third locations: the other sites' signed states; 0 problems`),
+		"job config: ok: 0 configuration files changed",
+		"job host: ALERT: 0 new access requests, 0 pending, 0 decisions pushed; 0 new incidents, 1 escalated",
+		"job updates: ALERT: 1 daemon build checked: lu: unapproved",
+		"job sla: ok: 3 sites probed, 3 up",
+		"job compute: ok: not configured: no agreement reserves compute and no workloads are declared",
+		"job location: ok: not configured: protect.yaml names no home position (schedule.location.from)",
+		"DATASET                  SITE         LATEST                        LAG        RPO  STATE",
+	}, nil)
 	f.at(time.Now().Add(74*time.Hour).UTC().Format(time.RFC3339), "protect", "--once")
 	if e := f.logKind("incident.escalation"); len(e) != 1 || e[0].Site != "lu" {
 		t.Fatalf("escalation entries: %+v", e)
@@ -115,19 +146,32 @@ func TestProtectLocatesDaemonSites(t *testing.T) {
 	quiet := "  host: {off: true}\n  updates: {off: true}\n  sla: {off: true}\n  compute: {off: true}\n"
 
 	writeFile(t, filepath.Join(f.home, "protect.yaml"), "datasets: []\nschedule:\n"+quiet)
-	if r := f.try("protect", "--once"); r.code != 0 || !strings.Contains(r.stdout+r.stderr, "location: ok: not configured") {
-		t.Fatalf("protect --once without a home position: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r := f.try("protect", "--once")
+	wantRun(t, "protect --once without a home position", r, 0, lines{
+		"job agreements: ok: 0 agreements checked",
+		"job inventory: ok: 0 dataset copies at the sites; no inventory declared (datasets: in policy.yaml), only data of unknown datasets is alerted on",
+		rx(`job integrity: ok: verified \(read data false\): 0 damaged; home state 1 compared with 3 sites; log size \d+; third locations: the other sites' signed states; 0 problems`),
+		"job config: ok: 3 configuration files changed",
+		"job location: ok: not configured: protect.yaml names no home position (schedule.location.from)",
+		"DATASET                  SITE         LATEST                        LAG        RPO  STATE",
+	}, nil)
 	if e := f.logKind("site.locate"); len(e) != 0 {
 		t.Fatalf("located without a position: %+v", e)
 	}
 
 	writeFile(t, filepath.Join(f.home, "protect.yaml"), "datasets: []\nschedule:\n"+quiet+"  location: {from: \""+tallinnAt+"\"}\n")
 	os.Remove(filepath.Join(f.home, "schedule", "state.json")) // the location job is due again at once
-	r := f.try("protect", "--once")
-	if r.code != 3 || !strings.Contains(r.stderr, "location-check-failed: site lu: location evidence:") || !strings.Contains(r.stderr, "contradicted") {
-		t.Fatalf("protect --once locating a site that lies about its position: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
-	}
+	r = f.try("protect", "--once")
+	wantRun(t, "protect --once locating a site that lies about its position", r.masked(), 3, lines{
+		"job agreements: ok: 0 agreements checked",
+		"job inventory: ok: 0 dataset copies at the sites; no inventory declared (datasets: in policy.yaml), only data of unknown datasets is alerted on",
+		rx(`job integrity: ok: verified \(read data false\): 0 damaged; home state 1 compared with 3 sites; log size \d+; third locations: the other sites' signed states; 0 problems`),
+		"job config: ok: 1 configuration file changed",
+		"job location: ALERT: 1 daemon site located: lu: failed",
+		"DATASET                  SITE         LATEST                        LAG        RPO  STATE",
+	}, lines{
+		rx(`embassy: alert: location-check-failed: site lu: location evidence: location contradicted: home hHHHHHHHHHHHHHHHHHHHH answered in [0-9.]+[µm]s: the responder is at most \d+ km away even at the speed of light, but the declared position is 1614 km away \('embassy site locate lu --from 59\.4370,24\.7536' shows the detail\)`),
+	})
 	if e := f.logKind("site.locate"); len(e) != 1 || e[0].Site != "lu" {
 		t.Fatalf("site.locate entries: %+v", e)
 	}

@@ -94,9 +94,8 @@ func TestInterruptSnapshot(t *testing.T) {
 	if code := exitCode(t, c); code != 130 {
 		t.Fatalf("interrupted snapshot: exit %d, want 130\nstdout: %s\nstderr: %s", code, stdout.String(), stderr.String())
 	}
-	if !strings.Contains(stderr.String(), "embassy: interrupted; everything committed before the interruption is intact") {
-		t.Errorf("interrupted snapshot: stderr %q", stderr.String())
-	}
+	wantRun(t, "interrupted snapshot", runResult{130, stdout.String(), stderr.String()}, 130, nil,
+		lines{"embassy: interrupted; everything committed before the interruption is intact"})
 	if out := f.run("--json", "snapshots", "ds"); strings.TrimSpace(out) != "[]" {
 		t.Errorf("an interrupted snapshot was committed: %s", out)
 	}
@@ -149,12 +148,12 @@ func TestUnreadableSourceFile(t *testing.T) {
 		return exitCode(t, c), stdout.String(), stderr.String()
 	}
 	code, stdout, stderr := runAs("snapshot", "ds", src, "--class", "internal")
-	if code != 3 || !strings.Contains(stderr, "embassy: warning: not in snapshot: "+secret) || !strings.Contains(stderr, "permission denied") {
-		t.Fatalf("snapshot with an unreadable file: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
-	}
-	if !strings.Contains(stdout, "snapshot ") || !strings.Contains(stdout, " saved") {
-		t.Errorf("snapshot not reported saved: %s", stdout)
-	}
+	wantRun(t, "snapshot with an unreadable file", runResult{code, stdout, stderr}.masked(f.dir, "DIR"), 3, lines{
+		rx(`snapshot [0-9a-f]{8} of ds saved`),
+		rx(`  3 files, 3 dirs, \d+\.\d KiB read \(0 unchanged files reused\)`),
+		rx(`  7 new blobs, \d+\.\d KiB new data stored as \d+\.\d KiB, in \d+\.\ds`),
+		"  written to a, b",
+	}, lines{"embassy: warning: not in snapshot: DIR/src/d1/secret.bin: open DIR/src/d1/secret.bin: permission denied"})
 	// Everything else restores; the unreadable file is absent, not empty.
 	target := filepath.Join(f.dir, "restore")
 	if code, _, stderr := runAs("restore", "ds", "--target", target); code != 0 {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -30,15 +29,19 @@ func TestWorkloadRunGPUWithoutDriver(t *testing.T) {
 		return e.String(), c.ProcessState.ExitCode()
 	}
 	out, code := run("nvidia")
-	if code != 1 || !strings.Contains(out, "libnvidia-ml.so.1") || !strings.Contains(out, "--gpu none") {
-		t.Fatalf("--gpu nvidia without a driver: exit %d\n%s", code, out)
-	}
+	wantRun(t, "--gpu nvidia without a driver", runResult{code, "", out}, 1, nil, lines{
+		"embassy: error: --gpu nvidia: the NVIDIA driver library libnvidia-ml.so.1 is not available",
+		"embassy: hint: install the NVIDIA driver on a GPU machine, or run with --gpu none (CPU evidence only)",
+	})
 	out, code = run("auto")
-	if code != 2 || !strings.Contains(out, "note: no GPU evidence") || !strings.Contains(out, "missing-ca.crt") {
-		t.Fatalf("--gpu auto without a driver: exit %d\n%s", code, out)
-	}
+	wantRun(t, "--gpu auto without a driver", runResult{code, "", out}.masked(dir, "DIR"), 2, nil, lines{
+		"note: no GPU evidence (the NVIDIA driver library libnvidia-ml.so.1 is not available); sending CPU evidence only",
+		"embassy: error: open DIR/missing-ca.crt: no such file or directory",
+		"embassy: hint: see 'embassy help' or add --help to the command",
+	})
 	out, code = run("amd")
-	if code != 2 || !strings.Contains(out, `--gpu "amd"`) {
-		t.Fatalf("--gpu amd: exit %d\n%s", code, out)
-	}
+	wantRun(t, "--gpu amd", runResult{code, "", out}, 2, nil, lines{
+		`embassy: error: --gpu "amd": use auto, nvidia or none`,
+		"embassy: hint: see 'embassy help' or add --help to the command",
+	})
 }

@@ -93,8 +93,8 @@ func (b *Broker) apiRelease(w http.ResponseWriter, r *http.Request) {
 	}
 	rq, err := ParseReleaseRequest(body)
 	if err != nil {
-		_ = b.logRefusal(r.Context(), "", Claims{}, Workload{}, "", refuse("request", "%v", err))
-		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: "request", Detail: err.Error()})
+		rf := b.logRefusal(r.Context(), "", Claims{}, Workload{}, "", refuse("request", "%v", err))
+		writeJSON(w, http.StatusBadRequest, APIError{Error: "bad request", Code: rf.Code, Detail: rf.Detail}) // says so if the refusal could not be logged
 		return
 	}
 	resp, err := b.Release(r.Context(), *rq)

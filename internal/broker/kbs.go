@@ -276,8 +276,8 @@ func (b *Broker) kbsAttest(w http.ResponseWriter, r *http.Request) {
 	}
 	at, err := ParseKBSAttestation(body)
 	if err != nil {
-		_ = b.logRefusal(ctx, "", Claims{}, Workload{}, "", refuse("request", "%v", err))
-		writeKBSError(w, http.StatusBadRequest, "request", err.Error())
+		rf := b.logRefusal(ctx, "", Claims{}, Workload{}, "", refuse("request", "%v", err))
+		writeKBSError(w, http.StatusBadRequest, rf.Code, rf.Detail) // says so if the refusal could not be logged
 		return
 	}
 	tee := b.ss.teeOf(ck.Value)

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -42,7 +42,7 @@ func cmdWatch(e *env) *cobra.Command {
 				}
 				if once {
 					if n > 0 {
-						return hint.WithCode(fmt.Errorf("%d new alert(s)", n), hint.CodeDamaged)
+						return hint.WithCode(errors.New(plural(n, "new alert")), hint.CodeDamaged)
 					}
 					return nil
 				}

@@ -238,12 +238,12 @@ func TestCoverLocationJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.OK || rep.Summary != "1 daemon sites located: lu: consistent" || len(rep.Details["lu"]) != 64 || len(rep.Alerts) != 0 {
+	if !rep.OK || rep.Summary != "1 daemon site located: lu: consistent" || len(rep.Details["lu"]) != 64 || len(rep.Alerts) != 0 {
 		t.Fatalf("consistent: %+v", rep)
 	}
 	d.declare(nil)
 	if rep, err = v.locationJob(ctx, testNow, cfg, st); err != nil || !rep.OK ||
-		rep.Summary != "1 daemon sites located: lu: round trips only (the site declares no position)" {
+		rep.Summary != "1 daemon site located: lu: round trips only (the site declares no position)" {
 		t.Fatalf("no position: %+v, %v", rep, err)
 	}
 	d.declare(&luxembourg)
@@ -251,8 +251,8 @@ func TestCoverLocationJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.OK || rep.Summary != "1 daemon sites located: lu: failed" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertLocationFailed ||
-		rep.Alerts[0].Site != "lu" || !strings.HasPrefix(rep.Alerts[0].Why, "site lu: location evidence: site lu: location contradicted: ") {
+	if rep.OK || rep.Summary != "1 daemon site located: lu: failed" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertLocationFailed ||
+		rep.Alerts[0].Site != "lu" || !strings.HasPrefix(rep.Alerts[0].Why, "site lu: location evidence: location contradicted: ") {
 		t.Fatalf("contradicted: %+v", rep)
 	}
 	if rep, err = v.locationJob(ctx, testNow.Add(time.Hour), cfg, st); err != nil || rep.OK || len(rep.Alerts) != 0 {
@@ -308,7 +308,7 @@ func TestCoverCheckUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.OK || rep.Summary != "1 daemon builds checked: lu: error" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertUpdate ||
+	if rep.OK || rep.Summary != "1 daemon build checked: lu: error" || len(rep.Alerts) != 1 || rep.Alerts[0].Kind != AlertUpdate ||
 		rep.Alerts[0].Why != "site lu: its build could not be checked: not an embassy daemon site" || rep.Details["lu"] != "error " {
 		t.Fatalf("updates job: %+v", rep)
 	}
@@ -483,7 +483,7 @@ func TestCoverCheckUpdatesDaemon(t *testing.T) {
 	// the approved build): the alert says it once, whole
 	wantWhy := "site lu runs unapproved build " + other + " of embassyd: embassyd digest " + other[:16] + "…: no update approval covers it: " +
 		"approve it with 'embassy update approve --artifact embassyd --digest " + other + " --until DATE', or restore the approved build"
-	if rep.OK || rep.Summary != "1 daemon builds checked: lu: unapproved" || len(rep.Alerts) != 1 || rep.Alerts[0].Why != wantWhy {
+	if rep.OK || rep.Summary != "1 daemon build checked: lu: unapproved" || len(rep.Alerts) != 1 || rep.Alerts[0].Why != wantWhy {
 		t.Fatalf("updates job: %+v\nwant why %q", rep, wantWhy)
 	}
 }

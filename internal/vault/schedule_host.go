@@ -150,10 +150,10 @@ func (v *Vault) hostJob(ctx context.Context, slot time.Time, st *JobState) (*Job
 	if len(esc.Escalated) > 0 || esc.NotifyErr != "" {
 		rep.OK = false
 	}
-	rep.Summary = fmt.Sprintf("%d new access requests, %d pending, %d decisions pushed; %d new incidents, %d escalated",
-		len(acc.New), pending, len(acc.Pushed), len(inc.New), len(esc.Escalated))
+	rep.Summary = fmt.Sprintf("%s, %d pending, %s pushed; %s, %d escalated",
+		nouns(len(acc.New), "new access request"), pending, nouns(len(acc.Pushed), "decision"), nouns(len(inc.New), "new incident"), len(esc.Escalated))
 	if n := len(acc.Errors) + len(inc.Errors); n > 0 {
-		rep.Summary += fmt.Sprintf("; %d pulls failed", n)
+		rep.Summary += fmt.Sprintf("; %s failed", nouns(n, "pull"))
 	}
 	if esc.NotifyErr != "" {
 		rep.Summary += "; escalation not delivered: " + esc.NotifyErr
@@ -207,7 +207,7 @@ func (v *Vault) updatesJob(ctx context.Context, slot time.Time, st *JobState) (*
 		found[c.Site+"|"+c.Status+"|"+c.Digest] = watch.Alert{Kind: AlertUpdate, Site: c.Site, Unit: "build", Why: why}
 	}
 	raiseAll(st, slot, found, rep)
-	rep.Summary = fmt.Sprintf("%d daemon builds checked: %s", len(checks), strings.Join(states, "; "))
+	rep.Summary = fmt.Sprintf("%s checked: %s", nouns(len(checks), "daemon build"), strings.Join(states, "; "))
 	return rep, nil
 }
 
@@ -330,7 +330,7 @@ func (v *Vault) locationJob(ctx context.Context, slot time.Time, cfg protect.Loc
 			}
 			states = append(states, s+": failed")
 			found["locate|"+s] = watch.Alert{Kind: AlertLocationFailed, Site: s, Unit: "site",
-				Why: fmt.Sprintf("site %s: location evidence: %v ('embassy site locate %s --from %s' shows the detail)", s, err, s, cfg.From)}
+				Why: fmt.Sprintf("site %s: location evidence: %s ('embassy site locate %s --from %s' shows the detail)", s, strings.TrimPrefix(err.Error(), "site "+s+": "), s, cfg.From)} // the site named once
 			continue
 		}
 		if l.Bundle.Verdict == nil {
@@ -340,6 +340,15 @@ func (v *Vault) locationJob(ctx context.Context, slot time.Time, cfg protect.Loc
 		}
 	}
 	raiseAll(st, slot, found, rep)
-	rep.Summary = fmt.Sprintf("%d daemon sites located: %s", len(sites), strings.Join(states, "; "))
+	rep.Summary = fmt.Sprintf("%s located: %s", nouns(len(sites), "daemon site"), strings.Join(states, "; "))
 	return rep, nil
+}
+
+// nouns counts n of noun for a job summary: "1 daemon site", "2 daemon
+// sites" (the nouns here all take a plain s).
+func nouns(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

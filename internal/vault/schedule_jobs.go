@@ -94,7 +94,7 @@ func (v *Vault) Protection(cfg *protect.Config, hooks ProtectHooks) (*Protection
 			if err != nil {
 				return nil, err
 			}
-			return &JobReport{OK: true, Summary: fmt.Sprintf("%d configuration files changed", len(changed)),
+			return &JobReport{OK: true, Summary: nouns(len(changed), "configuration file") + " changed",
 				Details: map[string]string{"changed": strings.Join(changed, ",")}}, nil
 		}})
 	}
@@ -183,7 +183,7 @@ func (v *Vault) agreementJob(slot time.Time, notice time.Duration, st *JobState)
 		states = append(states, ia.ID+": "+state)
 	}
 	st.Clear(keep)
-	rep.Summary = fmt.Sprintf("%d agreements checked", len(ias))
+	rep.Summary = nouns(len(ias), "agreement") + " checked"
 	if len(states) > 0 {
 		rep.Summary += ": " + strings.Join(states, "; ")
 	}
@@ -272,7 +272,7 @@ func (v *Vault) inventoryJob(ctx context.Context, slot time.Time, st *JobState) 
 		keep[key] = true
 		if st.Raise(key, slot) {
 			rep.Alerts = append(rep.Alerts, watch.Alert{Time: slot, Kind: AlertUndeclaredData, Site: watch.Clean(f.Site), Dataset: watch.Clean(f.Dataset),
-				Why: watch.CleanN("site "+f.Site+" holds "+f.Why, watch.MaxLine), Unit: "dataset"})
+				Why: watch.CleanN("site "+f.Site+": "+f.Why, watch.MaxLine), Unit: "dataset"})
 		}
 	}
 	st.Clear(keep)
