@@ -423,7 +423,6 @@ func randBytes(n int) []byte {
 	return b
 }
 
-
 // Material returns copies of the key version's raw keys, for a key broker
 // that releases them to an attested workload (wrapped to its key). The
 // version has already been authenticated against the signed vault state.
