@@ -116,8 +116,8 @@ func (d *Dataset) Bind(ctx context.Context, s *Snapshot) (*Binding, error) {
 					Detail: fmt.Sprintf("an index snapshot %s is bound to is missing at every site; the snapshot is refused", s.ID.Short())})
 			}
 		}
-		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("snapshot %s of dataset %s: %d of the %d indexes it is bound to are missing at every site (%s): %w",
-			s.ID.Short(), d.Keys.Name, len(missing), len(s.Indexes), strings.Join(names, ", "), ErrUnboundIndexes),
+		return nil, hint.WithCode(hint.Wrap(fmt.Errorf("snapshot %s of dataset %s: %s missing at every site (%s): %w",
+			s.ID.Short(), d.Keys.Name, missingIndexes(len(missing), len(s.Indexes)), strings.Join(names, ", "), ErrUnboundIndexes),
 			"a site dropped or replaced them; run 'embassy verify' to see which, restore from a site or backup that still holds them, or restore an older snapshot"), hint.CodeDamaged)
 	}
 	if len(excluded) > 0 {
@@ -303,4 +303,21 @@ func (d *Dataset) manifestHolders(ctx context.Context, id ID) ([]string, error) 
 		return nil
 	})
 	return out, err
+}
+
+// missingIndexes says how many of the n indexes a snapshot is bound to
+// are missing, the verb agreeing: "the index it is bound to is", "both
+// indexes it is bound to are", "2 of the 3 indexes it is bound to are".
+func missingIndexes(missing, n int) string {
+	switch {
+	case n == 1:
+		return "the index it is bound to is"
+	case missing == n && n == 2:
+		return "both indexes it is bound to are"
+	case missing == n:
+		return fmt.Sprintf("all %d indexes it is bound to are", n)
+	case missing == 1:
+		return fmt.Sprintf("1 of the %d indexes it is bound to is", n)
+	}
+	return fmt.Sprintf("%d of the %d indexes it is bound to are", missing, n)
 }

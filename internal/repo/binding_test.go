@@ -338,3 +338,22 @@ func TestBindAfterRotateAndPrune(t *testing.T) {
 		t.Fatalf("alerts on an honest vault: %v", f.alerts)
 	}
 }
+
+// TestMissingIndexesCounted: the refusal's count agrees with its noun and
+// verb ("1 of the 1 indexes it is bound to are missing" was the old text).
+func TestMissingIndexesCounted(t *testing.T) {
+	for _, c := range []struct {
+		missing, n int
+		want       string
+	}{
+		{1, 1, "the index it is bound to is"},
+		{2, 2, "both indexes it is bound to are"},
+		{3, 3, "all 3 indexes it is bound to are"},
+		{1, 3, "1 of the 3 indexes it is bound to is"},
+		{2, 3, "2 of the 3 indexes it is bound to are"},
+	} {
+		if got := missingIndexes(c.missing, c.n); got != c.want {
+			t.Errorf("missingIndexes(%d, %d) = %q, want %q", c.missing, c.n, got, c.want)
+		}
+	}
+}
