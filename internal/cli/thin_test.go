@@ -44,7 +44,6 @@ var thickPending = map[string]int{
 	"cmd_sla.go":            124,
 	"cmd_snapshot.go":       75,
 	"cmd_snapshots.go":      74,
-	"cmd_update.go":         197,
 	"cmd_verify.go":         73,
 	"cmd_workload.go":       168,
 }
