@@ -164,7 +164,7 @@ func TestHostedgeRevokedOperatorRefused(t *testing.T) {
 		t.Fatalf("pki revoke names no serial:\n%s", r.stdout)
 	}
 	wantRun(t, "pki revoke", r.masked(serial[1], "SERIAL"), 0, lines{
-		"revoked spiffe://hHHHHHHHHHHHHHHHHHHHH/role/operator/ops (serial SERIAL); CRL 1 signed (1 certificates revoked in all)",
+		"revoked spiffe://hHHHHHHHHHHHHHHHHHHHH/role/operator/ops (serial SERIAL); CRL 1 signed (1 certificate revoked in all)",
 		"  lu: CRL 1 installed",
 	}, nil)
 	op.Close()

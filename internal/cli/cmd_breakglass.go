@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
 )
 
@@ -32,21 +29,7 @@ func cmdBreakGlassStatus(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if e.json {
-				return e.emitJSON(rows)
-			}
-			for _, r := range rows {
-				state := "closed"
-				if r.Open {
-					state = fmt.Sprintf("OPEN since %s (disclosure %d)", r.Since.UTC().Format("2006-01-02 15:04"), r.Opened)
-				}
-				rel := "key release to an attested workload: allowed"
-				if !r.KeyRelease.Allow {
-					rel = "key release: refused (" + strings.Join(r.KeyRelease.Rules, ",") + ")"
-				}
-				e.printf("%s: break-glass %s; %s\n", r.Site, state, rel)
-			}
-			return nil
+			return e.printBreakGlass(rows)
 		},
 	}
 	c.Flags().StringVar(&site, "site", "", "only this site")

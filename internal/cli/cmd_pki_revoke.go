@@ -1,16 +1,7 @@
 package cli
 
 import (
-	"crypto/x509"
-	"fmt"
-	"strings"
-
 	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/pki"
-	"github.com/digital-embassy/embassy/internal/tlog"
-	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdPKIRevoke(e *env) *cobra.Command {
@@ -37,61 +28,18 @@ connection: give them pki/crl.pem (or a copy kept current).`,
 			if err != nil {
 				return err
 			}
-			ca, err := pki.Load(pkiDir(h))
-			if err != nil {
-				return hint.Wrap(err, "revocation needs the home's CA ('embassy pki init')")
-			}
-			var certs []*x509.Certificate
-			var names []string
-			for _, f := range args {
-				c, err := pki.LoadCert(f)
-				if err != nil {
-					return hint.WithCode(err, hint.CodeUsage)
-				}
-				certs = append(certs, c)
-				id, _ := pki.Identify(c)
-				names = append(names, fmt.Sprintf("%s (serial %s)", id, c.SerialNumber.Text(16)))
-			}
-			crl, p, err := ca.Revoke(pkiDir(h), certs...)
+			v := e.vaultOf(h)
+			rev, err := v.RevokeCertificates(e.ctx, args)
 			if err != nil {
 				return err
 			}
-			var serials []string
-			for _, c := range certs {
-				serials = append(serials, c.SerialNumber.Text(16))
-			}
-			if err := e.record(h, tlog.Entry{Kind: tlog.KindPKIRevoke, Object: crl.Number.String(), Details: map[string]string{
-				"serials": strings.Join(serials, ","), "crl_number": crl.Number.String(), "revoked": fmt.Sprint(len(crl.RevokedCertificateEntries))}}); err != nil {
-				return err
-			}
-			e.printf("revoked %s; CRL %s signed (%d certificates revoked in all)\n", strings.Join(names, ", "), crl.Number, len(crl.RevokedCertificateEntries))
+			e.printRevocation(rev)
 			if noPush {
 				return nil
 			}
-			failed := 0
-			for _, sc := range h.Config.Sites {
-				if !strings.HasPrefix(sc.URL, "embassy://") && !strings.HasPrefix(sc.URL, "https://") {
-					continue
-				}
-				s := e.openSite(sc)
-				err := s.Err()
-				if err == nil {
-					if rb := vault.DaemonOf(s.Backend); rb != nil {
-						err = rb.PutCRL(e.ctx, p)
-					}
-					s.Backend.Close()
-				}
-				if err != nil {
-					failed++
-					e.warnf("site %s: CRL not pushed: %v", sc.Name, err)
-					continue
-				}
-				e.printf("  %s: CRL %s installed\n", sc.Name, crl.Number)
-			}
-			if failed > 0 {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("%d daemon sites still hold an older CRL", failed), "run 'embassy pki revoke' again when they are reachable"), hint.CodeDamaged)
-			}
-			return nil
+			pushes, err := v.PushCRL(e.ctx, rev)
+			e.printCRLPushes(rev, pushes)
+			return err
 		},
 	}
 	c.Flags().BoolVar(&noPush, "no-push", false, "only sign and record the CRL; do not push it to the daemon sites")

@@ -29,13 +29,11 @@ var thickPending = map[string]int{
 	"cmd_agreement_show.go": 70,
 	"cmd_agreement_sign.go": 72,
 	"cmd_assess.go":         75,
-	"cmd_breakglass.go":     68,
 	"cmd_drill.go":          118,
 	"cmd_forget.go":         69,
 	"cmd_init.go":           87,
 	"cmd_key.go":            111,
 	"cmd_operate_tls.go":    91,
-	"cmd_pki_revoke.go":     73,
 	"cmd_protect.go":        203,
 	"cmd_quickstart.go":     124,
 	"cmd_recover.go":        81,
@@ -44,7 +42,6 @@ var thickPending = map[string]int{
 	"cmd_sla.go":            124,
 	"cmd_snapshot.go":       75,
 	"cmd_snapshots.go":      74,
-	"cmd_update.go":         197,
 	"cmd_verify.go":         73,
 }
 

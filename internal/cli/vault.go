@@ -93,14 +93,6 @@ func (e *env) openKeyed() (*vault.Vault, error) {
 	return v, nil
 }
 
-func (e *env) openSite(sc home.SiteConfig) *repo.Site {
-	h, _ := e.openHome()
-	if h == nil {
-		h = &home.Home{}
-	}
-	return e.vaultOf(h).OpenSite(e.ctx, sc)
-}
-
 // openRepo opens the home's vault. With keys, the root key is loaded too.
 func (e *env) openRepo(h *home.Home, keys bool) (*repo.Repo, error) {
 	return e.vaultOf(h).OpenRepo(e.ctx, keys)
@@ -210,9 +202,5 @@ func denySite(s *repo.Site, d policy.Decision) {
 func (e *env) recordEvent(h *home.Home, ev policy.Event) { e.vaultOf(h).RecordEvent(e.ctx, ev) }
 
 // Log bindings.
-
-func (e *env) record(h *home.Home, ent tlog.Entry) error {
-	return e.vaultOf(h).Recorder().Append(e.ctx, ent)
-}
 
 func (e *env) audit(h *home.Home, ent tlog.Entry) { e.vaultOf(h).Recorder().Audit(e.ctx, ent) }
