@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -18,7 +17,7 @@ func (e *env) printApproval(s *vault.SignedUpdate) error {
 		what = append(what, "sha256 "+s.Digest)
 	}
 	if len(s.Measurements) > 0 {
-		what = append(what, fmt.Sprintf("%d measurements", len(s.Measurements)))
+		what = append(what, plural(len(s.Measurements), "measurement"))
 	}
 	if s.SBOM != "" {
 		what = append(what, "sbom "+s.SBOM)
@@ -35,9 +34,9 @@ func (e *env) printUpdateStates(rows []vault.UpdateState) error {
 	for _, r := range rows {
 		what := r.Digest
 		if what == "" {
-			what = fmt.Sprintf("%d measurements", len(r.Measurements))
+			what = plural(len(r.Measurements), "measurement")
 		} else if len(r.Measurements) > 0 {
-			what += fmt.Sprintf(" + %d measurements", len(r.Measurements))
+			what += " + " + plural(len(r.Measurements), "measurement")
 		}
 		e.printf("%s  %-9s %-16s until %s  %s\n", r.ID, r.State, r.Artifact, r.NotAfter.Format(time.DateOnly), what)
 	}
