@@ -34,7 +34,6 @@ var thickPending = map[string]int{
 	"cmd_init.go":           87,
 	"cmd_key.go":            111,
 	"cmd_operate_tls.go":    91,
-	"cmd_protect.go":        203,
 	"cmd_quickstart.go":     124,
 	"cmd_recover.go":        81,
 	"cmd_repair.go":         68,
