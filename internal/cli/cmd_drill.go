@@ -2,12 +2,10 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
@@ -130,9 +128,9 @@ key epoch 1) that the root key is the one the home id is derived from.
 signature does not verify.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := readArgFile(args[0])
 			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
+				return err
 			}
 			v, err := vault.CheckReport(e.ctx, b, vault.ReportCheckRequest{Key: key, Site: siteURL, Local: e.localVault(), Logger: e.log})
 			if err != nil {

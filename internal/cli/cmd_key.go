@@ -32,19 +32,7 @@ func cmdKeyStatus(e *env) *cobra.Command {
 			if e.json {
 				return e.emitJSON(ks)
 			}
-			e.printf("home %s, root key epoch %d (%s) since %s\n", ks.Home, ks.Epoch, ks.Fingerprint, ks.Created.Format("2006-01-02 15:04"))
-			e.printf("fingerprint: %s\n", ks.HomeFingerprint)
-			e.printf("custodians: %d of %d needed to recover\n", ks.Threshold, len(ks.Custodians))
-			for _, c := range ks.Custodians {
-				rec := c.Recipient
-				if len(rec) > 24 {
-					rec = rec[:16] + "..." + rec[len(rec)-6:]
-				}
-				e.printf("  %d  %s\n", c.Index, rec)
-			}
-			for _, d := range ks.Datasets {
-				e.printf("dataset %s: key version %d (%d versions readable)\n", d.Name, d.Current, d.Versions)
-			}
+			printKeyStatus(e, ks)
 			return nil
 		},
 	}
@@ -69,27 +57,22 @@ must be reachable.`,
   embassy key rotate --custodian alice.pub --custodian bob.pub --custodian carol.pub --custodian dan.pub --threshold 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := vault.RotateRequest{Threshold: threshold}
-			for _, c := range custodians {
-				rec, err := readRecipient(c)
-				if err != nil {
-					return err
-				}
-				req.Custodians = append(req.Custodians, rec)
+			recs, err := readRecipients(custodians)
+			if err != nil {
+				return err
 			}
 			h, err := e.openHome()
 			if err != nil {
 				return err
 			}
-			rep, ep, err := e.vaultOf(h).Rotate(e.ctx, req)
+			rep, ep, err := e.vaultOf(h).Rotate(e.ctx, vault.RotateRequest{Custodians: recs, Threshold: threshold})
 			if err != nil {
 				return err
 			}
 			if e.json {
 				return e.emitJSON(rep)
 			}
-			e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %d datasets moved to new key versions; %d old key objects retired\n",
-				rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), rep.Datasets, rep.Retired)
+			printKeyRotated(e, rep, ep)
 			return nil
 		},
 	}
@@ -125,8 +108,7 @@ sites allow it. This cannot be undone.`,
 			if e.json {
 				return e.emitJSON(rep)
 			}
-			e.printf("shredded dataset %s (%s): %d wrapped key objects and %d data objects deleted; root key moved to epoch %d\n",
-				rep.Dataset, rep.DatasetID, rep.KeysDeleted, rep.Objects, rep.NewEpoch)
+			printKeyShredded(e, rep)
 			return nil
 		},
 	}
