@@ -21,19 +21,12 @@ func cmdKeyStatus(e *env) *cobra.Command {
 		Short: "Show the key epochs, custodians and datasets",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
+			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
-			ks, err := e.vaultOf(h).KeyStatus(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.emitJSON(ks)
-			}
-			printKeyStatus(e, ks)
-			return nil
+			ks, err := v.KeyStatus(e.ctx)
+			return printKeyStatus(e, ks, err)
 		},
 	}
 }
@@ -61,19 +54,12 @@ must be reachable.`,
 			if err != nil {
 				return err
 			}
-			h, err := e.openHome()
+			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
-			rep, ep, err := e.vaultOf(h).Rotate(e.ctx, vault.RotateRequest{Custodians: recs, Threshold: threshold})
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.emitJSON(rep)
-			}
-			printKeyRotated(e, rep, ep)
-			return nil
+			rep, ep, err := v.Rotate(e.ctx, vault.RotateRequest{Custodians: recs, Threshold: threshold})
+			return printKeyRotated(e, rep, ep, err)
 		},
 	}
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "new custodian recipients (default: keep the current custodians)")
@@ -97,19 +83,12 @@ sites allow it. This cannot be undone.`,
 			if !yes {
 				return usagef("shredding %s cannot be undone; add --yes to confirm", args[0])
 			}
-			h, err := e.openHome()
+			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
-			rep, err := e.vaultOf(h).Shred(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.emitJSON(rep)
-			}
-			printKeyShredded(e, rep)
-			return nil
+			rep, err := v.Shred(e.ctx, args[0])
+			return printKeyShredded(e, rep, err)
 		},
 	}
 	c.Flags().BoolVar(&yes, "yes", false, "confirm that the dataset is to be destroyed")
