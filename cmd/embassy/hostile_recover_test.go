@@ -88,7 +88,13 @@ func TestHostileForgedVaultInDrill(t *testing.T) {
 	}
 	// Without a pin the drill refuses to rebuild anything (exit 4).
 	os.WriteFile(plan, []byte("name: hostile\nsites:\n  - {name: lu, url: "+forged+"}\ncustodians: [c0.key, c1.key]\nrto: 10m\ndatasets: [{name: registry, rpo: 24h}]\n"), 0o644)
-	if r := nohome.try("drill", plan, "--out", filepath.Join(f.dir, "d2.json")); r.code != 4 || !strings.Contains(r.stderr, "--expect-home") {
-		t.Fatalf("unpinned drill: exit %d\n%s", r.code, r.stderr)
-	}
+	// Its checks read in the order they ran: the rebuild's refusal, then
+	// the RTO check that follows from it.
+	fp := `fp1(-[0-9a-f]{4}){8}`
+	wantRun(t, "unpinned drill", nohome.try("drill", plan, "--out", filepath.Join(f.dir, "d2.json")), 4, nil, lines{
+		rx(`embassy: drill: rebuild hostile: site lu presents home fingerprint ` + fp + `: no home fingerprint pinned`),
+		"embassy: drill: rto hostile: no probe succeeded: the service did not come back",
+		rx(`embassy: error: drill failed before a report could be signed: site lu presents home fingerprint ` + fp + `: no home fingerprint pinned`),
+		rx(`embassy: hint: check it against the fingerprint the custodians were given at 'embassy init'; if it matches, re-run with --expect-home ` + fp + ` \(plan files: 'home: ` + fp + `'\)`),
+	})
 }

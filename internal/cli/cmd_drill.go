@@ -1,36 +1,10 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-	"strings"
-
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
-
-// continuity is the command's continuity service: over the home in --home
-// if there is one (its policy gate and log), else over nothing but the plan.
-func (e *env) continuity() *vault.Continuity {
-	if v := e.localVault(); v != nil {
-		return vault.NewContinuity(v, vault.Options{})
-	}
-	return vault.NewContinuity(nil, e.vaultOptions())
-}
-
-// localVault is the vault of the home in --home when there is one that
-// opens, else nil.
-func (e *env) localVault() *vault.Vault {
-	if dir, err := e.homePath(); err == nil && home.Exists(dir) {
-		if h, err := home.Open(dir); err == nil {
-			return e.vaultOf(h)
-		}
-	}
-	return nil
-}
 
 func cmdDrill(e *env) *cobra.Command {
 	var identities []string
@@ -82,30 +56,7 @@ Exit code 3 when the drill fails, 4 when the key could not be rebuilt.
 				return err
 			}
 			res, err := e.continuity().Drill(e.ctx, vault.DrillRequest{Plan: p, Identities: ids, Scratch: scratch, Keep: keep, Out: out})
-			if err != nil {
-				if res != nil && res.Report != nil && !e.json {
-					for _, f := range res.Report.Failures {
-						fmt.Fprintf(e.stderr, "embassy: drill: %s\n", f)
-					}
-				}
-				return err
-			}
-			rep := res.Report
-			e.warned = e.warned || !rep.Pass
-			if e.json {
-				return e.emitJSON(map[string]any{"report": out, "sha256": res.Digest, "pass": rep.Pass, "rto_seconds": rep.RTOMeasured,
-					"rto_target_seconds": rep.RTOTarget, "datasets": rep.Datasets, "failures": rep.Failures})
-			}
-			verdict := map[bool]string{true: "PASS", false: "FAIL"}[rep.Pass]
-			e.printf("drill %s: %s\n  RTO %s (target %gs)\n", rep.Plan, verdict, rtoText(rep.RTOMeasured), rep.RTOTarget)
-			for _, d := range rep.Datasets {
-				e.printf("  %s: snapshot %s, RPO achieved %.0fs (target %gs)\n", d.Dataset, d.Snapshot[:12], d.AchievedSec, d.TargetSec)
-			}
-			for _, f := range rep.Failures {
-				e.printf("  failed: %s\n", f)
-			}
-			e.printf("  signed report: %s (sha256 %s)\n", out, res.Digest[:16])
-			return nil
+			return printDrill(e, res, out, err)
 		},
 	}
 	c.Flags().StringArrayVar(&identities, "identity", nil, "a custodian's identity file (repeatable; added to the plan's custodians)")
@@ -130,49 +81,15 @@ key epoch 1) that the root key is the one the home id is derived from.
 signature does not verify.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
-			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			v, err := vault.CheckReport(e.ctx, b, vault.ReportCheckRequest{Key: key, Site: siteURL, Local: e.localVault(), Logger: e.log})
+			b, err := readArgFile(args[0])
 			if err != nil {
 				return err
 			}
-			body := v.Body
-			if e.json {
-				return e.emitJSON(map[string]any{"ok": true, "kind": v.Kind, "key": v.Key, "endorsed": v.Endorsed, "home": v.Home,
-					"epoch": v.Epoch, "root_key": v.RootKey, "home_bound": v.HomeBound, "body": body})
-			}
-			e.printf("%s: signature ok (key %s)\n", v.Kind, v.Key)
-			if v.Endorsed {
-				bound := "check the root key against the home's key epochs"
-				if v.HomeBound {
-					bound = "the home id is derived from it"
-				}
-				e.printf("  endorsed by home %s epoch %d root key %s (%s)\n", v.Home, v.Epoch, v.RootKey, bound)
-			}
-			if pass, ok := body["pass"].(bool); ok {
-				rto, _ := body["rto_measured_seconds"].(float64)
-				e.printf("  pass: %t, RTO %s\n", pass, rtoText(rto))
-				if f, ok := body["failures"].([]any); ok {
-					for _, x := range f {
-						e.printf("  failed: %s\n", strings.TrimSpace(fmt.Sprint(x)))
-					}
-				}
-			}
-			return nil
+			v, err := vault.CheckReport(e.ctx, b, vault.ReportCheckRequest{Key: key, Site: siteURL, Local: e.localVault(), Logger: e.log})
+			return printDrillVerified(e, v, err)
 		},
 	}
 	c.Flags().StringVar(&key, "key", "", "expected signing or root public key (base64)")
 	c.Flags().StringVar(&siteURL, "site", "", "a site of the home, to check the endorsing key against its signed key epochs")
 	return c
-}
-
-// rtoText is a drill's measured RTO; -1 (drill.Report) is none: no probe
-// succeeded, which read "RTO -1.0s".
-func rtoText(sec float64) string {
-	if sec < 0 {
-		return "not reached" // the failed rto check says why
-	}
-	return fmt.Sprintf("%.1fs", sec)
 }

@@ -21,31 +21,12 @@ func cmdKeyStatus(e *env) *cobra.Command {
 		Short: "Show the key epochs, custodians and datasets",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			h, err := e.openHome()
+			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
-			ks, err := e.vaultOf(h).KeyStatus(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.emitJSON(ks)
-			}
-			e.printf("home %s, root key epoch %d (%s) since %s\n", ks.Home, ks.Epoch, ks.Fingerprint, ks.Created.Format("2006-01-02 15:04"))
-			e.printf("fingerprint: %s\n", ks.HomeFingerprint)
-			e.printf("custodians: %d of %d needed to recover\n", ks.Threshold, len(ks.Custodians))
-			for _, c := range ks.Custodians {
-				rec := c.Recipient
-				if len(rec) > 24 {
-					rec = rec[:16] + "..." + rec[len(rec)-6:]
-				}
-				e.printf("  %d  %s\n", c.Index, rec)
-			}
-			for _, d := range ks.Datasets {
-				e.printf("dataset %s: key version %d (%d versions readable)\n", d.Name, d.Current, d.Versions)
-			}
-			return nil
+			ks, err := v.KeyStatus(e.ctx)
+			return printKeyStatus(e, ks, err)
 		},
 	}
 }
@@ -69,28 +50,16 @@ must be reachable.`,
   embassy key rotate --custodian alice.pub --custodian bob.pub --custodian carol.pub --custodian dan.pub --threshold 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			req := vault.RotateRequest{Threshold: threshold}
-			for _, c := range custodians {
-				rec, err := readRecipient(c)
-				if err != nil {
-					return err
-				}
-				req.Custodians = append(req.Custodians, rec)
-			}
-			h, err := e.openHome()
+			recs, err := readRecipients(custodians)
 			if err != nil {
 				return err
 			}
-			rep, ep, err := e.vaultOf(h).Rotate(e.ctx, req)
+			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
-			if e.json {
-				return e.emitJSON(rep)
-			}
-			e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %d datasets moved to new key versions; %d old key objects retired\n",
-				rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), rep.Datasets, rep.Retired)
-			return nil
+			rep, ep, err := v.Rotate(e.ctx, vault.RotateRequest{Custodians: recs, Threshold: threshold})
+			return printKeyRotated(e, rep, ep, err)
 		},
 	}
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "new custodian recipients (default: keep the current custodians)")
@@ -114,20 +83,12 @@ sites allow it. This cannot be undone.`,
 			if !yes {
 				return usagef("shredding %s cannot be undone; add --yes to confirm", args[0])
 			}
-			h, err := e.openHome()
+			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
-			rep, err := e.vaultOf(h).Shred(e.ctx, args[0])
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.emitJSON(rep)
-			}
-			e.printf("shredded dataset %s (%s): %d wrapped key objects and %d data objects deleted; root key moved to epoch %d\n",
-				rep.Dataset, rep.DatasetID, rep.KeysDeleted, rep.Objects, rep.NewEpoch)
-			return nil
+			rep, err := v.Shred(e.ctx, args[0])
+			return printKeyShredded(e, rep, err)
 		},
 	}
 	c.Flags().BoolVar(&yes, "yes", false, "confirm that the dataset is to be destroyed")

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/pki"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 // operate refuses to serve officials' tokens in clear text beyond loopback,
@@ -29,7 +30,7 @@ func TestOperateTLSConfig(t *testing.T) {
 	is, _ := ca.Issue(pki.Request{Role: pki.RoleSite, Name: "operate", Hosts: []string{"192.0.2.10"}})
 	os.WriteFile(filepath.Join(dir, "op.crt"), is.CertPEM, 0o644)
 	os.WriteFile(filepath.Join(dir, "op.key"), is.KeyPEM, 0o600)
-	o = operateTLS{cert: filepath.Join(dir, "op.crt"), key: filepath.Join(dir, "op.key"), clientCA: filepath.Join(dir, "ca", pki.CACertFile)}
+	o = operateTLS{OperateTLS: vault.OperateTLS{Cert: filepath.Join(dir, "op.crt"), Key: filepath.Join(dir, "op.key"), ClientCA: filepath.Join(dir, "ca", pki.CACertFile)}}
 	tc, err := o.config("192.0.2.10:8443")
 	if err != nil || tc == nil || tc.ClientCAs == nil || tc.VerifyConnection == nil {
 		t.Fatalf("TLS with client CA: %+v %v", tc, err)

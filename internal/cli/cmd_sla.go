@@ -1,14 +1,6 @@
 package cli
 
-import (
-	"os"
-
-	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/sla"
-	"github.com/digital-embassy/embassy/internal/vault"
-)
+import "github.com/spf13/cobra"
 
 // cmdSLA is 'embassy sla': the monthly SLA report against the agreements'
 // terms (framework requirement 26). The work is in vault/sla.go.
@@ -27,23 +19,7 @@ func cmdSLA(e *env) *cobra.Command {
 				return err
 			}
 			ps, err := v.SLAProbe(e.ctx)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				if ps == nil {
-					ps = []sla.Probe{}
-				}
-				return e.emitJSON(ps)
-			}
-			for _, p := range ps {
-				if p.Up {
-					e.printf("%s: up\n", p.Site)
-				} else {
-					e.printf("%s: DOWN: %s\n", p.Site, p.Error)
-				}
-			}
-			return nil
+			return printSLAProbes(e, ps, err)
 		},
 	}
 	var month, id string
@@ -62,39 +38,16 @@ log/log.pub), written to <home>/sla/ID-MONTH.note and logged. Exit 3 if
 any term was breached.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if month == "" {
-				return usagef("give --month YYYY-MM, e.g. --month %s", e.now().AddDate(0, -1, 0).Format("2006-01"))
-			}
-			m, err := sla.MonthOf(month)
+			m, err := e.slaMonth(month)
 			if err != nil {
-				return usagef("%v", err)
+				return err
 			}
 			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
 			rs, err := v.SLAReport(e.ctx, id, m)
-			if err != nil {
-				return err
-			}
-			for _, r := range rs {
-				if len(r.Report.Breaches) > 0 {
-					e.warned = true
-				}
-			}
-			if e.json {
-				if rs == nil {
-					rs = []vault.SLAResult{}
-				}
-				return e.emitJSON(rs)
-			}
-			if len(rs) == 0 {
-				e.printf("no installed agreement has sites to report on\n")
-			}
-			for _, r := range rs {
-				printSLA(e, r)
-			}
-			return nil
+			return printSLAReports(e, rs, err)
 		},
 	}
 	report.Flags().StringVar(&month, "month", "", "the month to report, YYYY-MM")
@@ -104,23 +57,16 @@ any term was breached.`,
 		Short: "Check a signed SLA report against this home's log key and print it",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := os.ReadFile(args[0])
+			b, err := readArgFile(args[0])
 			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
+				return err
 			}
 			v, err := e.openVaultOnly()
 			if err != nil {
 				return err
 			}
 			rep, err := v.VerifySLA(b)
-			if err != nil {
-				return err
-			}
-			if e.json {
-				return e.emitJSON(rep)
-			}
-			printSLA(e, vault.SLAResult{Report: rep, File: args[0]})
-			return nil
+			return printSLAVerified(e, rep, args[0], err)
 		},
 	}
 	c.AddCommand(probe, report, verify)

@@ -94,6 +94,13 @@ func Run(ctx context.Context, p *failover.Plan, ids []repo.IdentitySource, o Opt
 		root = operate.DeriveSigner(env.Recovered.Root, derivedLabel)
 		endorser, epoch = env.Recovered.Root.Signer(), env.Recovered.Root.Epoch
 	}
+	if rerr != nil && !env.Failed() {
+		// The rebuild stopped on an error no check names (an unpinned
+		// home): it is the drill's first failure, before the RTO check
+		// that follows from it, so the report reads in the order the
+		// checks ran.
+		env.Checks = append(env.Checks, failover.Check{Check: "rebuild", Subject: p.Name, Detail: rerr.Error()})
+	}
 	if rerr == nil {
 		if err := serveAndProbe(ctx, p, env, scratch, start, rep, o); err != nil {
 			env.Checks = append(env.Checks, failover.Check{Check: "service", Subject: "registry", Detail: err.Error()})

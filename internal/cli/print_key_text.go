@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"github.com/digital-embassy/embassy/internal/repo"
+	"github.com/digital-embassy/embassy/internal/vault"
+)
+
+// The output of 'embassy key status', 'key rotate' and 'key shred': JSON
+// or text. Each returns err, the operation's, as is.
+
+func printKeyStatus(e *env, ks *vault.KeyStatus, err error) error {
+	if err != nil || e.json {
+		return e.emitIfJSON(ks, err)
+	}
+	e.printf("home %s, root key epoch %d (%s) since %s\n", ks.Home, ks.Epoch, ks.Fingerprint, ks.Created.Format("2006-01-02 15:04"))
+	e.printf("fingerprint: %s\n", ks.HomeFingerprint)
+	e.printf("custodians: %d of %d needed to recover\n", ks.Threshold, len(ks.Custodians))
+	for _, c := range ks.Custodians {
+		rec := c.Recipient
+		if len(rec) > 24 {
+			rec = rec[:16] + "..." + rec[len(rec)-6:]
+		}
+		e.printf("  %d  %s\n", c.Index, rec)
+	}
+	for _, d := range ks.Datasets {
+		e.printf("dataset %s: key version %d (%d versions readable)\n", d.Name, d.Current, d.Versions)
+	}
+	return nil
+}
+
+func printKeyRotated(e *env, rep *repo.RotateReport, ep *repo.Epoch, err error) error {
+	if err != nil || e.json {
+		return e.emitIfJSON(rep, err)
+	}
+	e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %d datasets moved to new key versions; %d old key objects retired\n",
+		rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), rep.Datasets, rep.Retired)
+	return nil
+}
+
+func printKeyShredded(e *env, rep *repo.ShredReport, err error) error {
+	if err != nil || e.json {
+		return e.emitIfJSON(rep, err)
+	}
+	e.printf("shredded dataset %s (%s): %d wrapped key objects and %d data objects deleted; root key moved to epoch %d\n",
+		rep.Dataset, rep.DatasetID, rep.KeysDeleted, rep.Objects, rep.NewEpoch)
+	return nil
+}
+
+// readRecipients reads each custodian recipient (a file or the recipient
+// itself, readRecipient), in order.
+func readRecipients(vs []string) ([]string, error) {
+	var out []string
+	for _, v := range vs {
+		rec, err := readRecipient(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+// emitIfJSON returns err if there is one, else emits v as JSON.
+func (e *env) emitIfJSON(v any, err error) error {
+	if err != nil {
+		return err
+	}
+	return e.emitJSON(v)
+}
