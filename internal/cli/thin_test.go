@@ -40,14 +40,11 @@ var thickPending = map[string]int{
 	"cmd_pki_revoke.go":     73,
 	"cmd_protect.go":        203,
 	"cmd_quickstart.go":     124,
-	"cmd_recover.go":        81,
-	"cmd_repair.go":         68,
 	"cmd_site_locate.go":    104,
 	"cmd_sla.go":            124,
 	"cmd_snapshot.go":       75,
 	"cmd_snapshots.go":      74,
 	"cmd_update.go":         197,
-	"cmd_verify.go":         73,
 	"cmd_workload.go":       168,
 }
 
