@@ -26,13 +26,11 @@ const maxCommandLines = 60
 var thickPending = map[string]int{
 	"cmd_broker_refs.go":    83,
 	"cmd_agreement_list.go": 73,
-	"cmd_agreement_show.go": 70,
 	"cmd_agreement_sign.go": 72,
 	"cmd_assess.go":         75,
 	"cmd_attest.go":         172,
 	"cmd_breakglass.go":     68,
 	"cmd_drill.go":          118,
-	"cmd_forget.go":         69,
 	"cmd_init.go":           87,
 	"cmd_key.go":            111,
 	"cmd_operate_tls.go":    91,
