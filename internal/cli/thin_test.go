@@ -39,7 +39,6 @@ var thickPending = map[string]int{
 	"cmd_site_locate.go":    104,
 	"cmd_sla.go":            124,
 	"cmd_snapshot.go":       75,
-	"cmd_snapshots.go":      74,
 	"cmd_update.go":         197,
 	"cmd_workload.go":       168,
 }
