@@ -250,7 +250,7 @@ func TestCLIRepair(t *testing.T) {
 	expectRun(t, home, ExitOK, []string{"repair", "--read-data"}, lines{
 		rx(`repaired    site=ch (data|index)/[0-9a-f]{32}/[0-9a-f/]{64,67} from lu`),
 		rx(`repaired    site=ch (data|index)/[0-9a-f]{32}/[0-9a-f/]{64,67} from lu`),
-		"2 problem(s) found, 2 repaired, 0 remaining",
+		"2 problems found, 2 repaired, 0 remaining",
 	}, nil)
 	mustRun(t, home, "verify", "--read-data")
 }

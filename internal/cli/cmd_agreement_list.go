@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdAgreementList(e *env) *cobra.Command {
@@ -27,49 +28,11 @@ are flagged (exit code 3).`,
 			if err != nil {
 				return err
 			}
-			base := agreement.DefaultBaseline()
-			ias, err := loadAgreements(h, base)
+			rows, flagged, err := vault.ListAgreements(h, agreement.DefaultBaseline(), e.now())
 			if err != nil {
 				return err
 			}
-			type row struct {
-				ID        string           `json:"id"`
-				Sending   string           `json:"sending"`
-				Host      string           `json:"host"`
-				Status    string           `json:"status"`
-				Term      agreement.Status `json:"term"`
-				Overrides int              `json:"overrides"`
-				Sites     []string         `json:"sites"`
-				Digest    string           `json:"digest"`
-			}
-			rows := []row{}
-			now := e.now()
-			for _, ia := range ias {
-				st := ia.StatusAt(now, base)
-				r := row{ID: ia.ID, Sending: ia.Sending().State, Host: ia.Host().State, Term: st, Overrides: len(ia.Loosenings), Sites: []string{}, Digest: ia.Digest}
-				var flags []string
-				switch {
-				case st.Expired:
-					flags = append(flags, "expired")
-				case st.NotYet:
-					flags = append(flags, "not yet in force")
-				default:
-					flags = append(flags, "active")
-				}
-				if st.ReviewOverdue {
-					flags = append(flags, "review overdue")
-				}
-				if st.Expired || st.ReviewOverdue {
-					e.warned = true
-				}
-				r.Status = strings.Join(flags, ", ")
-				for _, sc := range h.Config.Sites {
-					if sc.Agreement == ia.ID {
-						r.Sites = append(r.Sites, sc.Name)
-					}
-				}
-				rows = append(rows, r)
-			}
+			e.warned = e.warned || flagged
 			if e.json {
 				return e.emitJSON(rows)
 			}

@@ -2,14 +2,11 @@ package cli
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/agreement"
-	"github.com/digital-embassy/embassy/internal/hint"
 )
 
 func cmdAgreementShow(e *env) *cobra.Command {
@@ -29,23 +26,7 @@ Signatures are not checked here; use 'agreement verify'.`,
 				return err
 			}
 			base := agreement.DefaultBaseline()
-			res := agreement.Resolve(a, base)
-			type row struct {
-				Dimension string `json:"dimension"`
-				Term      string `json:"term"`
-				Value     string `json:"value"`
-				Baseline  string `json:"baseline,omitempty"`
-				Source    string `json:"source"`
-				Line      int    `json:"line,omitempty"`
-			}
-			var rows []row
-			for _, dim := range agreement.Dimensions {
-				for _, t := range agreement.Terms {
-					if r, ok := res[t.Path]; ok && t.Dimension == dim {
-						rows = append(rows, row{dim, t.Path, r.Value.String(), r.Baseline.String(), string(r.Source), r.Value.Line})
-					}
-				}
-			}
+			rows := agreement.TermRows(a, base)
 			st := a.StatusAt(e.now(), base)
 			resv := agreement.ReservationsOf(a, base)
 			if e.json {
@@ -66,25 +47,4 @@ Signatures are not checked here; use 'agreement verify'.`,
 			return tw.Flush()
 		},
 	}
-}
-
-// readAgreementArg parses a file, or the installed agreement with that id.
-func (e *env) readAgreementArg(arg string) (*agreement.Agreement, error) {
-	path := arg
-	if _, err := os.Stat(arg); err != nil && agreement.ValidID(arg) == nil {
-		h, herr := e.openHome()
-		if herr != nil {
-			return nil, herr
-		}
-		path = filepath.Join(agreementsDir(h), arg+".yaml")
-	}
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		return nil, hint.WithCode(hint.Wrap(err, "pass an agreement file, or the id of one listed by 'embassy agreement list'"), hint.CodeUsage)
-	}
-	a, err := agreement.Parse(doc)
-	if err != nil {
-		return nil, hint.Wrap(fmt.Errorf("%s:\n%w", path, err), "fix the terms named above")
-	}
-	return a, nil
 }

@@ -1,14 +1,9 @@
 package cli
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/agreement"
-	"github.com/digital-embassy/embassy/internal/atomicfile"
-	"github.com/digital-embassy/embassy/internal/hint"
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
 func cmdAgreementSign(e *env) *cobra.Command {
@@ -30,58 +25,14 @@ the agreement is installed.`,
   embassy agreement sign cloud.yaml --key ee.key --override operations.disclosure-delay-hours --reason "provider batch reporting; accepted for C0 data only"`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			doc, err := os.ReadFile(args[0])
+			res, err := vault.SignAgreement(vault.SignAgreementRequest{File: args[0], KeyFile: keyFile, Role: role, Override: override, Reason: reason, Out: out})
 			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			kb, err := os.ReadFile(keyFile)
-			if err != nil {
-				return hint.WithCode(hint.Wrap(err, "pass the party's key file from 'embassy agreement keygen' with --key"), hint.CodeUsage)
-			}
-			key, err := agreement.ParsePrivateKey(kb)
-			if err != nil {
-				return hint.WithCode(err, hint.CodeUsage)
-			}
-			a, err := agreement.Parse(doc)
-			if err != nil {
-				return hint.Wrap(fmt.Errorf("%s:\n%w", args[0], err), "fix the agreement before signing it")
-			}
-			var msg string
-			if override != "" {
-				if reason == "" {
-					return usagef("--override needs --reason: say why the sending state accepts the looser term")
-				}
-				o, err := agreement.SignOverride(a, override, reason, key)
-				if err != nil {
-					return hint.WithCode(err, hint.CodeUsage)
-				}
-				if doc, err = agreement.AddOverride(doc, o); err != nil {
-					return err
-				}
-				msg = fmt.Sprintf("override of %s signed by the sending state", override)
-			} else {
-				if role != agreement.Sending && role != agreement.Host {
-					return usagef("--role %q: use sending or host", role)
-				}
-				sig, err := agreement.Sign(a, role, key)
-				if err != nil {
-					return hint.WithCode(hint.Wrap(err, "sign with the key whose public half is in parties."+role+".key"), hint.CodeKey)
-				}
-				if doc, err = agreement.SetSignature(doc, role, sig); err != nil {
-					return err
-				}
-				msg = fmt.Sprintf("signed as the %s state (%s)", role, a.Parties[role].State)
-			}
-			if out == "" {
-				out = args[0]
-			}
-			if err := atomicfile.Write(out, doc, 0o644); err != nil {
 				return err
 			}
 			if e.json {
-				return e.emitJSON(map[string]string{"file": out, "id": a.ID, "result": msg})
+				return e.emitJSON(res)
 			}
-			e.printf("%s: %s\n", out, msg)
+			e.printf("%s: %s\n", res.File, res.Result)
 			return nil
 		},
 	}

@@ -1,13 +1,11 @@
 package cli
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/digital-embassy/embassy/internal/assess"
-	"github.com/digital-embassy/embassy/internal/atomicfile"
 	"github.com/digital-embassy/embassy/internal/hint"
 )
 
@@ -71,37 +69,7 @@ requirement gives exit code 3.`,
 			if len(cards) == 0 {
 				return hint.WithCode(hint.Wrap(fmt.Errorf("no agreement to assess"), "install one with 'embassy agreement add FILE' or pass a file"), hint.CodeUsage)
 			}
-			for _, sc := range cards {
-				if sc.Passed < sc.Total {
-					e.warned = true
-				}
-			}
-			if htmlOut != "" {
-				var b bytes.Buffer
-				for _, sc := range cards {
-					if err := sc.WriteHTML(&b); err != nil {
-						return err
-					}
-				}
-				if err := atomicfile.Write(htmlOut, b.Bytes(), 0o644); err != nil {
-					return err
-				}
-			}
-			if e.json {
-				if len(args) == 1 {
-					return e.emitJSON(cards[0])
-				}
-				return e.emitJSON(cards)
-			}
-			for i, sc := range cards {
-				if i > 0 {
-					fmt.Fprintln(e.stdout)
-				}
-				if !e.quiet {
-					_ = sc.WriteText(e.stdout)
-				}
-			}
-			return nil
+			return e.printScorecards(cards, htmlOut, len(args) == 1)
 		},
 	}
 	c.Flags().StringVar(&htmlOut, "html", "", "also write a printable HTML report to this file")

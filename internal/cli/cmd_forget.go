@@ -43,28 +43,7 @@ only deleted by 'embassy prune' (or --prune).`,
 				return err
 			}
 			e.reportSites(r)
-			remove, decisions, pr := res.Removed, res.Decisions, res.Prune
-			if e.json {
-				return e.emitJSON(map[string]any{"dataset": res.Dataset, "policy": p.String(), "dry_run": dry, "removed": len(remove), "snapshots": decisions, "prune": pr})
-			}
-			for _, dc := range decisions {
-				verb := "keep  "
-				if !dc.Keep {
-					verb = "remove"
-					if dry {
-						verb = "would remove"
-					}
-				}
-				e.printf("%s %s %s %v\n", verb, dc.ID[:8], dc.Time, dc.Reasons)
-			}
-			e.printf("%s: %d snapshot(s) %s (%s)\n", res.Dataset, len(remove), map[bool]string{true: "would be removed", false: "removed"}[dry], p.String())
-			if pr != nil {
-				e.printf("pruned: %d packs deleted, %d repacked, %s freed\n", pr.PacksDeleted, pr.PacksRepacked, humanBytes(pr.BytesFreed))
-				if pr.Deferred > 0 {
-					e.printf("pruned: %d object(s) deferred under object lock: a later prune deletes them once their retention has passed\n", pr.Deferred)
-				}
-			}
-			return nil
+			return e.printForget(res, p, dry)
 		},
 	}
 	f := c.Flags()

@@ -2,11 +2,9 @@ package cli
 
 import (
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
@@ -71,15 +69,7 @@ showing an older signed state than another is refused too.`,
 				return err
 			}
 			defer res.Vault.Close()
-			rec := res.Recovered
-			if e.json {
-				return e.emitJSON(map[string]any{"home": rec.Home, "dir": req.Dir, "epoch": rec.Root.Epoch, "custodians_used": rec.Used, "threshold": rec.Threshold, "datasets": res.Datasets, "site": req.SiteName, "fingerprint": rec.Fingerprint, "state": rec.StateSeq})
-			}
-			e.printf("Recovered home %s into %s from site %s with %d of %d needed custodians (%s).\n",
-				rec.Home, req.Dir, req.SiteName, len(rec.Used), rec.Threshold, strings.Join(rec.Used, ", "))
-			e.printf("fingerprint: %s (vault state %d)\n", rec.Fingerprint, rec.StateSeq)
-			e.printf("Root key epoch %d; %d datasets readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.\n", rec.Root.Epoch, res.Datasets)
-			return nil
+			return e.printRecover(res, req)
 		},
 	}
 	f := c.Flags()
@@ -93,30 +83,4 @@ showing an older signed state than another is refused too.`,
 	f.StringArrayVar(&req.Compare, "compare", nil, "another site of the home (URL, repeatable): refuse --site if it shows an older signed state")
 	passFlag(c, &passFile)
 	return c
-}
-
-// passFlag registers --passphrase-file on c.
-func passFlag(c *cobra.Command, v *string) {
-	c.Flags().StringVar(v, "passphrase-file", "", "file holding the passphrase of passphrase-encrypted identities (default $EMBASSY_PASSPHRASE_FILE, else asked on the terminal)")
-}
-
-// passphrase asks for an encrypted identity's passphrase: from file (or
-// EMBASSY_PASSPHRASE_FILE), else on the terminal; nil when neither is
-// possible (the vault then refuses with a hint).
-func (e *env) passphrase(file string) vault.Passphrase {
-	if file == "" {
-		file = os.Getenv("EMBASSY_PASSPHRASE_FILE")
-	}
-	if file != "" {
-		return func(string) ([]byte, error) { return os.ReadFile(file) }
-	}
-	in, ok := e.stdin.(*os.File)
-	if !ok || !term.IsTerminal(int(in.Fd())) {
-		return nil
-	}
-	return func(label string) ([]byte, error) {
-		fmt.Fprintf(e.stderr, "passphrase for %s: ", label)
-		defer fmt.Fprintln(e.stderr)
-		return term.ReadPassword(int(in.Fd()))
-	}
 }

@@ -1,12 +1,7 @@
 package cli
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
-
-	"github.com/digital-embassy/embassy/internal/hint"
-	"github.com/digital-embassy/embassy/internal/repo"
 )
 
 func cmdRepair(e *env) *cobra.Command {
@@ -39,57 +34,11 @@ proof sampled from.`,
 			if err != nil {
 				return err
 			}
-			rep, acts, after := res.Before, res.Actions, res.After
-			if e.json {
-				if acts == nil {
-					acts = []repo.RepairAction{}
-				}
-				if err := e.emitJSON(map[string]any{"damage_before": len(rep.Damage), "actions": acts, "damage_after": len(after.Damage), "remaining": after.Damage, "dry_run": dry}); err != nil {
-					return err
-				}
-			} else {
-				for _, a := range acts {
-					switch {
-					case a.Error != "":
-						fmt.Fprintf(e.stdout, "FAILED  site=%s %s: %s\n", a.Site, a.Object, a.Error)
-					case dry:
-						fmt.Fprintf(e.stdout, "would copy  site=%s %s from %s\n", a.Site, a.Object, a.From)
-					default:
-						fmt.Fprintf(e.stdout, "repaired    site=%s %s from %s\n", a.Site, a.Object, a.From)
-					}
-				}
-				e.printf("%d problem(s) found, %d repaired, %d remaining\n", len(rep.Damage), countDone(acts), len(after.Damage))
-			}
-			if len(after.Damage) > 0 && !dry {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) remain after repair", len(after.Damage)), repairHint(acts)), hint.CodeDamaged)
-			}
-			return nil
+			return e.printRepair(res, dry)
 		},
 	}
 	c.Flags().BoolVar(&readData, "read-data", false, "verify every object's content, not only its presence and size")
 	c.Flags().StringArrayVar(&sites, "site", nil, "check and repair only this site (repeatable)")
 	c.Flags().BoolVarP(&dry, "dry-run", "n", false, "only report what would be repaired")
 	return c
-}
-
-func countDone(acts []repo.RepairAction) int {
-	n := 0
-	for _, a := range acts {
-		if a.Done {
-			n++
-		}
-	}
-	return n
-}
-
-// repairHint says why damage remains: an intact copy was found but could
-// not be written (the FAILED lines name the site and its error), or no
-// site holds one.
-func repairHint(acts []repo.RepairAction) string {
-	for _, a := range acts {
-		if a.Error != "" && a.From != "" {
-			return "an intact copy exists (at " + a.From + ") but writing it to site " + a.Site + " failed: see the FAILED lines, fix the site and run repair again"
-		}
-	}
-	return "no site holds an intact copy of these objects; see 'embassy verify'"
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -73,25 +72,7 @@ C2-I3-A3, or one of the names public, internal, restricted, secret.`,
 			if err != nil {
 				return err
 			}
-			for _, n := range res.Notes {
-				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
-			}
-			for _, s := range res.Skipped {
-				e.warnf("not in snapshot: %v", s)
-			}
-			e.noteDenied(res.Placement.Denied)
-			e.reportSites(v.Repo)
-			snap, st := res.Snapshot, res.Stats
-			e.observeSnapshot(name, st)
-			if e.json {
-				return e.emitJSON(map[string]any{"id": res.ID.String(), "dataset": name, "class": snap.Class, "time": snap.Time,
-					"parent": snap.Parent, "stats": st, "skipped": len(res.Skipped), "sites": res.Sites})
-			}
-			e.printf("snapshot %s of %s saved\n", res.ID.Short(), name)
-			e.printf("  %d files, %d dirs, %s read (%d unchanged files reused)\n", st.Files, st.Dirs, humanBytes(st.Bytes), st.Unchanged)
-			e.printf("  %d new blobs, %s new data stored as %s, in %.1fs\n", st.NewBlobs, humanBytes(st.NewRaw), humanBytes(st.NewStored), st.DurationSec)
-			e.printf("  written to %s\n", strings.Join(res.Sites, ", "))
-			return nil
+			return e.printSnapshot(v, res, name)
 		},
 	}
 	f := c.Flags()

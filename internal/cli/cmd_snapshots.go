@@ -2,27 +2,16 @@ package cli
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/digital-embassy/embassy/internal/vault"
 )
 
-type snapRow struct {
-	ID      string    `json:"id"`
-	Dataset string    `json:"dataset"`
-	Time    time.Time `json:"time"`
-	Host    string    `json:"host"`
-	Class   string    `json:"class"`
-	Paths   []string  `json:"paths"`
-	Tags    []string  `json:"tags,omitempty"`
-	Files   int64     `json:"files"`
-	Bytes   int64     `json:"bytes"`
-	Epoch   uint32    `json:"key_epoch"`
-	KeyVer  uint32    `json:"key_version"`
-}
+// snapRow is a line of 'embassy snapshots' (its tests decode the JSON into it).
+type snapRow = vault.SnapshotRow
 
 func cmdSnapshots(e *env) *cobra.Command {
 	return &cobra.Command{
@@ -37,37 +26,12 @@ func cmdSnapshots(e *env) *cobra.Command {
 				return err
 			}
 			defer e.closeRepo(r)
-			all, err := r.Datasets(e.ctx)
+			rows, bad, err := vault.ListSnapshots(e.ctx, r, args)
 			if err != nil {
 				return err
 			}
-			names := args
-			if len(names) == 0 {
-				for n := range all {
-					names = append(names, n)
-				}
-				sort.Strings(names)
-			}
-			rows := []snapRow{}
-			for _, n := range names {
-				dk, err := r.Dataset(e.ctx, n)
-				if err != nil {
-					return err
-				}
-				d, err := r.OpenDataset(e.ctx, dk)
-				if err != nil {
-					return err
-				}
-				snaps, bad, err := d.Snapshots(e.ctx)
-				if err != nil {
-					return err
-				}
-				for id, err := range bad {
-					e.warnf("snapshot %s of %s is damaged: %v", id.Short(), n, err)
-				}
-				for _, s := range snaps {
-					rows = append(rows, snapRow{s.ID.String(), n, s.Time, s.Host, s.Class, s.Paths, s.Tags, s.Stats.Files, s.Stats.Bytes, s.Epoch, s.KeyVersion})
-				}
+			for _, b := range bad {
+				e.warnf("snapshot %s of %s is damaged: %v", b.ID.Short(), b.Dataset, b.Err)
 			}
 			e.reportSites(r)
 			if e.json {

@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"fmt"
-	"strings"
 	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -46,44 +43,10 @@ exits with code 3.`,
 			if err != nil {
 				return err
 			}
-			if e.json {
-				if rep.Damage == nil {
-					rep.Damage = []repo.Damage{}
-				}
-				if err := e.emitJSON(rep); err != nil {
-					return err
-				}
-			} else {
-				mode := "structure"
-				if readData {
-					mode = "structure and all data"
-				}
-				e.printf("verified %s of %d datasets, %d snapshots at %s: %d packs", mode, rep.Datasets, rep.Snapshots, strings.Join(rep.Sites, ", "), rep.Packs)
-				if readData {
-					e.printf(", %d blobs, %s read", rep.Blobs, humanBytes(rep.Bytes))
-				}
-				e.printf("\n")
-				for _, w := range rep.Withheld {
-					e.printf("withheld by policy: site %s does not hold dataset %s (%d objects); not damage\n", w.Site, w.Dataset, w.Objects)
-				}
-				for _, d := range rep.Damage {
-					fmt.Fprintf(e.stdout, "DAMAGED site=%s object=%s: %s", d.Site, d.Object, d.Problem)
-					if len(d.Snapshots) > 0 {
-						short := make([]string, len(d.Snapshots))
-						for i, s := range d.Snapshots {
-							short[i] = s[:8]
-						}
-						fmt.Fprintf(e.stdout, " (affects snapshots %s)", strings.Join(short, ", "))
-					}
-					fmt.Fprintln(e.stdout)
-				}
+			if err := e.printVerify(rep, readData); err != nil {
+				return err
 			}
-			if len(rep.Damage) > 0 {
-				return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", len(rep.Damage)),
-					"restore still works while another site holds an intact copy; 'embassy repair' rebuilds damaged or missing objects from it (a site that cannot be reached must be fixed first)"), hint.CodeDamaged)
-			}
-			e.printf("no damage found\n")
-			return nil
+			return e.verifyResult(rep)
 		},
 	}
 	c.Flags().BoolVar(&readData, "read-data", false, "download and authenticate every object")

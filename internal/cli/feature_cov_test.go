@@ -227,7 +227,7 @@ func TestPruneCommand(t *testing.T) {
 		t.Fatal("restored the forgotten file")
 	}
 	expectRun(t, home, ExitOK, []string{"verify", "--read-data"}, lines{
-		"verified structure and all data of 1 datasets, 1 snapshots at lu, ch: 6 packs, 6 blobs, 1001.4 KiB read",
+		"verified structure and all data of 1 dataset, 1 snapshot at lu, ch: 6 packs, 6 blobs, 1001.4 KiB read",
 		"no damage found",
 	}, nil)
 	// A second prune has nothing left to free.

@@ -24,20 +24,10 @@ const maxCommandLines = 60
 // the test was written. The list only shrinks: a file at or under the
 // limit that is still listed fails the test.
 var thickPending = map[string]int{
-	"cmd_broker_refs.go":    83,
-	"cmd_agreement_list.go": 73,
-	"cmd_agreement_show.go": 70,
-	"cmd_agreement_sign.go": 72,
-	"cmd_assess.go":         75,
-	"cmd_forget.go":         69,
-	"cmd_init.go":           87,
-	"cmd_key.go":            72,
-	"cmd_recover.go":        81,
-	"cmd_repair.go":         68,
-	"cmd_site_locate.go":    104,
-	"cmd_snapshot.go":       75,
-	"cmd_snapshots.go":      74,
-	"cmd_verify.go":         73,
+	"cmd_broker_refs.go": 83,
+	"cmd_init.go":        87,
+	"cmd_key.go":         72,
+	"cmd_site_locate.go": 104,
 }
 
 // codeLines counts the lines of a Go file that are code: not blank, not a

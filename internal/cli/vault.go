@@ -157,10 +157,6 @@ type installedAgreement = vault.Agreement
 
 func agreementsDir(h *home.Home) string { return vault.AgreementsDir(h) }
 
-func loadAgreements(h *home.Home, base *agreement.Baseline) ([]installedAgreement, error) {
-	return vault.LoadAgreements(h, base)
-}
-
 func checkAgreement(doc []byte, base *agreement.Baseline) (installedAgreement, error) {
 	return vault.CheckAgreement(doc, base)
 }

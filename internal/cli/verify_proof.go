@@ -39,7 +39,7 @@ func (e *env) verifyProof(h *home.Home, names []string, sample int) error {
 		}
 	}
 	if damaged > 0 {
-		return hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", damaged), proofRepairHint(reps)), hint.CodeDamaged)
+		return hint.WithCode(hint.Wrap(vault.ProblemsFound(damaged), proofRepairHint(reps)), hint.CodeDamaged)
 	}
 	e.printf("no damage found\n")
 	return nil

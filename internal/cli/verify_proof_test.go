@@ -74,8 +74,8 @@ func TestVerifyProofDaemon(t *testing.T) {
 		for i := range min(len(got), len(want)) {
 			ok = ok && regexp.MustCompile("^"+want[i]+"$").MatchString(got[i])
 		}
-		wantErr := fmt.Sprintf("embassy: error: %d problem(s) found\nembassy: hint: the site does not hold what it was given; "+
-			"run 'embassy repair --site lu-d --read-data' to re-copy from another site, and ask the host (see 'embassy disclosures')\n", len(want)+dropped)
+		wantErr := fmt.Sprintf("embassy: error: %s\nembassy: hint: the site does not hold what it was given; "+
+			"run 'embassy repair --site lu-d --read-data' to re-copy from another site, and ask the host (see 'embassy disclosures')\n", vault.ProblemsFound(len(want)+dropped))
 		if !ok || r.stderr != wantErr {
 			t.Fatalf("%s: exit %d, want %d; DAMAGED lines\n%s\nwant\n%s\n%s", what, r.code, ExitDamaged, strings.Join(got, "\n"), strings.Join(want, "\n"), r.stderr)
 		}

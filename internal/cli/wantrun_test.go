@@ -32,6 +32,6 @@ func recovered(dir, site, fp string, state int, ids ...string) lines {
 		rx(`Recovered home h[0-9a-f]{20} into ` + regexp.QuoteMeta(dir) + ` from site ` + site + ` with 2 of 2 needed custodians \(` +
 			regexp.QuoteMeta(strings.Join(ids, ", ")) + `\)\.`),
 		fmt.Sprintf("fingerprint: %s (vault state %d)", fp, state),
-		"Root key epoch 1; 1 datasets readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.",
+		"Root key epoch 1; 1 dataset readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.",
 	}
 }

@@ -47,15 +47,15 @@ func TestCLIWORMOnRealS3(t *testing.T) {
 	hostDelete(t, s3url, "data/"+filepath.ToSlash(name))
 	obj := regexp.QuoteMeta("data/" + filepath.ToSlash(name))
 	expectRun(t, home, ExitDamaged, []string{"verify", "--site", "worm"}, lines{
-		"verified structure of 1 datasets, 2 snapshots at worm: 3 packs",
+		"verified structure of 1 dataset, 2 snapshots at worm: 3 packs",
 		rx(`DAMAGED site=worm object=` + obj + `: missing \(affects snapshots [0-9a-f]{8}(, [0-9a-f]{8})?\)`),
 	}, lines{
-		"embassy: error: 1 problem(s) found",
+		"embassy: error: 1 problem found",
 		"embassy: hint: restore still works while another site holds an intact copy; 'embassy repair' rebuilds damaged or missing objects from it (a site that cannot be reached must be fixed first)",
 	})
 	expectRun(t, home, ExitOK, []string{"repair", "--site", "worm"}, lines{
 		rx(`repaired    site=worm ` + obj + ` from local`),
-		"1 problem(s) found, 1 repaired, 0 remaining",
+		"1 problem found, 1 repaired, 0 remaining",
 	}, nil)
 	mustRun(t, home, "verify", "--read-data")
 

@@ -291,7 +291,7 @@ func quickstartData(ctx context.Context, req QuickstartRequest, res *QuickstartR
 		return fmt.Errorf("verify: %w", err)
 	}
 	if len(rep.Damage) > 0 {
-		return fmt.Errorf("verify: %w", hint.WithCode(hint.Wrap(fmt.Errorf("%d problem(s) found", len(rep.Damage)),
+		return fmt.Errorf("verify: %w", hint.WithCode(hint.Wrap(ProblemsFound(len(rep.Damage)),
 			"restore still works while another site holds an intact copy; re-copy damaged objects with 'embassy site add' to a fresh site or repair the site"), hint.CodeDamaged))
 	}
 	res.Verify = rep
