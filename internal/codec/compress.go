@@ -65,3 +65,7 @@ func worthCompressing(src []byte) bool {
 	}
 	return false
 }
+
+// Bound is the capacity of a dst in which Compress with Auto never
+// allocates for a src of n bytes, so a caller reusing its buffer keeps it.
+func Bound(n int) int { return s2.MaxEncodedLen(n) }

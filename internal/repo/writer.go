@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -63,6 +64,9 @@ type Writer struct {
 	// allocated again is 9 MiB more to fault in while the dropped one's
 	// pages are still resident.
 	spare chan []byte
+	// comp holds the compression buffers of large blobs, one per core,
+	// shared by the goroutines calling SaveBlob (see compBuf).
+	comp chan []byte
 	// failed is closed at the first error, releasing a wait for a buffer.
 	failed     chan struct{}
 	failedOnce sync.Once
@@ -92,6 +96,10 @@ func (d *Dataset) NewWriter(ctx context.Context) *Writer {
 		packs: map[BlobType]*packBuilder{}, pending: map[ID]bool{},
 		uploads: make(chan *packBuilder), indexes: make(chan []IndexPack, 4),
 		bufTokens: make(chan struct{}, packBufs), spare: make(chan []byte, packBufs), failed: make(chan struct{})}
+	w.comp = make(chan []byte, runtime.GOMAXPROCS(0))
+	for range cap(w.comp) {
+		w.comp <- nil
+	}
 	w.iwg.Add(1)
 	go w.indexer()
 	n := 2
@@ -128,8 +136,48 @@ func (w *Writer) Has(id ID) bool {
 	return w.pending[id]
 }
 
-// Scratch holds reusable buffers for one goroutine calling SaveBlob.
+// Scratch holds reusable buffers for one goroutine calling SaveBlob: the
+// compression buffer of its small blobs (trees, small files).
 type Scratch struct{ comp []byte }
+
+// sharedComp is the size from which a blob is compressed into one of the
+// writer's shared buffers instead of the caller's Scratch.
+const sharedComp = 64 << 10
+
+// compBuf returns the buffer to compress a blob of n bytes into, and the
+// function that gives it back once the blob is sealed. Large blobs share
+// one buffer per core: compressing is CPU work, so more callers than
+// cores (the archiver runs one worker more) gain nothing from buffers of
+// their own, and each is MaxEncodedLen of a chunk (4.8 MiB for 4 MiB
+// chunks). Small blobs use the caller's Scratch, without waiting.
+func (w *Writer) compBuf(n int, sc *Scratch) ([]byte, func([]byte), error) {
+	// Buffers are grown here, not in Compress: one it grew for a blob that
+	// then did not shrink enough would be dropped, and allocated again for
+	// the next (12 MB of garbage over the 2 GiB corpus).
+	if n < sharedComp {
+		if cap(sc.comp) < codec.Bound(n) {
+			sc.comp = make([]byte, 0, codec.Bound(sharedComp))
+		}
+		return sc.comp, func(b []byte) { sc.comp = b[:0] }, nil
+	}
+	select {
+	case b := <-w.comp:
+		if cap(b) < codec.Bound(n) {
+			// Once for the largest chunk, not at every larger size (only
+			// the pages written to become resident).
+			m := n
+			if d := w.d.r.desc; d != nil {
+				m = max(n, d.ChunkMax)
+			}
+			b = make([]byte, 0, codec.Bound(m))
+		}
+		return b, func(b []byte) { w.comp <- b[:0] }, nil
+	case <-w.ctx.Done():
+		return nil, nil, w.ctx.Err()
+	case <-w.failed:
+		return nil, nil, w.Err()
+	}
+}
 
 // SaveBlob stores plain unless the dataset already has it. It returns the
 // blob's ID and whether it was new.
@@ -165,10 +213,25 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	if t == BlobTree {
 		mode = codec.Auto
 	}
-	payload := plain
-	out, cid := codec.Compress(sc.comp[:0], plain, mode)
-	if cid != codec.None {
-		payload, sc.comp = out, out[:0]
+	payload, cid, release := plain, codec.None, func() {}
+	if mode != codec.Off && len(plain) > 0 {
+		comp, done, err := w.compBuf(len(plain), sc)
+		if err != nil {
+			return id, false, err
+		}
+		out, c := codec.Compress(comp[:0], plain, mode)
+		if c != codec.None {
+			payload, cid, comp = out, c, out
+		}
+		// The buffer goes back once the payload is sealed into the pack
+		// (or this call fails).
+		release = func() {
+			if done != nil {
+				done(comp)
+				done = nil
+			}
+		}
+		defer release()
 	}
 	boxLen := len(payload) + seal.Overhead
 
@@ -218,6 +281,7 @@ func (w *Writer) store(t BlobType, id ID, plain []byte, sc *Scratch) (ID, bool, 
 	}
 	w.mu.Unlock()
 	w.key.Enc.Seal(dst, payload, blobAD(t, cid, id))
+	release()
 	w.mu.Lock()
 	p.inflight--
 	w.mu.Unlock()
