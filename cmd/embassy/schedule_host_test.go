@@ -68,7 +68,7 @@ func TestProtectRunsHostChecks(t *testing.T) {
 		"job compute: ok: not configured: no agreement reserves compute and no workloads are declared",
 		"job location: ok: not configured: protect.yaml names no home position (schedule.location.from)",
 	}, lines{
-		"embassy: alert: update-unapproved: site lu runs unapproved build " + vendorDigest + " of embassyd: embassyd digest " + vendorDigest[:16] + "…: no update approval covers it: approve it with 'embassy update approve --artifact embassyd --digest " + vendorDigest + " --until DATE', or restore the approved build",
+		"embassy: alert: update-unapproved: site lu runs an unapproved embassyd build: no update approval covers it: approve it with 'embassy update approve --artifact embassyd --digest " + vendorDigest + " --until DATE', or restore the approved build",
 	})
 	if a := f.logKind("update.alert"); len(a) != 1 || a[0].Site != "lu" || a[0].Object != vendorDigest || a[0].Reason != "unapproved" {
 		t.Fatalf("update.alert entries: %+v", a)
