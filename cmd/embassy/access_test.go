@@ -522,6 +522,7 @@ func TestIncidentFiledAtDaemonReachesHome(t *testing.T) {
 		first = hooks[0]
 	}
 	mu.Unlock()
+	// substring: a webhook body (JSON with times and ids), not output: its kind and site
 	if n != 1 || !strings.Contains(first, `"kind":"incident-unacknowledged"`) || !strings.Contains(first, `"site":"lu"`) {
 		t.Fatalf("%d webhook alerts, want 1 for lu:\n%s", n, first)
 	}

@@ -67,7 +67,8 @@ func TestBrokerWorkedExample(t *testing.T) {
 	f.run("key", "shred", "weights", "--yes")
 	o, e, code = run(infer)
 	wantRun(t, "shredded dataset", runResult{code, o, e}, 3, nil, lines{"note: no GPU evidence (the NVIDIA driver library libnvidia-ml.so.1 is not available); sending CPU evidence only",
-		`embassy: error: the broker refused to release the key: no-dataset: dataset weights: no such dataset (unknown or shredded): dataset "weights" not found`,
+		"embassy: error: the broker refused to release the key: no-dataset: dataset weights is unknown or shredded",
+		"embassy: hint: check the dataset name with the home's operator; a shredded dataset's keys are gone for good",
 	})
 
 	// Revoking the workload stops the next release at once (no restart).

@@ -62,6 +62,7 @@ func filesNaming(t *testing.T, dir, s string) []string {
 	t.Helper()
 	var out []string
 	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		// substring: a path filter over files, not output
 		if err == nil && !d.IsDir() && strings.Contains(p, s) {
 			out = append(out, p)
 		}
@@ -191,6 +192,7 @@ func TestRequirement25ExitPortability(t *testing.T) {
 			t.Fatal(err)
 		}
 		doc := strings.NewReplacer("SENDING_KEY", pubs[0], "HOST_KEY", pubs[1], "export-days: 30", "export-days: 14").Replace(string(b))
+		// substring: checks the test's own edit of the agreement file took, not output
 		if !strings.Contains(doc, "export-days: 14") {
 			t.Fatal("example agreement has no export-days: 30 to tighten")
 		}

@@ -46,6 +46,7 @@ func startHostedgeDaemon(t *testing.T, s *hostSite, extra ...string) {
 	deadline := time.After(20 * time.Second)
 	for {
 		logs := s.logs()
+		// substring: polls the daemon's log (times, addresses) for the line that it is up
 		if m := listening.FindStringSubmatch(logs); m != nil && (!witness || strings.Contains(logs, "policy_line=")) {
 			s.addr = m[1]
 			return
@@ -140,6 +141,7 @@ func TestHostedgeFloodKeepsOperatorSession(t *testing.T) {
 	if n := strings.Count(string(b), "\n"); n > 40 {
 		t.Fatalf("events file has %d lines after the flood", n)
 	}
+	// substring: the events file (JSON lines with times and ports), not output: its fields
 	if !strings.Contains(string(b), `"remote":"127.0.0.2"`) || !strings.Contains(string(b), `"count":1024`) {
 		t.Fatalf("the flood is not counted per source in the events file:\n%s", b)
 	}
@@ -394,6 +396,7 @@ func TestHostedgeWitnessMutualTLS(t *testing.T) {
 	f.run("disclose", "--site", "a", "--reason", "HOST_INITIATED_SERVICE", "--who", "ops", "--what", "disk swap")
 	var last string
 	for _, l := range strings.Split(strings.TrimSpace(f.run("log")), "\n") {
+		// substring: picks the disclosure entry's index out of the log
 		if strings.Contains(l, "disclosure") {
 			last = strings.Fields(l)[0]
 		}
@@ -401,6 +404,7 @@ func TestHostedgeWitnessMutualTLS(t *testing.T) {
 	rc := filepath.Join(f.dir, "r.proof")
 	f.run("audit", "receipt", last, "-o", rc)
 	b, _ := os.ReadFile(rc)
+	// substring: the receipt's cosignature line holds a random signature
 	if !strings.Contains(string(b), "— lu-witness ") {
 		t.Fatalf("receipt not cosigned by the host witness:\n%s", b)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,18 +46,24 @@ func TestHostileCustodianCardPinsRecovery(t *testing.T) {
 	f.run("snapshot", "registry", src, "--class", "C1-I1-A1")
 
 	realFP := f.homeFingerprint()
-	for _, n := range []string{"alice", "bob", "carol"} {
+	wantLines(t, "init", masked(out, dir, "DIR", realFP, "FINGERPRINT"), lines{
+		"Created home hHHHHHHHHHHHHHHHHHHHH in DIR/home",
+		rx(`Root key epoch 1 \([0-9a-f]{16}\) split 2-of-3 among the custodians\.`),
+		"fingerprint: FINGERPRINT",
+		"Give each custodian this fingerprint with their identity: recover, drill and operate need it (--expect-home).",
+		"  custodian card: DIR/custodians/custodian-alice.txt",
+		"  custodian card: DIR/custodians/custodian-bob.txt",
+		"  custodian card: DIR/custodians/custodian-carol.txt",
+		"Next: add a storage site, e.g.",
+		"  embassy site add lu-1 --url /path/to/site --jurisdiction LU",
+	})
+	for i, n := range []string{"alice", "bob", "carol"} {
 		card := filepath.Join(idDir, "custodian-"+n+".txt")
-		if !strings.Contains(out, card) {
-			t.Fatalf("init does not name the card %s:\n%s", card, out)
-		}
 		if got := cardFingerprint(t, card); got != realFP {
 			t.Fatalf("card of %s holds %q, want %q", n, got, realFP)
 		}
 		b, _ := os.ReadFile(card)
-		if !strings.Contains(string(b), "--expect-home "+realFP) || !strings.Contains(string(b), "custodian: "+n) {
-			t.Fatalf("card of %s does not say how to check the home:\n%s", n, b)
-		}
+		wantLines(t, "card of "+n, masked(string(b), dir, "DIR", realFP, "FINGERPRINT"), custodianCard(fmt.Sprintf("%s (%d of 3; 2 needed to recover)", n, i+1)))
 	}
 	pin := cardFingerprint(t, filepath.Join(idDir, "custodian-alice.txt"))
 
@@ -80,23 +87,55 @@ func TestHostileCustodianCardPinsRecovery(t *testing.T) {
 	ids := []string{"--identity", filepath.Join(idDir, "alice.key"), "--identity", filepath.Join(idDir, "bob.key")}
 	newHome := &fixture{t: t, dir: dir, home: filepath.Join(dir, "new-home")}
 	r := newHome.try(append([]string{"recover", "--site", forged, "--expect-home", pin}, ids...)...)
-	if r.code != 3 || !strings.Contains(r.stderr, "forged") || !strings.Contains(r.stderr, realFP) {
-		t.Fatalf("recover from the forged site with the card's fingerprint: exit %d\n%s", r.code, r.stderr)
-	}
+	wantRun(t, "recover from the forged site with the card's fingerprint", r.masked(dir, "DIR", realFP, "FINGERPRINT", host.homeFingerprint(), "FORGED_FP"), 3, nil, lines{
+		"embassy: error: site recovered presents home fingerprint FORGED_FP, expected FINGERPRINT: vault fingerprint does not match the pinned one",
+		"embassy: hint: this site holds a different or forged vault: do not use it; try another site of the home and tell its operators",
+	})
 	if _, err := os.Stat(newHome.home); !os.IsNotExist(err) {
 		t.Fatal("a refused recover created a home")
 	}
 	// --expect-home also takes the card file itself.
 	card := filepath.Join(idDir, "custodian-alice.txt")
 	r = newHome.try(append([]string{"recover", "--site", forged, "--expect-home", card}, ids...)...)
-	if r.code != 3 || !strings.Contains(r.stderr, realFP) {
-		t.Fatalf("recover from the forged site with the card file: exit %d\n%s", r.code, r.stderr)
-	}
+	wantRun(t, "recover from the forged site with the card file", r.masked(dir, "DIR", realFP, "FINGERPRINT", host.homeFingerprint(), "FORGED_FP"), 3, nil, lines{
+		"embassy: error: site recovered presents home fingerprint FORGED_FP, expected FINGERPRINT: vault fingerprint does not match the pinned one",
+		"embassy: hint: this site holds a different or forged vault: do not use it; try another site of the home and tell its operators",
+	})
 	out = newHome.run(append([]string{"recover", "--site", filepath.Join(dir, "site-a"), "--expect-home", card}, ids...)...)
-	if !strings.Contains(out, "fingerprint: "+realFP) {
-		t.Fatalf("recover output:\n%s", out)
-	}
+	wantLines(t, "recover", masked(out, dir, "DIR", realFP, "FINGERPRINT"), lines{
+		"Recovered home hHHHHHHHHHHHHHHHHHHHH into DIR/new-home from site recovered with 2 of 2 needed custodians (DIR/custodians/alice.key, DIR/custodians/bob.key).",
+		"fingerprint: FINGERPRINT (vault state 3)",
+		"Root key epoch 1; 1 dataset readable. Try 'embassy snapshots' or 'embassy restore DATASET --target DIR'.",
+	})
 	target := filepath.Join(dir, "restore")
 	newHome.run("restore", "registry", "--target", target)
 	sameFile(t, filepath.Join(target, "register.csv"), "38501012231,Mari,Tamm\n")
+}
+
+// custodianCard is the text of a custodian card, masked: who is the
+// custodian line after "custodian: ".
+func custodianCard(who string) lines {
+	return lines{
+		"embassy custodian card v1",
+		"custodian: " + who,
+		"home: hHHHHHHHHHHHHHHHHHHHH",
+		"fingerprint: FINGERPRINT",
+		rx(`recipient: age1pq1[0-9a-z]+`),
+		"created: YYYY-MM-DDThh:mm:ssZ",
+		"",
+		"Keep this file with your identity. The fingerprint is the home's: it is",
+		"derived from the home id and the home's first signing key, and no one",
+		"without the home's keys can make a vault that shows it.",
+		"",
+		"How to check it: whenever you are asked to rebuild the home (recover, drill,",
+		"operate), the command shows the fingerprint of the vault a site presents,",
+		"and runs only with the one you pin:",
+		"",
+		"  embassy --home DIR recover --site SITE --expect-home FINGERPRINT --identity YOUR-IDENTITY ...",
+		"",
+		"(plan files for drill and operate: 'home: FINGERPRINT'). If a site presents another",
+		"fingerprint, it holds a different or forged vault: do not lend your identity",
+		"to it, and tell the home's operators. 'embassy key status' at the home",
+		"prints the same fingerprint.",
+	}
 }

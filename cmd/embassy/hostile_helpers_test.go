@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -119,10 +120,16 @@ func (f *fixture) siteAlerts() []map[string]any {
 }
 
 // alerted reports whether the home recorded attack at siteName, both in
-// alerts.jsonl and as a warning on stderr naming the site.
+// alerts.jsonl and as a whole warning line on stderr naming the site (the
+// tests that check the whole stderr pin the object and detail too).
 func (f *fixture) alerted(stderr, siteName, attack string) bool {
 	f.t.Helper()
-	if !strings.Contains(stderr, "site="+siteName) || !strings.Contains(stderr, "attack="+attack) {
+	line := regexp.MustCompile(`^(?:` + string(siteAlert(siteName, attack, `\S+`, `.+`)) + `)$`)
+	found := false
+	for _, l := range strings.Split(masked(stderr), "\n") {
+		found = found || line.MatchString(l)
+	}
+	if !found {
 		return false
 	}
 	for _, a := range f.siteAlerts() {

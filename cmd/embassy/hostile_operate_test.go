@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 )
@@ -17,7 +16,7 @@ import (
 // named) and never serves or signs an activation.
 func TestHostileForgedVaultOnOperate(t *testing.T) {
 	f := newFixture(t)
-	realFP, forged, _ := forgedVault(t, f, "real\n", "forged\n")
+	realFP, forged, host := forgedVault(t, f, "real\n", "forged\n")
 
 	plan := filepath.Join(f.dir, "plan.yaml")
 	os.WriteFile(plan, []byte("name: crisis\nhome: "+realFP+"\nsites:\n  - {name: lu, url: "+forged+"}\ncustodians: [c0.key, c1.key]\nrto: 10m\n"+
@@ -38,9 +37,10 @@ func TestHostileForgedVaultOnOperate(t *testing.T) {
 	if !errors.As(err, &ee) || ee.ExitCode() != 3 {
 		t.Fatalf("operate on a forged vault: %v\n%s%s", err, out.String(), errb.String())
 	}
-	if !strings.Contains(errb.String(), realFP) || !strings.Contains(errb.String(), "site lu") || !strings.Contains(errb.String(), "forged") {
-		t.Fatalf("refusal does not name the site and the pinned fingerprint:\n%s", errb.String())
-	}
+	wantLines(t, "operate on a forged vault: stderr", masked(errb.String(), f.dir, "DIR", realFP, "FINGERPRINT", host.homeFingerprint(), "FORGED_FP"), lines{
+		"embassy: error: rebuild the root key: site lu presents home fingerprint FORGED_FP, expected FINGERPRINT: vault fingerprint does not match the pinned one",
+		"embassy: hint: this site holds a different or forged vault: do not use it; try another site of the home and tell its operators",
+	})
 	for _, name := range []string{"addr", "activation.json"} {
 		if _, err := os.Stat(filepath.Join(opDir, name)); !os.IsNotExist(err) {
 			t.Fatalf("operate left %s after refusing", name)

@@ -4,9 +4,9 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -33,14 +33,20 @@ func TestHostileReportEndorsedByInventedEpoch(t *testing.T) {
 		p := filepath.Join(f.dir, "forged-report.json")
 		os.WriteFile(p, b, 0o644)
 		nohome := &fixture{t: t, dir: f.dir, home: filepath.Join(f.dir, "nohome")}
-		for _, run := range []runResult{
-			nohome.try("drill", "verify", p),
-			nohome.try("drill", "verify", "--site", filepath.Join(f.dir, "site-a"), p),
-			f.try("drill", "verify", p), // on the home machine: its own epochs
-		} {
-			if run.code != 3 || !strings.Contains(run.stderr, "signature does not verify") {
-				t.Fatalf("report endorsed by an invented epoch %d key: exit %d\n%s%s", epoch, run.code, run.stdout, run.stderr)
-			}
+		what := fmt.Sprintf("report endorsed by an invented epoch %d key", epoch)
+		wantRun(t, what+", no home", nohome.try("drill", "verify", p).masked(), 3, nil, lines{
+			fmt.Sprintf("embassy: error: report is endorsed by home hHHHHHHHHHHHHHHHHHHHH key epoch %d, which cannot be checked here: signature does not verify", epoch),
+			"embassy: hint: give --site URL of a site of that home so that its signed key epochs can be checked",
+		})
+		forged := lines{
+			"embassy: error: endorsed by a key that is not home hHHHHHHHHHHHHHHHHHHHH's epoch 1 key: signature does not verify",
+			"embassy: hint: the report was not endorsed by a key the home held at the time: do not trust it",
 		}
+		if epoch == 7 {
+			forged[0] = "embassy: error: endorsed by key epoch 7, which home hHHHHHHHHHHHHHHHHHHHH never had: signature does not verify"
+		}
+		wantRun(t, what+", no home, --site", nohome.try("drill", "verify", "--site", filepath.Join(f.dir, "site-a"), p).masked(), 3, nil, forged)
+		wantRun(t, what+", at the home", f.try("drill", "verify", p).masked(), 3, nil, forged) // its own epochs
+
 	}
 }

@@ -121,6 +121,7 @@ func TestHostUIOperatorView(t *testing.T) {
 	if len(ov.Sites) != 1 || ov.Sites[0].Name != "lu" || !ov.Sites[0].Healthy || ov.Home == "" {
 		t.Fatalf("overview: %+v", ov)
 	}
+	// substring: an HTTP header: one directive present, one absent
 	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") || strings.Contains(csp, "unsafe-inline") {
 		t.Fatalf("CSP: %q", csp)
 	}
@@ -137,6 +138,7 @@ func TestHostUIOperatorView(t *testing.T) {
 	}
 	b, _ := io.ReadAll(raw.Body)
 	raw.Body.Close()
+	// substring: the served page must hold no script or image markup: absence
 	if strings.Contains(string(b), "<script>") || strings.Contains(string(b), "<img") || raw.Header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("disclosure markup raw in the answer: %s", b)
 	}

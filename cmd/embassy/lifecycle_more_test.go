@@ -138,6 +138,7 @@ func TestLifecycleBehaviour(t *testing.T) {
 		t.Error("key status still lists the shredded dataset")
 	}
 	for p := range f.siteFiles() {
+		// substring: a site's object paths, not output: none may name the shredded dataset
 		if strings.Contains(p, gid) {
 			t.Errorf("object %s of the shredded dataset is left at a site", p)
 		}

@@ -167,6 +167,7 @@ DIR/near.json: signatures ok (home hHHHHHHHHHHHHHHHHHHHH, epoch 1, home-bound tr
 		"embassy: hint: the evidence was altered or is not location evidence of this home",
 	})
 	logOut := f.run("--json", "log")
+	// substring: the log as JSON, not the point here: two site.locate entries, one contradicted
 	if strings.Count(logOut, `"site.locate"`) != 2 || !strings.Contains(logOut, `"result": "contradicted"`) {
 		t.Fatalf("the evidence is not recorded in the log:\n%s", logOut)
 	}

@@ -195,6 +195,7 @@ site.add home a
 site.add home b
 site.add home lu
 snapshot home snapshot`))
+	// substring: the standalone witness's log (times, addresses), not output
 	if !strings.Contains(wlog.String(), "client refused") || !strings.Contains(wlog.String(), who) {
 		t.Fatalf("the standalone witness did not log the refusal:\n%s", wlog.String())
 	}

@@ -107,6 +107,7 @@ func TestDashboardInRealBrowser(t *testing.T) {
 	waitJS(t, ctx, "signed in", `document.getElementById("who").textContent.includes("ops-ee (home)")`)
 	waitJS(t, ctx, "three healthy sites", `document.querySelectorAll("tr[data-site] .site-health.ok").length === 3`)
 	href, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	// substring: the browser's URL: the sign-in token must be gone from it
 	if strings.Contains(href, "signin=") {
 		t.Fatalf("the sign-in token stayed in the address bar: %s", href)
 	}

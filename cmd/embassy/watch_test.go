@@ -125,6 +125,7 @@ func TestWatchHomeNotifiesOnce(t *testing.T) {
 	}
 	select {
 	case m := <-mb.msgs:
+		// substring: a mail (headers with dates and ids), not output: the alert and dataset in it
 		if !strings.Contains(m, "lag-past-rpo") || !strings.Contains(m, "population-register") {
 			t.Fatalf("mail:\n%s", m)
 		}

@@ -185,8 +185,11 @@ func (b *Broker) release(ctx context.Context, tee string, c Claims, w Workload, 
 	}
 	kb, err := b.o.Keys.DatasetKey(ctx, dataset)
 	if err != nil {
-		if errors.Is(err, ErrNoDataset) {
-			return nil, d, refuse("no-dataset", "dataset %s: %v", dataset, err)
+		if err == ErrNoDataset { // a KeySource's bare sentinel: name the dataset
+			return nil, d, refuse("no-dataset", "dataset %s is unknown or shredded", dataset)
+		}
+		if errors.Is(err, ErrNoDataset) { // says which dataset or key version
+			return nil, d, refuse("no-dataset", "%v", err)
 		}
 		return nil, d, refuse("key", "dataset %s keys: %v", dataset, err)
 	}

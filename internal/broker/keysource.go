@@ -63,3 +63,10 @@ type KeySource interface {
 
 // ErrNoDataset is returned by a KeySource for an unknown or shredded dataset.
 var ErrNoDataset = errors.New("no such dataset (unknown or shredded)")
+
+// noDataset is an ErrNoDataset that says which dataset or key version, in
+// one statement.
+type noDataset string
+
+func (e noDataset) Error() string        { return string(e) }
+func (e noDataset) Is(target error) bool { return target == ErrNoDataset }

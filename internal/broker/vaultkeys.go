@@ -78,7 +78,7 @@ func (v *VaultKeys) view(ctx context.Context) (*repo.Repo, *keys.Root, error) {
 func datasetKey(ctx context.Context, r *repo.Repo, root *keys.Root, meta site.Backend, name string) (*KeyBundle, error) {
 	d, err := r.Dataset(ctx, name)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoDataset, err)
+		return nil, noDataset(fmt.Sprintf("dataset %s is unknown or shredded", name))
 	}
 	kb := &KeyBundle{Format: KeyBundleFormat, Home: r.Home(), Dataset: name, DatasetID: d.ID, Current: d.Current}
 	vers := make([]uint32, 0, len(d.Keys))
@@ -93,14 +93,14 @@ func datasetKey(ctx context.Context, r *repo.Repo, root *keys.Root, meta site.Ba
 		if _, err := meta.Stat(ctx, h); err != nil {
 			kb.Wipe()
 			if errors.Is(err, site.ErrNotFound) {
-				return nil, fmt.Errorf("%w: key version %d of %s is gone (shredded)", ErrNoDataset, ver, name)
+				return nil, noDataset(fmt.Sprintf("key version %d of dataset %s is gone (shredded)", ver, name))
 			}
 			return nil, err
 		}
 		enc, idk, gk := d.Keys[ver].Material()
 		if len(enc) == 0 {
 			kb.Wipe()
-			return nil, fmt.Errorf("%w: key version %d of %s has no key material", ErrNoDataset, ver, name)
+			return nil, noDataset(fmt.Sprintf("key version %d of dataset %s has no key material (shredded)", ver, name))
 		}
 		kb.Keys = append(kb.Keys, BundleKey{Version: ver, Enc: enc, IDKey: idk, GearKey: gk})
 	}

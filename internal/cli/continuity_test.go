@@ -314,6 +314,7 @@ probes:
 		"}",
 	}, nil)
 	audit, _ := os.ReadFile(filepath.Join(opDir, "audit.jsonl"))
+	// substring: the audit file must not name the person: absence
 	if strings.Contains(string(audit), person) || strings.Count(string(audit), "\n") < 4 {
 		t.Fatalf("audit log holds the personal ID or misses lines:\n%s", audit)
 	}

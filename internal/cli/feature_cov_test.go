@@ -336,6 +336,7 @@ func TestProtectSQLiteRestore(t *testing.T) {
 		for {
 			n, err := outPipe.Read(buf)
 			acc += string(buf[:n])
+			// substring: waits on the stream for the marker line the test's workload prints
 			for strings.Contains(acc, "batch-done\n") {
 				_, acc, _ = strings.Cut(acc, "batch-done\n")
 				done <- "ok"

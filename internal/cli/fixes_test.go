@@ -100,6 +100,7 @@ func TestHomeDiskFullOneError(t *testing.T) {
 		t.Fatalf("snapshot on a full home disk: exit %d, want %d and only embassy's lines:\n%s", code, ExitError, stderr)
 	}
 	code, stderr = embassy("--log-level", "debug", "snapshot", "registry", src, "--class", "internal")
+	// substring: tessera's own debug line, with a time and a temp path of its making
 	if code != ExitError || !strings.Contains(stderr, `level=DEBUG msg="Failed to remove temporary file"`) {
 		t.Fatalf("--log-level debug: exit %d, want tessera's line in the command's log at debug level:\n%s", code, stderr)
 	}
@@ -120,6 +121,7 @@ escalating them, updates, sla probes, compute, location) is run by
 same routes of <home>/watch.yaml. Run protect beside watch, or those checks
 wait for someone to type their commands.
 `
+	// substring: the paragraph, whole lines between blank lines, of the whole help
 	if !strings.Contains(out, "\n\n"+want+"\n") {
 		t.Fatalf("embassy watch --help does not say who runs the schedule:\n%s", out)
 	}

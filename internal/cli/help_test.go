@@ -44,6 +44,7 @@ func TestHelpTextsUsed(t *testing.T) {
 	// and each reads as the command's text: no Go string quoting left in it
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
+		// substring: the help files must hold no Go string quoting: absence
 		if strings.Contains(string(b), "` + ") || strings.HasSuffix(string(b), "\n\n") {
 			t.Errorf("%s holds Go source or trailing blank lines", f)
 		}

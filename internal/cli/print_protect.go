@@ -101,7 +101,9 @@ func (e *env) protectOnce(p *vault.Protection, r *repo.Repo) error {
 		for _, t := range rep.Taken {
 			e.printf("snapshot %s of %s saved (%s)\n", t.ID.Short(), t.Dataset, humanBytes(t.Stats.Bytes))
 		}
-		printLags(e, rep.Lags)
+		if len(rep.Lags) > 0 { // no datasets to protect (datasets: [] in protect.yaml): no empty table
+			printLags(e, rep.Lags)
+		}
 	}
 	if rep.Err != nil {
 		return rep.Err

@@ -19,7 +19,6 @@ func TestProtectComputeJob(t *testing.T) {
 	}
 	out := lines{
 		"job compute: ALERT: 1 sites with reservations, 1 short; 0 workloads placed, 0 forbidden",
-		"DATASET                  SITE         LATEST                        LAG        RPO  STATE",
 	}
 	expectRun(t, homeDir, ExitDamaged, []string{"protect", "--once"}, out, lines{
 		"embassy: alert: compute-breach: site lu-1 falls short of agreement ee-lu's compute reservations: the reserved capacity is not available ('embassy compute check' shows the detail)",

@@ -176,6 +176,7 @@ func (w *addrWatcher) Write(p []byte) (int, error) {
 		m := addrAttr.FindStringSubmatch(line)
 		switch {
 		case m == nil:
+		// substring: picks the daemon's and the witness's listening lines out of its log
 		case strings.Contains(line, `msg="embassy daemon"`):
 			hand(w.daemon, m[1])
 		case strings.Contains(line, " msg=witness "):

@@ -2,6 +2,7 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -47,6 +48,15 @@ func MaxObjectSize(h site.Handle) int64 {
 // readLimited reads h whole from b, refusing more than limit bytes without
 // reading them.
 func readLimited(ctx context.Context, b site.Backend, h site.Handle, limit int64) ([]byte, error) {
+	out, err := readBounded(ctx, b, h, limit)
+	if errors.Is(err, ErrTooLarge) {
+		err = site.Permanent(fmt.Errorf("%s: %w", h, err))
+	}
+	return out, err
+}
+
+// readBounded is readLimited for a caller whose error names h already.
+func readBounded(ctx context.Context, b site.Backend, h site.Handle, limit int64) ([]byte, error) {
 	var out []byte
 	err := b.Get(ctx, h, 0, 0, func(r io.Reader) error {
 		var err error
@@ -56,7 +66,7 @@ func readLimited(ctx context.Context, b site.Backend, h site.Handle, limit int64
 		}
 		if int64(len(out)) > limit {
 			out = nil
-			return site.Permanent(fmt.Errorf("%s: more than %d bytes: %w", h, limit, ErrTooLarge))
+			return site.Permanent(fmt.Errorf("more than %d bytes: %w", limit, ErrTooLarge))
 		}
 		return nil
 	})

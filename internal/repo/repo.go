@@ -539,7 +539,7 @@ func (r *Repo) readFirst(ctx context.Context, h site.Handle, off, n int64, fn fu
 		if n > 0 {
 			b, err = site.ReadRange(ctx, s.Backend, h, off, n)
 		} else {
-			b, err = ReadObject(ctx, s.Backend, h)
+			b, err = readBounded(ctx, s.Backend, h, MaxObjectSize(h)) // the errors below name h
 		}
 		if err == nil {
 			if err = fn(s, b); err == nil {

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/digital-embassy/embassy/internal/hint"
 	f_log "github.com/transparency-dev/formats/log"
 	f_note "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/formats/witness"
@@ -187,18 +188,20 @@ func (p *Policy) satisfiedBy(name string, have map[string]bool, depth int) bool 
 // ErrHomeAlone is returned by RequireExternal.
 var ErrHomeAlone = errors.New("the log policy's quorum can be met by the home's own witnesses alone")
 
-// RequireExternal returns ErrHomeAlone (with the way out) unless every
-// checkpoint that meets the quorum carries a cosignature from a witness
-// outside the home. Auditors and classes of data that need protection
-// against the home rewriting history require it.
+// RequireExternal returns ErrHomeAlone unless every checkpoint that meets
+// the quorum carries a cosignature from a witness outside the home; the
+// way out is its hint (hint.Of). Auditors and classes of data that need
+// protection against the home rewriting history require it.
 func (p *Policy) RequireExternal() error {
 	if !p.HomeAlone() {
 		return nil
 	}
 	if len(p.External()) == 0 {
-		return fmt.Errorf("%w: it names no witness outside the home; add a host site's witness with 'embassy witness add NAME VKEY URL'", ErrHomeAlone)
+		return hint.Wrap(fmt.Errorf("%w: it names no witness outside the home", ErrHomeAlone),
+			"add a host site's witness with 'embassy witness add NAME VKEY URL'")
 	}
-	return fmt.Errorf("%w: the witnesses outside the home (%d) are not required by the quorum; put them in the 'group' the 'quorum' line names", ErrHomeAlone, len(p.External()))
+	return hint.Wrap(fmt.Errorf("%w: the witnesses outside the home (%d) are not required by the quorum", ErrHomeAlone, len(p.External())),
+		"put them in the 'group' the 'quorum' line names")
 }
 
 func shortLine(s string) string {

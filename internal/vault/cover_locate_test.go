@@ -481,7 +481,7 @@ func TestCoverCheckUpdatesDaemon(t *testing.T) {
 	}
 	// the finding names its own way out (approve this digest, or restore
 	// the approved build): the alert says it once, whole
-	wantWhy := "site lu runs unapproved build " + other + " of embassyd: embassyd digest " + other[:16] + "…: no update approval covers it: " +
+	wantWhy := "site lu runs an unapproved embassyd build: no update approval covers it: " +
 		"approve it with 'embassy update approve --artifact embassyd --digest " + other + " --until DATE', or restore the approved build"
 	if rep.OK || rep.Summary != "1 daemon build checked: lu: unapproved" || len(rep.Alerts) != 1 || rep.Alerts[0].Why != wantWhy {
 		t.Fatalf("updates job: %+v\nwant why %q", rep, wantWhy)

@@ -93,13 +93,13 @@ func (g *Gate) checkLogWitness(ctx context.Context, ds policy.Dataset) error {
 		return nil
 	}
 	if !cp.RequireOutsideWitness {
-		g.v.notef("dataset %s is of integrity level I%d, which needs a log witness outside the home: %v", name, l.I, err)
+		g.v.notef("dataset %s is of integrity level I%d, which needs a log witness outside the home: %v; %s", name, l.I, err, hint.Of(err))
 		return nil
 	}
 	g.v.RecordEvent(ctx, policy.Event{Time: g.v.Now(), Kind: "policy-denied", Action: policy.Write, Dataset: name, DatasetID: ds.ID, Class: label,
 		Rules: []string{"require-outside-witness"}, Reasons: []string{err.Error()}})
-	return hint.WithCode(hint.Wrap(fmt.Errorf("policy refuses snapshot of %s: class %s %w (require-outside-witness in policy.yaml): %w", name, label, ErrOutsideWitness, err),
-		"add a host site's witness with 'embassy witness add NAME VKEY URL' so that the quorum needs it, then snapshot again; the home's own witnesses alone cannot vouch against the home"), hint.CodeDamaged)
+	return hint.WithCode(hint.Wrap(fmt.Errorf("policy refuses snapshot of %s: class %s %w (require-outside-witness in policy.yaml), but %w", name, label, ErrOutsideWitness, err),
+		hint.Of(err)+", then snapshot again"), hint.CodeDamaged)
 }
 
 // Gate returns the vault's policy gate, building it on first use.

@@ -197,7 +197,18 @@ func (v *Vault) updatesJob(ctx context.Context, slot time.Time, st *JobState) (*
 		if c.Status == "approved" {
 			continue
 		}
-		why := fmt.Sprintf("site %s runs %s build %s of %s: %s", c.Site, c.Status, c.Digest, c.Artifact, c.Detail)
+		// The finding names the build ("embassyd digest 0123…: ..."); one
+		// that names its way out gives the whole digest there: the alert
+		// names it once.
+		detail := c.Detail
+		if what, rest, ok := strings.Cut(detail, ": "); ok && strings.HasPrefix(what, c.Artifact+" digest ") && strings.Contains(rest, c.Digest) {
+			detail = rest
+		}
+		an := "a"
+		if c.Status != "" && strings.ContainsRune("aeiou", rune(c.Status[0])) {
+			an = "an"
+		}
+		why := fmt.Sprintf("site %s runs %s %s %s build: %s", c.Site, an, c.Status, c.Artifact, detail)
 		if !strings.Contains(c.Detail, "embassy update approve") { // the finding names no way out of its own
 			why += "; approve it ('embassy update approve') or have the host roll back"
 		}

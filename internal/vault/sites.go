@@ -91,7 +91,11 @@ func (v *Vault) AddSite(ctx context.Context, req AddSiteRequest) (*AddSiteResult
 	h, sc := v.Home, req.Site
 	b, err := v.Backend(ctx, sc, true)
 	if err != nil {
-		return nil, hint.Wrap(fmt.Errorf("site %s: %w", sc.Name, err), "check the URL and that the storage is reachable")
+		h := hint.Of(err) // the backend's own way out, if it knows one
+		if h == "" {
+			h = "check the URL and that the storage is reachable"
+		}
+		return nil, hint.Wrap(fmt.Errorf("site %s: %w", sc.Name, err), h)
 	}
 	defer b.Close()
 	if sc.RetainDays > 0 && !b.Properties().ObjectLock {

@@ -77,6 +77,9 @@ func (c *Client) post(ctx context.Context, path string, in, out any) error {
 		var ae broker.APIError
 		if json.Unmarshal(body, &ae) == nil && ae.Code != "" {
 			err := fmt.Errorf("%w: %s: %s", ErrRefused, ae.Code, ae.Detail)
+			if ae.Code == "no-dataset" {
+				err = hint.Wrap(err, "check the dataset name with the home's operator; a shredded dataset's keys are gone for good")
+			}
 			return hint.WithCode(err, hint.CodeDamaged)
 		}
 		return fmt.Errorf("broker %s: %s", path, resp.Status)

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
+	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/pki"
 	"github.com/digital-embassy/embassy/internal/proof"
 	"github.com/digital-embassy/embassy/internal/site"
@@ -115,6 +116,13 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	})
 }
 
+// untrusted reports whether err is the daemon's certificate failing to
+// chain to the CA the client trusts.
+func untrusted(err error) bool {
+	var ua x509.UnknownAuthorityError
+	return errors.As(err, &ua)
+}
+
 // verifyDaemon checks the daemon's certificate beyond its chain: it must
 // carry the site role, for the client's own home, and the expected name.
 // A home or operator certificate of the same CA, or another site's, is
@@ -187,6 +195,19 @@ func NewWithTLS(ctx context.Context, cfg Config, tc *tls.Config) (*Backend, erro
 	var p api.Properties
 	if err := b.getJSON(ctx, "/v1/properties", &p); err != nil {
 		tr.CloseIdleConnections()
+		if untrusted(err) {
+			ca := "the CA the home trusts for it"
+			if cfg.Files.CA != "" {
+				ca = "the CA " + cfg.Files.CA
+			}
+			name := cfg.Name
+			if name == "" {
+				name = "NAME"
+			}
+			return nil, site.Permanent(hint.Wrap(fmt.Errorf("daemon %s presents a certificate that %s did not issue", cfg.Host, ca),
+				"have its operator install a site certificate from the home ('embassy pki issue --role site --name "+name+" --host HOST -o DIR'); "+
+					"or, if it rightly has one from another CA, get that CA's certificate from the operator out of band and pin it in the URL with ?ca=FILE&cert=FILE&key=FILE"))
+		}
 		return nil, fmt.Errorf("connect to daemon %s: %w", cfg.Host, err)
 	}
 	b.props = site.Properties{
