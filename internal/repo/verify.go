@@ -243,62 +243,38 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 				Problem: "an index the snapshot's signed manifest is bound to is missing at every site (dropped or replaced); restore refuses the snapshot", Snapshots: []string{s.ID.String()}})
 		}
 	}
-	// Which snapshots need which packs.
+	// Which snapshots need which packs. The walk (it loads every tree)
+	// runs while the packs are read: only the damage report needs its
+	// result (which snapshots a damaged pack affects), so pack damage
+	// waits in pending until the walk is done.
 	packUsers := map[ID]map[string]bool{}
-	treeDone := map[ID]bool{}
-	for _, s := range snaps {
-		sid := s.ID.String()
-		var mark = func(id ID) {
-			loc, ok := d.Idx.Lookup(id)
-			if !ok {
-				rep.add(Damage{Site: "*", Dataset: k.Name, Object: "blob " + id.String(), Problem: "referenced but in no index (lost)", Snapshots: []string{sid}})
-				return
-			}
-			if packUsers[loc.Pack] == nil {
-				packUsers[loc.Pack] = map[string]bool{}
-			}
-			packUsers[loc.Pack][sid] = true
-		}
-		// Each snapshot's root is walked in full, so that its own files
-		// name it; a subtree an earlier walk entered only records this
-		// snapshot as a user of the subtree's own pack.
-		delete(treeDone, s.Tree)
-		err := d.Walk(ctx, s.Tree, Walker{
-			Seen: treeDone,
-			Tree: func(v TreeVisit) error {
-				if v.Seen {
-					markTree(d, v.ID, sid, packUsers)
-					return nil
-				}
-				mark(v.ID)
-				if v.Err != nil {
-					rep.add(Damage{Site: "*", Dataset: k.Name, Object: "tree " + v.ID.String(), Problem: "unreadable at every site: " + v.Err.Error(), Snapshots: []string{sid}})
-				}
-				return nil
-			},
-			Node: func(_ string, n *Node, _ int) error {
-				for _, c := range n.Content {
-					mark(c)
-				}
-				return nil
-			},
-		})
-		if err != nil {
-			return err
-		}
-	}
-	users := func(pack ID) []string {
-		var out []string
-		for s := range packUsers[pack] {
-			out = append(out, s)
-		}
-		sort.Strings(out)
-		return out
+	walkCtx, cancelWalk := context.WithCancel(ctx)
+	defer cancelWalk()
+	walked := make(chan error, 1)
+	go func() { walked <- d.walkUsers(walkCtx, snaps, k.Name, packUsers, rep) }()
+	var pendMu sync.Mutex
+	var pending []pendingDamage
+	pend := func(pd pendingDamage) {
+		pendMu.Lock()
+		pending = append(pending, pd)
+		pendMu.Unlock()
 	}
 	packs := d.Idx.Packs()
-	var total int64
+	var total, largest int64
 	for _, sz := range packs {
 		total += sz
+		largest = max(largest, sz)
+	}
+	// Buffers per worker, made once for the largest pack and kept for
+	// every pack and site: pooled buffers of the size at hand were
+	// dropped at collections and regrown, and each new one was zeroed and
+	// faulted in again.
+	var bufs []verifyBufs
+	if o.ReadData && len(packs) > 0 {
+		bufs = make([]verifyBufs, min(verifyWorkers, len(packs)))
+		for i := range bufs {
+			bufs[i].pack = make([]byte, largest)
+		}
 	}
 	for _, s := range sites {
 		if s.Backend == nil {
@@ -316,6 +292,47 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 				continue
 			}
 		}
+		// The packs go to the workers first, so that reading them
+		// overlaps the manifest and index reads below.
+		jobs := make(chan ID)
+		var done atomic.Int64
+		var wg sync.WaitGroup
+		for w := range bufs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for id := range jobs {
+					if err := d.checkPack(ctx, s, id, packs[id], &bufs[w], rep); err != nil {
+						pend(pendingDamage{Damage{Site: s.Name, Dataset: k.Name, Object: d.PackHandle(id).String(), Problem: err.Error()}, id, false})
+					}
+					n := done.Add(packs[id])
+					if o.Progress != nil {
+						o.Progress(n, total)
+					}
+				}
+			}()
+		}
+		feed := make(chan struct{})
+		go func() {
+			defer close(feed)
+			defer close(jobs)
+			for id, size := range packs {
+				h := d.PackHandle(id)
+				got, ok := have[h.String()]
+				switch {
+				case !ok:
+					pend(pendingDamage{Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing"}, id, true})
+					continue
+				case got != size:
+					pend(pendingDamage{Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: fmt.Sprintf("size %d, index says %d (truncated or replaced)", got, size)}, id, false})
+					continue
+				}
+				atomic.AddInt64(&rep.Packs, 1)
+				if o.ReadData {
+					jobs <- id
+				}
+			}
+		}()
 		for _, sn := range snaps {
 			h := d.SnapshotHandle(sn.ID)
 			if _, ok := have[h.String()]; !ok {
@@ -340,42 +357,89 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 				}
 			}
 		}
-		var done atomic.Int64
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, 2)
-		for id, size := range packs {
-			h := d.PackHandle(id)
-			got, ok := have[h.String()]
-			switch {
-			case !ok:
-				if len(packUsers[id]) > 0 {
-					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: "missing", Snapshots: users(id)})
-				}
-				continue
-			case got != size:
-				rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: fmt.Sprintf("size %d, index says %d (truncated or replaced)", got, size), Snapshots: users(id)})
-				continue
-			}
-			atomic.AddInt64(&rep.Packs, 1)
-			if !o.ReadData {
-				continue
-			}
-			wg.Add(1)
-			sem <- struct{}{}
-			go func(id ID, h site.Handle) {
-				defer wg.Done()
-				defer func() { <-sem }()
-				if err := d.checkPack(ctx, s, id, packs[id], rep); err != nil {
-					rep.add(Damage{Site: s.Name, Dataset: k.Name, Object: h.String(), Problem: err.Error(), Snapshots: users(id)})
-				}
-				n := done.Add(packs[id])
-				if o.Progress != nil {
-					o.Progress(n, total)
-				}
-			}(id, h)
-		}
+		<-feed
 		wg.Wait()
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if err := <-walked; err != nil {
+		return err
+	}
+	for _, pd := range pending {
+		u := packUsers[pd.pack]
+		if pd.ifUsed && len(u) == 0 {
+			continue
+		}
+		pd.d.Snapshots = sortedKeys(u)
+		rep.add(pd.d)
+	}
+	return nil
+}
+
+// verifyWorkers is how many packs Verify reads and checks at a time.
+const verifyWorkers = 2
+
+// pendingDamage is pack damage whose affected snapshots are known only
+// once the walk is done; ifUsed: report it only if a snapshot uses the pack.
+type pendingDamage struct {
+	d      Damage
+	pack   ID
+	ifUsed bool
+}
+
+func sortedKeys(m map[string]bool) []string {
+	var out []string
+	for s := range m {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// walkUsers walks every snapshot's trees and records in packUsers which
+// snapshots use which pack, adding the damage it finds (blobs in no index,
+// unreadable trees) to rep.
+func (d *Dataset) walkUsers(ctx context.Context, snaps []*Snapshot, dataset string, packUsers map[ID]map[string]bool, rep *VerifyReport) error {
+	treeDone := map[ID]bool{}
+	for _, s := range snaps {
+		sid := s.ID.String()
+		var mark = func(id ID) {
+			loc, ok := d.Idx.Lookup(id)
+			if !ok {
+				rep.add(Damage{Site: "*", Dataset: dataset, Object: "blob " + id.String(), Problem: "referenced but in no index (lost)", Snapshots: []string{sid}})
+				return
+			}
+			if packUsers[loc.Pack] == nil {
+				packUsers[loc.Pack] = map[string]bool{}
+			}
+			packUsers[loc.Pack][sid] = true
+		}
+		// Each snapshot's root is walked in full, so that its own files
+		// name it; a subtree an earlier walk entered only records this
+		// snapshot as a user of the subtree's own pack.
+		delete(treeDone, s.Tree)
+		err := d.Walk(ctx, s.Tree, Walker{
+			Seen: treeDone,
+			Tree: func(v TreeVisit) error {
+				if v.Seen {
+					markTree(d, v.ID, sid, packUsers)
+					return nil
+				}
+				mark(v.ID)
+				if v.Err != nil {
+					rep.add(Damage{Site: "*", Dataset: dataset, Object: "tree " + v.ID.String(), Problem: "unreadable at every site: " + v.Err.Error(), Snapshots: []string{sid}})
+				}
+				return nil
+			},
+			Node: func(_ string, n *Node, _ int) error {
+				for _, c := range n.Content {
+					mark(c)
+				}
+				return nil
+			},
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -391,14 +455,19 @@ func markTree(d *Dataset, id ID, sid string, packUsers map[ID]map[string]bool) {
 	}
 }
 
-// checkPack reads a whole pack from one site and authenticates everything in it.
-func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, size int64, rep *VerifyReport) error {
-	bp := d.r.getPackBuf(0)
-	defer func() { d.r.putPackBuf(bp) }()
-	if int64(cap(bp)) < size {
-		bp = make([]byte, 0, size)
+// verifyBufs are one Verify worker's buffers, reused from pack to pack.
+type verifyBufs struct {
+	pack  []byte // the pack as read
+	plain []byte // a decompressed blob
+}
+
+// checkPack reads a whole pack from one site into bufs.pack (grown if
+// needed) and authenticates everything in it.
+func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, size int64, bufs *verifyBufs, rep *VerifyReport) error {
+	if int64(cap(bufs.pack)) < size {
+		bufs.pack = make([]byte, size)
 	}
-	b := bp[:size]
+	b := bufs.pack[:size]
 	err := s.Backend.Get(ctx, d.PackHandle(id), 0, size, func(r io.Reader) error {
 		_, err := io.ReadFull(r, b)
 		return err
@@ -414,7 +483,8 @@ func (d *Dataset) checkPack(ctx context.Context, s *Site, id ID, size int64, rep
 	if err != nil {
 		return err
 	}
-	var plainBuf []byte
+	plainBuf := bufs.plain
+	defer func() { bufs.plain = plainBuf[:0] }()
 	for _, e := range ip.Entries {
 		k, err := d.Keys.Key(ip.KeyVersion)
 		if err != nil {
