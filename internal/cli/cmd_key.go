@@ -50,7 +50,7 @@ must be reachable.`,
   embassy key rotate --custodian alice.pub --custodian bob.pub --custodian carol.pub --custodian dan.pub --threshold 3`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			recs, err := readRecipients(custodians)
+			recs, err := vault.ReadRecipients(custodians)
 			if err != nil {
 				return err
 			}

@@ -46,20 +46,6 @@ func printKeyShredded(e *env, rep *repo.ShredReport, err error) error {
 	return nil
 }
 
-// readRecipients reads each custodian recipient (a file or the recipient
-// itself, readRecipient), in order.
-func readRecipients(vs []string) ([]string, error) {
-	var out []string
-	for _, v := range vs {
-		rec, err := readRecipient(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
-	}
-	return out, nil
-}
-
 // emitIfJSON returns err if there is one, else emits v as JSON.
 func (e *env) emitIfJSON(v any, err error) error {
 	if err != nil {
