@@ -23,7 +23,7 @@ func cmdBrokerRefsAdd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "staged reference values %s (%s, %d measurements); approve with 'embassy broker refs approve %s'\n", r.Name, r.TEE, len(r.Measurements), r.Name)
+			fmt.Fprintf(e.stdout, "staged reference values %s (%s, %s); approve with 'embassy broker refs approve %s'\n", r.Name, r.TEE, plural(len(r.Measurements), "measurement"), r.Name)
 			return nil
 		},
 	}

@@ -24,7 +24,7 @@ func cmdBrokerRefsList(e *env) *cobra.Command {
 				return e.emitJSON(map[string]any{"approved": s.Approved, "pending": s.Pending})
 			}
 			for _, r := range s.Rows {
-				fmt.Fprintf(e.stdout, "%-9s %-24s %-8s %d measurements, digest %s\n", r.State, r.Name, r.TEE, r.Measurements, r.Digest)
+				fmt.Fprintf(e.stdout, "%-9s %-24s %-8s %s, digest %s\n", r.State, r.Name, r.TEE, plural(r.Measurements, "measurement"), r.Digest)
 			}
 			return nil
 		},

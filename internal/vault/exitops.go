@@ -383,7 +383,7 @@ func (v *Vault) exitPhases(ctx context.Context, r *repo.Repo, sc home.SiteConfig
 		return errors.New("the archive read back holds another manifest; nothing was deleted")
 	}
 	rep.Objects, rep.Bytes, rep.Restore = len(c.Manifest.Objects), c.Manifest.Bytes, proof
-	progress(fmt.Sprintf("archive restores: %d datasets, %d snapshots, %d packs verified with all data in a fresh site", proof.Datasets, proof.Snapshots, proof.Packs))
+	progress(fmt.Sprintf("archive restores: %s, %s, %s verified with all data in a fresh site", nouns(proof.Datasets, "dataset"), nouns(proof.Snapshots, "snapshot"), nouns(int(proof.Packs), "pack")))
 	if req.KeepData {
 		return nil
 	}
