@@ -243,8 +243,8 @@ func (v *Vault) CheckExits() ([]OpenExit, error) {
 		if oe.Alerted {
 			continue
 		}
-		msg := fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %d days (deadline %s)",
-			oe.Site, oe.Started.Format(time.DateOnly), oe.Days, oe.Deadline.Format(time.RFC3339))
+		msg := fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %s (deadline %s)",
+			oe.Site, oe.Started.Format(time.DateOnly), nouns(oe.Days, "day"), oe.Deadline.Format(time.RFC3339))
 		v.Warnf("%s", msg)
 		rec := struct {
 			Kind     string    `json:"kind"`
