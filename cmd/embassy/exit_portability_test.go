@@ -155,7 +155,7 @@ func TestRequirement25ExitPortability(t *testing.T) {
 		// the deletion certificate verifies offline, and not once edited
 		wantRun(t, "exit verify", f.try("exit", "verify", archive).masked(f.dir, "DIR"), 0, lines{
 			rx(`archive DIR/a-exit\.tar: 19 objects, \d+\.\d KiB, of site a \(home hHHHHHHHHHHHHHHHHHHHH\), manifest signed by the home`),
-			"restores: 1 datasets, 1 snapshots, 2 packs verified with all data in a fresh site",
+			"restores: 1 dataset, 1 snapshot, 2 packs verified with all data in a fresh site",
 			"deletion certificate: a at YYYY-MM-DDThh:mm:ssZ: nothing remained; the home's own attestation, not a host-signed certificate",
 		}, nil)
 		cert, err := os.ReadFile(rep.Certificate)

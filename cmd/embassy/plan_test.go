@@ -138,15 +138,15 @@ func TestPlanApplyCheckOnARealHome(t *testing.T) {
   site-missing c: want DIR/site-c (FI), have none
   class-missing C2-I3-A3: want jurisdictions=[CH FI LU] min-copies=3 min-jurisdictions=2 erasure="" min-tier=0 require-copies=true, have none`
 	departs := text(`
-embassy: error: the system departs from the plan in 5 way(s)
+embassy: error: the system departs from the plan in 5 ways
 embassy: hint: run 'embassy plan apply DIR/plan.yaml --dry-run' to see what apply would change`)
-	wantRun(t, "check before apply", f.try("plan", "check", sc).masked(f.dir, "DIR"), 3, append(lines{"5 difference(s) from the plan:"}, text(changes)...), departs)
-	wantRun(t, "dry run", f.try("plan", "apply", sc, "--dry-run").masked(f.dir, "DIR"), 0, append(lines{"Would apply 5 change(s):"}, text(changes)...), nil)
+	wantRun(t, "check before apply", f.try("plan", "check", sc).masked(f.dir, "DIR"), 3, append(lines{"5 differences from the plan:"}, text(changes)...), departs)
+	wantRun(t, "dry run", f.try("plan", "apply", sc, "--dry-run").masked(f.dir, "DIR"), 0, append(lines{"Would apply 5 changes:"}, text(changes)...), nil)
 	if _, err := os.Stat(filepath.Join(f.dir, "site-c")); err == nil {
 		t.Fatal("--dry-run created site c")
 	}
-	wantRun(t, "check after a dry run", f.try("plan", "check", sc).masked(f.dir, "DIR"), 3, append(lines{"5 difference(s) from the plan:"}, text(changes)...), departs)
-	wantRun(t, "apply", f.try("plan", "apply", sc).masked(f.dir, "DIR"), 0, append(lines{"Applied 5 change(s):"}, text(changes)...), nil)
+	wantRun(t, "check after a dry run", f.try("plan", "check", sc).masked(f.dir, "DIR"), 3, append(lines{"5 differences from the plan:"}, text(changes)...), departs)
+	wantRun(t, "apply", f.try("plan", "apply", sc).masked(f.dir, "DIR"), 0, append(lines{"Applied 5 changes:"}, text(changes)...), nil)
 	// site c was added as 'site add' does: the vault was copied to it
 	f.run("verify", "--site", "c")
 	wantRun(t, "check after apply", f.try("plan", "check", sc), 0, lines{"The system matches the plan."}, nil)
@@ -219,10 +219,10 @@ embassy: hint: run 'embassy plan apply DIR/plan.yaml --dry-run' to see what appl
 	b, _ := os.ReadFile(sc)
 	os.WriteFile(sc, []byte(strings.Replace(string(b), "tier: 3, capacity-tb", "tier: 3, agreement: ee-fi, capacity-tb", 1)), 0o644)
 	wantRun(t, "check with an uninstalled agreement", f.try("plan", "check", sc).masked(f.dir, "DIR"), 3, text(`
-2 difference(s) from the plan:
+2 differences from the plan:
   site-missing c: want DIR/site-c (FI), have none
   agreement-missing c: want agreement ee-fi installed ('embassy agreement add FILE'), have none (plan apply cannot fix this)`), text(`
-embassy: error: the system departs from the plan in 2 way(s)
+embassy: error: the system departs from the plan in 2 ways
 embassy: hint: run 'embassy plan apply DIR/plan.yaml --dry-run' to see what apply would change`))
 }
 

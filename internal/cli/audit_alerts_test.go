@@ -40,7 +40,7 @@ func TestAuditCheckGroupsAlerts(t *testing.T) {
 			alertLines = append(alertLines, l)
 		}
 	}
-	want := "ALERT (log) witness https://lu.example:7380/add-checkpoint unreachable 542 times (503 episode(s)) from 2026-11-25T10:00:00Z to 2026-11-25T11:00:40Z: connection refused"
+	want := "ALERT (log) witness https://lu.example:7380/add-checkpoint unreachable 542 times (503 episodes) from 2026-11-25T10:00:00Z to 2026-11-25T11:00:40Z: connection refused"
 	if r.code != ExitDamaged || len(alertLines) != 1 || alertLines[0] != want {
 		t.Fatalf("exit %d, want %d and the alerts grouped as one line %q:\n%s\n%s", r.code, ExitDamaged, want, r.stdout, r.stderr)
 	}

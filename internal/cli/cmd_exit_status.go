@@ -44,7 +44,7 @@ func cmdExitStatus(e *env) *cobra.Command {
 				if oe.Overdue {
 					st = "OVERDUE"
 				}
-				e.printf("%s: %s, began %s, deadline %s (%d days)\n", oe.Site, st, oe.Started.Format(time.DateOnly), oe.Deadline.Format(time.RFC3339), oe.Days)
+				e.printf("%s: %s, began %s, deadline %s (%s)\n", oe.Site, st, oe.Started.Format(time.DateOnly), oe.Deadline.Format(time.RFC3339), plural(oe.Days, "day"))
 			}
 			return nil
 		},

@@ -34,7 +34,7 @@ func cmdExitVerify(e *env) *cobra.Command {
 			}
 			e.printf("archive %s: %d objects, %s, of site %s (home %s), manifest signed by the home\n", ck.Archive, len(m.Objects), humanBytes(m.Bytes), m.Site, m.Home)
 			if p.ReadData {
-				e.printf("restores: %d datasets, %d snapshots, %d packs verified with all data in a fresh site\n", p.Datasets, p.Snapshots, p.Packs)
+				e.printf("restores: %s, %s, %s verified with all data in a fresh site\n", plural(p.Datasets, "dataset"), plural(p.Snapshots, "snapshot"), plural(int(p.Packs), "pack"))
 			} else {
 				e.printf("%s\n", p.Note)
 			}

@@ -1,16 +1,11 @@
 package cli
 
 import (
-	"fmt"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
-	"github.com/digital-embassy/embassy/internal/repo"
 	"github.com/digital-embassy/embassy/internal/vault"
 )
 
@@ -43,49 +38,11 @@ the fingerprint and how to check it ('recover --expect-home').`,
 			if err != nil {
 				return err
 			}
-			if home.Exists(dir) {
-				return hint.Wrap(fmt.Errorf("a home already exists at %s", dir), "use another --home, or 'embassy key rotate' to change custodians")
-			}
-			var cs []string
-			for _, c := range custodians {
-				rec, err := readRecipient(c)
-				if err != nil {
-					return err
-				}
-				cs = append(cs, rec)
-			}
-			if threshold == 0 {
-				return usagef("missing --threshold K: how many custodians must come together to recover the root key")
-			}
 			cfg := home.Default()
 			cfg.HomeState, cfg.HomeLocation = strings.ToUpper(homeState), homeLocation
-			v, err := vault.Init(e.ctx, vault.InitRequest{Dir: dir, Config: cfg, Custodians: cs, Threshold: threshold, Description: description}, e.vaultOptions())
-			if err != nil {
-				return err
-			}
-			homeID := v.Home.Config.Home
-			root, err := v.Home.LoadRoot(1)
-			if err != nil {
-				return err
-			}
-			fp := repo.HomeFingerprint(homeID, root.SigningPublicKey())
-			cards, err := vault.WriteCustodianCards(custodians, cs, cardDir, dir, repo.Card{Home: homeID, Fingerprint: fp, Threshold: threshold, Of: len(cs), Created: time.Now()})
-			if err != nil {
-				return hint.Wrap(fmt.Errorf("the home was created, but a custodian card could not be written: %w", err),
-					"give each custodian the fingerprint above by hand ('embassy key status' prints it again)")
-			}
-			if e.json {
-				return e.emitJSON(map[string]any{"home": homeID, "dir": dir, "custodians": len(cs), "threshold": threshold, "epoch": root.Epoch, "fingerprint": fp, "root_fingerprint": root.Fingerprint(), "custodian_cards": cards})
-			}
-			e.printf("Created home %s in %s\n", homeID, dir)
-			e.printf("Root key epoch 1 (%s) split %d-of-%d among the custodians.\n", root.Fingerprint(), threshold, len(cs))
-			e.printf("fingerprint: %s\n", repo.HomeFingerprint(homeID, root.SigningPublicKey()))
-			e.printf("Give each custodian this fingerprint with their identity: recover, drill and operate need it (--expect-home).\n")
-			for _, p := range cards {
-				e.printf("  custodian card: %s\n", p)
-			}
-			e.printf("Next: add a storage site, e.g.\n  embassy site add lu-1 --url /path/to/site --jurisdiction LU\n")
-			return nil
+			c, err := vault.Create(e.ctx, vault.CreateRequest{Dir: dir, Config: cfg, CustodianArgs: custodians, Threshold: threshold,
+				Description: description, CardDir: cardDir}, e.vaultOptions())
+			return e.printCreated(c, err)
 		},
 	}
 	c.Flags().StringArrayVar(&custodians, "custodian", nil, "a custodian's age recipient, or a file holding it (repeat for each custodian)")
@@ -95,26 +52,4 @@ the fingerprint and how to check it ('recover --expect-home').`,
 	c.Flags().StringVar(&homeLocation, "location", "", "the home data centre as LAT,LON, for distance rules (e.g. 59.43,24.75)")
 	c.Flags().StringVar(&cardDir, "custodian-out", "", "folder for the custodian cards (default: next to each identity file, else HOME/custodians)")
 	return c
-}
-
-// readRecipient accepts a recipient string or a file containing one (a
-// recipient line or an identity file's "# public key:" comment).
-func readRecipient(v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if strings.HasPrefix(v, "age1") {
-		return v, nil
-	}
-	b, err := os.ReadFile(v)
-	if err != nil {
-		return "", hint.WithCode(hint.Wrap(fmt.Errorf("--custodian %q is neither an age recipient nor a readable file", v),
-			"pass the recipient printed by 'embassy custodian keygen' (age1pq1...)"), hint.CodeUsage)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		line = strings.TrimSpace(line)
-		line = strings.TrimPrefix(line, "# public key: ")
-		if strings.HasPrefix(line, "age1") {
-			return line, nil
-		}
-	}
-	return "", hint.WithCode(fmt.Errorf("%s holds no age recipient", v), hint.CodeUsage)
 }

@@ -59,7 +59,7 @@ signed report of what was served.`,
 					_ = e.emitJSON(map[string]any{"session": s.Session, "listen": s.Addr, "activation": s.Activation, "activation_sha256": s.ActivationSHA256})
 					return
 				}
-				e.printf("crisis session %s active: serving %d datasets on %s://%s (restored in %.1fs)\n  activation signed: %s\n", s.Session, s.Datasets, s.Scheme, s.Addr, s.Elapsed.Seconds(), s.Activation)
+				e.printf("crisis session %s active: serving %s on %s://%s (restored in %.1fs)\n  activation signed: %s\n", s.Session, plural(s.Datasets, "dataset"), s.Scheme, s.Addr, s.Elapsed.Seconds(), s.Activation)
 			})
 			if err != nil {
 				return err

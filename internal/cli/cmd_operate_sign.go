@@ -38,7 +38,7 @@ vault's signed key-epoch record; statements older than 15 minutes are refused.`,
 			if err != nil {
 				return err
 			}
-			e.printf("%d signatures for session %s in %s\n", n, session, out)
+			e.printf("%s for session %s in %s\n", plural(n, "signature"), session, out)
 			return nil
 		},
 	}

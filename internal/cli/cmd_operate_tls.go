@@ -60,7 +60,7 @@ A key rotation ends every token anyway.`,
 			if err != nil {
 				return err
 			}
-			e.printf("revoked %d tokens; revocation list %d signed: %s\n", len(args), l.Number, firstNonEmpty(out, vault.OperateRevokedFile(v.Home)))
+			e.printf("revoked %s; revocation list %d signed: %s\n", plural(len(args), "token"), l.Number, firstNonEmpty(out, vault.OperateRevokedFile(v.Home)))
 			return nil
 		},
 	}

@@ -33,11 +33,11 @@ func cmdPlanApply(e *env) *cobra.Command {
 			if len(res.Done) == 0 {
 				e.printf("Nothing to do.\n")
 			} else {
-				e.printf("%s %d change(s):\n", verb, len(res.Done))
+				e.printf("%s %s:\n", verb, plural(len(res.Done), "change"))
 				printDiffs(e, res.Done)
 			}
 			if len(res.Left) > 0 {
-				e.printf("Left %d difference(s) apply does not fix:\n", len(res.Left))
+				e.printf("Left %s apply does not fix:\n", plural(len(res.Left), "difference"))
 				printDiffs(e, res.Left)
 			}
 			return err

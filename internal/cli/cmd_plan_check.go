@@ -25,7 +25,7 @@ func cmdPlanCheck(e *env) *cobra.Command {
 			case len(diffs) == 0:
 				e.printf("The system matches the plan.\n")
 			default:
-				e.printf("%d difference(s) from the plan:\n", len(diffs))
+				e.printf("%s from the plan:\n", plural(len(diffs), "difference"))
 				printDiffs(e, diffs)
 			}
 			return err

@@ -45,7 +45,7 @@ are deferred at every site and deleted by a later prune (docs/formats/worm.md).`
 					pr.Dataset, rep.Snapshots, rep.UsedBlobs, rep.UnusedBlobs, rep.PacksKept, rep.PacksDeleted, rep.PacksRepacked, rep.OrphanPacks,
 					humanBytes(rep.BytesFreed), map[bool]string{true: "would be freed", false: "freed"}[dry])
 				if rep.Deferred > 0 {
-					e.printf("%s: %d object(s) deferred under object lock: a later prune deletes them once their retention has passed\n", pr.Dataset, rep.Deferred)
+					e.printf("%s: %s deferred under object lock: a later prune deletes them once their retention has passed\n", pr.Dataset, plural(rep.Deferred, "object"))
 				}
 			}
 			if err != nil {

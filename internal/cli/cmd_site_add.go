@@ -53,7 +53,7 @@ A local folder is created if it does not exist.`,
 			if d := home.DistanceKm(h.Config.HomeLocation, sc.Location); d >= 0 {
 				e.printf("Distance from home: %.0f km\n", d)
 			}
-			e.printf("Copied %d objects (%s); %d were already there.\n", st.Objects, humanBytes(st.Bytes), st.Present)
+			e.printf("Copied %s (%s); %d were already there.\n", plural(int(st.Objects), "object"), humanBytes(st.Bytes), st.Present)
 			return nil
 		},
 	}

@@ -44,7 +44,7 @@ each site's lag in objects and bytes.`,
 				return e.emitJSON(map[string]any{"dry_run": dry, "copied_objects": st.Objects, "copied_bytes": st.Bytes, "lag": rows})
 			}
 			if !dry {
-				e.printf("copied %d objects (%s)\n", st.Objects, humanBytes(st.Bytes))
+				e.printf("copied %s (%s)\n", plural(int(st.Objects), "object"), humanBytes(st.Bytes))
 			}
 			tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SITE\tMISSING OBJECTS\tMISSING BYTES")

@@ -49,8 +49,8 @@ their place; the v1 copies are forgotten. Running it again does nothing.`,
 			if rep.OldEpoch == rep.NewEpoch {
 				return nil
 			}
-			e.printf("upgraded home %s: key epoch %d -> %d; %d datasets (%s) and %d snapshots in the signed state\n",
-				rep.Home, rep.OldEpoch, rep.NewEpoch, len(rep.Datasets), strings.Join(rep.Datasets, ", "), rep.Snapshots)
+			e.printf("upgraded home %s: key epoch %d -> %d; %s (%s) and %s in the signed state\n",
+				rep.Home, rep.OldEpoch, rep.NewEpoch, plural(len(rep.Datasets), "dataset"), strings.Join(rep.Datasets, ", "), plural(rep.Snapshots, "snapshot"))
 			for _, a := range rep.Ignored {
 				e.warnf("not carried over: %s at site %s: %s", a.Object, a.Site, a.Detail)
 			}

@@ -323,7 +323,7 @@ service:
 		t.Fatalf("operate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	wantLines(t, "operate", r.stdout, lines{
-		rx(`crisis session ` + session + ` active: serving 1 datasets on http://` + regexp.QuoteMeta(addr) + ` \(restored in [0-9]+\.[0-9]s\)`),
+		rx(`crisis session ` + session + ` active: serving 1 dataset on http://` + regexp.QuoteMeta(addr) + ` \(restored in [0-9]+\.[0-9]s\)`),
 		"  activation signed: " + filepath.Join(opDir, "activation.json"),
 		"crisis session " + session + " deactivated by custodians 1,3: 6 audited requests; signed report " + filepath.Join(opDir, "deactivation.json"),
 	})

@@ -271,7 +271,7 @@ probes:
 		t.Fatalf("operate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	wantLines(t, "operate", r.stdout, lines{
-		rx(`crisis session [0-9a-f]{16} active: serving 1 datasets on http://` + regexp.QuoteMeta(addr) + ` \(restored in [0-9]+\.[0-9]s\)`),
+		rx(`crisis session [0-9a-f]{16} active: serving 1 dataset on http://` + regexp.QuoteMeta(addr) + ` \(restored in [0-9]+\.[0-9]s\)`),
 		"  activation signed: " + filepath.Join(opDir, "activation.json"),
 		rx(`crisis session [0-9a-f]{16} deactivated by duty-officer: 9 audited requests; signed report ` + regexp.QuoteMeta(filepath.Join(opDir, "deactivation.json"))),
 	})

@@ -193,7 +193,7 @@ func TestExitDaemonSite(t *testing.T) {
 	}
 	expectRun(t, home, ExitOK, []string{"exit", "verify", archive}, lines{
 		rx(regexp.QuoteMeta("archive "+archive+": 14 objects, ") + `[0-9.]+ KiB, of site lu-d \(home h[0-9a-f]{20}\), manifest signed by the home`),
-		"restores: 1 datasets, 1 snapshots, 2 packs verified with all data in a fresh site",
+		"restores: 1 dataset, 1 snapshot, 2 packs verified with all data in a fresh site",
 		rx(`deletion certificate: lu-d at [0-9T:-]+Z: nothing remained; signed by the site's daemon \(certificate chained to the home CA\)`),
 	}, nil)
 	// A certificate claiming another manifest, or re-signed by someone else, is refused.

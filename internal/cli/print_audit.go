@@ -31,7 +31,7 @@ func (e *env) printAuditCheck(res *vault.AuditCheckResult) {
 		}
 		e.printf("ALERT (log) witness %s %s", g.URL, what)
 		if g.Count > 1 {
-			e.printf(" %d times (%d episode(s)) from %s to %s", g.Count, g.Episodes, g.First.Format(time.RFC3339), g.Last.Format(time.RFC3339))
+			e.printf(" %d times (%s) from %s to %s", g.Count, plural(g.Episodes, "episode"), g.First.Format(time.RFC3339), g.Last.Format(time.RFC3339))
 		} else {
 			e.printf(" at %s", g.Last.Format(time.RFC3339))
 		}

@@ -20,7 +20,7 @@ func (e *env) printExit(req vault.ExitRequest, rep *vault.ExitReport) error {
 		e.printf("left site %s: its data was kept in place (--keep-data)\n", rep.Site)
 		return nil
 	}
-	e.printf("deleted %d objects at %s; certificate %s\n", rep.Deleted, rep.Site, rep.Certificate)
+	e.printf("deleted %s at %s; certificate %s\n", plural(rep.Deleted, "object"), rep.Site, rep.Certificate)
 	if rep.Signer == exit.SignerHome {
 		e.printf("note: %s has no daemon, so the certificate is the home's own attestation that the listing was empty, not a host-signed certificate\n", rep.Site)
 	}

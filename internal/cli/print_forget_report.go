@@ -22,11 +22,11 @@ func (e *env) printForget(res *vault.ForgetResult, p retention.Policy, dry bool)
 		}
 		e.printf("%s %s %s %v\n", verb, dc.ID[:8], dc.Time, dc.Reasons)
 	}
-	e.printf("%s: %d snapshot(s) %s (%s)\n", res.Dataset, len(remove), map[bool]string{true: "would be removed", false: "removed"}[dry], p.String())
+	e.printf("%s: %s %s (%s)\n", res.Dataset, plural(len(remove), "snapshot"), map[bool]string{true: "would be removed", false: "removed"}[dry], p.String())
 	if pr != nil {
-		e.printf("pruned: %d packs deleted, %d repacked, %s freed\n", pr.PacksDeleted, pr.PacksRepacked, humanBytes(pr.BytesFreed))
+		e.printf("pruned: %s deleted, %d repacked, %s freed\n", plural(pr.PacksDeleted, "pack"), pr.PacksRepacked, humanBytes(pr.BytesFreed))
 		if pr.Deferred > 0 {
-			e.printf("pruned: %d object(s) deferred under object lock: a later prune deletes them once their retention has passed\n", pr.Deferred)
+			e.printf("pruned: %s deferred under object lock: a later prune deletes them once their retention has passed\n", plural(pr.Deferred, "object"))
 		}
 	}
 	return nil

@@ -23,7 +23,7 @@ func printKeyStatus(e *env, ks *vault.KeyStatus, err error) error {
 		e.printf("  %d  %s\n", c.Index, rec)
 	}
 	for _, d := range ks.Datasets {
-		e.printf("dataset %s: key version %d (%d versions readable)\n", d.Name, d.Current, d.Versions)
+		e.printf("dataset %s: key version %d (%s readable)\n", d.Name, d.Current, plural(d.Versions, "version"))
 	}
 	return nil
 }
@@ -32,8 +32,8 @@ func printKeyRotated(e *env, rep *repo.RotateReport, ep *repo.Epoch, err error) 
 	if err != nil || e.json {
 		return e.emitIfJSON(rep, err)
 	}
-	e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %d datasets moved to new key versions; %d old key objects retired\n",
-		rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), rep.Datasets, rep.Retired)
+	e.printf("rotated root key: epoch %d -> %d (%s), %d-of-%d custodians; %s moved to new key versions; %s retired\n",
+		rep.OldEpoch, rep.NewEpoch, ep.Fingerprint, ep.Threshold, len(ep.Custodians), plural(rep.Datasets, "dataset"), plural(rep.Retired, "old key object"))
 	return nil
 }
 
@@ -41,23 +41,9 @@ func printKeyShredded(e *env, rep *repo.ShredReport, err error) error {
 	if err != nil || e.json {
 		return e.emitIfJSON(rep, err)
 	}
-	e.printf("shredded dataset %s (%s): %d wrapped key objects and %d data objects deleted; root key moved to epoch %d\n",
-		rep.Dataset, rep.DatasetID, rep.KeysDeleted, rep.Objects, rep.NewEpoch)
+	e.printf("shredded dataset %s (%s): %s and %s deleted; root key moved to epoch %d\n",
+		rep.Dataset, rep.DatasetID, plural(rep.KeysDeleted, "wrapped key object"), plural(rep.Objects, "data object"), rep.NewEpoch)
 	return nil
-}
-
-// readRecipients reads each custodian recipient (a file or the recipient
-// itself, readRecipient), in order.
-func readRecipients(vs []string) ([]string, error) {
-	var out []string
-	for _, v := range vs {
-		rec, err := readRecipient(v)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, rec)
-	}
-	return out, nil
 }
 
 // emitIfJSON returns err if there is one, else emits v as JSON.

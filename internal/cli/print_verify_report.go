@@ -22,13 +22,13 @@ func (e *env) printVerify(rep *repo.VerifyReport, readData bool) error {
 	if readData {
 		mode = "structure and all data"
 	}
-	e.printf("verified %s of %s, %s at %s: %d packs", mode, plural(rep.Datasets, "dataset"), plural(rep.Snapshots, "snapshot"), strings.Join(rep.Sites, ", "), rep.Packs)
+	e.printf("verified %s of %s, %s at %s: %s", mode, plural(rep.Datasets, "dataset"), plural(rep.Snapshots, "snapshot"), strings.Join(rep.Sites, ", "), plural(int(rep.Packs), "pack"))
 	if readData {
-		e.printf(", %d blobs, %s read", rep.Blobs, humanBytes(rep.Bytes))
+		e.printf(", %s, %s read", plural(int(rep.Blobs), "blob"), humanBytes(rep.Bytes))
 	}
 	e.printf("\n")
 	for _, w := range rep.Withheld {
-		e.printf("withheld by policy: site %s does not hold dataset %s (%d objects); not damage\n", w.Site, w.Dataset, w.Objects)
+		e.printf("withheld by policy: site %s does not hold dataset %s (%s); not damage\n", w.Site, w.Dataset, plural(w.Objects, "object"))
 	}
 	for _, d := range rep.Damage {
 		fmt.Fprintf(e.stdout, "DAMAGED site=%s object=%s: %s", d.Site, d.Object, d.Problem)

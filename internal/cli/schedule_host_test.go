@@ -18,7 +18,7 @@ func TestProtectComputeJob(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := lines{
-		"job compute: ALERT: 1 sites with reservations, 1 short; 0 workloads placed, 0 forbidden",
+		"job compute: ALERT: 1 site with reservations, 1 short; 0 workloads placed, 0 forbidden",
 	}
 	expectRun(t, homeDir, ExitDamaged, []string{"protect", "--once"}, out, lines{
 		"embassy: alert: compute-breach: site lu-1 falls short of agreement ee-lu's compute reservations: the reserved capacity is not available ('embassy compute check' shows the detail)",

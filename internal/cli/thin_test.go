@@ -22,13 +22,9 @@ const maxCommandLines = 60
 
 // thickPending: command files still over the limit, with their count when
 // the test was written. The list only shrinks: a file at or under the
-// limit that is still listed fails the test.
-var thickPending = map[string]int{
-	"cmd_broker_refs.go": 83,
-	"cmd_init.go":        87,
-	"cmd_key.go":         72,
-	"cmd_site_locate.go": 104,
-}
+// limit that is still listed fails the test. It is empty now: every
+// command file is within the limit, and a new one over it fails.
+var thickPending = map[string]int{}
 
 // codeLines counts the lines of a Go file that are code: not blank, not a
 // comment, not the package clause or an import, not inside a string

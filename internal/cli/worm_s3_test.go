@@ -69,7 +69,7 @@ func TestCLIWORMOnRealS3(t *testing.T) {
 	// Prune merges the indexes; the retained ones are deferred at every site.
 	expectRun(t, home, ExitOK, []string{"prune"}, lines{
 		"registry: 2 snapshots, 4 blobs used, 0 unused; packs: 4 kept, 0 deleted, 0 repacked, 0 orphans removed; 0 B freed",
-		"registry: 2 object(s) deferred under object lock: a later prune deletes them once their retention has passed",
+		"registry: 2 objects deferred under object lock: a later prune deletes them once their retention has passed",
 	}, nil)
 	mustRun(t, home, "verify", "--read-data")
 	mustRun(t, home, "restore", "registry", "--target", filepath.Join(dir, "r"))

@@ -85,12 +85,12 @@ func TestCoverPlanFileCheckApply(t *testing.T) {
 		t.Fatal(err)
 	}
 	diffs, err := v.CheckPlan(ctx, path, nil)
-	wantCode(t, err, hint.CodeDamaged, "the system departs from the plan in 6 way(s)", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
+	wantCode(t, err, hint.CodeDamaged, "the system departs from the plan in 6 ways", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
 	if len(diffs) != 6 {
 		t.Fatalf("%d differences listed, the error counts 6: %+v", len(diffs), diffs)
 	}
 	res, err := v.ApplyPlanFile(ctx, "-", strings.NewReader(applyScenario), false)
-	wantCode(t, err, hint.CodeDamaged, "2 difference(s) need an operator",
+	wantCode(t, err, hint.CodeDamaged, "2 differences need an operator",
 		"remove or rename the conflicting sites ('embassy site remove', 'embassy exit'), or give the planned sites a url in the scenario")
 	if got := kinds(res.Done); got != "home home,site-missing lu,site-missing fi,class-missing C2-I3-A3" {
 		t.Errorf("applied: %s", got)
@@ -100,7 +100,7 @@ func TestCoverPlanFileCheckApply(t *testing.T) {
 	}
 	v2 := open(t, dir, o)
 	diffs, err = v2.CheckPlan(ctx, path, nil)
-	wantCode(t, err, hint.CodeDamaged, "the system departs from the plan in 2 way(s)", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
+	wantCode(t, err, hint.CodeDamaged, "the system departs from the plan in 2 ways", "run 'embassy plan apply "+path+" --dry-run' to see what apply would change")
 	if got := kinds(diffs); got != "agreement-missing lu,agreement-missing fi" {
 		t.Errorf("left after apply: %s", got)
 	}

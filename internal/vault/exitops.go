@@ -243,8 +243,8 @@ func (v *Vault) CheckExits() ([]OpenExit, error) {
 		if oe.Alerted {
 			continue
 		}
-		msg := fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %d days (deadline %s)",
-			oe.Site, oe.Started.Format(time.DateOnly), oe.Days, oe.Deadline.Format(time.RFC3339))
+		msg := fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %s (deadline %s)",
+			oe.Site, oe.Started.Format(time.DateOnly), nouns(oe.Days, "day"), oe.Deadline.Format(time.RFC3339))
 		v.Warnf("%s", msg)
 		rec := struct {
 			Kind     string    `json:"kind"`
@@ -383,7 +383,7 @@ func (v *Vault) exitPhases(ctx context.Context, r *repo.Repo, sc home.SiteConfig
 		return errors.New("the archive read back holds another manifest; nothing was deleted")
 	}
 	rep.Objects, rep.Bytes, rep.Restore = len(c.Manifest.Objects), c.Manifest.Bytes, proof
-	progress(fmt.Sprintf("archive restores: %d datasets, %d snapshots, %d packs verified with all data in a fresh site", proof.Datasets, proof.Snapshots, proof.Packs))
+	progress(fmt.Sprintf("archive restores: %s, %s, %s verified with all data in a fresh site", nouns(proof.Datasets, "dataset"), nouns(proof.Snapshots, "snapshot"), nouns(int(proof.Packs), "pack")))
 	if req.KeepData {
 		return nil
 	}

@@ -168,7 +168,7 @@ func (rc *Recorder) readPending() ([]tlog.Entry, error) {
 	}
 	ents, bad := DecodePending(b)
 	if bad > 0 {
-		rc.v.notef("%s: %d lines skipped (torn by a crash or not log entries)", rc.pendingPath(), bad)
+		rc.v.notef("%s: %s skipped (torn by a crash or not log entries)", rc.pendingPath(), nouns(bad, "line"))
 	}
 	return ents, nil
 }

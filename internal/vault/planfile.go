@@ -116,7 +116,7 @@ func (v *Vault) CheckPlan(ctx context.Context, path string, r io.Reader) ([]plan
 		diffs = []plan.Difference{}
 	}
 	if len(diffs) > 0 {
-		return diffs, hint.WithCode(hint.Wrap(fmt.Errorf("the system departs from the plan in %d way(s)", len(diffs)),
+		return diffs, hint.WithCode(hint.Wrap(fmt.Errorf("the system departs from the plan in %s", nouns(len(diffs), "way")),
 			"run 'embassy plan apply "+path+" --dry-run' to see what apply would change"), hint.CodeDamaged)
 	}
 	return diffs, nil
@@ -134,7 +134,7 @@ func (v *Vault) ApplyPlanFile(ctx context.Context, path string, r io.Reader, dry
 		return nil, err
 	}
 	if len(res.Left) > 0 {
-		return res, hint.WithCode(hint.Wrap(fmt.Errorf("%d difference(s) need an operator", len(res.Left)),
+		return res, hint.WithCode(hint.Wrap(fmt.Errorf("%s %s an operator", nouns(len(res.Left), "difference"), map[bool]string{true: "needs", false: "need"}[len(res.Left) == 1]),
 			"remove or rename the conflicting sites ('embassy site remove', 'embassy exit'), or give the planned sites a url in the scenario"), hint.CodeDamaged)
 	}
 	return res, nil

@@ -250,7 +250,7 @@ func (v *Vault) slaJob(ctx context.Context, slot time.Time, st *JobState) (*JobR
 			Why: fmt.Sprintf("site %s does not answer from home: %s (counted against its availability)", p.Site, p.Error)}
 	}
 	raiseAll(st, slot, found, rep)
-	rep.Summary = fmt.Sprintf("%d sites probed, %d up", len(probes), up)
+	rep.Summary = fmt.Sprintf("%s probed, %d up", nouns(len(probes), "site"), up)
 	rep.Details = map[string]string{"probed": strconv.Itoa(len(probes)), "up": strconv.Itoa(up)}
 	return rep, nil
 }
@@ -296,7 +296,7 @@ func (v *Vault) computeJob(ctx context.Context, slot time.Time, st *JobState) (*
 			Why: fmt.Sprintf("workload %s runs at site %s, which the policy forbids: %s", p.Workload, p.Site, strings.Join(p.Reasons, "; "))}
 	}
 	raiseAll(st, slot, found, rep)
-	rep.Summary = fmt.Sprintf("%d sites with reservations, %d short; %d workloads placed, %d forbidden", len(r.Sites), short, len(r.Placements), denied)
+	rep.Summary = fmt.Sprintf("%s with reservations, %d short; %s placed, %d forbidden", nouns(len(r.Sites), "site"), short, nouns(len(r.Placements), "workload"), denied)
 	rep.Details = map[string]string{"sites": strconv.Itoa(len(r.Sites)), "short": strconv.Itoa(short), "denied": strconv.Itoa(denied)}
 	return rep, nil
 }

@@ -63,7 +63,7 @@ func TestHostJobsNotConfigured(t *testing.T) {
 		}
 	}
 	// The SLA probes run wherever there is a host site.
-	if r := runs[tlog.JobSLA]; r.Report == nil || !r.Report.OK || r.Report.Summary != "1 sites probed, 1 up" {
+	if r := runs[tlog.JobSLA]; r.Report == nil || !r.Report.OK || r.Report.Summary != "1 site probed, 1 up" {
 		t.Errorf("sla: %+v", r.Report)
 	}
 	if n := len(logged(t, v, watchman.LogKind, "")); n != 0 {

@@ -279,8 +279,8 @@ func (v *Vault) integrityJob(ctx context.Context, slot time.Time, readEvery int,
 		third = strings.Join(ir.Third, ", ")
 	}
 	rep := &JobReport{OK: len(ir.Problems) == 0,
-		Summary: fmt.Sprintf("verified (read data %t): %d damaged; home state %d compared with %d sites; log size %d; third locations: %s; %d problems",
-			readData, ir.Damage, ir.HomeState, len(ir.SiteState), ir.LogSize, third, len(ir.Problems)),
+		Summary: fmt.Sprintf("verified (read data %t): %d damaged; home state %d compared with %d sites; log size %d; third locations: %s; %s",
+			readData, ir.Damage, ir.HomeState, len(ir.SiteState), ir.LogSize, third, nouns(len(ir.Problems), "problem")),
 		Details: map[string]string{"read_data": strconv.FormatBool(readData), "damage": strconv.Itoa(ir.Damage),
 			"home_state": strconv.FormatUint(ir.HomeState, 10), "log_size": strconv.FormatUint(ir.LogSize, 10)}}
 	var bad []string

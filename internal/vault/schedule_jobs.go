@@ -157,7 +157,7 @@ func (v *Vault) agreementJob(slot time.Time, notice time.Duration, st *JobState)
 				Baseline: 0, Observed: float64(int(left.Hours() / 24)), Unit: "days left"}
 		case left <= notice:
 			key = ia.ID + "|expiring|" + end
-			a = &watch.Alert{Kind: AlertAgreementExpiring, Why: fmt.Sprintf("agreement %s ends on %s, in %d days: renew it or plan the exit", ia.ID, end, int(left.Hours()/24)),
+			a = &watch.Alert{Kind: AlertAgreementExpiring, Why: fmt.Sprintf("agreement %s ends on %s, in %s: renew it or plan the exit", ia.ID, end, nouns(int(left.Hours()/24), "day")),
 				Baseline: notice.Hours() / 24, Observed: float64(int(left.Hours() / 24)), Unit: "days left"}
 		}
 		state := "in force until " + end

@@ -178,8 +178,8 @@ func exitAlerts(path string, skip, upto int64, open []OpenExit, now time.Time) (
 // since the exit began.
 func ExitAlert(oe OpenExit, now time.Time) watch.Alert {
 	return watch.Alert{Time: now, Kind: ExitOverdueKind, Site: watch.Clean(oe.Site),
-		Why: fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %d days (deadline %s)",
-			watch.Clean(oe.Site), oe.Started.UTC().Format(time.DateOnly), oe.Days, oe.Deadline.UTC().Format(time.RFC3339)),
+		Why: fmt.Sprintf("the exit from site %s began %s and is not complete: the agreement allowed %s (deadline %s)",
+			watch.Clean(oe.Site), oe.Started.UTC().Format(time.DateOnly), nouns(oe.Days, "day"), oe.Deadline.UTC().Format(time.RFC3339)),
 		Baseline: float64(oe.Days), Observed: float64(int(now.Sub(oe.Started).Hours() / 24)), Unit: "days"}
 }
 

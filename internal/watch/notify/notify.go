@@ -136,7 +136,7 @@ func (m *Mail) Name() string { return "mail " + strings.Join(m.To, ",") }
 
 func (m *Mail) Send(ctx context.Context, b Batch) error {
 	var msg bytes.Buffer
-	subject := fmt.Sprintf("[embassy] %d alert(s): %s", len(b.Alerts), b.Group)
+	subject := fmt.Sprintf("[embassy] %d %s: %s", len(b.Alerts), map[bool]string{true: "alert", false: "alerts"}[len(b.Alerts) == 1], b.Group)
 	fmt.Fprintf(&msg, "From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n",
 		m.From, strings.Join(m.To, ", "), headerSafe(subject), b.Sent.UTC().Format(time.RFC1123Z))
 	for _, a := range b.Alerts {

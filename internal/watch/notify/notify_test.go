@@ -194,7 +194,7 @@ func TestMailToLocalSMTPServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg := <-be.msgs
-	if !strings.HasPrefix(msg, "soc@home.example\n") || !strings.Contains(msg, "Subject: [embassy] 1 alert(s): offhours-session-unwraps") ||
+	if !strings.HasPrefix(msg, "soc@home.example\n") || !strings.Contains(msg, "Subject: [embassy] 1 alert: offhours-session-unwraps") ||
 		!strings.Contains(msg, "site=lu-1") {
 		t.Fatalf("mail received:\n%s", msg)
 	}
