@@ -116,6 +116,7 @@ func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc B
 // returned, possibly grown, for the next call.
 func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(plain []byte) error) ([]byte, error) {
 	locs := make([]BlobLoc, 0, min(len(ids), 64))
+	var box *[]byte // LoadBlob's box buffer (readBufs), once needed
 	for i := 0; i < len(ids); {
 		// The run [i, j) of blobs contiguous in one pack.
 		locs = locs[:0]
@@ -138,14 +139,22 @@ func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(p
 		}
 		if d.ReadAhead > 0 || j == i {
 			// A missing blob (LoadBlob names it), or remote sites read
-			// through the read-ahead windows.
+			// through the read-ahead windows, each box copied into one
+			// pooled buffer (the plaintext passed to fn dies with the call).
 			j = max(j, i+1)
+			if box == nil {
+				box = readBufs.Get().(*[]byte)
+				defer readBufs.Put(box)
+			}
 			for ; i < j; i++ {
-				b, err := d.LoadBlob(ctx, ids[i], buf)
+				b, nb, inBuf, err := d.loadBlob(ctx, ids[i], buf, (*box)[:0])
+				*box = nb
 				if err != nil {
 					return buf, err
 				}
-				if cap(b) > cap(buf) {
+				// An uncompressed plaintext is the box itself: never adopt
+				// it as buf, which the next blob decompresses into.
+				if inBuf && cap(b) > cap(buf) {
 					buf = b[:0]
 				}
 				if err := fn(b); err != nil {
