@@ -46,6 +46,10 @@ type packWindow struct {
 	off  int64
 	data []byte
 	buf  *[]byte // data's pooled buffer (readBufs)
+	// refs counts the uses fromWindow began and releaseWindow has not
+	// ended; an evicted window's buffer goes back to the pool at zero.
+	refs    int
+	evicted bool
 }
 
 // maxWindows bounds the read-ahead cache (memory: maxWindows × ReadAhead).
@@ -162,11 +166,10 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 	return out, err
 }
 
-// loadBlob is LoadBlob with box, a buffer the blob's box is copied into
-// from a read-ahead window when large enough (returned, possibly grown, for
-// the next call). An uncompressed blob's plaintext is its box decrypted in
-// place: out may then share box's memory; inBuf reports that out was
-// decompressed into buf (possibly grown) instead.
+// loadBlob is LoadBlob with box, a buffer a blob read from a read-ahead
+// window is decrypted into (returned, possibly grown, for the next call):
+// an uncompressed blob's plaintext, out, may then share box's memory;
+// inBuf reports that out was decompressed into buf (possibly grown).
 func (d *Dataset) loadBlob(ctx context.Context, id ID, buf, box []byte) (out, boxOut []byte, inBuf bool, err error) {
 	loc, ok := d.Idx.Lookup(id)
 	if !ok {
@@ -180,38 +183,44 @@ func (d *Dataset) loadBlob(ctx context.Context, id ID, buf, box []byte) (out, bo
 	if err != nil {
 		return nil, box, false, err
 	}
-	open := func(s *Site, b []byte) error {
-		var err error
-		out, err = d.openBox(ctx, s, k, id, loc, b, buf, true)
-		return err
-	}
 	if d.ReadAhead > 0 {
-		if b := d.fromWindow(ctx, loc, box); b != nil {
-			box = b[:0]
-			if open(nil, b) == nil {
+		// From a read-ahead window: decrypted straight out of it into box
+		// (a copy of the box first was a third of the window's cost).
+		if w, b := d.fromWindow(ctx, loc); w != nil {
+			if cap(box) < len(b) {
+				box = make([]byte, 0, len(b))
+			}
+			out, err = d.openBoxInto(ctx, nil, k, id, loc, b, box, buf, true, true)
+			d.releaseWindow(w)
+			if err == nil {
 				return out, box, loc.Codec != codec.None, nil
 			}
 		}
 		// No window, or a damaged one: read exactly, with the per-site fallback.
 	}
+	open := func(s *Site, b []byte) error {
+		var err error
+		out, err = d.openBox(ctx, s, k, id, loc, b, buf, true)
+		return err
+	}
 	err = d.r.readFirst(ctx, d.PackHandle(loc.Pack), int64(loc.Offset), int64(loc.Length), open)
 	return out, box, loc.Codec != codec.None, err
 }
 
-// fromWindow returns a private copy of loc's box from a read-ahead window
-// (in dst when large enough), reading a new window from the first site that
-// has it when needed; nil when that fails. Windows live in pooled buffers,
-// given back when evicted: a fresh 4 MiB buffer per window was zeroed and
-// page-faulted in on every read (12% of an erasure restore's CPU with the
-// box copies).
-func (d *Dataset) fromWindow(ctx context.Context, loc BlobLoc, dst []byte) []byte {
+// fromWindow returns a read-ahead window holding loc's box and the box's
+// bytes in it, reading a new window from the first site that has it when
+// needed; nil when that fails. The window stays valid (its buffer is not
+// reused) until releaseWindow. Windows live in pooled buffers, given back
+// once evicted and released: a fresh 4 MiB buffer per window was zeroed and
+// page-faulted in on every read.
+func (d *Dataset) fromWindow(ctx context.Context, loc BlobLoc) (*packWindow, []byte) {
 	off, n := int64(loc.Offset), int64(loc.Length)
 	d.winMu.Lock()
 	for _, w := range d.wins {
 		if w.pack == loc.Pack && off >= w.off && off+n <= w.off+int64(len(w.data)) {
-			box := append(dst[:0], w.data[off-w.off:off-w.off+n]...)
+			w.refs++
 			d.winMu.Unlock()
-			return box
+			return w, w.data[off-w.off : off-w.off+n]
 		}
 	}
 	d.winMu.Unlock()
@@ -226,22 +235,34 @@ func (d *Dataset) fromWindow(ctx context.Context, loc BlobLoc, dst []byte) []byt
 		end = min(size, start+max(int64(d.ReadAhead), (off+n-start+a-1)/a*a))
 	}
 	if end < off+n {
-		return nil
+		return nil, nil
 	}
 	rb := getReadBuf(int(end - start))
 	if err := d.r.readFirstInto(ctx, d.PackHandle(loc.Pack), start, *rb, func(*Site, []byte) error { return nil }); err != nil {
 		readBufs.Put(rb)
-		return nil
+		return nil, nil
 	}
-	box := append(dst[:0], (*rb)[off-start:off-start+n]...)
+	w := &packWindow{pack: loc.Pack, off: start, data: *rb, buf: rb, refs: 1}
 	d.winMu.Lock()
 	if len(d.wins) >= maxWindows {
-		readBufs.Put(d.wins[0].buf)
+		old := d.wins[0]
 		d.wins = d.wins[1:]
+		if old.evicted = true; old.refs == 0 {
+			readBufs.Put(old.buf)
+		}
 	}
-	d.wins = append(d.wins, &packWindow{pack: loc.Pack, off: start, data: *rb, buf: rb})
+	d.wins = append(d.wins, w)
 	d.winMu.Unlock()
-	return box
+	return w, w.data[off-start : off-start+n]
+}
+
+// releaseWindow ends a use of w that fromWindow began.
+func (d *Dataset) releaseWindow(w *packWindow) {
+	d.winMu.Lock()
+	defer d.winMu.Unlock()
+	if w.refs--; w.refs == 0 && w.evicted {
+		readBufs.Put(w.buf)
+	}
 }
 
 // LoadTree loads and decodes a tree blob.

@@ -75,7 +75,20 @@ const maxMergedRead = 4 << 20
 // the index records and that the plaintext hashes to id, raising a
 // substitution alert when it does not and alert is set.
 func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, buf []byte, alert bool) ([]byte, error) {
-	plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
+	return d.openBoxInto(ctx, s, k, id, loc, box, nil, buf, alert, false)
+}
+
+// openBoxInto is openBox decrypting into dst[:0] (grown when too small)
+// instead of in place when into is set: box, a read-ahead window's bytes,
+// is then only read.
+func (d *Dataset) openBoxInto(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, dst, buf []byte, alert, into bool) ([]byte, error) {
+	var plain []byte
+	var err error
+	if into {
+		plain, err = k.Enc.Open(dst[:0], box, blobAD(loc.Type, loc.Codec, id))
+	} else {
+		plain, err = k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
 	}
