@@ -563,17 +563,6 @@ func (r *Repo) readFirst(ctx context.Context, h site.Handle, off, n int64, fn fu
 	return fmt.Errorf("read %s: %w", h, errors.Join(errs...))
 }
 
-// readAlign is the read unit (site.Properties.ReadAlign) of the first
-// site readFirst would ask for kind k; 0 when it has none.
-func (r *Repo) readAlign(k site.Kind) int64 {
-	for _, s := range r.sites {
-		if s.Backend != nil && s.holds(k) {
-			return s.Backend.Properties().ReadAlign
-		}
-	}
-	return 0
-}
-
 // listUnion lists kind k across all usable sites, calling fn once per name.
 func (r *Repo) listUnion(ctx context.Context, k site.Kind, fn func(site.Info) error) error {
 	seen := map[string]bool{}

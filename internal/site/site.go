@@ -168,11 +168,6 @@ type Properties struct {
 	Location     string // URL with any secret removed
 	Connections  int    // useful number of concurrent requests
 	ObjectLock   bool   // whether RetainUntil is enforced
-	// ReadAlign, when positive, is the unit the site reads in: a range
-	// read costs whole units (an erasure group fetches and checks whole
-	// stripes, k·Stripe object bytes), so read-ahead windows that start
-	// and end on its multiples fetch nothing twice.
-	ReadAlign int64
 }
 
 // Backend is the storage contract every site implements.
