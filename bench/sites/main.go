@@ -291,6 +291,19 @@ func (b *bench) erasure() error {
 		return err
 	}
 	fmt.Printf("erasure %d+%d over %d embassyd daemons: first snapshot %.2f s (%.0f MiB/s)\n", k, m, k+m, d.Seconds(), b.mibps(d))
+	// What the members store, to read "GiB sent per GiB restored" against:
+	// a restore needs k/(k+m) of it (the data shards), no more.
+	var stored int64
+	for i := range ds {
+		_ = filepath.Walk(filepath.Join(h.dir, fmt.Sprintf("store-m%d", i)), func(_ string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				stored += fi.Size()
+			}
+			return nil
+		})
+	}
+	fmt.Printf("  the members store %.0f MiB (%.2f GiB per GiB of corpus; data shards %.2f)\n", float64(stored)/(1<<20),
+		float64(stored)/float64(b.bytes), float64(stored)/float64(b.bytes)*float64(k)/float64(k+m))
 	tc, err := homeTLS(filepath.Join(h.dir, "home", "pki"))
 	if err != nil {
 		return err

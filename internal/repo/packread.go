@@ -75,7 +75,20 @@ const maxMergedRead = 4 << 20
 // the index records and that the plaintext hashes to id, raising a
 // substitution alert when it does not and alert is set.
 func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, buf []byte, alert bool) ([]byte, error) {
-	plain, err := k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
+	return d.openBoxInto(ctx, s, k, id, loc, box, nil, buf, alert, false)
+}
+
+// openBoxInto is openBox decrypting into dst[:0] (grown when too small)
+// instead of in place when into is set: box, a read-ahead window's bytes,
+// is then only read.
+func (d *Dataset) openBoxInto(ctx context.Context, s *Site, k *DataKey, id ID, loc BlobLoc, box, dst, buf []byte, alert, into bool) ([]byte, error) {
+	var plain []byte
+	var err error
+	if into {
+		plain, err = k.Enc.Open(dst[:0], box, blobAD(loc.Type, loc.Codec, id))
+	} else {
+		plain, err = k.Enc.OpenInPlace(box, blobAD(loc.Type, loc.Codec, id))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("blob %s in pack %s: %w", id.Short(), loc.Pack.Short(), err)
 	}
@@ -116,6 +129,7 @@ func (d *Dataset) openBox(ctx context.Context, s *Site, k *DataKey, id ID, loc B
 // returned, possibly grown, for the next call.
 func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(plain []byte) error) ([]byte, error) {
 	locs := make([]BlobLoc, 0, min(len(ids), 64))
+	var box *[]byte // LoadBlob's box buffer (readBufs), once needed
 	for i := 0; i < len(ids); {
 		// The run [i, j) of blobs contiguous in one pack.
 		locs = locs[:0]
@@ -138,14 +152,22 @@ func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(p
 		}
 		if d.ReadAhead > 0 || j == i {
 			// A missing blob (LoadBlob names it), or remote sites read
-			// through the read-ahead windows.
+			// through the read-ahead windows, each box copied into one
+			// pooled buffer (the plaintext passed to fn dies with the call).
 			j = max(j, i+1)
+			if box == nil {
+				box = readBufs.Get().(*[]byte)
+				defer readBufs.Put(box)
+			}
 			for ; i < j; i++ {
-				b, err := d.LoadBlob(ctx, ids[i], buf)
+				b, nb, inBuf, err := d.loadBlob(ctx, ids[i], buf, (*box)[:0])
+				*box = nb
 				if err != nil {
 					return buf, err
 				}
-				if cap(b) > cap(buf) {
+				// An uncompressed plaintext is the box itself: never adopt
+				// it as buf, which the next blob decompresses into.
+				if inBuf && cap(b) > cap(buf) {
 					buf = b[:0]
 				}
 				if err := fn(b); err != nil {

@@ -64,11 +64,9 @@ func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(
 
 	gctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
-	wg.Go(func() { pw.CloseWithError(g.stream(gctx, pw, off, end)) })
-	err := fn(pr)
-	pr.CloseWithError(errors.New("reader closed"))
+	sr := g.stream(gctx, &wg, off, end)
+	err := fn(sr)
 	cancel()
 	wg.Wait()
 	if err != nil {
@@ -91,23 +89,30 @@ type getter struct {
 	bad  []bool // members that failed during this read
 }
 
-// stream writes [off, end) to w, stripe by stripe, fetching up to Prefetch
-// stripes ahead.
-func (g *getter) stream(ctx context.Context, w io.Writer, off, end int64) error {
-	if off == end {
-		return nil
-	}
+// stripeResult is one stripe's data shards, or why they could not be had.
+type stripeResult struct {
+	shards [][]byte
+	err    error
+}
+
+// stream returns a reader of [off, end), stripe by stripe, with up to
+// Prefetch stripes fetched ahead by a goroutine counted in wg. The reader
+// copies straight out of the checked shards into the caller's buffer: an
+// io.Pipe here cost a goroutine hand-off per shard on top of the copy.
+func (g *getter) stream(ctx context.Context, wg *sync.WaitGroup, off, end int64) *stripeReader {
 	width := int64(g.l.k) * g.l.stripe
-	first, last := off/width, (end-1)/width
-	type result struct {
-		shards [][]byte
-		err    error
+	sr := &stripeReader{g: g, ctx: ctx, off: off, end: end, width: width}
+	if off == end {
+		return sr
 	}
-	futures := make(chan chan result, g.b.opts.Prefetch)
-	go func() {
+	first, last := off/width, (end-1)/width
+	sr.j, sr.last = first, last
+	futures := make(chan chan stripeResult, g.b.opts.Prefetch)
+	sr.futures = futures
+	wg.Go(func() {
 		defer close(futures)
 		for j := first; j <= last; j++ {
-			f := make(chan result, 1)
+			f := make(chan stripeResult, 1)
 			select {
 			case futures <- f:
 			case <-ctx.Done():
@@ -121,32 +126,89 @@ func (g *getter) stream(ctx context.Context, w io.Writer, off, end int64) error 
 			keep := j*width < off || (end < g.l.size && (j+1)*width > end-width)
 			go func() {
 				shards, err := g.shared(ctx, j, keep)
-				f <- result{shards, err}
+				f <- stripeResult{shards, err}
 			}()
 		}
-	}()
-	j := first
-	for f := range futures {
-		r := <-f
-		if r.err != nil {
+	})
+	return sr
+}
+
+// stripeReader reads a getter's range out of its stripes, in order.
+type stripeReader struct {
+	g        *getter
+	ctx      context.Context
+	off, end int64
+	width    int64
+	j, last  int64 // next stripe to take; the range's last
+	futures  <-chan chan stripeResult
+	pend     [][]byte // the current stripe's bytes in the range, not yet read
+	err      error
+}
+
+func (r *stripeReader) Read(p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		if len(r.pend) == 0 {
+			if n > 0 {
+				return n, nil // hand over what is here before waiting
+			}
+			if err := r.next(); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		c := copy(p[n:], r.pend[0])
+		n += c
+		if r.pend[0] = r.pend[0][c:]; len(r.pend[0]) == 0 {
+			r.pend = r.pend[1:]
+		}
+	}
+	return n, nil
+}
+
+// next waits for the next stripe and queues its bytes in the range.
+func (r *stripeReader) next() error {
+	if r.err != nil {
+		return r.err
+	}
+	if r.off == r.end || r.j > r.last {
+		r.err = io.EOF
+		return r.err
+	}
+	var res stripeResult
+	select {
+	case f, ok := <-r.futures:
+		if !ok {
+			r.err = r.ctx.Err()
+			if r.err == nil {
+				r.err = io.ErrUnexpectedEOF
+			}
 			return r.err
 		}
-		s := g.l.shardLen(j)
-		base := j * width
-		for d, sh := range r.shards {
-			lo, hi := base+int64(d)*s, min(base+int64(d+1)*s, base+g.l.data(j))
-			lo, hi = max(lo, off), min(hi, end)
-			if lo >= hi {
-				continue
-			}
-			start := lo - base - int64(d)*s
-			if _, err := w.Write(sh[start : start+hi-lo]); err != nil {
-				return err
-			}
-		}
-		j++
+		res = <-f
+	case <-r.ctx.Done():
+		r.err = r.ctx.Err()
+		return r.err
 	}
-	return ctx.Err()
+	if res.err != nil {
+		r.err = res.err
+		return r.err
+	}
+	j, l := r.j, r.g.l
+	r.j++
+	s := l.shardLen(j)
+	base := j * r.width
+	r.pend = r.pend[:0]
+	for d, sh := range res.shards {
+		lo, hi := base+int64(d)*s, min(base+int64(d+1)*s, base+l.data(j))
+		lo, hi = max(lo, r.off), min(hi, r.end)
+		if lo >= hi {
+			continue
+		}
+		start := lo - base - int64(d)*s
+		r.pend = append(r.pend, sh[start:start+hi-lo])
+	}
+	return nil
 }
 
 // order returns the members to ask, most promising first: data shards avoid

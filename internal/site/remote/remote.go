@@ -87,7 +87,10 @@ type Backend struct {
 	client *http.Client
 	props  site.Properties
 	tr     *http.Transport
-	peer   atomic.Pointer[x509.Certificate] // the daemon's leaf, as last verified
+	// getClient (over getTr) carries object GETs over HTTP/1.1.
+	getClient *http.Client
+	getTr     *http.Transport
+	peer      atomic.Pointer[x509.Certificate] // the daemon's leaf, as last verified
 }
 
 var (
@@ -191,10 +194,33 @@ func NewWithTLS(ctx context.Context, cfg Config, tc *tls.Config) (*Backend, erro
 		DialContext: (&net.Dialer{Timeout: 15 * time.Second, KeepAlive: 15 * time.Second}).DialContext,
 		HTTP2:       &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 10 * time.Second, WriteByteTimeout: 30 * time.Second},
 	}
+	// Object GETs go over HTTP/1.1 connections of their own, with the same
+	// TLS configuration (mutual TLS 1.3, the hybrid key exchange, the
+	// daemon's identity checked by VerifyConnection). An HTTP/1.1 body is
+	// read straight out of the TLS record into the caller's buffer; over
+	// HTTP/2 every byte was also copied into the stream's data buffer and
+	// out of it again, and framed and flow-controlled at both ends: most
+	// of an erasure restore's bytes are these GETs. A stalled daemon is
+	// cut off by TCP keep-alive probes (15 s idle, 3 probes 5 s apart)
+	// where HTTP/2 had its pings.
+	gtc := tc.Clone()
+	gtc.NextProtos = []string{"http/1.1"}
+	gtr := &http.Transport{
+		TLSClientConfig:     gtc,
+		MaxIdleConnsPerHost: 32,
+		IdleConnTimeout:     90 * time.Second,
+		TLSHandshakeTimeout: 15 * time.Second,
+		DialContext: (&net.Dialer{Timeout: 15 * time.Second, KeepAliveConfig: net.KeepAliveConfig{
+			Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}}).DialContext,
+	}
+	gtr.Protocols = new(http.Protocols)
+	gtr.Protocols.SetHTTP1(true)
 	b.base, b.client, b.tr = "https://"+cfg.Host, &http.Client{Transport: tr}, tr
+	b.getClient, b.getTr = &http.Client{Transport: gtr}, gtr
 	var p api.Properties
 	if err := b.getJSON(ctx, "/v1/properties", &p); err != nil {
 		tr.CloseIdleConnections()
+		gtr.CloseIdleConnections()
 		if untrusted(err) {
 			ca := "the CA the home trusts for it"
 			if cfg.Files.CA != "" {
@@ -227,6 +253,7 @@ func (b *Backend) Properties() site.Properties { return b.props }
 
 func (b *Backend) Close() error {
 	b.tr.CloseIdleConnections()
+	b.getTr.CloseIdleConnections()
 	return nil
 }
 
@@ -346,7 +373,12 @@ func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(
 		}
 		hd.Set("Range", r)
 	}
-	resp, err := b.do(ctx, http.MethodGet, api.ObjectPath(h), nil, hd)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.base+api.ObjectPath(h), nil)
+	if err != nil {
+		return site.Permanent(err)
+	}
+	req.Header = hd
+	resp, err := b.getClient.Do(req)
 	if err != nil {
 		return fmt.Errorf("get %v: %w", h, err)
 	}
@@ -359,7 +391,14 @@ func (b *Backend) Get(ctx context.Context, h site.Handle, off, n int64, fn func(
 	}
 	// net/http reports a body shorter than Content-Length as
 	// io.ErrUnexpectedEOF, so a daemon dying midway never looks complete.
-	return fn(resp.Body)
+	if err := fn(resp.Body); err != nil {
+		return err
+	}
+	// A reader that took exactly the range has not seen the body's end:
+	// reading it lets the HTTP/1.1 connection go back to the pool instead
+	// of being closed (a TLS handshake per GET).
+	_, _ = resp.Body.Read(make([]byte, 1))
+	return nil
 }
 
 func (b *Backend) Stat(ctx context.Context, h site.Handle) (site.Info, error) {
