@@ -195,8 +195,14 @@ func TestHostileUnapprovedMeasurementBlocksRelease(t *testing.T) {
 	refs2 := filepath.Join(f.dir, "refs2.json")
 	os.WriteFile(refs2, []byte(f.run("workload", "refs", "--tee", "tpm-sim", "--measure", "9="+v2, "--name", "inference-v2")), 0o644)
 	f.run("broker", "refs", "sign", refs2, "-o", refs2+".signed")
-	f.run("broker", "refs", "add", refs2+".signed")
+	wantLines(t, "broker refs add", f.run("broker", "refs", "add", refs2+".signed"), lines{
+		"staged reference values inference-v2 (tpm-sim, 11 measurements); approve with 'embassy broker refs approve inference-v2'",
+	})
 	f.run("broker", "refs", "approve", "inference-v2")
+	wantLines(t, "broker refs list", f.run("broker", "refs", "list"), lines{
+		rx(`approved  inference-v1 +tpm-sim +11 measurements, digest [0-9a-f]{16,64}`),
+		rx(`approved  inference-v2 +tpm-sim +11 measurements, digest [0-9a-f]{16,64}`),
+	})
 	rules := "rules:\n  - name: weights-inference\n    datasets: [weights]\n    tee: [tpm-sim]\n    refs: [inference-v1, inference-v2]\n    sites: [a]\n    jurisdictions: [LU]\n"
 	os.WriteFile(filepath.Join(f.home, "broker", "release.yaml"), []byte(rules), 0o644)
 	pcr9 := func(file string) string {
