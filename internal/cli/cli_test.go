@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -158,7 +159,7 @@ func quickstartOut(again bool) lines {
 		"   embassy --home $QS snapshots",
 		"   embassy --home $QS ls population-register -r | head",
 		"   embassy --home $QS verify --read-data --json",
-		"   embassy --home /tmp/recovered recover --site $QS/quickstart/sites/ch-1 --expect-home FINGERPRINT --identity $QS/quickstart/custodians/alice.key --identity $QS/quickstart/custodians/carol.key   # FINGERPRINT: 'embassy --home $QS key status'",
+		rx(`   embassy --home /tmp/recovered recover --site \$QS/quickstart/sites/ch-1 --expect-home fp1(-[0-9a-f]{4}){8} --identity \$QS/quickstart/custodians/alice\.key --identity \$QS/quickstart/custodians/carol\.key`),
 		"   embassy --home $QS log",
 		"   embassy --home $QS key rotate",
 		"",
@@ -173,16 +174,25 @@ func TestQuickstartTwice(t *testing.T) {
 		t.Skip("quickstart generates a registry")
 	}
 	home := filepath.Join(t.TempDir(), "qs")
+	var fps [][]string // the fingerprint each run's suggested recover pins
 	for i := 0; i < 2; i++ {
 		r := run(t, home, "", "quickstart", "--rows", "5000", "--documents", "5")
 		if r.code != ExitOK {
 			t.Fatalf("quickstart run %d: exit %d\n%s%s", i+1, r.code, r.stdout, r.stderr)
 		}
 		wantLines(t, fmt.Sprintf("quickstart run %d", i+1), masked(r.stdout, home, "$QS"), quickstartOut(i > 0))
+		fps = append(fps, regexp.MustCompile(`--expect-home (fp1\S+)`).FindStringSubmatch(r.stdout))
 		wantLines(t, fmt.Sprintf("quickstart run %d stderr", i+1), r.stderr, lines{
 			// TODO(cmd_quickstart.go): the demo warns about its own missing outside witness
 			"embassy: warning: dataset population-register is of integrity level I3, which needs a log witness outside the home: the log policy's quorum can be met by the home's own witnesses alone: it names no witness outside the home; add a host site's witness with 'embassy witness add NAME VKEY URL'",
 		})
+	}
+	// it is this home's own fingerprint
+	ks := run(t, home, "", "key", "status")
+	for i, fp := range fps {
+		if fp == nil || !strings.Contains(ks.stdout, "fingerprint: "+fp[1]+"\n") { // substring: one line of key status's report
+			t.Errorf("quickstart run %d suggests --expect-home %v; key status says:\n%s", i+1, fp, ks.stdout)
+		}
 	}
 }
 

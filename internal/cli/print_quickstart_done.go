@@ -30,8 +30,13 @@ func (e *env) printQuickstartDone(dir string, res *vault.QuickstartResult, took 
 	say("   embassy%s snapshots", hf)
 	say("   embassy%s ls population-register -r | head", hf)
 	say("   embassy%s verify --read-data --json", hf)
-	say("   embassy --home /tmp/recovered recover --site %s --expect-home FINGERPRINT --identity %s --identity %s   # FINGERPRINT: 'embassy%s key status'",
-		filepath.Join(qs, "sites", "ch-1"), filepath.Join(qs, "custodians", "alice.key"), filepath.Join(qs, "custodians", "carol.key"), hf)
+	// the fingerprint recover pins, or where to read it
+	fp, from := res.Fingerprint, ""
+	if fp == "" {
+		fp, from = "FINGERPRINT", "   # FINGERPRINT: 'embassy"+hf+" key status'"
+	}
+	say("   embassy --home /tmp/recovered recover --site %s --expect-home %s --identity %s --identity %s%s",
+		filepath.Join(qs, "sites", "ch-1"), fp, filepath.Join(qs, "custodians", "alice.key"), filepath.Join(qs, "custodians", "carol.key"), from)
 	say("   embassy%s log", hf)
 	say("   embassy%s key rotate", hf)
 	say("")

@@ -87,20 +87,21 @@ type QuickstartCustodian struct {
 
 // QuickstartResult is what the demo did, filled in step by step.
 type QuickstartResult struct {
-	Dir        string // the demo's home
-	Work       string // Dir/quickstart: custodians, sites, registry, restores
-	Reused     bool
-	Custodians []QuickstartCustodian
-	Sites      []QuickstartSite
-	Source     string // the synthetic registry
-	Sample     sample.Stats
-	Snapshot   *SnapshotResult
-	Verify     *repo.VerifyReport
-	Target     string // the restore's folder
-	Restore    *RestoreResult
-	Identical  int        // files of the restore identical to the source
-	LogEntries int        // entries of the home's transparency log; -1 if it could not be read
-	Repo       *repo.Repo // the repository of the last step that opened one (closed), for its site reports
+	Dir         string // the demo's home
+	Work        string // Dir/quickstart: custodians, sites, registry, restores
+	Reused      bool
+	Custodians  []QuickstartCustodian
+	Sites       []QuickstartSite
+	Source      string // the synthetic registry
+	Sample      sample.Stats
+	Snapshot    *SnapshotResult
+	Verify      *repo.VerifyReport
+	Target      string // the restore's folder
+	Restore     *RestoreResult
+	Identical   int        // files of the restore identical to the source
+	LogEntries  int        // entries of the home's transparency log; -1 if it could not be read
+	Fingerprint string     // the home's fingerprint, what recover --expect-home pins; "" if the root key could not be read
+	Repo        *repo.Repo // the repository of the last step that opened one (closed), for its site reports
 }
 
 // Quickstart runs the demo end to end in req.Dir: three custodian
@@ -156,6 +157,9 @@ func Quickstart(ctx context.Context, req QuickstartRequest) (*QuickstartResult, 
 		return nil, err
 	}
 	if h, err := home.Open(dir); err == nil {
+		if root, err := h.LoadRoot(1); err == nil {
+			res.Fingerprint = repo.HomeFingerprint(h.Config.Home, root.SigningPublicKey())
+		}
 		if lr, err := New(h, req.Options).Log(ctx, LogQuery{}); err == nil {
 			res.LogEntries = len(lr.Entries)
 			step(QuickstartLogged)
