@@ -53,14 +53,7 @@ func (e *env) quickstartSteps(req *vault.QuickstartRequest) *quickstartBar {
 		case vault.QuickstartSnapshotDone:
 			q.done()
 			res := r.Snapshot
-			for _, n := range res.Notes {
-				fmt.Fprintf(e.stderr, "embassy: note: %s\n", n)
-			}
-			for _, s := range res.Skipped {
-				e.warnf("not in snapshot: %v", s)
-			}
-			e.noteDenied(res.Placement.Denied)
-			e.reportSites(r.Repo)
+			e.snapshotNotices(res, r.Repo)
 			st := res.Stats
 			say("5. Snapshot %s of dataset %s (class %s) written to both sites:", res.ID.Short(), vault.QuickstartDataset, vault.QuickstartClass)
 			say("   %s of new data stored as %s after deduplication, compression and sealing, in %.1fs", humanBytes(st.NewRaw), humanBytes(st.NewStored), st.DurationSec)

@@ -5,11 +5,11 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
-	"github.com/digital-embassy/embassy/internal/codec"
 	"sort"
 	"strings"
 	"sync"
 
+	"github.com/digital-embassy/embassy/internal/codec"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/seal"
 	"github.com/digital-embassy/embassy/internal/site"
