@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -371,7 +373,7 @@ func (r *Repo) verifyDataset(ctx context.Context, k *DatasetKeys, sites []*Site,
 		if pd.ifUsed && len(u) == 0 {
 			continue
 		}
-		pd.d.Snapshots = sortedKeys(u)
+		pd.d.Snapshots = slices.Sorted(maps.Keys(u))
 		rep.add(pd.d)
 	}
 	return nil
@@ -386,15 +388,6 @@ type pendingDamage struct {
 	d      Damage
 	pack   ID
 	ifUsed bool
-}
-
-func sortedKeys(m map[string]bool) []string {
-	var out []string
-	for s := range m {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // walkUsers walks every snapshot's trees and records in packUsers which
