@@ -32,7 +32,7 @@ type DamagedSnapshot struct {
 
 // ListSnapshots lists the snapshots of the named datasets (every dataset,
 // by name, when names is empty), oldest first within each dataset, and the
-// manifests that are damaged.
+// manifests that are damaged (by id within each dataset).
 func ListSnapshots(ctx context.Context, r *repo.Repo, names []string) ([]SnapshotRow, []DamagedSnapshot, error) {
 	all, err := r.Datasets(ctx)
 	if err != nil {
@@ -62,6 +62,9 @@ func ListSnapshots(ctx context.Context, r *repo.Repo, names []string) ([]Snapsho
 		for id, err := range damaged {
 			bad = append(bad, DamagedSnapshot{n, id, err})
 		}
+		// in a stable order, dataset by dataset, not the map's
+		from := len(bad) - len(damaged)
+		sort.Slice(bad[from:], func(i, j int) bool { return bad[from+i].ID.String() < bad[from+j].ID.String() })
 		for _, s := range snaps {
 			rows = append(rows, SnapshotRow{s.ID.String(), n, s.Time, s.Host, s.Class, s.Paths, s.Tags, s.Stats.Files, s.Stats.Bytes, s.Epoch, s.KeyVersion})
 		}
