@@ -214,9 +214,18 @@ func TestDamagedPackAtOneSite(t *testing.T) {
 			if len(packs) < 3 {
 				t.Fatalf("want several packs, got %d", len(packs))
 			}
-			// The victim and a pack of another size to swap in.
-			victim, other := packs[0], packs[1]
-			for _, p := range packs[1:] {
+			// The victim, a data pack (the largest: the tree pack's trees
+			// may be served from the dataset's tree cache without a read,
+			// and which pack sorted first was chance), and a pack of
+			// another size to swap in.
+			victim := packs[0]
+			for _, p := range packs {
+				if p.Size > victim.Size {
+					victim = p
+				}
+			}
+			other := victim
+			for _, p := range packs {
 				if p.Size != victim.Size {
 					other = p
 				}
