@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/digital-embassy/embassy/internal/directio"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/home"
 	"github.com/digital-embassy/embassy/internal/vault"
@@ -57,6 +58,9 @@ type env struct {
 // Main runs the CLI with args and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
+	// Large packs and restored files bypass the page cache unless asked
+	// not to (internal/directio).
+	directio.SetEnabled(os.Getenv("EMBASSY_DIRECT_IO") != "off")
 	if stop := startProfile(); stop != nil {
 		defer stop()
 	}

@@ -138,6 +138,8 @@ Environment variables: EMBASSY_HOME, EMBASSY_JSON, EMBASSY_QUIET,
 EMBASSY_PROGRESS, EMBASSY_LOG_LEVEL and EMBASSY_RETRY_LOCK set the flags of
 the same name; EMBASSY_NOW (RFC 3339 or a date) pins the clock for
 reproducible reports; EMBASSY_CACHE is where scripts keep downloaded tools;
-S3 sites read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.`,
+EMBASSY_DIRECT_IO=off sends packs at local sites and large restored files
+through the page cache (by default they bypass it with O_DIRECT; embassyd
+reads the same variable); S3 sites read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.`,
 	}
 }

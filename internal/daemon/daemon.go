@@ -14,9 +14,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
+	"github.com/digital-embassy/embassy/internal/directio"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/locate"
 	"github.com/digital-embassy/embassy/internal/pki"
@@ -253,6 +255,9 @@ func startWitness(ctx context.Context, side *sync.WaitGroup, o Options, siteName
 
 // Main is cmd/embassyd: flags, signals are the caller's.
 func Main(ctx context.Context, args []string, stderr io.Writer) int {
+	// The store's packs and shards bypass the page cache unless asked not
+	// to (internal/directio).
+	directio.SetEnabled(os.Getenv("EMBASSY_DIRECT_IO") != "off")
 	fs := flag.NewFlagSet("embassyd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options

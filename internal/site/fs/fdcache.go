@@ -16,13 +16,17 @@ const maxOpenPacks = 64
 
 // openFile is a read-only pack file kept open for positioned reads.
 type openFile struct {
-	path    string
-	f       *os.File
-	size    int64
-	dev     uint64 // the file's identity when opened: a hit is checked
-	ino     uint64 // against the path's (stat) before it is used
-	refs    int    // Gets reading it now
-	evicted bool   // no longer in the cache: close at the last release
+	path string
+	f    *os.File
+	size int64
+	dev  uint64 // the file's identity when opened: a hit is checked
+	ino  uint64 // against the path's (stat) before it is used
+	refs int    // Gets reading it now
+	// dfd is the same file opened with O_DIRECT for large reads (-1 until
+	// first wanted; -2 if the file system refused it), guarded by dmu.
+	dmu     sync.Mutex
+	dfd     int
+	evicted bool // no longer in the cache: close at the last release
 	elem    *list.Element
 }
 
@@ -94,13 +98,13 @@ func (c *fdCache) acquire(path string) (of *openFile, isReg bool, err error) {
 		unix.Close(fd)
 		return nil, false, nil
 	}
-	of = &openFile{path: path, f: os.NewFile(uintptr(fd), path), size: st.Size, dev: uint64(st.Dev), ino: st.Ino, refs: 1}
+	of = &openFile{path: path, f: os.NewFile(uintptr(fd), path), size: st.Size, dev: uint64(st.Dev), ino: st.Ino, refs: 1, dfd: -1}
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if prev := c.files[path]; prev != nil {
 		// Another Get opened it meanwhile: use theirs.
-		of.f.Close()
+		of.close()
 		prev.refs++
 		c.lru.MoveToFront(prev.elem)
 		return prev, true, nil
@@ -117,6 +121,41 @@ func (c *fdCache) acquire(path string) (of *openFile, isReg bool, err error) {
 	return of, true, nil
 }
 
+// close closes both descriptors of the file.
+func (of *openFile) close() {
+	of.f.Close()
+	of.dmu.Lock()
+	if of.dfd >= 0 {
+		unix.Close(of.dfd)
+	}
+	of.dfd = -2
+	of.dmu.Unlock()
+}
+
+// directFD returns the file opened with O_DIRECT (opening it on first
+// use), or -1 when the file system refuses O_DIRECT. The descriptor
+// stays valid while the caller holds its reference from acquire.
+func (of *openFile) directFD(d *directIO) int {
+	of.dmu.Lock()
+	defer of.dmu.Unlock()
+	if of.dfd == -1 {
+		fd, err := unix.Open(of.path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_DIRECT, 0)
+		var st unix.Stat_t
+		switch {
+		case err != nil:
+			d.refused(err)
+			of.dfd = -2
+		case unix.Fstat(fd, &st) != nil || uint64(st.Dev) != of.dev || st.Ino != of.ino:
+			// Replaced since the first open: not the file this entry is.
+			unix.Close(fd)
+			of.dfd = -2
+		default:
+			of.dfd = fd
+		}
+	}
+	return max(of.dfd, -1)
+}
+
 // release drops a reference from acquire.
 func (c *fdCache) release(of *openFile) {
 	c.mu.Lock()
@@ -124,7 +163,7 @@ func (c *fdCache) release(of *openFile) {
 	done := of.evicted && of.refs == 0
 	c.mu.Unlock()
 	if done {
-		of.f.Close()
+		of.close()
 	}
 }
 
@@ -135,7 +174,7 @@ func (c *fdCache) evict(of *openFile) {
 	c.lru.Remove(of.elem)
 	of.evicted = true
 	if of.refs == 0 {
-		of.f.Close()
+		of.close()
 	}
 }
 

@@ -61,6 +61,7 @@ type Backend struct {
 	pendMu  sync.Mutex
 	pending []string // files put with Deferred, not yet synced
 	packs   *fdCache // pack files kept open for ranged reads
+	direct  *directIO
 }
 
 var (
@@ -98,7 +99,7 @@ func New(ctx context.Context, cfg Config) (*Backend, error) {
 	if cfg.Connections < 1 {
 		cfg.Connections = 4
 	}
-	b := &Backend{root: root, packs: newFDCache(maxOpenPacks), props: site.Properties{
+	b := &Backend{root: root, packs: newFDCache(maxOpenPacks), direct: newDirectIO(), props: site.Properties{
 		Name:         cfg.Name,
 		Jurisdiction: cfg.Jurisdiction,
 		Location:     (&url.URL{Scheme: "file", Path: filepath.ToSlash(root)}).String(),

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/digital-embassy/embassy/internal/directio"
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
@@ -42,7 +43,7 @@ func (b *Backend) Put(ctx context.Context, h site.Handle, p site.Payload, opts s
 	}
 	tmp := f.Name()
 	defer os.Remove(tmp) // after Link, or after a failure; fails harmlessly after Rename
-	if err := writeFile(ctx, f, p, !opts.Deferred); err != nil {
+	if err := b.writeFile(ctx, f, p, !opts.Deferred); err != nil {
 		f.Close()
 		return err
 	}
@@ -146,13 +147,19 @@ func syncFile(path string) error {
 	return err
 }
 
-func writeFile(ctx context.Context, f *os.File, p site.Payload, sync bool) error {
-	n, err := io.Copy(f, ctxReader{ctx, p.NewReader()})
+func (b *Backend) writeFile(ctx context.Context, f *os.File, p site.Payload, sync bool) error {
+	done, err := b.writeFileDirect(ctx, f, p)
 	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
-	if n != p.Len() {
-		return fmt.Errorf("payload gave %d bytes, want %d", n, p.Len())
+	if !done {
+		n, err := io.Copy(f, ctxReader{ctx, p.NewReader()})
+		if err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if n != p.Len() {
+			return fmt.Errorf("payload gave %d bytes, want %d", n, p.Len())
+		}
 	}
 	if sync {
 		if err := f.Sync(); err != nil {
@@ -161,6 +168,53 @@ func writeFile(ctx context.Context, f *os.File, p site.Payload, sync bool) error
 	}
 	// Objects are immutable: keep them read-only.
 	return f.Chmod(0o400)
+}
+
+// writeFileDirect writes a large in-memory payload to the new, empty
+// file f with O_DIRECT. It reports false, with f still empty and
+// buffered, when the payload is small or not in memory, or when the file
+// system refuses O_DIRECT (the caller then writes it the usual way).
+func (b *Backend) writeFileDirect(ctx context.Context, f *os.File, p site.Payload) (bool, error) {
+	data, ok := p.(site.Bytes)
+	if !ok || !b.direct.use(int64(len(data))) {
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	var werr error
+	done := false
+	cerr := rc.Control(func(fdp uintptr) {
+		fd := int(fdp)
+		if err := directio.Set(fd, true); err != nil {
+			b.direct.refused(err)
+			return
+		}
+		defer func() {
+			if err := directio.Set(fd, false); err != nil && werr == nil {
+				werr = err
+			}
+		}()
+		if err := writeDirect(fd, data); err != nil {
+			if b.direct.refused(err) {
+				// Start again through the page cache.
+				werr = unix.Ftruncate(fd, 0)
+				return
+			}
+			werr = &os.PathError{Op: "write", Path: f.Name(), Err: err}
+			return
+		}
+		done = true
+		b.direct.writes.Add(1)
+	})
+	if cerr != nil {
+		return false, nil
+	}
+	return done, werr
 }
 
 // ctxReader stops reading once ctx is done.

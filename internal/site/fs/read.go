@@ -60,6 +60,20 @@ func (b *Backend) getPack(ctx context.Context, h site.Handle, path string, off, 
 		return b.notFound("get", h)
 	}
 	defer b.packs.release(of)
+	if off >= 0 && off <= of.size && (n <= 0 || off+n <= of.size) {
+		end := of.size
+		if n > 0 {
+			end = off + n
+		}
+		if b.direct.use(end - off) {
+			if fd := of.directFD(b.direct); fd >= 0 {
+				r := &directReader{fd: fd, ra: of.f, d: b.direct, pos: off, end: end}
+				defer r.release()
+				b.direct.reads.Add(1)
+				return fn(ctxReader{ctx, r})
+			}
+		}
+	}
 	return b.section(ctx, h, of.f, of.size, off, n, fn)
 }
 

@@ -1,0 +1,67 @@
+package directio
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestMakeAligned(t *testing.T) {
+	for _, n := range []int{1, Align - 1, Align, 3*Align + 5, 1 << 20} {
+		b := Make(n)
+		if len(b) != n || cap(b) != n || !Aligned(b) {
+			t.Fatalf("Make(%d): len %d cap %d aligned %v", n, len(b), cap(b), Aligned(b))
+		}
+		if Aligned(b[1:]) {
+			t.Fatalf("Make(%d)[1:] reported aligned", n)
+		}
+	}
+	if Aligned(nil) {
+		t.Fatal("an empty slice reported aligned")
+	}
+}
+
+func TestSetAndWriteAt(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "f")
+	fd, err := unix.Open(p, unix.O_CREAT|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := Set(fd, true); err != nil {
+		t.Skipf("this file system refuses O_DIRECT: %v", err)
+	}
+	flags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if flags&unix.O_DIRECT == 0 {
+		t.Fatal("Set(true) did not set O_DIRECT")
+	}
+	b := Make(2 * Align)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	if err := WriteAt(fd, b, Align); err != nil {
+		t.Fatal(err)
+	}
+	// Out of alignment: the file system's refusal, as Refused reads it.
+	if err := WriteAt(fd, b[1:Align+1], 0); !Refused(err) {
+		t.Fatalf("unaligned direct write: %v, want a refusal", err)
+	}
+	if err := Set(fd, false); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(p)
+	if err != nil || len(got) != 3*Align || got[Align+5] != 5 {
+		t.Fatalf("file holds %d bytes (%v)", len(got), err)
+	}
+	if Refused(errors.New("other")) || Refused(unix.EIO) {
+		t.Fatal("other errors reported as refusals")
+	}
+	SetEnabled(false)
+	if Enabled() {
+		t.Fatal("SetEnabled(false) left it on")
+	}
+	SetEnabled(true)
+}
