@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/digital-embassy/embassy/internal/directio"
 	"github.com/digital-embassy/embassy/internal/hint"
 	"github.com/digital-embassy/embassy/internal/repo"
 )
@@ -27,13 +28,12 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			wb := &workBufs{}
 			for j := range ch {
 				if ctx.Err() != nil {
 					continue
 				}
-				var err error
-				buf, err = writeFile(ctx, d, j, o, buf, m)
+				err := writeFile(ctx, d, j, o, wb, m)
 				if err != nil {
 					once.Do(func() { firstErr = err; cancel() })
 					continue
@@ -63,35 +63,44 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 // content at all for a non-empty file.
 func sparse(n *repo.Node) bool { return len(n.Extents) > 0 || (n.Size > 0 && len(n.Content) == 0) }
 
-func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte, m *metaApplier) ([]byte, error) {
+// workBufs are one writer goroutine's buffers, kept from file to file:
+// buf for LoadBlobs, stage for direct writes (made on first use).
+type workBufs struct {
+	buf, stage []byte
+}
+
+func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, wb *workBufs, m *metaApplier) error {
 	// unix.Open and os.NewFile rather than os.OpenFile: a regular file
 	// gains nothing from Go's poller, and registering it costs five
 	// syscalls (four fcntl and a failing epoll_ctl) per restored file.
 	fd, err := unix.Open(j.path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
-			return buf, hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
+			return hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
 		}
-		return buf, fmt.Errorf("restore: open %s: %w", j.path, err)
+		return fmt.Errorf("restore: open %s: %w", j.path, err)
 	}
 	f := os.NewFile(uintptr(fd), j.path)
-	if sparse(&j.node) {
-		buf, err = writeSparse(ctx, d, f, j, o, buf)
-	} else {
-		buf, err = writeDense(ctx, d, f, j, o, buf)
+	switch {
+	case sparse(&j.node):
+		wb.buf, err = writeSparse(ctx, d, f, j, o, wb.buf)
+	case j.node.Size >= directio.Min && directio.Enabled():
+		err = writeDirect(ctx, d, fd, j, o, wb)
+	default:
+		wb.buf, err = writeDense(ctx, d, f, j, o, wb.buf)
 	}
 	if err != nil {
 		f.Close()
-		return buf, err
+		return err
 	}
 	// Owner, mode and extended attributes through the open file; the
 	// times (set by path, after the last write) last.
 	m.applyTo(j.path, f, &j.node)
 	if err := f.Close(); err != nil {
-		return buf, fmt.Errorf("restore %s: %w", j.path, err)
+		return fmt.Errorf("restore %s: %w", j.path, err)
 	}
 	o.Progress.Files.Add(1)
-	return buf, nil
+	return nil
 }
 
 // writeBlobs writes blobs in order starting at off (or at the current
