@@ -326,7 +326,7 @@ func (a *arch) chunkAll(ctx context.Context, r io.Reader, sc *repo.Scratch, buf 
 		if err != nil {
 			return content, size, err
 		}
-		id, _, err := a.w.SaveBlob(repo.BlobData, chunk, sc)
+		id, _, err := a.saveBlob(repo.BlobData, chunk, sc)
 		if err != nil {
 			return content, size, storeError{err}
 		}
@@ -415,7 +415,7 @@ func (a *arch) storeTree(e *entry, sc *repo.Scratch) (repo.ID, error) {
 	if len(b) > repo.MaxBlobSize {
 		return repo.ID{}, fmt.Errorf("directory %s has too many entries (%d bytes of metadata)", e.path(), len(b))
 	}
-	id, _, err := a.w.SaveBlob(repo.BlobTree, b, sc)
+	id, _, err := a.saveBlob(repo.BlobTree, b, sc)
 	return id, err
 }
 
