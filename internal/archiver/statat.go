@@ -71,12 +71,20 @@ func (s *statInfo) IsDir() bool        { return s.mode.IsDir() }
 func (s *statInfo) Sys() any           { return &s.sys }
 
 // readDir opens folder path and lists it sorted by name, as os.ReadDir;
-// the folder stays open for lstatAt (the caller closes it).
+// the folder stays open for lstatAt (the caller closes it). It is opened
+// blocking, as os.NewFile takes it: os.Open would set it non-blocking,
+// try to add it to the poller (which refuses folders) and set it back,
+// four system calls more per folder (strace -c: 3,441 fcntl and 857
+// failed epoll_ctl in one incremental of 669 folders).
 func readDir(path string) (*os.File, []fs.DirEntry, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, nil, err
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	for errors.Is(err, unix.EINTR) {
+		fd, err = unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	}
+	if err != nil {
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(fd), path)
 	ents, err := f.ReadDir(-1)
 	if err != nil {
 		_ = f.Close()
