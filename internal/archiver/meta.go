@@ -39,18 +39,35 @@ func nodeFromInfo(fi fs.FileInfo) (repo.Node, int64) {
 		n.Type = repo.NodeBlockDev
 	}
 	var blocks int64 = -1
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		n.UID, n.GID, n.Inode = st.Uid, st.Gid, st.Ino
-		n.CTime = time.Unix(st.Ctim.Sec, st.Ctim.Nsec).UTC()
-		blocks = st.Blocks
-		if n.Type == repo.NodeCharDev || n.Type == repo.NodeBlockDev {
-			n.Rdev = st.Rdev
-		}
-		if n.Type == repo.NodeFile && st.Nlink > 1 {
-			n.Dev, n.Links = st.Dev, st.Nlink
-		}
+	switch st := fi.Sys().(type) {
+	case *syscall.Stat_t: // os.Lstat
+		blocks = fillStat(&n, stat{dev: uint64(st.Dev), ino: uint64(st.Ino), nlink: uint64(st.Nlink), rdev: uint64(st.Rdev),
+			uid: st.Uid, gid: st.Gid, ctime: time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)), blocks: int64(st.Blocks)})
+	case *unix.Stat_t: // lstatAt
+		blocks = fillStat(&n, stat{dev: uint64(st.Dev), ino: uint64(st.Ino), nlink: uint64(st.Nlink), rdev: uint64(st.Rdev),
+			uid: st.Uid, gid: st.Gid, ctime: time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)), blocks: int64(st.Blocks)})
 	}
 	return n, blocks
+}
+
+// stat is what a node takes from lstat's Stat_t, of either package.
+type stat struct {
+	dev, ino, nlink, rdev uint64
+	uid, gid              uint32
+	ctime                 time.Time
+	blocks                int64
+}
+
+func fillStat(n *repo.Node, st stat) (blocks int64) {
+	n.UID, n.GID, n.Inode = st.uid, st.gid, st.ino
+	n.CTime = st.ctime.UTC()
+	if n.Type == repo.NodeCharDev || n.Type == repo.NodeBlockDev {
+		n.Rdev = st.rdev
+	}
+	if n.Type == repo.NodeFile && st.nlink > 1 {
+		n.Dev, n.Links = st.dev, st.nlink
+	}
+	return st.blocks
 }
 
 // timeInRange reports whether t can be written in a tree (RFC 3339 years

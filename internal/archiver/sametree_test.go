@@ -15,7 +15,9 @@ import (
 // TestParentTreesReused: a folder whose entries all equal the parent
 // snapshot's keeps the parent's tree, and any change, of content or of
 // metadata alone (mode, times, an extended attribute, a new or removed
-// name), gives exactly the tree a snapshot without a parent writes.
+// name), gives exactly the tree a snapshot without a parent writes. The
+// extended attributes of an entry whose ctime is unchanged are the
+// parent's, not read again: each xattr change below must still show.
 func TestParentTreesReused(t *testing.T) {
 	v := newVault(t, 1)
 	d := openDS(t, v.open(), "trees")
@@ -39,6 +41,8 @@ func TestParentTreesReused(t *testing.T) {
 		{"mtime of a folder", func() error { return os.Chtimes(deep, later, later) }},
 		{"xattr of a folder", func() error { return unix.Lsetxattr(deep, "user.note", []byte("x"), 0) }},
 		{"xattr value", func() error { return unix.Lsetxattr(deep, "user.note", []byte("y"), 0) }},
+		{"xattr of a file", func() error { return unix.Lsetxattr(filepath.Join(deep, "fc"), "user.note", []byte("f"), 0) }},
+		{"xattr of a file removed", func() error { return unix.Lremovexattr(filepath.Join(deep, "fc"), "user.note") }},
 		{"new empty file", func() error { return os.WriteFile(filepath.Join(deep, "new"), nil, 0o644) }},
 		{"removed file", func() error { return os.Remove(filepath.Join(deep, "new")) }},
 		{"content", func() error { return os.WriteFile(filepath.Join(deep, "fc"), []byte("other"), 0o600) }},

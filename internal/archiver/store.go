@@ -99,7 +99,7 @@ func (s *storeRun) visit(d *entry) error {
 	a := s.a
 	if !d.listed {
 		path := d.path()
-		ents, err := os.ReadDir(path)
+		dir, ents, err := readDir(path)
 		if err != nil {
 			if d.parent == nil {
 				return fmt.Errorf("read source directory: %w", err)
@@ -113,13 +113,14 @@ func (s *storeRun) visit(d *entry) error {
 		d.children = make([]*entry, 0, len(ents))
 		for _, de := range ents {
 			cp := filepath.Join(path, de.Name())
-			cfi, err := os.Lstat(cp)
+			cfi, err := lstatAt(dir, de.Name())
 			if err != nil {
 				a.skip(cp, err)
 				continue
 			}
 			c, err := a.scanPath(s.ctx, d, cp, cfi, sub, false)
 			if err != nil {
+				_ = dir.Close()
 				return err
 			}
 			if c != nil {
@@ -127,6 +128,7 @@ func (s *storeRun) visit(d *entry) error {
 				d.children = append(d.children, c)
 			}
 		}
+		_ = dir.Close()
 	}
 	d.pending.Store(1) // the listing
 	for _, c := range d.children {
@@ -324,7 +326,7 @@ func (a *arch) chunkAll(ctx context.Context, r io.Reader, sc *repo.Scratch, buf 
 		if err != nil {
 			return content, size, err
 		}
-		id, _, err := a.w.SaveBlob(repo.BlobData, chunk, sc)
+		id, _, err := a.saveBlob(repo.BlobData, chunk, sc)
 		if err != nil {
 			return content, size, storeError{err}
 		}
@@ -413,7 +415,7 @@ func (a *arch) storeTree(e *entry, sc *repo.Scratch) (repo.ID, error) {
 	if len(b) > repo.MaxBlobSize {
 		return repo.ID{}, fmt.Errorf("directory %s has too many entries (%d bytes of metadata)", e.path(), len(b))
 	}
-	id, _, err := a.w.SaveBlob(repo.BlobTree, b, sc)
+	id, _, err := a.saveBlob(repo.BlobTree, b, sc)
 	return id, err
 }
 

@@ -128,8 +128,11 @@ func EncodeTree(t *Tree) ([]byte, error) {
 // DecodeTree parses and validates a tree blob.
 func DecodeTree(b []byte) (*Tree, error) {
 	var w wireTree
-	if err := json.Unmarshal(b, &w); err != nil {
-		return nil, fmt.Errorf("tree: %v: %w", err, errFormat)
+	if !fastTree(b, &w) {
+		w = wireTree{}
+		if err := json.Unmarshal(b, &w); err != nil {
+			return nil, fmt.Errorf("tree: %v: %w", err, errFormat)
+		}
 	}
 	if w.Version < 0 || w.Version > TreeVersion {
 		return nil, fmt.Errorf("tree: format version %d is newer than this embassy reads (%d); upgrade embassy: %w", w.Version, TreeVersion, errFormat)

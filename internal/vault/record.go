@@ -129,6 +129,13 @@ func shortID(id string) string {
 
 // Open opens the home's log for appending; close it with l.Close(ctx).
 func (rc *Recorder) Open(ctx context.Context) (*tlog.Log, error) {
+	return rc.open(ctx, 0)
+}
+
+// open opens the log for a batch of n entries (0: unknown): the first
+// batch is sequenced as soon as n entries are added, not after the
+// batching delay.
+func (rc *Recorder) open(ctx context.Context, n int) (*tlog.Log, error) {
 	if err := rc.Setup(); err != nil {
 		return nil, err
 	}
@@ -145,7 +152,7 @@ func (rc *Recorder) Open(ctx context.Context) (*tlog.Log, error) {
 		}
 	}
 	return tlog.Open(ctx, rc.Dir, tlog.Options{Signer: rc.Signer, Policy: rc.Policy, Local: rc.local, Logger: rc.v.log, AWS: st,
-		Transport: rc.v.wtr, PublishTimeout: rc.v.Home.Config.WitnessWaitDuration()})
+		Transport: rc.v.wtr, PublishTimeout: rc.v.Home.Config.WitnessWaitDuration(), BatchMaxSize: uint(min(n, 1024))})
 }
 
 // Reader returns a reader of the home's log.
@@ -207,7 +214,7 @@ func (rc *Recorder) Append(ctx context.Context, ents ...tlog.Entry) (err error) 
 			rc.putBack(pend)
 		}
 	}()
-	l, oerr := rc.Open(ctx)
+	l, oerr := rc.open(ctx, len(ents))
 	if oerr != nil {
 		return rc.wrap(oerr)
 	}
@@ -239,7 +246,7 @@ func (rc *Recorder) Append(ctx context.Context, ents ...tlog.Entry) (err error) 
 // checkpoint covering it.
 func (rc *Recorder) AppendIndex(ctx context.Context, ent tlog.Entry) (uint64, []byte, error) {
 	rc.Fill(&ent)
-	l, err := rc.Open(ctx)
+	l, err := rc.open(ctx, 1)
 	if err != nil {
 		return 0, nil, rc.wrap(err)
 	}

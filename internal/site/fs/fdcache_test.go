@@ -174,7 +174,8 @@ func TestPackCacheConcurrent(t *testing.T) {
 
 // Sync fsyncs exactly the files put with Deferred and their folders; a
 // file deleted since is skipped; a folder that cannot be synced keeps its
-// files pending for the next Sync.
+// files pending for the next Sync, and only those (the folders are synced
+// concurrently).
 func TestSyncPending(t *testing.T) {
 	b := newTestBackend(t)
 	for _, name := range []string{"aa/1", "aa/2", "bb/3"} {
@@ -195,6 +196,7 @@ func TestSyncPending(t *testing.T) {
 	}
 
 	put(t, b, site.Handle{Kind: site.KindPack, Name: "cc/4"}, "four", site.PutOptions{IfAbsent: true, Deferred: true})
+	put(t, b, site.Handle{Kind: site.KindPack, Name: "dd/5"}, "five", site.PutOptions{IfAbsent: true, Deferred: true})
 	dir := filepath.Join(b.Root(), site.KindPack.String(), "cc")
 	if err := os.Rename(dir, dir+".away"); err != nil {
 		t.Fatal(err)
@@ -203,7 +205,7 @@ func TestSyncPending(t *testing.T) {
 		t.Fatal("sync of a vanished folder succeeded")
 	}
 	if n := len(b.pending); n != 1 {
-		t.Fatalf("%d pending after a failed Sync, want the one file", n)
+		t.Fatalf("%d pending after a failed Sync, want the one file of the vanished folder", n)
 	}
 	if err := os.Rename(dir+".away", dir); err != nil {
 		t.Fatal(err)
