@@ -15,8 +15,35 @@ import (
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
+// batchFiles is how many consecutive files a worker takes at a time.
+const batchFiles = 32
+
+// batches splits jobs[0:n] into runs of at most batchFiles, in the order
+// the workers take them: the list is cut into one region per worker and
+// the regions' runs are interleaved, so the workers write in different
+// parts of the tree at once. Creating a file takes its folder's lock, and
+// workers writing the same folder of tiny files spun on it (4.4% of a
+// restore's cycles in rwsem_spin_on_owner).
+func batches(n, workers int) [][2]int {
+	regions := max(1, min(workers, n/batchFiles))
+	var out [][2]int
+	for c := 0; ; c++ {
+		more := false
+		for r := range regions {
+			lo, end := r*n/regions+c*batchFiles, (r+1)*n/regions
+			if lo < end {
+				out = append(out, [2]int{lo, min(lo+batchFiles, end)})
+				more = true
+			}
+		}
+		if !more {
+			return out
+		}
+	}
+}
+
 func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st *Stats, m *metaApplier) error {
-	ch := make(chan job)
+	ch := make(chan [2]int)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -28,26 +55,33 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 		go func() {
 			defer wg.Done()
 			var buf []byte
-			for j := range ch {
-				if ctx.Err() != nil {
-					continue
+			var pre preloaded
+			for b := range ch {
+				batch := jobs[b[0]:b[1]]
+				buf = pre.load(ctx, d, batch, buf)
+				for k, j := range batch {
+					if ctx.Err() != nil {
+						break
+					}
+					content, err := pre.content(k)
+					if err == nil {
+						buf, err = writeFile(ctx, d, j, o, buf, m, content)
+					}
+					if err != nil {
+						once.Do(func() { firstErr = err; cancel() })
+						break
+					}
+					nfiles.Add(1)
+					nbytes.Add(j.node.Size)
 				}
-				var err error
-				buf, err = writeFile(ctx, d, j, o, buf, m)
-				if err != nil {
-					once.Do(func() { firstErr = err; cancel() })
-					continue
-				}
-				nfiles.Add(1)
-				nbytes.Add(j.node.Size)
 			}
 		}()
 	}
-	for _, j := range jobs {
+	for _, b := range batches(len(jobs), o.Workers) {
 		if ctx.Err() != nil {
 			break
 		}
-		ch <- j
+		ch <- b
 	}
 	close(ch)
 	wg.Wait()
@@ -59,15 +93,83 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 	return ctx.Err()
 }
 
+// maxTiny is the largest file whose content a worker reads together with
+// its batch's other small files (LoadBlobSet), rather than on its own.
+const maxTiny = 64 << 10
+
+// preloaded holds the contents of a batch's small files, read with one
+// LoadBlobSet: a batch of tiny files that lie together in a pack is one
+// read instead of one per file (each a stat and a pread at a local site).
+type preloaded struct {
+	data  []byte    // the contents, back to back
+	spans [][2]int  // per file of the batch: its bytes in data; {-1,-1} when not preloaded
+	errAt int       // the batch file whose content failed to load (-1: none)
+	err   error     // its error
+	ids   []repo.ID // reused
+	which []int     // reused: ids[x] is the content of file which[x]
+}
+
+// load reads the contents of batch's small single-blob files. A file
+// whose blob could not be read keeps the error for its turn: the files
+// before it are still written, as they were when each read its own.
+func (p *preloaded) load(ctx context.Context, d *repo.Dataset, batch []job, buf []byte) []byte {
+	p.data, p.ids, p.which, p.spans = p.data[:0], p.ids[:0], p.which[:0], p.spans[:0]
+	p.errAt, p.err = -1, nil
+	for k := range batch {
+		p.spans = append(p.spans, [2]int{-1, -1})
+		n := &batch[k].node
+		if len(n.Content) == 1 && n.Size <= maxTiny && !sparse(n) {
+			p.ids = append(p.ids, n.Content[0])
+			p.which = append(p.which, k)
+		}
+	}
+	if len(p.ids) < 2 {
+		return buf // nothing to gain: each file reads its own
+	}
+	buf, failed, err := d.LoadBlobSet(ctx, p.ids, buf, func(x int, b []byte) error {
+		p.spans[p.which[x]] = [2]int{len(p.data), len(p.data) + len(b)}
+		p.data = append(p.data, b...)
+		return nil
+	})
+	if err != nil {
+		// That file fails at its turn; those before it in the batch are
+		// written, reading their own content if it was not reached.
+		p.errAt, p.err = p.which[failed], fmt.Errorf("restore %s: %w", batch[p.which[failed]].path, err)
+	}
+	return buf
+}
+
+// content returns batch file k's preloaded content (nil: read it itself).
+func (p *preloaded) content(k int) ([]byte, error) {
+	if k == p.errAt {
+		return nil, p.err
+	}
+	if k >= len(p.spans) || p.spans[k][0] < 0 {
+		return nil, nil
+	}
+	return p.data[p.spans[k][0]:p.spans[k][1]:p.spans[k][1]], nil
+}
+
 // sparse reports whether n has holes: recorded data extents, or no
 // content at all for a non-empty file.
 func sparse(n *repo.Node) bool { return len(n.Extents) > 0 || (n.Size > 0 && len(n.Content) == 0) }
 
-func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte, m *metaApplier) ([]byte, error) {
+// writeFile restores file j; content, when not nil, is its content as its
+// batch preloaded it.
+func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte, m *metaApplier, content []byte) ([]byte, error) {
 	// unix.Open and os.NewFile rather than os.OpenFile: a regular file
 	// gains nothing from Go's poller, and registering it costs five
 	// syscalls (four fcntl and a failing epoll_ctl) per restored file.
-	fd, err := unix.Open(j.path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	//
+	// In a folder this restore made (mode 0700 until the end, so no one
+	// else can reach the file half-written) the file is created with its
+	// final permission bits, and fstat then says which of owner and mode
+	// still need setting: for a restore by the files' owner, neither.
+	perm := uint32(0o600)
+	if j.fresh {
+		perm = j.node.Mode & 0o777
+	}
+	fd, err := unix.Open(j.path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return buf, hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
@@ -75,18 +177,23 @@ func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byt
 		return buf, fmt.Errorf("restore: open %s: %w", j.path, err)
 	}
 	f := os.NewFile(uintptr(fd), j.path)
+	var st unix.Stat_t
+	stp := &st
+	if unix.Fstat(fd, stp) != nil {
+		stp = nil // set owner and mode unconditionally
+	}
 	if sparse(&j.node) {
 		buf, err = writeSparse(ctx, d, f, j, o, buf)
 	} else {
-		buf, err = writeDense(ctx, d, f, j, o, buf)
+		buf, err = writeDense(ctx, d, f, j, o, buf, content)
 	}
 	if err != nil {
 		f.Close()
 		return buf, err
 	}
-	// Owner, mode and extended attributes through the open file; the
-	// times (set by path, after the last write) last.
-	m.applyTo(j.path, f, &j.node)
+	// Owner, mode, extended attributes and times through the open file,
+	// after the last write.
+	m.applyTo(j.path, f, stp, &j.node)
 	if err := f.Close(); err != nil {
 		return buf, fmt.Errorf("restore %s: %w", j.path, err)
 	}
@@ -118,13 +225,25 @@ func writeBlobs(ctx context.Context, d *repo.Dataset, f *os.File, ids []repo.ID,
 	return written, buf, nil
 }
 
-func writeDense(ctx context.Context, d *repo.Dataset, f *os.File, j job, o Options, buf []byte) ([]byte, error) {
-	if j.node.Size > 0 {
+func writeDense(ctx context.Context, d *repo.Dataset, f *os.File, j job, o Options, buf []byte, content []byte) ([]byte, error) {
+	// A file of one blob is one write, which delayed allocation places in
+	// one extent anyway: fallocate would only add an inode update and the
+	// zeroing of its unwritten block (13% of a tiny-file restore's cycles).
+	if j.node.Size > 0 && len(j.node.Content) > 1 {
 		_ = unix.Fallocate(int(f.Fd()), 0, 0, j.node.Size)
 	}
-	written, buf, err := writeBlobs(ctx, d, f, j.node.Content, -1, o, buf)
-	if err != nil {
-		return buf, err
+	var written int64
+	if content != nil {
+		if _, err := f.Write(content); err != nil {
+			return buf, fmt.Errorf("restore %s: %w", f.Name(), err)
+		}
+		written = int64(len(content))
+		o.Progress.Bytes.Add(written)
+	} else {
+		var err error
+		if written, buf, err = writeBlobs(ctx, d, f, j.node.Content, -1, o, buf); err != nil {
+			return buf, err
+		}
 	}
 	if written != j.node.Size {
 		_ = f.Truncate(written)

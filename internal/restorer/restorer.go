@@ -46,8 +46,9 @@ type Stats struct {
 }
 
 type job struct {
-	path string
-	node repo.Node
+	path  string
+	node  repo.Node
+	fresh bool // in a folder this restore created (mode 0700 until the end)
 }
 
 type dirMeta struct {
@@ -112,11 +113,11 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 				if i, ok := firsts[k]; !ok {
 					firsts[k] = len(jobs)
 				} else if sameContent(&jobs[i].node, n) {
-					links = append(links, linkJob{job{p, *n}, i})
+					links = append(links, linkJob{job{p, *n, false}, i})
 					return nil
 				}
 			}
-			jobs = append(jobs, job{p, *n})
+			jobs = append(jobs, job{p, *n, fresh[path.Dir(p)]})
 		case repo.NodeSymlink:
 			if err := os.Symlink(n.Target, p); err != nil {
 				return fmt.Errorf("restore symlink %s: %w", p, err)
