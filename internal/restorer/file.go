@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -56,6 +57,8 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 			defer wg.Done()
 			var buf []byte
 			var pre preloaded
+			var dir folder
+			defer dir.close()
 			for b := range ch {
 				batch := jobs[b[0]:b[1]]
 				buf = pre.load(ctx, d, batch, buf)
@@ -65,7 +68,7 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 					}
 					content, err := pre.content(k)
 					if err == nil {
-						buf, err = writeFile(ctx, d, j, o, buf, m, content)
+						buf, err = writeFile(ctx, d, j, o, buf, m, &dir, content)
 					}
 					if err != nil {
 						once.Do(func() { firstErr = err; cancel() })
@@ -91,6 +94,42 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// folder is the folder a worker is writing files in, held open so that
+// each file is created relative to it (openat): the path's other
+// components are not looked up again for every file.
+type folder struct {
+	path string
+	fd   int // -1: not open (files are opened by their whole path)
+}
+
+// at returns the directory descriptor and name to create p with.
+func (f *folder) at(p string) (int, string) {
+	dir, name := filepath.Split(p)
+	if dir == "" {
+		return unix.AT_FDCWD, p
+	}
+	if dir != f.path {
+		f.close()
+		f.path = dir
+		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			fd = -1
+		}
+		f.fd = fd
+	}
+	if f.fd < 0 {
+		return unix.AT_FDCWD, p
+	}
+	return f.fd, name
+}
+
+func (f *folder) close() {
+	if f.path != "" && f.fd >= 0 {
+		unix.Close(f.fd)
+	}
+	f.path, f.fd = "", -1
 }
 
 // maxTiny is the largest file whose content a worker reads together with
@@ -156,7 +195,7 @@ func sparse(n *repo.Node) bool { return len(n.Extents) > 0 || (n.Size > 0 && len
 
 // writeFile restores file j; content, when not nil, is its content as its
 // batch preloaded it.
-func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte, m *metaApplier, content []byte) ([]byte, error) {
+func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byte, m *metaApplier, dir *folder, content []byte) ([]byte, error) {
 	// unix.Open and os.NewFile rather than os.OpenFile: a regular file
 	// gains nothing from Go's poller, and registering it costs five
 	// syscalls (four fcntl and a failing epoll_ctl) per restored file.
@@ -169,7 +208,8 @@ func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, buf []byt
 	if j.fresh {
 		perm = j.node.Mode & 0o777
 	}
-	fd, err := unix.Open(j.path, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	dirfd, name := dir.at(j.path)
+	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return buf, hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")

@@ -63,6 +63,9 @@ type linkJob struct {
 	first int // index of the first link in the jobs
 }
 
+// prefetchTrees is how many subtrees of a folder the walk loads ahead.
+const prefetchTrees = 4
+
 // Restore writes snapshot s of d under target.
 func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target string, o Options) (*Stats, error) {
 	if o.Workers <= 0 {
@@ -143,7 +146,10 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	plan := func(dir string, t *repo.Tree, created bool) error {
 		dir = path.Clean(dir)
 		fresh[dir] = created
-		return d.WalkLoaded(ctx, t, repo.Walker{Dir: dir, Node: node, Tree: func(v repo.TreeVisit) error {
+		// Subtrees are loaded and decoded ahead, on the other cores, while
+		// this goroutine makes folders: the walk is the restore's one
+		// serial stage.
+		return d.WalkLoaded(ctx, t, repo.Walker{Dir: dir, Node: node, Prefetch: prefetchTrees, Tree: func(v repo.TreeVisit) error {
 			if v.Err != nil {
 				return fmt.Errorf("load tree of %s: %w", v.Dir, v.Err)
 			}
