@@ -1,18 +1,36 @@
 package restorer
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
-// TestBatchesCoverEachJobOnce: the interleaved runs hand out every job
-// exactly once, each run within one region and at most batchFiles long.
-func TestBatchesCoverEachJobOnce(t *testing.T) {
+// TestRegionsHandOutEachJobOnce: whichever worker asks, in whatever
+// order, every job is handed out exactly once, in runs of at most
+// batchFiles; a worker's first run is the front of its own region.
+func TestRegionsHandOutEachJobOnce(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
 	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000, 100003} {
 		for _, w := range []int{1, 2, 4, 7} {
-			seen := make([]int, n)
-			for _, b := range batches(n, w) {
-				if b[0] >= b[1] || b[1]-b[0] > batchFiles {
-					t.Fatalf("n=%d w=%d: run %v", n, w, b)
+			r := newRegions(n, w)
+			if k := len(r.lo); n >= w*batchFiles && k == w {
+				for i := range w {
+					if lo, _, _ := r.next(i); lo != i*n/w {
+						t.Fatalf("n=%d w=%d: worker %d starts at %d, want %d", n, w, i, lo, i*n/w)
+					}
 				}
-				for i := b[0]; i < b[1]; i++ {
+				r = newRegions(n, w)
+			}
+			seen := make([]int, n)
+			for {
+				lo, hi, ok := r.next(rng.IntN(w))
+				if !ok {
+					break
+				}
+				if lo >= hi || hi-lo > batchFiles {
+					t.Fatalf("n=%d w=%d: run [%d, %d)", n, w, lo, hi)
+				}
+				for i := lo; i < hi; i++ {
 					seen[i]++
 				}
 			}

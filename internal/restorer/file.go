@@ -19,39 +19,59 @@ import (
 // batchFiles is how many consecutive files a worker takes at a time.
 const batchFiles = 32
 
-// batches splits jobs[0:n] into runs of at most batchFiles, in the order
-// the workers take them: the list is cut into one region per worker and
-// the regions' runs are interleaved, so the workers write in different
-// parts of the tree at once. Creating a file takes its folder's lock, and
-// workers writing the same folder of tiny files spun on it (4.4% of a
-// restore's cycles in rwsem_spin_on_owner).
-func batches(n, workers int) [][2]int {
-	regions := max(1, min(workers, n/batchFiles))
-	var out [][2]int
-	for c := 0; ; c++ {
-		more := false
-		for r := range regions {
-			lo, end := r*n/regions+c*batchFiles, (r+1)*n/regions
-			if lo < end {
-				out = append(out, [2]int{lo, min(lo+batchFiles, end)})
-				more = true
-			}
-		}
-		if !more {
-			return out
+// regions hands out runs of at most batchFiles consecutive jobs. The list
+// is cut into one region per worker; each worker takes its own region's
+// runs from the front, and once it is done, the last run of the region
+// with the most left. So the workers write in different parts of the tree
+// (different folders) at once, to the end: creating a file takes its
+// folder's lock, and workers writing in one folder of tiny files spun on
+// it (rwsem_spin_on_owner, 4-9% of a restore's cycles).
+type regions struct {
+	mu     sync.Mutex
+	lo, hi []int // per region, the jobs [lo, hi) not yet handed out
+}
+
+func newRegions(n, workers int) *regions {
+	k := max(1, min(workers, n/batchFiles))
+	r := &regions{lo: make([]int, k), hi: make([]int, k)}
+	for i := range k {
+		r.lo[i], r.hi[i] = i*n/k, (i+1)*n/k
+	}
+	return r
+}
+
+// next returns worker w's next run; ok is false when all are handed out.
+func (r *regions) next(w int) (lo, hi int, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if i := w % len(r.lo); r.lo[i] < r.hi[i] {
+		lo, hi = r.lo[i], min(r.lo[i]+batchFiles, r.hi[i])
+		r.lo[i] = hi
+		return lo, hi, true
+	}
+	best := -1
+	for i := range r.lo {
+		if r.lo[i] < r.hi[i] && (best < 0 || r.hi[i]-r.lo[i] > r.hi[best]-r.lo[best]) {
+			best = i
 		}
 	}
+	if best < 0 {
+		return 0, 0, false
+	}
+	lo, hi = max(r.lo[best], r.hi[best]-batchFiles), r.hi[best]
+	r.hi[best] = lo
+	return lo, hi, true
 }
 
 func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st *Stats, m *metaApplier) error {
-	ch := make(chan [2]int)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
 	var once sync.Once
 	var firstErr error
 	var nfiles, nbytes atomic.Int64
-	for range o.Workers {
+	rs := newRegions(len(jobs), o.Workers)
+	for w := range o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -59,8 +79,12 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 			var pre preloaded
 			var dir folder
 			defer dir.close()
-			for b := range ch {
-				batch := jobs[b[0]:b[1]]
+			for ctx.Err() == nil {
+				lo, hi, ok := rs.next(w)
+				if !ok {
+					return
+				}
+				batch := jobs[lo:hi]
 				buf = pre.load(ctx, d, batch, buf)
 				for k, j := range batch {
 					if ctx.Err() != nil {
@@ -80,13 +104,6 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 			}
 		}()
 	}
-	for _, b := range batches(len(jobs), o.Workers) {
-		if ctx.Err() != nil {
-			break
-		}
-		ch <- b
-	}
-	close(ch)
 	wg.Wait()
 	st.Files += nfiles.Load()
 	st.Bytes += nbytes.Load()

@@ -321,7 +321,7 @@ func TestRestoreDamagedPack(t *testing.T) {
 }
 
 // TestRestoreManySmallFiles: enough small files, in several folders, for
-// the workers' batches (read together, written in interleaved regions),
+// the workers' batches (read together, written in separate regions),
 // with every mode bit a file can carry: files in folders the restore
 // makes are created with their final mode, and fstat decides what still
 // needs setting.
