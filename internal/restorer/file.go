@@ -150,7 +150,8 @@ func (f *folder) close() {
 }
 
 // maxTiny is the largest file whose content a worker reads together with
-// its batch's other small files (LoadBlobSet), rather than on its own.
+// its batch's other small files (LoadBlobSet), rather than on its own:
+// a worker holds at most batchFiles × maxTiny (2 MiB) of contents.
 const maxTiny = 64 << 10
 
 // preloaded holds the contents of a batch's small files, read with one
