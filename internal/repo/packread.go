@@ -1,10 +1,13 @@
 package repo
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/digital-embassy/embassy/internal/codec"
@@ -128,6 +131,62 @@ func (d *Dataset) openBoxInto(ctx context.Context, s *Site, k *DataKey, id ID, l
 // only valid during the call. buf is reused for decompression and
 // returned, possibly grown, for the next call.
 func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(plain []byte) error) ([]byte, error) {
+	return d.loadBlobs(ctx, ids, func(j int) (BlobLoc, bool) { return d.Idx.Lookup(ids[j]) }, buf,
+		func(_ int, b []byte) error { return fn(b) })
+}
+
+// LoadBlobSet is LoadBlobs for blobs wanted in no particular order (the
+// contents of many small files): it calls fn(i, plaintext of ids[i]) for
+// each i, in the order the blobs lie in their packs, so that neighbours
+// are fetched with one read however the caller listed them. A blob the
+// index does not hold comes last (its error is LoadBlob's). On an error,
+// failed is the index in ids of the blob being loaded (or handed to fn);
+// the blobs fn has not been given are not loaded.
+func (d *Dataset) LoadBlobSet(ctx context.Context, ids []ID, buf []byte, fn func(i int, plain []byte) error) (_ []byte, failed int, _ error) {
+	type entry struct {
+		i   int
+		loc BlobLoc
+		ok  bool
+	}
+	es := make([]entry, len(ids))
+	for i, id := range ids {
+		loc, ok := d.Idx.Lookup(id)
+		es[i] = entry{i, loc, ok}
+	}
+	slices.SortStableFunc(es, func(a, b entry) int {
+		if a.ok != b.ok {
+			if a.ok {
+				return -1
+			}
+			return 1
+		}
+		if c := bytes.Compare(a.loc.Pack[:], b.loc.Pack[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.loc.Offset, b.loc.Offset)
+	})
+	sorted := make([]ID, len(es))
+	for k, e := range es {
+		sorted[k] = ids[e.i]
+	}
+	done := 0
+	buf, err := d.loadBlobs(ctx, sorted, func(k int) (BlobLoc, bool) { return es[k].loc, es[k].ok }, buf,
+		func(k int, b []byte) error {
+			if err := fn(es[k].i, b); err != nil {
+				return err
+			}
+			done = k + 1
+			return nil
+		})
+	if err != nil {
+		return buf, es[done].i, err
+	}
+	return buf, -1, nil
+}
+
+// loadBlobs is LoadBlobs with the index lookup of ids[j] done by lookup,
+// and fn told the position in ids of the blob it is given.
+func (d *Dataset) loadBlobs(ctx context.Context, ids []ID, lookup func(j int) (BlobLoc, bool), buf []byte, fn func(j int, plain []byte) error) ([]byte, error) {
 	locs := make([]BlobLoc, 0, min(len(ids), 64))
 	var box *[]byte // LoadBlob's box buffer (readBufs), once needed
 	for i := 0; i < len(ids); {
@@ -136,7 +195,7 @@ func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(p
 		j := i
 		var start, end int64
 		for ; j < len(ids); j++ {
-			loc, ok := d.Idx.Lookup(ids[j])
+			loc, ok := lookup(j)
 			if !ok {
 				break
 			}
@@ -170,14 +229,15 @@ func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(p
 				if inBuf && cap(b) > cap(buf) {
 					buf = b[:0]
 				}
-				if err := fn(b); err != nil {
+				if err := fn(i, b); err != nil {
 					return buf, err
 				}
 			}
 			continue
 		}
 		var err error
-		if buf, err = d.loadRun(ctx, ids[i:j], locs, start, end, buf, fn); err != nil {
+		base := i
+		if buf, err = d.loadRun(ctx, ids[i:j], locs, start, end, buf, func(k int, b []byte) error { return fn(base+k, b) }); err != nil {
 			return buf, err
 		}
 		i = j
@@ -187,7 +247,7 @@ func (d *Dataset) LoadBlobs(ctx context.Context, ids []ID, buf []byte, fn func(p
 
 // loadRun reads the run of blobs ids (at locs, back to back in one pack
 // from start to end) with one read and hands their plaintexts to fn.
-func (d *Dataset) loadRun(ctx context.Context, ids []ID, locs []BlobLoc, start, end int64, buf []byte, fn func([]byte) error) ([]byte, error) {
+func (d *Dataset) loadRun(ctx context.Context, ids []ID, locs []BlobLoc, start, end int64, buf []byte, fn func(k int, plain []byte) error) ([]byte, error) {
 	rb := getReadBuf(int(end - start))
 	defer readBufs.Put(rb)
 	var data []byte
@@ -222,7 +282,7 @@ func (d *Dataset) loadRun(ctx context.Context, ids []ID, locs []BlobLoc, start, 
 		if locs[i].Codec != codec.None && cap(out) > cap(buf) {
 			buf = out[:0]
 		}
-		if ferr := fn(out); ferr != nil {
+		if ferr := fn(i, out); ferr != nil {
 			return buf, ferr
 		}
 	}

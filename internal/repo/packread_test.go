@@ -156,3 +156,54 @@ func TestLoadBlobsDamagedBoxFallsBack(t *testing.T) {
 		t.Fatalf("%d blobs delivered before the damaged one, want 7", len(got))
 	}
 }
+
+// LoadBlobSet hands each blob to fn with its index in ids, reads blobs
+// listed out of order with one read when they are neighbours in the pack,
+// and on damage everywhere names the failing blob by its index.
+func TestLoadBlobSet(t *testing.T) {
+	d, ids, plains, bs := loadBlobsFixture(t)
+	order := []int{5, 2, 9, 0, 7, 1, 8, 3, 6, 4}
+	set := make([]ID, len(order))
+	for k, i := range order {
+		set[k] = ids[i]
+	}
+	load := func() (map[int][]byte, int, error) {
+		got := map[int][]byte{}
+		_, failed, err := d.LoadBlobSet(context.Background(), set, nil, func(k int, b []byte) error {
+			if _, dup := got[k]; dup {
+				t.Fatalf("blob %d handed over twice", k)
+			}
+			got[k] = bytes.Clone(b)
+			return nil
+		})
+		return got, failed, err
+	}
+	before := bs[0].gets.Load() + bs[1].gets.Load()
+	got, failed, err := load()
+	if err != nil || failed != -1 {
+		t.Fatal(failed, err)
+	}
+	for k, i := range order {
+		if !bytes.Equal(got[k], plains[i]) {
+			t.Fatalf("set entry %d (blob %d) differs", k, i)
+		}
+	}
+	if n := bs[0].gets.Load() + bs[1].gets.Load() - before; n != 1 {
+		t.Fatalf("%d reads for %d neighbouring blobs listed out of order, want 1", n, len(set))
+	}
+	corruptPack(t, d, bs[0].Backend, ids[7])
+	corruptPack(t, d, bs[1].Backend, ids[7])
+	got, failed, err = load()
+	if !errors.Is(err, seal.ErrAuth) || failed != 4 {
+		t.Fatalf("damaged everywhere: failed %d, err %v; want entry 4 (blob 7) and an authentication error", failed, err)
+	}
+	if len(got) != 7 {
+		t.Fatalf("%d blobs delivered before the damaged one, want the 7 before it in the pack", len(got))
+	}
+	// A blob the index does not hold comes last and is named.
+	set = append(set[:2:2], ID{1, 2, 3})
+	set = append(set, ids[0])
+	if _, failed, err = d.LoadBlobSet(context.Background(), set, nil, func(int, []byte) error { return nil }); !errors.Is(err, ErrBlobMissing) || failed != 2 {
+		t.Fatalf("missing blob: failed %d, err %v", failed, err)
+	}
+}

@@ -57,6 +57,11 @@ type Walker struct {
 	Tree func(v TreeVisit) error
 	// Node is called for each node of a tree, with the node's full path.
 	Node func(p string, n *Node, depth int) error
+	// Prefetch, when positive, loads up to this many of a tree's subtrees
+	// ahead of the walk, each in a goroutine of its own, so that reading
+	// and decoding them overlaps the callbacks (a restore makes folders
+	// meanwhile). The callbacks still run one at a time, in walk order.
+	Prefetch int
 }
 
 // Walk walks the tree root and every tree below it. It returns the first
@@ -73,7 +78,84 @@ func (d *Dataset) Walk(ctx context.Context, root ID, w Walker) error {
 	return err
 }
 
+// loadedTree is a subtree that a prefetch loaded.
+type loadedTree struct {
+	t   *Tree
+	err error
+}
+
+// prefetcher loads the subtrees of one tree, up to k ahead of the walk.
+type prefetcher struct {
+	d    *Dataset
+	ctx  context.Context
+	t    *Tree
+	k    int
+	subs []int             // indices of t's nodes with a subtree
+	res  []chan loadedTree // per subs entry, once started
+	next int               // next subs entry to start
+	cur  int               // next subs entry to take
+}
+
+func (d *Dataset) newPrefetcher(ctx context.Context, t *Tree, k int) *prefetcher {
+	p := &prefetcher{d: d, ctx: ctx, t: t, k: k}
+	for i := range t.Nodes {
+		if t.Nodes[i].Type == NodeDir && t.Nodes[i].Subtree != nil {
+			p.subs = append(p.subs, i)
+		}
+	}
+	if len(p.subs) < 2 {
+		return nil // nothing to overlap
+	}
+	p.res = make([]chan loadedTree, len(p.subs))
+	p.start(k)
+	return p
+}
+
+// start begins loading the subtrees before subs entry upto.
+func (p *prefetcher) start(upto int) {
+	for ; p.next < len(p.subs) && p.next < upto; p.next++ {
+		ch := make(chan loadedTree, 1)
+		p.res[p.next] = ch
+		id := *p.t.Nodes[p.subs[p.next]].Subtree
+		go func() {
+			t, err := p.d.LoadTree(p.ctx, id)
+			ch <- loadedTree{t, err}
+		}()
+	}
+}
+
+// take returns the loaded subtree of node i (nodes are taken in order;
+// those skipped are dropped) and starts the next.
+func (p *prefetcher) take(i int) *loadedTree {
+	for p.cur < len(p.subs) && p.subs[p.cur] < i {
+		p.cur++
+	}
+	if p.cur == len(p.subs) || p.subs[p.cur] != i {
+		return nil
+	}
+	p.start(p.cur + 1 + p.k)
+	lt := <-p.res[p.cur]
+	p.res[p.cur] = nil
+	p.cur++
+	return &lt
+}
+
+// wait lets every load still running finish, so none outlives the walk.
+func (p *prefetcher) wait() {
+	for _, ch := range p.res {
+		if ch != nil {
+			<-ch
+		}
+	}
+}
+
 func (d *Dataset) walkTree(ctx context.Context, w *Walker, id ID, dir string, depth int) error {
+	return d.walkTreeLoaded(ctx, w, id, dir, depth, nil)
+}
+
+// walkTreeLoaded is walkTree with the tree already loaded by a prefetch
+// when pre is not nil.
+func (d *Dataset) walkTreeLoaded(ctx context.Context, w *Walker, id ID, dir string, depth int, pre *loadedTree) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -92,7 +174,11 @@ func (d *Dataset) walkTree(ctx context.Context, w *Walker, id ID, dir string, de
 		}
 		w.Seen[id] = true
 	}
-	v.Tree, v.Err = d.LoadTree(ctx, id)
+	if pre != nil {
+		v.Tree, v.Err = pre.t, pre.err
+	} else {
+		v.Tree, v.Err = d.LoadTree(ctx, id)
+	}
 	if v.Err != nil {
 		v.Tree = nil
 		if ctx.Err() != nil {
@@ -126,6 +212,12 @@ func (d *Dataset) WalkLoaded(ctx context.Context, t *Tree, w Walker) error {
 }
 
 func (d *Dataset) walkNodes(ctx context.Context, w *Walker, t *Tree, dir string, depth int) error {
+	var pf *prefetcher
+	if w.Prefetch > 0 {
+		if pf = d.newPrefetcher(ctx, t, w.Prefetch); pf != nil {
+			defer pf.wait()
+		}
+	}
 	for i := range t.Nodes {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -144,7 +236,11 @@ func (d *Dataset) walkNodes(ctx context.Context, w *Walker, t *Tree, dir string,
 		if n.Type != NodeDir || n.Subtree == nil {
 			continue
 		}
-		err := d.walkTree(ctx, w, *n.Subtree, p, depth+1)
+		var pre *loadedTree
+		if pf != nil {
+			pre = pf.take(i)
+		}
+		err := d.walkTreeLoaded(ctx, w, *n.Subtree, p, depth+1, pre)
 		if errors.Is(err, SkipTree) {
 			continue
 		}

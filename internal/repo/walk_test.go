@@ -210,3 +210,42 @@ func TestWalkDepthBound(t *testing.T) {
 		t.Fatalf("walk with a cancelled context returned %v", err)
 	}
 }
+
+// TestWalkPrefetch: loading subtrees ahead changes nothing the callbacks
+// see: the same paths and tree visits in the same order, a missing
+// subtree reported at its turn, and a directory skipped by Node not
+// entered.
+func TestWalkPrefetch(t *testing.T) {
+	ctx := context.Background()
+	f := newWalkFixture(t, 3)
+	run := func(root repo.ID, prefetch int, skip string) (out []string) {
+		err := f.d.Walk(ctx, root, repo.Walker{
+			Prefetch: prefetch,
+			Tree: func(v repo.TreeVisit) error {
+				out = append(out, "tree "+v.Dir+map[bool]string{true: " (error)"}[v.Err != nil])
+				return nil
+			},
+			Node: func(p string, n *repo.Node, _ int) error {
+				out = append(out, p)
+				if p == skip {
+					return repo.SkipTree
+				}
+				return nil
+			},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, root := range []repo.ID{f.root, f.chain} {
+		for _, skip := range []string{"", "x", "y"} {
+			want := run(root, 0, skip)
+			for _, k := range []int{1, 2, 8} {
+				if got := run(root, k, skip); !slices.Equal(got, want) {
+					t.Fatalf("prefetch %d, skipping %q: %q, want %q", k, skip, got, want)
+				}
+			}
+		}
+	}
+}

@@ -46,8 +46,9 @@ type Stats struct {
 }
 
 type job struct {
-	path string
-	node repo.Node
+	path  string
+	node  repo.Node
+	fresh bool // in a folder this restore created (mode 0700 until the end)
 }
 
 type dirMeta struct {
@@ -61,6 +62,9 @@ type linkJob struct {
 	job
 	first int // index of the first link in the jobs
 }
+
+// prefetchTrees is how many subtrees of a folder the walk loads ahead.
+const prefetchTrees = 4
 
 // Restore writes snapshot s of d under target.
 func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target string, o Options) (*Stats, error) {
@@ -112,11 +116,11 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 				if i, ok := firsts[k]; !ok {
 					firsts[k] = len(jobs)
 				} else if sameContent(&jobs[i].node, n) {
-					links = append(links, linkJob{job{p, *n}, i})
+					links = append(links, linkJob{job{p, *n, false}, i})
 					return nil
 				}
 			}
-			jobs = append(jobs, job{p, *n})
+			jobs = append(jobs, job{p, *n, fresh[path.Dir(p)]})
 		case repo.NodeSymlink:
 			if err := os.Symlink(n.Target, p); err != nil {
 				return fmt.Errorf("restore symlink %s: %w", p, err)
@@ -142,7 +146,10 @@ func Restore(ctx context.Context, d *repo.Dataset, s *repo.Snapshot, target stri
 	plan := func(dir string, t *repo.Tree, created bool) error {
 		dir = path.Clean(dir)
 		fresh[dir] = created
-		return d.WalkLoaded(ctx, t, repo.Walker{Dir: dir, Node: node, Tree: func(v repo.TreeVisit) error {
+		// Subtrees are loaded and decoded ahead, on the other cores, while
+		// this goroutine makes folders: the walk is the restore's one
+		// serial stage.
+		return d.WalkLoaded(ctx, t, repo.Walker{Dir: dir, Node: node, Prefetch: prefetchTrees, Tree: func(v repo.TreeVisit) error {
 			if v.Err != nil {
 				return fmt.Errorf("load tree of %s: %w", v.Dir, v.Err)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -316,5 +317,76 @@ func TestRestoreDamagedPack(t *testing.T) {
 	_, err := restorer.Restore(ctx, d, s, t.TempDir(), restorer.Options{})
 	if err == nil || !strings.Contains(err.Error(), "does not authenticate") || !strings.Contains(err.Error(), "site lu") {
 		t.Fatalf("restore from damaged packs: %v", err)
+	}
+}
+
+// TestRestoreManySmallFiles: enough small files, in several folders, for
+// the workers' batches (read together, written in separate regions),
+// with every mode bit a file can carry: files in folders the restore
+// makes are created with their final mode, and fstat decides what still
+// needs setting.
+func TestRestoreManySmallFiles(t *testing.T) {
+	src := t.TempDir()
+	modes := []os.FileMode{0o644, 0o600, 0o444, 0o000, 0o755, 0o640 | os.ModeSetuid, 0o750 | os.ModeSetgid, 0o777 | os.ModeSticky, 0o400, 0o666}
+	for i := range 300 {
+		dir := filepath.Join(src, "d"+string(rune('a'+i%3)))
+		os.MkdirAll(dir, 0o755)
+		p := filepath.Join(dir, "f"+strings.Repeat("x", i%7)+string(rune('0'+i%10))+"-"+time.Duration(i).String())
+		if err := os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 1+i%200), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, modes[i%len(modes)]); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(p, stamp, stamp.Add(time.Duration(i)*time.Second))
+	}
+	d, s := snapshotOf(t, src)
+	target := filepath.Join(t.TempDir(), "t")
+	st, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 300 {
+		t.Fatalf("restored %d files, want 300", st.Files)
+	}
+	same(t, src, target)
+}
+
+// TestRestoreDamagedSmallFile: a small file whose blob is damaged, read
+// with its batch, fails the restore with an error naming that file.
+func TestRestoreDamagedSmallFile(t *testing.T) {
+	ctx := context.Background()
+	src := t.TempDir()
+	for i := range 100 {
+		if err := os.WriteFile(filepath.Join(src, fmt.Sprintf("f%03d", i)), []byte(fmt.Sprintf("small file %d", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, s := snapshotOf(t, src)
+	var victim repo.ID
+	err := d.Walk(ctx, s.Tree, repo.Walker{Node: func(p string, n *repo.Node, _ int) error {
+		if n.Name == "f042" {
+			victim = n.Content[0]
+		}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := d.Idx.Lookup(victim)
+	b := d.Repo().Sites()[0].Backend
+	h := d.PackHandle(loc.Pack)
+	data, err := repo.ReadObject(ctx, b, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[loc.Offset+loc.Length/2] ^= 1
+	b.Delete(ctx, h)
+	if err := b.Put(ctx, h, site.Bytes(data), site.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = restorer.Restore(ctx, d, s, t.TempDir(), restorer.Options{Workers: 2})
+	if err == nil || !strings.Contains(err.Error(), "f042") || !strings.Contains(err.Error(), "does not authenticate") {
+		t.Fatalf("restore with f042's blob damaged: %v", err)
 	}
 }
