@@ -58,9 +58,13 @@ type env struct {
 // Main runs the CLI with args and returns the exit code.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
-	// Large packs and restored files bypass the page cache unless asked
-	// not to (internal/directio).
-	directio.SetEnabled(os.Getenv("EMBASSY_DIRECT_IO") != "off")
+	// Large packs and restored files go around the page cache only when
+	// asked (EMBASSY_DIRECT_IO; internal/directio).
+	uses, derr := directio.ParseUses(os.Getenv("EMBASSY_DIRECT_IO"))
+	if derr != nil {
+		fmt.Fprintf(stderr, "embassy: warning: %v; using the default (restore)\n", derr)
+	}
+	directio.SetUses(uses)
 	if stop := startProfile(); stop != nil {
 		defer stop()
 	}

@@ -255,9 +255,13 @@ func startWitness(ctx context.Context, side *sync.WaitGroup, o Options, siteName
 
 // Main is cmd/embassyd: flags, signals are the caller's.
 func Main(ctx context.Context, args []string, stderr io.Writer) int {
-	// The store's packs and shards bypass the page cache unless asked not
-	// to (internal/directio).
-	directio.SetEnabled(os.Getenv("EMBASSY_DIRECT_IO") != "off")
+	// Large packs and restored files go around the page cache only when
+	// asked (EMBASSY_DIRECT_IO; internal/directio).
+	uses, derr := directio.ParseUses(os.Getenv("EMBASSY_DIRECT_IO"))
+	if derr != nil {
+		fmt.Fprintf(stderr, "embassyd: warning: %v; using the default (restore)\n", derr)
+	}
+	directio.SetUses(uses)
 	fs := flag.NewFlagSet("embassyd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options

@@ -59,9 +59,24 @@ func TestSetAndWriteAt(t *testing.T) {
 	if Refused(errors.New("other")) || Refused(unix.EIO) {
 		t.Fatal("other errors reported as refusals")
 	}
-	SetEnabled(false)
-	if Enabled() {
-		t.Fatal("SetEnabled(false) left it on")
+}
+
+func TestUses(t *testing.T) {
+	if Enabled(Sites) || !Enabled(Restore) {
+		t.Fatal("the default is not restore only")
 	}
-	SetEnabled(true)
+	for in, want := range map[string]Uses{"": Default, " ": Default, "off": 0, "on": Sites | Restore, "sites": Sites, "restore": Restore, "sites, restore": Sites | Restore} {
+		got, err := ParseUses(in)
+		if err != nil || got != want {
+			t.Errorf("ParseUses(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	if _, err := ParseUses("yes"); err == nil || err.Error() != `EMBASSY_DIRECT_IO="yes": want off, on, or a comma list of sites and restore` {
+		t.Errorf("ParseUses(yes): %v", err)
+	}
+	SetUses(Sites)
+	defer SetUses(Default)
+	if !Enabled(Sites) || Enabled(Restore) || Enabled(Sites|Restore) {
+		t.Fatal("SetUses(Sites) not as set")
+	}
 }

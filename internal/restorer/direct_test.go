@@ -12,6 +12,14 @@ import (
 	"github.com/digital-embassy/embassy/internal/directio"
 )
 
+// TestMain runs this package's tests with direct restore writes on (they
+// are off by default), so that every restore test of a large file covers
+// them.
+func TestMain(m *testing.M) {
+	directio.SetUses(directio.Restore)
+	os.Exit(m.Run())
+}
+
 // written opens a new file in a temp folder with O_DIRECT set, writes
 // data to it through a directOut in pieces of step bytes and returns
 // what the file holds.

@@ -250,7 +250,7 @@ func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, wb *workB
 	switch {
 	case sparse(&j.node):
 		wb.buf, err = writeSparse(ctx, d, f, j, o, wb.buf)
-	case content == nil && j.node.Size >= directio.Min && directio.Enabled():
+	case content == nil && j.node.Size >= directio.Min && directio.Enabled(directio.Restore):
 		err = writeDirect(ctx, d, fd, j, o, wb)
 	default:
 		wb.buf, err = writeDense(ctx, d, f, j, o, wb.buf, content)

@@ -22,8 +22,9 @@ const (
 	stageSize = 2 << 20
 )
 
-// directIO is a Backend's use of O_DIRECT: on, unless the process turned
-// it off, until the file system refuses it once (EINVAL).
+// directIO is a Backend's use of O_DIRECT: on if the process turned it on
+// for sites (EMBASSY_DIRECT_IO), until the file system refuses it once
+// (EINVAL).
 type directIO struct {
 	off atomic.Bool
 	// writes and reads count the direct ones (for tests).
@@ -32,7 +33,7 @@ type directIO struct {
 
 func newDirectIO() *directIO {
 	d := &directIO{}
-	d.off.Store(!directio.Enabled())
+	d.off.Store(!directio.Enabled(directio.Sites))
 	return d
 }
 

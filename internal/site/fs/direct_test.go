@@ -15,6 +15,14 @@ import (
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
+// TestMain runs this package's tests with direct I/O on for sites (it is
+// off for sites by default), so that the conformance suite covers it; TestDirectOff
+// covers the default.
+func TestMain(m *testing.M) {
+	directio.SetUses(directio.Sites)
+	os.Exit(m.Run())
+}
+
 // directSupported reports whether dir's file system takes O_DIRECT.
 func directSupported(t *testing.T, dir string) bool {
 	fd, err := unix.Open(filepath.Join(dir, "probe"), unix.O_CREAT|unix.O_WRONLY|unix.O_DIRECT|unix.O_CLOEXEC, 0o600)
@@ -102,12 +110,12 @@ func TestDirectRoundTrip(t *testing.T) {
 	}
 }
 
-// TestDirectOff: with direct I/O turned off for the process
-// (EMBASSY_DIRECT_IO=off), a site writes and reads through the page
+// TestDirectOff: with direct I/O off for sites (the default;
+// EMBASSY_DIRECT_IO unset, off or restore), a site writes and reads through the page
 // cache, with the same bytes.
 func TestDirectOff(t *testing.T) {
-	directio.SetEnabled(false)
-	defer directio.SetEnabled(true)
+	directio.SetUses(0)
+	defer directio.SetUses(directio.Sites)
 	b, err := New(t.Context(), Config{Path: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
