@@ -4,7 +4,6 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -49,54 +48,27 @@ func (d *directIO) refused(err error) bool {
 	return false
 }
 
-var aligned = directio.Aligned
-
-// alignedSlice returns a slice of n bytes of b starting at an aligned
-// address; b must have n+directAlign bytes.
-func alignedSlice(b []byte, n int) []byte {
-	off := int(-uintptr(unsafe.Pointer(unsafe.SliceData(b))) & (directAlign - 1))
-	return b[off : off+n : off+n]
-}
-
 var stagePool = sync.Pool{New: func() any {
 	b := directio.Make(stageSize)
 	return &b
 }}
 
 // writeDirect writes data to fd from offset 0 with O_DIRECT already set
-// on fd: whole blocks straight from data when it is aligned, the rest
-// through an aligned staging buffer, the last block padded with zeros and
-// the file then cut to len(data).
-func writeDirect(fd int, data []byte) error {
-	var off int
-	if aligned(data) {
-		off = len(data) &^ (directAlign - 1)
-		if err := directio.WriteAt(fd, data[:off], 0); err != nil {
-			return err
-		}
+// on fd (directio.Writer: aligned blocks straight from data, the rest
+// staged, the last block padded and cut off). It reports whether the file
+// system refused O_DIRECT midway, so that the rest went through the page
+// cache.
+func writeDirect(fd int, data []byte) (refused bool, err error) {
+	w := &directio.Writer{FD: fd}
+	if !directio.Aligned(data) && len(data) >= stageSize {
+		sp := stagePool.Get().(*[]byte)
+		defer stagePool.Put(sp)
+		w.Stage = *sp
 	}
-	if off < len(data) {
-		var stage []byte
-		if len(data)-off < directAlign {
-			// The last partial block: a block of its own, not a
-			// staging buffer (whose pages would be faulted in).
-			stage = directio.Make(directAlign)
-		} else {
-			sp := stagePool.Get().(*[]byte)
-			defer stagePool.Put(sp)
-			stage = *sp
-		}
-		for off < len(data) {
-			c := copy(stage, data[off:])
-			blk := (c + directAlign - 1) &^ (directAlign - 1)
-			clear(stage[c:blk])
-			if err := directio.WriteAt(fd, stage[:blk], int64(off)); err != nil {
-				return err
-			}
-			off += c
-		}
+	if err := w.Write(data); err != nil {
+		return w.Buffered, err
 	}
-	return unix.Ftruncate(fd, int64(len(data)))
+	return w.Buffered, w.Finish()
 }
 
 // directReader reads [pos, end) of a file opened with O_DIRECT: straight
@@ -149,7 +121,7 @@ func (r *directReader) read(p []byte) (int, error) {
 		r.pos += int64(n)
 		return n, nil
 	}
-	if n := want &^ (directAlign - 1); n > 0 && r.pos%directAlign == 0 && aligned(p) {
+	if n := want &^ (directAlign - 1); n > 0 && r.pos%directAlign == 0 && directio.Aligned(p) {
 		got, err := unix.Pread(r.fd, p[:n], r.pos)
 		if err != nil {
 			return 0, err

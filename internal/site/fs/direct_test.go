@@ -40,7 +40,7 @@ func getRange(t *testing.T, b *Backend, h site.Handle, off, n int64, shift, step
 	t.Helper()
 	var out []byte
 	err := b.Get(t.Context(), h, off, n, func(r io.Reader) error {
-		buf := alignedSlice(make([]byte, int(n)+2*directAlign+step), int(n)+directAlign+step)[shift:]
+		buf := directio.Make(int(n) + directAlign + step)[shift:]
 		for {
 			end := min(len(out)+step, len(buf))
 			m, err := r.Read(buf[len(out):end])
@@ -73,8 +73,7 @@ func TestDirectRoundTrip(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i, size := range []int{directMin, directMin + 1, 3<<20 + 4095, 5<<20 + 17, stageSize + directAlign} {
 		for _, shift := range []int{0, 1} {
-			raw := make([]byte, size+2*directAlign)
-			data := alignedSlice(raw, size+directAlign)[shift : shift+size]
+			data := directio.Make(size + directAlign)[shift : shift+size]
 			for j := range data {
 				data[j] = byte(rng.Uint32())
 			}

@@ -236,17 +236,18 @@ func (b *Backend) writeFileDirect(ctx context.Context, f *os.File, p site.Payloa
 				werr = err
 			}
 		}()
-		if err := writeDirect(fd, data); err != nil {
-			if b.direct.refused(err) {
-				// Start again through the page cache.
-				werr = unix.Ftruncate(fd, 0)
-				return
-			}
+		refused, err := writeDirect(fd, data)
+		if refused {
+			b.direct.off.Store(true) // the rest of this site's objects: the page cache
+		}
+		if err != nil {
 			werr = &os.PathError{Op: "write", Path: f.Name(), Err: err}
 			return
 		}
 		done = true
-		b.direct.writes.Add(1)
+		if !refused {
+			b.direct.writes.Add(1)
+		}
 	})
 	if cerr != nil {
 		return false, nil
