@@ -45,7 +45,12 @@ func syncDir(dir string) error {
 
 // mkdirAll creates dir and any missing parents, syncing each parent so the
 // new entries survive a crash.
-func mkdirAll(dir string) error {
+func mkdirAll(dir string) error { return makeDirs(dir, syncDir) }
+
+// makeDirs creates dir and any missing parents and calls durable on the
+// parent of each folder it created, once that folder exists: syncDir to
+// make the entry durable now, or (a deferred put) a note for Sync.
+func makeDirs(dir string, durable func(parent string) error) error {
 	fi, err := os.Stat(dir)
 	if err == nil {
 		if !fi.IsDir() {
@@ -58,12 +63,12 @@ func mkdirAll(dir string) error {
 	}
 	parent := filepath.Dir(dir)
 	if parent != dir {
-		if err := mkdirAll(parent); err != nil {
+		if err := makeDirs(parent, durable); err != nil {
 			return err
 		}
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
 		return err
 	}
-	return syncDir(parent)
+	return durable(parent)
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 
@@ -212,5 +213,42 @@ func TestSyncPending(t *testing.T) {
 	}
 	if err := b.Sync(t.Context()); err != nil || len(b.pending) != 0 {
 		t.Fatalf("retry: %v, %d pending", err, len(b.pending))
+	}
+}
+
+// A deferred put that creates a folder leaves the fsync of its parent to
+// the next Sync, or to the next put made durable at once below it; the
+// uploader does not wait for it.
+func TestDeferredFolders(t *testing.T) {
+	b := newTestBackend(t)
+	kindDir := filepath.Join(b.Root(), site.KindPack.String())
+	put(t, b, site.Handle{Kind: site.KindPack, Name: "ee/6"}, "six", site.PutOptions{IfAbsent: true, Deferred: true})
+	if !slices.Contains(b.pendingDirs, kindDir) {
+		t.Fatalf("pending folders %q lack %s, the parent of the new folder", b.pendingDirs, kindDir)
+	}
+	// A durable put below a pending folder syncs it first.
+	put(t, b, site.Handle{Kind: site.KindPack, Name: "ee/7"}, "seven", site.PutOptions{IfAbsent: true})
+	if slices.Contains(b.pendingDirs, kindDir) {
+		t.Fatalf("pending folders %q still hold %s after a durable put below it", b.pendingDirs, kindDir)
+	}
+	put(t, b, site.Handle{Kind: site.KindPack, Name: "ff/8"}, "eight", site.PutOptions{IfAbsent: true, Deferred: true})
+	if len(b.pendingDirs) == 0 {
+		t.Fatal("no pending folder after a deferred put made a new one")
+	}
+	// A folder that cannot be synced stays pending.
+	if err := os.Rename(kindDir, kindDir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(t.Context()); err == nil {
+		t.Fatal("sync with a vanished folder succeeded")
+	}
+	if !slices.Contains(b.pendingDirs, kindDir) {
+		t.Fatalf("pending folders %q lost %s after a failed Sync", b.pendingDirs, kindDir)
+	}
+	if err := os.Rename(kindDir+".away", kindDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Sync(t.Context()); err != nil || len(b.pendingDirs) != 0 || len(b.pending) != 0 {
+		t.Fatalf("retry: %v, %d folders and %d files pending", err, len(b.pendingDirs), len(b.pending))
 	}
 }

@@ -60,6 +60,10 @@ type Backend struct {
 	props   site.Properties
 	pendMu  sync.Mutex
 	pending []string // files put with Deferred, not yet synced
+	// pendingDirs are the folders a deferred put created entries in
+	// (new subfolders), not yet synced: their fsync waits for the
+	// device, and the uploader that made the folder should not.
+	pendingDirs []string
 	packs   *fdCache // pack files kept open for ranged reads
 	direct  *directIO
 }
