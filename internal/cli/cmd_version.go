@@ -139,8 +139,9 @@ EMBASSY_PROGRESS, EMBASSY_LOG_LEVEL and EMBASSY_RETRY_LOCK set the flags of
 the same name; EMBASSY_NOW (RFC 3339 or a date) pins the clock for
 reproducible reports; EMBASSY_CACHE is where scripts keep downloaded tools;
 EMBASSY_DIRECT_IO chooses what bypasses the page cache with O_DIRECT:
-"restore" (the default: restored files of 128 KiB or more), "sites" (packs
-at local site folders, also embassyd's store), "on" (both) or "off"
-(neither); embassyd reads it too; S3 sites read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.`,
+"off" (the default: nothing), "restore" (restored files of 128 KiB or
+more), "sites" (packs at local site folders, also embassyd's store), or
+"on" (both); it pays on a VM where filling the page cache is dear and the
+disk is fast; embassyd reads it too; S3 sites read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.`,
 	}
 }

@@ -3,8 +3,8 @@
 // process-wide choice of where it is used, which the entry points set
 // from EMBASSY_DIRECT_IO.
 //
-// Large restored files (by default) and, when asked, large objects at
-// local sites (packs, shards) go around the page cache. Through the page
+// When asked, large restored files and large objects at local sites
+// (packs, shards) go around the page cache. Through the page
 // cache each 4 KiB costs a page: on a virtual machine whose freed memory
 // goes back to its host that was the dearest part of a snapshot or a
 // restore (~2.3 s of system time per GiB there, against ~0.1 s written
@@ -51,15 +51,19 @@ func SetUses(u Uses) { uses.Store(uint32(u)) }
 // Enabled reports whether direct I/O is on for u.
 func Enabled(u Uses) bool { return Uses(uses.Load())&u == u }
 
-// Default is the use when EMBASSY_DIRECT_IO is not set: large restored
-// files only. Packs at local sites go through the page cache by default:
-// in bench/run.sh's runs (page cache warm, round six) direct site I/O made
-// verify and restore read the device instead of the cache (verify 2.25 s
-// against 1.04 s, restore 3.70 s against 2.46 s) and the first snapshot
-// no faster; it pays where filling the page cache is dear (a VM whose
-// freed memory goes back to the host: first snapshot 2.8 s against 4.6 s
-// in that state).
-const Default = Restore
+// Default is the use when EMBASSY_DIRECT_IO is not set: none, everything
+// through the page cache. Packs at local sites: in bench/run.sh's runs
+// (page cache warm, round six) direct site I/O made verify and restore
+// read the device instead of the cache (verify 2.25 s against 1.04 s,
+// restore 3.70 s against 2.46 s) and the first snapshot no faster; it
+// pays where filling the page cache is dear (a VM whose freed memory goes
+// back to the host: first snapshot 2.8 s against 4.6 s in that state).
+// Restored files: a direct write waits for the device, a buffered one
+// only for memory. With a device at 1.3 GB/s (round six) the two were
+// level (2.38 s against 2.46 s for 2 GiB); with one at 0.6 GB/s (round
+// seven) direct took 3.3-4.8 s against 2.2-3.2 s buffered, so the page
+// cache, which is never much slower, is the default.
+const Default Uses = 0
 
 // ParseUses reads EMBASSY_DIRECT_IO: "" (Default), "off" (the page cache
 // for everything), "on" (sites and restore), or a comma list of "sites"

@@ -62,8 +62,8 @@ func TestSetAndWriteAt(t *testing.T) {
 }
 
 func TestUses(t *testing.T) {
-	if Enabled(Sites) || !Enabled(Restore) {
-		t.Fatal("the default is not restore only")
+	if Enabled(Sites) || Enabled(Restore) {
+		t.Fatal("the default is not off")
 	}
 	for in, want := range map[string]Uses{"": Default, " ": Default, "off": 0, "on": Sites | Restore, "sites": Sites, "restore": Restore, "sites, restore": Sites | Restore} {
 		got, err := ParseUses(in)
