@@ -60,11 +60,9 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	e := &env{ctx: ctx, stdin: stdin, stdout: stdout, stderr: stderr}
 	// Large packs and restored files go around the page cache only when
 	// asked (EMBASSY_DIRECT_IO; internal/directio).
-	uses, derr := directio.ParseUses(os.Getenv("EMBASSY_DIRECT_IO"))
-	if derr != nil {
-		fmt.Fprintf(stderr, "embassy: warning: %v; using the default (restore)\n", derr)
+	if err := directio.Configure(os.Getenv("EMBASSY_DIRECT_IO")); err != nil {
+		fmt.Fprintf(stderr, "embassy: warning: %v\n", err)
 	}
-	directio.SetUses(uses)
 	if stop := startProfile(); stop != nil {
 		defer stop()
 	}

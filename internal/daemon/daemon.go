@@ -257,11 +257,9 @@ func startWitness(ctx context.Context, side *sync.WaitGroup, o Options, siteName
 func Main(ctx context.Context, args []string, stderr io.Writer) int {
 	// Large packs and restored files go around the page cache only when
 	// asked (EMBASSY_DIRECT_IO; internal/directio).
-	uses, derr := directio.ParseUses(os.Getenv("EMBASSY_DIRECT_IO"))
-	if derr != nil {
-		fmt.Fprintf(stderr, "embassyd: warning: %v; using the default (restore)\n", derr)
+	if err := directio.Configure(os.Getenv("EMBASSY_DIRECT_IO")); err != nil {
+		fmt.Fprintf(stderr, "embassyd: warning: %v\n", err)
 	}
-	directio.SetUses(uses)
 	fs := flag.NewFlagSet("embassyd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o Options

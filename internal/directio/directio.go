@@ -89,6 +89,33 @@ func ParseUses(s string) (Uses, error) {
 	return u, nil
 }
 
+// Configure sets the process's uses from the value of EMBASSY_DIRECT_IO,
+// which the entry point read. A value it cannot read leaves the default in
+// force and is returned, for the entry point to warn about.
+func Configure(env string) error {
+	u, err := ParseUses(env)
+	SetUses(u)
+	if err != nil {
+		return fmt.Errorf("%w; using the default (%s)", err, u)
+	}
+	return nil
+}
+
+// String names u as EMBASSY_DIRECT_IO spells it.
+func (u Uses) String() string {
+	switch u {
+	case 0:
+		return "off"
+	case Sites | Restore:
+		return "on"
+	case Sites:
+		return "sites"
+	case Restore:
+		return "restore"
+	}
+	return fmt.Sprintf("Uses(%d)", uint8(u))
+}
+
 // Aligned reports whether p starts at an aligned address.
 func Aligned(p []byte) bool {
 	return len(p) > 0 && uintptr(unsafe.Pointer(unsafe.SliceData(p)))%Align == 0

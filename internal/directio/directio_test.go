@@ -80,3 +80,17 @@ func TestUses(t *testing.T) {
 		t.Fatal("SetUses(Sites) not as set")
 	}
 }
+
+func TestConfigure(t *testing.T) {
+	defer SetUses(Default)
+	if err := Configure("sites"); err != nil || !Enabled(Sites) || Enabled(Restore) {
+		t.Fatalf("sites: %v, sites %v, restore %v", err, Enabled(Sites), Enabled(Restore))
+	}
+	err := Configure("sometimes")
+	if err == nil || err.Error() != `EMBASSY_DIRECT_IO="sometimes": want off, on, or a comma list of sites and restore; using the default (off)` {
+		t.Fatalf("bad value: %v", err)
+	}
+	if Enabled(Sites) || Enabled(Restore) {
+		t.Fatal("a bad value did not leave the default")
+	}
+}

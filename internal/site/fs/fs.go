@@ -64,8 +64,8 @@ type Backend struct {
 	// (new subfolders), not yet synced: their fsync waits for the
 	// device, and the uploader that made the folder should not.
 	pendingDirs []string
-	packs   *fdCache // pack files kept open for ranged reads
-	direct  *directIO
+	packs       *fdCache // pack files kept open for ranged reads
+	direct      *directIO
 }
 
 var (
