@@ -1,10 +1,12 @@
 package repo
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -50,6 +52,8 @@ type packWindow struct {
 	// ended; an evicted window's buffer goes back to the pool at zero.
 	refs    int
 	evicted bool
+	ready   chan struct{} // closed once data is read, or err set
+	err     error
 }
 
 // maxWindows bounds the read-ahead cache (memory: maxWindows × ReadAhead).
@@ -213,32 +217,57 @@ func (d *Dataset) loadBlob(ctx context.Context, id ID, buf, box []byte) (out, bo
 // reused) until releaseWindow. Windows live in pooled buffers, given back
 // once evicted and released: a fresh 4 MiB buffer per window was zeroed and
 // page-faulted in on every read.
+//
+// A window is listed while it is being read, and a blob it will hold waits
+// for it: the restore's workers read the neighbouring files of one pack at
+// the same time, and each fetched a window of its own over the same bytes
+// (bench/README.md, round seven).
 func (d *Dataset) fromWindow(ctx context.Context, loc BlobLoc) (*packWindow, []byte) {
 	off, n := int64(loc.Offset), int64(loc.Length)
-	d.winMu.Lock()
-	for _, w := range d.wins {
-		if w.pack == loc.Pack && off >= w.off && off+n <= w.off+int64(len(w.data)) {
+	size := d.Idx.PackSize(loc.Pack)
+	// The window starts and ends on the site's read unit, an erasure
+	// group's stripe, when it has one: one started at the blob began and
+	// ended inside stripes that the windows next to it fetched as well.
+	start, end := off, min(size, off+max(n, int64(d.ReadAhead)))
+	if a := d.r.readAlign(); a > 0 {
+		start = off - off%a
+		end = min(size, (max(start+int64(d.ReadAhead), off+n)+a-1)/a*a)
+	}
+	var rb *[]byte
+	for {
+		d.winMu.Lock()
+		if w := d.windowFor(loc.Pack, off, n); w != nil {
 			w.refs++
 			d.winMu.Unlock()
+			if rb != nil {
+				readBufs.Put(rb)
+			}
+			if !w.wait(ctx) {
+				d.releaseWindow(w)
+				return nil, nil
+			}
 			return w, w.data[off-w.off : off-w.off+n]
 		}
+		if end < off+n {
+			d.winMu.Unlock()
+			return nil, nil
+		}
+		if rb != nil {
+			break // still missing, with the lock held
+		}
+		// The buffer is taken without the lock; another reader may list
+		// the window meanwhile, so look again.
+		d.winMu.Unlock()
+		rb = getReadBuf(int(end - start))
 	}
-	d.winMu.Unlock()
-	size := d.Idx.PackSize(loc.Pack)
-	// The window starts at the blob. Windows on an erasure group's stripe
-	// boundaries sent 10% fewer bytes but the degraded restores fell to
-	// 75-94% of the healthy ones (bench/README.md, round five).
-	start, end := off, min(size, off+max(n, int64(d.ReadAhead)))
-	if end < off+n {
-		return nil, nil
+	w := &packWindow{pack: loc.Pack, off: start, data: *rb, buf: rb, refs: 1, ready: make(chan struct{})}
+	var srcs []*packWindow // listed windows holding some of w's bytes
+	for _, o := range d.wins {
+		if o.pack == w.pack && o.off < end && o.off+int64(len(o.data)) > start {
+			o.refs++
+			srcs = append(srcs, o)
+		}
 	}
-	rb := getReadBuf(int(end - start))
-	if err := d.r.readFirstInto(ctx, d.PackHandle(loc.Pack), start, *rb, func(*Site, []byte) error { return nil }); err != nil {
-		readBufs.Put(rb)
-		return nil, nil
-	}
-	w := &packWindow{pack: loc.Pack, off: start, data: *rb, buf: rb, refs: 1}
-	d.winMu.Lock()
 	if len(d.wins) >= maxWindows {
 		old := d.wins[0]
 		d.wins = d.wins[1:]
@@ -248,7 +277,85 @@ func (d *Dataset) fromWindow(ctx context.Context, loc BlobLoc) (*packWindow, []b
 	}
 	d.wins = append(d.wins, w)
 	d.winMu.Unlock()
+
+	err := d.fillWindow(ctx, w, srcs)
+	d.winMu.Lock()
+	if err != nil {
+		w.err = err
+		if i := slices.Index(d.wins, w); i >= 0 {
+			d.wins = slices.Delete(d.wins, i, i+1)
+		}
+		w.evicted = true
+	}
+	close(w.ready)
+	d.winMu.Unlock()
+	if err != nil {
+		d.releaseWindow(w)
+		return nil, nil
+	}
 	return w, w.data[off-start : off-start+n]
+}
+
+// windowFor returns the listed window holding [off, off+n) of pack, or
+// nil; d.winMu must be held.
+func (d *Dataset) windowFor(pack ID, off, n int64) *packWindow {
+	for _, w := range d.wins {
+		if w.pack == pack && off >= w.off && off+n <= w.off+int64(len(w.data)) {
+			return w
+		}
+	}
+	return nil
+}
+
+// wait reports, once w is read, whether that succeeded; false when ctx
+// ends first.
+func (w *packWindow) wait(ctx context.Context) bool {
+	select {
+	case <-w.ready:
+		return w.err == nil
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// fillWindow reads w's bytes. The parts that srcs (windows of the pack
+// listed before w, each holding a reference fillWindow releases) hold are
+// copied from them and only the rest is fetched: a window starts at the
+// blob that did not fit the one before, which ends inside it, and the
+// restore's workers read the neighbouring files of a pack through windows
+// of their own, each starting inside another's. A copied byte is no more
+// trusted than a fetched one: a window only serves boxes that must pass
+// GCM and the keyed-id check, and a box that does not is read again
+// exactly.
+func (d *Dataset) fillWindow(ctx context.Context, w *packWindow, srcs []*packWindow) error {
+	defer func() {
+		for _, o := range srcs {
+			d.releaseWindow(o)
+		}
+	}()
+	start, end := w.off, w.off+int64(len(w.data))
+	slices.SortFunc(srcs, func(a, b *packWindow) int { return cmp.Compare(a.off, b.off) })
+	h := d.PackHandle(w.pack)
+	fetch := func(lo, hi int64) error {
+		if lo >= hi {
+			return nil
+		}
+		return d.r.readFirstInto(ctx, h, lo, w.data[lo-start:hi-start], func(*Site, []byte) error { return nil })
+	}
+	pos := start
+	for _, o := range srcs {
+		oEnd := min(end, o.off+int64(len(o.data)))
+		if oEnd <= pos || !o.wait(ctx) {
+			continue // a window that failed: its bytes are fetched
+		}
+		if err := fetch(pos, min(o.off, end)); err != nil {
+			return err
+		}
+		lo := max(pos, o.off)
+		copy(w.data[lo-start:oEnd-start], o.data[lo-o.off:oEnd-o.off])
+		pos = oEnd
+	}
+	return fetch(pos, end)
 }
 
 // releaseWindow ends a use of w that fromWindow began.
