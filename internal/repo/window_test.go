@@ -79,10 +79,9 @@ func TestWindowSharedWhileRead(t *testing.T) {
 }
 
 // TestWindowsFetchEachByteOnce: read in order through windows smaller than
-// the pack, each window starting at a blob that did not fit the one
-// before, the site is asked for each byte of the pack at most once: what a
-// cached window holds is copied from it. With a read unit, the windows
-// start and end on its multiples.
+// the pack, so that boxes lie across two of them (copied together before
+// they are opened), the site is asked for each byte of the pack at most
+// once. With a read unit, the windows start and end on its multiples.
 func TestWindowsFetchEachByteOnce(t *testing.T) {
 	for _, align := range []int64{0, 4096} {
 		d, ids, plains, ws, size := windowFixture(t, align)
