@@ -241,8 +241,10 @@ func (d *Dataset) fromWindow(ctx context.Context, loc BlobLoc, box []byte) (b, b
 	if n <= 0 || off+n > size {
 		return nil, box, nil
 	}
+	// A read unit far above ReadAhead (a wide group's stripe) would make
+	// every window that large: memory goes first, those are not aligned.
 	tile := int64(d.ReadAhead)
-	if a := d.r.readAlign(); a > 0 {
+	if a := d.r.readAlign(); a > 0 && a <= 2*tile {
 		tile = (tile + a - 1) / a * a
 	}
 	first, last := off/tile, (off+n-1)/tile

@@ -81,9 +81,10 @@ func TestWindowSharedWhileRead(t *testing.T) {
 // TestWindowsFetchEachByteOnce: read in order through windows smaller than
 // the pack, so that boxes lie across two of them (copied together before
 // they are opened), the site is asked for each byte of the pack at most
-// once. With a read unit, the windows start and end on its multiples.
+// once. With a read unit, the windows start and end on its multiples,
+// unless it is far larger than ReadAhead (memory goes first).
 func TestWindowsFetchEachByteOnce(t *testing.T) {
-	for _, align := range []int64{0, 4096} {
+	for _, align := range []int64{0, 4096, 1 << 30} {
 		d, ids, plains, ws, size := windowFixture(t, align)
 		d.ReadAhead = int(size / 3)
 		got, err := collect(t, d, ids)
@@ -103,7 +104,10 @@ func TestWindowsFetchEachByteOnce(t *testing.T) {
 		}
 		d.winMu.Lock()
 		for _, w := range d.wins {
-			if align > 0 && (w.off%align != 0 || (w.off+int64(len(w.data)) != size && (w.off+int64(len(w.data)))%align != 0)) {
+			if len(w.data) > 2*d.ReadAhead {
+				t.Errorf("align %d: a window of %d bytes for ReadAhead %d", align, len(w.data), d.ReadAhead)
+			}
+			if align > 0 && align <= int64(d.ReadAhead) && (w.off%align != 0 || (w.off+int64(len(w.data)) != size && (w.off+int64(len(w.data)))%align != 0)) {
 				t.Errorf("align %d: window [%d, %d) of a pack of %d", align, w.off, w.off+int64(len(w.data)), size)
 			}
 		}
