@@ -93,6 +93,17 @@ func (s *Site) holds(k site.Kind) bool {
 	return !s.MetaOnly || k == site.KindConfig || k == site.KindKey
 }
 
+// readAlign is the read unit (site.Properties.ReadAlign) of the first
+// site a pack is read from, or 0.
+func (r *Repo) readAlign() int64 {
+	for _, s := range r.sites {
+		if s.Backend != nil && s.holds(site.KindPack) {
+			return s.Backend.Properties().ReadAlign
+		}
+	}
+	return 0
+}
+
 // Options configure a Repo.
 type Options struct {
 	Home        string // expected home id ("" accepts the site's)

@@ -1,44 +1,62 @@
 package restorer
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"path"
 	"testing"
+
+	"github.com/digital-embassy/embassy/internal/repo"
 )
 
-// TestRegionsHandOutEachJobOnce: whichever worker asks, in whatever
-// order, every job is handed out exactly once, in runs of at most
-// batchFiles; a worker's first run is the front of its own region.
-func TestRegionsHandOutEachJobOnce(t *testing.T) {
+// TestRunsHandOutEachJobOnce: every job is handed out exactly once, in
+// order, in runs of consecutive files of one folder holding at most
+// runBytes (or one larger file), each run as long as those bounds allow.
+func TestRunsHandOutEachJobOnce(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000, 100003} {
-		for _, w := range []int{1, 2, 4, 7} {
-			r := newRegions(n, w)
-			if k := len(r.lo); n >= w*batchFiles && k == w {
-				for i := range w {
-					if lo, _, _ := r.next(i); lo != i*n/w {
-						t.Fatalf("n=%d w=%d: worker %d starts at %d, want %d", n, w, i, lo, i*n/w)
-					}
-				}
-				r = newRegions(n, w)
+	for _, n := range []int{0, 1, 31, 32, 33, 100, 1000, 10003} {
+		jobs := make([]job, n)
+		dir := 0
+		for i := range jobs {
+			if rng.IntN(50) == 0 {
+				dir++
 			}
-			seen := make([]int, n)
-			for {
-				lo, hi, ok := r.next(rng.IntN(w))
-				if !ok {
-					break
-				}
-				if lo >= hi || hi-lo > batchFiles {
-					t.Fatalf("n=%d w=%d: run [%d, %d)", n, w, lo, hi)
-				}
-				for i := lo; i < hi; i++ {
-					seen[i]++
-				}
+			size := int64(rng.IntN(200))
+			switch rng.IntN(20) {
+			case 0:
+				size = runBytes + int64(rng.IntN(3)-1)
+			case 1:
+				size = int64(rng.IntN(runBytes / 2))
 			}
-			for i, c := range seen {
-				if c != 1 {
-					t.Fatalf("n=%d w=%d: job %d handed out %d times", n, w, i, c)
-				}
+			jobs[i] = job{path: fmt.Sprintf("/t/d%d/f%d", dir, i), node: repo.Node{Size: size}}
+		}
+		r := &runs{jobs: jobs}
+		next := 0
+		for {
+			lo, hi, ok := r.take()
+			if !ok {
+				break
 			}
+			if lo != next || hi <= lo || hi > n {
+				t.Fatalf("n=%d: run [%d, %d), want it to start at %d", n, lo, hi, next)
+			}
+			var size int64
+			for i := lo; i < hi; i++ {
+				if path.Dir(jobs[i].path) != path.Dir(jobs[lo].path) {
+					t.Fatalf("n=%d: run [%d, %d) spans two folders", n, lo, hi)
+				}
+				size += jobs[i].node.Size
+			}
+			if hi-lo > 1 && size > runBytes {
+				t.Fatalf("n=%d: run [%d, %d) holds %d bytes", n, lo, hi, size)
+			}
+			if hi < n && path.Dir(jobs[hi].path) == path.Dir(jobs[lo].path) && size+jobs[hi].node.Size <= runBytes {
+				t.Fatalf("n=%d: run [%d, %d) stopped short", n, lo, hi)
+			}
+			next = hi
+		}
+		if next != n {
+			t.Fatalf("n=%d: handed out %d jobs", n, next)
 		}
 	}
 }

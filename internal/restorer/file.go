@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -17,50 +18,50 @@ import (
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
-// batchFiles is how many consecutive files a worker takes at a time.
+// batchFiles is how many consecutive small files a worker reads together
+// (LoadBlobSet) and holds the contents of.
 const batchFiles = 32
 
-// regions hands out runs of at most batchFiles consecutive jobs. The list
-// is cut into one region per worker; each worker takes its own region's
-// runs from the front, and once it is done, the last run of the region
-// with the most left. So the workers write in different parts of the tree
-// (different folders) at once, to the end: creating a file takes its
-// folder's lock, and workers writing in one folder of tiny files spun on
-// it (rwsem_spin_on_owner, 4-9% of a restore's cycles).
-type regions struct {
-	mu     sync.Mutex
-	lo, hi []int // per region, the jobs [lo, hi) not yet handed out
+// runBytes bounds the bytes of one run of files a worker takes at a time.
+const runBytes = 4 << 20
+
+// runs hands out the jobs in their order (the snapshot's walk order), in
+// runs of consecutive files of one folder holding at most runBytes (a
+// larger file is a run of its own), to whichever worker asks next.
+//
+// In that order the workers restore together the files the snapshot's
+// workers chunked together, whose blobs lie interleaved in the same packs,
+// so a read-ahead window fetched for one file serves its neighbours while
+// it is cached. Workers that each owned a region of the list (round six)
+// restored one of those files after the other: a remote restore of the
+// 2 GiB corpus fetched every pack window about three times (2.2 GiB sent
+// per GiB restored against a floor of 0.72; bench/README.md, round seven).
+// A run stays in one folder so that workers writing tiny files do not
+// create them in one folder at once: that takes the folder's lock, and
+// four workers spun on it (rwsem_spin_on_owner, 4-9% of a tiny-file
+// restore's cycles).
+type runs struct {
+	mu   sync.Mutex
+	jobs []job
+	next int
 }
 
-func newRegions(n, workers int) *regions {
-	k := max(1, min(workers, n/batchFiles))
-	r := &regions{lo: make([]int, k), hi: make([]int, k)}
-	for i := range k {
-		r.lo[i], r.hi[i] = i*n/k, (i+1)*n/k
-	}
-	return r
-}
-
-// next returns worker w's next run; ok is false when all are handed out.
-func (r *regions) next(w int) (lo, hi int, ok bool) {
+// take returns the next run [lo, hi); ok is false when all are handed out.
+func (r *runs) take() (lo, hi int, ok bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if i := w % len(r.lo); r.lo[i] < r.hi[i] {
-		lo, hi = r.lo[i], min(r.lo[i]+batchFiles, r.hi[i])
-		r.lo[i] = hi
-		return lo, hi, true
-	}
-	best := -1
-	for i := range r.lo {
-		if r.lo[i] < r.hi[i] && (best < 0 || r.hi[i]-r.lo[i] > r.hi[best]-r.lo[best]) {
-			best = i
-		}
-	}
-	if best < 0 {
+	lo = r.next
+	if lo >= len(r.jobs) {
 		return 0, 0, false
 	}
-	lo, hi = max(r.lo[best], r.hi[best]-batchFiles), r.hi[best]
-	r.hi[best] = lo
+	dir := path.Dir(r.jobs[lo].path)
+	size := r.jobs[lo].node.Size
+	hi = lo + 1
+	for hi < len(r.jobs) && path.Dir(r.jobs[hi].path) == dir && size+r.jobs[hi].node.Size <= runBytes {
+		size += r.jobs[hi].node.Size
+		hi++
+	}
+	r.next = hi
 	return lo, hi, true
 }
 
@@ -71,8 +72,8 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 	var once sync.Once
 	var firstErr error
 	var nfiles, nbytes atomic.Int64
-	rs := newRegions(len(jobs), o.Workers)
-	for w := range o.Workers {
+	rs := &runs{jobs: jobs}
+	for range o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -81,26 +82,28 @@ func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st 
 			var dir folder
 			defer dir.close()
 			for ctx.Err() == nil {
-				lo, hi, ok := rs.next(w)
+				lo, hi, ok := rs.take()
 				if !ok {
 					return
 				}
-				batch := jobs[lo:hi]
-				wb.buf = pre.load(ctx, d, batch, wb.buf)
-				for k, j := range batch {
-					if ctx.Err() != nil {
-						break
+				for b := lo; b < hi && ctx.Err() == nil; b += batchFiles {
+					batch := jobs[b:min(b+batchFiles, hi)]
+					wb.buf = pre.load(ctx, d, batch, wb.buf)
+					for k, j := range batch {
+						if ctx.Err() != nil {
+							break
+						}
+						content, err := pre.content(k)
+						if err == nil {
+							err = writeFile(ctx, d, j, o, wb, m, &dir, content)
+						}
+						if err != nil {
+							once.Do(func() { firstErr = err; cancel() })
+							break
+						}
+						nfiles.Add(1)
+						nbytes.Add(j.node.Size)
 					}
-					content, err := pre.content(k)
-					if err == nil {
-						err = writeFile(ctx, d, j, o, wb, m, &dir, content)
-					}
-					if err != nil {
-						once.Do(func() { firstErr = err; cancel() })
-						break
-					}
-					nfiles.Add(1)
-					nbytes.Add(j.node.Size)
 				}
 			}
 		}()

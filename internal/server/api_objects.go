@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/api"
@@ -189,6 +190,22 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, c caller) err
 			return errReplay
 		}
 		started = true
+		// A range of up to maxBufferedGet (an erasure shard record) is
+		// read with one read into a pooled buffer
+		// and written to the connection at once: io.Copy read a pack 32
+		// KiB at a time, a pread and a TLS write each.
+		var body *[]byte
+		if length <= maxBufferedGet {
+			body = getBufs.Get().(*[]byte)
+			defer getBufs.Put(body)
+			if int64(cap(*body)) < length {
+				*body = make([]byte, length, maxBufferedGet)
+			}
+			*body = (*body)[:length]
+			if _, err := io.ReadFull(rd, *body); err != nil {
+				return err
+			}
+		}
 		hd := w.Header()
 		hd.Set("Content-Type", "application/octet-stream")
 		hd.Set("Content-Length", strconv.FormatInt(length, 10))
@@ -199,10 +216,22 @@ func (s *Server) getObject(w http.ResponseWriter, r *http.Request, c caller) err
 			hd.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+length-1, fi.Size))
 		}
 		w.WriteHeader(status)
+		if body != nil {
+			_, err := w.Write(*body)
+			return err
+		}
 		_, err := io.CopyN(w, rd, length)
 		return err
 	})
 }
+
+// maxBufferedGet is the largest range getObject reads into one buffer:
+// an erasure shard record (1 MiB and its tag) fits, and a daemon holds at
+// most that much per GET in flight.
+const maxBufferedGet = 1<<20 + 4<<10
+
+// getBufs holds getObject's buffers (at most one per GET in flight).
+var getBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 func (s *Server) statObject(w http.ResponseWriter, r *http.Request, c caller) error {
 	h, err := handleOf(r)

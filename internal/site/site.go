@@ -168,6 +168,12 @@ type Properties struct {
 	Location     string // URL with any secret removed
 	Connections  int    // useful number of concurrent requests
 	ObjectLock   bool   // whether RetainUntil is enforced
+	// ReadAlign, when positive, is the unit a ranged read fetches whole
+	// from the storage behind the site (an erasure group's stripe: k
+	// shards' worth of object bytes): a reader that reads on its
+	// multiples fetches no byte twice. A hint, never needed for
+	// correctness.
+	ReadAlign int64
 }
 
 // Backend is the storage contract every site implements.

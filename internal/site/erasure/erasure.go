@@ -146,6 +146,7 @@ func NewWithOptions(members []site.Backend, k, m int, props site.Properties, opt
 	}
 	props.Connections = max(conns, 1)
 	props.ObjectLock = lock
+	props.ReadAlign = int64(k) * int64(opts.Stripe) // objects written since with another stripe are read correctly, only less aligned
 	return &Backend{
 		members: members, k: k, m: m, enc: enc, props: props, opts: opts, log: log,
 		lat: make([]atomic.Int64, k+m), stripes: stripeCache{max: opts.StripeCache},

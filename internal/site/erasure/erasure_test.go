@@ -334,7 +334,7 @@ func TestNew(t *testing.T) {
 				return
 			}
 			p := b.Properties()
-			if p.Connections != 4 || p.Jurisdiction != "multi" || p.Location != "erasure:3+2?members=mem:,mem:,mem:,mem:,mem:" {
+			if p.Connections != 4 || p.Jurisdiction != "multi" || p.Location != "erasure:3+2?members=mem:,mem:,mem:,mem:,mem:" || p.ReadAlign != 3*DefaultStripe {
 				t.Errorf("Properties: %+v", p)
 			}
 		})
