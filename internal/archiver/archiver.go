@@ -85,6 +85,7 @@ type entry struct {
 	// marks a synthetic root whose children are known, and pending counts
 	// the children still being stored, plus one while it is being listed.
 	sub    *repo.Tree
+	load   *treeLoad // sub and prev on their way in (see prefetcher)
 	listed bool
 	// prev is the parent snapshot's tree of this folder, whose id is
 	// prevID: kept until the folder's tree is stored, which is then the
@@ -126,6 +127,9 @@ type arch struct {
 	// sameTrees counts the folders whose tree is the parent snapshot's,
 	// reused without encoding it again.
 	sameTrees atomic.Int64
+	// pf loads the parent snapshot's folder trees ahead of the walker
+	// (nil without a parent snapshot).
+	pf *prefetcher
 	// adopt waits for the orphan packs and hands them to w, once; every
 	// blob is stored after it (saveBlob).
 	adopt func() error
@@ -181,6 +185,10 @@ func Run(ctx context.Context, d *repo.Dataset, o Options) (*Result, error) {
 		a.w.AdoptPacks(orphans)
 		return nil
 	})
+	if o.Parent != nil {
+		a.pf = newPrefetcher(ctx, d)
+		defer a.pf.close()
+	}
 	root, err := a.scan(ctx)
 	if err != nil {
 		a.w.Abort()
@@ -335,7 +343,9 @@ func (a *arch) scanPath(ctx context.Context, dir *entry, path string, fi fs.File
 				e.prev, e.prevID = parent, a.o.Parent.Tree
 			}
 		} else if e.old != nil && e.old.Type == repo.NodeDir && e.old.Subtree != nil {
-			if t, err := a.d.LoadTree(ctx, *e.old.Subtree); err == nil {
+			if a.pf != nil {
+				e.load = a.pf.want(path, *e.old.Subtree)
+			} else if t, err := a.d.LoadTree(ctx, *e.old.Subtree); err == nil {
 				e.sub = t
 				e.prev, e.prevID = t, *e.old.Subtree
 			}

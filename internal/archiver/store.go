@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -56,6 +57,9 @@ func (a *arch) store(ctx context.Context, root *entry) (repo.ID, error) {
 	if err := s.visit(root); err != nil {
 		s.fail(err)
 	}
+	if a.pf != nil {
+		a.pf.close() // the walk is over: nothing more to load
+	}
 	a.o.Progress.Scanned.Store(true)
 	close(jobs)
 	wg.Wait()
@@ -98,37 +102,12 @@ type scratch struct {
 func (s *storeRun) visit(d *entry) error {
 	a := s.a
 	if !d.listed {
-		path := d.path()
-		dir, ents, err := readDir(path)
-		if err != nil {
-			if d.parent == nil {
-				return fmt.Errorf("read source directory: %w", err)
+		if err := s.list(d); err != nil {
+			if errors.Is(err, errSkipped) {
+				return s.release(d.parent, s.walker)
 			}
-			a.skip(path, err)
-			d.skipped = true
-			return s.release(d.parent, s.walker)
+			return err
 		}
-		sub := d.sub
-		d.sub = nil
-		d.children = make([]*entry, 0, len(ents))
-		for _, de := range ents {
-			cp := filepath.Join(path, de.Name())
-			cfi, err := lstatAt(dir, de.Name())
-			if err != nil {
-				a.skip(cp, err)
-				continue
-			}
-			c, err := a.scanPath(s.ctx, d, cp, cfi, sub, false)
-			if err != nil {
-				_ = dir.Close()
-				return err
-			}
-			if c != nil {
-				c.node.Name = de.Name() // not a slice of cp, which can go
-				d.children = append(d.children, c)
-			}
-		}
-		_ = dir.Close()
 	}
 	d.pending.Store(1) // the listing
 	for _, c := range d.children {
@@ -184,6 +163,85 @@ func (s *storeRun) visit(d *entry) error {
 		}
 	}
 	return s.release(d, s.walker)
+}
+
+// errSkipped is list's word for a folder that could not be listed and is
+// left out (and reported) instead.
+var errSkipped = errors.New("folder skipped")
+
+// list reads folder d's entries into d.children: from its prefetched
+// listing, or straight from the folder (one lstat at a time, nothing
+// held but the entries).
+func (s *storeRun) list(d *entry) error {
+	a := s.a
+	path := d.path()
+	fail := func(err error) error {
+		if d.parent == nil {
+			return fmt.Errorf("read source directory: %w", err)
+		}
+		a.skip(path, err)
+		d.skipped = true
+		return errSkipped
+	}
+	if d.load != nil {
+		ls, t := a.pf.get(d.load)
+		if ls == nil {
+			return s.ctx.Err()
+		}
+		if t != nil {
+			d.sub = t
+			d.prev, d.prevID = t, d.load.id
+		}
+		d.load = nil
+		if ls.err != nil {
+			return fail(ls.err)
+		}
+		d.children = make([]*entry, 0, len(ls.names))
+		sub := d.sub
+		d.sub = nil
+		for i, name := range ls.names {
+			fi := ls.infos[i]
+			ls.infos[i] = nil
+			if err := s.add(d, path, sub, name, fi, ls.errs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	dir, ents, err := readDir(path)
+	if err != nil {
+		return fail(err)
+	}
+	defer dir.Close()
+	d.children = make([]*entry, 0, len(ents))
+	sub := d.sub
+	d.sub = nil
+	for _, de := range ents {
+		fi, err := lstatAt(dir, de.Name())
+		if err := s.add(d, path, sub, de.Name(), fi, err); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add scans entry name of folder d (at path), whose lstat gave fi or err,
+// into d.children; sub is the parent snapshot's tree of d.
+func (s *storeRun) add(d *entry, path string, sub *repo.Tree, name string, fi fs.FileInfo, err error) error {
+	cp := filepath.Join(path, name)
+	if err != nil {
+		s.a.skip(cp, err)
+		return nil
+	}
+	c, err := s.a.scanPath(s.ctx, d, cp, fi, sub, false)
+	if err != nil {
+		return err
+	}
+	if c != nil {
+		c.node.Name = name // not a slice of cp, which can go
+		d.children = append(d.children, c)
+	}
+	return nil
 }
 
 // fileDone follows a stored file: the later links to its inode waiting
