@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -38,8 +39,8 @@ type Reservation struct {
 }
 
 var (
-	reservationNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	acceleratorRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+	reservationNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
+	acceleratorRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 )
 
 // reservationFields are the fields of a reservation, in signing order.
@@ -122,19 +123,19 @@ func parseReservation(n *yaml.Node, bad badFunc) (Reservation, bool) {
 		switch k.Value {
 		case "name":
 			r.Name = f.Value
-			if !reservationNameRE.MatchString(f.Value) {
+			if !reservationNameRE().MatchString(f.Value) {
 				bad(f, p, "%q is not a valid name: use 1-64 lower-case letters, digits, '.', '_' or '-'", f.Value)
 				ok = false
 			}
 		case "site":
 			r.Site = f.Value
-			if !reservationNameRE.MatchString(f.Value) {
+			if !reservationNameRE().MatchString(f.Value) {
 				bad(f, p, "%q is not a site name", f.Value)
 				ok = false
 			}
 		case "accelerator":
 			r.Accelerator = f.Value
-			if !acceleratorRE.MatchString(f.Value) {
+			if !acceleratorRE().MatchString(f.Value) {
 				bad(f, p, "%q is not an accelerator model such as H100", f.Value)
 				ok = false
 			}
@@ -220,9 +221,9 @@ func reservationSchema() map[string]any {
 	return map[string]any{"type": "array", "minItems": 1, "description": "sovereign compute reservations at host sites [operational rules]",
 		"items": map[string]any{"type": "object", "additionalProperties": false, "required": []string{"name", "site"},
 			"properties": map[string]any{
-				"name":        map[string]any{"type": "string", "pattern": reservationNameRE.String()},
-				"site":        map[string]any{"type": "string", "pattern": reservationNameRE.String(), "description": "the home's name of the host site"},
-				"accelerator": map[string]any{"type": "string", "pattern": acceleratorRE.String(), "description": "accelerator model, e.g. H100"},
+				"name":        map[string]any{"type": "string", "pattern": reservationNameRE().String()},
+				"site":        map[string]any{"type": "string", "pattern": reservationNameRE().String(), "description": "the home's name of the host site"},
+				"accelerator": map[string]any{"type": "string", "pattern": acceleratorRE().String(), "description": "accelerator model, e.g. H100"},
 				"gpus":        n(4096),
 				"cpu-cores":   n(1_000_000),
 				"memory-gib":  n(1_000_000),

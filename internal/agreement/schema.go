@@ -27,7 +27,7 @@ func JSONSchema() []byte {
 	root["required"] = []string{"format", "id", "parties"}
 	props := root["properties"].(map[string]any)
 	props["format"] = map[string]any{"const": Format}
-	props["id"] = map[string]any{"type": "string", "pattern": idRE.String()}
+	props["id"] = map[string]any{"type": "string", "pattern": idRE().String()}
 	props["title"] = map[string]any{"type": "string"}
 	props["parties"] = map[string]any{"type": "object", "additionalProperties": false, "required": []string{Sending, Host},
 		"properties": map[string]any{Sending: party, Host: party}}

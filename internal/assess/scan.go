@@ -9,14 +9,15 @@ import (
 	"math"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/digital-embassy/embassy/internal/site"
 )
 
 var (
-	shareName   = regexp.MustCompile(`^shares/e[0-9]{8}/[0-9]{3}$`)
-	dataKeyName = regexp.MustCompile(`^datasets/[0-9a-f]{32}/v[0-9]{6}\.e[0-9]{8}$`)
-	configName  = regexp.MustCompile(`^(repo|epoch-[0-9]{8}|state-[0-9]{12})$`)
+	shareName   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^shares/e[0-9]{8}/[0-9]{3}$`) })
+	dataKeyName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^datasets/[0-9a-f]{32}/v[0-9]{6}\.e[0-9]{8}$`) })
+	configName  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(repo|epoch-[0-9]{8}|state-[0-9]{12})$`) })
 )
 
 // sample is how much of each object the scan reads.
@@ -59,7 +60,7 @@ func ScanSite(ctx context.Context, b site.Backend) ([]string, error) {
 func Classify(h site.Handle, head []byte) string {
 	switch h.Kind {
 	case site.KindConfig:
-		if !configName.MatchString(h.Name) {
+		if !configName().MatchString(h.Name) {
 			return "unexpected configuration object"
 		}
 		if secretField(head) {
@@ -68,12 +69,12 @@ func Classify(h site.Handle, head []byte) string {
 		return ""
 	case site.KindKey:
 		switch {
-		case shareName.MatchString(h.Name):
+		case shareName().MatchString(h.Name):
 			if !bytes.HasPrefix(head, []byte("age-encryption.org/v1\n")) {
 				return "custodian share is not age-encrypted"
 			}
 			return ""
-		case dataKeyName.MatchString(h.Name):
+		case dataKeyName().MatchString(h.Name):
 			if len(head) >= 512 && entropy(head) < 7.0 {
 				return "wrapped dataset key does not look encrypted"
 			}

@@ -48,7 +48,7 @@ func ParseChallengeRequest(b []byte) (*ChallengeRequest, error) {
 	if err := strict.JSON(b, &rq); err != nil {
 		return nil, fmt.Errorf("challenge request: %w", err)
 	}
-	if !nameRE.MatchString(rq.TEE) {
+	if !nameRE().MatchString(rq.TEE) {
 		return nil, fmt.Errorf("challenge request: tee %q is not valid", rq.TEE)
 	}
 	return &rq, nil
@@ -60,7 +60,7 @@ func ParseReleaseRequest(b []byte) (*ReleaseRequest, error) {
 	if err := strict.JSON(b, &rq); err != nil {
 		return nil, fmt.Errorf("release request: %w", err)
 	}
-	if rq.Session == "" || len(rq.Session) > 64 || !nameRE.MatchString(rq.TEE) || len(rq.Evidence) == 0 {
+	if rq.Session == "" || len(rq.Session) > 64 || !nameRE().MatchString(rq.TEE) || len(rq.Evidence) == 0 {
 		return nil, errors.New("release request: session, tee and evidence are required")
 	}
 	return &rq, nil

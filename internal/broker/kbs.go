@@ -141,7 +141,7 @@ func ParseKBSRequest(b []byte) (*KBSRequest, error) {
 	if err := strict.JSON(b, &rq); err != nil {
 		return nil, fmt.Errorf("kbs request: %w", err)
 	}
-	if rq.Version == "" || rq.TEE == "" || !nameRE.MatchString(rq.TEE) {
+	if rq.Version == "" || rq.TEE == "" || !nameRE().MatchString(rq.TEE) {
 		return nil, errors.New("kbs request: version and a valid tee are required")
 	}
 	return &rq, nil

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/strict"
@@ -19,9 +20,9 @@ const RefsFormat = "embassy.refs.v1"
 const maxRefsFile = 256 << 10
 
 var (
-	nameRE        = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	measureNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,127}$`)
-	measureValRE  = regexp.MustCompile(`^[0-9a-f]{2,256}$`)
+	nameRE        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
+	measureNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,127}$`) })
+	measureValRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{2,256}$`) })
 )
 
 // RefValues is a set of reference measurements published by the sending
@@ -50,10 +51,10 @@ func (r *RefValues) Validate() error {
 	if r.Format != RefsFormat {
 		return fmt.Errorf("reference values format %q: want %q", r.Format, RefsFormat)
 	}
-	if !nameRE.MatchString(r.Name) {
+	if !nameRE().MatchString(r.Name) {
 		return fmt.Errorf("reference values name %q: use 1-64 lowercase letters, digits, '.', '_' or '-'", r.Name)
 	}
-	if !nameRE.MatchString(r.TEE) {
+	if !nameRE().MatchString(r.TEE) {
 		return fmt.Errorf("reference values %s: tee %q is not a TEE name (tpm, snp, tdx, nvidia...)", r.Name, r.TEE)
 	}
 	if r.Issued.IsZero() {
@@ -66,10 +67,10 @@ func (r *RefValues) Validate() error {
 		return fmt.Errorf("reference values %s: %d measurements: want 1 to 256", r.Name, len(r.Measurements))
 	}
 	for k, v := range r.Measurements {
-		if !measureNameRE.MatchString(k) {
+		if !measureNameRE().MatchString(k) {
 			return fmt.Errorf("reference values %s: measurement name %q: use lowercase letters, digits, '.', '_', '/' or '-'", r.Name, k)
 		}
-		if !measureValRE.MatchString(v) {
+		if !measureValRE().MatchString(v) {
 			return fmt.Errorf("reference values %s: measurement %s: value must be lowercase hex", r.Name, k)
 		}
 	}

@@ -28,7 +28,7 @@ type Rule struct {
 }
 
 func (r *Rule) validate() error {
-	if !nameRE.MatchString(r.Name) {
+	if !nameRE().MatchString(r.Name) {
 		return fmt.Errorf("rule %q: name must be 1-64 lowercase letters, digits, '.', '_' or '-'", r.Name)
 	}
 	if len(r.Datasets) == 0 && len(r.Classes) == 0 {

@@ -163,7 +163,7 @@ func (s *Store) Load() (*State, error) {
 func (st *State) validate() error {
 	seen := map[string]bool{}
 	for i, w := range st.Workloads {
-		if !nameRE.MatchString(w.Name) || !measureValRE.MatchString(w.Identity) || w.Site == "" {
+		if !nameRE().MatchString(w.Name) || !measureValRE().MatchString(w.Identity) || w.Site == "" {
 			return fmt.Errorf("%s: workload %d: needs a name, a hex identity and a site", WorkloadsFile, i+1)
 		}
 		if seen[w.Identity] {
@@ -238,7 +238,7 @@ func (s *Store) AddRefs(b []byte) (*SignedRefs, error) {
 
 // ApproveRefs moves staged reference values to the approved set.
 func (s *Store) ApproveRefs(name string) (*SignedRefs, error) {
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return nil, fmt.Errorf("reference values name %q is not valid", name)
 	}
 	src := filepath.Join(s.Dir, refsDir, "pending", name+".json")

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -75,7 +76,7 @@ func (e *env) observeProof(site string, d time.Duration) {
 	e.cmdMetrics().proof.WithLabelValues(site).Set(d.Seconds())
 }
 
-var unsafeFileChars = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
+var unsafeFileChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9_.-]+`) })
 
 // writeCommandMetrics writes the run's metrics to
 // $EMBASSY_METRICS_TEXTFILE_DIR/embassy_<command>[_<dataset>].prom,
@@ -92,7 +93,7 @@ func (e *env) writeCommandMetrics(cmd *cobra.Command, code int, start time.Time)
 	m.exit.WithLabelValues(name).Set(float64(code))
 	file := "embassy_" + strings.ReplaceAll(name, " ", "_")
 	if m.file != "" {
-		file += "_" + unsafeFileChars.ReplaceAllString(m.file, "_")
+		file += "_" + unsafeFileChars().ReplaceAllString(m.file, "_")
 	}
 	if err := prometheus.WriteToTextfile(filepath.Join(dir, file+".prom"), m.reg); err != nil {
 		e.warnf("%s: %v", metricsTextfileEnv, err)

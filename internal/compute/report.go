@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/strict"
@@ -103,7 +104,7 @@ const (
 	maxQuantity  = 1_000_000
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // ErrReport wraps every reason a report is refused.
 var ErrReport = errors.New("capacity report refused")
@@ -142,7 +143,7 @@ func (r *Report) Validate() error {
 	if r.Format != Format {
 		return refuse("format %q, want %q", r.Format, Format)
 	}
-	if !nameRE.MatchString(r.Site) {
+	if !nameRE().MatchString(r.Site) {
 		return refuse("site name %q", r.Site)
 	}
 	if n, err := hex.DecodeString(r.Nonce); err != nil || len(n) != NonceSize {
@@ -160,7 +161,7 @@ func (r *Report) Validate() error {
 	}
 	var models []string
 	for _, g := range d.GPUs {
-		if !nameRE.MatchString(g.Model) || slices.Contains(models, g.Model) {
+		if !nameRE().MatchString(g.Model) || slices.Contains(models, g.Model) {
 			return refuse("GPU model %q missing, malformed or listed twice", g.Model)
 		}
 		models = append(models, g.Model)
@@ -190,7 +191,7 @@ func (r *Report) Validate() error {
 	}
 	var names []string
 	for _, w := range r.Workloads {
-		if !nameRE.MatchString(w.Name) || slices.Contains(names, w.Name) {
+		if !nameRE().MatchString(w.Name) || slices.Contains(names, w.Name) {
 			return refuse("workload name %q missing, malformed or listed twice", w.Name)
 		}
 		names = append(names, w.Name)
@@ -200,10 +201,10 @@ func (r *Report) Validate() error {
 		if rank(w.Priority) < 0 {
 			return refuse("workload %s: priority %q, want best-effort, normal or crisis", w.Name, w.Priority)
 		}
-		if w.GPUs > 0 && !nameRE.MatchString(w.Accelerator) {
+		if w.GPUs > 0 && !nameRE().MatchString(w.Accelerator) {
 			return refuse("workload %s uses %d GPUs of no model", w.Name, w.GPUs)
 		}
-		if w.Reservation != "" && !nameRE.MatchString(w.Reservation) {
+		if w.Reservation != "" && !nameRE().MatchString(w.Reservation) {
 			return refuse("workload %s: reservation %q", w.Name, w.Reservation)
 		}
 		for _, c := range []struct {

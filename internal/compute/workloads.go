@@ -43,9 +43,9 @@ func ParseWorkloads(b []byte) ([]DeclaredWorkload, error) {
 	for i, w := range f.Workloads {
 		at := fmt.Sprintf("workloads.yaml: workload %d (%s)", i+1, w.Name)
 		switch {
-		case !nameRE.MatchString(w.Name) || slices.Contains(names, w.Name):
+		case !nameRE().MatchString(w.Name) || slices.Contains(names, w.Name):
 			return nil, fmt.Errorf("%s: a name of letters, digits, '.', '_' or '-', once", at)
-		case !nameRE.MatchString(w.Site):
+		case !nameRE().MatchString(w.Site):
 			return nil, fmt.Errorf("%s: site %q", at, w.Site)
 		case w.GoverningLaw == "" || len(w.Jurisdictions) == 0:
 			return nil, fmt.Errorf("%s: every workload is tagged with its governing-law and jurisdictions", at)

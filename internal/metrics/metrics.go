@@ -64,7 +64,7 @@ func (r *Registry) MustRegister(cs ...prometheus.Collector) {
 	}
 }
 
-var fqName = regexp.MustCompile(`fqName: "([^"]+)"`)
+var fqName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`fqName: "([^"]+)"`) })
 
 // Names returns the sorted names of every metric registered.
 func (r *Registry) Names() []string {
@@ -81,7 +81,7 @@ func Names(cs ...prometheus.Collector) []string {
 		ch := make(chan *prometheus.Desc)
 		go func() { c.Describe(ch); close(ch) }()
 		for d := range ch {
-			if m := fqName.FindStringSubmatch(d.String()); m != nil {
+			if m := fqName().FindStringSubmatch(d.String()); m != nil {
 				names = append(names, m[1])
 			}
 		}

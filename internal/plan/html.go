@@ -7,13 +7,14 @@ import (
 	"io"
 	"math"
 	"strings"
+	"sync"
 )
 
 // WriteHTML renders the report as one printable HTML page with inline SVG
 // charts (no scripts). Every string from the scenario is escaped: by
 // html/template in the page, by html.EscapeString inside the SVG.
 func (r *Report) WriteHTML(w io.Writer) error {
-	return pageTmpl.Execute(w, map[string]any{
+	return pageTmpl().Execute(w, map[string]any{
 		"R":          r,
 		"Prereqs":    Prerequisites,
 		"Spectrum":   template.HTML(r.spectrumSVG()),
@@ -25,18 +26,19 @@ func (r *Report) WriteHTML(w io.Writer) error {
 
 var esc = html.EscapeString
 
-var pageTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"pct":   pct,
-	"money": money,
-	"f2":    func(x float64) string { return fmt.Sprintf("%.2f", x) },
-	"heat": func(x float64) template.CSS {
-		// red (0) to green (1)
-		h := int(math.Round(clamp01(x) * 120))
-		return template.CSS(fmt.Sprintf("background:hsl(%d,70%%,80%%)", h))
-	},
-	"join":  strings.Join,
-	"score": func(sc SiteScore, p string) float64 { return sc.Scores[p] },
-}).Parse(`<!DOCTYPE html>
+var pageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"pct":   pct,
+		"money": money,
+		"f2":    func(x float64) string { return fmt.Sprintf("%.2f", x) },
+		"heat": func(x float64) template.CSS {
+			// red (0) to green (1)
+			h := int(math.Round(clamp01(x) * 120))
+			return template.CSS(fmt.Sprintf("background:hsl(%d,70%%,80%%)", h))
+		},
+		"join":  strings.Join,
+		"score": func(sc SiteScore, p string) float64 { return sc.Scores[p] },
+	}).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>Sovereignty plan: {{.R.Scenario}}</title>
 <style>
@@ -87,6 +89,7 @@ cost {{money .Cost}} {{$.R.Currency}} a year (fixed {{money .FixedCost}}, storag
 {{if .R.Estimates}}<p class="small">Estimates, not sourced: {{range .R.Estimates}}{{.}}; {{end}}</p>{{end}}</section>{{end}}
 </body></html>
 `))
+})
 
 func (r *Report) spectrumSVG() string {
 	var b strings.Builder

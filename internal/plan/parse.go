@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -114,7 +115,7 @@ func Parse(r io.Reader, file string) (*Scenario, error) {
 	return &s, nil
 }
 
-var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+var lineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`) })
 
 func yamlProblems(err error) []Problem {
 	var msgs []string
@@ -127,7 +128,7 @@ func yamlProblems(err error) []Problem {
 	ps := make([]Problem, 0, len(msgs))
 	for _, m := range msgs {
 		p := Problem{Msg: strings.TrimPrefix(m, "yaml: ")}
-		if sm := lineRE.FindStringSubmatch(m); sm != nil {
+		if sm := lineRE().FindStringSubmatch(m); sm != nil {
 			p.Line, _ = strconv.Atoi(sm[1])
 			p.Msg = sm[2]
 		}
@@ -219,9 +220,9 @@ func yamlName(f reflect.StructField) string {
 }
 
 var (
-	nameRE   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`)
-	ccRE     = regexp.MustCompile(`^[A-Z]{2}$`)
-	schemeRE = regexp.MustCompile(`^(replica|[1-9][0-9]?\+[0-9][0-9]?)$`)
+	nameRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$`) })
+	ccRE     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Z]{2}$`) })
+	schemeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(replica|[1-9][0-9]?\+[0-9][0-9]?)$`) })
 )
 
 // checkTags applies the schema tags (the same ones the JSON Schema is
@@ -291,10 +292,10 @@ func checkValue(fv reflect.Value, path string, o map[string]string, lines map[st
 		if p, ok := o["pattern"]; ok && !regexp.MustCompile(p).MatchString(s) {
 			add(path, "%q does not match %s", s, p)
 		}
-		if _, ok := o["cc"]; ok && !ccRE.MatchString(s) {
+		if _, ok := o["cc"]; ok && !ccRE().MatchString(s) {
 			add(path, "%q is not an ISO 3166-1 alpha-2 code such as EE or LU", s)
 		}
-		if _, ok := o["name"]; ok && !nameRE.MatchString(s) {
+		if _, ok := o["name"]; ok && !nameRE().MatchString(s) {
 			add(path, "%q: use 1-63 letters, digits, '-' or '_'", s)
 		}
 		if _, ok := o["latlon"]; ok {
@@ -387,7 +388,7 @@ func ParseScheme(s string) (k, m int, err error) {
 	if s == "replica" {
 		return 1, -1, nil
 	}
-	if !schemeRE.MatchString(s) {
+	if !schemeRE().MatchString(s) {
 		return 0, 0, fmt.Errorf("scheme %q: use \"replica\" or an erasure code \"K+M\" such as \"4+2\"", s)
 	}
 	a, b, _ := strings.Cut(s, "+")

@@ -81,15 +81,15 @@ func applyOpts(s map[string]any, o map[string]string) {
 		case "pattern":
 			s["pattern"] = v
 		case "cc":
-			s["pattern"] = ccRE.String()
+			s["pattern"] = ccRE().String()
 		case "name":
-			s["pattern"] = nameRE.String()
+			s["pattern"] = nameRE().String()
 		case "latlon":
 			s["pattern"] = `^-?[0-9]+(\.[0-9]+)?, ?-?[0-9]+(\.[0-9]+)?$`
 		case "label":
 			s["pattern"] = labelPattern
 		case "scheme":
-			s["pattern"] = schemeRE.String()
+			s["pattern"] = schemeRE().String()
 		case "metric":
 			s["enum"] = Metrics()
 		case "min", "max":

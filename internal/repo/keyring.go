@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/hint"
@@ -63,11 +64,11 @@ type dataKeyRecord struct {
 	GearKey []byte    `json:"gear_key"`
 }
 
-var datasetNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var datasetNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // ValidDatasetName checks a dataset name.
 func ValidDatasetName(name string) error {
-	if !datasetNameRE.MatchString(name) {
+	if !datasetNameRE().MatchString(name) {
 		return hint.WithCode(hint.Wrap(fmt.Errorf("invalid dataset name %q", name),
 			"use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"), hint.CodeUsage)
 	}

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/digital-embassy/embassy/internal/strict"
@@ -26,12 +27,12 @@ const signingDomain = ApprovalFormat + "\n"
 const MaxApprovalFile = 64 << 10
 
 var (
-	artifactRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	digestRE      = regexp.MustCompile(`^[0-9a-f]{64}$`)
-	measureNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,127}$`)
-	measureValRE  = regexp.MustCompile(`^[0-9a-f]{2,256}$`)
-	homeRE        = regexp.MustCompile(`^fp1(-[0-9a-f]{4}){8}$`)
-	idRE          = regexp.MustCompile(`^u[0-9a-f]{16}$`)
+	artifactRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
+	digestRE      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
+	measureNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._/-]{0,127}$`) })
+	measureValRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{2,256}$`) })
+	homeRE        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^fp1(-[0-9a-f]{4}){8}$`) })
+	idRE          = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^u[0-9a-f]{16}$`) })
 )
 
 // Approval is the sending state's approval of one update: an artifact (a
@@ -67,32 +68,32 @@ func (a *Approval) Validate() error {
 	if a.Format != ApprovalFormat {
 		return fmt.Errorf("update approval format %q: want %q", a.Format, ApprovalFormat)
 	}
-	if !homeRE.MatchString(a.Home) {
+	if !homeRE().MatchString(a.Home) {
 		return fmt.Errorf("update approval: home %q is not a home fingerprint (fp1-...)", a.Home)
 	}
 	if a.Epoch == 0 {
 		return errors.New("update approval: epoch is missing")
 	}
-	if !artifactRE.MatchString(a.Artifact) {
+	if !artifactRE().MatchString(a.Artifact) {
 		return fmt.Errorf("update approval: artifact %q: use 1-64 lowercase letters, digits, '.', '_' or '-'", a.Artifact)
 	}
 	if a.Digest == "" && len(a.Measurements) == 0 {
 		return fmt.Errorf("update approval of %s: name a digest, measurements or both", a.Artifact)
 	}
-	if a.Digest != "" && !digestRE.MatchString(a.Digest) {
+	if a.Digest != "" && !digestRE().MatchString(a.Digest) {
 		return fmt.Errorf("update approval of %s: digest %q: want 64 lowercase hex digits (SHA-256)", a.Artifact, a.Digest)
 	}
-	if a.SBOM != "" && !digestRE.MatchString(a.SBOM) {
+	if a.SBOM != "" && !digestRE().MatchString(a.SBOM) {
 		return fmt.Errorf("update approval of %s: SBOM digest %q: want 64 lowercase hex digits (SHA-256)", a.Artifact, a.SBOM)
 	}
 	if len(a.Measurements) > 64 {
 		return fmt.Errorf("update approval of %s: %d measurements: at most 64", a.Artifact, len(a.Measurements))
 	}
 	for k, v := range a.Measurements {
-		if !measureNameRE.MatchString(k) {
+		if !measureNameRE().MatchString(k) {
 			return fmt.Errorf("update approval of %s: measurement name %q: use lowercase letters, digits, '.', '_', '/' or '-' (e.g. pcr.sha256.0, snp.measurement)", a.Artifact, k)
 		}
-		if !measureValRE.MatchString(v) {
+		if !measureValRE().MatchString(v) {
 			return fmt.Errorf("update approval of %s: measurement %s: value must be lowercase hex", a.Artifact, k)
 		}
 	}
@@ -218,7 +219,7 @@ func ParseApproval(b []byte, home string, keys EpochKey) (*Signed, error) {
 	if !ed25519.Verify(want, in, s.Signature) {
 		return nil, fmt.Errorf("update approval %s: signature does not verify", s.ID)
 	}
-	if !idRE.MatchString(s.ID) || s.ID != idOf(in) {
+	if !idRE().MatchString(s.ID) || s.ID != idOf(in) {
 		return nil, fmt.Errorf("update approval: id %q does not match its contents (want %s)", s.ID, idOf(in))
 	}
 	return &s, nil

@@ -31,10 +31,10 @@ const (
 
 // Validate checks what an SBOM needs.
 func (b *Binary) Validate() error {
-	if !artifactRE.MatchString(b.Name) {
+	if !artifactRE().MatchString(b.Name) {
 		return fmt.Errorf("artifact name %q: use 1-64 lowercase letters, digits, '.', '_' or '-'", b.Name)
 	}
-	if !digestRE.MatchString(b.Digest) {
+	if !digestRE().MatchString(b.Digest) {
 		return fmt.Errorf("binary digest %q: want 64 lowercase hex digits (SHA-256)", b.Digest)
 	}
 	if b.Info == nil || b.Info.Main.Path == "" {

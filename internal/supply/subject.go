@@ -48,7 +48,7 @@ func SBOMSubject(b []byte) (string, error) {
 	}
 	pick := func(alg, v string) (string, bool) {
 		v = strings.ToLower(v)
-		return v, (alg == "SHA-256" || alg == "SHA256") && digestRE.MatchString(v)
+		return v, (alg == "SHA-256" || alg == "SHA256") && digestRE().MatchString(v)
 	}
 	switch {
 	case probe.BOMFormat == "CycloneDX":

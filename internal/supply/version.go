@@ -58,9 +58,9 @@ func ParseVersion(b []byte) (*DaemonVersion, error) {
 	switch {
 	case v.Format != VersionFormat:
 		return nil, fmt.Errorf("daemon version answer: format %q: want %q", v.Format, VersionFormat)
-	case !artifactRE.MatchString(v.Artifact):
+	case !artifactRE().MatchString(v.Artifact):
 		return nil, fmt.Errorf("daemon version answer: artifact %q is not an artifact name", v.Artifact)
-	case !digestRE.MatchString(v.Digest):
+	case !digestRE().MatchString(v.Digest):
 		return nil, fmt.Errorf("daemon version answer: digest %q: want 64 lowercase hex digits (SHA-256)", v.Digest)
 	case v.Size < 0 || v.Deps < 0 || v.Deps > 10000:
 		return nil, errors.New("daemon version answer: size or dependency count out of range")
