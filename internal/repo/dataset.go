@@ -438,17 +438,40 @@ func (d *Dataset) Snapshots(ctx context.Context) (good []*Snapshot, bad map[ID]e
 			}
 		}
 	}
-	for _, id := range ids {
-		s, err := d.LoadSnapshot(ctx, id)
-		if err != nil {
-			bad[id] = err
+	// The manifests load on a few goroutines: a history of hundreds is
+	// hundreds of GETs (and signature checks) for every command that
+	// lists it (bench/README.md, round eight).
+	loaded := make([]*Snapshot, len(ids))
+	errs := make([]error, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(manifestLoaders, len(ids)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				loaded[i], errs[i] = d.LoadSnapshot(ctx, ids[i])
+			}
+		}()
+	}
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, id := range ids {
+		if errs[i] != nil {
+			bad[id] = errs[i]
 			continue
 		}
-		good = append(good, s)
+		good = append(good, loaded[i])
 	}
 	sort.Slice(good, func(i, j int) bool { return good[i].Time.Before(good[j].Time) })
 	return good, bad, nil
 }
+
+// manifestLoaders is how many manifests Snapshots loads at once.
+const manifestLoaders = 8
 
 // errNameMismatch marks an object whose bytes do not hash to its name.
 var errNameMismatch = errors.New("content does not match name")
