@@ -31,7 +31,7 @@ func openDS(t *testing.T, r *repo.Repo, name string) *repo.Dataset {
 
 func restoreInto(t *testing.T, d *repo.Dataset, s *repo.Snapshot, target string, overwrite bool) *restorer.Stats {
 	t.Helper()
-	st, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{Overwrite: overwrite, Owners: os.Geteuid() == 0})
+	st, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{Overwrite: overwrite, Owners: os.Geteuid() == 0, PackOrder: packOrder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +99,18 @@ func TestFidelityRoundTrip(t *testing.T) {
 	noDiffs(t, "second snapshot over the first", treegen.Compare(src, target, treegen.CompareOptions{Owners: owners}))
 	restoreInto(t, d, s1, target, true)
 	noDiffs(t, "first snapshot back over the second", treegen.Compare(first, target, treegen.CompareOptions{Owners: owners}))
+}
+
+// packOrder makes restoreInto restore in pack order, as restores from
+// remote sites do.
+var packOrder bool
+
+// TestFidelityRoundTripPackOrder is TestFidelityRoundTrip with the files'
+// blobs read in pack order and scattered to their files.
+func TestFidelityRoundTripPackOrder(t *testing.T) {
+	packOrder = true
+	defer func() { packOrder = false }()
+	TestFidelityRoundTrip(t)
 }
 
 // TestSparseNotRead: holes are neither read nor stored. A 1 GiB file with

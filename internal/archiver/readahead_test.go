@@ -9,9 +9,9 @@ import (
 	"github.com/digital-embassy/embassy/internal/site/sitetest"
 )
 
-// Restores with read-ahead windows (used for remote sites) are byte-exact,
-// also when the first site's windows are corrupt and the blobs must come
-// from the other site.
+// Restores with read-ahead windows and in pack order (used for remote
+// sites) are byte-exact, also when the first site's packs are corrupt and
+// the blobs must come from the other site.
 func TestRestoreWithReadAhead(t *testing.T) {
 	ctx := context.Background()
 	v := newVault(t, 2)
@@ -19,7 +19,8 @@ func TestRestoreWithReadAhead(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, 11)
 	s := snapshot(t, r, "ds", src)
-	for _, corrupt := range []bool{false, true} {
+	for _, c := range []struct{ corrupt, packOrder bool }{{false, false}, {false, true}, {true, false}, {true, true}} {
+		corrupt := c.corrupt
 		if corrupt {
 			v.sites[0].Backend.(*sitetest.Faulty).Corrupt(func(h site.Handle) bool { return h.Kind == site.KindPack })
 		}
@@ -31,8 +32,8 @@ func TestRestoreWithReadAhead(t *testing.T) {
 		}
 		d.ReadAhead = 1 << 20
 		target := t.TempDir()
-		if _, err := restorer.Restore(ctx, d, s, target, restorer.Options{}); err != nil {
-			t.Fatalf("corrupt=%v: %v", corrupt, err)
+		if _, err := restorer.Restore(ctx, d, s, target, restorer.Options{PackOrder: c.packOrder}); err != nil {
+			t.Fatalf("corrupt=%v packOrder=%v: %v", corrupt, c.packOrder, err)
 		}
 		compareDirs(t, src, target)
 	}

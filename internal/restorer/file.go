@@ -66,6 +66,11 @@ func (r *runs) take() (lo, hi int, ok bool) {
 }
 
 func writeFiles(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st *Stats, m *metaApplier) error {
+	if o.PackOrder {
+		// Blobs arrive in pack order, each written where it belongs:
+		// buffered writes (direct writes need whole aligned blocks).
+		return writeScattered(ctx, d, jobs, o, st, m)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -224,32 +229,11 @@ type workBufs struct {
 // writeFile restores file j; content, when not nil, is its content as its
 // batch preloaded it.
 func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, wb *workBufs, m *metaApplier, dir *folder, content []byte) error {
-	// unix.Open and os.NewFile rather than os.OpenFile: a regular file
-	// gains nothing from Go's poller, and registering it costs five
-	// syscalls (four fcntl and a failing epoll_ctl) per restored file.
-	//
-	// In a folder this restore made (mode 0700 until the end, so no one
-	// else can reach the file half-written) the file is created with its
-	// final permission bits, and fstat then says which of owner and mode
-	// still need setting: for a restore by the files' owner, neither.
-	perm := uint32(0o600)
-	if j.fresh {
-		perm = j.node.Mode & 0o777
-	}
-	dirfd, name := dir.at(j.path)
-	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	f, stp, err := createFile(dir, &j)
 	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
-		}
-		return fmt.Errorf("restore: open %s: %w", j.path, err)
+		return err
 	}
-	f := os.NewFile(uintptr(fd), j.path)
-	var st unix.Stat_t
-	stp := &st
-	if unix.Fstat(fd, stp) != nil {
-		stp = nil // set owner and mode unconditionally
-	}
+	fd := int(f.Fd())
 	switch {
 	case sparse(&j.node):
 		wb.buf, err = writeSparse(ctx, d, f, j, o, wb.buf)
@@ -270,6 +254,44 @@ func writeFile(ctx context.Context, d *repo.Dataset, j job, o Options, wb *workB
 	}
 	o.Progress.Files.Add(1)
 	return nil
+}
+
+// createFile creates file j (which must not exist) for writing, relative
+// to the folder dir holds open, and returns it with its fstat (nil when
+// that failed: owner and mode are then set unconditionally).
+//
+// unix.Open and os.NewFile rather than os.OpenFile: a regular file gains
+// nothing from Go's poller, and registering it costs five syscalls (four
+// fcntl and a failing epoll_ctl) per restored file. In a folder this
+// restore made (mode 0700 until the end, so no one else can reach the
+// file half-written) the file is created with its final permission bits,
+// and fstat then says which of owner and mode still need setting: for a
+// restore by the files' owner, neither.
+func createFile(dir *folder, j *job) (*os.File, *unix.Stat_t, error) {
+	dirfd, name := dir.at(j.path)
+	return createAt(dirfd, name, j)
+}
+
+// createAt is createFile with j's name and the descriptor of its folder
+// (or AT_FDCWD and its whole path).
+func createAt(dirfd int, name string, j *job) (*os.File, *unix.Stat_t, error) {
+	perm := uint32(0o600)
+	if j.fresh {
+		perm = j.node.Mode & 0o777
+	}
+	fd, err := unix.Openat(dirfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, perm)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, nil, hint.Wrap(fmt.Errorf("restore: %s already exists", j.path), "restore into an empty directory, or pass --overwrite")
+		}
+		return nil, nil, fmt.Errorf("restore: open %s: %w", j.path, err)
+	}
+	f := os.NewFile(uintptr(fd), j.path)
+	st := new(unix.Stat_t)
+	if unix.Fstat(fd, st) != nil {
+		st = nil
+	}
+	return f, st, nil
 }
 
 // writeBlobs writes blobs in order starting at off (or at the current

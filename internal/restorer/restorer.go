@@ -25,6 +25,11 @@ type Options struct {
 	Overwrite bool   // replace existing files, folders and links, whatever their type
 	Workers   int
 	Owners    bool // restore uid/gid (needs root; the CLI turns it on for root)
+	// PackOrder reads the blobs in the order they lie in the packs, each
+	// pack range once, writing each where its files need it (for remote
+	// sites: scatter.go), instead of file by file. Its writes go through
+	// the page cache whatever directio says.
+	PackOrder bool
 	Progress  *Progress
 }
 

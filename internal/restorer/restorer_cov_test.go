@@ -153,7 +153,7 @@ func TestRestoreWholeTree(t *testing.T) {
 	d, s := snapshotOf(t, src)
 	target := filepath.Join(t.TempDir(), "new", "target")
 	p := &restorer.Progress{}
-	st, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{Workers: 3, Progress: p})
+	st, err := restorer.Restore(context.Background(), d, s, target, mode(restorer.Options{Workers: 3, Progress: p}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,7 +177,7 @@ func TestRestorePath(t *testing.T) {
 	d, s := snapshotOf(t, src)
 	ctx := context.Background()
 	target := t.TempDir()
-	st, err := restorer.Restore(ctx, d, s, target, restorer.Options{Path: "/docs/deep/"})
+	st, err := restorer.Restore(ctx, d, s, target, mode(restorer.Options{Path: "/docs/deep/"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,26 +189,26 @@ func TestRestorePath(t *testing.T) {
 	}
 	// A single file, then a single symlink.
 	one := t.TempDir()
-	if _, err := restorer.Restore(ctx, d, s, one, restorer.Options{Path: "big.bin"}); err != nil {
+	if _, err := restorer.Restore(ctx, d, s, one, mode(restorer.Options{Path: "big.bin"})); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := os.ReadFile(filepath.Join(src, "big.bin"))
 	if got, _ := os.ReadFile(filepath.Join(one, "big.bin")); !bytes.Equal(got, want) {
 		t.Fatal("single file differs")
 	}
-	if _, err := restorer.Restore(ctx, d, s, one, restorer.Options{Path: "link"}); err != nil {
+	if _, err := restorer.Restore(ctx, d, s, one, mode(restorer.Options{Path: "link"})); err != nil {
 		t.Fatal(err)
 	}
 	if l, _ := os.Readlink(filepath.Join(one, "link")); l != "docs/a.txt" {
 		t.Fatalf("single symlink: %q", l)
 	}
 	for _, bad := range []string{"nosuch", "docs/nosuch", "big.bin/inside"} {
-		_, err := restorer.Restore(ctx, d, s, t.TempDir(), restorer.Options{Path: bad})
+		_, err := restorer.Restore(ctx, d, s, t.TempDir(), mode(restorer.Options{Path: bad}))
 		if err == nil || !strings.Contains(err.Error(), bad) {
 			t.Errorf("--path %s: %v", bad, err)
 		}
 	}
-	if _, err := restorer.Restore(ctx, d, s, "", restorer.Options{}); err == nil || hint.CodeOf(err) != hint.CodeUsage {
+	if _, err := restorer.Restore(ctx, d, s, "", mode(restorer.Options{})); err == nil || hint.CodeOf(err) != hint.CodeUsage {
 		t.Fatalf("empty target: %v", err)
 	}
 }
@@ -225,14 +225,14 @@ func TestRestoreInTheWay(t *testing.T) {
 	os.WriteFile(filepath.Join(target, "docs"), []byte("a file"), 0o644)    // a file where a folder goes
 	os.MkdirAll(filepath.Join(target, "big.bin", "sub"), 0o755)             // a folder where a file goes
 	os.WriteFile(filepath.Join(target, "unrelated"), []byte("keep"), 0o644) // merged around
-	_, err := restorer.Restore(ctx, d, s, target, restorer.Options{})
+	_, err := restorer.Restore(ctx, d, s, target, mode(restorer.Options{}))
 	if err == nil || hint.Of(err) == "" || !strings.Contains(hint.Of(err), "--overwrite") {
 		t.Fatalf("restore over existing files: %v", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(target, "zero")); string(b) != "mine" {
 		t.Fatal("a refused restore changed an existing file")
 	}
-	if _, err := restorer.Restore(ctx, d, s, target, restorer.Options{Overwrite: true}); err != nil {
+	if _, err := restorer.Restore(ctx, d, s, target, mode(restorer.Options{Overwrite: true})); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(target, "unrelated")); string(b) != "keep" {
@@ -244,7 +244,7 @@ func TestRestoreInTheWay(t *testing.T) {
 	// A file where the target folder itself should be.
 	file := filepath.Join(t.TempDir(), "t")
 	os.WriteFile(file, nil, 0o644)
-	if _, err := restorer.Restore(ctx, d, s, file, restorer.Options{}); err == nil || !strings.Contains(err.Error(), "not a directory") {
+	if _, err := restorer.Restore(ctx, d, s, file, mode(restorer.Options{})); err == nil || !strings.Contains(err.Error(), "not a directory") {
 		t.Fatalf("target is a file: %v", err)
 	}
 }
@@ -253,7 +253,7 @@ func TestRestoreCanceled(t *testing.T) {
 	d, s := snapshotOf(t, tree(t))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := restorer.Restore(ctx, d, s, t.TempDir(), restorer.Options{}); !errors.Is(err, context.Canceled) {
+	if _, err := restorer.Restore(ctx, d, s, t.TempDir(), mode(restorer.Options{})); !errors.Is(err, context.Canceled) {
 		t.Fatalf("canceled restore: %v", err)
 	}
 }
@@ -275,7 +275,7 @@ func TestRestoreSparse(t *testing.T) {
 	os.Truncate(filepath.Join(src, "hole-only"), 1<<20)
 	d, s := snapshotOf(t, src)
 	target := t.TempDir()
-	if _, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{}); err != nil {
+	if _, err := restorer.Restore(context.Background(), d, s, target, mode(restorer.Options{})); err != nil {
 		t.Fatal(err)
 	}
 	for _, n := range []string{"disk.img", "hole-only"} {
@@ -314,7 +314,7 @@ func TestRestoreDamagedPack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	_, err := restorer.Restore(ctx, d, s, t.TempDir(), restorer.Options{})
+	_, err := restorer.Restore(ctx, d, s, t.TempDir(), mode(restorer.Options{}))
 	if err == nil || !strings.Contains(err.Error(), "does not authenticate") || !strings.Contains(err.Error(), "site lu") {
 		t.Fatalf("restore from damaged packs: %v", err)
 	}
@@ -342,7 +342,7 @@ func TestRestoreManySmallFiles(t *testing.T) {
 	}
 	d, s := snapshotOf(t, src)
 	target := filepath.Join(t.TempDir(), "t")
-	st, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{Workers: 3})
+	st, err := restorer.Restore(context.Background(), d, s, target, mode(restorer.Options{Workers: 3}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,8 +385,38 @@ func TestRestoreDamagedSmallFile(t *testing.T) {
 	if err := b.Put(ctx, h, site.Bytes(data), site.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = restorer.Restore(ctx, d, s, t.TempDir(), restorer.Options{Workers: 2})
+	_, err = restorer.Restore(ctx, d, s, t.TempDir(), mode(restorer.Options{Workers: 2}))
 	if err == nil || !strings.Contains(err.Error(), "f042") || !strings.Contains(err.Error(), "does not authenticate") {
 		t.Fatalf("restore with f042's blob damaged: %v", err)
+	}
+}
+
+// packOrder makes the tests above restore in pack order (scatter.go), as
+// restores from remote sites do.
+var packOrder bool
+
+// mode is o in the restore order under test.
+func mode(o restorer.Options) restorer.Options {
+	o.PackOrder = packOrder
+	return o
+}
+
+// TestPackOrder runs the restore tests again with the files' blobs read in
+// pack order and scattered to their files: every node type, paths, files
+// in the way, cancellation, holes, damaged packs and tiny files.
+func TestPackOrder(t *testing.T) {
+	packOrder = true
+	defer func() { packOrder = false }()
+	for name, fn := range map[string]func(*testing.T){
+		"WholeTree":        TestRestoreWholeTree,
+		"Path":             TestRestorePath,
+		"InTheWay":         TestRestoreInTheWay,
+		"Canceled":         TestRestoreCanceled,
+		"Sparse":           TestRestoreSparse,
+		"DamagedPack":      TestRestoreDamagedPack,
+		"ManySmallFiles":   TestRestoreManySmallFiles,
+		"DamagedSmallFile": TestRestoreDamagedSmallFile,
+	} {
+		t.Run(name, fn)
 	}
 }

@@ -79,8 +79,12 @@ func (v *Vault) Restore(ctx context.Context, req RestoreRequest) (*RestoreResult
 	if err != nil {
 		return nil, err
 	}
+	opts := req.Options
 	if !r.LocalFirst() {
-		d.ReadAhead = 4 << 20 // remote sites: one request per 4 MiB of a pack, not per blob
+		// Remote sites: one request per 4 MiB of a pack, not per blob, and
+		// each pack range fetched once, in pack order.
+		d.ReadAhead = 4 << 20
+		opts.PackOrder = true
 	}
 	gate, err := v.Gate()
 	if err != nil {
@@ -94,7 +98,7 @@ func (v *Vault) Restore(ctx context.Context, req RestoreRequest) (*RestoreResult
 	if err != nil {
 		return nil, err
 	}
-	st, err := restorer.Restore(ctx, d, s, req.Target, req.Options)
+	st, err := restorer.Restore(ctx, d, s, req.Target, opts)
 	if err != nil {
 		return nil, err
 	}
