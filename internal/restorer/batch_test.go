@@ -6,6 +6,8 @@ import (
 	"path"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/digital-embassy/embassy/internal/repo"
 )
 
@@ -57,6 +59,33 @@ func TestRunsHandOutEachJobOnce(t *testing.T) {
 		}
 		if next != n {
 			t.Fatalf("n=%d: handed out %d jobs", n, next)
+		}
+	}
+}
+
+// openFiles is scatterFiles, or a quarter of a lower descriptor limit
+// (at least 16).
+func TestOpenFilesFollowsLimit(t *testing.T) {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Setrlimit(unix.RLIMIT_NOFILE, &rl)
+	for _, c := range []struct {
+		cur  uint64
+		want int
+	}{{200, 50}, {40, 16}, {1 << 16, scatterFiles}} {
+		low := rl
+		low.Cur = min(c.cur, rl.Max)
+		if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &low); err != nil {
+			t.Fatal(err)
+		}
+		want := c.want
+		if low.Cur != c.cur {
+			want = min(scatterFiles, max(int(low.Cur/4), 16))
+		}
+		if got := openFiles(); got != want {
+			t.Errorf("limit %d: %d files at once, want %d", low.Cur, got, want)
 		}
 	}
 }

@@ -420,3 +420,43 @@ func TestPackOrder(t *testing.T) {
 		t.Run(name, fn)
 	}
 }
+
+// With few descriptors to spare, a pack-order restore holds fewer files
+// open at once (a quarter of the limit) and so takes more batches; every
+// file still comes back whole.
+func TestPackOrderFewDescriptors(t *testing.T) {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	for i := range 150 {
+		p := filepath.Join(src, fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d", i))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, bytes.Repeat([]byte{byte(i)}, 1+i*97), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, s := snapshotOf(t, src)
+	low := rl
+	low.Cur = 160 // batches of 40 files
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl)
+	target := filepath.Join(t.TempDir(), "t")
+	st, err := restorer.Restore(context.Background(), d, s, target, restorer.Options{PackOrder: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 150 {
+		t.Fatalf("restored %d files, want 150", st.Files)
+	}
+	for i := range 150 {
+		rel := filepath.Join(fmt.Sprintf("d%d", i%3), fmt.Sprintf("f%03d", i))
+		got, err := os.ReadFile(filepath.Join(target, rel))
+		if err != nil || !bytes.Equal(got, bytes.Repeat([]byte{byte(i)}, 1+i*97)) {
+			t.Fatalf("%s: %d bytes, %v", rel, len(got), err)
+		}
+	}
+}

@@ -50,9 +50,10 @@ type blobAt struct {
 
 // writeScattered restores jobs' contents in pack order, batch by batch.
 func writeScattered(ctx context.Context, d *repo.Dataset, jobs []job, o Options, st *Stats, m *metaApplier) error {
+	maxFiles := openFiles()
 	for lo := 0; lo < len(jobs); {
 		hi, n := lo, int64(0)
-		for hi < len(jobs) && hi-lo < scatterFiles && (hi == lo || n+jobs[hi].node.Size <= scatterBytes) {
+		for hi < len(jobs) && hi-lo < maxFiles && (hi == lo || n+jobs[hi].node.Size <= scatterBytes) {
 			n += jobs[hi].node.Size
 			hi++
 		}
@@ -62,6 +63,17 @@ func writeScattered(ctx context.Context, d *repo.Dataset, jobs []job, o Options,
 		lo = hi
 	}
 	return ctx.Err()
+}
+
+// openFiles is how many files a batch may hold open: scatterFiles, or a
+// quarter of the process's descriptor limit where that is lower (the
+// sites' connections and the folders need theirs).
+func openFiles() int {
+	var rl unix.Rlimit
+	if unix.Getrlimit(unix.RLIMIT_NOFILE, &rl) == nil && rl.Cur/4 < scatterFiles {
+		return max(int(rl.Cur/4), 16)
+	}
+	return scatterFiles
 }
 
 // planBlobs appends the blobs of file k (j) and where they go to ids and
