@@ -162,6 +162,21 @@ func (d *Dataset) BlobID(plain []byte) ID {
 // ErrBlobMissing means the index does not know a blob a tree refers to.
 var ErrBlobMissing = errors.New("blob not in index")
 
+// Locate returns where the index holds blob id, or an error naming the
+// blob (ErrBlobMissing, with the way out when the home's index cache was
+// found changed on disk).
+func (d *Dataset) Locate(id ID) (BlobLoc, error) {
+	loc, ok := d.Idx.Lookup(id)
+	if ok {
+		return loc, nil
+	}
+	if err := d.Idx.Broken(); err != nil {
+		return loc, hint.Wrap(fmt.Errorf("blob %s: %w (%w)", id.Short(), ErrBlobMissing, err),
+			"the home's index cache was changed on disk and has been discarded; run the command again to rebuild it from the signed index objects")
+	}
+	return loc, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobMissing)
+}
+
 // LoadBlob returns the plaintext of blob id, trying each site until one
 // returns an authentic copy. buf is reused if large enough.
 func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, error) {
@@ -174,13 +189,9 @@ func (d *Dataset) LoadBlob(ctx context.Context, id ID, buf []byte) ([]byte, erro
 // an uncompressed blob's plaintext, out, may then share box's memory;
 // inBuf reports that out was decompressed into buf (possibly grown).
 func (d *Dataset) loadBlob(ctx context.Context, id ID, buf, box []byte) (out, boxOut []byte, inBuf bool, err error) {
-	loc, ok := d.Idx.Lookup(id)
-	if !ok {
-		if err := d.Idx.Broken(); err != nil {
-			return nil, box, false, hint.Wrap(fmt.Errorf("blob %s: %w (%w)", id.Short(), ErrBlobMissing, err),
-				"the home's index cache was changed on disk and has been discarded; run the command again to rebuild it from the signed index objects")
-		}
-		return nil, box, false, fmt.Errorf("blob %s: %w", id.Short(), ErrBlobMissing)
+	loc, err := d.Locate(id)
+	if err != nil {
+		return nil, box, false, err
 	}
 	k, err := d.Keys.Key(loc.KeyVersion)
 	if err != nil {

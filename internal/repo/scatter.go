@@ -53,15 +53,17 @@ type scatterSpan struct {
 // fn may be called concurrently; the plaintext is valid only during the
 // call. On an error, failed is the index in ids of the blob being loaded
 // or handed to fn, and the blobs fn was not yet given are not loaded.
-func (d *Dataset) ScatterBlobs(ctx context.Context, ids []ID, workers int, fn func(i int, plain []byte) error) (failed int, err error) {
+//
+// locs, when not nil, are the blobs' locations as Locate returned them
+// (a caller that needed them already, for the blobs' sizes, spares the
+// index a second lookup each); nil looks them up.
+func (d *Dataset) ScatterBlobs(ctx context.Context, ids []ID, locs []BlobLoc, workers int, fn func(i int, plain []byte) error) (failed int, err error) {
 	ws := make([]scatterWant, len(ids))
 	for i, id := range ids {
-		loc, ok := d.Idx.Lookup(id)
-		if !ok {
-			_, err := d.LoadBlob(ctx, id, nil) // its error names the blob and the way out
-			if err == nil {
-				err = ErrBlobMissing
-			}
+		var loc BlobLoc
+		if locs != nil {
+			loc = locs[i]
+		} else if loc, err = d.Locate(id); err != nil {
 			return i, err
 		}
 		ws[i] = scatterWant{i, id, loc}

@@ -16,7 +16,7 @@ func scatterCollect(t *testing.T, d *Dataset, want []ID) (map[int][]byte, int, e
 	t.Helper()
 	var mu sync.Mutex
 	got := map[int][]byte{}
-	failed, err := d.ScatterBlobs(context.Background(), want, 4, func(i int, b []byte) error {
+	failed, err := d.ScatterBlobs(context.Background(), want, nil, 4, func(i int, b []byte) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if _, dup := got[i]; dup {
@@ -134,12 +134,12 @@ func TestScatterBlobsDamaged(t *testing.T) {
 		t.Fatal("the damaged blob was handed over")
 	}
 	want := append([]ID{ids[0]}, ID{1, 2, 3})
-	if failed, err = d.ScatterBlobs(context.Background(), want, 2, func(int, []byte) error { return nil }); !errors.Is(err, ErrBlobMissing) || failed != 1 {
+	if failed, err = d.ScatterBlobs(context.Background(), want, nil, 2, func(int, []byte) error { return nil }); !errors.Is(err, ErrBlobMissing) || failed != 1 {
 		t.Fatalf("missing blob: failed %d, err %v", failed, err)
 	}
 	// fn's own error stops the load and names its index.
 	boom := errors.New("disk full")
-	if failed, err = d.ScatterBlobs(context.Background(), ids[:3], 2, func(i int, _ []byte) error {
+	if failed, err = d.ScatterBlobs(context.Background(), ids[:3], nil, 2, func(i int, _ []byte) error {
 		if i == 1 {
 			return boom
 		}

@@ -76,24 +76,20 @@ func openFiles() int {
 	return scatterFiles
 }
 
-// planBlobs appends the blobs of file k (j) and where they go to ids and
-// at, checking that their sizes (the signed index's) add up to the
+// planBlobs appends the blobs of file k (j), their locations and where
+// they go to ids, locs and at, checking that their sizes (the signed index's) add up to the
 // file's, extent by extent for a sparse file; it returns the bytes in
 // holes.
-func planBlobs(d *repo.Dataset, j *job, k int, ids []repo.ID, at []blobAt) ([]repo.ID, []blobAt, int64, error) {
+func planBlobs(d *repo.Dataset, j *job, k int, ids []repo.ID, locs []repo.BlobLoc, at []blobAt) ([]repo.ID, []repo.BlobLoc, []blobAt, int64, error) {
 	n := &j.node
 	place := func(blobs []repo.ID, off, want int64, what string) error {
 		start := off
 		for _, id := range blobs {
-			loc, ok := d.Idx.Lookup(id)
-			if !ok {
-				_, err := d.LoadBlob(context.Background(), id, nil) // names the blob and the way out
-				if err == nil {
-					err = repo.ErrBlobMissing
-				}
+			loc, err := d.Locate(id)
+			if err != nil {
 				return fmt.Errorf("restore %s: %w", j.path, err)
 			}
-			ids = append(ids, id)
+			ids, locs = append(ids, id), append(locs, loc)
 			at = append(at, blobAt{k, off})
 			off += int64(loc.Raw)
 		}
@@ -103,20 +99,21 @@ func planBlobs(d *repo.Dataset, j *job, k int, ids []repo.ID, at []blobAt) ([]re
 		return nil
 	}
 	if !sparse(n) {
-		return ids, at, 0, place(n.Content, 0, n.Size, "content")
+		err := place(n.Content, 0, n.Size, "content")
+		return ids, locs, at, 0, err
 	}
 	next, data := 0, int64(0)
 	for _, x := range n.Extents {
 		if x.Blobs < 0 || next+x.Blobs > len(n.Content) || x.Off < 0 || x.Len < 0 || x.Off+x.Len > n.Size {
-			return ids, at, 0, fmt.Errorf("restore %s: the snapshot's extent at %d does not fit the file: %w", j.path, x.Off, errBadExtent)
+			return ids, locs, at, 0, fmt.Errorf("restore %s: the snapshot's extent at %d does not fit the file: %w", j.path, x.Off, errBadExtent)
 		}
 		if err := place(n.Content[next:next+x.Blobs], x.Off, x.Len, fmt.Sprintf("extent at %d", x.Off)); err != nil {
-			return ids, at, 0, err
+			return ids, locs, at, 0, err
 		}
 		next += x.Blobs
 		data += x.Len
 	}
-	return ids, at, n.Size - data, nil
+	return ids, locs, at, n.Size - data, nil
 }
 
 var errBadExtent = errors.New("bad extent")
@@ -129,11 +126,12 @@ var errBadExtent = errors.New("bad extent")
 func scatterBatch(ctx context.Context, d *repo.Dataset, batch []job, o Options, st *Stats, m *metaApplier) error {
 	files := make([]scatterFile, len(batch))
 	var ids []repo.ID
+	var locs []repo.BlobLoc
 	var at []blobAt
 	for k := range batch {
 		n0 := len(ids)
 		var err error
-		if ids, at, files[k].hole, err = planBlobs(d, &batch[k], k, ids, at); err != nil {
+		if ids, locs, at, files[k].hole, err = planBlobs(d, &batch[k], k, ids, locs, at); err != nil {
 			return err
 		}
 		files[k].j = &batch[k]
@@ -152,11 +150,7 @@ func scatterBatch(ctx context.Context, d *repo.Dataset, batch []job, o Options, 
 	for k := range batch {
 		if dir, _ := filepath.Split(batch[k].path); dir != "" {
 			if _, ok := dirs[dir]; !ok {
-				fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-				if err != nil {
-					fd = -1
-				}
-				dirs[dir] = fd
+				dirs[dir] = openDir(dir)
 			}
 		}
 	}
@@ -169,22 +163,7 @@ func scatterBatch(ctx context.Context, d *repo.Dataset, batch []job, o Options, 
 			if sf.f, sf.st, sf.err = createAt(dirfd, name, sf.j); sf.err != nil {
 				return
 			}
-			n := &sf.j.node
-			if sparse(n) {
-				// The size first (one hole); only the data extents are
-				// allocated and written, so the holes stay holes.
-				if err := sf.f.Truncate(n.Size); err != nil {
-					sf.err = fmt.Errorf("restore %s: %w", sf.j.path, err)
-					return
-				}
-				for _, x := range n.Extents {
-					_ = unix.Fallocate(int(sf.f.Fd()), 0, x.Off, x.Len)
-				}
-			} else if n.Size > 0 && len(n.Content) > 1 {
-				// A file of one blob is one write, placed in one extent by
-				// delayed allocation anyway (writeDense).
-				_ = unix.Fallocate(int(sf.f.Fd()), 0, 0, n.Size)
-			}
+			sf.err = allocate(sf.f, sf.j)
 		})
 		return sf.err
 	}
@@ -229,7 +208,7 @@ func scatterBatch(ctx context.Context, d *repo.Dataset, batch []job, o Options, 
 			}
 		}
 	}
-	failed, err := d.ScatterBlobs(ctx, ids, o.Workers, func(i int, plain []byte) error {
+	failed, err := d.ScatterBlobs(ctx, ids, locs, o.Workers, func(i int, plain []byte) error {
 		sf := &files[at[i].file]
 		if err := create(sf); err != nil {
 			return &fileErr{err}
